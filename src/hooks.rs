@@ -1,0 +1,175 @@
+//! Plugin hooks (DESIGN §6), beside the [`Authenticator`](crate::auth::Authenticator):
+//! the client-event handler, the stats provider, the before-emit filter and the audit
+//! sink. Each is a trait that closures also satisfy.
+//!
+//! Invariant: a panic inside a hook is caught, counted in `Metrics::hook_panics` and
+//! logged; the hub keeps serving (`tests/hooks.rs::panicking_hooks_are_counted_and_the_hub_keeps_serving`).
+//! Hooks must not call `emit_*` from inside `before_emit` (it runs under the emit
+//! lock; such a call returns `HubError::Reentrant` instead of deadlocking). This module
+//! must not decide routing.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::Identity;
+use crate::event::Audience;
+use crate::ids::{ModuleId, UserId};
+use crate::metrics::Metrics;
+use crate::transport::queue::ConnectionId;
+
+/// A client event the library does not handle itself, with the sender's verified
+/// identity.
+#[derive(Debug, Clone)]
+pub struct ClientEvent {
+    /// The connection it came from.
+    pub connection: ConnectionId,
+    /// Who sent it (verified).
+    pub identity: Identity,
+    /// The page the sender is on.
+    pub page: String,
+    /// The event name.
+    pub event: String,
+    /// Its data.
+    pub data: Value,
+}
+
+/// Receives forwarded client events. Runs on the thread that delivered the message
+/// (a transport thread, or the caller of the in-process transport), with no lock held;
+/// it may call `emit_*`.
+pub trait ClientEventHandler: Send + Sync + 'static {
+    /// Handles one event.
+    fn on_client_event(&self, event: &ClientEvent);
+}
+
+impl<F: Fn(&ClientEvent) + Send + Sync + 'static> ClientEventHandler for F {
+    fn on_client_event(&self, event: &ClientEvent) {
+        self(event)
+    }
+}
+
+/// Computes the global stats for `emit_stats_update` (the host's database). Runs on the
+/// thread that called `emit_stats_update`, before the emit lock is taken.
+pub trait StatsProvider: Send + Sync + 'static {
+    /// Current stats, a JSON object; `Err` explains why none could be computed.
+    fn stats(&self) -> Result<Value, String>;
+}
+
+impl<F: Fn() -> Result<Value, String> + Send + Sync + 'static> StatsProvider for F {
+    fn stats(&self) -> Result<Value, String> {
+        self()
+    }
+}
+
+/// What a before-emit filter decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the event (with the payload as the filter left it).
+    Keep,
+    /// Send nothing; the state change still stands and the emit reports 0 connections.
+    Drop,
+}
+
+/// Sees every event before it is routed: may rewrite its payload or drop it, never
+/// change its audience (isolation is the registry's). Runs on the emitting thread,
+/// under the emit lock: keep it quick and do not call `emit_*` from it.
+pub trait BeforeEmit: Send + Sync + 'static {
+    /// Decides on one event.
+    fn before_emit(&self, name: &str, audience: &Audience, payload: &mut Value) -> Verdict;
+}
+
+impl<F: Fn(&str, &Audience, &mut Value) -> Verdict + Send + Sync + 'static> BeforeEmit for F {
+    fn before_emit(&self, name: &str, audience: &Audience, payload: &mut Value) -> Verdict {
+        self(name, audience, payload)
+    }
+}
+
+/// What an audited action led to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// An emit that changed nothing.
+    Unchanged,
+    /// An emit that reached this many connections.
+    Delivered {
+        /// Connections reached.
+        connections: usize,
+    },
+    /// Something accepted that delivers nothing by itself (an authentication).
+    Accepted,
+    /// Refused, with the error code.
+    Refused {
+        /// Machine-readable code.
+        code: String,
+    },
+}
+
+/// Kind of audited action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// A host `emit_*` call.
+    Emit,
+    /// An authentication attempt.
+    Auth,
+    /// A connection closed by the hub (slow consumer, logout, auth failures).
+    Close,
+    /// Bad input from a client.
+    BadInput,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    /// When (ms since the epoch).
+    pub timestamp: u64,
+    /// What kind of action.
+    pub kind: AuditKind,
+    /// The call or action, e.g. `module_online`, `authenticate`, `slow_consumer`.
+    pub action: String,
+    /// The user concerned, when known.
+    pub user_id: Option<UserId>,
+    /// The module concerned, when known.
+    pub module_id: Option<ModuleId>,
+    /// The connection concerned, when any.
+    pub connection: Option<ConnectionId>,
+    /// What happened.
+    pub outcome: AuditOutcome,
+    /// The call's arguments or the failure's details.
+    pub detail: Value,
+}
+
+/// Receives every audit record. Runs on the thread that caused the record, after the
+/// emit lock is released; it may block briefly but slows that caller.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Records one entry.
+    fn record(&self, record: &AuditRecord);
+}
+
+impl<F: Fn(&AuditRecord) + Send + Sync + 'static> AuditSink for F {
+    fn record(&self, record: &AuditRecord) {
+        self(record)
+    }
+}
+
+/// Runs a hook, catching a panic: counted, logged, and `None` returned.
+pub(crate) fn guarded<R>(
+    metrics: &Metrics,
+    hook: &'static str,
+    call: impl FnOnce() -> R,
+) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            metrics.hook_panics.increment();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic".to_owned());
+            tracing::error!(hook, %message, "hook panicked; the hub keeps serving");
+            None
+        }
+    }
+}

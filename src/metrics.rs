@@ -1,0 +1,190 @@
+//! Counters every layer bumps and `hub.metrics()` reads.
+//!
+//! Owns the atomic counters and the plain [`MetricsSnapshot`] handed to hosts. Counting
+//! is a relaxed atomic add, cheap enough for the emit hot path. This module must not
+//! decide anything: it only counts.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// One monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn increment(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Kinds of bad input, each counted separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadInputKind {
+    /// A frame over the size limit.
+    TooLarge,
+    /// A frame that is not UTF-8.
+    InvalidUtf8,
+    /// A frame that is not JSON.
+    InvalidJson,
+    /// JSON of the wrong shape (not an object, missing fields, wrong types).
+    WrongShape,
+    /// An event other than `client:authenticate` before authentication.
+    NotAuthenticated,
+    /// An invalid argument to a host call (bad id, wrong JSON type, reserved name).
+    HostArgument,
+}
+
+impl BadInputKind {
+    const ALL: [Self; 6] = [
+        Self::TooLarge,
+        Self::InvalidUtf8,
+        Self::InvalidJson,
+        Self::WrongShape,
+        Self::NotAuthenticated,
+        Self::HostArgument,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The hub's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Emits that changed state (or were not change-detected) and produced events.
+    pub emits_changed: Counter,
+    /// Emits that changed nothing and sent nothing.
+    pub emits_unchanged: Counter,
+    /// Emits refused with an error.
+    pub emits_failed: Counter,
+    /// Events dropped by a before-emit hook.
+    pub events_dropped_by_hook: Counter,
+    /// Frames placed in connection queues.
+    pub frames_delivered: Counter,
+    /// Queued telemetry frames replaced by a newer one for the same module.
+    pub frames_conflated: Counter,
+    /// Serializations of an event into a wire format (encode once: one per format).
+    pub frames_encoded: Counter,
+    /// Connections closed because their queue was full.
+    pub queue_overflows: Counter,
+    /// Successful authentications.
+    pub auth_successes: Counter,
+    /// Refused authentications.
+    pub auth_failures: Counter,
+    /// Panics caught inside host hooks.
+    pub hook_panics: Counter,
+    /// Client events handed to the client-event hook.
+    pub client_events_forwarded: Counter,
+    /// Client events dropped because no client-event hook is set.
+    pub client_events_dropped: Counter,
+    bad_inputs: [Counter; 6],
+}
+
+impl Metrics {
+    /// Counts one bad input of `kind`.
+    pub fn bad_input(&self, kind: BadInputKind) {
+        self.bad_inputs[kind.index()].increment();
+    }
+
+    /// How many bad inputs of `kind` were seen.
+    pub fn bad_inputs(&self, kind: BadInputKind) -> u64 {
+        self.bad_inputs[kind.index()].get()
+    }
+}
+
+/// Connection counts by state, read from the registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ConnectionCounts {
+    /// Attached, not yet authenticated.
+    pub unauthenticated: usize,
+    /// Authenticated as users.
+    pub users: usize,
+    /// Authenticated as admins.
+    pub admins: usize,
+    /// Authenticated as devices.
+    pub devices: usize,
+}
+
+/// A copy of every counter at one moment, for hosts and exporters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MetricsSnapshot {
+    /// Connections by state.
+    pub connections: ConnectionCounts,
+    /// See [`Metrics::emits_changed`].
+    pub emits_changed: u64,
+    /// See [`Metrics::emits_unchanged`].
+    pub emits_unchanged: u64,
+    /// See [`Metrics::emits_failed`].
+    pub emits_failed: u64,
+    /// See [`Metrics::events_dropped_by_hook`].
+    pub events_dropped_by_hook: u64,
+    /// See [`Metrics::frames_delivered`].
+    pub frames_delivered: u64,
+    /// See [`Metrics::frames_conflated`].
+    pub frames_conflated: u64,
+    /// See [`Metrics::frames_encoded`].
+    pub frames_encoded: u64,
+    /// See [`Metrics::queue_overflows`].
+    pub queue_overflows: u64,
+    /// See [`Metrics::auth_successes`].
+    pub auth_successes: u64,
+    /// See [`Metrics::auth_failures`].
+    pub auth_failures: u64,
+    /// See [`Metrics::hook_panics`].
+    pub hook_panics: u64,
+    /// See [`Metrics::client_events_forwarded`].
+    pub client_events_forwarded: u64,
+    /// See [`Metrics::client_events_dropped`].
+    pub client_events_dropped: u64,
+    /// Bad inputs by kind.
+    pub bad_inputs: Vec<(BadInputKind, u64)>,
+}
+
+impl MetricsSnapshot {
+    /// The count of bad inputs of `kind`.
+    pub fn bad_inputs(&self, kind: BadInputKind) -> u64 {
+        self.bad_inputs
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+impl Metrics {
+    pub(crate) fn snapshot(&self, connections: ConnectionCounts) -> MetricsSnapshot {
+        MetricsSnapshot {
+            connections,
+            emits_changed: self.emits_changed.get(),
+            emits_unchanged: self.emits_unchanged.get(),
+            emits_failed: self.emits_failed.get(),
+            events_dropped_by_hook: self.events_dropped_by_hook.get(),
+            frames_delivered: self.frames_delivered.get(),
+            frames_conflated: self.frames_conflated.get(),
+            frames_encoded: self.frames_encoded.get(),
+            queue_overflows: self.queue_overflows.get(),
+            auth_successes: self.auth_successes.get(),
+            auth_failures: self.auth_failures.get(),
+            hook_panics: self.hook_panics.get(),
+            client_events_forwarded: self.client_events_forwarded.get(),
+            client_events_dropped: self.client_events_dropped.get(),
+            bad_inputs: BadInputKind::ALL
+                .iter()
+                .map(|kind| (*kind, self.bad_inputs(*kind)))
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Wire codecs: pure functions from bytes to typed packets and back, with no I/O, so
+//! unit tests, criterion and cargo-fuzz can drive them directly (every decoder here is a
+//! fuzz target).
+//!
+//! Owns [`OutboundEvent`], the one shared, lazily encoded form of an event. **Encode
+//! once**: an event is serialized at most once per [`WireFormat`], on first demand, and
+//! every recipient gets the same [`Bytes`]; the per-hub counter
+//! `Metrics::frames_encoded` counts each real serialization. Guarded by
+//! `tests/encode_once.rs`. This module must not know who receives an event.
+
+pub mod native;
+pub mod socketio;
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::ids::ModuleId;
+use crate::metrics::Metrics;
+
+/// The framing a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireFormat {
+    /// The native JSON protocol: `{"event":"…","data":…}` text frames.
+    Native,
+    /// A Socket.IO v5 `EVENT` packet inside an Engine.IO v4 `message`: `42["…",…]`.
+    SocketIo,
+}
+
+/// An event as it sits in connection queues: shared by every recipient through an
+/// `Arc`, encoded at most once per wire format.
+pub struct OutboundEvent {
+    name: Arc<str>,
+    payload: Value,
+    conflation_key: Option<ModuleId>,
+    native: OnceLock<Bytes>,
+    socketio: OnceLock<Bytes>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for OutboundEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundEvent")
+            .field("name", &self.name)
+            .field("payload", &self.payload)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundEvent {
+    pub(crate) fn new(
+        name: Arc<str>,
+        payload: Value,
+        conflation_key: Option<ModuleId>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            payload,
+            conflation_key,
+            native: OnceLock::new(),
+            socketio: OnceLock::new(),
+            metrics,
+        })
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The payload every recipient receives.
+    pub fn payload(&self) -> &Value {
+        &self.payload
+    }
+
+    /// The module whose older queued telemetry this frame replaces, if any.
+    pub fn conflation_key(&self) -> Option<&ModuleId> {
+        self.conflation_key.as_ref()
+    }
+
+    /// The encoded frame for `format`; the first call per format serializes, later calls
+    /// (from any recipient, any thread) return the same bytes.
+    pub fn encoded(&self, format: WireFormat) -> &Bytes {
+        let (cell, encode): (_, fn(&str, &Value) -> Bytes) = match format {
+            WireFormat::Native => (&self.native, native::encode_event),
+            WireFormat::SocketIo => (&self.socketio, socketio::encode_event),
+        };
+        cell.get_or_init(|| {
+            self.metrics.frames_encoded.increment();
+            encode(&self.name, &self.payload)
+        })
+    }
+}

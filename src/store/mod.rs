@@ -1,0 +1,279 @@
+//! The change-detecting state store: modules, users, last stats sent, maintenance.
+//!
+//! Every mutating method answers *whether anything changed*; the hub emits only then
+//! (DESIGN §1 "nothing is sent that did not change"). The store never builds events and
+//! never knows who is connected. It lives behind the hub's emit lock, which also gives
+//! every event its place in one total order.
+//!
+//! What counts as a change, guarded by `tests/events.rs` (`*_unchanged` tests):
+//! - a module going to the online state it already has: no change;
+//! - adding a module that was already added: no change;
+//! - removing an unknown module: no change;
+//! - telemetry equal (as JSON) to the last value: no change;
+//! - a profile update whose fields all equal the stored (or, if none is stored, the old)
+//!   values: no change; otherwise only the differing fields are reported;
+//! - stats equal to the last sent; maintenance already in that state with that message.
+
+mod modules;
+mod users;
+
+pub use modules::ModuleRecord;
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value};
+
+use crate::ids::{ModuleId, UserId};
+use crate::input::ModuleFields;
+
+/// Why the store refused a change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The module is not known and the call cannot create it.
+    #[error("unknown module {0:?}")]
+    UnknownModule(String),
+    /// A new module needs an owner (`userId`) so its events can be routed.
+    #[error("module {0} is new and has no userId: its owner must be given")]
+    MissingOwner(ModuleId),
+    /// The call names another owner than the recorded one. Transfer a module by
+    /// removing it and adding it again, so neither owner is left with a stale view.
+    #[error("module {module} belongs to user {owner}, not {claimed}")]
+    OwnerMismatch {
+        /// The module.
+        module: ModuleId,
+        /// Its recorded owner.
+        owner: UserId,
+        /// The owner the call named.
+        claimed: UserId,
+    },
+}
+
+/// Maintenance mode as last switched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    /// Whether maintenance is on.
+    pub enabled: bool,
+    /// The message shown to users.
+    pub message: String,
+}
+
+/// The state.
+#[derive(Debug, Default)]
+pub struct Store {
+    modules: HashMap<ModuleId, ModuleRecord>,
+    by_owner: HashMap<UserId, BTreeSet<ModuleId>>,
+    users: HashMap<UserId, users::UserRecord>,
+    last_stats: Option<Value>,
+    maintenance: Maintenance,
+}
+
+impl Store {
+    /// Sets a module's online state. A module seen for the first time is recorded
+    /// (offline, owned by `fields.owner`, which is then required) before the change is
+    /// decided. Returns the record when the state changed.
+    pub fn set_online(
+        &mut self,
+        id: &ModuleId,
+        fields: &ModuleFields,
+        online: bool,
+        now: u64,
+    ) -> Result<Option<&ModuleRecord>, StoreError> {
+        let record = self.ensure_module(id, fields, now)?;
+        record.merge(fields);
+        if record.online == online {
+            return Ok(None);
+        }
+        record.online = online;
+        record.last_change = now;
+        Ok(Some(record))
+    }
+
+    /// Whether `id` is already in the `online` state with an owner `claimed` accepts;
+    /// the allocation-free fast path of an unchanged emit.
+    pub fn is_unchanged_online(&self, id: &str, claimed: Option<&UserId>, online: bool) -> bool {
+        self.modules.get(id).is_some_and(|record| {
+            record.online == online && claimed.is_none_or(|claimed| *claimed == record.owner)
+        })
+    }
+
+    /// The module's record, created (offline, not yet added) if it is new; a new module
+    /// needs an owner, and a known one refuses a different claimed owner.
+    fn ensure_module(
+        &mut self,
+        id: &ModuleId,
+        fields: &ModuleFields,
+        now: u64,
+    ) -> Result<&mut ModuleRecord, StoreError> {
+        if let Some(record) = self.modules.get(id) {
+            if let Some(claimed) = &fields.owner
+                && *claimed != record.owner
+            {
+                return Err(StoreError::OwnerMismatch {
+                    module: id.clone(),
+                    owner: record.owner.clone(),
+                    claimed: claimed.clone(),
+                });
+            }
+        } else {
+            let owner = fields
+                .owner
+                .clone()
+                .ok_or_else(|| StoreError::MissingOwner(id.clone()))?;
+            self.by_owner
+                .entry(owner.clone())
+                .or_default()
+                .insert(id.clone());
+            self.modules
+                .insert(id.clone(), ModuleRecord::new(id.clone(), owner, now));
+        }
+        self.modules
+            .get_mut(id)
+            .ok_or_else(|| StoreError::UnknownModule(id.to_string()))
+    }
+
+    /// Records an added module; returns it unless it was already added.
+    pub fn add_module(
+        &mut self,
+        id: &ModuleId,
+        fields: &ModuleFields,
+        online: Option<bool>,
+        now: u64,
+    ) -> Result<Option<&ModuleRecord>, StoreError> {
+        let record = self.ensure_module(id, fields, now)?;
+        if record.added {
+            return Ok(None);
+        }
+        record.added = true;
+        record.merge(fields);
+        if let Some(online) = online {
+            record.online = online;
+        }
+        record.last_change = now;
+        Ok(Some(record))
+    }
+
+    /// Forgets a module; returns its record if it was known. A `claimed` owner other
+    /// than the recorded one is refused.
+    pub fn remove_module(
+        &mut self,
+        id: &ModuleId,
+        claimed: Option<&UserId>,
+    ) -> Result<Option<ModuleRecord>, StoreError> {
+        let Some(record) = self.modules.get(id) else {
+            return Ok(None);
+        };
+        if let Some(claimed) = claimed
+            && *claimed != record.owner
+        {
+            return Err(StoreError::OwnerMismatch {
+                module: id.clone(),
+                owner: record.owner.clone(),
+                claimed: claimed.clone(),
+            });
+        }
+        let record = self
+            .modules
+            .remove(id)
+            .ok_or_else(|| StoreError::UnknownModule(id.to_string()))?;
+        if let Some(owned) = self.by_owner.get_mut(&record.owner) {
+            owned.remove(id);
+            if owned.is_empty() {
+                self.by_owner.remove(&record.owner);
+            }
+        }
+        Ok(Some(record))
+    }
+
+    /// Sets a module's telemetry; returns the record when it differs from the last value.
+    pub fn set_telemetry(
+        &mut self,
+        id: &str,
+        telemetry: &Value,
+        now: u64,
+    ) -> Result<Option<&ModuleRecord>, StoreError> {
+        let Some(record) = self.modules.get_mut(id) else {
+            return Err(StoreError::UnknownModule(id.to_owned()));
+        };
+        if record.telemetry.as_ref() == Some(telemetry) {
+            return Ok(None);
+        }
+        record.telemetry = Some(telemetry.clone());
+        record.last_change = now;
+        Ok(Some(record))
+    }
+
+    /// A module's record.
+    pub fn module(&self, id: &str) -> Option<&ModuleRecord> {
+        self.modules.get(id)
+    }
+
+    /// The modules `owner` owns, in id order.
+    pub fn modules_of<'a>(&'a self, owner: &UserId) -> impl Iterator<Item = &'a ModuleRecord> + 'a {
+        self.by_owner
+            .get(owner)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.modules.get(id))
+    }
+
+    /// Number of known modules.
+    pub fn module_count(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// Records a registration; false if the user was already registered.
+    pub fn register_user(&mut self, id: &UserId, profile: &Map<String, Value>) -> bool {
+        let record = self.users.entry(id.clone()).or_default();
+        let newly = !record.registered;
+        record.registered = true;
+        record.absorb(profile);
+        newly
+    }
+
+    /// Stores profile fields seen at login, without deciding any change.
+    pub fn remember_profile(&mut self, id: &UserId, profile: &Map<String, Value>) {
+        self.users.entry(id.clone()).or_default().absorb(profile);
+    }
+
+    /// Applies a profile update and returns the fields that really changed (empty: none).
+    pub fn update_profile(
+        &mut self,
+        id: &UserId,
+        old: &Map<String, Value>,
+        new: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let record = self.users.entry(id.clone()).or_default();
+        record.update(old, new)
+    }
+
+    /// Records stats as sent; false if equal to the last sent.
+    pub fn set_stats(&mut self, stats: &Value) -> bool {
+        if self.last_stats.as_ref() == Some(stats) {
+            return false;
+        }
+        self.last_stats = Some(stats.clone());
+        true
+    }
+
+    /// The last stats sent.
+    pub fn stats(&self) -> Option<&Value> {
+        self.last_stats.as_ref()
+    }
+
+    /// Switches maintenance; false if already in that state with that message.
+    pub fn set_maintenance(&mut self, enabled: bool, message: &str) -> bool {
+        if self.maintenance.enabled == enabled && self.maintenance.message == message {
+            return false;
+        }
+        self.maintenance = Maintenance {
+            enabled,
+            message: message.to_owned(),
+        };
+        true
+    }
+
+    /// Current maintenance state.
+    pub fn maintenance(&self) -> &Maintenance {
+        &self.maintenance
+    }
+}
