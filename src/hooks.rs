@@ -140,8 +140,10 @@ pub struct AuditRecord {
     pub detail: Value,
 }
 
-/// Receives every audit record. Runs on the thread that caused the record, after the
-/// emit lock is released; it may block briefly but slows that caller.
+/// Receives every audit record. Runs on the thread that caused the record: after the
+/// emit lock is released for emits and authentications, under it for closes the emit
+/// itself caused (logout, slow consumer). It must not call `emit_*`; it may block
+/// briefly but slows that caller (the persistence layer batches on its own thread).
 pub trait AuditSink: Send + Sync + 'static {
     /// Records one entry.
     fn record(&self, record: &AuditRecord);

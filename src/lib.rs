@@ -83,6 +83,8 @@
 
 pub mod auth;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod hub;
 pub mod ids;
