@@ -1,0 +1,156 @@
+//! Helpers shared by `tests/auth.rs`, `bad_input.rs`, `hooks.rs`, `encode_once.rs` and
+//! `queue_policy.rs`: connections authenticated by JWT, frame readers that fail loudly,
+//! and the positive sentinels that every "receives nothing" check is paired with.
+//!
+//! Every test file uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use microcoaster_realtime::{Hub, HubBuilder, InProcessConnection, OutboundEvent, Received};
+use serde_json::{Value, json};
+
+/// The JWT secret of hubs built with [`builder`].
+pub const SECRET: &[u8] = b"support-b-test-secret";
+
+/// The name of the sentinel event sent to prove that nothing came before it.
+pub const SENTINEL: &str = "test:sentinel";
+
+/// A hub builder that verifies tokens signed with [`SECRET`].
+pub fn builder() -> HubBuilder {
+    Hub::builder().jwt_secret(SECRET)
+}
+
+/// An `exp` one hour from now, in seconds.
+pub fn future_exp() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        + 3600
+}
+
+/// A token with `claims`, signed with `secret` using `algorithm`.
+pub fn sign(claims: &Value, secret: &[u8], algorithm: Algorithm) -> String {
+    jsonwebtoken::encode(
+        &Header::new(algorithm),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("encodable claims")
+}
+
+/// A valid HS256 token for `user` with `role`, signed with [`SECRET`].
+pub fn token(user: &str, role: &str) -> String {
+    sign(
+        &json!({"sub": user, "role": role, "exp": future_exp()}),
+        SECRET,
+        Algorithm::HS256,
+    )
+}
+
+/// Base64url without padding, for hand-made tokens (`alg: none`).
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// An unsigned token (`alg: none`) with `claims`.
+pub fn unsigned_token(claims: &Value) -> String {
+    format!(
+        "{}.{}.",
+        base64url(br#"{"alg":"none","typ":"JWT"}"#),
+        base64url(claims.to_string().as_bytes())
+    )
+}
+
+/// Opens a connection authenticated as `user` with `role` on `page` (by JWT), and checks
+/// that it received `auth:ok` then `page:snapshot` and nothing else yet.
+pub fn connect_as(hub: &Hub, user: &str, role: &str, page: &str) -> InProcessConnection {
+    let mut connection = hub.connect_in_process();
+    connection
+        .authenticate(json!({"token": token(user, role), "page": page}))
+        .expect("valid token is accepted");
+    let ok = next_frame(&mut connection);
+    assert_eq!(ok.name(), "auth:ok");
+    assert_eq!(ok.payload()["userId"], json!(user));
+    assert_eq!(ok.payload()["role"], json!(role));
+    assert_eq!(next_frame(&mut connection).name(), "page:snapshot");
+    assert_no_frame_queued(&mut connection);
+    connection
+}
+
+/// Fails unless nothing is queued right now. Only for setup: tests prove "nothing"
+/// with a sentinel.
+pub fn assert_no_frame_queued(connection: &mut InProcessConnection) {
+    let queued = connection.drain_now();
+    assert!(queued.is_empty(), "unexpected frames: {queued:?}");
+}
+
+/// The next queued frame; fails if nothing is queued or the connection closed.
+pub fn next_frame(connection: &mut InProcessConnection) -> Arc<OutboundEvent> {
+    match connection.try_recv() {
+        Some(Received::Frame(frame)) => frame,
+        Some(Received::Closed(reason)) => {
+            panic!("connection closed ({reason:?}), expected a frame")
+        }
+        None => panic!("no frame queued"),
+    }
+}
+
+/// The names of every frame queued right now; a close shows as `closed:<reason>`.
+pub fn names(connection: &mut InProcessConnection) -> Vec<String> {
+    connection
+        .drain_now()
+        .into_iter()
+        .map(|received| match received {
+            Received::Frame(frame) => frame.name().to_owned(),
+            Received::Closed(reason) => format!("closed:{}", reason.as_str()),
+        })
+        .collect()
+}
+
+/// Sends [`SENTINEL`] to `user` and checks that it is the very next thing `connection`
+/// receives: whatever was checked as "not received" before really was not.
+pub fn expect_sentinel(hub: &Hub, connection: &mut InProcessConnection, user: &str) {
+    hub.emit_to_user(user, SENTINEL, &json!({}))
+        .expect("sentinel emit");
+    let frame = next_frame(connection);
+    assert_eq!(
+        frame.name(),
+        SENTINEL,
+        "expected the sentinel, got {frame:?}"
+    );
+}
+
+/// For an unauthenticated connection: sends an event and checks that the very next frame
+/// is `auth:error {code: "not_authenticated"}`. (This counts as one auth failure.)
+pub fn expect_not_authenticated_sentinel(connection: &mut InProcessConnection) {
+    let error = connection
+        .send("test:ping", json!({}))
+        .expect_err("an unauthenticated event is refused");
+    assert_eq!(error.ack_body()["code"], "not_authenticated");
+    expect_auth_error(connection, "not_authenticated");
+}
+
+/// Checks that the next frame is `auth:error` with `code`; returns its payload.
+pub fn expect_auth_error(connection: &mut InProcessConnection, code: &str) -> Value {
+    let frame = next_frame(connection);
+    assert_eq!(frame.name(), "auth:error", "got {frame:?}");
+    assert_eq!(frame.payload()["code"], json!(code), "got {frame:?}");
+    assert!(frame.payload()["message"].is_string());
+    frame.payload().clone()
+}
