@@ -392,6 +392,16 @@ impl Hub {
         }
     }
 
+    /// The module an emit is audited about; only built (an allocation) when an audit
+    /// sink will read it, so the unchanged fast path allocates nothing for it.
+    fn audited_module(&self, module_id: &str) -> Option<ModuleId> {
+        if self.inner.audit.is_empty() {
+            None
+        } else {
+            ModuleId::new(module_id).ok()
+        }
+    }
+
     fn lock(&self) -> Result<EmitGuard<'_>, HubError> {
         if IN_EMIT.with(Cell::get) {
             return Err(HubError::Reentrant);
@@ -469,7 +479,7 @@ impl Hub {
             Emission {
                 call,
                 user: None,
-                module: ModuleId::new(module_id).ok(),
+                module: self.audited_module(module_id),
             },
             || json!({"moduleId": module_id, "info": info}),
             result,
@@ -607,7 +617,7 @@ impl Hub {
             Emission {
                 call: "telemetry_update",
                 user: None,
-                module: ModuleId::new(module_id).ok(),
+                module: self.audited_module(module_id),
             },
             || json!({"moduleId": module_id, "telemetry": telemetry}),
             result,
@@ -691,7 +701,7 @@ impl Hub {
             let closing = self.inner.registry.end_session(&session);
             for queue in &closing {
                 if queue.close(CloseReason::LoggedOut) {
-                    self.audit_close(queue.id(), CloseReason::LoggedOut);
+                    self.audit_close(queue.id(), CloseReason::LoggedOut, Some(id.clone()));
                 }
             }
             if !was_live && closing.is_empty() {
@@ -994,7 +1004,7 @@ impl Hub {
                 return 0;
             }
         }
-        let route = inner.routing.route(&event.name);
+        let route = inner.routing.route_for(&event.name, &event.audience);
         let frame = OutboundEvent::new(
             event.name,
             event.payload,
@@ -1027,9 +1037,10 @@ impl Hub {
 
     fn slow_consumer(&self, id: ConnectionId) {
         self.inner.metrics.queue_overflows.increment();
+        let user = self.user_of(id);
         self.inner.registry.unsubscribe(id);
         tracing::warn!(connection = %id, "closed a slow consumer: its queue overflowed");
-        self.audit_close(id, CloseReason::SlowConsumer);
+        self.audit_close(id, CloseReason::SlowConsumer, user);
     }
 
     /// Sends one frame straight to one connection (replies: `auth:*`, `page:snapshot`).
@@ -1113,15 +1124,20 @@ impl Hub {
         }
     }
 
-    fn audit_close(&self, id: ConnectionId, reason: CloseReason) {
+    /// The user a connection is authenticated as; read it before unsubscribing.
+    fn user_of(&self, id: ConnectionId) -> Option<UserId> {
+        self.inner
+            .registry
+            .identity(id)
+            .map(|(identity, _)| identity.user_id)
+    }
+
+    /// Audits a close; `user` is passed in because a closing connection has already
+    /// been taken out of the registry's indexes.
+    fn audit_close(&self, id: ConnectionId, reason: CloseReason, user: Option<UserId>) {
         if self.inner.audit.is_empty() {
             return;
         }
-        let user = self
-            .inner
-            .registry
-            .identity(id)
-            .map(|(identity, _)| identity.user_id);
         self.audit(AuditRecord {
             timestamp: now_ms(),
             kind: AuditKind::Close,
@@ -1265,7 +1281,12 @@ impl Hub {
         let verified = self.verify(data, &context);
         let (identity, page) = match verified {
             Ok(verified) => verified,
-            Err(error) => return Err(self.refuse(&queue, error)),
+            Err(error) => {
+                if let AuthError::InvalidPayload(message) = &error {
+                    self.bad_input(id, BadInputKind::WrongShape, message);
+                }
+                return Err(self.refuse(&queue, error));
+            }
         };
         let guard = self.lock().map_err(|_| InboundError::Reentrant)?;
         if let Err(error) = self.inner.registry.authenticate(id, identity.clone(), page) {
@@ -1359,9 +1380,10 @@ impl Hub {
             });
         }
         if failures >= self.inner.limits.max_auth_failures {
+            let user = self.user_of(queue.id());
             self.inner.registry.unsubscribe(queue.id());
             if queue.close(CloseReason::TooManyAuthFailures) {
-                self.audit_close(queue.id(), CloseReason::TooManyAuthFailures);
+                self.audit_close(queue.id(), CloseReason::TooManyAuthFailures, user);
             }
         }
         InboundError::Auth(error)

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::event;
+use crate::event::{self, Audience};
 
 /// Index of a page in the hub's page list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,6 +205,20 @@ impl Routing {
     /// for users and for admins).
     pub fn route(&self, event: &str) -> Route {
         self.routes.get(event).copied().unwrap_or(self.custom)
+    }
+
+    /// The route of `event` sent to `audience`. Same as [`Routing::route`], except that an
+    /// unconfigured host event addressed to one user (`emit_to_user`) is not mirrored to
+    /// admins: it reaches that user's connections only (DESIGN §4).
+    pub fn route_for(&self, event: &str, audience: &Audience) -> Route {
+        match self.routes.get(event) {
+            Some(route) => *route,
+            None if matches!(audience, Audience::User { .. }) => Route {
+                user_pages: self.custom.user_pages,
+                admin_pages: PageSet::NONE,
+            },
+            None => self.custom,
+        }
     }
 }
 
