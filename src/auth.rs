@@ -388,9 +388,16 @@ impl SessionTable {
         state.live.insert(session, (user.clone(), role)) != Some((user, role))
     }
 
-    /// Removes a session and remembers it as revoked; returns whether it was live.
-    pub fn log_out(&self, session: &SessionId) -> bool {
+    /// Removes `user`'s session and remembers it as revoked; returns whether it was
+    /// live. A session that is live for another user is left alone and returned as
+    /// `Err(owner)`.
+    pub fn log_out(&self, session: &SessionId, user: &UserId) -> Result<bool, UserId> {
         let mut state = self.state.write();
+        if let Some((owner, _)) = state.live.get(session)
+            && owner != user
+        {
+            return Err(owner.clone());
+        }
         let was_live = state.live.remove(session).is_some();
         if state.revoked.insert(session.clone()) {
             state.revoked_order.push_back(session.clone());
@@ -400,7 +407,7 @@ impl SessionTable {
                 state.revoked.remove(&oldest);
             }
         }
-        was_live
+        Ok(was_live)
     }
 
     /// Who a session id belongs to.
@@ -552,7 +559,13 @@ mod tests {
         let user = UserId::new("1").unwrap();
         assert!(table.log_in(sid.clone(), user.clone(), Role::User));
         assert!(!table.log_in(sid.clone(), user.clone(), Role::User));
-        assert!(table.log_out(&sid));
+        let other = UserId::new("2").unwrap();
+        assert_eq!(table.log_out(&sid, &other), Err(user.clone()));
+        assert!(
+            table.lookup("abc").is_some(),
+            "another user's logout leaves it live"
+        );
+        assert_eq!(table.log_out(&sid, &user), Ok(true));
         assert!(table.is_revoked(&sid));
         assert!(table.lookup("abc").is_none());
         table.log_in(sid.clone(), user, Role::User);

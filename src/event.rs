@@ -99,8 +99,14 @@ pub enum Audience {
         /// A session whose connections are skipped (`user:session:started`).
         except_session: Option<SessionId>,
     },
-    /// The connections authenticated with one session id.
-    Session(SessionId),
+    /// One user's connections authenticated with one session id (a session id only
+    /// ever closes connections of the user the host names with it).
+    Session {
+        /// The user.
+        user: UserId,
+        /// The session.
+        session: SessionId,
+    },
     /// Admin connections.
     Admins,
     /// Every authenticated user and admin connection.

@@ -87,6 +87,12 @@ pub enum HubError {
     /// The stats provider failed (or panicked).
     #[error("stats provider failed: {0}")]
     StatsProvider(String),
+    /// `emit_user_logged_out` named a session that is logged in as another user.
+    #[error("session belongs to user {owner}, not to the user logged out")]
+    SessionMismatch {
+        /// The session's user.
+        owner: UserId,
+    },
     /// `emit_*` called from inside a before-emit hook.
     #[error("emit called from inside a before-emit hook")]
     Reentrant,
@@ -110,6 +116,7 @@ impl HubError {
             Self::InvalidEventName(_) => "invalid_event_name",
             Self::NoStatsProvider => "no_stats_provider",
             Self::StatsProvider(_) => "stats_provider_failed",
+            Self::SessionMismatch { .. } => "session_mismatch",
             Self::Reentrant => "reentrant_emit",
         }
     }
@@ -690,15 +697,23 @@ impl Hub {
             let (id, role, profile) = input::user_object(user)?;
             let session = SessionId::new(session_id)?;
             let guard = self.lock()?;
-            let was_live = self.inner.auth.sessions.log_out(&session);
+            let was_live = self
+                .inner
+                .auth
+                .sessions
+                .log_out(&session, &id)
+                .map_err(|owner| HubError::SessionMismatch { owner })?;
             let now = now_ms();
             let ended = Event::new(
                 event::USER_SESSION_ENDED,
                 object(vec![("userId", json!(id))], now),
-                Audience::Session(session.clone()),
+                Audience::Session {
+                    user: id.clone(),
+                    session: session.clone(),
+                },
             );
             let reached = self.publish(ended);
-            let closing = self.inner.registry.end_session(&session);
+            let closing = self.inner.registry.end_session(&id, &session);
             for queue in &closing {
                 if queue.close(CloseReason::LoggedOut) {
                     self.audit_close(queue.id(), CloseReason::LoggedOut, Some(id.clone()));

@@ -1152,3 +1152,53 @@ fn unauthenticated_connection_cannot_change_page() {
     hub.emit_maintenance_mode(true, "x", ADMIN).unwrap();
     assert_nothing_then_sentinel(&hub, &mut [&mut stranger]);
 }
+
+#[test]
+fn switching_maintenance_off_while_off_is_unchanged_whatever_the_message() {
+    let hub = common::hub();
+    let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
+    assert_eq!(
+        hub.emit_maintenance_mode(false, "anything", ADMIN).unwrap(),
+        EmitOutcome::Unchanged
+    );
+    hub.emit_maintenance_mode(true, "Mise à jour", ADMIN)
+        .unwrap();
+    alice.expect("system:maintenance");
+    hub.emit_maintenance_mode(false, "", ADMIN).unwrap();
+    assert_eq!(alice.expect("system:maintenance")["enabled"], json!(false));
+    assert_eq!(
+        hub.emit_maintenance_mode(false, "Terminé", ADMIN).unwrap(),
+        EmitOutcome::Unchanged
+    );
+    assert_nothing_then_sentinel(&hub, &mut [&mut alice]);
+}
+
+#[test]
+fn logout_naming_another_users_session_is_refused_and_closes_nothing() {
+    let hub = common::hub();
+    let mut alice = login(&hub, ALICE, "user", "s-alice", "modules");
+    let error = hub
+        .emit_user_logged_out(&json!({"id": BOB}), "s-alice")
+        .unwrap_err();
+    assert_eq!(error.code(), "session_mismatch");
+    // Alice's tab is still open and subscribed, and her session still authenticates.
+    assert_nothing_then_sentinel(&hub, &mut [&mut alice]);
+    let again = hub.connect_in_process();
+    again
+        .authenticate(json!({"userId": ALICE, "page": "modules", "sessionId": "s-alice"}))
+        .unwrap();
+}
+
+#[test]
+fn logout_closes_only_the_named_users_connections_with_that_session_id() {
+    let hub = common::hub();
+    // Two JWTs carrying the same sid for different users: a host mistake the hub must
+    // not turn into closing someone else's tab.
+    let mut alice = connect(&hub, ALICE, "user", "shared-sid", "modules");
+    let mut bob = connect(&hub, BOB, "user", "shared-sid", "modules");
+    hub.emit_user_logged_out(&json!({"id": BOB}), "shared-sid")
+        .unwrap();
+    bob.expect("user:session:ended");
+    bob.expect_closed(CloseReason::LoggedOut);
+    assert_nothing_then_sentinel(&hub, &mut [&mut alice]);
+}

@@ -817,7 +817,10 @@ impl Model {
                 Outcome::Delivered(self.deliver_to_admin_page(out, "admin:action"))
             }
             HostCall::Maintenance { enabled, message } => {
-                if self.maintenance == (enabled, message) {
+                // DESIGN: "already in that state with that message"; while off the
+                // message shows nowhere, so switching off again is no change.
+                let (was_enabled, was_message) = self.maintenance;
+                if was_enabled == enabled && (was_message == message || !enabled) {
                     return Outcome::Unchanged;
                 }
                 self.maintenance = (enabled, message);

@@ -1,8 +1,7 @@
 //! The subscription registry: who is connected, as whom, on which page, and who an
 //! event reaches.
 //!
-//! Owns connections' identities and pages, the indexes by user, by session, by admin
-//! page and of every authenticated connection, and audience resolution. Delivering to
+//! Owns connections' identities and pages, the indexes by user, by admin page and of every authenticated connection, and audience resolution. Delivering to
 //! one user walks only that user's connections, so it costs the same with 10 or 100,000
 //! others connected (`benches/fanout.rs`, `fanout/one_user/*`).
 //!
@@ -57,7 +56,6 @@ struct Record {
 struct Inner {
     records: HashMap<ConnectionId, Record>,
     by_user: HashMap<UserId, IndexMap<ConnectionId, Member>>,
-    by_session: HashMap<SessionId, IndexMap<ConnectionId, Member>>,
     /// Admin connections, one map per page index.
     admins: Vec<IndexMap<ConnectionId, Arc<OutboundQueue>>>,
     /// Every authenticated user and admin connection.
@@ -76,14 +74,6 @@ impl Inner {
             map.swap_remove(&id);
             if map.is_empty() {
                 self.by_user.remove(&identity.user_id);
-            }
-        }
-        if let Some(session) = &identity.session_id
-            && let Some(map) = self.by_session.get_mut(session)
-        {
-            map.swap_remove(&id);
-            if map.is_empty() {
-                self.by_session.remove(session);
             }
         }
         if identity.role == Role::Admin {
@@ -107,12 +97,6 @@ impl Inner {
             .entry(identity.user_id.clone())
             .or_default()
             .insert(id, member.clone());
-        if let Some(session) = &identity.session_id {
-            self.by_session
-                .entry(session.clone())
-                .or_default()
-                .insert(id, member.clone());
-        }
         if identity.role == Role::Admin {
             self.admins[authed.page.0 as usize].insert(id, Arc::clone(queue));
         }
@@ -249,14 +233,22 @@ impl Registry {
         }
     }
 
-    /// Takes every connection of `session` out of all audiences (they are about to be
-    /// closed) and returns their queues.
-    pub(crate) fn end_session(&self, session: &SessionId) -> Vec<Arc<OutboundQueue>> {
+    /// Takes every connection of `user` authenticated with `session` out of all
+    /// audiences (they are about to be closed) and returns their queues.
+    pub(crate) fn end_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Vec<Arc<OutboundQueue>> {
         let mut inner = self.inner.write();
-        let Some(members) = inner.by_session.get(session) else {
+        let Some(members) = inner.by_user.get(user) else {
             return Vec::new();
         };
-        let ids: Vec<ConnectionId> = members.keys().copied().collect();
+        let ids: Vec<ConnectionId> = members
+            .iter()
+            .filter(|(_, member)| member.session.as_ref() == Some(session))
+            .map(|(id, _)| *id)
+            .collect();
         let mut queues = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(record) = inner.records.get_mut(&id) else {
@@ -351,10 +343,12 @@ impl Registry {
                     }
                 });
             }
-            Audience::Session(session) => {
-                if let Some(members) = inner.by_session.get(session) {
+            Audience::Session { user, session } => {
+                if let Some(members) = inner.by_user.get(user) {
                     for member in members.values() {
-                        if route.user_pages.contains(member.page) {
+                        if member.session.as_ref() == Some(session)
+                            && route.user_pages.contains(member.page)
+                        {
                             deliver(&member.queue);
                         }
                     }

@@ -12,7 +12,8 @@
 //! - telemetry equal (as JSON) to the last value: no change;
 //! - a profile update whose fields all equal the stored (or, if none is stored, the old)
 //!   values: no change; otherwise only the differing fields are reported;
-//! - stats equal to the last sent; maintenance already in that state with that message.
+//! - stats equal to the last sent; maintenance already in that state with that message
+//!   (switching off while off is no change, whatever the message).
 
 mod modules;
 mod users;
@@ -260,9 +261,12 @@ impl Store {
         self.last_stats.as_ref()
     }
 
-    /// Switches maintenance; false if already in that state with that message.
+    /// Switches maintenance; false if already in that state with that message (while
+    /// off, the message shows nowhere, so switching off again is no change whatever it
+    /// says).
     pub fn set_maintenance(&mut self, enabled: bool, message: &str) -> bool {
-        if self.maintenance.enabled == enabled && self.maintenance.message == message {
+        let same_message = self.maintenance.message == message || !enabled;
+        if self.maintenance.enabled == enabled && same_message {
             return false;
         }
         self.maintenance = Maintenance {
