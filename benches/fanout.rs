@@ -1,1 +1,223 @@
-fn main() {}
+//! Emit-path benchmarks (DESIGN §3 performance targets; in memory, persistence off).
+//!
+//! Every timed body does the real work: the store decides the change, the registry
+//! resolves the audience, and the frame is pushed into the real bounded queues of real
+//! in-process connections. Queues are drained (and their wake consumed, as a transport
+//! would) outside the timed region.
+//!
+//! - `fanout/admin_broadcast/{N}`: one `emit_admin_action` reaching N admin connections
+//!   on the `admin` page; throughput is per recipient.
+//! - `fanout/one_user/{N}`: one `emit_to_user` for a user with 2 tabs while N connections
+//!   of other users are attached; must not depend on N.
+//! - `store/unchanged`: `emit_module_online` for a module already online.
+//! - `store/changed_no_subscribers`: telemetry alternating between two values for a
+//!   module whose owner has no connection.
+//! - `registry/auth_churn`: connect + session-authenticate + drop with 10,000 other
+//!   connections attached.
+//!
+//! Run with `scripts/bench` (e.g. `scripts/bench --warm-up-time 1 --measurement-time 3`);
+//! `FANOUT_DRAIN_EVERY=64 scripts/bench fanout/` models readers that lag behind.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use microcoaster_realtime::{EmitOutcome, Hub, InProcessConnection};
+use serde_json::{Value, json};
+
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+
+/// Emits between two (untimed) drains of every queue (`FANOUT_DRAIN_EVERY`, default 1).
+/// 1 is the steady state of a transport that keeps up: every push finds an empty queue
+/// and wakes its reader; a larger value models readers that lag behind.
+fn drain_every() -> u64 {
+    std::env::var("FANOUT_DRAIN_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&k| k >= 1 && k < QUEUE_CAPACITY as u64 / 2)
+        .unwrap_or(1)
+}
+
+/// Comfortably above `FANOUT_DRAIN_EVERY` frames plus the `auth:ok` / `page:snapshot`
+/// replies.
+const QUEUE_CAPACITY: usize = 1_024;
+
+fn new_hub() -> Hub {
+    Hub::builder()
+        .queue_capacity(QUEUE_CAPACITY)
+        .build()
+        .expect("default hub builds")
+}
+
+/// Takes everything queued and consumes the pending wake, like a transport that was
+/// woken and wrote its frames.
+fn drain(connection: &mut InProcessConnection) -> usize {
+    let frames = connection.drain_now().len();
+    let _ = connection.recv_timeout(Duration::ZERO);
+    frames
+}
+
+/// Registers `count` sessions (`{prefix}{i}`, one user each, with `role`), then opens
+/// and authenticates one connection per session on `page`. Sessions are all logged in
+/// before anyone connects, so setup is linear in `count`.
+fn connect_many(
+    hub: &Hub,
+    prefix: &str,
+    role: &str,
+    page: &str,
+    count: usize,
+) -> Vec<InProcessConnection> {
+    for i in 0..count {
+        hub.emit_user_logged_in(
+            &json!({"userId": format!("{prefix}{i}"), "role": role}),
+            &format!("{prefix}-s{i}"),
+        )
+        .expect("login");
+    }
+    (0..count)
+        .map(|i| {
+            let mut connection = hub.connect_in_process();
+            connection
+                .authenticate(json!({"sessionId": format!("{prefix}-s{i}"), "page": page}))
+                .expect("session authentication");
+            drain(&mut connection);
+            connection
+        })
+        .collect()
+}
+
+/// Times `iters` calls of `emit`, draining every connection every `drain_every()` emits
+/// outside the timing; checks each emit reached `expected` connections.
+fn time_emits(
+    iters: u64,
+    connections: &mut [InProcessConnection],
+    expected: usize,
+    mut emit: impl FnMut(u64) -> EmitOutcome,
+) -> Duration {
+    let drain_every = drain_every();
+    let mut elapsed = Duration::ZERO;
+    for i in 0..iters {
+        let start = Instant::now();
+        let outcome = black_box(emit(i));
+        elapsed += start.elapsed();
+        assert_eq!(
+            outcome,
+            EmitOutcome::Delivered {
+                connections: expected
+            }
+        );
+        if (i + 1) % drain_every == 0 || i + 1 == iters {
+            for connection in connections.iter_mut() {
+                drain(connection);
+            }
+        }
+    }
+    elapsed
+}
+
+fn admin_broadcast(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fanout/admin_broadcast");
+    let details = json!({"target": "42", "reason": "bench"});
+    for n in SIZES {
+        let hub = new_hub();
+        let mut admins = connect_many(&hub, "admin", "admin", "admin", n);
+        if n >= 10_000 {
+            group.sample_size(10);
+        }
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                time_emits(iters, &mut admins, n, |_| {
+                    hub.emit_admin_action("1", "user_promoted", &details)
+                        .expect("admin action")
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+fn one_user(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fanout/one_user");
+    let data = json!({"lap": 1, "seconds": 42.5});
+    for n in SIZES {
+        let hub = new_hub();
+        let _others = connect_many(&hub, "user", "user", "modules", n);
+        let mut target = connect_many(&hub, "target", "user", "modules", 1);
+        // A second tab of the target user, in the same session.
+        let mut tab = hub.connect_in_process();
+        tab.authenticate(json!({"sessionId": "target-s0", "page": "dashboard"}))
+            .expect("second tab");
+        drain(&mut tab);
+        target.push(tab);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                time_emits(iters, &mut target, 2, |_| {
+                    hub.emit_to_user("target0", "coaster:lap", &data)
+                        .expect("emit to user")
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+fn store(c: &mut Criterion) {
+    let mut group = c.benchmark_group("store");
+
+    let hub = new_hub();
+    let info = json!({"userId": "owner", "name": "Station", "type": "Station"});
+    hub.emit_module_online("MC-1", &info).expect("first online");
+    // The owner is connected: an unchanged emit must still send nothing.
+    let _owner = connect_many(&hub, "owner", "user", "modules", 1);
+    let unchanged_info = json!({"userId": "owner"});
+    group.bench_function("unchanged", |b| {
+        b.iter(|| {
+            let outcome = hub
+                .emit_module_online(black_box("MC-1"), black_box(&unchanged_info))
+                .expect("online");
+            debug_assert_eq!(outcome, EmitOutcome::Unchanged);
+            outcome
+        });
+    });
+
+    let hub = new_hub();
+    hub.emit_module_online("MC-2", &json!({"userId": "nobody"}))
+        .expect("module");
+    let values: [Value; 2] = [json!({"speed": 3}), json!({"speed": 4})];
+    let mut next = 0usize;
+    group.bench_function("changed_no_subscribers", |b| {
+        b.iter(|| {
+            next ^= 1;
+            let outcome = hub
+                .emit_telemetry_update(black_box("MC-2"), black_box(&values[next]))
+                .expect("telemetry");
+            debug_assert_eq!(outcome, EmitOutcome::Delivered { connections: 0 });
+            outcome
+        });
+    });
+    group.finish();
+}
+
+fn registry(c: &mut Criterion) {
+    let mut group = c.benchmark_group("registry");
+    let hub = new_hub();
+    let _others = connect_many(&hub, "user", "user", "modules", 10_000);
+    hub.emit_user_logged_in(&json!({"userId": "churn", "role": "user"}), "churn-s")
+        .expect("login");
+    let payload = json!({"sessionId": "churn-s", "page": "modules"});
+    group.bench_function("auth_churn", |b| {
+        b.iter(|| {
+            let connection = hub.connect_in_process();
+            let reply = connection
+                .authenticate(black_box(payload.clone()))
+                .expect("session authentication");
+            drop(connection);
+            reply
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, admin_broadcast, one_user, store, registry);
+criterion_main!(benches);

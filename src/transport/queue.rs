@@ -80,6 +80,10 @@ pub(crate) enum Pushed {
     Closed,
 }
 
+/// Frames a queue has room for without allocating: its first buffer and the one each
+/// drain puts in place.
+const INITIAL_FRAMES: usize = 8;
+
 #[derive(Default)]
 struct State {
     frames: VecDeque<Arc<OutboundEvent>>,
@@ -120,7 +124,10 @@ impl OutboundQueue {
             id,
             format,
             capacity: capacity.max(1),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                frames: VecDeque::with_capacity(INITIAL_FRAMES),
+                ..State::default()
+            }),
             waker,
         }
     }
@@ -191,15 +198,28 @@ impl OutboundQueue {
 
     /// Takes every queued frame, in order, and the close reason if the connection is
     /// closed. The lock is held only for the swap.
+    ///
+    /// The queue's next buffer is allocated here, on the reader's side and before the
+    /// lock is taken, so that a push (the emit path) never allocates for a reader that
+    /// keeps up.
     pub fn drain(&self) -> Drained {
+        let fresh = VecDeque::with_capacity(INITIAL_FRAMES);
         let mut state = self.state.lock();
+        if state.frames.is_empty() {
+            return Drained {
+                frames: Vec::new(),
+                closed: state.closed.clone(),
+            };
+        }
         let taken = state.frames.len() as u64;
         state.head_seq += taken;
         state.telemetry_slots.clear();
-        let frames = std::mem::take(&mut state.frames);
+        let frames = std::mem::replace(&mut state.frames, fresh);
+        let closed = state.closed.clone();
+        drop(state);
         Drained {
             frames: frames.into(),
-            closed: state.closed.clone(),
+            closed,
         }
     }
 
