@@ -1,14 +1,261 @@
 //! The main job: a standalone MicroCoaster real-time server.
 //!
-//! The websocket/Socket.IO transport is the next milestone; until it lands this
-//! example says so and exits with a non-zero status, so nobody mistakes it for a
-//! running server.
+//! `cargo run --release --example server` listens on 127.0.0.1:3000 with nothing to
+//! configure: Socket.IO at `/socket.io/` (the seed's browser pages connect unchanged),
+//! the native JSON protocol at `/ws`, and the HTTP API `POST /api/v1/emit/<call>` for
+//! backends in any language. On first start it generates an API key and a JWT secret,
+//! stores them (mode 0600) next to the database path and prints them. `-- --demo`
+//! simulates users' modules and prints tokens to log in with. `-- --help` lists every
+//! flag; each also reads an environment variable.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use microcoaster_realtime::Hub;
+use microcoaster_realtime::transport::server::{Cors, ServerConfig};
+use serde_json::{Value, json};
+
+/// Standalone MicroCoaster real-time server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "MCRT_ADDR", default_value = "127.0.0.1:3000")]
+    addr: String,
+    /// Database path; the generated secrets are stored beside it as `<db>.secrets.json`.
+    #[arg(long, env = "MCRT_DB", default_value = "./microcoaster-realtime.db")]
+    db: PathBuf,
+    /// JWT HS256 secret (default: generated once and stored beside the database).
+    #[arg(long, env = "MCRT_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// API key for `POST /api/v1/emit/<call>` (default: generated and stored).
+    #[arg(long, env = "MCRT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Simulate a few users' modules and print demo tokens.
+    #[arg(long)]
+    demo: bool,
+    /// Server runtime threads.
+    #[arg(long, env = "MCRT_THREADS", default_value_t = 2)]
+    threads: usize,
+    /// Maximum simultaneous connections (more are refused with HTTP 503).
+    #[arg(long, env = "MCRT_MAX_CONNECTIONS", default_value_t = 100_000)]
+    max_connections: usize,
+    /// Largest inbound message in bytes.
+    #[arg(long, env = "MCRT_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    max_message_bytes: usize,
+    /// Seconds a connection has to authenticate.
+    #[arg(long, env = "MCRT_AUTH_DEADLINE_SECS", default_value_t = 10)]
+    auth_deadline_secs: u64,
+    /// Engine.IO ping interval in milliseconds.
+    #[arg(long, env = "MCRT_PING_INTERVAL_MS", default_value_t = 25_000)]
+    ping_interval_ms: u64,
+    /// Engine.IO ping timeout in milliseconds.
+    #[arg(long, env = "MCRT_PING_TIMEOUT_MS", default_value_t = 20_000)]
+    ping_timeout_ms: u64,
+    /// Allowed browser origin for cross-origin polling (repeatable; `*` for any).
+    #[arg(long = "cors-origin", env = "MCRT_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Secrets {
+    api_key: String,
+    jwt_secret: String,
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Loads `<db>.secrets.json`, creating it (mode 0600) with fresh secrets the first time.
+fn load_or_create_secrets(db: &Path) -> std::io::Result<(Secrets, PathBuf, bool)> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".secrets.json");
+    let path = PathBuf::from(path);
+    if let Ok(text) = fs::read_to_string(&path) {
+        let secrets: Secrets = serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        return Ok((secrets, path, false));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let secrets = Secrets {
+        api_key: random_secret(),
+        jwt_secret: random_secret(),
+    };
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(serde_json::to_string_pretty(&secrets)?.as_bytes())?;
+    Ok((secrets, path, true))
+}
+
+fn token(secret: &str, user: &str, role: &str, sid: &str) -> String {
+    let exp = microcoaster_realtime::event::now_ms() / 1000 + 24 * 3600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": user, "role": role, "sid": sid, "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 signing cannot fail")
+}
+
+/// The demo: two users with a few modules each, going online and offline and streaming
+/// telemetry, plus stats for admins.
+fn run_demo(hub: Hub, running: Arc<AtomicBool>) {
+    let modules: [(&str, &str, &str, &str); 4] = [
+        ("MC-0001-STN", "1", "Station", "Station principale"),
+        ("MC-0002-LFT", "1", "Lift", "Lift hill"),
+        ("MC-0003-SWT", "1", "Switch", "Aiguillage"),
+        ("MC-0101-STN", "2", "Station", "Gare de Bob"),
+    ];
+    let _ = hub.emit_user_registered(&json!({"id": 1, "name": "Ada"}));
+    let _ = hub.emit_user_registered(&json!({"id": 2, "name": "Bob"}));
+    for (id, owner, kind, name) in modules {
+        let _ =
+            hub.emit_module_added(&json!({"id": id, "userId": owner, "type": kind, "name": name}));
+    }
+    let mut tick: u64 = 0;
+    while running.load(Ordering::SeqCst) {
+        for (index, (id, owner, kind, name)) in modules.iter().enumerate() {
+            // Each module cycles: online for a while, offline for a moment.
+            let online = (tick + index as u64 * 3) % 12 < 9;
+            let info = json!({"userId": owner, "type": kind, "name": name});
+            let _ = if online {
+                hub.emit_module_online(id, &info)
+            } else {
+                hub.emit_module_offline(id, &info)
+            };
+            if online {
+                let telemetry = json!({
+                    "speed": ((tick * 7 + index as u64 * 13) % 40) as f64 / 4.0,
+                    "temperature": 20 + (tick + index as u64) % 5,
+                    "laps": tick,
+                });
+                let _ = hub.emit_telemetry_update(id, &telemetry);
+            }
+        }
+        let online = modules
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| (tick + *index as u64 * 3) % 12 < 9)
+            .count();
+        let _ = hub.emit_stats_update_with(
+            &json!({"users": 2, "modules": modules.len(), "online": online}),
+        );
+        tick += 1;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
 
 fn main() {
-    eprintln!(
-        "microcoaster-realtime {}: server transport not built yet; \
-         embed the library with Hub::builder() (see README) until it lands",
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let (secrets, secrets_path, created) = match load_or_create_secrets(&args.db) {
+        Ok(found) => found,
+        Err(error) => {
+            eprintln!(
+                "cannot read or create the secrets file beside {}: {error}",
+                args.db.display()
+            );
+            std::process::exit(1);
+        }
+    };
+    let jwt_secret = args.jwt_secret.clone().unwrap_or(secrets.jwt_secret);
+    let api_key = args.api_key.clone().unwrap_or(secrets.api_key);
+    let hub = Hub::builder()
+        .jwt_secret(jwt_secret.as_bytes())
+        .build()
+        .expect("the default pages and routes are valid");
+    let cors = if args.cors_origins.iter().any(|o| o == "*") {
+        Cors::Any
+    } else if args.cors_origins.is_empty() {
+        Cors::SameOrigin
+    } else {
+        Cors::Origins(args.cors_origins.clone())
+    };
+    let config = ServerConfig {
+        worker_threads: args.threads,
+        max_connections: args.max_connections,
+        max_message_bytes: args.max_message_bytes,
+        auth_deadline: Duration::from_secs(args.auth_deadline_secs),
+        ping_interval: Duration::from_millis(args.ping_interval_ms),
+        ping_timeout: Duration::from_millis(args.ping_timeout_ms),
+        cors,
+        api_key: Some(api_key.clone()),
+        ..ServerConfig::default()
+    };
+    let server = match hub.serve(&args.addr, config) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(1);
+        }
+    };
+    let addr = server.local_addr();
+    println!(
+        "microcoaster-realtime {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
     );
-    std::process::exit(2);
+    println!("  Socket.IO : http://{addr}/socket.io/   native JSON: ws://{addr}/ws");
+    println!(
+        "  HTTP API  : POST http://{addr}/api/v1/emit/<call>  (Authorization: Bearer <api key>)"
+    );
+    println!(
+        "  secrets   : {} ({})",
+        secrets_path.display(),
+        if created { "created now" } else { "existing" }
+    );
+    println!("  api key   : {api_key}");
+    let running = Arc::new(AtomicBool::new(true));
+    let demo = args.demo.then(|| {
+        println!(
+            "  demo user token  (user 1, Ada) : {}",
+            token(&jwt_secret, "1", "user", "demo-ada")
+        );
+        println!(
+            "  demo user token  (user 2, Bob) : {}",
+            token(&jwt_secret, "2", "user", "demo-bob")
+        );
+        println!(
+            "  demo admin token (user 100)    : {}",
+            token(&jwt_secret, "100", "admin", "demo-admin")
+        );
+        let hub = hub.clone();
+        let running = Arc::clone(&running);
+        std::thread::spawn(move || run_demo(hub, running))
+    });
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .expect("signal handlers can be installed");
+    if let Some(signal) = signals.forever().next() {
+        println!("signal {signal}: shutting down");
+    }
+    running.store(false, Ordering::SeqCst);
+    if let Some(demo) = demo {
+        let _ = demo.join();
+    }
+    server.shutdown();
+    let metrics: Value = serde_json::to_value(hub.metrics()).unwrap_or(Value::Null);
+    println!("final metrics: {metrics}");
 }

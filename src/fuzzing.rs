@@ -15,7 +15,7 @@ use crate::protocol::native;
 pub fn native_frame(data: &[u8]) {
     if let Ok(frame) = native::decode(data, 64 * 1024) {
         let bytes = native::encode_event(&frame.event, &frame.data);
-        let again = native::decode(&bytes, usize::MAX).expect("an encoded frame decodes");
+        let again = native::decode(bytes.as_bytes(), usize::MAX).expect("an encoded frame decodes");
         assert_eq!(again, frame);
     }
 }

@@ -1250,7 +1250,7 @@ impl Hub {
         data: &Value,
     ) -> Result<Reply, InboundError> {
         if event_name == event::CLIENT_AUTHENTICATE {
-            return self.authenticate(id, data);
+            return self.authenticate_connection(id, data, true);
         }
         let Some((identity, page)) = self.inner.registry.identity(id) else {
             let (queue, _) = self
@@ -1259,7 +1259,7 @@ impl Hub {
                 .connection(id)
                 .ok_or(InboundError::Closed(id))?;
             self.bad_input(id, BadInputKind::NotAuthenticated, event_name);
-            self.refuse(&queue, AuthError::NotAuthenticated);
+            self.refuse(&queue, AuthError::NotAuthenticated, true);
             return Err(InboundError::Auth(AuthError::NotAuthenticated));
         };
         if event_name == event::CLIENT_PAGE {
@@ -1284,7 +1284,14 @@ impl Hub {
         Ok(Reply::default())
     }
 
-    fn authenticate(&self, id: ConnectionId, data: &Value) -> Result<Reply, InboundError> {
+    /// Authenticates connection `id` with `data`; on refusal `auth:error` is sent to it
+    /// only when `notify_failure` (the connect-time path answers in its handshake).
+    pub(crate) fn authenticate_connection(
+        &self,
+        id: ConnectionId,
+        data: &Value,
+        notify_failure: bool,
+    ) -> Result<Reply, InboundError> {
         let (queue, context) = self
             .inner
             .registry
@@ -1300,14 +1307,14 @@ impl Hub {
                 if let AuthError::InvalidPayload(message) = &error {
                     self.bad_input(id, BadInputKind::WrongShape, message);
                 }
-                return Err(self.refuse(&queue, error));
+                return Err(self.refuse(&queue, error, notify_failure));
             }
         };
         let guard = self.lock().map_err(|_| InboundError::Reentrant)?;
         if let Err(error) = self.inner.registry.authenticate(id, identity.clone(), page) {
             drop(guard);
             return match error {
-                RegistryError::Auth(error) => Err(self.refuse(&queue, error)),
+                RegistryError::Auth(error) => Err(self.refuse(&queue, error, notify_failure)),
                 _ => Err(InboundError::Closed(id)),
             };
         }
@@ -1370,16 +1377,18 @@ impl Hub {
     }
 
     /// Sends `auth:error`, counts the failure, closes the connection past the limit.
-    fn refuse(&self, queue: &Arc<OutboundQueue>, error: AuthError) -> InboundError {
+    fn refuse(&self, queue: &Arc<OutboundQueue>, error: AuthError, notify: bool) -> InboundError {
         let metrics = &self.inner.metrics;
         metrics.auth_failures.increment();
         let failures = self.inner.registry.record_auth_failure(queue.id());
-        let body = json!({"code": error.code(), "message": error.to_string()});
-        self.send_direct(
-            queue,
-            event::AUTH_ERROR,
-            event::with_timestamp(body, now_ms()),
-        );
+        if notify {
+            let body = json!({"code": error.code(), "message": error.to_string()});
+            self.send_direct(
+                queue,
+                event::AUTH_ERROR,
+                event::with_timestamp(body, now_ms()),
+            );
+        }
         if !self.inner.audit.is_empty() {
             self.audit(AuditRecord {
                 timestamp: now_ms(),
@@ -1484,6 +1493,28 @@ impl Hub {
     }
 
     // ----- observation and lifecycle ---------------------------------------------
+
+    /// Whether connection `id` is authenticated.
+    pub fn is_authenticated(&self, id: ConnectionId) -> bool {
+        self.inner.registry.identity(id).is_some()
+    }
+
+    /// Counts bad input seen by a transport.
+    pub(crate) fn count_bad_input(&self, kind: BadInputKind) {
+        self.inner.metrics.bad_input(kind);
+    }
+
+    pub(crate) fn count_refused_connection(&self) {
+        self.inner.metrics.connections_refused.increment();
+    }
+
+    pub(crate) fn count_auth_timeout(&self) {
+        self.inner.metrics.auth_timeouts.increment();
+    }
+
+    pub(crate) fn count_ping_timeout(&self) {
+        self.inner.metrics.ping_timeouts.increment();
+    }
 
     /// A copy of every counter.
     pub fn metrics(&self) -> MetricsSnapshot {

@@ -45,16 +45,22 @@ pub enum BadInputKind {
     NotAuthenticated,
     /// An invalid argument to a host call (bad id, wrong JSON type, reserved name).
     HostArgument,
+    /// A malformed Engine.IO or Socket.IO packet, or an unsupported binary message.
+    Protocol,
+    /// An inbound message dropped by the per-connection rate limit.
+    RateLimited,
 }
 
 impl BadInputKind {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 8] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
         Self::WrongShape,
         Self::NotAuthenticated,
         Self::HostArgument,
+        Self::Protocol,
+        Self::RateLimited,
     ];
 
     fn index(self) -> usize {
@@ -91,7 +97,13 @@ pub struct Metrics {
     pub client_events_forwarded: Counter,
     /// Client events dropped because no client-event hook is set.
     pub client_events_dropped: Counter,
-    bad_inputs: [Counter; 6],
+    /// Handshakes refused because `max_connections` was reached.
+    pub connections_refused: Counter,
+    /// Connections closed for not authenticating within the deadline.
+    pub auth_timeouts: Counter,
+    /// Connections closed for not answering a ping in time.
+    pub ping_timeouts: Counter,
+    bad_inputs: [Counter; 8],
 }
 
 impl Metrics {
@@ -150,6 +162,12 @@ pub struct MetricsSnapshot {
     pub client_events_forwarded: u64,
     /// See [`Metrics::client_events_dropped`].
     pub client_events_dropped: u64,
+    /// See [`Metrics::connections_refused`].
+    pub connections_refused: u64,
+    /// See [`Metrics::auth_timeouts`].
+    pub auth_timeouts: u64,
+    /// See [`Metrics::ping_timeouts`].
+    pub ping_timeouts: u64,
     /// Bad inputs by kind.
     pub bad_inputs: Vec<(BadInputKind, u64)>,
 }
@@ -181,6 +199,9 @@ impl Metrics {
             hook_panics: self.hook_panics.get(),
             client_events_forwarded: self.client_events_forwarded.get(),
             client_events_dropped: self.client_events_dropped.get(),
+            connections_refused: self.connections_refused.get(),
+            auth_timeouts: self.auth_timeouts.get(),
+            ping_timeouts: self.ping_timeouts.get(),
             bad_inputs: BadInputKind::ALL
                 .iter()
                 .map(|kind| (*kind, self.bad_inputs(*kind)))

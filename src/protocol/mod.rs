@@ -8,6 +8,7 @@
 //! `Metrics::frames_encoded` counts each real serialization. Guarded by
 //! `tests/encode_once.rs`. This module must not know who receives an event.
 
+pub mod engineio;
 pub mod native;
 pub mod socketio;
 
@@ -15,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::ids::ModuleId;
 use crate::metrics::Metrics;
@@ -34,8 +36,8 @@ pub struct OutboundEvent {
     name: Arc<str>,
     payload: Value,
     conflation_key: Option<ModuleId>,
-    native: OnceLock<Bytes>,
-    socketio: OnceLock<Bytes>,
+    native: OnceLock<Utf8Bytes>,
+    socketio: OnceLock<Utf8Bytes>,
     metrics: Arc<Metrics>,
 }
 
@@ -83,13 +85,19 @@ impl OutboundEvent {
     /// The encoded frame for `format`; the first call per format serializes, later calls
     /// (from any recipient, any thread) return the same bytes.
     pub fn encoded(&self, format: WireFormat) -> &Bytes {
-        let (cell, encode): (_, fn(&str, &Value) -> Bytes) = match format {
+        self.encoded_text(format).as_ref()
+    }
+
+    /// The encoded frame as websocket text: the same shared bytes as [`Self::encoded`],
+    /// already known to be UTF-8, so handing it to a socket copies and checks nothing.
+    pub fn encoded_text(&self, format: WireFormat) -> &Utf8Bytes {
+        let (cell, encode): (_, fn(&str, &Value) -> String) = match format {
             WireFormat::Native => (&self.native, native::encode_event),
             WireFormat::SocketIo => (&self.socketio, socketio::encode_event),
         };
         cell.get_or_init(|| {
             self.metrics.frames_encoded.increment();
-            encode(&self.name, &self.payload)
+            Utf8Bytes::from(encode(&self.name, &self.payload))
         })
     }
 }

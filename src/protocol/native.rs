@@ -6,7 +6,6 @@
 //! frame, a missing or non-string `event`, or an empty `event` are refused with a typed
 //! [`FrameError`]. This module must not interpret event names.
 
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -95,18 +94,18 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<ClientFrame, FrameError> {
 }
 
 /// Encodes a server → client frame.
-pub fn encode_event(name: &str, payload: &Value) -> Bytes {
+pub fn encode_event(name: &str, payload: &Value) -> String {
     #[derive(serde::Serialize)]
     struct Out<'a> {
         event: &'a str,
         data: &'a Value,
     }
-    let text = serde_json::to_vec(&Out {
+    // Serializing a str and a Value cannot fail.
+    serde_json::to_string(&Out {
         event: name,
         data: payload,
     })
-    .unwrap_or_default();
-    Bytes::from(text)
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -117,7 +116,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let bytes = encode_event("a:b", &json!({"x": 1}));
-        let frame = decode(&bytes, 1024).unwrap();
+        let frame = decode(bytes.as_bytes(), 1024).unwrap();
         assert_eq!(frame.event, "a:b");
         assert_eq!(frame.data, json!({"x": 1}));
     }

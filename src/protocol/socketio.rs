@@ -1,22 +1,220 @@
-//! Socket.IO v5 packets inside Engine.IO v4 messages (the encoder side used by the core;
-//! the transport issue adds the decoder and the Engine.IO framing).
+//! Socket.IO v5 packets carried in Engine.IO v4 `message` packets: pure decoding and
+//! encoding.
 //!
-//! An event to the default namespace is the Engine.IO `message` type `4` followed by the
-//! Socket.IO `EVENT` type `2` and the JSON array `[name, data]`: `42["name",{…}]`. This
-//! module must not know about connections.
+//! Text form: `<type>[<attachments>-][<namespace>,][<ack id>][<JSON>]` with types `0`
+//! CONNECT, `1` DISCONNECT, `2` EVENT, `3` ACK, `4` CONNECT_ERROR, `5` BINARY_EVENT,
+//! `6` BINARY_ACK. The server's frames here include the Engine.IO `4` prefix, so the
+//! same bytes are a websocket text frame or one packet of a polling payload (encode
+//! once). This module must not know about connections.
 
-use bytes::Bytes;
 use serde_json::Value;
 
-/// Encodes an `EVENT` packet for the default namespace, ready to be a websocket text
-/// frame or a polling payload element.
-pub fn encode_event(name: &str, payload: &Value) -> Bytes {
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(b"42");
-    // Serializing a tuple of a str and a Value cannot fail; an empty frame would be
-    // refused by every client, which a test would show.
-    serde_json::to_writer(&mut out, &(name, payload)).unwrap_or_default();
-    Bytes::from(out)
+/// Socket.IO packet types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `0`: join a namespace (with an optional `auth` object).
+    Connect,
+    /// `1`: leave a namespace.
+    Disconnect,
+    /// `2`: an event `[name, ...args]`.
+    Event,
+    /// `3`: an acknowledgement `[...args]`.
+    Ack,
+    /// `4`: the server refused a CONNECT (never sent by clients).
+    ConnectError,
+    /// `5`: an event with binary attachments.
+    BinaryEvent,
+    /// `6`: an ack with binary attachments.
+    BinaryAck,
+}
+
+/// A decoded client packet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// Its type.
+    pub kind: Kind,
+    /// Its namespace (`/` when absent).
+    pub namespace: String,
+    /// The ack id the client asked for, if any.
+    pub ack_id: Option<u64>,
+    /// Number of binary attachments that follow (binary types only).
+    pub attachments: usize,
+    /// The JSON payload, if any.
+    pub data: Option<Value>,
+}
+
+impl Packet {
+    /// For an EVENT: its name and first argument (`null` when absent).
+    pub fn event(&self) -> Option<(&str, &Value)> {
+        static NULL: Value = Value::Null;
+        let args = self.data.as_ref()?.as_array()?;
+        let name = args.first()?.as_str()?;
+        Some((name, args.get(1).unwrap_or(&NULL)))
+    }
+}
+
+/// Why a Socket.IO packet was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SocketIoError {
+    /// Empty packet.
+    #[error("empty Socket.IO packet")]
+    Empty,
+    /// Unknown packet type.
+    #[error("unknown Socket.IO packet type {0:?}")]
+    UnknownType(char),
+    /// CONNECT_ERROR sent by a client.
+    #[error("CONNECT_ERROR is not allowed from a client")]
+    NotFromClient,
+    /// Bad attachment count, namespace or ack id.
+    #[error("malformed Socket.IO header: {0}")]
+    Header(&'static str),
+    /// The payload is not JSON.
+    #[error("Socket.IO payload is not valid JSON")]
+    InvalidJson,
+    /// The payload has the wrong shape for the packet type.
+    #[error("Socket.IO payload has the wrong shape: {0}")]
+    WrongShape(&'static str),
+}
+
+/// Decodes one client packet (the Engine.IO message data, without its `4`).
+pub fn decode(text: &str) -> Result<Packet, SocketIoError> {
+    let bytes = text.as_bytes();
+    let first = *bytes.first().ok_or(SocketIoError::Empty)?;
+    let kind = match first {
+        b'0' => Kind::Connect,
+        b'1' => Kind::Disconnect,
+        b'2' => Kind::Event,
+        b'3' => Kind::Ack,
+        b'4' => return Err(SocketIoError::NotFromClient),
+        b'5' => Kind::BinaryEvent,
+        b'6' => Kind::BinaryAck,
+        _ => {
+            return Err(SocketIoError::UnknownType(
+                text.chars().next().unwrap_or('\0'),
+            ));
+        }
+    };
+    let mut rest = &text[1..];
+    let mut attachments = 0;
+    if matches!(kind, Kind::BinaryEvent | Kind::BinaryAck) {
+        let dash = rest.find('-').ok_or(SocketIoError::Header(
+            "binary packet without attachment count",
+        ))?;
+        attachments = rest[..dash]
+            .parse()
+            .map_err(|_| SocketIoError::Header("invalid attachment count"))?;
+        rest = &rest[dash + 1..];
+    }
+    let mut namespace = String::from("/");
+    if rest.starts_with('/') {
+        let end = rest.find(',').unwrap_or(rest.len());
+        namespace = rest[..end].to_owned();
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let ack_id = if digits > 0 {
+        Some(
+            rest[..digits]
+                .parse()
+                .map_err(|_| SocketIoError::Header("ack id out of range"))?,
+        )
+    } else {
+        None
+    };
+    rest = &rest[digits..];
+    let data = if rest.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str::<Value>(rest).map_err(|_| SocketIoError::InvalidJson)?)
+    };
+    match (kind, &data) {
+        (Kind::Connect, Some(value)) if !value.is_object() => {
+            return Err(SocketIoError::WrongShape(
+                "CONNECT payload must be an object",
+            ));
+        }
+        (Kind::Event | Kind::BinaryEvent, data) => {
+            let valid = data
+                .as_ref()
+                .and_then(Value::as_array)
+                .and_then(|args| args.first())
+                .is_some_and(Value::is_string);
+            if !valid {
+                return Err(SocketIoError::WrongShape(
+                    "EVENT payload must be an array starting with the event name",
+                ));
+            }
+        }
+        (Kind::Ack | Kind::BinaryAck, data)
+            if !data.as_ref().is_some_and(Value::is_array) || ack_id.is_none() =>
+        {
+            return Err(SocketIoError::WrongShape("ACK needs an id and an array"));
+        }
+        (Kind::Disconnect, Some(_)) => {
+            return Err(SocketIoError::WrongShape("DISCONNECT carries no payload"));
+        }
+        _ => {}
+    }
+    Ok(Packet {
+        kind,
+        namespace,
+        ack_id,
+        attachments,
+        data,
+    })
+}
+
+fn with_namespace(out: &mut String, namespace: &str) {
+    if namespace != "/" {
+        out.push_str(namespace);
+        out.push(',');
+    }
+}
+
+/// Encodes an `EVENT` packet for the default namespace, with the Engine.IO `4`
+/// prefix: `42["name",data]`.
+pub fn encode_event(name: &str, payload: &Value) -> String {
+    let mut out = String::with_capacity(64);
+    out.push_str("42");
+    // Serializing a str and a Value cannot fail.
+    out.push_str(&serde_json::to_string(&(name, payload)).unwrap_or_default());
+    out
+}
+
+/// `40{"sid":"…"}` (or `40/ns,{…}`): the namespace was joined.
+pub fn encode_connect(namespace: &str, sid: &str) -> String {
+    let mut out = String::from("40");
+    with_namespace(&mut out, namespace);
+    out.push_str(&serde_json::json!({ "sid": sid }).to_string());
+    out
+}
+
+/// `44{"message":"…","data":…}`: the CONNECT was refused.
+pub fn encode_connect_error(namespace: &str, message: &str, data: Option<&Value>) -> String {
+    let mut out = String::from("44");
+    with_namespace(&mut out, namespace);
+    let body = match data {
+        Some(data) => serde_json::json!({ "message": message, "data": data }),
+        None => serde_json::json!({ "message": message }),
+    };
+    out.push_str(&body.to_string());
+    out
+}
+
+/// `43<id>[body]`: the answer to an event that asked for an ack.
+pub fn encode_ack(namespace: &str, id: u64, body: &Value) -> String {
+    let mut out = String::from("43");
+    with_namespace(&mut out, namespace);
+    out.push_str(&id.to_string());
+    out.push_str(&serde_json::to_string(&[body]).unwrap_or_default());
+    out
+}
+
+/// `41`: the server disconnects the client from the namespace.
+pub fn encode_disconnect(namespace: &str) -> String {
+    let mut out = String::from("41");
+    with_namespace(&mut out, namespace);
+    out
 }
 
 #[cfg(test)]
@@ -27,9 +225,61 @@ mod tests {
     #[test]
     fn event_packet_is_engine_message_then_socket_event() {
         let bytes = encode_event("module:status:changed", &json!({"online": true}));
+        assert_eq!(bytes, r#"42["module:status:changed",{"online":true}]"#);
+    }
+
+    #[test]
+    fn decodes_connect_event_ack_and_namespaces() {
+        let p = decode(r#"0{"token":"t"}"#).unwrap();
+        assert_eq!((p.kind, p.namespace.as_str()), (Kind::Connect, "/"));
+        assert_eq!(p.data, Some(json!({"token": "t"})));
+        let p = decode("0/custom,").unwrap();
+        assert_eq!(p.namespace, "/custom");
+        assert_eq!(p.data, None);
+        let p = decode(r#"212["client:authenticate",{"page":"admin"}]"#).unwrap();
+        assert_eq!(p.ack_id, Some(12));
         assert_eq!(
-            &bytes[..],
-            br#"42["module:status:changed",{"online":true}]"#
+            p.event(),
+            Some(("client:authenticate", &json!({"page": "admin"})))
         );
+        let p = decode(r#"2/custom,3["a"]"#).unwrap();
+        assert_eq!((p.namespace.as_str(), p.ack_id), ("/custom", Some(3)));
+        assert_eq!(p.event(), Some(("a", &Value::Null)));
+        let p = decode(r#"51-["a",{"_placeholder":true,"num":0}]"#).unwrap();
+        assert_eq!((p.kind, p.attachments), (Kind::BinaryEvent, 1));
+        assert_eq!(decode("1").unwrap().kind, Kind::Disconnect);
+        assert_eq!(decode("37[1]").unwrap().ack_id, Some(7));
+    }
+
+    #[test]
+    fn malformed_packets_are_refused() {
+        for bad in [
+            "",
+            "9",
+            "4{}",
+            "2",
+            "2{}",
+            "2[1]",
+            "2[\"a\"",
+            "0[1]",
+            "3[1]",
+            "1{}",
+            "5[\"a\"]",
+            "5x-[\"a\"]",
+            "299999999999999999999999[\"a\"]",
+        ] {
+            assert!(decode(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn control_packets_encode() {
+        assert_eq!(encode_connect("/", "x"), r#"40{"sid":"x"}"#);
+        assert_eq!(
+            encode_connect_error("/admin", "Invalid namespace", None),
+            r#"44/admin,{"message":"Invalid namespace"}"#
+        );
+        assert_eq!(encode_ack("/", 4, &json!({"ok": 1})), r#"434[{"ok":1}]"#);
+        assert_eq!(encode_disconnect("/"), "41");
     }
 }

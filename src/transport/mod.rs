@@ -14,6 +14,7 @@
 
 pub mod in_process;
 pub mod queue;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,18 @@ impl Connection {
     /// Handles one decoded client event.
     pub fn on_message(&self, event: &str, data: &Value) -> Result<Reply, InboundError> {
         self.hub.on_client_message(self.id(), event, data)
+    }
+
+    /// Authenticates with credentials given at connect time (the Socket.IO `auth`
+    /// object). A refusal is returned (the transport answers it in its own handshake,
+    /// e.g. a Socket.IO CONNECT_ERROR) instead of being sent as `auth:error`.
+    pub fn authenticate_at_connect(&self, auth: &Value) -> Result<Reply, InboundError> {
+        self.hub.authenticate_connection(self.id(), auth, false)
+    }
+
+    /// Whether the connection is authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        self.hub.is_authenticated(self.id())
     }
 }
 

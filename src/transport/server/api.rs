@@ -1,0 +1,158 @@
+//! The HTTP API through which backends in any language drive the hub (DESIGN §9):
+//! `POST /api/v1/emit/<call>` with `Authorization: Bearer <api key>`.
+//!
+//! `<call>` is the seed's name in snake_case without `emit_`; bodies name the seed's
+//! arguments:
+//!
+//! | call | body |
+//! |---|---|
+//! | `module_online`, `module_offline` | `{moduleId, userId, type?, name?, …}` |
+//! | `module_added`, `module_removed` | the module object (`id` or `moduleId`, `userId`, …) |
+//! | `telemetry_update` | `{moduleId, telemetry}` |
+//! | `user_logged_in`, `user_logged_out` | `{user, sessionId}` |
+//! | `user_profile_updated` | `{old, new}` |
+//! | `user_registered` | the user object |
+//! | `stats_update` | `{stats}` (or `{}` to ask the hub's stats provider) |
+//! | `admin_action` | `{adminId, action, details}` |
+//! | `maintenance_mode` | `{enabled, message, adminId}` |
+//! | `to_user` | `{userId, event, data}` |
+//! | `to_admins` | `{event, data}` |
+//!
+//! Answers: `200 {"outcome":"unchanged"}` or `200 {"outcome":"delivered","connections":N}`;
+//! `400 {"error":{"code","message"}}` for bad input (invalid JSON, missing fields, the
+//! hub's typed errors); `401` without a valid key; `404` for an unknown call; `405` for
+//! another method. This module must not bypass the hub's emit API.
+
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::hub::{EmitOutcome, Hub, HubError};
+
+use super::{HttpRequest, HttpResponse};
+
+/// The prefix of every emit call.
+pub const EMIT_PREFIX: &str = "/api/v1/emit/";
+
+fn answer(status: u16, body: &Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        content_type: "application/json",
+        body: body.to_string().into(),
+    }
+}
+
+fn error(status: u16, code: &str, message: &str) -> HttpResponse {
+    answer(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+/// Handles `request` if it is an API call; `None` for any other path.
+pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpResponse> {
+    let call = request.path.strip_prefix(EMIT_PREFIX)?;
+    if request.method != "POST" {
+        return Some(error(405, "method_not_allowed", "use POST"));
+    }
+    let presented = request
+        .header("authorization")
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let valid: bool = presented.as_bytes().ct_eq(api_key.as_bytes()).into();
+    if api_key.is_empty() || !valid {
+        return Some(error(
+            401,
+            "unauthorized",
+            "a valid Authorization: Bearer <api key> is required",
+        ));
+    }
+    let body: Value = if request.body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&request.body) {
+            Ok(body) => body,
+            Err(parse) => return Some(error(400, "invalid_json", &parse.to_string())),
+        }
+    };
+    if !body.is_object() {
+        return Some(error(
+            400,
+            "invalid_argument",
+            "the body must be a JSON object",
+        ));
+    }
+    let outcome = match dispatch(hub, call, &body) {
+        Some(outcome) => outcome,
+        None => {
+            return Some(error(
+                404,
+                "unknown_call",
+                &format!("no emit call named {call:?}"),
+            ));
+        }
+    };
+    Some(match outcome {
+        Ok(outcome) => answer(200, &serde_json::to_value(outcome).unwrap_or(Value::Null)),
+        Err(hub_error) => error(400, hub_error.code(), &hub_error.to_string()),
+    })
+}
+
+fn field<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body.get(name).unwrap_or(&Value::Null)
+}
+
+fn text<'a>(body: &'a Value, name: &'static str) -> Result<&'a str, HubError> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .ok_or(HubError::Input(crate::input::InputError::WrongType {
+            field: name,
+            expected: "a string",
+            found: crate::ids::json_type(field(body, name)),
+        }))
+}
+
+fn flag(body: &Value, name: &'static str) -> Result<bool, HubError> {
+    body.get(name)
+        .and_then(Value::as_bool)
+        .ok_or(HubError::Input(crate::input::InputError::WrongType {
+            field: name,
+            expected: "a boolean",
+            found: crate::ids::json_type(field(body, name)),
+        }))
+}
+
+fn dispatch(hub: &Hub, call: &str, body: &Value) -> Option<Result<EmitOutcome, HubError>> {
+    Some(match call {
+        "module_online" => text(body, "moduleId").and_then(|id| hub.emit_module_online(id, body)),
+        "module_offline" => text(body, "moduleId").and_then(|id| hub.emit_module_offline(id, body)),
+        "module_added" => hub.emit_module_added(body),
+        "module_removed" => hub.emit_module_removed(body),
+        "telemetry_update" => text(body, "moduleId")
+            .and_then(|id| hub.emit_telemetry_update(id, field(body, "telemetry"))),
+        "user_logged_in" => text(body, "sessionId")
+            .and_then(|sid| hub.emit_user_logged_in(field(body, "user"), sid)),
+        "user_logged_out" => text(body, "sessionId")
+            .and_then(|sid| hub.emit_user_logged_out(field(body, "user"), sid)),
+        "user_profile_updated" => {
+            hub.emit_user_profile_updated(field(body, "old"), field(body, "new"))
+        }
+        "user_registered" => hub.emit_user_registered(body),
+        "stats_update" => match body.get("stats") {
+            Some(stats) => hub.emit_stats_update_with(stats),
+            None => hub.emit_stats_update(),
+        },
+        "admin_action" => text(body, "action").and_then(|action| {
+            hub.emit_admin_action(field(body, "adminId"), action, field(body, "details"))
+        }),
+        "maintenance_mode" => flag(body, "enabled").and_then(|enabled| {
+            let message = body.get("message").and_then(Value::as_str).unwrap_or("");
+            hub.emit_maintenance_mode(enabled, message, field(body, "adminId"))
+        }),
+        "to_user" => text(body, "event")
+            .and_then(|event| hub.emit_to_user(field(body, "userId"), event, field(body, "data"))),
+        "to_admins" => {
+            text(body, "event").and_then(|event| hub.emit_to_admins(event, field(body, "data")))
+        }
+        _ => return None,
+    })
+}

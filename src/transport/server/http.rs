@@ -1,0 +1,178 @@
+//! HTTP plumbing shared by the server's endpoints: responses, CORS, query strings,
+//! handshake contexts and the websocket upgrade handshake.
+//!
+//! This module must not know about Engine.IO sessions or the hub's events.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::upgrade::Upgraded;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::auth::HandshakeContext;
+
+/// The body type of every response.
+pub type Body = Full<Bytes>;
+
+/// Which origins may call the server from a browser.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers: only same-origin pages (and non-browser clients) may call.
+    #[default]
+    SameOrigin,
+    /// Any origin (the request's `Origin` is echoed, with credentials allowed).
+    Any,
+    /// Only these origins (exact match, e.g. `http://127.0.0.1:8080`).
+    Origins(Vec<String>),
+}
+
+impl Cors {
+    /// Adds the CORS headers this policy allows for `origin` to `response`.
+    pub(crate) fn apply(&self, origin: Option<&HeaderValue>, response: &mut Response<Body>) {
+        let Some(origin) = origin else { return };
+        let allowed = match self {
+            Self::SameOrigin => false,
+            Self::Any => true,
+            Self::Origins(list) => origin
+                .to_str()
+                .is_ok_and(|origin| list.iter().any(|allowed| allowed == origin)),
+        };
+        if allowed {
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+}
+
+/// A response with a status, a content type and a body.
+pub(crate) fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A JSON error body `{"code","message"}` with `status`.
+pub(crate) fn json_error(status: StatusCode, code: u32, message: &str) -> Response<Body> {
+    let body = serde_json::json!({"code": code, "message": message}).to_string();
+    respond(status, "application/json", body)
+}
+
+/// The query string's parameters, percent-decoded.
+pub(crate) fn query_pairs(request: &Request<Incoming>) -> Vec<(String, String)> {
+    request
+        .uri()
+        .query()
+        .map(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first query parameter named `name`.
+pub(crate) fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// What the authenticator may read about the request that opened a connection.
+pub(crate) fn handshake_context(
+    request: &Request<Incoming>,
+    remote: SocketAddr,
+    query: Vec<(String, String)>,
+) -> HandshakeContext {
+    HandshakeContext {
+        remote_addr: Some(remote),
+        headers: request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                value
+                    .to_str()
+                    .ok()
+                    .map(|value| (name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect(),
+        query,
+    }
+}
+
+/// Whether the request asks for a websocket upgrade.
+pub(crate) fn is_websocket_upgrade(request: &Request<Incoming>) -> bool {
+    let has = |name: header::HeaderName, token: &str| {
+        request
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|part| part.trim().eq_ignore_ascii_case(token))
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+}
+
+/// A websocket served over a connection hyper handed over.
+pub(crate) type ServerSocket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Answers a websocket upgrade request with `101` and returns a future that yields the
+/// websocket once hyper hands the connection over.
+pub(crate) fn accept_websocket(
+    request: &mut Request<Incoming>,
+    max_message_bytes: usize,
+) -> Option<(
+    Response<Body>,
+    impl Future<Output = Option<ServerSocket>> + Send + 'static,
+)> {
+    let key = request.headers().get(header::SEC_WEBSOCKET_KEY)?.clone();
+    let version_ok = request
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    if !version_ok {
+        return None;
+    }
+    let on_upgrade = hyper::upgrade::on(request);
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let accept = derive_accept_key(key.as_bytes());
+    headers.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).ok()?,
+    );
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_message_bytes))
+        .max_frame_size(Some(max_message_bytes));
+    let socket = async move {
+        let upgraded = on_upgrade.await.ok()?;
+        Some(
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await,
+        )
+    };
+    Some((response, socket))
+}

@@ -1,0 +1,194 @@
+//! The native JSON protocol on `/ws`, for devices and languages without a Socket.IO
+//! client.
+//!
+//! Every websocket text frame, both ways, is `{"event": "<name>", "data": <JSON>}`
+//! ([`crate::protocol::native`]). A client authenticates with a `client:authenticate`
+//! frame (the same payload as Socket.IO's) and receives `auth:ok` and `page:snapshot`,
+//! then its events. Limits: frames over `max_message_bytes` close with 1009; binary
+//! frames close with 1003; invalid UTF-8 or JSON, or a frame of the wrong shape, close
+//! with 1007; no authentication within `auth_deadline`, or rate-limit abuse, close with
+//! 1008. Closes decided by the hub use private codes with the reason as text: 4001
+//! `slow_consumer`, 4002 `logged_out`, 4003 `too_many_auth_failures`; 1001 on shutdown.
+//! This module must not decide who receives what.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::body::Incoming;
+use hyper::upgrade::Upgraded;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::Notify;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::hub::InboundError;
+use crate::metrics::BadInputKind;
+use crate::protocol::WireFormat;
+use crate::protocol::native::FrameError;
+use crate::transport::queue::CloseReason;
+
+use super::Shared;
+use super::http::{self, Body};
+use super::session::NotifyWake;
+
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    mut request: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
+    if !http::is_websocket_upgrade(&request) {
+        return http::respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "websocket upgrade required",
+        );
+    }
+    let previous = shared.active.fetch_add(1, Ordering::SeqCst);
+    if previous >= shared.config.max_connections {
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+        shared.hub.count_refused_connection();
+        return http::respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "too many connections",
+        );
+    }
+    let query = http::query_pairs(&request);
+    let context = http::handshake_context(&request, remote, query);
+    let Some((response, socket)) =
+        http::accept_websocket(&mut request, shared.config.max_message_bytes)
+    else {
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+        return http::respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "bad websocket handshake",
+        );
+    };
+    tokio::spawn(async move {
+        if let Some(ws) = socket.await {
+            run(&shared, ws, context).await;
+        }
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+    });
+    response
+}
+
+fn hub_close(reason: &CloseReason) -> CloseFrame {
+    let code = match reason {
+        CloseReason::SlowConsumer => CloseCode::Library(4001),
+        CloseReason::LoggedOut => CloseCode::Library(4002),
+        CloseReason::TooManyAuthFailures => CloseCode::Library(4003),
+        CloseReason::Shutdown => CloseCode::Away,
+        CloseReason::Detached => CloseCode::Normal,
+    };
+    CloseFrame {
+        code,
+        reason: reason.as_str().into(),
+    }
+}
+
+fn policy(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}
+
+async fn run(
+    shared: &Arc<Shared>,
+    ws: WebSocketStream<TokioIo<Upgraded>>,
+    context: crate::auth::HandshakeContext,
+) {
+    let notify = Arc::new(Notify::new());
+    let connection =
+        shared
+            .hub
+            .attach(context, WireFormat::Native, NotifyWake(Arc::clone(&notify)));
+    let (mut sink, mut stream) = ws.split();
+    let mut shutdown = shared.shutdown.clone();
+    let deadline = tokio::time::sleep(shared.config.auth_deadline);
+    tokio::pin!(deadline);
+    let limit = shared.config.rate_limit;
+    let mut tokens = f64::from(limit.burst);
+    let mut refilled = Instant::now();
+    let mut dropped_in_a_row = 0u32;
+    let close: Option<CloseFrame> = loop {
+        tokio::select! {
+            () = notify.notified() => {
+                let drained = connection.queue().drain();
+                let mut failed = false;
+                for frame in &drained.frames {
+                    if sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed || sink.flush().await.is_err() {
+                    break None;
+                }
+                if let Some(reason) = &drained.closed {
+                    break Some(hub_close(reason));
+                }
+            }
+            message = stream.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    let now = Instant::now();
+                    tokens = (tokens + now.duration_since(refilled).as_secs_f64() * limit.per_second).min(f64::from(limit.burst));
+                    refilled = now;
+                    if tokens < 1.0 {
+                        shared.hub.count_bad_input(BadInputKind::RateLimited);
+                        dropped_in_a_row += 1;
+                        if dropped_in_a_row > limit.burst {
+                            break Some(policy(CloseCode::Policy, "rate_limited"));
+                        }
+                        continue;
+                    }
+                    tokens -= 1.0;
+                    dropped_in_a_row = 0;
+                    match connection.receive(text.as_bytes()) {
+                        Err(InboundError::Frame(FrameError::TooLarge { .. })) => {
+                            break Some(policy(CloseCode::Size, "message_too_big"));
+                        }
+                        Err(InboundError::Frame(_)) => break Some(policy(CloseCode::Invalid, "malformed_frame")),
+                        _ => {}
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    shared.hub.count_bad_input(BadInputKind::Protocol);
+                    break Some(policy(CloseCode::Unsupported, "binary_not_supported"));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break None,
+                Some(Err(error)) => {
+                    if matches!(error, tokio_tungstenite::tungstenite::Error::Capacity(_)) {
+                        shared.hub.count_bad_input(BadInputKind::TooLarge);
+                        break Some(policy(CloseCode::Size, "message_too_big"));
+                    }
+                    if matches!(error, tokio_tungstenite::tungstenite::Error::Utf8(_)) {
+                        shared.hub.count_bad_input(BadInputKind::InvalidUtf8);
+                        break Some(policy(CloseCode::Invalid, "invalid_utf8"));
+                    }
+                    break None;
+                }
+            },
+            () = &mut deadline, if !connection.is_authenticated() => {
+                shared.hub.count_auth_timeout();
+                break Some(policy(CloseCode::Policy, "auth_timeout"));
+            }
+            _ = shutdown.changed() => {
+                connection.queue().close(CloseReason::Shutdown);
+            }
+        }
+    };
+    if let Some(frame) = close {
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,231 @@
+//! One Engine.IO session (one Socket.IO client), whichever transport carries it, and
+//! the table of live sessions.
+//!
+//! A session's outbound frames come from two places: the hub queue (events, encoded
+//! once and shared) and a small control queue for packets only this session gets
+//! (`40` connect replies, `43` acks, pings, the upgrade's noop). Both wake the same
+//! `Notify`; the writer takes both (control first) under short locks and writes after
+//! releasing them. This module must not parse packets.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::protocol::WireFormat;
+use crate::transport::Connection;
+use crate::transport::queue::{CloseReason, Wake};
+
+use super::Shared;
+
+/// Wakes a session's writer through a tokio `Notify` (a stored permit if nobody waits,
+/// so no wake-up is ever lost).
+pub(crate) struct NotifyWake(pub(crate) Arc<Notify>);
+
+impl Wake for NotifyWake {
+    fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Which transport currently carries the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carrier {
+    Polling,
+    Upgrading,
+    WebSocket,
+}
+
+/// Why the transport closed a session itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The client closed it or went away.
+    ClientGone,
+    /// No pong within the ping timeout.
+    PingTimeout,
+    /// Not authenticated within the deadline.
+    AuthTimeout,
+    /// A malformed packet.
+    ProtocolError,
+    /// A message over the size limit.
+    TooLarge,
+    /// Kept sending past the rate limit.
+    RateLimited,
+}
+
+pub(crate) struct SessionState {
+    pub(crate) carrier: Carrier,
+    pub(crate) polling_get: bool,
+    pub(crate) namespace_connected: bool,
+    pub(crate) ending: Option<Ending>,
+    tokens: f64,
+    refilled: Instant,
+    dropped_in_a_row: u32,
+}
+
+pub(crate) struct Session {
+    pub(crate) sid: String,
+    pub(crate) socket_sid: String,
+    pub(crate) connection: Connection,
+    pub(crate) notify: Arc<Notify>,
+    control: Mutex<VecDeque<Utf8Bytes>>,
+    pub(crate) state: Mutex<SessionState>,
+    pub(crate) pong: AtomicBool,
+}
+
+/// What a writer found to send.
+pub(crate) struct Pending {
+    pub(crate) frames: Vec<Utf8Bytes>,
+    /// The hub closed the connection (after `frames`).
+    pub(crate) hub_closed: Option<CloseReason>,
+    /// The transport is closing the session.
+    pub(crate) ending: Option<Ending>,
+}
+
+impl Session {
+    pub(crate) fn new(
+        shared: &Shared,
+        context: crate::auth::HandshakeContext,
+        carrier: Carrier,
+    ) -> Arc<Self> {
+        let notify = Arc::new(Notify::new());
+        let connection = shared.hub.attach(
+            context,
+            WireFormat::SocketIo,
+            NotifyWake(Arc::clone(&notify)),
+        );
+        let burst = f64::from(shared.config.rate_limit.burst);
+        Arc::new(Self {
+            sid: random_id(),
+            socket_sid: random_id(),
+            connection,
+            notify,
+            control: Mutex::new(VecDeque::new()),
+            state: Mutex::new(SessionState {
+                carrier,
+                polling_get: false,
+                namespace_connected: false,
+                ending: None,
+                tokens: burst,
+                refilled: Instant::now(),
+                dropped_in_a_row: 0,
+            }),
+            pong: AtomicBool::new(true),
+        })
+    }
+
+    /// Queues a packet for this session only.
+    pub(crate) fn send_control(&self, packet: impl Into<Utf8Bytes>) {
+        self.control.lock().push_back(packet.into());
+        self.notify.notify_one();
+    }
+
+    /// Asks the transport to close the session.
+    pub(crate) fn end(&self, ending: Ending) {
+        let mut state = self.state.lock();
+        if state.ending.is_none() {
+            state.ending = Some(ending);
+        }
+        drop(state);
+        self.notify.notify_one();
+    }
+
+    pub(crate) fn ending(&self) -> Option<Ending> {
+        self.state.lock().ending
+    }
+
+    /// Takes everything to send: control packets first, then hub frames.
+    pub(crate) fn take_pending(&self) -> Pending {
+        let mut frames: Vec<Utf8Bytes> = self.control.lock().drain(..).collect();
+        let drained = self.connection.queue().drain();
+        frames.extend(
+            drained
+                .frames
+                .iter()
+                .map(|frame| frame.encoded_text(WireFormat::SocketIo).clone()),
+        );
+        Pending {
+            frames,
+            hub_closed: drained.closed,
+            ending: self.ending(),
+        }
+    }
+
+    /// Spends one inbound token; `false` when the message must be dropped. Closes the
+    /// session when it keeps sending with an empty bucket.
+    pub(crate) fn admit(&self, shared: &Shared) -> bool {
+        let limit = shared.config.rate_limit;
+        let mut state = self.state.lock();
+        let now = Instant::now();
+        let refill = now.duration_since(state.refilled).as_secs_f64() * limit.per_second;
+        state.tokens = (state.tokens + refill).min(f64::from(limit.burst));
+        state.refilled = now;
+        if state.tokens >= 1.0 {
+            state.tokens -= 1.0;
+            state.dropped_in_a_row = 0;
+            return true;
+        }
+        state.dropped_in_a_row += 1;
+        let close = state.dropped_in_a_row > limit.burst;
+        drop(state);
+        shared
+            .hub
+            .count_bad_input(crate::metrics::BadInputKind::RateLimited);
+        if close {
+            self.end(Ending::RateLimited);
+        }
+        false
+    }
+}
+
+/// Live sessions by Engine.IO sid.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    map: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl Sessions {
+    pub(crate) fn insert(&self, session: &Arc<Session>) {
+        self.map
+            .lock()
+            .insert(session.sid.clone(), Arc::clone(session));
+    }
+
+    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Session>> {
+        self.map.lock().get(sid).cloned()
+    }
+
+    /// Removes the session; returns whether it was there (so one caller releases its
+    /// connection slot).
+    pub(crate) fn remove(&self, sid: &str) -> bool {
+        self.map.lock().remove(sid).is_some()
+    }
+
+    /// Closes every session's hub queue (after what is queued) for a shutdown.
+    pub(crate) fn close_all(&self, _shared: &Shared) {
+        let sessions: Vec<_> = self.map.lock().values().cloned().collect();
+        for session in sessions {
+            session.connection.queue().close(CloseReason::Shutdown);
+        }
+    }
+}
+
+/// A random, URL-safe id (120 bits).
+pub(crate) fn random_id() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 15];
+    if getrandom::fill(&mut bytes).is_err() {
+        // The OS random source is unavailable: fall back to time and a counter, still
+        // unique within this process.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let t = crate::event::now_ms();
+        bytes[..8].copy_from_slice(&t.to_le_bytes());
+        bytes[8..15].copy_from_slice(&n.to_le_bytes()[..7]);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
