@@ -29,7 +29,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{IdError, SessionId, UserId, json_type};
+use crate::ids::{IdError, ModuleId, SessionId, UserId, json_type};
 
 /// What a verified identity may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,6 +74,30 @@ pub struct Identity {
     /// The login session, when the credential names one; `emit_user_logged_out` closes
     /// every connection of that session.
     pub session_id: Option<SessionId>,
+    /// For a device: the module it is. Its connection makes that module online.
+    pub module_id: Option<ModuleId>,
+}
+
+impl Identity {
+    /// A user or admin identity.
+    pub fn user(user_id: UserId, role: Role, session_id: Option<SessionId>) -> Self {
+        Self {
+            user_id,
+            role,
+            session_id,
+            module_id: None,
+        }
+    }
+
+    /// A device identity: module `module_id`, owned by `owner`.
+    pub fn device(module_id: ModuleId, owner: UserId) -> Self {
+        Self {
+            user_id: owner,
+            role: Role::Device,
+            session_id: None,
+            module_id: Some(module_id),
+        }
+    }
 }
 
 /// What the transport knows about a connection when it is opened.
@@ -166,6 +190,12 @@ pub enum AuthError {
     /// A host authenticator panicked; the attempt is refused.
     #[error("authenticator failed")]
     HookFailed,
+    /// The module id / device key pair is not registered.
+    #[error("unknown device or wrong device key")]
+    UnknownDevice,
+    /// The device's module belongs to another user than its credential says.
+    #[error("the module belongs to another user")]
+    DeviceOwnerMismatch,
 }
 
 impl AuthError {
@@ -185,6 +215,8 @@ impl AuthError {
             Self::TooManyFailures => "too_many_failures",
             Self::Refused { code, .. } => code,
             Self::HookFailed => "authenticator_failed",
+            Self::UnknownDevice => "unknown_device",
+            Self::DeviceOwnerMismatch => "owner_mismatch",
         }
     }
 }
@@ -208,6 +240,10 @@ pub struct AuthRequest {
     pub page: Option<String>,
     /// The login session id, the credential of the session authenticator.
     pub session_id: Option<String>,
+    /// A device's module id (with `device_key`).
+    pub module_id: Option<ModuleId>,
+    /// A device key registered by the host for `module_id`.
+    pub device_key: Option<String>,
     /// The whole payload, for host authenticators that read other fields.
     pub raw: Value,
 }
@@ -250,6 +286,11 @@ impl AuthRequest {
             user_type: optional_string(object, "userType")?,
             page: optional_string(object, "page")?,
             session_id: optional_string(object, "sessionId")?,
+            module_id: match object.get("moduleId") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(ModuleId::from_json(value)?),
+            },
+            device_key: optional_string(object, "deviceKey")?,
             raw: payload.clone(),
         })
     }
@@ -269,6 +310,11 @@ impl AuthRequest {
             .is_some_and(|claimed| claimed != identity.role.as_str())
         {
             return Err(AuthError::ClaimsMismatch { field: "userType" });
+        }
+        if let (Some(claimed), Some(module)) = (&self.module_id, &identity.module_id)
+            && claimed != module
+        {
+            return Err(AuthError::ClaimsMismatch { field: "moduleId" });
         }
         Ok(())
     }
@@ -311,6 +357,9 @@ struct Claims {
     role: Option<String>,
     #[serde(default)]
     sid: Option<String>,
+    /// For a device token: the module's owner (`sub` is the module id).
+    #[serde(default)]
+    owner: Option<Value>,
 }
 
 /// The built-in JWT HS256 authenticator.
@@ -340,23 +389,27 @@ impl JwtAuthenticator {
             },
         )?;
         let claims = data.claims;
-        let user_id = UserId::from_json_field("sub", &claims.sub)
-            .map_err(|error| AuthError::InvalidToken(error.to_string()))?;
+        let invalid = |error: IdError| AuthError::InvalidToken(error.to_string());
         let role = match claims.role.as_deref() {
             None => Role::User,
             Some(text) => Role::parse(text)
                 .ok_or_else(|| AuthError::InvalidToken(format!("unknown role {text:?}")))?,
         };
+        if role == Role::Device {
+            let module = ModuleId::from_json_field("sub", &claims.sub).map_err(invalid)?;
+            let owner = claims.owner.as_ref().ok_or_else(|| {
+                AuthError::InvalidToken("a device token needs an owner claim".into())
+            })?;
+            let owner = UserId::from_json_field("owner", owner).map_err(invalid)?;
+            return Ok(Identity::device(module, owner));
+        }
+        let user_id = UserId::from_json_field("sub", &claims.sub).map_err(invalid)?;
         let session_id = claims
             .sid
             .map(|sid| SessionId::new(&sid))
             .transpose()
             .map_err(|error| AuthError::InvalidToken(error.to_string()))?;
-        Ok(Identity {
-            user_id,
-            role,
-            session_id,
-        })
+        Ok(Identity::user(user_id, role, session_id))
     }
 }
 
@@ -436,6 +489,35 @@ pub(crate) struct AuthChain {
     pub(crate) custom: Vec<Box<dyn Authenticator>>,
     pub(crate) jwt: Option<JwtAuthenticator>,
     pub(crate) sessions: SessionTable,
+    pub(crate) devices: DeviceKeys,
+}
+
+/// Per-module device keys the host registers (`hub.register_device_key`), the
+/// alternative to device JWTs for boards that cannot sign tokens.
+#[derive(Default)]
+pub struct DeviceKeys {
+    keys: RwLock<HashMap<ModuleId, (UserId, String)>>,
+}
+
+impl DeviceKeys {
+    /// Registers (or replaces) the key of `module`, owned by `owner`.
+    pub fn register(&self, module: ModuleId, owner: UserId, key: String) {
+        self.keys.write().insert(module, (owner, key));
+    }
+
+    /// Forgets the key of `module`; returns whether there was one.
+    pub fn revoke(&self, module: &ModuleId) -> bool {
+        self.keys.write().remove(module).is_some()
+    }
+
+    /// The owner of `module` if `key` is its key (compared in constant time).
+    pub fn verify(&self, module: &ModuleId, key: &str) -> Option<UserId> {
+        use subtle::ConstantTimeEq;
+        let keys = self.keys.read();
+        let (owner, expected) = keys.get(module)?;
+        let equal: bool = expected.as_bytes().ct_eq(key.as_bytes()).into();
+        equal.then(|| owner.clone())
+    }
 }
 
 impl AuthChain {
@@ -457,11 +539,13 @@ impl AuthChain {
                 .sessions
                 .lookup(session)
                 .ok_or(AuthError::UnknownSession)?;
-            Identity {
-                user_id,
-                role,
-                session_id: Some(SessionId::new(session)?),
-            }
+            Identity::user(user_id, role, Some(SessionId::new(session)?))
+        } else if let (Some(key), Some(module)) = (&request.device_key, &request.module_id) {
+            let owner = self
+                .devices
+                .verify(module, key)
+                .ok_or(AuthError::UnknownDevice)?;
+            Identity::device(module.clone(), owner)
         } else {
             return Err(AuthError::MissingCredentials);
         };
@@ -525,11 +609,7 @@ mod tests {
 
     #[test]
     fn claims_are_checked_never_trusted() {
-        let identity = Identity {
-            user_id: UserId::new("1").unwrap(),
-            role: Role::User,
-            session_id: None,
-        };
+        let identity = Identity::user(UserId::new("1").unwrap(), Role::User, None);
         let request = AuthRequest::parse(&json!({"userId": 1, "userType": "admin"})).unwrap();
         assert_eq!(
             request.check_claims(&identity),

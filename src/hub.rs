@@ -28,9 +28,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::auth::{
-    AuthChain, AuthDecision, AuthError, AuthRequest, Authenticator, HandshakeContext, Identity,
-    JwtAuthenticator, Role, SessionTable,
+    AuthChain, AuthDecision, AuthError, AuthRequest, Authenticator, DeviceKeys, HandshakeContext,
+    Identity, JwtAuthenticator, Role, SessionTable,
 };
+use crate::devices::Presence;
 use crate::event::{self, Audience, Event, now_ms, object};
 use crate::hooks::{
     AuditKind, AuditOutcome, AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler,
@@ -122,6 +123,9 @@ impl HubError {
     }
 }
 
+/// The event a device sends its telemetry as (`{"event":"telemetry","data":{…}}`).
+pub const DEVICE_TELEMETRY: &str = "telemetry";
+
 /// Why an inbound client message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InboundError {
@@ -140,6 +144,9 @@ pub enum InboundError {
     /// The hub was called re-entrantly from a hook.
     #[error("hub called re-entrantly from a hook")]
     Reentrant,
+    /// A device's telemetry was refused (e.g. not a valid value).
+    #[error("device message refused: {0}")]
+    Device(String),
 }
 
 impl InboundError {
@@ -151,6 +158,7 @@ impl InboundError {
             Self::InvalidPage(_) => "invalid_page",
             Self::Closed(_) => "closed",
             Self::Reentrant => "reentrant",
+            Self::Device(_) => "device_refused",
         };
         json!({"code": code, "message": self.to_string()})
     }
@@ -200,6 +208,7 @@ pub struct HubBuilder {
     pages: Vec<String>,
     routes: Vec<(String, Vec<String>, Vec<String>)>,
     transports: Vec<Arc<dyn Transport>>,
+    device_grace: Duration,
 }
 
 impl HubBuilder {
@@ -274,6 +283,13 @@ impl HubBuilder {
         self
     }
 
+    /// How long a module stays online after its device's last connection went away
+    /// (default 5 s); a reconnect within it emits nothing. Zero takes it offline at once.
+    pub fn device_offline_grace(mut self, grace: Duration) -> Self {
+        self.device_grace = grace;
+        self
+    }
+
     /// Adds a transport, started by `build`.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transports.push(Arc::new(transport));
@@ -299,7 +315,9 @@ impl HubBuilder {
                     custom: self.authenticators,
                     jwt: self.jwt_secret.as_deref().map(JwtAuthenticator::new),
                     sessions: SessionTable::default(),
+                    devices: DeviceKeys::default(),
                 },
+                presence: Presence::new(self.device_grace),
                 metrics: Arc::new(Metrics::default()),
                 client_events: self.client_events,
                 stats: self.stats,
@@ -336,6 +354,7 @@ struct HubInner {
     audit: Vec<Box<dyn AuditSink>>,
     next_connection: AtomicU64,
     transports: Mutex<Vec<Arc<dyn Transport>>>,
+    presence: Presence,
 }
 
 thread_local! {
@@ -396,6 +415,7 @@ impl Hub {
                 .collect(),
             routes: Vec::new(),
             transports: Vec::new(),
+            device_grace: Duration::from_secs(5),
         }
     }
 
@@ -1199,8 +1219,91 @@ impl Hub {
     }
 
     pub(crate) fn detach(&self, id: ConnectionId) {
+        let identity = self
+            .inner
+            .registry
+            .identity(id)
+            .map(|(identity, _)| identity);
         if let Some(queue) = self.inner.registry.detach(id) {
             queue.close(CloseReason::Detached);
+        }
+        if let Some(Identity {
+            module_id: Some(module),
+            ..
+        }) = identity
+        {
+            self.device_disconnected(module);
+        }
+    }
+
+    // ----- devices ----------------------------------------------------------------
+
+    /// Registers a device key for `module_id`, owned by `owner`: a board authenticates
+    /// with `{"moduleId": …, "deviceKey": …}` (the alternative to a device JWT with role
+    /// `device`, `sub` = module id and an `owner` claim). Replaces an earlier key.
+    pub fn register_device_key(
+        &self,
+        module_id: &str,
+        owner: impl Into<IdArg>,
+        key: &str,
+    ) -> Result<(), HubError> {
+        let module = ModuleId::new(module_id)?;
+        let owner = owner.into().to_user_id()?;
+        if key.len() < 16 {
+            return Err(HubError::Input(InputError::WrongType {
+                field: "deviceKey",
+                expected: "a key of at least 16 characters",
+                found: "a shorter string",
+            }));
+        }
+        self.inner
+            .auth
+            .devices
+            .register(module, owner, key.to_owned());
+        Ok(())
+    }
+
+    /// Forgets the device key of `module_id`; returns whether there was one. Connections
+    /// already authenticated with it stay open.
+    pub fn revoke_device_key(&self, module_id: &str) -> bool {
+        ModuleId::new(module_id).is_ok_and(|module| self.inner.auth.devices.revoke(&module))
+    }
+
+    /// A device connection authenticated: its module goes online (unchanged if a quick
+    /// reconnect kept it online).
+    fn device_connected(&self, module: &ModuleId, owner: &UserId) {
+        self.inner.presence.connected(module, owner);
+        if let Err(error) = self.emit_module_online(module.as_str(), &json!({"userId": owner})) {
+            tracing::warn!(%module, %error, "device connected but its module could not go online");
+        }
+    }
+
+    fn device_disconnected(&self, module: ModuleId) {
+        let Some(generation) = self.inner.presence.disconnected(&module) else {
+            return;
+        };
+        if self.inner.presence.grace.is_zero() {
+            Self::device_grace_over(&self.inner, &module, generation);
+        } else {
+            self.inner.presence.schedule(
+                module,
+                generation,
+                Arc::downgrade(&self.inner),
+                Self::device_grace_over,
+            );
+        }
+    }
+
+    /// Runs on the grace timer thread: takes the module offline unless its device came
+    /// back.
+    fn device_grace_over(inner: &Arc<HubInner>, module: &ModuleId, generation: u64) {
+        let hub = Hub {
+            inner: Arc::clone(inner),
+        };
+        if let Some(owner) = inner.presence.expire(module, generation)
+            && let Err(error) = hub.emit_module_offline(module.as_str(), &json!({"userId": owner}))
+        {
+            tracing::warn!(%module, %error, "device gone but its module could not go offline");
         }
     }
 
@@ -1262,8 +1365,17 @@ impl Hub {
             self.refuse(&queue, AuthError::NotAuthenticated, true);
             return Err(InboundError::Auth(AuthError::NotAuthenticated));
         };
-        if event_name == event::CLIENT_PAGE {
+        if event_name == event::CLIENT_PAGE && identity.role != Role::Device {
             return self.change_page(id, data);
+        }
+        if let (Some(module), DEVICE_TELEMETRY) = (&identity.module_id, event_name) {
+            // A device's telemetry frame is its module's telemetry, nothing else.
+            let outcome = self
+                .emit_telemetry_update(module.as_str(), data)
+                .map_err(|error| InboundError::Device(error.to_string()))?;
+            return Ok(Reply {
+                ack: serde_json::to_value(outcome).ok(),
+            });
         }
         match &self.inner.client_events {
             Some(handler) => {
@@ -1311,6 +1423,20 @@ impl Hub {
             }
         };
         let guard = self.lock().map_err(|_| InboundError::Reentrant)?;
+        if let Some(module) = &identity.module_id
+            && guard
+                .store
+                .module(module.as_str())
+                .is_some_and(|record| record.owner != identity.user_id)
+        {
+            drop(guard);
+            return Err(self.refuse(&queue, AuthError::DeviceOwnerMismatch, notify_failure));
+        }
+        let was_device = self
+            .inner
+            .registry
+            .identity(id)
+            .is_some_and(|(previous, _)| previous.module_id.is_some());
         if let Err(error) = self.inner.registry.authenticate(id, identity.clone(), page) {
             drop(guard);
             return match error {
@@ -1319,12 +1445,15 @@ impl Hub {
             };
         }
         self.inner.metrics.auth_successes.increment();
-        let ok = json!({
+        let mut ok = json!({
             "userId": identity.user_id,
             "role": identity.role.as_str(),
             "sessionId": identity.session_id,
             "page": self.inner.routing.page_name(page),
         });
+        if let Some(module) = &identity.module_id {
+            ok["moduleId"] = json!(module);
+        }
         self.send_direct(
             &queue,
             event::AUTH_OK,
@@ -1332,13 +1461,18 @@ impl Hub {
         );
         self.send_snapshot(&guard.store, &queue, &identity, page);
         drop(guard);
+        if let Some(module) = &identity.module_id
+            && !was_device
+        {
+            self.device_connected(module, &identity.user_id);
+        }
         if !self.inner.audit.is_empty() {
             self.audit(AuditRecord {
                 timestamp: now_ms(),
                 kind: AuditKind::Auth,
                 action: "authenticate".into(),
                 user_id: Some(identity.user_id.clone()),
-                module_id: None,
+                module_id: identity.module_id.clone(),
                 connection: Some(id),
                 outcome: AuditOutcome::Accepted,
                 detail: json!({"role": identity.role.as_str(), "remoteAddr": context.remote_addr.map(|a| a.to_string())}),

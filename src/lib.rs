@@ -82,6 +82,7 @@
 //! - A before-emit filter may rewrite an event's payload or drop it, never its audience.
 
 pub mod auth;
+mod devices;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -355,11 +355,11 @@ fn host_authenticator_reads_the_session_cookie() {
         .max_auth_failures(100)
         .authenticator(|_request: &AuthRequest, context: &HandshakeContext| {
             match context.cookie("sid") {
-                Some("good-cookie") => AuthDecision::Accept(Identity {
-                    user_id: UserId::new("42").unwrap(),
-                    role: Role::User,
-                    session_id: Some(SessionId::new("good-cookie").unwrap()),
-                }),
+                Some("good-cookie") => AuthDecision::Accept(Identity::user(
+                    UserId::new("42").unwrap(),
+                    Role::User,
+                    Some(SessionId::new("good-cookie").unwrap()),
+                )),
                 Some(_) => AuthDecision::Refuse(AuthError::Refused {
                     code: "bad_cookie".into(),
                     message: "that session cookie is not valid".into(),

@@ -248,11 +248,11 @@ fn client_events_are_forwarded_with_the_verified_identity() {
     tab.send("coaster:stop", Value::Null).unwrap();
     assert_eq!(next_frame(&mut tab).name(), "coaster:ack");
 
-    let verified = Identity {
-        user_id: UserId::new("7").unwrap(),
-        role: Role::User,
-        session_id: Some(SessionId::new("sess-7").unwrap()),
-    };
+    let verified = Identity::user(
+        UserId::new("7").unwrap(),
+        Role::User,
+        Some(SessionId::new("sess-7").unwrap()),
+    );
     let seen = seen.lock().clone();
     assert_eq!(seen.len(), 2, "client:page is the library's, not forwarded");
     assert_eq!(seen[0].connection, tab.id());
