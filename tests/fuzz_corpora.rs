@@ -26,3 +26,19 @@ fn native_frame_corpus_replays_cleanly() {
 fn auth_payload_corpus_replays_cleanly() {
     replay("auth_payload", microcoaster_realtime::fuzzing::auth_payload);
 }
+
+#[test]
+fn engineio_payload_corpus_replays_cleanly() {
+    replay(
+        "engineio_payload",
+        microcoaster_realtime::fuzzing::engineio_payload,
+    );
+}
+
+#[test]
+fn socketio_packet_corpus_replays_cleanly() {
+    replay(
+        "socketio_packet",
+        microcoaster_realtime::fuzzing::socketio_packet,
+    );
+}
