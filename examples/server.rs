@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use microcoaster_realtime::Hub;
 use microcoaster_realtime::transport::server::{Cors, ServerConfig};
+use microcoaster_realtime::{ClientEvent, Hub};
 use serde_json::{Value, json};
 
 /// Standalone MicroCoaster real-time server.
@@ -58,6 +58,10 @@ struct Args {
     /// Engine.IO ping timeout in milliseconds.
     #[arg(long, env = "MCRT_PING_TIMEOUT_MS", default_value_t = 20_000)]
     ping_timeout_ms: u64,
+    /// URL that receives client events the library does not handle (`POST`, JSON with
+    /// the sender's verified identity); without it they are dropped and counted.
+    #[arg(long, env = "MCRT_WEBHOOK")]
+    webhook: Option<String>,
     /// Allowed browser origin for cross-origin polling (repeatable; `*` for any).
     #[arg(long = "cors-origin", env = "MCRT_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -161,6 +165,43 @@ fn run_demo(hub: Hub, running: Arc<AtomicBool>) {
     }
 }
 
+/// Forwards client events to the webhook from one worker thread, so a slow webhook never
+/// holds a socket's thread; past 10,000 waiting events new ones are dropped and logged.
+fn webhook_forwarder(url: String) -> impl Fn(&ClientEvent) + Send + Sync + 'static {
+    let (sender, receiver) = crossbeam_channel::bounded::<Value>(10_000);
+    std::thread::Builder::new()
+        .name("mcrt-webhook".into())
+        .spawn(move || {
+            let agent = ureq::Agent::new_with_defaults();
+            for body in receiver {
+                let sent = agent
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .send(body.to_string());
+                if let Err(error) = sent {
+                    tracing::warn!(%error, "webhook delivery failed");
+                }
+            }
+        })
+        .expect("the webhook thread starts");
+    move |event: &ClientEvent| {
+        let body = json!({
+            "event": event.event,
+            "data": event.data,
+            "userId": event.identity.user_id,
+            "role": event.identity.role.as_str(),
+            "sessionId": event.identity.session_id,
+            "moduleId": event.identity.module_id,
+            "page": event.page,
+            "connection": event.connection,
+            "timestamp": microcoaster_realtime::event::now_ms(),
+        });
+        if sender.try_send(body).is_err() {
+            tracing::warn!(event = %event.event, "webhook queue full: client event dropped");
+        }
+    }
+}
+
 fn main() {
     let args = Args::parse();
     tracing_subscriber::fmt()
@@ -181,8 +222,11 @@ fn main() {
     };
     let jwt_secret = args.jwt_secret.clone().unwrap_or(secrets.jwt_secret);
     let api_key = args.api_key.clone().unwrap_or(secrets.api_key);
-    let hub = Hub::builder()
-        .jwt_secret(jwt_secret.as_bytes())
+    let mut builder = Hub::builder().jwt_secret(jwt_secret.as_bytes());
+    if let Some(url) = args.webhook.clone() {
+        builder = builder.on_client_event(webhook_forwarder(url));
+    }
+    let hub = builder
         .build()
         .expect("the default pages and routes are valid");
     let cors = if args.cors_origins.iter().any(|o| o == "*") {
