@@ -56,6 +56,48 @@
 //! - [`protocol`] holds the wire codecs; every event is encoded once per wire format.
 //! - [`metrics`] counts everything (`hub.metrics()`).
 //!
+//! ## Serving
+//!
+//! [`Hub::serve`] starts the server transport ([`transport::server`]) on its own tokio
+//! runtime and returns a [`ServerHandle`] (bound
+//! address, `shutdown()`). It serves three protocols on one port:
+//!
+//! **Socket.IO v5 over Engine.IO v4** at `/socket.io/`, for the official clients
+//! (browser, Node, python-socketio), over websocket, long-polling, or polling upgraded
+//! to websocket. Frames the server sends: `0{sid,upgrades,pingInterval,pingTimeout,
+//! maxPayload}` (open), `2` (ping, every `ping_interval`; no `3` within `ping_timeout`
+//! closes the session), `40{"sid"}` (namespace joined), `44{"message","data":{"code"}}`
+//! (CONNECT refused: unknown namespace, or credentials in `auth` refused), `42["event",
+//! data]` (every event), `43<id>[body]` (ack of an event that asked for one:
+//! `client:authenticate` gets the `auth:ok` or `{code,message}` body), `41` (the server
+//! disconnects the client: after a logout or too many failed authentications; the
+//! official client then does not reconnect), `6` (noop during an upgrade), `1` (close,
+//! over polling). Credentials may come in the CONNECT `auth` object (`io(url, {auth:
+//! {token}})` or the seed's `{userId, userType, page, sessionId}`) or in a
+//! `client:authenticate` event. HTTP errors: 400 `{"code","message"}` (0 unknown
+//! transport, 1 unknown session id, 2 bad handshake method, 3 bad request, 5 unsupported
+//! protocol version), 413 for a body over `max_payload`, 503 past `max_connections`.
+//!
+//! **The native JSON protocol** at `/ws`, for devices and languages without a Socket.IO
+//! client: every text frame both ways is `{"event": "<name>", "data": <JSON>}`. Send
+//! `client:authenticate` (same payload; devices use a device JWT or `{moduleId,
+//! deviceKey}`), then `client:page` or any event; a device sends `telemetry`. Close
+//! codes: 1000 normal, 1001 shutdown, 1003 binary frame, 1007 invalid UTF-8/JSON or a
+//! frame of the wrong shape, 1008 `auth_timeout` or `rate_limited`, 1009 over
+//! `max_message_bytes`, 4001 `slow_consumer`, 4002 `logged_out`, 4003
+//! `too_many_auth_failures`.
+//!
+//! **The HTTP API** `POST /api/v1/emit/<call>` ([`transport::server::api`]) when
+//! `ServerConfig::api_key` is set.
+//!
+//! Limits (all in [`ServerConfig`], each counted in
+//! [`Hub::metrics`]): messages over `max_message_bytes` (64 KiB) close that connection;
+//! not authenticated within `auth_deadline` (10 s) closes it; past `max_connections`
+//! (100,000) new handshakes get HTTP 503; malformed Engine.IO / Socket.IO / JSON frames
+//! close that connection only; inbound messages pass a token bucket (`burst` 100,
+//! refilled 50/s): a message without a token is dropped and counted, and a connection
+//! that keeps sending with an empty bucket (more than `burst` drops in a row) is closed.
+//!
 //! ## Decisions where the design is silent
 //!
 //! - Re-authenticating a connection as the *same* user (new token, other session, new
@@ -109,4 +151,5 @@ pub use metrics::{BadInputKind, MetricsSnapshot};
 pub use protocol::{OutboundEvent, WireFormat};
 pub use transport::in_process::{InProcessConnection, Received};
 pub use transport::queue::{CloseReason, ConnectionId, OutboundQueue, Wake};
+pub use transport::server::{ServeError, ServerConfig, ServerHandle};
 pub use transport::{Connection, Transport};
