@@ -204,6 +204,13 @@ fn open_session(
     Some(session)
 }
 
+/// Frees a closing session now unless a websocket task owns its end.
+fn release_if_polling(shared: &Shared, session: &Session) {
+    if session.state.lock().carrier != Carrier::WebSocket {
+        release(shared, session);
+    }
+}
+
 /// Forgets a session and frees its connection slot (once).
 fn release(shared: &Shared, session: &Session) {
     if shared.sessions.remove(&session.sid) {
@@ -220,6 +227,7 @@ async fn heartbeat(shared: Arc<Shared>, session: std::sync::Weak<Session>) {
             return;
         };
         if live.ending().is_some() {
+            release_if_polling(&shared, &live);
             return;
         }
         live.pong.store(false, Ordering::SeqCst);
@@ -233,9 +241,7 @@ async fn heartbeat(shared: Arc<Shared>, session: std::sync::Weak<Session>) {
             shared.hub.count_ping_timeout();
             live.end(Ending::PingTimeout);
             // A polling session with no pending GET has no writer to notice.
-            if live.state.lock().carrier != Carrier::WebSocket {
-                release(&shared, &live);
-            }
+            release_if_polling(&shared, &live);
             return;
         }
     }
@@ -249,9 +255,7 @@ async fn auth_deadline(shared: Arc<Shared>, session: std::sync::Weak<Session>) {
     if !live.connection.is_authenticated() && live.ending().is_none() {
         shared.hub.count_auth_timeout();
         live.end(Ending::AuthTimeout);
-        if live.state.lock().carrier != Carrier::WebSocket {
-            release(&shared, &live);
-        }
+        release_if_polling(&shared, &live);
     }
 }
 
@@ -363,6 +367,10 @@ async fn post(
         if !on_packet(shared, session, packet) {
             break;
         }
+    }
+    if session.ending().is_some() {
+        // A pending poll answers the close; without one nobody else would free the slot.
+        release_if_polling(shared, session);
     }
     http::respond(StatusCode::OK, "text/html", "ok")
 }
