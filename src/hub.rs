@@ -1073,7 +1073,7 @@ impl Hub {
     fn slow_consumer(&self, id: ConnectionId) {
         self.inner.metrics.queue_overflows.increment();
         let user = self.user_of(id);
-        self.inner.registry.unsubscribe(id);
+        self.unsubscribe_closing(id);
         tracing::warn!(connection = %id, "closed a slow consumer: its queue overflowed");
         self.audit_close(id, CloseReason::SlowConsumer, user);
     }
@@ -1218,6 +1218,25 @@ impl Hub {
         InProcessConnection::new(self.attach(context, WireFormat::Native, waker), wakes)
     }
 
+    /// Takes a closing connection out of every audience; a device's module then starts
+    /// its offline grace period (the connection is gone for presence even before the
+    /// transport detaches it).
+    fn unsubscribe_closing(&self, id: ConnectionId) {
+        let identity = self
+            .inner
+            .registry
+            .identity(id)
+            .map(|(identity, _)| identity);
+        self.inner.registry.unsubscribe(id);
+        if let Some(Identity {
+            module_id: Some(module),
+            ..
+        }) = identity
+        {
+            self.device_disconnected(module);
+        }
+    }
+
     pub(crate) fn detach(&self, id: ConnectionId) {
         let identity = self
             .inner
@@ -1282,7 +1301,9 @@ impl Hub {
         let Some(generation) = self.inner.presence.disconnected(&module) else {
             return;
         };
-        if self.inner.presence.grace.is_zero() {
+        // With no grace the module goes offline at once, unless this thread holds the
+        // emit lock (a slow consumer closed during a delivery): the timer thread does it.
+        if self.inner.presence.grace.is_zero() && !IN_EMIT.with(Cell::get) {
             Self::device_grace_over(&self.inner, &module, generation);
         } else {
             self.inner.presence.schedule(
@@ -1365,7 +1386,7 @@ impl Hub {
             self.refuse(&queue, AuthError::NotAuthenticated, true);
             return Err(InboundError::Auth(AuthError::NotAuthenticated));
         };
-        if event_name == event::CLIENT_PAGE && identity.role != Role::Device {
+        if event_name == event::CLIENT_PAGE {
             return self.change_page(id, data);
         }
         if let (Some(module), DEVICE_TELEMETRY) = (&identity.module_id, event_name) {
@@ -1539,7 +1560,7 @@ impl Hub {
         }
         if failures >= self.inner.limits.max_auth_failures {
             let user = self.user_of(queue.id());
-            self.inner.registry.unsubscribe(queue.id());
+            self.unsubscribe_closing(queue.id());
             if queue.close(CloseReason::TooManyAuthFailures) {
                 self.audit_close(queue.id(), CloseReason::TooManyAuthFailures, user);
             }
@@ -1663,7 +1684,7 @@ impl Hub {
             transport.shutdown(deadline);
         }
         for queue in self.inner.registry.all_queues() {
-            self.inner.registry.unsubscribe(queue.id());
+            self.unsubscribe_closing(queue.id());
             queue.close(CloseReason::Shutdown);
         }
     }

@@ -75,6 +75,12 @@ fn user_number(user: usize) -> i64 {
     user as i64 + 1
 }
 
+/// The module a user's device token is for (one board per user, never a host-call
+/// module, so device presence and host calls don't share a record).
+fn device_module(user: usize) -> String {
+    format!("DEV-{}", user + 1)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MRole {
     User,
@@ -376,6 +382,15 @@ struct MModule {
     telemetry: Option<u8>,
 }
 
+/// A user's board: how many of its device connections are live, and whether the hub
+/// has seen (and so records) its module.
+#[derive(Debug, Clone, Default)]
+struct MDevice {
+    connections: usize,
+    online: bool,
+    known: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 struct MUser {
     registered: bool,
@@ -407,6 +422,7 @@ struct Model {
     conns: Vec<MConn>,
     modules: [Option<MModule>; MODULES.len()],
     users: [MUser; USERS],
+    devices: [MDevice; USERS],
     live_sessions: [Option<(usize, MRole)>; SESSIONS.len()],
     revoked_sessions: [bool; SESSIONS.len()],
     stats: Option<u8>,
@@ -526,6 +542,9 @@ impl Model {
             Step::Nothing | Step::Connect => Outcome::Any,
             Step::Disconnect(conn) => {
                 self.conns[*conn].dropped = true;
+                if self.conns[*conn].closed.is_none() {
+                    self.device_gone(&mut out, *conn);
+                }
                 Outcome::Any
             }
             Step::Authenticate {
@@ -562,8 +581,44 @@ impl Model {
         if c.failures >= MAX_AUTH_FAILURES {
             c.closed = Some("too_many_auth_failures");
             out[conn].push("closed:too_many_auth_failures".into());
+            self.device_gone(out, conn);
         }
         Outcome::Refused(code.to_owned())
+    }
+
+    /// DESIGN §1: a device's connection makes its module online for its owner (module
+    /// status routing: owner on modules/dashboard, admins on admin).
+    fn device_came(&mut self, out: &mut [Vec<String>], user: usize) {
+        let device = &mut self.devices[user];
+        device.connections += 1;
+        device.known = true;
+        if !device.online {
+            device.online = true;
+            self.deliver(out, "module:status:changed", |id, page| {
+                (id.user == user && is_owner_page(page)) || is_admin_on_admin_page(id, page)
+            });
+        }
+    }
+
+    /// A device connection went away (dropped, or closed by the hub): with the test
+    /// hub's zero grace period, its module goes offline when it was the last one.
+    fn device_gone(&mut self, out: &mut [Vec<String>], conn: usize) {
+        let Some(user) = self.conns[conn]
+            .auth
+            .as_ref()
+            .filter(|id| id.role == MRole::Device)
+            .map(|id| id.user)
+        else {
+            return;
+        };
+        let device = &mut self.devices[user];
+        device.connections -= 1;
+        if device.connections == 0 && device.online {
+            device.online = false;
+            self.deliver(out, "module:status:changed", |id, page| {
+                (id.user == user && is_owner_page(page)) || is_admin_on_admin_page(id, page)
+            });
+        }
     }
 
     fn authenticate(
@@ -623,7 +678,9 @@ impl Model {
             return self.refuse(out, conn, "identity_change");
         }
         let role = identity.role;
+        let user = identity.user;
         let c = &mut self.conns[conn];
+        let was_device = c.auth.as_ref().is_some_and(|id| id.role == MRole::Device);
         c.auth = Some(identity);
         c.page = page;
         c.failures = 0;
@@ -631,6 +688,9 @@ impl Model {
         let mut replies = Vec::new();
         self.snapshot_replies(&mut replies, role);
         out[conn].extend(replies);
+        if role == MRole::Device && !was_device {
+            self.device_came(out, user);
+        }
         Outcome::InboundOk
     }
 
@@ -889,6 +949,10 @@ fn jwt(user: usize, role: MRole, session: Option<usize>, forged: bool) -> String
         .as_secs()
         + 3600;
     let mut claims = json!({"sub": user_number(user), "role": role.name(), "exp": exp});
+    if role == MRole::Device {
+        claims["sub"] = json!(device_module(user));
+        claims["owner"] = json!(user_number(user));
+    }
     if let Some(session) = session {
         claims["sid"] = json!(SESSIONS[session]);
     }
@@ -1157,7 +1221,7 @@ fn check_isolation(
                         .collect()
                 })
                 .unwrap_or_default();
-            let own: BTreeSet<String> = model
+            let mut own: BTreeSet<String> = model
                 .modules
                 .iter()
                 .enumerate()
@@ -1165,6 +1229,13 @@ fn check_isolation(
                 .filter(|&(_, owner)| owner == id.user)
                 .map(|(m, owner)| format!("\"{}\"@\"{}\"", MODULES[m], user_id(owner)))
                 .collect();
+            if model.devices[id.user].known {
+                own.insert(format!(
+                    "\"{}\"@\"{}\"",
+                    device_module(id.user),
+                    user_id(id.user)
+                ));
+            }
             prop_assert_eq!(
                 &listed,
                 &own,
@@ -1199,6 +1270,8 @@ fn check_isolation(
 fn run(actions: &[Action]) -> Result<(), TestCaseError> {
     let hub = Hub::builder()
         .jwt_secret(SECRET)
+        // Zero grace: a device's module goes offline synchronously, as the model says.
+        .device_offline_grace(std::time::Duration::ZERO)
         .route(MIRRORED_EVENT, &PAGES, &["admin"])
         .build()
         .expect("default hub builds");

@@ -174,6 +174,7 @@ impl Registry {
             .ok_or(RegistryError::UnknownConnection(id))?;
         if let Some(current) = &record.auth
             && (current.identity.user_id != identity.user_id
+                || current.identity.module_id != identity.module_id
                 || (current.identity.role == Role::Device) != (identity.role == Role::Device))
         {
             return Err(AuthError::IdentityChange.into());

@@ -82,6 +82,11 @@ async fn route(
         .unwrap_or_default()
         .to_owned();
     let sid = http::query_param(&query, "sid").map(str::to_owned);
+    // While the server drains for a shutdown, only polling requests of live sessions
+    // are served (so they collect their last frames); no session opens or upgrades.
+    if *shared.shutdown.borrow() && !(transport == "polling" && sid.is_some()) {
+        return http::json_error(StatusCode::SERVICE_UNAVAILABLE, 3, "Server shutting down");
+    }
     match (transport.as_str(), sid) {
         ("polling", None) => {
             if request.method() != Method::GET {
@@ -232,8 +237,21 @@ async fn heartbeat(shared: Arc<Shared>, session: std::sync::Weak<Session>) {
         }
         live.pong.store(false, Ordering::SeqCst);
         live.send_control("2");
+        // As Engine.IO's reference server: the next ping goes one interval after the
+        // pong, not after the whole timeout (the official client closes the session
+        // when no ping comes within pingInterval + pingTimeout of the previous one).
+        let pong_notify = Arc::clone(&live.pong_notify);
         drop(live);
-        tokio::time::sleep(timeout).await;
+        let _ = tokio::time::timeout(timeout, async {
+            loop {
+                pong_notify.notified().await;
+                match session.upgrade() {
+                    Some(live) if !live.pong.load(Ordering::SeqCst) => {}
+                    _ => return,
+                }
+            }
+        })
+        .await;
         let Some(live) = session.upgrade() else {
             return;
         };
@@ -307,13 +325,24 @@ fn polling_packets(
         body.push_str(frame.as_str());
     }
     if let Some(tail) = closing {
-        for packet in tail {
-            if !body.is_empty() {
-                body.push(engineio::SEPARATOR);
+        // The official client hands a payload's packets to its Socket.IO layer a tick
+        // later but closes at once on an Engine.IO `1`: whatever shares a payload with
+        // a `1` is lost (the last events, or the `41` that tells it not to reconnect).
+        // So a `41` ends the payload and the session (the client closes by itself on
+        // it; a later request finds the session unknown), and a bare `1` goes alone,
+        // in the poll after the last frames.
+        if tail.contains(&"41") {
+            for packet in tail.iter().filter(|packet| **packet != "1") {
+                if !body.is_empty() {
+                    body.push(engineio::SEPARATOR);
+                }
+                body.push_str(packet);
             }
-            body.push_str(packet);
+            release(shared, session);
+        } else if body.is_empty() {
+            body.push('1');
+            release(shared, session);
         }
-        release(shared, session);
     }
     Some(body)
 }
@@ -378,7 +407,10 @@ async fn post(
 /// Handles one client packet; `false` once the session is ending.
 fn on_packet(shared: &Shared, session: &Session, packet: Packet<'_>) -> bool {
     match packet {
-        Packet::Pong(_) => session.pong.store(true, Ordering::SeqCst),
+        Packet::Pong(_) => {
+            session.pong.store(true, Ordering::SeqCst);
+            session.pong_notify.notify_one();
+        }
         Packet::Ping(data) => session.send_control(format!("3{data}")),
         Packet::Message(text) => {
             if text.len() > shared.config.max_message_bytes {

@@ -285,14 +285,12 @@ pub(crate) fn serve(
     })
 }
 
+/// Accepts until the runtime stops: while `shutdown()` drains, a polling client still
+/// needs a new request to collect its last frames and the close packet (new sessions
+/// are refused then, see `route`).
 async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
-    let mut shutdown = shared.shutdown.clone();
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, remote) = match accepted {
+        let (stream, remote) = match listener.accept().await {
             Ok(pair) => pair,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -326,6 +324,13 @@ async fn route(
         return engine::handle(shared, request, remote).await;
     }
     if path == shared.config.native_path {
+        if *shared.shutdown.borrow() {
+            return http::respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "shutting down",
+            );
+        }
         return native_ws::handle(shared, request, remote).await;
     }
     let is_api = shared.config.api_key.is_some() && path.starts_with(api::EMIT_PREFIX);

@@ -75,6 +75,8 @@ pub(crate) struct Session {
     control: Mutex<VecDeque<Utf8Bytes>>,
     pub(crate) state: Mutex<SessionState>,
     pub(crate) pong: AtomicBool,
+    /// Woken when a pong arrives, so the next ping is scheduled one interval after it.
+    pub(crate) pong_notify: Arc<Notify>,
 }
 
 /// What a writer found to send.
@@ -115,6 +117,7 @@ impl Session {
                 dropped_in_a_row: 0,
             }),
             pong: AtomicBool::new(true),
+            pong_notify: Arc::new(Notify::new()),
         })
     }
 

@@ -1,0 +1,126 @@
+'use strict';
+// Login sessions: every tab of a session, logout closing exactly that session's sockets.
+
+const assert = require('node:assert/strict');
+const { after, before, test } = require('node:test');
+const h = require('./helpers');
+
+const TEST_TIMEOUT = 20000;
+let server;
+
+before(async () => {
+  server = await h.startServer();
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+async function login(user, sessionId) {
+  await server.api('user_logged_in', { user: { id: user, name: 'Ada', userType: 'user' }, sessionId });
+}
+
+function seedTab(t, user, sessionId, options = {}) {
+  return h.connectAuthed(server.url, {
+    auth: { userId: user, userType: 'user', page: 'modules', sessionId },
+    reconnection: true,
+    reconnectionDelay: 50,
+    ...options,
+  }).then((socket) => {
+    t.after(() => socket.close());
+    return socket;
+  });
+}
+
+/** Resolves with the disconnect reason once `socket` got `user:session:ended` and then disconnected. */
+async function endedThenDisconnected(socket, user) {
+  const disconnected = h.once(socket, 'disconnect');
+  const ended = await h.received(socket, 'user:session:ended');
+  assert.equal(ended.userId, user);
+  const reason = await disconnected;
+  const names = socket.received.map((e) => e.event);
+  assert.equal(names.at(-1), 'user:session:ended', `user:session:ended is the last event: ${names}`);
+  return reason;
+}
+
+test("logout closes that session's sockets (websocket and polling), not the other session's", { timeout: TEST_TIMEOUT }, async (t) => {
+  const user = h.uid('user');
+  const ended = h.uid('sess');
+  const kept = h.uid('sess');
+  await login(user, ended);
+  await login(user, kept);
+  const wsTab = await seedTab(t, user, ended, { transports: ['websocket'] });
+  const pollingTab = await seedTab(t, user, ended, { transports: ['polling'] });
+  const upgradedTab = await seedTab(t, user, ended);
+  const otherSession = await seedTab(t, user, kept);
+  const admin = await h.connectAuthed(server.url, {
+    auth: { token: h.mintToken({ sub: h.uid('admin'), role: 'admin' }), page: 'admin' },
+  });
+  t.after(() => admin.close());
+
+  const closing = [wsTab, pollingTab, upgradedTab].map((socket) => endedThenDisconnected(socket, user));
+  const adminSaw = h.once(admin, 'admin:user:logged_out');
+  const answer = await server.api('user_logged_out', { user: { id: user }, sessionId: ended });
+  assert.equal(answer.outcome, 'delivered');
+  for (const reason of await Promise.all(closing)) {
+    assert.equal(reason, 'io server disconnect');
+  }
+  for (const socket of [wsTab, pollingTab, upgradedTab]) {
+    assert.equal(socket.connected, false);
+    // A server disconnect is final: the client does not reconnect by itself.
+    assert.equal(socket.active, false);
+  }
+  assert.equal((await adminSaw).user.userId, user);
+
+  // The other session's tab stays connected and got no session:ended.
+  const arrived = await h.assertNothingBeforeSentinel(server, otherSession, user, ['user:session:ended']);
+  assert.ok(otherSession.connected);
+  assert.deepEqual(arrived, ['auth:ok', 'page:snapshot']);
+
+  // The ended session no longer authenticates.
+  const again = h.connect(server.url, { auth: { userId: user, userType: 'user', page: 'modules', sessionId: ended } });
+  t.after(() => again.close());
+  const error = await h.once(again, 'connect_error');
+  assert.equal(error.data && error.data.code, 'unknown_session');
+});
+
+test('logout closes a socket authenticated with a JWT naming that session', { timeout: TEST_TIMEOUT }, async (t) => {
+  const user = h.uid('user');
+  const sid = h.uid('sess');
+  const socket = await h.connectAuthed(server.url, { auth: { token: h.mintToken({ sub: user, sid }) } });
+  t.after(() => socket.close());
+  const closing = endedThenDisconnected(socket, user);
+  await server.api('user_logged_out', { user: { id: user }, sessionId: sid });
+  assert.equal(await closing, 'io server disconnect');
+});
+
+test('a new login notifies the user\'s other sessions, not its own', { timeout: TEST_TIMEOUT }, async (t) => {
+  const user = h.uid('user');
+  const first = h.uid('sess');
+  const second = h.uid('sess');
+  await login(user, first);
+  const firstTab = await seedTab(t, user, first);
+  const secondTab = h.connect(server.url, {}); // authenticates after the login below
+  t.after(() => secondTab.close());
+  await h.once(secondTab, 'connect');
+  const started = h.once(firstTab, 'user:session:started');
+  await login(user, second);
+  assert.equal((await started).userId, user);
+  assert.equal(JSON.stringify(firstTab.received).includes(second), false, 'the new session id is not leaked');
+  await secondTab.timeout(h.TIMEOUT_MS).emitWithAck('client:authenticate', {
+    userId: user, userType: 'user', page: 'modules', sessionId: second,
+  });
+  // A second login of the same session reaches the other session only.
+  await login(user, second);
+  await h.assertNothingBeforeSentinel(server, secondTab, user, ['user:session:started']);
+});
+
+test('logging out a session of another user is refused and closes nothing', { timeout: TEST_TIMEOUT }, async (t) => {
+  const user = h.uid('user');
+  const sid = h.uid('sess');
+  await login(user, sid);
+  const tab = await seedTab(t, user, sid);
+  await h.api(server.url, 'user_logged_out', { user: { id: h.uid('mallory') }, sessionId: sid }, { expectStatus: 400 });
+  await h.assertNothingBeforeSentinel(server, tab, user, ['user:session:ended']);
+  assert.ok(tab.connected);
+});
