@@ -133,6 +133,9 @@ pub(crate) fn is_websocket_upgrade(request: &Request<Incoming>) -> bool {
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
 
+/// Initial read buffer of a server websocket.
+const READ_BUFFER_BYTES: usize = 4096;
+
 /// A websocket served over a connection hyper handed over.
 pub(crate) type ServerSocket = WebSocketStream<TokioIo<Upgraded>>;
 
@@ -164,7 +167,13 @@ pub(crate) fn accept_websocket(
         header::SEC_WEBSOCKET_ACCEPT,
         HeaderValue::from_str(&accept).ok()?,
     );
+    // tungstenite's default read buffer is 128 KiB, allocated up front and zero-filled
+    // before every read attempt, and a session's select loop polls its reader once per
+    // delivered frame: that memset was a third of the server's CPU and nearly all of
+    // its memory per connection. Client messages are small; a larger frame still
+    // arrives whole, the buffer grows for it.
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(max_message_bytes))
         .max_frame_size(Some(max_message_bytes));
     let socket = async move {
