@@ -133,6 +133,7 @@ pub mod hub;
 pub mod ids;
 pub mod input;
 pub mod metrics;
+pub mod persist;
 pub mod protocol;
 pub mod registry;
 pub mod store;

@@ -280,4 +280,45 @@ impl Store {
     pub fn maintenance(&self) -> &Maintenance {
         &self.maintenance
     }
+
+    /// Every module record, in no particular order (for persistence snapshots).
+    pub(crate) fn modules(&self) -> impl Iterator<Item = &ModuleRecord> {
+        self.modules.values()
+    }
+
+    /// Every user the store knows: id, whether registered, recorded profile fields.
+    pub(crate) fn users(&self) -> impl Iterator<Item = (&UserId, bool, &Map<String, Value>)> {
+        self.users
+            .iter()
+            .map(|(id, record)| (id, record.registered, record.profile()))
+    }
+
+    /// Rebuilds a store from persisted state (`persist::StateSnapshot::to_store`), so
+    /// change detection continues across a restart.
+    pub(crate) fn restore(
+        modules: impl IntoIterator<Item = ModuleRecord>,
+        users: impl IntoIterator<Item = (UserId, bool, Map<String, Value>)>,
+        last_stats: Option<Value>,
+        maintenance: Maintenance,
+    ) -> Self {
+        let mut store = Self {
+            last_stats,
+            maintenance,
+            ..Self::default()
+        };
+        for record in modules {
+            store
+                .by_owner
+                .entry(record.owner.clone())
+                .or_default()
+                .insert(record.id.clone());
+            store.modules.insert(record.id.clone(), record);
+        }
+        for (id, registered, profile) in users {
+            store
+                .users
+                .insert(id, users::UserRecord::restored(registered, profile));
+        }
+        store
+    }
 }

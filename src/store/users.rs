@@ -13,6 +13,20 @@ pub(super) struct UserRecord {
 }
 
 impl UserRecord {
+    /// A record as persisted.
+    pub(super) fn restored(registered: bool, profile: Map<String, Value>) -> Self {
+        Self {
+            registered,
+            known: !profile.is_empty(),
+            profile,
+        }
+    }
+
+    /// The recorded profile fields.
+    pub(super) fn profile(&self) -> &Map<String, Value> {
+        &self.profile
+    }
+
     pub(super) fn absorb(&mut self, fields: &Map<String, Value>) {
         for (key, value) in fields {
             self.profile.insert(key.clone(), value.clone());

@@ -1,0 +1,434 @@
+//! SQLite persistence (DESIGN §2, §3; issue 6): the audit log, the state snapshot that
+//! survives restarts, and the event history for connection-state recovery.
+//!
+//! ```
+//! use microcoaster_realtime::persist::{AuditFilter, Durability, Persistence};
+//! use microcoaster_realtime::hooks::{AuditKind, AuditOutcome, AuditRecord};
+//! # let dir = std::env::temp_dir().join(format!("mcrt-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! let db = Persistence::open(dir.join("realtime.db"), Durability::Batched).unwrap();
+//! db.audit(&AuditRecord {
+//!     timestamp: 1,
+//!     kind: AuditKind::Emit,
+//!     action: "module_online".into(),
+//!     user_id: None,
+//!     module_id: None,
+//!     connection: None,
+//!     outcome: AuditOutcome::Delivered { connections: 2 },
+//!     detail: serde_json::json!({"moduleId": "MC-1"}),
+//! })
+//! .unwrap();
+//! db.flush().unwrap(); // queries see committed rows
+//! assert_eq!(db.audit_query(&AuditFilter::default()).unwrap().len(), 1);
+//! db.close().unwrap();
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+//!
+//! Owns [`Persistence`], the only entry point; the parts are one concept per file:
+//! `schema.rs` (opening, refusing foreign or newer files, migrations), `writer.rs` (the
+//! one writer thread, batching, retries, retention), `audit.rs` (audit table, queries,
+//! the [`AuditSink`](crate::hooks::AuditSink) adapter), `snapshot.rs` (state tables),
+//! `history.rs` (event history), `config.rs`, `error.rs`.
+//!
+//! Invariants:
+//! - **The hot path never waits for disk** in `Batched`/`Off` mode: every write is a
+//!   `try_send` on a bounded queue ([`PersistConfig::queue_capacity`], 65,536 rows by
+//!   default); a full queue drops the row, counts it in `rows_dropped` and logs a
+//!   warning (first drop, then every power of two). Only `Sync` mode waits: there
+//!   [`audit`](Persistence::audit) returns after its row, and every write enqueued before
+//!   it, is committed and fsynced.
+//! - **Disk failures never panic and are never silent**: see `writer.rs`; they show in
+//!   [`Persistence::metrics`] (`degraded`, `write_errors`, `rows_dropped`, `lag`).
+//! - **Clean shutdown loses nothing**: [`Persistence::close`] (and dropping the last
+//!   clone) commits everything received before returning.
+//! - What a crash can lose per mode is documented on [`Durability`].
+//!
+//! Guarded by `tests/persist.rs`. This module must not decide what changed (the store
+//! does) nor who may receive a replayed event (the registry does).
+
+mod audit;
+mod config;
+mod error;
+mod history;
+mod schema;
+mod snapshot;
+mod writer;
+
+pub use audit::{AuditFilter, AuditRow, MAX_AUDIT_PAGE, PersistenceAudit};
+pub use config::{Durability, PersistConfig, Retention};
+pub use error::PersistError;
+pub use history::{HistoryEvent, audience_from_json, audience_to_json};
+pub use schema::SCHEMA_VERSION;
+pub use snapshot::{LiveSession, StateSnapshot, UserProfile};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Sender, TrySendError};
+use parking_lot::Mutex;
+use rusqlite::Connection;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::auth::Role;
+use crate::event::Audience;
+use crate::hooks::AuditRecord;
+use crate::ids::{ModuleId, SessionId, UserId};
+use crate::store::{Maintenance, ModuleRecord, Store};
+use snapshot::{StateWrite, StoreImage};
+use writer::{Command, Shared, Write, Writer};
+
+/// The health of persistence at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PersistMetrics {
+    /// The durability mode.
+    pub durability: Durability,
+    /// The last commit failed; rows are being retried (live events are unaffected).
+    pub degraded: bool,
+    /// Rows committed since open.
+    pub rows_written: u64,
+    /// Rows that will never be written: full queue, retry buffer full while the disk
+    /// failed, a commit that cannot heal, or shutdown while the disk failed.
+    pub rows_dropped: u64,
+    /// Failed commits (and failed retention passes).
+    pub write_errors: u64,
+    /// Rows accepted but not yet committed (queued plus pending in the writer).
+    pub lag: u64,
+    /// The highest event offset dropped, if any: a client that acknowledged an offset
+    /// below it cannot be replayed exactly and needs a fresh snapshot.
+    pub last_dropped_event: Option<u64>,
+    /// The last write failure's text.
+    pub last_error: Option<String>,
+}
+
+/// SQLite persistence: open once, clone freely (clones share one writer), close at
+/// shutdown. All methods take `&self` and may be called from any thread.
+#[derive(Debug, Clone)]
+pub struct Persistence {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    config: PersistConfig,
+    queue: Sender<Command>,
+    shared: Arc<Shared>,
+    reader: Mutex<Connection>,
+    next_offset: AtomicU64,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    /// Stops the writer after it committed everything received; idempotent.
+    fn shutdown(&self) -> Result<(), PersistError> {
+        let Some(handle) = self.writer.lock().take() else {
+            return Ok(());
+        };
+        let (ack, answer) = crossbeam_channel::bounded(1);
+        let result = match self.queue.send(Command::Shutdown(ack)) {
+            Ok(()) => answer.recv().unwrap_or(Err(PersistError::Closed)),
+            Err(_) => Err(PersistError::Closed),
+        };
+        if handle.join().is_err() {
+            tracing::error!("the persistence writer thread panicked");
+            return Err(PersistError::Closed);
+        }
+        result
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(error) = self.shutdown() {
+            tracing::error!(error = %error, "persistence shutdown on drop failed");
+        }
+    }
+}
+
+impl Persistence {
+    /// Opens (creating if needed) the database at `path` with the default configuration
+    /// and this durability, and starts the writer thread.
+    ///
+    /// Refused with a typed error, touching nothing: a file that is not SQLite
+    /// ([`PersistError::NotADatabase`]), a corrupt one ([`PersistError::Corrupt`]), a
+    /// schema newer than this library's ([`PersistError::SchemaTooNew`]), a location that
+    /// cannot be written ([`PersistError::Unwritable`]), a database another connection
+    /// keeps locked ([`PersistError::Locked`]).
+    pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self, PersistError> {
+        Self::open_with(path, PersistConfig::new(durability))
+    }
+
+    /// [`open`](Self::open) with every setting.
+    pub fn open_with(path: impl AsRef<Path>, config: PersistConfig) -> Result<Self, PersistError> {
+        let path = path.as_ref().to_path_buf();
+        let config = config.sanitized();
+        let conn = schema::open_writer(&path, &config)?;
+        let reader = schema::open_reader(&path, &config)?;
+        let next_offset = history::restore_next_offset(&reader)
+            .map_err(|e| PersistError::at_open(&path, "reading the event offset", &e))?;
+        let (queue, rx) = crossbeam_channel::bounded(config.queue_capacity);
+        let shared = Arc::new(Shared::default());
+        let writer = Writer::new(&path, conn, rx, Arc::clone(&shared), config.clone());
+        let handle = std::thread::Builder::new()
+            .name("mcrt-persist".to_owned())
+            .spawn(move || writer.run())
+            .map_err(|e| PersistError::Database {
+                operation: "starting the writer thread",
+                detail: e.to_string(),
+            })?;
+        tracing::info!(path = %path.display(), durability = config.durability.as_str(), "persistence open");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                config,
+                queue,
+                shared,
+                reader: Mutex::new(reader),
+                next_offset: AtomicU64::new(next_offset),
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// The database path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The durability mode.
+    pub fn durability(&self) -> Durability {
+        self.inner.config.durability
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &PersistConfig {
+        &self.inner.config
+    }
+
+    /// Enqueues a row: never blocks in `Batched`/`Off` (a full queue drops and counts
+    /// it); waits for room in `Sync`.
+    fn enqueue(&self, write: Write) -> Result<(), PersistError> {
+        let shared = &self.inner.shared;
+        if self.durability() == Durability::Sync {
+            return self.inner.queue.send(Command::Write(write)).map_err(|e| {
+                if let Command::Write(write) = e.0 {
+                    shared.dropped(&write, "the writer has stopped");
+                }
+                PersistError::Closed
+            });
+        }
+        match self.inner.queue.try_send(Command::Write(write)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(Command::Write(write))) => {
+                shared.dropped(&write, "the queue is full");
+                Err(PersistError::QueueFull {
+                    capacity: self.inner.config.queue_capacity,
+                })
+            }
+            Err(TrySendError::Disconnected(Command::Write(write))) => {
+                shared.dropped(&write, "the writer has stopped");
+                Err(PersistError::Closed)
+            }
+            Err(_) => Err(PersistError::Closed),
+        }
+    }
+
+    /// Enqueues a row and waits for its commit (any mode).
+    fn write_acked(&self, write: Write) -> Result<(), PersistError> {
+        let (ack, answer) = crossbeam_channel::bounded(1);
+        if let Err(e) = self.inner.queue.send(Command::WriteAcked(write, ack)) {
+            if let Command::WriteAcked(write, _) = e.0 {
+                self.inner.shared.dropped(&write, "the writer has stopped");
+            }
+            return Err(PersistError::Closed);
+        }
+        answer.recv().unwrap_or(Err(PersistError::Closed))
+    }
+
+    /// Sends a control command and waits for its answer.
+    fn control(&self, make: impl FnOnce(writer::Ack) -> Command) -> Result<(), PersistError> {
+        let (ack, answer) = crossbeam_channel::bounded(1);
+        self.inner
+            .queue
+            .send(make(ack))
+            .map_err(|_| PersistError::Closed)?;
+        answer.recv().unwrap_or(Err(PersistError::Closed))
+    }
+
+    /// Records an audit entry. `Batched`/`Off`: enqueues and returns at once (a full
+    /// queue: `Err(QueueFull)`, counted and logged). `Sync`: returns once the row and
+    /// every write enqueued before it are committed and fsynced, or the commit failed.
+    pub fn audit(&self, record: &AuditRecord) -> Result<(), PersistError> {
+        let write = Write::Audit(audit::AuditEntry::new(record));
+        match self.durability() {
+            Durability::Sync => self.write_acked(write),
+            Durability::Batched | Durability::Off => self.enqueue(write),
+        }
+    }
+
+    /// Records an audit entry and waits for its commit, whatever the mode.
+    pub fn record_sync(&self, record: &AuditRecord) -> Result<(), PersistError> {
+        self.write_acked(Write::Audit(audit::AuditEntry::new(record)))
+    }
+
+    /// An [`AuditSink`](crate::hooks::AuditSink) for `HubBuilder::audit_sink`.
+    pub fn audit_sink(&self) -> PersistenceAudit {
+        PersistenceAudit::new(self.clone())
+    }
+
+    /// Audit rows matching `filter` (committed rows only: [`flush`](Self::flush) first to
+    /// include everything enqueued).
+    pub fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, PersistError> {
+        audit::query(&self.inner.reader.lock(), filter)
+    }
+
+    /// Appends an event to the history and returns its offset, assigned at once from a
+    /// counter that only grows (across restarts too); the row itself is batched. Call it
+    /// under the emit lock so offsets reach the writer in order. A dropped row is counted
+    /// and remembered in [`PersistMetrics::last_dropped_event`].
+    pub fn append_event(
+        &self,
+        timestamp: u64,
+        name: &str,
+        audience: &Audience,
+        payload: &Value,
+    ) -> u64 {
+        let offset = self.inner.next_offset.fetch_add(1, Ordering::Relaxed);
+        let row = history::EventRow::new(offset, timestamp, name, audience, payload);
+        // Failures are counted and logged by `enqueue`.
+        let _ = self.enqueue(Write::Event(row));
+        offset
+    }
+
+    /// The offset the next appended event will get.
+    pub fn next_event_offset(&self) -> u64 {
+        self.inner.next_offset.load(Ordering::Relaxed)
+    }
+
+    /// Committed events with an offset strictly greater than `offset`, oldest first, at
+    /// most `limit`.
+    pub fn events_after(
+        &self,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryEvent>, PersistError> {
+        history::after(&self.inner.reader.lock(), offset, limit)
+    }
+
+    /// The oldest and newest committed event offsets, if any event is kept.
+    pub fn history_bounds(&self) -> Result<Option<(u64, u64)>, PersistError> {
+        history::bounds(&self.inner.reader.lock())
+    }
+
+    fn save(&self, write: StateWrite) -> Result<(), PersistError> {
+        self.enqueue(Write::State(write))
+    }
+
+    /// Saves a module's state (upsert).
+    pub fn save_module(&self, module: &ModuleRecord) -> Result<(), PersistError> {
+        self.save(StateWrite::Module(Box::new(module.clone())))
+    }
+
+    /// Forgets a module.
+    pub fn remove_module(&self, module_id: &ModuleId) -> Result<(), PersistError> {
+        self.save(StateWrite::RemoveModule(module_id.clone()))
+    }
+
+    /// Saves the last stats sent.
+    pub fn save_stats(&self, stats: &Value) -> Result<(), PersistError> {
+        self.save(StateWrite::Stats {
+            stats: stats.clone(),
+            at: crate::event::now_ms(),
+        })
+    }
+
+    /// Saves the maintenance state.
+    pub fn save_maintenance(&self, maintenance: &Maintenance) -> Result<(), PersistError> {
+        self.save(StateWrite::Maintenance(maintenance.clone()))
+    }
+
+    /// Saves a user's recorded profile fields (upsert).
+    pub fn save_user(
+        &self,
+        user_id: &UserId,
+        registered: bool,
+        profile: &Map<String, Value>,
+    ) -> Result<(), PersistError> {
+        self.save(StateWrite::User(UserProfile {
+            user_id: user_id.clone(),
+            registered,
+            profile: profile.clone(),
+        }))
+    }
+
+    /// Saves a live session (`emit_user_logged_in`).
+    pub fn save_session(
+        &self,
+        session_id: &SessionId,
+        user_id: &UserId,
+        role: Role,
+    ) -> Result<(), PersistError> {
+        self.save(StateWrite::Session(LiveSession {
+            session_id: session_id.clone(),
+            user_id: user_id.clone(),
+            role,
+        }))
+    }
+
+    /// Forgets a session (`emit_user_logged_out`).
+    pub fn remove_session(&self, session_id: &SessionId) -> Result<(), PersistError> {
+        self.save(StateWrite::RemoveSession(session_id.clone()))
+    }
+
+    /// Replaces the saved modules, users, stats and maintenance with `store`'s, in one
+    /// transaction, and waits for the commit: call it under the emit lock at shutdown,
+    /// before [`close`](Self::close), so the snapshot is exact even if saves were
+    /// dropped. Sessions are not part of the store and are left as they are.
+    pub fn save_store(&self, store: &Store) -> Result<(), PersistError> {
+        self.write_acked(Write::State(StateWrite::Store(Box::new(StoreImage::of(
+            store,
+        )))))
+    }
+
+    /// The saved state, read at start (committed rows only).
+    pub fn load_state(&self) -> Result<StateSnapshot, PersistError> {
+        snapshot::load(&self.inner.reader.lock())
+    }
+
+    /// Commits everything enqueued so far and waits; the error says why a commit failed.
+    pub fn flush(&self) -> Result<(), PersistError> {
+        self.control(Command::Flush)
+    }
+
+    /// Commits, then applies retention at once (it also runs every
+    /// [`Retention::interval`]).
+    pub fn prune_now(&self) -> Result<(), PersistError> {
+        self.control(Command::Prune)
+    }
+
+    /// Counters and health.
+    pub fn metrics(&self) -> PersistMetrics {
+        let shared = &self.inner.shared;
+        let dropped_event = shared.last_dropped_event.load(Ordering::Relaxed);
+        PersistMetrics {
+            durability: self.durability(),
+            degraded: shared.degraded.load(Ordering::Relaxed),
+            rows_written: shared.rows_written.load(Ordering::Relaxed),
+            rows_dropped: shared.rows_dropped.load(Ordering::Relaxed),
+            write_errors: shared.write_errors.load(Ordering::Relaxed),
+            lag: self.inner.queue.len() as u64 + shared.pending.load(Ordering::Relaxed),
+            last_dropped_event: (dropped_event > 0).then_some(dropped_event),
+            last_error: shared.last_error.lock().clone(),
+        }
+    }
+
+    /// Commits everything received, checkpoints the WAL and stops the writer. Writes
+    /// after it (through other clones) fail with [`PersistError::Closed`] and are
+    /// counted. Dropping the last clone does the same.
+    pub fn close(self) -> Result<(), PersistError> {
+        self.inner.shutdown()
+    }
+}

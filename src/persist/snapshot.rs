@@ -1,0 +1,376 @@
+//! The state snapshot: modules, last stats, maintenance, user profiles and live
+//! sessions, saved as they change and loaded once at start.
+//!
+//! Owns the `modules`, `stats`, `maintenance`, `users` and `sessions` tables,
+//! [`StateSnapshot`] and the state writes the writer applies. Every save is an upsert of
+//! the latest value, applied in queue order, so the last save wins; a save dropped on a
+//! full queue leaves that row stale until the next save of it, which is why a clean
+//! shutdown should end with [`Persistence::save_store`](super::Persistence::save_store)
+//! (one write that replaces modules, users, stats and maintenance together). This
+//! module must not decide changes (the store does) nor restore sessions into the
+//! authenticator (the hub does).
+
+use rusqlite::{Connection, Transaction};
+use serde_json::{Map, Value};
+
+use super::error::PersistError;
+use crate::auth::Role;
+use crate::ids::{ModuleId, SessionId, UserId};
+use crate::store::{Maintenance, ModuleRecord, Store};
+
+/// A user's recorded profile fields (what change detection of profile updates needs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserProfile {
+    /// The user.
+    pub user_id: UserId,
+    /// Whether `emit_user_registered` was seen.
+    pub registered: bool,
+    /// The recorded fields.
+    pub profile: Map<String, Value>,
+}
+
+/// A logged-in session (`emit_user_logged_in`), so the session authenticator accepts it
+/// after a restart. The session id is a secret: the database file is created with mode
+/// 0600.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    /// The session id.
+    pub session_id: SessionId,
+    /// Its user.
+    pub user_id: UserId,
+    /// The role the host gave.
+    pub role: Role,
+}
+
+/// Everything saved, as loaded at start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateSnapshot {
+    /// Every module, in id order.
+    pub modules: Vec<ModuleRecord>,
+    /// The last stats sent.
+    pub last_stats: Option<Value>,
+    /// Maintenance as last switched.
+    pub maintenance: Maintenance,
+    /// Every known user, in id order.
+    pub users: Vec<UserProfile>,
+    /// Every live session, in id order.
+    pub sessions: Vec<LiveSession>,
+}
+
+impl StateSnapshot {
+    /// A store holding this state, so change detection continues where it stopped (a
+    /// module online before the restart going online again is unchanged).
+    pub fn to_store(&self) -> Store {
+        Store::restore(
+            self.modules.iter().cloned(),
+            self.users
+                .iter()
+                .map(|user| (user.user_id.clone(), user.registered, user.profile.clone())),
+            self.last_stats.clone(),
+            self.maintenance.clone(),
+        )
+    }
+}
+
+/// The whole store at one moment, written as one replacement.
+#[derive(Debug)]
+pub(super) struct StoreImage {
+    modules: Vec<ModuleRecord>,
+    users: Vec<UserProfile>,
+    last_stats: Option<Value>,
+    maintenance: Maintenance,
+}
+
+impl StoreImage {
+    pub(super) fn of(store: &Store) -> Self {
+        Self {
+            modules: store.modules().cloned().collect(),
+            users: store
+                .users()
+                .map(|(id, registered, profile)| UserProfile {
+                    user_id: id.clone(),
+                    registered,
+                    profile: profile.clone(),
+                })
+                .collect(),
+            last_stats: store.stats().cloned(),
+            maintenance: store.maintenance().clone(),
+        }
+    }
+}
+
+/// One state change for the writer.
+#[derive(Debug)]
+pub(super) enum StateWrite {
+    Module(Box<ModuleRecord>),
+    RemoveModule(ModuleId),
+    Stats { stats: Value, at: u64 },
+    Maintenance(Maintenance),
+    User(UserProfile),
+    Session(LiveSession),
+    RemoveSession(SessionId),
+    Store(Box<StoreImage>),
+}
+
+fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn save_module(tx: &Transaction<'_>, module: &ModuleRecord) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO modules (id, owner, name, type, online, telemetry, last_change, \
+         added, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(rusqlite::params![
+        module.id.as_str(),
+        module.owner.as_str(),
+        module.name,
+        module.kind,
+        module.online,
+        module.telemetry.as_ref().map(json_text),
+        module.last_change as i64,
+        module.added,
+        json_text(&Value::Object(module.extra.clone())),
+    ])?;
+    Ok(())
+}
+
+fn save_user(tx: &Transaction<'_>, user: &UserProfile) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO users (id, registered, profile) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(rusqlite::params![
+        user.user_id.as_str(),
+        user.registered,
+        json_text(&Value::Object(user.profile.clone())),
+    ])?;
+    Ok(())
+}
+
+fn save_stats(tx: &Transaction<'_>, stats: &Value, at: u64) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO stats (id, value, updated) VALUES (1, ?1, ?2)")?
+        .execute(rusqlite::params![json_text(stats), at as i64])?;
+    Ok(())
+}
+
+fn save_maintenance(tx: &Transaction<'_>, maintenance: &Maintenance) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO maintenance (id, enabled, message) VALUES (1, ?1, ?2)",
+    )?
+    .execute(rusqlite::params![maintenance.enabled, maintenance.message])?;
+    Ok(())
+}
+
+/// Applies one state write (writer thread, inside its batch transaction).
+pub(super) fn apply(tx: &Transaction<'_>, write: &StateWrite) -> rusqlite::Result<()> {
+    match write {
+        StateWrite::Module(module) => save_module(tx, module),
+        StateWrite::RemoveModule(id) => {
+            tx.prepare_cached("DELETE FROM modules WHERE id = ?1")?
+                .execute([id.as_str()])?;
+            Ok(())
+        }
+        StateWrite::Stats { stats, at } => save_stats(tx, stats, *at),
+        StateWrite::Maintenance(maintenance) => save_maintenance(tx, maintenance),
+        StateWrite::User(user) => save_user(tx, user),
+        StateWrite::Session(session) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO sessions (id, user_id, role) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(rusqlite::params![
+                session.session_id.as_str(),
+                session.user_id.as_str(),
+                session.role.as_str(),
+            ])?;
+            Ok(())
+        }
+        StateWrite::RemoveSession(id) => {
+            tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
+                .execute([id.as_str()])?;
+            Ok(())
+        }
+        StateWrite::Store(image) => {
+            tx.execute_batch("DELETE FROM modules; DELETE FROM users; DELETE FROM stats;")?;
+            for module in &image.modules {
+                save_module(tx, module)?;
+            }
+            for user in &image.users {
+                save_user(tx, user)?;
+            }
+            if let Some(stats) = &image.last_stats {
+                save_stats(tx, stats, crate::event::now_ms())?;
+            }
+            save_maintenance(tx, &image.maintenance)
+        }
+    }
+}
+
+/// Reads every state table (reader connection).
+pub(super) fn load(conn: &Connection) -> Result<StateSnapshot, PersistError> {
+    let fail = |e: rusqlite::Error| PersistError::database("loading the state snapshot", &e);
+    let invalid = |table: &'static str, key: &str, detail: String| PersistError::InvalidRow {
+        table,
+        key: key.to_owned(),
+        detail,
+    };
+    let mut snapshot = StateSnapshot::default();
+
+    let mut statement = conn
+        .prepare(
+            "SELECT id, owner, name, type, online, telemetry, last_change, added, extra \
+             FROM modules ORDER BY id",
+        )
+        .map_err(fail)?;
+    let mut rows = statement.query([]).map_err(fail)?;
+    while let Some(row) = rows.next().map_err(fail)? {
+        let id_text: String = row.get(0).map_err(fail)?;
+        let bad = |detail: String| invalid("modules", &id_text, detail);
+        let id = ModuleId::new(&id_text).map_err(|e| bad(e.to_string()))?;
+        let owner =
+            UserId::new(&row.get::<_, String>(1).map_err(fail)?).map_err(|e| bad(e.to_string()))?;
+        let telemetry = row
+            .get::<_, Option<String>>(5)
+            .map_err(fail)?
+            .map(|text| serde_json::from_str::<Value>(&text))
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?;
+        let extra = match serde_json::from_str::<Value>(&row.get::<_, String>(8).map_err(fail)?)
+            .map_err(|e| bad(e.to_string()))?
+        {
+            Value::Object(map) => map,
+            other => return Err(bad(format!("extra is not an object: {other}"))),
+        };
+        let mut record = ModuleRecord::new(id, owner, row.get::<_, i64>(6).map_err(fail)? as u64);
+        record.name = row.get(2).map_err(fail)?;
+        record.kind = row.get(3).map_err(fail)?;
+        record.online = row.get(4).map_err(fail)?;
+        record.telemetry = telemetry;
+        record.added = row.get(7).map_err(fail)?;
+        record.extra = extra;
+        snapshot.modules.push(record);
+    }
+    drop(rows);
+    drop(statement);
+
+    snapshot.last_stats = conn
+        .query_row("SELECT value FROM stats WHERE id = 1", [], |row| {
+            row.get::<_, String>(0)
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            other => Err(other),
+        })
+        .map_err(fail)?
+        .map(|text| serde_json::from_str::<Value>(&text))
+        .transpose()
+        .map_err(|e| invalid("stats", "1", e.to_string()))?;
+
+    snapshot.maintenance = conn
+        .query_row(
+            "SELECT enabled, message FROM maintenance WHERE id = 1",
+            [],
+            |row| {
+                Ok(Maintenance {
+                    enabled: row.get(0)?,
+                    message: row.get(1)?,
+                })
+            },
+        )
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(Maintenance::default()),
+            other => Err(other),
+        })
+        .map_err(fail)?;
+
+    let mut statement = conn
+        .prepare("SELECT id, registered, profile FROM users ORDER BY id")
+        .map_err(fail)?;
+    let mut rows = statement.query([]).map_err(fail)?;
+    while let Some(row) = rows.next().map_err(fail)? {
+        let id_text: String = row.get(0).map_err(fail)?;
+        let bad = |detail: String| invalid("users", &id_text, detail);
+        let profile = match serde_json::from_str::<Value>(&row.get::<_, String>(2).map_err(fail)?)
+            .map_err(|e| bad(e.to_string()))?
+        {
+            Value::Object(map) => map,
+            other => return Err(bad(format!("profile is not an object: {other}"))),
+        };
+        snapshot.users.push(UserProfile {
+            user_id: UserId::new(&id_text).map_err(|e| bad(e.to_string()))?,
+            registered: row.get(1).map_err(fail)?,
+            profile,
+        });
+    }
+    drop(rows);
+    drop(statement);
+
+    let mut statement = conn
+        .prepare("SELECT id, user_id, role FROM sessions ORDER BY id")
+        .map_err(fail)?;
+    let mut rows = statement.query([]).map_err(fail)?;
+    while let Some(row) = rows.next().map_err(fail)? {
+        let id_text: String = row.get(0).map_err(fail)?;
+        let bad = |detail: String| invalid("sessions", &id_text, detail);
+        let role_text: String = row.get(2).map_err(fail)?;
+        snapshot.sessions.push(LiveSession {
+            session_id: SessionId::new(&id_text).map_err(|e| bad(e.to_string()))?,
+            user_id: UserId::new(&row.get::<_, String>(1).map_err(fail)?)
+                .map_err(|e| bad(e.to_string()))?,
+            role: Role::parse(&role_text)
+                .ok_or_else(|| bad(format!("unknown role {role_text:?}")))?,
+        });
+    }
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::ModuleFields;
+    use serde_json::json;
+
+    fn tables() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        let version = conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0));
+        assert_eq!(version.unwrap(), 0);
+        conn.execute_batch(super::super::schema::V1).unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_store_image_loads_back_into_an_equivalent_store() {
+        let mut store = Store::default();
+        let owner = UserId::new("123").unwrap();
+        let id = ModuleId::new("MC-1").unwrap();
+        let fields = ModuleFields {
+            owner: Some(owner.clone()),
+            ..ModuleFields::default()
+        };
+        store.set_online(&id, &fields, true, 5).unwrap();
+        store.set_telemetry("MC-1", &json!({"v": 1}), 6).unwrap();
+        store.set_stats(&json!({"n": 1}));
+        store.register_user(&owner, json!({"name": "Ada"}).as_object().unwrap());
+
+        let mut conn = tables();
+        let tx = conn.transaction().unwrap();
+        apply(&tx, &StateWrite::Store(Box::new(StoreImage::of(&store)))).unwrap();
+        tx.commit().unwrap();
+        let mut restored = load(&conn).unwrap().to_store();
+
+        assert!(restored.is_unchanged_online("MC-1", Some(&owner), true));
+        assert_eq!(restored.module("MC-1"), store.module("MC-1"));
+        assert!(
+            restored
+                .set_telemetry("MC-1", &json!({"v": 1}), 7)
+                .unwrap()
+                .is_none()
+        );
+        assert!(!restored.set_stats(&json!({"n": 1})));
+        assert!(
+            !restored.register_user(&owner, &Map::new()),
+            "already registered"
+        );
+        assert_eq!(restored.modules_of(&owner).count(), 1);
+    }
+}
