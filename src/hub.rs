@@ -45,7 +45,7 @@ use crate::protocol::{OutboundEvent, WireFormat};
 use crate::registry::routing::{PageIndex, Routing, RoutingError};
 use crate::registry::{Registry, RegistryError};
 use crate::store::{Store, StoreError};
-use crate::transport::in_process::{InProcessConnection, wake_pair};
+use crate::transport::in_process::InProcessConnection;
 use crate::transport::queue::{CloseReason, ConnectionId, OutboundQueue, Pushed, Wake};
 use crate::transport::{Connection, Transport};
 
@@ -1195,15 +1195,14 @@ impl Hub {
         format: WireFormat,
         waker: impl Wake,
     ) -> Connection {
-        let id = ConnectionId(self.inner.next_connection.fetch_add(1, Ordering::Relaxed));
-        let queue = Arc::new(OutboundQueue::new(
+        let id = self.next_connection_id();
+        let queue = OutboundQueue::new(
             id,
             format,
             self.inner.limits.queue_capacity,
             Box::new(waker),
-        ));
-        self.inner.registry.attach(Arc::clone(&queue), context);
-        Connection::new(self.clone(), queue)
+        );
+        self.attach_queue(queue, context)
     }
 
     /// Opens an in-process connection (no socket), for Rust embedders and tests.
@@ -1214,8 +1213,20 @@ impl Hub {
     /// Opens an in-process connection with a given handshake context (headers,
     /// cookies, address) for authenticators that read it.
     pub fn connect_in_process_with(&self, context: HandshakeContext) -> InProcessConnection {
-        let (waker, wakes) = wake_pair();
-        InProcessConnection::new(self.attach(context, WireFormat::Native, waker), wakes)
+        let id = self.next_connection_id();
+        let queue =
+            OutboundQueue::new_local(id, WireFormat::Native, self.inner.limits.queue_capacity);
+        InProcessConnection::new(self.attach_queue(queue, context))
+    }
+
+    fn next_connection_id(&self) -> ConnectionId {
+        ConnectionId(self.inner.next_connection.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn attach_queue(&self, queue: OutboundQueue, context: HandshakeContext) -> Connection {
+        let queue = Arc::new(queue);
+        self.inner.registry.attach(Arc::clone(&queue), context);
+        Connection::new(self.clone(), queue)
     }
 
     /// Takes a closing connection out of every audience; a device's module then starts

@@ -11,27 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, Sender, bounded};
 use serde_json::Value;
 
 use crate::hub::{InboundError, Reply};
 use crate::protocol::{OutboundEvent, WireFormat};
 use crate::transport::Connection;
-use crate::transport::queue::{CloseReason, ConnectionId, Wake};
-
-/// Wakes the reader through a one-slot channel: a full slot already means "look again".
-pub(crate) struct ChannelWake(pub(crate) Sender<()>);
-
-impl Wake for ChannelWake {
-    fn wake(&self) {
-        let _ = self.0.try_send(());
-    }
-}
-
-pub(crate) fn wake_pair() -> (ChannelWake, Receiver<()>) {
-    let (sender, receiver) = bounded(1);
-    (ChannelWake(sender), receiver)
-}
+use crate::transport::queue::{CloseReason, ConnectionId, Drained};
 
 /// Something the hub sent to an in-process connection.
 #[derive(Debug, Clone)]
@@ -55,16 +40,16 @@ impl Received {
 /// A connection to the hub from the same process.
 pub struct InProcessConnection {
     connection: Connection,
-    wake: Receiver<()>,
     buffer: VecDeque<Received>,
     closed: bool,
 }
 
 impl InProcessConnection {
-    pub(crate) fn new(connection: Connection, wake: Receiver<()>) -> Self {
+    /// `connection`'s queue must be a local one (`OutboundQueue::new_local`): this
+    /// reader waits on the queue's own condition variable.
+    pub(crate) fn new(connection: Connection) -> Self {
         Self {
             connection,
-            wake,
             buffer: VecDeque::new(),
             closed: false,
         }
@@ -95,6 +80,10 @@ impl InProcessConnection {
             return;
         }
         let drained = self.connection.queue().drain();
+        self.take(drained);
+    }
+
+    fn take(&mut self, drained: Drained) {
         self.buffer
             .extend(drained.frames.into_iter().map(Received::Frame));
         if let Some(reason) = drained.closed {
@@ -113,18 +102,16 @@ impl InProcessConnection {
 
     /// Waits up to `timeout` for the next frame or close.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Received> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(received) = self.try_recv() {
-                return Some(received);
-            }
-            if self.closed {
-                return None;
-            }
-            if self.wake.recv_deadline(deadline).is_err() {
-                return self.try_recv();
-            }
+        if let Some(received) = self.try_recv() {
+            return Some(received);
         }
+        if self.closed || timeout.is_zero() {
+            return None;
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let drained = self.connection.queue().wait_until(deadline);
+        self.take(drained);
+        self.buffer.pop_front()
     }
 
     /// Everything queued right now (frames and a close), without waiting.

@@ -14,13 +14,24 @@
 //!   (`tests/queue_policy.rs::overflow_closes_only_the_slow_connection`)
 //! - A close requested by the hub (logout) keeps the frames already queued, so
 //!   `user:session:ended` is delivered before the close.
+//!   (`transport::queue::tests::logout_close_keeps_queued_frames`)
+//! - **Wake-ups**: the reader is woken when the queue goes from empty to non-empty and
+//!   when it is closed, never lost. An external transport (the server) is woken through
+//!   its [`Wake`]; an in-process reader waits in `OutboundQueue::wait_until` on a
+//!   condition variable tied to the queue's own lock, so a push between its check and
+//!   its wait cannot be missed, and waking it when nobody waits is one load in the cache
+//!   line the push already holds.
+//!   (`transport::queue::tests::wakes_only_on_empty_to_non_empty`,
+//!   `transport::queue::tests::local_reader_is_woken_by_a_push_and_by_a_close`)
 //!
 //! This module must not resolve audiences or encode frames.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use smallvec::SmallVec;
 
 use crate::ids::ModuleId;
 use crate::protocol::{OutboundEvent, WireFormat};
@@ -80,18 +91,32 @@ pub(crate) enum Pushed {
     Closed,
 }
 
-/// Frames a queue has room for without allocating: its first buffer and the one each
-/// drain puts in place.
-const INITIAL_FRAMES: usize = 8;
+/// Frames a queue holds inline, in the cache line of its lock, before it needs a heap
+/// buffer: a reader that keeps up (at most this many frames between two drains) never
+/// makes a push allocate or touch memory outside that line.
+const INLINE_FRAMES: usize = 3;
 
-#[derive(Default)]
+type Frames = SmallVec<[Arc<OutboundEvent>; INLINE_FRAMES]>;
+
+/// Everything a push reads and writes, behind the queue's lock. Kept small (48 bytes)
+/// so that the lock, this state and the in-process condition variable share one cache
+/// line: a broadcast to a connection that is not in cache costs one miss.
 struct State {
-    frames: VecDeque<Arc<OutboundEvent>>,
-    /// Sequence number of `frames[0]`; a frame's sequence never changes while queued.
-    head_seq: u64,
-    /// Module → sequence of its queued telemetry frame.
-    telemetry_slots: HashMap<ModuleId, u64>,
+    frames: Frames,
+    /// Module → position in `frames` of its queued telemetry frame. Boxed on the first
+    /// telemetry frame, so it costs a queue that never gets any one pointer. Positions
+    /// are stable: frames are only appended, and a drain takes them all (clearing this).
+    /// Boxed on purpose: an unboxed `HashMap` would take 48 bytes of the hot line.
+    #[allow(clippy::box_collection)]
+    telemetry_slots: Option<Box<HashMap<ModuleId, usize>>>,
+    /// The bound (non-conflated frames); here rather than beside the lock to stay in
+    /// the same cache line.
+    capacity: u32,
     closed: Option<CloseReason>,
+    /// Whether the reader is woken through `OutboundQueue::waker` rather than
+    /// `OutboundQueue::readable`: copied here, in the hot cache line, so that waking an
+    /// in-process reader never reads the second line of the queue.
+    external_waker: bool,
 }
 
 /// What [`OutboundQueue::drain`] found.
@@ -105,29 +130,57 @@ pub struct Drained {
 
 /// A connection's outbound side, shared by the registry (which pushes) and the transport
 /// (which drains).
+///
+/// Laid out for the broadcast path: the lock, the [`State`] it guards and the
+/// in-process condition variable fill the first 64-byte cache line (the struct is
+/// 64-byte aligned), so a push to a queue that is not in cache costs one miss. Nothing
+/// else is read on the push path of an in-process connection.
+#[repr(C, align(64))]
 pub struct OutboundQueue {
+    state: Mutex<State>,
+    /// The in-process reader waits here, with the queue's own lock (no lost wake-up);
+    /// notifying it when nobody waits is a single load of this field.
+    readable: Condvar,
     id: ConnectionId,
     format: WireFormat,
-    capacity: usize,
-    state: Mutex<State>,
-    waker: Box<dyn Wake>,
+    /// An external transport's waker (the server's tokio `Notify`); `None` for an
+    /// in-process connection, which waits on `readable`.
+    waker: Option<Box<dyn Wake>>,
 }
 
 impl OutboundQueue {
+    /// A queue whose reader waits in [`OutboundQueue::wait_until`].
+    pub(crate) fn new_local(id: ConnectionId, format: WireFormat, capacity: usize) -> Self {
+        Self::with_waker(id, format, capacity, None)
+    }
+
+    /// A queue whose transport is told of new frames through `waker`.
     pub(crate) fn new(
         id: ConnectionId,
         format: WireFormat,
         capacity: usize,
         waker: Box<dyn Wake>,
     ) -> Self {
+        Self::with_waker(id, format, capacity, Some(waker))
+    }
+
+    fn with_waker(
+        id: ConnectionId,
+        format: WireFormat,
+        capacity: usize,
+        waker: Option<Box<dyn Wake>>,
+    ) -> Self {
         Self {
+            state: Mutex::new(State {
+                frames: Frames::new(),
+                telemetry_slots: None,
+                capacity: u32::try_from(capacity).unwrap_or(u32::MAX).max(1),
+                closed: None,
+                external_waker: waker.is_some(),
+            }),
+            readable: Condvar::new(),
             id,
             format,
-            capacity: capacity.max(1),
-            state: Mutex::new(State {
-                frames: VecDeque::with_capacity(INITIAL_FRAMES),
-                ..State::default()
-            }),
             waker,
         }
     }
@@ -142,40 +195,55 @@ impl OutboundQueue {
         self.format
     }
 
+    /// Wakes the reader: called with no lock held; `external` is the queue's
+    /// `State::external_waker`.
+    #[inline]
+    fn wake(&self, external: bool) {
+        if !external {
+            self.readable.notify_one();
+        } else if let Some(waker) = &self.waker {
+            waker.wake();
+        }
+    }
+
     pub(crate) fn push(&self, frame: &Arc<OutboundEvent>) -> Pushed {
-        let mut state = self.state.lock();
+        let mut guard = self.state.lock();
+        let state = &mut *guard;
         if state.closed.is_some() {
             return Pushed::Closed;
         }
-        let was_empty = state.frames.is_empty();
+        let len = state.frames.len();
+        let full = len >= state.capacity as usize;
         if let Some(key) = frame.conflation_key() {
-            if let Some(&seq) = state.telemetry_slots.get(key) {
-                let index = (seq - state.head_seq) as usize;
+            let slots = state.telemetry_slots.get_or_insert_with(Box::default);
+            if let Some(&index) = slots.get(key) {
                 state.frames[index] = Arc::clone(frame);
                 return Pushed::Conflated;
             }
-            if state.frames.len() >= self.capacity {
-                return self.overflow(state);
+            if full {
+                return self.overflow(guard);
             }
-            let seq = state.head_seq + state.frames.len() as u64;
-            state.telemetry_slots.insert(key.clone(), seq);
-        } else if state.frames.len() >= self.capacity {
-            return self.overflow(state);
+            slots.insert(key.clone(), len);
+        } else if full {
+            return self.overflow(guard);
         }
-        state.frames.push_back(Arc::clone(frame));
-        drop(state);
-        if was_empty {
-            self.waker.wake();
+        state.frames.push(Arc::clone(frame));
+        let external = state.external_waker;
+        drop(guard);
+        if len == 0 {
+            self.wake(external);
         }
         Pushed::Queued
     }
 
-    fn overflow(&self, mut state: parking_lot::MutexGuard<'_, State>) -> Pushed {
-        state.frames.clear();
-        state.telemetry_slots.clear();
+    fn overflow(&self, mut state: MutexGuard<'_, State>) -> Pushed {
+        let dropped = std::mem::take(&mut state.frames);
+        state.telemetry_slots = None;
         state.closed = Some(CloseReason::SlowConsumer);
+        let external = state.external_waker;
         drop(state);
-        self.waker.wake();
+        drop(dropped);
+        self.wake(external);
         Pushed::Overflowed
     }
 
@@ -186,39 +254,59 @@ impl OutboundQueue {
         if state.closed.is_some() {
             return false;
         }
-        if reason == CloseReason::SlowConsumer {
-            state.frames.clear();
-            state.telemetry_slots.clear();
-        }
+        let dropped = if reason == CloseReason::SlowConsumer {
+            state.telemetry_slots = None;
+            std::mem::take(&mut state.frames)
+        } else {
+            Frames::new()
+        };
         state.closed = Some(reason);
+        let external = state.external_waker;
         drop(state);
-        self.waker.wake();
+        drop(dropped);
+        self.wake(external);
         true
     }
 
     /// Takes every queued frame, in order, and the close reason if the connection is
-    /// closed. The lock is held only for the swap.
-    ///
-    /// The queue's next buffer is allocated here, on the reader's side and before the
-    /// lock is taken, so that a push (the emit path) never allocates for a reader that
-    /// keeps up.
+    /// closed. The lock is held only for the swap: frames are moved out of the queue's
+    /// inline buffer (or its heap buffer is taken whole) and turned into the returned
+    /// `Vec` after the lock is released, so a push (the emit path) never waits for an
+    /// allocation, and never allocates for a reader that keeps up.
     pub fn drain(&self) -> Drained {
-        let fresh = VecDeque::with_capacity(INITIAL_FRAMES);
+        Self::take(self.state.lock())
+    }
+
+    /// Waits until a frame is queued or the connection is closed, or until `deadline`
+    /// (`None`: no deadline), then drains like [`OutboundQueue::drain`]. For a queue made
+    /// with [`OutboundQueue::new_local`]: the wait is on the queue's own lock, so a push
+    /// between the check and the wait cannot be missed.
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Drained {
+        debug_assert!(self.waker.is_none(), "only a local queue is waited on");
         let mut state = self.state.lock();
-        if state.frames.is_empty() {
-            return Drained {
-                frames: Vec::new(),
-                closed: state.closed.clone(),
-            };
+        while state.frames.is_empty() && state.closed.is_none() {
+            match deadline {
+                Some(deadline) => {
+                    if self.readable.wait_until(&mut state, deadline).timed_out() {
+                        break;
+                    }
+                }
+                None => self.readable.wait(&mut state),
+            }
         }
-        let taken = state.frames.len() as u64;
-        state.head_seq += taken;
-        state.telemetry_slots.clear();
-        let frames = std::mem::replace(&mut state.frames, fresh);
+        Self::take(state)
+    }
+
+    /// Moves the frames out of `state` and releases the lock before building the `Vec`.
+    fn take(mut state: MutexGuard<'_, State>) -> Drained {
+        let frames = std::mem::take(&mut state.frames);
+        if let Some(slots) = &mut state.telemetry_slots {
+            slots.clear();
+        }
         let closed = state.closed.clone();
         drop(state);
         Drained {
-            frames: frames.into(),
+            frames: frames.into_vec(),
             closed,
         }
     }
@@ -275,6 +363,15 @@ mod tests {
 
     fn plain(n: i64) -> Arc<OutboundEvent> {
         OutboundEvent::new("x".into(), json!(n), None, Arc::new(Metrics::default()))
+    }
+
+    #[test]
+    fn lock_state_and_condvar_share_one_cache_line() {
+        assert_eq!(std::mem::align_of::<OutboundQueue>(), 64);
+        assert!(
+            std::mem::size_of::<Mutex<State>>() + std::mem::size_of::<Condvar>() <= 64,
+            "the hot state no longer fits in the queue's first cache line"
+        );
     }
 
     #[test]
@@ -341,6 +438,38 @@ mod tests {
         let drained = q.drain();
         assert_eq!(drained.frames.len(), 1);
         assert_eq!(drained.closed, Some(CloseReason::LoggedOut));
+    }
+
+    #[test]
+    fn local_reader_is_woken_by_a_push_and_by_a_close() {
+        let q = Arc::new(OutboundQueue::new_local(
+            ConnectionId(1),
+            WireFormat::Native,
+            8,
+        ));
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        // Nothing queued: a wait that has already expired returns empty at once.
+        let drained = q.wait_until(Some(Instant::now()));
+        assert!(drained.frames.is_empty() && drained.closed.is_none());
+
+        let reader = std::thread::spawn({
+            let q = Arc::clone(&q);
+            move || (q.wait_until(Some(far)), q.wait_until(None))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        q.push(&plain(1));
+        // Let the reader take the frame first, so that the close wakes it separately.
+        while !q.is_empty() {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(q.close(CloseReason::Shutdown));
+        let (first, second) = reader.join().unwrap();
+        assert!(Instant::now() < far, "the reader was not woken");
+        assert_eq!(first.frames.len(), 1);
+        assert_eq!(first.frames[0].payload(), &json!(1));
+        assert!(second.frames.is_empty());
+        assert_eq!(second.closed, Some(CloseReason::Shutdown));
     }
 
     #[test]
