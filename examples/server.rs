@@ -3,7 +3,9 @@
 //! `cargo run --release --example server` listens on 127.0.0.1:3000 with nothing to
 //! configure: Socket.IO at `/socket.io/` (the seed's browser pages connect unchanged),
 //! the native JSON protocol at `/ws`, and the HTTP API `POST /api/v1/emit/<call>` for
-//! backends in any language. On first start it generates an API key and a JWT secret,
+//! backends in any language. State and the audit log persist in the SQLite file `--db`
+//! (default `./microcoaster-realtime.db`, `--durability batched`), so a restart keeps
+//! change detection and logged-in sessions. On first start it generates an API key and a JWT secret,
 //! stores them (mode 0600) next to the database path and prints them. `-- --demo`
 //! simulates users' modules and prints tokens to log in with. `-- --help` lists every
 //! flag; each also reads an environment variable.
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use microcoaster_realtime::transport::server::{Cors, ServerConfig};
-use microcoaster_realtime::{ClientEvent, Hub};
+use microcoaster_realtime::{ClientEvent, Durability, Hub};
 use serde_json::{Value, json};
 
 /// Standalone MicroCoaster real-time server.
@@ -31,6 +33,10 @@ struct Args {
     /// Database path; the generated secrets are stored beside it as `<db>.secrets.json`.
     #[arg(long, env = "MCRT_DB", default_value = "./microcoaster-realtime.db")]
     db: PathBuf,
+    /// What a crash can lose: `off` (no fsync), `batched` (fsync at most every 50 ms),
+    /// `sync` (every emit returns after its audit row is on disk).
+    #[arg(long, env = "MCRT_DURABILITY", default_value = "batched")]
+    durability: Durability,
     /// JWT HS256 secret (default: generated once and stored beside the database).
     #[arg(long, env = "MCRT_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
@@ -226,9 +232,13 @@ fn main() {
     if let Some(url) = args.webhook.clone() {
         builder = builder.on_client_event(webhook_forwarder(url));
     }
-    let hub = builder
-        .build()
-        .expect("the default pages and routes are valid");
+    let hub = match builder.persist(&args.db, args.durability).build() {
+        Ok(hub) => hub,
+        Err(error) => {
+            eprintln!("cannot start: {error}");
+            std::process::exit(1);
+        }
+    };
     let cors = if args.cors_origins.iter().any(|o| o == "*") {
         Cors::Any
     } else if args.cors_origins.is_empty() {
@@ -262,6 +272,11 @@ fn main() {
     println!("  Socket.IO : http://{addr}/socket.io/   native JSON: ws://{addr}/ws");
     println!(
         "  HTTP API  : POST http://{addr}/api/v1/emit/<call>  (Authorization: Bearer <api key>)"
+    );
+    println!(
+        "  database  : {} (durability {})",
+        args.db.display(),
+        args.durability.as_str()
     );
     println!(
         "  secrets   : {} ({})",
@@ -300,6 +315,7 @@ fn main() {
         let _ = demo.join();
     }
     server.shutdown();
+    hub.shutdown(Duration::from_secs(5));
     let metrics: Value = serde_json::to_value(hub.metrics()).unwrap_or(Value::Null);
     println!("final metrics: {metrics}");
 }

@@ -1,7 +1,8 @@
 //! The Hub: the facade hosts call, with the seed's `emit_*` API, wiring the parts below.
 //!
 //! Data flows one way (DESIGN §2): **host → `emit_*` → store (changed?) → [`Event`] →
-//! before-emit hooks → registry resolution → connection queues**; inbound:
+//! before-emit hooks → persistence (state saves, audit) → registry resolution →
+//! connection queues**; inbound:
 //! **transport → [`Hub::on_client_message`] → authentication / page / client-event hook**.
 //!
 //! Invariants kept here:
@@ -14,13 +15,21 @@
 //! - **Unchanged emits send nothing** and return [`EmitOutcome::Unchanged`].
 //! - **Re-entrancy**: an `emit_*` from inside a before-emit hook returns
 //!   [`HubError::Reentrant`] instead of deadlocking.
+//! - **Persistence is optional and off the hot path** ([`HubBuilder::persist`]): without
+//!   it the hub is memory only and does no persistence work at all; with it, `build`
+//!   restores the store and the live sessions, every changed record is saved (enqueued
+//!   under the emit lock, so saves keep the store's order), every emit, authentication,
+//!   close and bad input is audited, and [`Hub::shutdown`] / dropping the last `Hub`
+//!   saves the whole store and closes the database. An unchanged emit does no state
+//!   save (only its audit row).
 //!
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
 //! is `registry/`).
 
 use std::cell::Cell;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -40,6 +49,9 @@ use crate::hooks::{
 use crate::ids::{IdError, ModuleId, SessionId, UserId};
 use crate::input::{self, InputError, ModuleFields};
 use crate::metrics::{BadInputKind, Metrics, MetricsSnapshot};
+use crate::persist::{
+    AuditFilter, AuditLog, AuditRow, Durability, PersistConfig, PersistError, Persistence,
+};
 use crate::protocol::native::{self, FrameError};
 use crate::protocol::{OutboundEvent, WireFormat};
 use crate::registry::routing::{PageIndex, Routing, RoutingError};
@@ -186,6 +198,10 @@ pub enum BuildError {
         /// Its error.
         message: String,
     },
+    /// The database could not be opened or its saved state could not be read
+    /// ([`HubBuilder::persist`]).
+    #[error("persistence: {0}")]
+    Persist(#[from] PersistError),
 }
 
 /// Limits and sizes.
@@ -209,9 +225,29 @@ pub struct HubBuilder {
     routes: Vec<(String, Vec<String>, Vec<String>)>,
     transports: Vec<Arc<dyn Transport>>,
     device_grace: Duration,
+    persist: Option<(PathBuf, PersistConfig)>,
 }
 
 impl HubBuilder {
+    /// Persists to the SQLite database at `path` (created if needed) with this
+    /// durability: `build` restores the saved state (change detection and logged-in
+    /// sessions continue across a restart), every state change is saved and every emit,
+    /// authentication attempt, close and bad input is audited ([`Hub::audit`]).
+    ///
+    /// In [`Durability::Batched`] and [`Durability::Off`] an emit never waits for the
+    /// disk. In [`Durability::Sync`] every emit (and every audited authentication,
+    /// close or bad input) returns only after its audit row, and every save before it,
+    /// is committed and fsynced. Without `persist` the hub keeps everything in memory.
+    pub fn persist(self, path: impl AsRef<Path>, durability: Durability) -> Self {
+        self.persist_with(path, PersistConfig::new(durability))
+    }
+
+    /// [`persist`](Self::persist) with every setting (queue bound, batching, retention).
+    pub fn persist_with(mut self, path: impl AsRef<Path>, config: PersistConfig) -> Self {
+        self.persist = Some((path.as_ref().to_path_buf(), config));
+        self
+    }
+
     /// Verifies `token`s as JWT HS256 signed with `secret`.
     pub fn jwt_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.jwt_secret = Some(secret.as_ref().to_vec());
@@ -305,16 +341,40 @@ impl HubBuilder {
             let admin: Vec<&str> = admin_pages.iter().map(String::as_str).collect();
             routing.set_route(event, &user, &admin)?;
         }
+        let mut audit = self.audit;
+        let mut store = Store::default();
+        let sessions = SessionTable::default();
+        let persist = match self.persist {
+            None => None,
+            Some((path, config)) => {
+                let persistence = Persistence::open_with(&path, config)?;
+                let saved = persistence.load_state()?;
+                store = saved.to_store();
+                for session in saved.sessions {
+                    sessions.log_in(session.session_id, session.user_id, session.role);
+                }
+                tracing::info!(
+                    path = %path.display(),
+                    modules = store.module_count(),
+                    sessions = sessions.len(),
+                    "state restored"
+                );
+                // First, so a `Sync` emit returns once its row is durable whatever the
+                // host's own sinks do.
+                audit.insert(0, Box::new(persistence.audit_sink()));
+                Some(persistence)
+            }
+        };
         let hub = Hub {
             inner: Arc::new(HubInner {
                 registry: Registry::new(routing.page_count()),
                 routing,
                 limits: self.limits,
-                store: Mutex::new(Store::default()),
+                store: Mutex::new(store),
                 auth: AuthChain {
                     custom: self.authenticators,
                     jwt: self.jwt_secret.as_deref().map(JwtAuthenticator::new),
-                    sessions: SessionTable::default(),
+                    sessions,
                     devices: DeviceKeys::default(),
                 },
                 presence: Presence::new(self.device_grace),
@@ -322,9 +382,11 @@ impl HubBuilder {
                 client_events: self.client_events,
                 stats: self.stats,
                 before_emit: self.before_emit,
-                audit: self.audit,
+                audit,
                 next_connection: AtomicU64::new(1),
                 transports: Mutex::new(Vec::new()),
+                persist,
+                persist_closed: AtomicBool::new(false),
             }),
         };
         for transport in self.transports {
@@ -355,6 +417,45 @@ struct HubInner {
     next_connection: AtomicU64,
     transports: Mutex<Vec<Arc<dyn Transport>>>,
     presence: Presence,
+    /// The database, when built with `persist`.
+    persist: Option<Persistence>,
+    /// Set once the final snapshot was saved and the database closed.
+    persist_closed: AtomicBool,
+}
+
+impl HubInner {
+    /// Saves the whole store (exact even if a save was dropped on a full queue) and
+    /// closes the database, once.
+    fn close_persistence(&self, store: Option<&Store>) {
+        let Some(persist) = &self.persist else {
+            return;
+        };
+        if self.persist_closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        match store {
+            Some(store) => {
+                if let Err(error) = persist.save_store(store) {
+                    tracing::error!(%error, "the final state snapshot was not saved");
+                }
+            }
+            None => tracing::warn!(
+                "shutdown from inside an emit hook: the final state snapshot was not saved"
+            ),
+        }
+        if let Err(error) = persist.clone().close() {
+            tracing::error!(%error, "closing the database failed");
+        }
+    }
+}
+
+impl Drop for HubInner {
+    fn drop(&mut self) {
+        if self.persist.is_some() {
+            let store = std::mem::take(self.store.get_mut());
+            self.close_persistence(Some(&store));
+        }
+    }
 }
 
 thread_local! {
@@ -416,6 +517,25 @@ impl Hub {
             routes: Vec::new(),
             transports: Vec::new(),
             device_grace: Duration::from_secs(5),
+            persist: None,
+        }
+    }
+
+    /// Runs one state save when persistence is configured (only on changed emits, under
+    /// the emit lock so saves reach the writer in the store's order). A failure is
+    /// counted in the persistence metrics and logged there; live delivery goes on.
+    fn save(&self, write: impl FnOnce(&Persistence) -> Result<(), PersistError>) {
+        if let Some(persist) = &self.inner.persist {
+            let _ = write(persist);
+        }
+    }
+
+    /// Saves one user's registration flag and profile fields as the store has them.
+    fn save_user(&self, store: &Store, user: &UserId) {
+        if let Some(persist) = &self.inner.persist
+            && let Some((registered, profile)) = store.user(user)
+        {
+            let _ = persist.save_user(user, registered, profile);
         }
     }
 
@@ -484,6 +604,7 @@ impl Hub {
             let Some(record) = guard.store.set_online(&module, &fields, online, now)? else {
                 return Ok((None, guard));
             };
+            self.save(|db| db.save_module(record));
             let mut payload = record.extra.clone();
             payload.insert("moduleId".into(), json!(record.id));
             payload.insert("online".into(), json!(online));
@@ -535,6 +656,7 @@ impl Hub {
             let Some(record) = guard.store.add_module(&id, &fields, online, now)? else {
                 return Ok((None, guard));
             };
+            self.save(|db| db.save_module(record));
             let view = record.to_json();
             let owner = record.owner.clone();
             let events = vec![
@@ -575,6 +697,7 @@ impl Hub {
             let Some(record) = guard.store.remove_module(&id, fields.owner.as_ref())? else {
                 return Ok((None, guard));
             };
+            self.save(|db| db.remove_module(&id));
             let now = now_ms();
             let mut view = record.to_json();
             if let Value::Object(map) = &mut view {
@@ -623,6 +746,7 @@ impl Hub {
             let Some(record) = guard.store.set_telemetry(module_id, telemetry, now)? else {
                 return Ok((None, guard));
             };
+            self.save(|db| db.save_module(record));
             let mut event = Event::new(
                 event::MODULE_TELEMETRY_UPDATED,
                 object(
@@ -674,6 +798,8 @@ impl Hub {
             {
                 return Ok((None, guard));
             }
+            self.save(|db| db.save_session(&session, &id, role));
+            self.save_user(&guard.store, &id);
             let now = now_ms();
             let events = vec![
                 Event::new(
@@ -723,6 +849,9 @@ impl Hub {
                 .sessions
                 .log_out(&session, &id)
                 .map_err(|owner| HubError::SessionMismatch { owner })?;
+            if was_live {
+                self.save(|db| db.remove_session(&session));
+            }
             let now = now_ms();
             let ended = Event::new(
                 event::USER_SESSION_ENDED,
@@ -782,6 +911,7 @@ impl Hub {
             if changes.is_empty() {
                 return Ok((None, guard));
             }
+            self.save_user(&guard.store, &id);
             let now = now_ms();
             let event = Event::new(
                 event::USER_PROFILE_UPDATED,
@@ -816,6 +946,7 @@ impl Hub {
             if !guard.store.register_user(&id, &profile) {
                 return Ok((None, guard));
             }
+            self.save_user(&guard.store, &id);
             let event = Event::new(
                 event::ADMIN_USER_REGISTERED,
                 object(vec![("user", user_view(&id, role, &profile))], now_ms()),
@@ -861,6 +992,7 @@ impl Hub {
             if !guard.store.set_stats(stats) {
                 return Ok((None, guard));
             }
+            self.save(|db| db.save_stats(stats));
             let event = Event::new(
                 event::ADMIN_STATS_UPDATED,
                 object(vec![("stats", stats.clone())], now_ms()),
@@ -940,6 +1072,7 @@ impl Hub {
             if !guard.store.set_maintenance(enabled, message) {
                 return Ok((None, guard));
             }
+            self.save(|db| db.save_maintenance(guard.store.maintenance()));
             let event = Event::new(
                 event::SYSTEM_MAINTENANCE,
                 object(
@@ -1139,7 +1272,7 @@ impl Hub {
                     code: error.code().to_owned(),
                 },
             };
-            self.audit(AuditRecord {
+            self.record_audit(AuditRecord {
                 timestamp: now_ms(),
                 kind: AuditKind::Emit,
                 action: emission.call.to_owned(),
@@ -1153,7 +1286,7 @@ impl Hub {
         outcome
     }
 
-    fn audit(&self, record: AuditRecord) {
+    fn record_audit(&self, record: AuditRecord) {
         for sink in &self.inner.audit {
             guarded(&self.inner.metrics, "audit_sink", || sink.record(&record));
         }
@@ -1173,7 +1306,7 @@ impl Hub {
         if self.inner.audit.is_empty() {
             return;
         }
-        self.audit(AuditRecord {
+        self.record_audit(AuditRecord {
             timestamp: now_ms(),
             kind: AuditKind::Close,
             action: reason.as_str().to_owned(),
@@ -1360,7 +1493,7 @@ impl Hub {
         self.inner.metrics.bad_input(kind);
         tracing::debug!(connection = %id, ?kind, message, "bad input");
         if !self.inner.audit.is_empty() {
-            self.audit(AuditRecord {
+            self.record_audit(AuditRecord {
                 timestamp: now_ms(),
                 kind: AuditKind::BadInput,
                 action: format!("{kind:?}"),
@@ -1499,7 +1632,7 @@ impl Hub {
             self.device_connected(module, &identity.user_id);
         }
         if !self.inner.audit.is_empty() {
-            self.audit(AuditRecord {
+            self.record_audit(AuditRecord {
                 timestamp: now_ms(),
                 kind: AuditKind::Auth,
                 action: "authenticate".into(),
@@ -1556,7 +1689,7 @@ impl Hub {
             );
         }
         if !self.inner.audit.is_empty() {
-            self.audit(AuditRecord {
+            self.record_audit(AuditRecord {
                 timestamp: now_ms(),
                 kind: AuditKind::Auth,
                 action: "authenticate".into(),
@@ -1682,13 +1815,38 @@ impl Hub {
         self.inner.metrics.ping_timeouts.increment();
     }
 
-    /// A copy of every counter.
+    /// A copy of every counter, with the persistence health when configured.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.inner.metrics.snapshot(self.inner.registry.counts())
+        let mut snapshot = self.inner.metrics.snapshot(self.inner.registry.counts());
+        snapshot.persistence = self.inner.persist.as_ref().map(Persistence::metrics);
+        snapshot
+    }
+
+    /// The database, when the hub was built with [`HubBuilder::persist`].
+    pub fn persistence(&self) -> Option<&Persistence> {
+        self.inner.persist.as_ref()
+    }
+
+    /// The audit log; [`PersistError::NotConfigured`] without persistence.
+    pub fn audit(&self) -> Result<AuditLog, PersistError> {
+        self.inner
+            .persist
+            .clone()
+            .map(AuditLog::new)
+            .ok_or(PersistError::NotConfigured)
+    }
+
+    /// Audit rows matching `filter`, including every row recorded before the call
+    /// (`hub.audit()?.query(filter)`).
+    pub fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, PersistError> {
+        self.audit()?.query(filter)
     }
 
     /// Stops every transport (flushing within `deadline`) and closes every remaining
-    /// connection with reason `shutdown`, after the frames already queued.
+    /// connection with reason `shutdown`, after the frames already queued. With
+    /// persistence, then saves the whole store under the emit lock and closes the
+    /// database, so a clean shutdown loses nothing; later writes are counted as dropped
+    /// in the persistence metrics. Dropping the last `Hub` does the same saving.
     pub fn shutdown(&self, deadline: Duration) {
         let transports: Vec<_> = self.inner.transports.lock().drain(..).collect();
         for transport in transports {
@@ -1697,6 +1855,12 @@ impl Hub {
         for queue in self.inner.registry.all_queues() {
             self.unsubscribe_closing(queue.id());
             queue.close(CloseReason::Shutdown);
+        }
+        if self.inner.persist.is_some() {
+            match self.lock() {
+                Ok(guard) => self.inner.close_persistence(Some(&guard.store)),
+                Err(_) => self.inner.close_persistence(None),
+            }
         }
     }
 }

@@ -139,6 +139,11 @@ pub mod registry;
 pub mod store;
 pub mod transport;
 
+/// Compiles every Rust example in README.md as a doctest, so the README cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use auth::{
     AuthDecision, AuthError, AuthRequest, Authenticator, HandshakeContext, Identity, Role,
 };
@@ -149,6 +154,7 @@ pub use hooks::{
 pub use hub::{BuildError, EmitOutcome, Hub, HubBuilder, HubError, IdArg, InboundError, Reply};
 pub use ids::{IdError, ModuleId, SessionId, UserId};
 pub use metrics::{BadInputKind, MetricsSnapshot};
+pub use persist::{Durability, PersistConfig, PersistError, PersistMetrics};
 pub use protocol::{OutboundEvent, WireFormat};
 pub use transport::in_process::{InProcessConnection, Received};
 pub use transport::queue::{CloseReason, ConnectionId, OutboundQueue, Wake};

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::persist::PersistMetrics;
+
 /// One monotonically increasing counter.
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
@@ -170,6 +172,10 @@ pub struct MetricsSnapshot {
     pub ping_timeouts: u64,
     /// Bad inputs by kind.
     pub bad_inputs: Vec<(BadInputKind, u64)>,
+    /// Persistence health (`degraded`, `rows_written`, `rows_dropped`, `write_errors`,
+    /// `lag`), when the hub was built with persistence; live events keep flowing while
+    /// the disk fails.
+    pub persistence: Option<PersistMetrics>,
 }
 
 impl MetricsSnapshot {
@@ -206,6 +212,7 @@ impl Metrics {
                 .iter()
                 .map(|kind| (*kind, self.bad_inputs(*kind)))
                 .collect(),
+            persistence: None,
         }
     }
 }

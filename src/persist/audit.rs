@@ -1,7 +1,8 @@
 //! The audit log table: how an [`AuditRecord`] is stored, read back and queried, and the
 //! [`AuditSink`] adapter that feeds it from the hub.
 //!
-//! Owns the `audit` table's row format, [`AuditFilter`] and [`AuditRow`]. Rows are
+//! Owns the `audit` table's row format, [`AuditFilter`], [`AuditRow`] and [`AuditLog`]
+//! (the query handle `Hub::audit` returns). Rows are
 //! written only by the writer thread (`writer.rs`) and read on the caller's thread
 //! through the reader connection; a query sees committed rows only (call
 //! [`Persistence::flush`] first to include everything enqueued). This module must not
@@ -295,6 +296,29 @@ impl AuditSink for PersistenceAudit {
     fn record(&self, record: &AuditRecord) {
         // Failures are counted and logged by `audit`.
         let _ = self.persistence.audit(record);
+    }
+}
+
+/// The hub's audit log (`Hub::audit`): queries that include every row recorded before
+/// the call.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    persistence: Persistence,
+}
+
+impl AuditLog {
+    pub(crate) fn new(persistence: Persistence) -> Self {
+        Self { persistence }
+    }
+
+    /// Rows matching `filter`. Commits what is queued first, so every audit row recorded
+    /// before this call is included (unless the disk is failing: then the rows committed
+    /// so far, and the failure shows in the persistence metrics).
+    pub fn query(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, PersistError> {
+        if let Err(error) = self.persistence.flush() {
+            tracing::debug!(%error, "audit query: flush failed, reading committed rows");
+        }
+        self.persistence.audit_query(filter)
     }
 }
 

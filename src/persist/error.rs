@@ -91,6 +91,10 @@ pub enum PersistError {
         /// The queue bound.
         capacity: usize,
     },
+    /// The hub was built without persistence (`HubBuilder::persist`), so there is no
+    /// audit log to query.
+    #[error("persistence is not configured: build the hub with persist(path, durability)")]
+    NotConfigured,
     /// The writer has stopped (after [`close`](super::Persistence::close)).
     #[error("the persistence writer has stopped")]
     Closed,

@@ -43,7 +43,10 @@
 //!   clone) commits everything received before returning.
 //! - What a crash can lose per mode is documented on [`Durability`].
 //!
-//! Guarded by `tests/persist.rs`. This module must not decide what changed (the store
+//! The hub wires it in with `HubBuilder::persist` (restore at build, saves on changed
+//! emits, the audit sink, the final `save_store` at shutdown).
+//!
+//! Guarded by `tests/persist.rs` and `tests/persist_hub.rs`. This module must not decide what changed (the store
 //! does) nor who may receive a replayed event (the registry does).
 
 mod audit;
@@ -54,7 +57,7 @@ mod schema;
 mod snapshot;
 mod writer;
 
-pub use audit::{AuditFilter, AuditRow, MAX_AUDIT_PAGE, PersistenceAudit};
+pub use audit::{AuditFilter, AuditLog, AuditRow, MAX_AUDIT_PAGE, PersistenceAudit};
 pub use config::{Durability, PersistConfig, Retention};
 pub use error::PersistError;
 pub use history::{HistoryEvent, audience_from_json, audience_to_json};

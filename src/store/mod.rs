@@ -293,6 +293,13 @@ impl Store {
             .map(|(id, record)| (id, record.registered, record.profile()))
     }
 
+    /// One user's registration flag and recorded profile fields (for persistence saves).
+    pub(crate) fn user(&self, id: &UserId) -> Option<(bool, &Map<String, Value>)> {
+        self.users
+            .get(id)
+            .map(|record| (record.registered, record.profile()))
+    }
+
     /// Rebuilds a store from persisted state (`persist::StateSnapshot::to_store`), so
     /// change detection continues across a restart.
     pub(crate) fn restore(

@@ -131,7 +131,7 @@ pub struct Drained {
 /// A connection's outbound side, shared by the registry (which pushes) and the transport
 /// (which drains).
 ///
-/// Laid out for the broadcast path: the lock, the [`State`] it guards and the
+/// Laid out for the broadcast path: the lock, the `State` it guards and the
 /// in-process condition variable fill the first 64-byte cache line (the struct is
 /// 64-byte aligned), so a push to a queue that is not in cache costs one miss. Nothing
 /// else is read on the push path of an in-process connection.
