@@ -39,7 +39,7 @@
 //!
 //! ## Tour
 //!
-//! - [`Hub`] (`hub.rs`) is the facade: the seed's twelve `emit_*` calls plus
+//! - [`Hub`] (`hub/`: builder, emit, deliver, inbound, connections) is the facade: the seed's twelve `emit_*` calls plus
 //!   [`Hub::emit_to_user`] / [`Hub::emit_to_admins`], each returning an
 //!   [`EmitOutcome`]. It is synchronous and thread-safe: call it from any thread.
 //! - [`event`] names every event and its payload shape (DESIGN §4), with an example

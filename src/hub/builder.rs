@@ -1,0 +1,229 @@
+//! `Hub::builder()`: limits, hooks, pages, routes, persistence and transports, and
+//! `build()`, which restores persisted state and starts the transports. This module must
+//! not emit anything.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// Limits and sizes.
+#[derive(Debug, Clone)]
+pub(super) struct Limits {
+    pub(super) queue_capacity: usize,
+    pub(super) max_auth_failures: u32,
+    pub(super) max_message_bytes: usize,
+}
+
+/// Configures and builds a [`Hub`].
+pub struct HubBuilder {
+    limits: Limits,
+    jwt_secret: Option<Vec<u8>>,
+    authenticators: Vec<Box<dyn Authenticator>>,
+    client_events: Option<Box<dyn ClientEventHandler>>,
+    stats: Option<Box<dyn StatsProvider>>,
+    before_emit: Vec<Box<dyn BeforeEmit>>,
+    audit: Vec<Box<dyn AuditSink>>,
+    pages: Vec<String>,
+    routes: Vec<(String, Vec<String>, Vec<String>)>,
+    transports: Vec<Arc<dyn Transport>>,
+    device_grace: Duration,
+    persist: Option<(PathBuf, PersistConfig)>,
+}
+
+impl HubBuilder {
+    /// The default configuration (see [`Hub::builder`]).
+    pub(super) fn new() -> Self {
+        HubBuilder {
+            limits: Limits {
+                queue_capacity: 1024,
+                max_auth_failures: 5,
+                max_message_bytes: 64 * 1024,
+            },
+            jwt_secret: None,
+            authenticators: Vec::new(),
+            client_events: None,
+            stats: None,
+            before_emit: Vec::new(),
+            audit: Vec::new(),
+            pages: crate::registry::routing::DEFAULT_PAGES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
+            routes: Vec::new(),
+            transports: Vec::new(),
+            device_grace: Duration::from_secs(5),
+            persist: None,
+        }
+    }
+
+    /// Persists to the SQLite database at `path` (created if needed) with this
+    /// durability: `build` restores the saved state (change detection and logged-in
+    /// sessions continue across a restart), every state change is saved and every emit,
+    /// authentication attempt, close and bad input is audited ([`Hub::audit`]).
+    ///
+    /// In [`Durability::Batched`] and [`Durability::Off`] an emit never waits for the
+    /// disk. In [`Durability::Sync`] every emit (and every audited authentication,
+    /// close or bad input) returns only after its audit row, and every save before it,
+    /// is committed and fsynced. Without `persist` the hub keeps everything in memory.
+    pub fn persist(self, path: impl AsRef<Path>, durability: Durability) -> Self {
+        self.persist_with(path, PersistConfig::new(durability))
+    }
+
+    /// [`persist`](Self::persist) with every setting (queue bound, batching, retention).
+    pub fn persist_with(mut self, path: impl AsRef<Path>, config: PersistConfig) -> Self {
+        self.persist = Some((path.as_ref().to_path_buf(), config));
+        self
+    }
+
+    /// Verifies `token`s as JWT HS256 signed with `secret`.
+    pub fn jwt_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.jwt_secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Adds a host authenticator, tried (in the order added) before the built-in ones.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticators.push(Box::new(authenticator));
+        self
+    }
+
+    /// Receives client events the library does not handle.
+    pub fn on_client_event(mut self, handler: impl ClientEventHandler) -> Self {
+        self.client_events = Some(Box::new(handler));
+        self
+    }
+
+    /// Computes stats for `emit_stats_update`.
+    pub fn stats_provider(mut self, provider: impl StatsProvider) -> Self {
+        self.stats = Some(Box::new(provider));
+        self
+    }
+
+    /// Adds a before-emit filter (run in the order added).
+    pub fn before_emit(mut self, filter: impl BeforeEmit) -> Self {
+        self.before_emit.push(Box::new(filter));
+        self
+    }
+
+    /// Adds an audit sink.
+    pub fn audit_sink(mut self, sink: impl AuditSink) -> Self {
+        self.audit.push(Box::new(sink));
+        self
+    }
+
+    /// Replaces the page list (must contain `modules` and `admin`; at most 64).
+    pub fn pages<S: AsRef<str>>(mut self, pages: &[S]) -> Self {
+        self.pages = pages.iter().map(|p| p.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Routes `event` to users on `user_pages` and admins on `admin_pages`.
+    pub fn route(mut self, event: &str, user_pages: &[&str], admin_pages: &[&str]) -> Self {
+        self.routes.push((
+            event.to_owned(),
+            user_pages.iter().map(|p| (*p).to_owned()).collect(),
+            admin_pages.iter().map(|p| (*p).to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Frames a connection may have waiting before it is closed as a slow consumer
+    /// (default 1,024; telemetry for one module is conflated and takes one slot).
+    pub fn queue_capacity(mut self, frames: usize) -> Self {
+        self.limits.queue_capacity = frames.max(1);
+        self
+    }
+
+    /// Failed authentications allowed per connection before it is closed (default 5).
+    pub fn max_auth_failures(mut self, attempts: u32) -> Self {
+        self.limits.max_auth_failures = attempts.max(1);
+        self
+    }
+
+    /// Largest inbound frame accepted, in bytes (default 64 KiB).
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_message_bytes = bytes;
+        self
+    }
+
+    /// How long a module stays online after its device's last connection went away
+    /// (default 5 s); a reconnect within it emits nothing. Zero takes it offline at once.
+    pub fn device_offline_grace(mut self, grace: Duration) -> Self {
+        self.device_grace = grace;
+        self
+    }
+
+    /// Adds a transport, started by `build`.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transports.push(Arc::new(transport));
+        self
+    }
+
+    /// Builds the hub and starts its transports.
+    pub fn build(self) -> Result<Hub, BuildError> {
+        let pages: Vec<&str> = self.pages.iter().map(String::as_str).collect();
+        let mut routing = Routing::with_pages(&pages)?;
+        for (event, user_pages, admin_pages) in &self.routes {
+            let user: Vec<&str> = user_pages.iter().map(String::as_str).collect();
+            let admin: Vec<&str> = admin_pages.iter().map(String::as_str).collect();
+            routing.set_route(event, &user, &admin)?;
+        }
+        let mut audit = self.audit;
+        let mut store = Store::default();
+        let sessions = SessionTable::default();
+        let persist = match self.persist {
+            None => None,
+            Some((path, config)) => {
+                let persistence = Persistence::open_with(&path, config)?;
+                let saved = persistence.load_state()?;
+                store = saved.to_store();
+                for session in saved.sessions {
+                    sessions.log_in(session.session_id, session.user_id, session.role);
+                }
+                tracing::info!(
+                    path = %path.display(),
+                    modules = store.module_count(),
+                    sessions = sessions.len(),
+                    "state restored"
+                );
+                // First, so a `Sync` emit returns once its row is durable whatever the
+                // host's own sinks do.
+                audit.insert(0, Box::new(persistence.audit_sink()));
+                Some(persistence)
+            }
+        };
+        let hub = Hub {
+            inner: Arc::new(HubInner {
+                registry: Registry::new(routing.page_count()),
+                routing,
+                limits: self.limits,
+                store: Mutex::new(store),
+                auth: AuthChain {
+                    custom: self.authenticators,
+                    jwt: self.jwt_secret.as_deref().map(JwtAuthenticator::new),
+                    sessions,
+                    devices: DeviceKeys::default(),
+                },
+                presence: Presence::new(self.device_grace),
+                metrics: Arc::new(Metrics::default()),
+                client_events: self.client_events,
+                stats: self.stats,
+                before_emit: self.before_emit,
+                audit,
+                next_connection: AtomicU64::new(1),
+                transports: Mutex::new(Vec::new()),
+                persist,
+                persist_closed: AtomicBool::new(false),
+            }),
+        };
+        for transport in self.transports {
+            transport
+                .start(hub.clone())
+                .map_err(|message| BuildError::Transport {
+                    name: transport.name().to_owned(),
+                    message,
+                })?;
+            hub.inner.transports.lock().push(transport);
+        }
+        Ok(hub)
+    }
+}

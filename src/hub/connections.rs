@@ -1,0 +1,166 @@
+//! Attaching and detaching connections (any transport, and the in-process one), and
+//! device presence: a device's connection makes its module online, losing it starts the
+//! offline grace period. This module must not parse client messages.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl Hub {
+    // ----- connections ----------------------------------------------------------
+
+    /// Attaches a new connection speaking `format`; the transport drains its queue when
+    /// `waker` fires and drops the returned [`Connection`] when the socket closes.
+    pub fn attach(
+        &self,
+        context: HandshakeContext,
+        format: WireFormat,
+        waker: impl Wake,
+    ) -> Connection {
+        let id = self.next_connection_id();
+        let queue = OutboundQueue::new(
+            id,
+            format,
+            self.inner.limits.queue_capacity,
+            Box::new(waker),
+        );
+        self.attach_queue(queue, context)
+    }
+
+    /// Opens an in-process connection (no socket), for Rust embedders and tests.
+    pub fn connect_in_process(&self) -> InProcessConnection {
+        self.connect_in_process_with(HandshakeContext::default())
+    }
+
+    /// Opens an in-process connection with a given handshake context (headers,
+    /// cookies, address) for authenticators that read it.
+    pub fn connect_in_process_with(&self, context: HandshakeContext) -> InProcessConnection {
+        let id = self.next_connection_id();
+        let queue =
+            OutboundQueue::new_local(id, WireFormat::Native, self.inner.limits.queue_capacity);
+        InProcessConnection::new(self.attach_queue(queue, context))
+    }
+
+    pub(super) fn next_connection_id(&self) -> ConnectionId {
+        ConnectionId(self.inner.next_connection.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(super) fn attach_queue(
+        &self,
+        queue: OutboundQueue,
+        context: HandshakeContext,
+    ) -> Connection {
+        let queue = Arc::new(queue);
+        self.inner.registry.attach(Arc::clone(&queue), context);
+        Connection::new(self.clone(), queue)
+    }
+
+    /// Takes a closing connection out of every audience; a device's module then starts
+    /// its offline grace period (the connection is gone for presence even before the
+    /// transport detaches it).
+    pub(super) fn unsubscribe_closing(&self, id: ConnectionId) {
+        let identity = self
+            .inner
+            .registry
+            .identity(id)
+            .map(|(identity, _)| identity);
+        self.inner.registry.unsubscribe(id);
+        if let Some(Identity {
+            module_id: Some(module),
+            ..
+        }) = identity
+        {
+            self.device_disconnected(module);
+        }
+    }
+
+    pub(crate) fn detach(&self, id: ConnectionId) {
+        let identity = self
+            .inner
+            .registry
+            .identity(id)
+            .map(|(identity, _)| identity);
+        if let Some(queue) = self.inner.registry.detach(id) {
+            queue.close(CloseReason::Detached);
+        }
+        if let Some(Identity {
+            module_id: Some(module),
+            ..
+        }) = identity
+        {
+            self.device_disconnected(module);
+        }
+    }
+
+    // ----- devices ----------------------------------------------------------------
+
+    /// Registers a device key for `module_id`, owned by `owner`: a board authenticates
+    /// with `{"moduleId": …, "deviceKey": …}` (the alternative to a device JWT with role
+    /// `device`, `sub` = module id and an `owner` claim). Replaces an earlier key.
+    pub fn register_device_key(
+        &self,
+        module_id: &str,
+        owner: impl Into<IdArg>,
+        key: &str,
+    ) -> Result<(), HubError> {
+        let module = ModuleId::new(module_id)?;
+        let owner = owner.into().to_user_id()?;
+        if key.len() < 16 {
+            return Err(HubError::Input(InputError::WrongType {
+                field: "deviceKey",
+                expected: "a key of at least 16 characters",
+                found: "a shorter string",
+            }));
+        }
+        self.inner
+            .auth
+            .devices
+            .register(module, owner, key.to_owned());
+        Ok(())
+    }
+
+    /// Forgets the device key of `module_id`; returns whether there was one. Connections
+    /// already authenticated with it stay open.
+    pub fn revoke_device_key(&self, module_id: &str) -> bool {
+        ModuleId::new(module_id).is_ok_and(|module| self.inner.auth.devices.revoke(&module))
+    }
+
+    /// A device connection authenticated: its module goes online (unchanged if a quick
+    /// reconnect kept it online).
+    pub(super) fn device_connected(&self, module: &ModuleId, owner: &UserId) {
+        self.inner.presence.connected(module, owner);
+        if let Err(error) = self.emit_module_online(module.as_str(), &json!({"userId": owner})) {
+            tracing::warn!(%module, %error, "device connected but its module could not go online");
+        }
+    }
+
+    pub(super) fn device_disconnected(&self, module: ModuleId) {
+        let Some(generation) = self.inner.presence.disconnected(&module) else {
+            return;
+        };
+        // With no grace the module goes offline at once, unless this thread holds the
+        // emit lock (a slow consumer closed during a delivery): the timer thread does it.
+        if self.inner.presence.grace.is_zero() && !IN_EMIT.with(Cell::get) {
+            Self::device_grace_over(&self.inner, &module, generation);
+        } else {
+            self.inner.presence.schedule(
+                module,
+                generation,
+                Arc::downgrade(&self.inner),
+                Self::device_grace_over,
+            );
+        }
+    }
+
+    /// Runs on the grace timer thread: takes the module offline unless its device came
+    /// back.
+    pub(super) fn device_grace_over(inner: &Arc<HubInner>, module: &ModuleId, generation: u64) {
+        let hub = Hub {
+            inner: Arc::clone(inner),
+        };
+        if let Some(owner) = inner.presence.expire(module, generation)
+            && let Err(error) = hub.emit_module_offline(module.as_str(), &json!({"userId": owner}))
+        {
+            tracing::warn!(%module, %error, "device gone but its module could not go offline");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Delivery of decided events: before-emit hooks, registry resolution, pushes into
+//! connection queues, slow-consumer closes, and the audit trail of each emit. Runs under
+//! the emit lock; must not decide change nor touch sockets.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+pub(super) enum Published {
+    Pending(Vec<Event>),
+    Done(usize),
+}
+
+impl Hub {
+    // ----- delivery -------------------------------------------------------------
+
+    /// Runs the before-emit hooks, then resolves and queues one event. Must be called
+    /// with the emit lock held. Returns the number of connections reached.
+    pub(super) fn publish(&self, mut event: Event) -> usize {
+        let inner = &*self.inner;
+        for filter in &inner.before_emit {
+            let verdict = guarded(&inner.metrics, "before_emit", || {
+                filter.before_emit(&event.name, &event.audience, &mut event.payload)
+            });
+            if verdict != Some(Verdict::Keep) {
+                inner.metrics.events_dropped_by_hook.increment();
+                return 0;
+            }
+        }
+        let route = inner.routing.route_for(&event.name, &event.audience);
+        let frame = OutboundEvent::new(
+            event.name,
+            event.payload,
+            event.conflation_key,
+            Arc::clone(&inner.metrics),
+        );
+        let mut reached = 0usize;
+        let mut conflated = 0u64;
+        let mut overflowed: Vec<ConnectionId> = Vec::new();
+        inner
+            .registry
+            .for_each_recipient(&event.audience, route, |queue| match queue.push(&frame) {
+                Pushed::Queued => reached += 1,
+                Pushed::Conflated => {
+                    reached += 1;
+                    conflated += 1;
+                }
+                Pushed::Overflowed => overflowed.push(queue.id()),
+                Pushed::Closed => {}
+            });
+        inner.metrics.frames_delivered.add(reached as u64);
+        if conflated > 0 {
+            inner.metrics.frames_conflated.add(conflated);
+        }
+        for id in overflowed {
+            self.slow_consumer(id);
+        }
+        reached
+    }
+
+    pub(super) fn slow_consumer(&self, id: ConnectionId) {
+        self.inner.metrics.queue_overflows.increment();
+        let user = self.user_of(id);
+        self.unsubscribe_closing(id);
+        tracing::warn!(connection = %id, "closed a slow consumer: its queue overflowed");
+        self.audit_close(id, CloseReason::SlowConsumer, user);
+    }
+
+    /// Sends one frame straight to one connection (replies: `auth:*`, `page:snapshot`).
+    pub(super) fn send_direct(
+        &self,
+        queue: &Arc<OutboundQueue>,
+        name: &'static str,
+        payload: Value,
+    ) {
+        let frame = OutboundEvent::new(name.into(), payload, None, Arc::clone(&self.inner.metrics));
+        match queue.push(&frame) {
+            Pushed::Queued | Pushed::Conflated => self.inner.metrics.frames_delivered.increment(),
+            Pushed::Overflowed => self.slow_consumer(queue.id()),
+            Pushed::Closed => {}
+        }
+    }
+
+    /// Publishes the events of an emit (still under its lock), then counts and audits.
+    pub(super) fn finish(
+        &self,
+        emission: Emission,
+        detail: impl FnOnce() -> Value,
+        result: Result<(Option<Vec<Event>>, EmitGuard<'_>), HubError>,
+    ) -> Result<EmitOutcome, HubError> {
+        let result = result.map(|(events, guard)| (events.map(Published::Pending), guard));
+        self.finish_published(emission, detail, result)
+    }
+
+    pub(super) fn finish_published(
+        &self,
+        emission: Emission,
+        detail: impl FnOnce() -> Value,
+        result: Result<(Option<Published>, EmitGuard<'_>), HubError>,
+    ) -> Result<EmitOutcome, HubError> {
+        let metrics = &self.inner.metrics;
+        let outcome = match result {
+            Ok((None, guard)) => {
+                drop(guard);
+                metrics.emits_unchanged.increment();
+                Ok(EmitOutcome::Unchanged)
+            }
+            Ok((Some(published), guard)) => {
+                let connections = match published {
+                    Published::Done(reached) => reached,
+                    Published::Pending(events) => events.into_iter().map(|e| self.publish(e)).sum(),
+                };
+                drop(guard);
+                metrics.emits_changed.increment();
+                Ok(EmitOutcome::Delivered { connections })
+            }
+            Err(error) => {
+                metrics.emits_failed.increment();
+                if !matches!(error, HubError::Reentrant) {
+                    metrics.bad_input(BadInputKind::HostArgument);
+                }
+                Err(error)
+            }
+        };
+        if !self.inner.audit.is_empty() {
+            let audit_outcome = match &outcome {
+                Ok(EmitOutcome::Unchanged) => AuditOutcome::Unchanged,
+                Ok(EmitOutcome::Delivered { connections }) => AuditOutcome::Delivered {
+                    connections: *connections,
+                },
+                Err(error) => AuditOutcome::Refused {
+                    code: error.code().to_owned(),
+                },
+            };
+            self.record_audit(AuditRecord {
+                timestamp: now_ms(),
+                kind: AuditKind::Emit,
+                action: emission.call.to_owned(),
+                user_id: emission.user,
+                module_id: emission.module,
+                connection: None,
+                outcome: audit_outcome,
+                detail: detail(),
+            });
+        }
+        outcome
+    }
+
+    pub(super) fn record_audit(&self, record: AuditRecord) {
+        for sink in &self.inner.audit {
+            guarded(&self.inner.metrics, "audit_sink", || sink.record(&record));
+        }
+    }
+
+    /// The user a connection is authenticated as; read it before unsubscribing.
+    pub(super) fn user_of(&self, id: ConnectionId) -> Option<UserId> {
+        self.inner
+            .registry
+            .identity(id)
+            .map(|(identity, _)| identity.user_id)
+    }
+
+    /// Audits a close; `user` is passed in because a closing connection has already
+    /// been taken out of the registry's indexes.
+    pub(super) fn audit_close(&self, id: ConnectionId, reason: CloseReason, user: Option<UserId>) {
+        if self.inner.audit.is_empty() {
+            return;
+        }
+        self.record_audit(AuditRecord {
+            timestamp: now_ms(),
+            kind: AuditKind::Close,
+            action: reason.as_str().to_owned(),
+            user_id: user,
+            module_id: None,
+            connection: Some(id),
+            outcome: AuditOutcome::Accepted,
+            detail: Value::Null,
+        });
+    }
+}

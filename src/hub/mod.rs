@@ -1,0 +1,291 @@
+//! The Hub: the facade hosts call, with the seed's `emit_*` API, wiring the parts below.
+//!
+//! Data flows one way (DESIGN §2): **host → `emit_*` → store (changed?) → [`Event`] →
+//! before-emit hooks → persistence (state saves, audit) → registry resolution →
+//! connection queues**; inbound:
+//! **transport → [`Hub::on_client_message`] → authentication / page / client-event hook**.
+//!
+//! Invariants kept here:
+//! - **One order**: every state change and its delivery happen under one emit lock (the
+//!   store's mutex), so all connections see events in the same order and a new
+//!   connection's `auth:ok` / `page:snapshot` never interleave with an event.
+//!   Lock order is store → registry → queue, everywhere.
+//! - **Nothing before authentication**: only `client:authenticate` is accepted from an
+//!   unauthenticated connection (`tests/bad_input.rs::unknown_event_before_authenticate_is_refused`).
+//! - **Unchanged emits send nothing** and return [`EmitOutcome::Unchanged`].
+//! - **Re-entrancy**: an `emit_*` from inside a before-emit hook returns
+//!   [`HubError::Reentrant`] instead of deadlocking.
+//! - **Persistence is optional and off the hot path** ([`HubBuilder::persist`]): without
+//!   it the hub is memory only and does no persistence work at all; with it, `build`
+//!   restores the store and the live sessions, every changed record is saved (enqueued
+//!   under the emit lock, so saves keep the store's order), every emit, authentication,
+//!   close and bad input is audited, and [`Hub::shutdown`] / dropping the last `Hub`
+//!   saves the whole store and closes the database. An unchanged emit does no state
+//!   save (only its audit row).
+//!
+//! One concept per file: `builder.rs` (configuration, restore at build), `emit.rs` (the
+//! host calls), `deliver.rs` (hooks, resolution, queues, audit), `inbound.rs` (client
+//! messages and authentication), `connections.rs` (attach, detach, device presence),
+//! `errors.rs` (outcomes and errors); this file holds the shared state, the emit lock and
+//! the lifecycle.
+//!
+//! This module must not encode frames (that is `protocol/`) nor decide isolation (that
+//! is `registry/`).
+
+mod builder;
+mod connections;
+mod deliver;
+mod emit;
+mod errors;
+mod inbound;
+
+pub use builder::HubBuilder;
+use builder::Limits;
+use deliver::Published;
+pub use emit::IdArg;
+pub use errors::{BuildError, DEVICE_TELEMETRY, EmitOutcome, HubError, InboundError, Reply};
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Mutex, MutexGuard};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::auth::{
+    AuthChain, AuthDecision, AuthError, AuthRequest, Authenticator, DeviceKeys, HandshakeContext,
+    Identity, JwtAuthenticator, Role, SessionTable,
+};
+use crate::devices::Presence;
+use crate::event::{self, Audience, Event, now_ms, object};
+use crate::hooks::{
+    AuditKind, AuditOutcome, AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler,
+    StatsProvider, Verdict, guarded,
+};
+use crate::ids::{IdError, ModuleId, SessionId, UserId};
+use crate::input::{self, InputError, ModuleFields};
+use crate::metrics::{BadInputKind, Metrics, MetricsSnapshot};
+use crate::persist::{
+    AuditFilter, AuditLog, AuditRow, Durability, PersistConfig, PersistError, Persistence,
+};
+use crate::protocol::native::{self, FrameError};
+use crate::protocol::{OutboundEvent, WireFormat};
+use crate::registry::routing::{PageIndex, Routing, RoutingError};
+use crate::registry::{Registry, RegistryError};
+use crate::store::{Store, StoreError};
+use crate::transport::in_process::InProcessConnection;
+use crate::transport::queue::{CloseReason, ConnectionId, OutboundQueue, Pushed, Wake};
+use crate::transport::{Connection, Transport};
+
+struct HubInner {
+    limits: Limits,
+    routing: Routing,
+    /// The emit lock: state and the order of every delivery.
+    store: Mutex<Store>,
+    registry: Registry,
+    auth: AuthChain,
+    metrics: Arc<Metrics>,
+    client_events: Option<Box<dyn ClientEventHandler>>,
+    stats: Option<Box<dyn StatsProvider>>,
+    before_emit: Vec<Box<dyn BeforeEmit>>,
+    audit: Vec<Box<dyn AuditSink>>,
+    next_connection: AtomicU64,
+    transports: Mutex<Vec<Arc<dyn Transport>>>,
+    presence: Presence,
+    /// The database, when built with `persist`.
+    persist: Option<Persistence>,
+    /// Set once the final snapshot was saved and the database closed.
+    persist_closed: AtomicBool,
+}
+
+impl HubInner {
+    /// Saves the whole store (exact even if a save was dropped on a full queue) and
+    /// closes the database, once.
+    fn close_persistence(&self, store: Option<&Store>) {
+        let Some(persist) = &self.persist else {
+            return;
+        };
+        if self.persist_closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        match store {
+            Some(store) => {
+                if let Err(error) = persist.save_store(store) {
+                    tracing::error!(%error, "the final state snapshot was not saved");
+                }
+            }
+            None => tracing::warn!(
+                "shutdown from inside an emit hook: the final state snapshot was not saved"
+            ),
+        }
+        if let Err(error) = persist.clone().close() {
+            tracing::error!(%error, "closing the database failed");
+        }
+    }
+}
+
+impl Drop for HubInner {
+    fn drop(&mut self) {
+        if self.persist.is_some() {
+            let store = std::mem::take(self.store.get_mut());
+            self.close_persistence(Some(&store));
+        }
+    }
+}
+
+thread_local! {
+    static IN_EMIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Holds the emit lock and marks this thread as inside it.
+struct EmitGuard<'a> {
+    store: MutexGuard<'a, Store>,
+}
+
+impl Drop for EmitGuard<'_> {
+    fn drop(&mut self) {
+        IN_EMIT.with(|flag| flag.set(false));
+    }
+}
+
+/// The real-time hub. Cheap to clone (an `Arc`); every method may be called from any
+/// thread.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("connections", &self.inner.registry.counts())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Events produced by one emit call, and who to audit it about.
+struct Emission {
+    call: &'static str,
+    user: Option<UserId>,
+    module: Option<ModuleId>,
+}
+
+impl Hub {
+    /// Starts configuring a hub.
+    pub fn builder() -> HubBuilder {
+        HubBuilder::new()
+    }
+
+    /// Runs one state save when persistence is configured (only on changed emits, under
+    /// the emit lock so saves reach the writer in the store's order). A failure is
+    /// counted in the persistence metrics and logged there; live delivery goes on.
+    fn save(&self, write: impl FnOnce(&Persistence) -> Result<(), PersistError>) {
+        if let Some(persist) = &self.inner.persist {
+            let _ = write(persist);
+        }
+    }
+
+    /// Saves one user's registration flag and profile fields as the store has them.
+    fn save_user(&self, store: &Store, user: &UserId) {
+        if let Some(persist) = &self.inner.persist
+            && let Some((registered, profile)) = store.user(user)
+        {
+            let _ = persist.save_user(user, registered, profile);
+        }
+    }
+
+    /// The module an emit is audited about; only built (an allocation) when an audit
+    /// sink will read it, so the unchanged fast path allocates nothing for it.
+    fn audited_module(&self, module_id: &str) -> Option<ModuleId> {
+        if self.inner.audit.is_empty() {
+            None
+        } else {
+            ModuleId::new(module_id).ok()
+        }
+    }
+
+    fn lock(&self) -> Result<EmitGuard<'_>, HubError> {
+        if IN_EMIT.with(Cell::get) {
+            return Err(HubError::Reentrant);
+        }
+        let store = self.inner.store.lock();
+        IN_EMIT.with(|flag| flag.set(true));
+        Ok(EmitGuard { store })
+    }
+
+    // ----- observation and lifecycle ---------------------------------------------
+
+    /// Whether connection `id` is authenticated.
+    pub fn is_authenticated(&self, id: ConnectionId) -> bool {
+        self.inner.registry.identity(id).is_some()
+    }
+
+    /// Counts bad input seen by a transport.
+    pub(crate) fn count_bad_input(&self, kind: BadInputKind) {
+        self.inner.metrics.bad_input(kind);
+    }
+
+    pub(crate) fn count_refused_connection(&self) {
+        self.inner.metrics.connections_refused.increment();
+    }
+
+    pub(crate) fn count_auth_timeout(&self) {
+        self.inner.metrics.auth_timeouts.increment();
+    }
+
+    pub(crate) fn count_ping_timeout(&self) {
+        self.inner.metrics.ping_timeouts.increment();
+    }
+
+    /// A copy of every counter, with the persistence health when configured.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let mut snapshot = self.inner.metrics.snapshot(self.inner.registry.counts());
+        snapshot.persistence = self.inner.persist.as_ref().map(Persistence::metrics);
+        snapshot
+    }
+
+    /// The database, when the hub was built with [`HubBuilder::persist`].
+    pub fn persistence(&self) -> Option<&Persistence> {
+        self.inner.persist.as_ref()
+    }
+
+    /// The audit log; [`PersistError::NotConfigured`] without persistence.
+    pub fn audit(&self) -> Result<AuditLog, PersistError> {
+        self.inner
+            .persist
+            .clone()
+            .map(AuditLog::new)
+            .ok_or(PersistError::NotConfigured)
+    }
+
+    /// Audit rows matching `filter`, including every row recorded before the call
+    /// (`hub.audit()?.query(filter)`).
+    pub fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, PersistError> {
+        self.audit()?.query(filter)
+    }
+
+    /// Stops every transport (flushing within `deadline`) and closes every remaining
+    /// connection with reason `shutdown`, after the frames already queued. With
+    /// persistence, then saves the whole store under the emit lock and closes the
+    /// database, so a clean shutdown loses nothing; later writes are counted as dropped
+    /// in the persistence metrics. Dropping the last `Hub` does the same saving.
+    pub fn shutdown(&self, deadline: Duration) {
+        let transports: Vec<_> = self.inner.transports.lock().drain(..).collect();
+        for transport in transports {
+            transport.shutdown(deadline);
+        }
+        for queue in self.inner.registry.all_queues() {
+            self.unsubscribe_closing(queue.id());
+            queue.close(CloseReason::Shutdown);
+        }
+        if self.inner.persist.is_some() {
+            match self.lock() {
+                Ok(guard) => self.inner.close_persistence(Some(&guard.store)),
+                Err(_) => self.inner.close_persistence(None),
+            }
+        }
+    }
+}
