@@ -716,14 +716,19 @@ fn ok_counter(line: &str) -> Option<u64> {
 }
 
 /// Reads `OK n` lines until `at_least` were seen, kills the child, then reads the rest.
-fn run_until_killed(mut child: std::process::Child, at_least: u64) -> Option<u64> {
+fn run_until_killed(child: std::process::Child, at_least: u64) -> Option<u64> {
+    run_until_killed_with_acks(child, at_least).last().copied()
+}
+
+/// Every counter the child reported as returned (in order), reading past the kill.
+fn run_until_killed_with_acks(mut child: std::process::Child, at_least: u64) -> Vec<u64> {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let mut last = None;
+    let mut acked = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(n) = ok_counter(&line) {
-            last = Some(n);
+            acked.push(n);
             if n >= at_least {
                 break;
             }
@@ -734,10 +739,23 @@ fn run_until_killed(mut child: std::process::Child, at_least: u64) -> Option<u64
     for line in lines {
         let Ok(line) = line else { break };
         if let Some(n) = ok_counter(&line) {
-            last = Some(n);
+            acked.push(n);
         }
     }
-    last
+    acked
+}
+
+/// The counters present in the audit table.
+fn present_counters(path: &Path) -> std::collections::HashSet<u64> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut statement = conn
+        .prepare("SELECT DISTINCT json_extract(detail, '$.i') FROM audit")
+        .unwrap();
+    statement
+        .query_map([], |row| row.get::<_, i64>(0))
+        .unwrap()
+        .map(|n| n.unwrap() as u64)
+        .collect()
 }
 
 fn present_up_to(path: &Path, last: u64) -> u64 {
@@ -775,19 +793,18 @@ fn sync_writes_that_returned_survive_sigkill() {
 fn batched_writes_lose_at_most_the_queue_and_one_batch_on_sigkill() {
     let dir = TempDir::new("crash-batched");
     let child = spawn_child("batched", &dir.db());
-    let last = run_until_killed(child, 20_000).expect("the child wrote nothing");
+    let acked = run_until_killed_with_acks(child, 20_000);
+    assert!(!acked.is_empty(), "the child wrote nothing");
     let db = Persistence::open(dir.db(), Durability::Batched).unwrap();
     drop(db);
     integrity_ok(&dir.db());
-    // Accepted rows are at most `last + 1`; what is missing is bounded by what the
-    // queue (4,096) and one batch (1,000) held at the kill.
-    let present = present_up_to(&dir.db(), last);
+    // Only writes the child saw accepted count: a write refused with QueueFull (counted
+    // as dropped, never acknowledged) is not a loss. What is missing of the accepted
+    // ones is bounded by what the queue (4,096) and one batch (1,000) held at the kill.
+    let present = present_counters(&dir.db());
+    let lost = acked.iter().filter(|n| !present.contains(n)).count();
     let bound = 4_096 + 1_000;
-    assert!(
-        present + bound > last,
-        "lost {} rows, bound {bound}",
-        last + 1 - present
-    );
+    assert!(lost <= bound, "lost {lost} accepted rows, bound {bound}");
 }
 
 #[test]
