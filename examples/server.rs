@@ -58,6 +58,10 @@ struct Args {
     /// Seconds a connection has to authenticate.
     #[arg(long, env = "MCRT_AUTH_DEADLINE_SECS", default_value_t = 10)]
     auth_deadline_secs: u64,
+    /// Milliseconds a module stays online after its device's last connection closed (a
+    /// reconnect within it emits nothing).
+    #[arg(long, env = "MCRT_DEVICE_GRACE_MS", default_value_t = 5_000)]
+    device_grace_ms: u64,
     /// Engine.IO ping interval in milliseconds.
     #[arg(long, env = "MCRT_PING_INTERVAL_MS", default_value_t = 25_000)]
     ping_interval_ms: u64,
@@ -228,7 +232,9 @@ fn main() {
     };
     let jwt_secret = args.jwt_secret.clone().unwrap_or(secrets.jwt_secret);
     let api_key = args.api_key.clone().unwrap_or(secrets.api_key);
-    let mut builder = Hub::builder().jwt_secret(jwt_secret.as_bytes());
+    let mut builder = Hub::builder()
+        .jwt_secret(jwt_secret.as_bytes())
+        .device_offline_grace(Duration::from_millis(args.device_grace_ms));
     if let Some(url) = args.webhook.clone() {
         builder = builder.on_client_event(webhook_forwarder(url));
     }

@@ -27,6 +27,7 @@ REPO = pathlib.Path(__file__).resolve().parents[3]
 JWT_SECRET = "client-tests-jwt-secret"
 API_KEY = "client-tests-api-key"
 TIMEOUT = 5.0
+DEVICE_GRACE_MS = 300
 
 _ids = itertools.count(1)
 
@@ -51,11 +52,13 @@ def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def mint_token(sub, role="user", sid=None, exp=None, secret=JWT_SECRET):
-    """An HS256 JWT with claims sub, role, sid, exp."""
+def mint_token(sub, role="user", sid=None, exp=None, secret=JWT_SECRET, owner=None):
+    """An HS256 JWT with claims sub, role, sid, exp (and owner, for a device token)."""
     claims = {"sub": str(sub), "role": role, "exp": exp or int(time.time()) + 3600}
     if sid is not None:
         claims["sid"] = sid
+    if owner is not None:
+        claims["owner"] = str(owner)
     signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
     signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(signature)}"
@@ -77,6 +80,7 @@ class Server:
                 "--db", os.path.join(self.dir.name, "test.db"),
                 "--jwt-secret", JWT_SECRET,
                 "--api-key", API_KEY,
+                "--device-grace-ms", str(DEVICE_GRACE_MS),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

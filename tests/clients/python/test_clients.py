@@ -1,8 +1,11 @@
 """python-socketio (sync client) against the real server example: both transports, JWT
 and session authentication, isolation, admin events, and logout."""
 
+import json
+
 import pytest
 import socketio
+import websocket
 
 from conftest import TIMEOUT, assert_nothing_before_sentinel, mint_token, uid
 
@@ -159,3 +162,35 @@ def test_logout_closes_the_session(server, clients, transports):
     before = assert_nothing_before_sentinel(server, staying, user, ["user:session:ended"])
     assert before == ["auth:ok", "page:snapshot"]
     assert staying.client.connected
+
+
+def test_device_on_native_ws_drives_its_module(server, clients):
+    """DESIGN §1: an ESP board on /ws with a device token makes its module online for its
+    owner, its telemetry frames reach the owner, and its disconnection takes the module
+    offline after the grace period; the board itself gets no user events."""
+    owner = uid("owner")
+    module = uid("MC")
+    tab = clients().connect(server.url, transports=["websocket"], auth={"token": mint_token(owner)})
+    tab.wait_event("auth:ok")
+    board = websocket.create_connection(server.url.replace("http://", "ws://") + "/ws", timeout=TIMEOUT)
+    try:
+        token = mint_token(module, role="device", owner=owner)
+        board.send(json.dumps({"event": "client:authenticate", "data": {"token": token}}))
+        ok = json.loads(board.recv())
+        assert ok["event"] == "auth:ok"
+        assert (ok["data"]["moduleId"], ok["data"]["role"], ok["data"]["userId"]) == (module, "device", owner)
+        online = tab.wait_event("module:status:changed", lambda d: d["moduleId"] == module)
+        assert online["online"] is True
+        board.send(json.dumps({"event": "telemetry", "data": {"speed": 2.5}}))
+        telemetry = tab.wait_event("module:telemetry:updated", lambda d: d["moduleId"] == module)
+        assert telemetry["telemetry"] == {"speed": 2.5}
+        # The board got nothing of its owner's events: its next frame is the answer to a
+        # second authenticate (the positive sentinel of its delivery path).
+        board.send(json.dumps({"event": "client:authenticate", "data": {"token": token}}))
+        assert json.loads(board.recv())["event"] == "auth:ok"
+    finally:
+        board.close()
+    offline = tab.wait_event(
+        "module:status:changed", lambda d: d["moduleId"] == module and d["online"] is False
+    )
+    assert offline["userId"] == owner
