@@ -62,6 +62,10 @@ struct Args {
     /// reconnect within it emits nothing).
     #[arg(long, env = "MCRT_DEVICE_GRACE_MS", default_value_t = 5_000)]
     device_grace_ms: u64,
+    /// Write coalescing in milliseconds: a busy websocket flushes at most once per
+    /// interval (several frames per write); 0 writes every frame at once.
+    #[arg(long, env = "MCRT_WRITE_COALESCE_MS", default_value_t = 2)]
+    write_coalesce_ms: u64,
     /// Engine.IO ping interval in milliseconds.
     #[arg(long, env = "MCRT_PING_INTERVAL_MS", default_value_t = 25_000)]
     ping_interval_ms: u64,
@@ -257,6 +261,7 @@ fn main() {
         max_connections: args.max_connections,
         max_message_bytes: args.max_message_bytes,
         auth_deadline: Duration::from_secs(args.auth_deadline_secs),
+        write_coalesce: Duration::from_millis(args.write_coalesce_ms),
         ping_interval: Duration::from_millis(args.ping_interval_ms),
         ping_timeout: Duration::from_millis(args.ping_timeout_ms),
         cors,

@@ -574,9 +574,12 @@ async fn run_websocket(
         return;
     }
     let mut shutdown = shared.shutdown.clone();
+    let window = shared.config.write_coalesce;
+    let mut last_flush = std::time::Instant::now() - window;
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = session.notify.notified() => {
+                super::coalesce(last_flush, window).await;
                 let pending = session.take_pending();
                 let closing = closing_packets(&session, &pending);
                 let mut failed = false;
@@ -596,6 +599,7 @@ async fn run_websocket(
                 if failed || sink.flush().await.is_err() {
                     break None;
                 }
+                last_flush = std::time::Instant::now();
                 if closing.is_some() {
                     let code = match (&pending.hub_closed, pending.ending) {
                         (Some(CloseReason::Shutdown), _) => CloseCode::Away,

@@ -119,9 +119,12 @@ async fn run(
     let mut tokens = f64::from(limit.burst);
     let mut refilled = Instant::now();
     let mut dropped_in_a_row = 0u32;
+    let window = shared.config.write_coalesce;
+    let mut last_flush = Instant::now() - window;
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = notify.notified() => {
+                super::coalesce(last_flush, window).await;
                 let drained = connection.queue().drain();
                 let mut failed = false;
                 for frame in &drained.frames {
@@ -133,6 +136,7 @@ async fn run(
                 if failed || sink.flush().await.is_err() {
                     break None;
                 }
+                last_flush = Instant::now();
                 if let Some(reason) = &drained.closed {
                     break Some(hub_close(reason));
                 }
