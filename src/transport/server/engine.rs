@@ -507,8 +507,11 @@ fn connect(session: &Session, auth: Option<&Value>) {
         session.send_control(socketio::encode_connect_error("/", &message, Some(&body)));
         return;
     }
-    session.state.lock().namespace_connected = true;
+    // The reply is queued before the namespace counts as joined, so no writer can send a
+    // hub frame ahead of it (see `Session::take_pending`); then wake the writer for them.
     session.send_control(socketio::encode_connect("/", &session.socket_sid));
+    session.state.lock().namespace_connected = true;
+    session.notify.notify_one();
 }
 
 /// Completes a polling→websocket upgrade, then serves the session over the websocket.

@@ -144,6 +144,16 @@ impl Session {
     /// Takes everything to send: control packets first, then hub frames.
     pub(crate) fn take_pending(&self) -> Pending {
         let mut frames: Vec<Utf8Bytes> = self.control.lock().drain(..).collect();
+        if !self.state.lock().namespace_connected {
+            // Hub frames (`auth:ok`, `page:snapshot` when credentials came with CONNECT)
+            // wait until the CONNECT reply has gone: a client must never see an event of
+            // a namespace before it joined it. `connect` wakes the writer once joined.
+            return Pending {
+                frames,
+                hub_closed: self.connection.queue().closed(),
+                ending: self.ending(),
+            };
+        }
         let drained = self.connection.queue().drain();
         frames.extend(
             drained
