@@ -414,7 +414,7 @@ impl JwtAuthenticator {
 }
 
 /// Most logged-out session ids remembered so that a JWT naming one is refused.
-const REVOKED_SESSIONS_KEPT: usize = 100_000;
+pub const REVOKED_SESSIONS_KEPT: usize = 100_000;
 
 #[derive(Default)]
 struct SessionState {
@@ -461,6 +461,21 @@ impl SessionTable {
             }
         }
         Ok(was_live)
+    }
+
+    /// Remembers `session` as logged out without a logout event (restoring saved
+    /// state at start); the newest [`REVOKED_SESSIONS_KEPT`] are kept.
+    pub fn restore_revoked(&self, session: SessionId) {
+        let mut state = self.state.write();
+        if state.live.contains_key(&session) || !state.revoked.insert(session.clone()) {
+            return;
+        }
+        state.revoked_order.push_back(session);
+        if state.revoked_order.len() > REVOKED_SESSIONS_KEPT
+            && let Some(oldest) = state.revoked_order.pop_front()
+        {
+            state.revoked.remove(&oldest);
+        }
     }
 
     /// Who a session id belongs to.

@@ -270,3 +270,50 @@ fn without_persistence_the_hub_is_memory_only() {
         Err(PersistError::NotConfigured)
     ));
 }
+
+#[test]
+fn a_logged_out_session_stays_refused_after_a_restart_even_as_a_jwt_sid() {
+    let dir = TempDir::new("revoked");
+    let secret = b"persist-hub-revoked-secret";
+    let token = {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600;
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &json!({"sub": "7", "role": "user", "sid": "sess-jwt", "exp": exp}),
+            &jsonwebtoken::EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    };
+    let build = || {
+        Hub::builder()
+            .jwt_secret(secret)
+            .persist(dir.db(), Durability::Batched)
+            .build()
+            .unwrap()
+    };
+    let hub = build();
+    // The session was never logged in through the host, only carried by the token.
+    hub.emit_user_logged_out(&json!({"id": 7}), "sess-jwt")
+        .unwrap();
+    let refused = hub.connect_in_process();
+    assert!(refused.authenticate(json!({"token": token})).is_err());
+    hub.shutdown(Duration::from_secs(1));
+    drop(hub);
+
+    let hub = build();
+    let after = hub.connect_in_process();
+    let error = after.authenticate(json!({"token": token})).unwrap_err();
+    assert_eq!(error.ack_body()["code"], json!("unknown_session"));
+    // Logging the session in again lifts the revocation, also across a restart.
+    hub.emit_user_logged_in(&json!({"id": 7}), "sess-jwt")
+        .unwrap();
+    hub.shutdown(Duration::from_secs(1));
+    drop(hub);
+    let hub = build();
+    let again = hub.connect_in_process();
+    again.authenticate(json!({"token": token})).unwrap();
+}

@@ -176,6 +176,9 @@ impl HubBuilder {
                 let persistence = Persistence::open_with(&path, config)?;
                 let saved = persistence.load_state()?;
                 store = saved.to_store();
+                for session in saved.revoked_sessions {
+                    sessions.restore_revoked(session);
+                }
                 for session in saved.sessions {
                     sessions.log_in(session.session_id, session.user_id, session.role);
                 }

@@ -392,9 +392,9 @@ impl Hub {
                 .sessions
                 .log_out(&session, &id)
                 .map_err(|owner| HubError::SessionMismatch { owner })?;
-            if was_live {
-                self.save(|db| db.remove_session(&session));
-            }
+            // Saved even when it was not live: a JWT may carry this sid, and the id must
+            // stay refused after a restart.
+            self.save(|db| db.remove_session(&session));
             let now = now_ms();
             let ended = Event::new(
                 event::USER_SESSION_ENDED,

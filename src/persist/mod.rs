@@ -60,6 +60,9 @@ mod writer;
 pub use audit::{AuditFilter, AuditLog, AuditRow, MAX_AUDIT_PAGE, PersistenceAudit};
 pub use config::{Durability, PersistConfig, Retention};
 pub use error::PersistError;
+
+/// Logged-out session ids kept (in memory and in the database), newest first.
+pub use crate::auth::REVOKED_SESSIONS_KEPT;
 pub use history::{HistoryEvent, audience_from_json, audience_to_json};
 pub use schema::SCHEMA_VERSION;
 pub use snapshot::{LiveSession, StateSnapshot, UserProfile};

@@ -28,7 +28,7 @@ use super::error::PersistError;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// `MIGRATIONS[n]` takes a database from version `n` to `n + 1`. Append only.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 pub(super) const V1: &str = "
 CREATE TABLE meta (
@@ -88,6 +88,15 @@ CREATE TABLE sessions (
     id      TEXT PRIMARY KEY,
     user_id TEXT NOT NULL,
     role    TEXT NOT NULL
+);
+";
+
+/// Version 2: logged-out session ids, so a token naming one stays refused after a
+/// restart (at most [`crate::persist::REVOKED_SESSIONS_KEPT`] newest are kept).
+pub(super) const V2: &str = "
+CREATE TABLE revoked_sessions (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL
 );
 ";
 

@@ -55,6 +55,9 @@ pub struct StateSnapshot {
     pub users: Vec<UserProfile>,
     /// Every live session, in id order.
     pub sessions: Vec<LiveSession>,
+    /// Logged-out session ids, oldest first (the newest
+    /// [`REVOKED_SESSIONS_KEPT`](crate::persist::REVOKED_SESSIONS_KEPT)).
+    pub revoked_sessions: Vec<SessionId>,
 }
 
 impl StateSnapshot {
@@ -174,6 +177,8 @@ pub(super) fn apply(tx: &Transaction<'_>, write: &StateWrite) -> rusqlite::Resul
         StateWrite::Maintenance(maintenance) => save_maintenance(tx, maintenance),
         StateWrite::User(user) => save_user(tx, user),
         StateWrite::Session(session) => {
+            tx.prepare_cached("DELETE FROM revoked_sessions WHERE id = ?1")?
+                .execute([session.session_id.as_str()])?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO sessions (id, user_id, role) VALUES (?1, ?2, ?3)",
             )?
@@ -187,6 +192,12 @@ pub(super) fn apply(tx: &Transaction<'_>, write: &StateWrite) -> rusqlite::Resul
         StateWrite::RemoveSession(id) => {
             tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                 .execute([id.as_str()])?;
+            // A logged-out id stays refused (also as a JWT `sid`) after a restart.
+            tx.prepare_cached("INSERT OR REPLACE INTO revoked_sessions (id, at) VALUES (?1, ?2)")?
+                .execute(rusqlite::params![
+                    id.as_str(),
+                    crate::event::now_ms() as i64
+                ])?;
             Ok(())
         }
         StateWrite::Store(image) => {
@@ -321,6 +332,24 @@ pub(super) fn load(conn: &Connection) -> Result<StateSnapshot, PersistError> {
                 .ok_or_else(|| bad(format!("unknown role {role_text:?}")))?,
         });
     }
+    drop(rows);
+    drop(statement);
+
+    let mut statement = conn
+        .prepare(
+            "SELECT id FROM (SELECT id, at FROM revoked_sessions ORDER BY at DESC, id LIMIT ?1) \
+             ORDER BY at, id",
+        )
+        .map_err(fail)?;
+    let mut rows = statement
+        .query([crate::persist::REVOKED_SESSIONS_KEPT as i64])
+        .map_err(fail)?;
+    while let Some(row) = rows.next().map_err(fail)? {
+        let id_text: String = row.get(0).map_err(fail)?;
+        let session = SessionId::new(&id_text)
+            .map_err(|e| invalid("revoked_sessions", &id_text, e.to_string()))?;
+        snapshot.revoked_sessions.push(session);
+    }
     Ok(snapshot)
 }
 
@@ -335,6 +364,7 @@ mod tests {
         let version = conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0));
         assert_eq!(version.unwrap(), 0);
         conn.execute_batch(super::super::schema::V1).unwrap();
+        conn.execute_batch(super::super::schema::V2).unwrap();
         conn
     }
 

@@ -398,6 +398,11 @@ impl Writer {
                     [rows.saturating_sub(1) as i64],
                 )?;
             }
+            tx.execute(
+                "DELETE FROM revoked_sessions WHERE id NOT IN \
+                 (SELECT id FROM revoked_sessions ORDER BY at DESC LIMIT ?1)",
+                [super::REVOKED_SESSIONS_KEPT as i64],
+            )?;
             if let Some(cut) = cutoff(retention.history_max_age) {
                 tx.execute(
                     "DELETE FROM events WHERE event_offset <= \
