@@ -15,6 +15,12 @@
 //! - `registry/auth_churn`: connect + session-authenticate + drop with 10,000 other
 //!   connections attached.
 //!
+//! - `persistence/{off,batched}/unchanged` and `persistence/{off,batched}/admin_broadcast_10000`:
+//!   the same emits on a hub without and with SQLite persistence (batched), in one run,
+//!   to read the cost persistence adds to the emit path. The writer is flushed outside
+//!   the timing every few thousand emits, so what is timed is the hot path (change
+//!   decision, audit row enqueued), not a queue that overflows and drops.
+//!
 //! Run with `scripts/bench` (e.g. `scripts/bench --warm-up-time 1 --measurement-time 3`);
 //! `FANOUT_DRAIN_EVERY=64 scripts/bench fanout/` models readers that lag behind.
 
@@ -22,6 +28,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use microcoaster_realtime::persist::Durability;
 use microcoaster_realtime::{EmitOutcome, Hub, InProcessConnection};
 use serde_json::{Value, json};
 
@@ -219,5 +226,92 @@ fn registry(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, admin_broadcast, one_user, store, registry);
+/// A hub persisting to a fresh SQLite file in the temp directory (batched durability).
+fn persisted_hub(tag: &str) -> (Hub, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mcrt-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let hub = Hub::builder()
+        .queue_capacity(QUEUE_CAPACITY)
+        .persist(dir.join("bench.db"), Durability::Batched)
+        .build()
+        .expect("persisted hub builds");
+    (hub, dir)
+}
+
+/// Emits timed in chunks; between chunks (untimed) the persistence writer catches up, so
+/// its bounded queue never overflows into drops during the measurement.
+fn time_chunked(iters: u64, hub: &Hub, mut emit: impl FnMut() -> EmitOutcome) -> Duration {
+    const CHUNK: u64 = 4_096;
+    let mut elapsed = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = CHUNK.min(iters - done);
+        let start = Instant::now();
+        for _ in 0..n {
+            black_box(emit());
+        }
+        elapsed += start.elapsed();
+        done += n;
+        if let Some(db) = hub.persistence() {
+            db.flush().expect("flush");
+        }
+    }
+    elapsed
+}
+
+fn persistence(c: &mut Criterion) {
+    let mut group = c.benchmark_group("persistence");
+    let info = json!({"userId": "owner", "name": "Station", "type": "Station"});
+    let unchanged_info = json!({"userId": "owner"});
+    let details = json!({"target": "42", "reason": "bench"});
+    for mode in ["off", "batched"] {
+        let (hub, dir) = if mode == "off" {
+            (new_hub(), None)
+        } else {
+            let (hub, dir) = persisted_hub("unchanged");
+            (hub, Some(dir))
+        };
+        hub.emit_module_online("MC-1", &info).expect("first online");
+        group.bench_function(format!("{mode}/unchanged"), |b| {
+            b.iter_custom(|iters| {
+                time_chunked(iters, &hub, || {
+                    hub.emit_module_online(black_box("MC-1"), black_box(&unchanged_info))
+                        .expect("online")
+                })
+            });
+        });
+        let mut admins = connect_many(&hub, "admin", "admin", "admin", 10_000);
+        group.sample_size(10);
+        group.bench_function(format!("{mode}/admin_broadcast_10000"), |b| {
+            b.iter_custom(|iters| {
+                let elapsed = time_emits(iters, &mut admins, 10_000, |_| {
+                    hub.emit_admin_action("1", "user_promoted", &details)
+                        .expect("admin action")
+                });
+                if let Some(db) = hub.persistence() {
+                    db.flush().expect("flush");
+                }
+                elapsed
+            });
+        });
+        group.sample_size(100);
+        drop(admins);
+        hub.shutdown(Duration::from_secs(5));
+        drop(hub);
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    admin_broadcast,
+    one_user,
+    store,
+    registry,
+    persistence
+);
 criterion_main!(benches);
