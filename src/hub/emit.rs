@@ -223,7 +223,7 @@ impl Hub {
             Emission {
                 call: "module_added",
                 user: None,
-                module: input::module_object(module).ok().map(|(id, _)| id),
+                module: self.audited(|| input::module_object(module).ok().map(|(id, _)| id)),
             },
             || module.clone(),
             result,
@@ -267,7 +267,7 @@ impl Hub {
             Emission {
                 call: "module_removed",
                 user: None,
-                module: input::module_object(module).ok().map(|(id, _)| id),
+                module: self.audited(|| input::module_object(module).ok().map(|(id, _)| id)),
             },
             || module.clone(),
             result,
@@ -364,7 +364,7 @@ impl Hub {
         self.finish(
             Emission {
                 call: "user_logged_in",
-                user: input::user_object(user).ok().map(|(id, _, _)| id),
+                user: self.audited_user(user),
                 module: None,
             },
             || json!({"user": user}),
@@ -426,7 +426,7 @@ impl Hub {
         self.finish_published(
             Emission {
                 call: "user_logged_out",
-                user: input::user_object(user).ok().map(|(id, _, _)| id),
+                user: self.audited_user(user),
                 module: None,
             },
             || json!({"user": user}),
@@ -500,7 +500,7 @@ impl Hub {
         self.finish(
             Emission {
                 call: "user_registered",
-                user: input::user_object(user).ok().map(|(id, _, _)| id),
+                user: self.audited_user(user),
                 module: None,
             },
             || user.clone(),

@@ -197,14 +197,29 @@ impl Hub {
         }
     }
 
-    /// The module an emit is audited about; only built (an allocation) when an audit
-    /// sink will read it, so the unchanged fast path allocates nothing for it.
-    fn audited_module(&self, module_id: &str) -> Option<ModuleId> {
+    /// What an emit is audited about, computed only when an audit sink will read it,
+    /// so a hub without one does no extra parsing or allocation on the emit path.
+    fn audited<T>(&self, compute: impl FnOnce() -> Option<T>) -> Option<T> {
         if self.inner.audit.is_empty() {
             None
         } else {
-            ModuleId::new(module_id).ok()
+            compute()
         }
+    }
+
+    /// The module an emit is audited about (see [`Hub::audited`]).
+    fn audited_module(&self, module_id: &str) -> Option<ModuleId> {
+        self.audited(|| ModuleId::new(module_id).ok())
+    }
+
+    /// The user id named by a user object argument, for the audit (id only: the
+    /// profile is not copied again).
+    fn audited_user(&self, user: &Value) -> Option<UserId> {
+        self.audited(|| {
+            input::object("user", user)
+                .ok()
+                .and_then(|map| input::user_id(map).ok())
+        })
     }
 
     fn lock(&self) -> Result<EmitGuard<'_>, HubError> {
