@@ -52,7 +52,10 @@
 //!   `emit_user_logged_in`, and host [`Authenticator`]s.
 //! - [`hooks`] are the plugin points: client events, stats, before-emit, audit.
 //! - [`transport`] is how connections attach: the [`Transport`] trait, per-connection
-//!   bounded queues with telemetry conflation, and the in-process transport.
+//!   bounded queues with telemetry conflation, the in-process transport, and the
+//!   host-callback transport ([`transport::host`]) for hosts that keep their own sockets:
+//!   [`HubBuilder::host_sink`] + [`Hub::attach_host`], one [`HostSink::frame`] call per
+//!   event with every recipient and the already-encoded Socket.IO packet.
 //! - [`protocol`] holds the wire codecs; every event is encoded once per wire format.
 //! - [`metrics`] counts everything (`hub.metrics()`).
 //!
@@ -156,6 +159,7 @@ pub use ids::{IdError, ModuleId, SessionId, UserId};
 pub use metrics::{BadInputKind, MetricsSnapshot};
 pub use persist::{Durability, PersistConfig, PersistError, PersistMetrics};
 pub use protocol::{OutboundEvent, WireFormat};
+pub use transport::host::HostSink;
 pub use transport::in_process::{InProcessConnection, Received};
 pub use transport::queue::{CloseReason, ConnectionId, OutboundQueue, Wake};
 pub use transport::server::{ServeError, ServerConfig, ServerHandle};

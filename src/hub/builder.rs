@@ -25,6 +25,7 @@ pub struct HubBuilder {
     pages: Vec<String>,
     routes: Vec<(String, Vec<String>, Vec<String>)>,
     transports: Vec<Arc<dyn Transport>>,
+    host: Option<Arc<dyn HostSink>>,
     device_grace: Duration,
     persist: Option<(PathBuf, PersistConfig)>,
 }
@@ -50,6 +51,7 @@ impl HubBuilder {
                 .collect(),
             routes: Vec::new(),
             transports: Vec::new(),
+            host: None,
             device_grace: Duration::from_secs(5),
             persist: None,
         }
@@ -152,6 +154,15 @@ impl HubBuilder {
         self
     }
 
+    /// Installs the host-callback transport's sink: the host owns some sockets,
+    /// attaches them with [`Hub::attach_host`] and receives their frames through `sink`,
+    /// one call per event with every recipient (see [`crate::transport::host`]). A
+    /// second call replaces the first.
+    pub fn host_sink(mut self, sink: impl HostSink) -> Self {
+        self.host = Some(Arc::new(sink));
+        self
+    }
+
     /// Adds a transport, started by `build`.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transports.push(Arc::new(transport));
@@ -214,6 +225,7 @@ impl HubBuilder {
                 audit,
                 next_connection: AtomicU64::new(1),
                 transports: Mutex::new(Vec::new()),
+                host: self.host,
                 persist,
                 persist_closed: AtomicBool::new(false),
             }),

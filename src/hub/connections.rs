@@ -26,6 +26,21 @@ impl Hub {
         self.attach_queue(queue, context)
     }
 
+    /// Attaches a socket the host owns (the host-callback transport,
+    /// [`crate::transport::host`]): the host passes what it receives to the returned
+    /// [`Connection`] and gets its frames through the sink installed with
+    /// [`HubBuilder::host_sink`]; dropping the `Connection` detaches it.
+    pub fn attach_host(&self, context: HandshakeContext) -> Result<Connection, HubError> {
+        let sink = self.inner.host.as_ref().ok_or(HubError::NoHostSink)?;
+        let id = self.next_connection_id();
+        let waker = HostWaker {
+            id,
+            sink: Arc::clone(sink),
+        };
+        let queue = OutboundQueue::new_host(id, WireFormat::SocketIo, Box::new(waker));
+        Ok(self.attach_queue(queue, context))
+    }
+
     /// Opens an in-process connection (no socket), for Rust embedders and tests.
     pub fn connect_in_process(&self) -> InProcessConnection {
         self.connect_in_process_with(HandshakeContext::default())

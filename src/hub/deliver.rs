@@ -36,17 +36,31 @@ impl Hub {
         let mut reached = 0usize;
         let mut conflated = 0u64;
         let mut overflowed: Vec<ConnectionId> = Vec::new();
+        let mut hosted: Vec<ConnectionId> = Vec::new();
+        let has_host = inner.host.is_some();
         inner
             .registry
-            .for_each_recipient(&event.audience, route, |queue| match queue.push(&frame) {
-                Pushed::Queued => reached += 1,
-                Pushed::Conflated => {
-                    reached += 1;
-                    conflated += 1;
+            .for_each_recipient(&event.audience, route, |queue| {
+                if has_host && queue.is_host() {
+                    if queue.closed().is_none() {
+                        hosted.push(queue.id());
+                    }
+                    return;
                 }
-                Pushed::Overflowed => overflowed.push(queue.id()),
-                Pushed::Closed => {}
+                match queue.push(&frame) {
+                    Pushed::Queued => reached += 1,
+                    Pushed::Conflated => {
+                        reached += 1;
+                        conflated += 1;
+                    }
+                    Pushed::Overflowed => overflowed.push(queue.id()),
+                    Pushed::Closed => {}
+                }
             });
+        if let (false, Some(sink)) = (hosted.is_empty(), &inner.host) {
+            reached += hosted.len();
+            guarded(&inner.metrics, "host_sink", || sink.frame(&hosted, &frame));
+        }
         inner.metrics.frames_delivered.add(reached as u64);
         if conflated > 0 {
             inner.metrics.frames_conflated.add(conflated);
@@ -73,6 +87,15 @@ impl Hub {
         payload: Value,
     ) {
         let frame = OutboundEvent::new(name.into(), payload, None, Arc::clone(&self.inner.metrics));
+        if let (true, Some(sink)) = (queue.is_host(), &self.inner.host) {
+            if queue.closed().is_none() {
+                self.inner.metrics.frames_delivered.increment();
+                guarded(&self.inner.metrics, "host_sink", || {
+                    sink.frame(&[queue.id()], &frame);
+                });
+            }
+            return;
+        }
         match queue.push(&frame) {
             Pushed::Queued | Pushed::Conflated => self.inner.metrics.frames_delivered.increment(),
             Pushed::Overflowed => self.slow_consumer(queue.id()),

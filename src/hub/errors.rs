@@ -49,9 +49,14 @@ pub enum HubError {
         /// The session's user.
         owner: UserId,
     },
-    /// `emit_*` called from inside a before-emit hook.
-    #[error("emit called from inside a before-emit hook")]
+    /// `emit_*` called from inside a before-emit hook or a host sink.
+    #[error("emit called from inside a before-emit hook or a host frame callback")]
     Reentrant,
+    /// [`Hub::attach_host`] on a hub built without [`HubBuilder::host_sink`].
+    #[error(
+        "no host sink is configured; build the hub with host_sink(...) to attach host connections"
+    )]
+    NoHostSink,
 }
 
 impl From<IdError> for HubError {
@@ -74,6 +79,7 @@ impl HubError {
             Self::StatsProvider(_) => "stats_provider_failed",
             Self::SessionMismatch { .. } => "session_mismatch",
             Self::Reentrant => "reentrant_emit",
+            Self::NoHostSink => "no_host_sink",
         }
     }
 }

@@ -76,6 +76,7 @@ use crate::protocol::{OutboundEvent, WireFormat};
 use crate::registry::routing::{PageIndex, Routing, RoutingError};
 use crate::registry::{Registry, RegistryError};
 use crate::store::{Store, StoreError};
+use crate::transport::host::{HostSink, HostWaker};
 use crate::transport::in_process::InProcessConnection;
 use crate::transport::queue::{CloseReason, ConnectionId, OutboundQueue, Pushed, Wake};
 use crate::transport::{Connection, Transport};
@@ -94,6 +95,8 @@ struct HubInner {
     audit: Vec<Box<dyn AuditSink>>,
     next_connection: AtomicU64,
     transports: Mutex<Vec<Arc<dyn Transport>>>,
+    /// The host-callback transport's sink, when the host owns sockets.
+    host: Option<Arc<dyn HostSink>>,
     presence: Presence,
     /// The database, when built with `persist`.
     persist: Option<Persistence>,

@@ -88,6 +88,16 @@ impl OutboundEvent {
         self.encoded_text(format).as_ref()
     }
 
+    /// The Socket.IO packet alone, `2["name",data]`: the Engine.IO frame of
+    /// [`WireFormat::SocketIo`] without its leading message type `4`, for a host whose own
+    /// Engine.IO layer adds it (`socket.conn.write` in Node, `eio.send` in Python). The
+    /// same encode-once bytes, not a copy.
+    pub fn socketio_packet(&self) -> &str {
+        let frame: &str = self.encoded_text(WireFormat::SocketIo).as_str();
+        // The frame always starts with the ASCII Engine.IO message type.
+        frame.get(1..).unwrap_or_default()
+    }
+
     /// The encoded frame as websocket text: the same shared bytes as [`Self::encoded`],
     /// already known to be UTF-8, so handing it to a socket copies and checks nothing.
     pub fn encoded_text(&self, format: WireFormat) -> &Utf8Bytes {

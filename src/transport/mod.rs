@@ -4,7 +4,9 @@
 //! The contract between them is three calls and one queue:
 //! [`Hub::attach`](crate::Hub::attach) gives a [`Connection`] whose
 //! `OutboundQueue` the transport drains whenever its
-//! `Wake` fires; inbound messages go through
+//! `Wake` fires (or, for a socket the host owns, gets its frames through the host's
+//! [`host::HostSink`], once per event with every recipient: the host-callback transport
+//! used by the Node and Python bindings); inbound messages go through
 //! [`Connection::receive`] (raw native frames) or [`Connection::on_message`] (already
 //! decoded events); dropping the `Connection` detaches it. A custom transport implements
 //! [`Transport`] so the hub can start and stop it.
@@ -12,6 +14,7 @@
 //! This module and its children must never hold a library lock while writing to a
 //! socket: `OutboundQueue::drain` hands the frames over and releases its lock first.
 
+pub mod host;
 pub mod in_process;
 pub mod queue;
 pub mod server;

@@ -80,6 +80,14 @@ impl CloseReason {
 pub trait Wake: Send + Sync + 'static {
     /// The queue went from empty to non-empty, or was closed.
     fn wake(&self);
+
+    /// The queue was closed for `reason` (after [`Wake::wake`] would have been called
+    /// for it). The default wakes the reader, which finds the close when it drains; a
+    /// transport with no reader (the host-callback transport) is told here instead.
+    fn closed(&self, reason: &CloseReason) {
+        let _ = reason;
+        self.wake();
+    }
 }
 
 /// What a push did.
@@ -146,6 +154,10 @@ pub struct OutboundQueue {
     /// An external transport's waker (the server's tokio `Notify`); `None` for an
     /// in-process connection, which waits on `readable`.
     waker: Option<Box<dyn Wake>>,
+    /// A host-owned socket (`transport::host`): nothing is ever queued here; the hub
+    /// hands its frames to the host sink instead. Outside the push path's cache line:
+    /// it is read only by hubs that have a host sink.
+    host: bool,
 }
 
 impl OutboundQueue {
@@ -162,6 +174,14 @@ impl OutboundQueue {
         waker: Box<dyn Wake>,
     ) -> Self {
         Self::with_waker(id, format, capacity, Some(waker))
+    }
+
+    /// A queue standing for a host-owned socket: never pushed to (the hub passes its
+    /// frames to the host sink); `waker` is told when the hub closes it.
+    pub(crate) fn new_host(id: ConnectionId, format: WireFormat, waker: Box<dyn Wake>) -> Self {
+        let mut queue = Self::with_waker(id, format, 1, Some(waker));
+        queue.host = true;
+        queue
     }
 
     fn with_waker(
@@ -182,7 +202,13 @@ impl OutboundQueue {
             id,
             format,
             waker,
+            host: false,
         }
+    }
+
+    /// Whether this queue stands for a host-owned socket (`transport::host`).
+    pub(crate) fn is_host(&self) -> bool {
+        self.host
     }
 
     /// The connection's id.
@@ -203,6 +229,15 @@ impl OutboundQueue {
             self.readable.notify_one();
         } else if let Some(waker) = &self.waker {
             waker.wake();
+        }
+    }
+
+    /// Wakes the reader of a queue that was just closed for `reason`.
+    fn wake_closed(&self, external: bool, reason: &CloseReason) {
+        if !external {
+            self.readable.notify_one();
+        } else if let Some(waker) = &self.waker {
+            waker.closed(reason);
         }
     }
 
@@ -243,7 +278,7 @@ impl OutboundQueue {
         let external = state.external_waker;
         drop(state);
         drop(dropped);
-        self.wake(external);
+        self.wake_closed(external, &CloseReason::SlowConsumer);
         Pushed::Overflowed
     }
 
@@ -260,11 +295,11 @@ impl OutboundQueue {
         } else {
             Frames::new()
         };
-        state.closed = Some(reason);
+        state.closed = Some(reason.clone());
         let external = state.external_waker;
         drop(state);
         drop(dropped);
-        self.wake(external);
+        self.wake_closed(external, &reason);
         true
     }
 
