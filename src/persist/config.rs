@@ -22,6 +22,10 @@ use serde::Serialize;
 /// The queue holds at most [`PersistConfig::queue_capacity`] rows (65,536 by default),
 /// so what a crash can lose in `Batched` mode is bounded by `queue_capacity +
 /// batch_rows` rows, and in time by how far the writer lags (`PersistMetrics::lag`).
+/// In `Off` and `Batched` an emit never waits for the writer: while the queue is full
+/// (an emitter outrunning the disk) new rows are refused, counted in
+/// `PersistMetrics::rows_dropped` and logged, and the emit still delivers; a crash then
+/// loses those rows too (`tests/persist_crash.rs` checks the bound at hub level).
 /// A hub that wants "memory only" (DESIGN §3) does not open persistence at all; `Off`
 /// still writes the file, only without fsync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
