@@ -33,6 +33,10 @@ struct Args {
     /// Database path; the generated secrets are stored beside it as `<db>.secrets.json`.
     #[arg(long, env = "MCRT_DB", default_value = "./microcoaster-realtime.db")]
     db: PathBuf,
+    /// Keep everything in memory: no database, so state, sessions and the audit log end
+    /// with the process; secrets not given are generated for this run only.
+    #[arg(long, env = "MCRT_MEMORY", conflicts_with = "durability")]
+    memory: bool,
     /// What a crash can lose: `off` (no fsync), `batched` (fsync at most every 50 ms),
     /// `sync` (every emit returns after its audit row is on disk).
     #[arg(long, env = "MCRT_DURABILITY", default_value = "batched")]
@@ -224,14 +228,22 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let (secrets, secrets_path, created) = match load_or_create_secrets(&args.db) {
-        Ok(found) => found,
-        Err(error) => {
-            eprintln!(
-                "cannot read or create the secrets file beside {}: {error}",
-                args.db.display()
-            );
-            std::process::exit(1);
+    let (secrets, secrets_path) = if args.memory {
+        let secrets = Secrets {
+            api_key: random_secret(),
+            jwt_secret: random_secret(),
+        };
+        (secrets, None)
+    } else {
+        match load_or_create_secrets(&args.db) {
+            Ok((secrets, path, created)) => (secrets, Some((path, created))),
+            Err(error) => {
+                eprintln!(
+                    "cannot read or create the secrets file beside {}: {error}",
+                    args.db.display()
+                );
+                std::process::exit(1);
+            }
         }
     };
     let jwt_secret = args.jwt_secret.clone().unwrap_or(secrets.jwt_secret);
@@ -242,7 +254,10 @@ fn main() {
     if let Some(url) = args.webhook.clone() {
         builder = builder.on_client_event(webhook_forwarder(url));
     }
-    let hub = match builder.persist(&args.db, args.durability).build() {
+    if !args.memory {
+        builder = builder.persist(&args.db, args.durability);
+    }
+    let hub = match builder.build() {
         Ok(hub) => hub,
         Err(error) => {
             eprintln!("cannot start: {error}");
@@ -284,16 +299,21 @@ fn main() {
     println!(
         "  HTTP API  : POST http://{addr}/api/v1/emit/<call>  (Authorization: Bearer <api key>)"
     );
-    println!(
-        "  database  : {} (durability {})",
-        args.db.display(),
-        args.durability.as_str()
-    );
-    println!(
-        "  secrets   : {} ({})",
-        secrets_path.display(),
-        if created { "created now" } else { "existing" }
-    );
+    match &secrets_path {
+        Some((path, created)) => {
+            println!(
+                "  database  : {} (durability {})",
+                args.db.display(),
+                args.durability.as_str()
+            );
+            println!(
+                "  secrets   : {} ({})",
+                path.display(),
+                if *created { "created now" } else { "existing" }
+            );
+        }
+        None => println!("  database  : none (--memory: nothing survives a restart)"),
+    }
     println!("  api key   : {api_key}");
     let running = Arc::new(AtomicBool::new(true));
     let demo = args.demo.then(|| {

@@ -83,6 +83,11 @@ struct Args {
     /// Runtime threads of our server (`--threads`).
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
+    /// Run our server with its SQLite database (batched durability, every emit audited)
+    /// instead of `--memory`; the reference servers keep nothing, so the default
+    /// compares like with like.
+    #[arg(long)]
+    server_persist: bool,
     /// A reference server command, run after ours with the same flags (`--addr`,
     /// `--jwt-secret`, `--api-key`), e.g. `node benches/peers/node/server.js`.
     #[arg(long)]
@@ -221,14 +226,20 @@ fn main() {
                 "rust".to_owned(),
                 Launch {
                     program: vec![bin.display().to_string()],
-                    extra_args: vec![
-                        "--db".into(),
-                        work.join("bench.db").display().to_string(),
-                        "--threads".into(),
-                        args.server_threads.to_string(),
-                        "--max-connections".into(),
-                        (args.connections + 1000).to_string(),
-                    ],
+                    extra_args: [
+                        if args.server_persist {
+                            vec!["--db".into(), work.join("bench.db").display().to_string()]
+                        } else {
+                            vec!["--memory".into()]
+                        },
+                        vec![
+                            "--threads".into(),
+                            args.server_threads.to_string(),
+                            "--max-connections".into(),
+                            (args.connections + 1000).to_string(),
+                        ],
+                    ]
+                    .concat(),
                     cpus: args.server_cpus.clone(),
                 },
             ));
