@@ -134,7 +134,7 @@ pub(crate) fn is_websocket_upgrade(request: &Request<Incoming>) -> bool {
 }
 
 /// Initial read buffer of a server websocket.
-const READ_BUFFER_BYTES: usize = 4096;
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// A websocket served over a connection hyper handed over.
 pub(crate) type ServerSocket = WebSocketStream<TokioIo<Upgraded>>;
