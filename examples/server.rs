@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use microcoaster_realtime::transport::server::{Cors, ServerConfig};
+use microcoaster_realtime::transport::server::{Cors, RecoveryConfig, ServerConfig};
 use microcoaster_realtime::{ClientEvent, Durability, Hub};
 use serde_json::{Value, json};
 
@@ -72,6 +72,13 @@ struct Args {
     /// Engine.IO ping timeout in milliseconds.
     #[arg(long, env = "MCRT_PING_TIMEOUT_MS", default_value_t = 20_000)]
     ping_timeout_ms: u64,
+    /// Connection-state recovery window in milliseconds (0, the default, turns it off):
+    /// a client whose transport drops reconnects within it to the same session and is
+    /// replayed every event it missed (`socket.recovered` in the official client). With
+    /// it on every event carries its offset as an extra argument, which python-socketio
+    /// hands to handlers.
+    #[arg(long, env = "MCRT_RECOVERY_WINDOW_MS", default_value_t = 0)]
+    recovery_window_ms: u64,
     /// URL that receives client events the library does not handle (`POST`, JSON with
     /// the sender's verified identity); without it they are dropped and counted.
     #[arg(long, env = "MCRT_WEBHOOK")]
@@ -266,6 +273,10 @@ fn main() {
         ping_timeout: Duration::from_millis(args.ping_timeout_ms),
         cors,
         api_key: Some(api_key.clone()),
+        recovery: (args.recovery_window_ms > 0).then(|| RecoveryConfig {
+            window: Duration::from_millis(args.recovery_window_ms),
+            ..RecoveryConfig::default()
+        }),
         ..ServerConfig::default()
     };
     let server = match hub.serve(&args.addr, config) {

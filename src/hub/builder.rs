@@ -216,6 +216,8 @@ impl HubBuilder {
                 transports: Mutex::new(Vec::new()),
                 persist,
                 persist_closed: AtomicBool::new(false),
+                event_offsets: AtomicBool::new(false),
+                next_offset: AtomicU64::new(1),
             }),
         };
         for transport in self.transports {

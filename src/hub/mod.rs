@@ -99,6 +99,12 @@ struct HubInner {
     persist: Option<Persistence>,
     /// Set once the final snapshot was saved and the database closed.
     persist_closed: AtomicBool,
+    /// Whether published events get an offset (a server with connection-state recovery
+    /// turned it on); read on every publish, under the emit lock.
+    event_offsets: AtomicBool,
+    /// The next offset when persistence is off (with persistence the event history's
+    /// counter is used, so offsets keep growing across restarts).
+    next_offset: AtomicU64,
 }
 
 impl HubInner {
