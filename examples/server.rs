@@ -62,6 +62,10 @@ struct Args {
     /// reconnect within it emits nothing).
     #[arg(long, env = "MCRT_DEVICE_GRACE_MS", default_value_t = 5_000)]
     device_grace_ms: u64,
+    /// Milliseconds after a start during which modules saved as online wait for their
+    /// device (or an `module_online` call) before going offline; 0 keeps them online.
+    #[arg(long, env = "MCRT_RESTART_GRACE_MS", default_value_t = 30_000)]
+    restart_grace_ms: u64,
     /// Write coalescing in milliseconds: a busy websocket flushes at most once per
     /// interval (several frames per write); 0 writes every frame at once.
     #[arg(long, env = "MCRT_WRITE_COALESCE_MS", default_value_t = 2)]
@@ -246,6 +250,9 @@ fn main() {
     let mut builder = Hub::builder()
         .jwt_secret(jwt_secret.as_bytes())
         .device_offline_grace(Duration::from_millis(args.device_grace_ms));
+    if args.restart_grace_ms > 0 {
+        builder = builder.offline_after_restart(Duration::from_millis(args.restart_grace_ms));
+    }
     if let Some(url) = args.webhook.clone() {
         builder = builder.on_client_event(webhook_forwarder(url));
     }

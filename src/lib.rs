@@ -157,6 +157,15 @@
 //! - A logged-out session id is refused afterwards by both built-in authenticators (also
 //!   as a JWT `sid`) until it logs in again.
 //! - A before-emit filter may rewrite an event's payload or drop it, never its audience.
+//! - After a restart with persistence, modules saved as online stay online (a device
+//!   that comes back emits nothing) unless [`HubBuilder::offline_after_restart`] is set:
+//!   then those without a sign of life within the grace period go offline. The server
+//!   example sets it to 30 s.
+//! - Connection-state recovery is off unless configured (see "Serving"); with
+//!   persistence on, published events are then also appended to the event history with
+//!   their offsets. Replay itself comes from connections kept in memory, so it does not
+//!   survive a restart: after one, a client's `pid` is unknown and it gets a fresh
+//!   session.
 
 pub mod auth;
 mod devices;
