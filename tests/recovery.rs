@@ -375,3 +375,34 @@ fn native_resume_refused_leaves_the_connection_open_for_authentication() {
         );
     });
 }
+
+#[test]
+fn with_persistence_the_history_stores_each_event_under_its_wire_offset() {
+    let dir = std::env::temp_dir().join(format!("mcrt-recovery-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let hub = builder()
+        .persist(
+            dir.join("realtime.db"),
+            microcoaster_realtime::Durability::Batched,
+        )
+        .build()
+        .unwrap();
+    let server = serve(hub, recovery_config(Duration::from_secs(60)));
+    run(async {
+        let (mut ada, _) = sio_login(&server, "ada", &token("ada", "user", None)).await;
+        server
+            .hub
+            .emit_to_user("ada", "cart:moved", &json!({"n": 7}))
+            .unwrap();
+        let (_, _, offset) = event_with_offset(&ada.packet().await);
+        let db = server.hub.persistence().expect("persistence");
+        db.flush().unwrap();
+        let stored = db.events_after(offset - 1, 10).unwrap();
+        assert_eq!(stored[0].offset, offset);
+        assert_eq!(stored[0].name, "cart:moved");
+        assert_eq!(stored[0].payload["n"], json!(7));
+    });
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
