@@ -406,3 +406,67 @@ fn with_persistence_the_history_stores_each_event_under_its_wire_offset() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_client_that_disconnects_on_purpose_is_not_parked() {
+    let server = recovering_server();
+    run(async {
+        let (mut ada, _) = sio_login(&server, "ada", &token("ada", "user", None)).await;
+        // A parked connection first, as the positive control of the same check.
+        let (mut bob, _) = sio_login(&server, "bob", &token("bob", "user", None)).await;
+        drop_transport(&server, &mut bob.ws, 1).await;
+        ada.ws.send_text("41").await;
+        ada.ws.close().await;
+        eventually("both sessions to end", || server.handle.connections() == 0).await;
+        assert_eq!(
+            server.handle.parked_connections(),
+            1,
+            "only bob's lost transport"
+        );
+    });
+}
+
+#[test]
+fn a_polling_client_that_vanishes_is_parked_at_its_ping_timeout_and_resumes() {
+    let config = ServerConfig {
+        ping_interval: Duration::from_millis(100),
+        ping_timeout: Duration::from_millis(100),
+        ..recovery_config(Duration::from_secs(60))
+    };
+    let server = serve(builder().build().unwrap(), config);
+    run(async {
+        let mut ada = SioPolling::open(server.addr, "ada polling").await;
+        ada.post(&[&format!(
+            "40{}",
+            auth(&token("ada", "user", None), "modules")
+        )])
+        .await;
+        let reply = ada.packet().await;
+        let body: Value = serde_json::from_str(reply.strip_prefix("40").unwrap()).unwrap();
+        let pid = body["pid"].as_str().expect("pid").to_owned();
+        assert_eq!(ada.event().await.0, "auth:ok");
+        assert_eq!(ada.event().await.0, "page:snapshot");
+        // The client stops polling and answering pings, as a lost network does.
+        drop(ada);
+        eventually("the ping timeout to park the connection", || {
+            server.handle.parked_connections() == 1
+        })
+        .await;
+        for n in 0..3 {
+            server
+                .hub
+                .emit_to_user("ada", "cart:moved", &json!({"n": n}))
+                .unwrap();
+        }
+        let mut back = SioWs::open(server.addr, "ada over websocket").await;
+        let reply = back
+            .connect_ns(Some(&json!({"pid": pid, "offset": null})))
+            .await;
+        assert!(reply.contains(&pid), "{reply}");
+        for n in 0..3 {
+            assert_eq!(event_with_offset(&back.packet().await).1["n"], json!(n));
+        }
+        send_sentinel(&server.hub, "ada", 1);
+        back.sentinel(1).await;
+    });
+}

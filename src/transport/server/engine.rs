@@ -220,7 +220,6 @@ fn release_if_polling(shared: &Shared, session: &Session) {
 /// was lost (not ended on purpose) parks its connection for recovery, when it is on.
 fn release(shared: &Shared, session: &Session) {
     if shared.sessions.remove(&session.sid) {
-        shared.active.fetch_sub(1, Ordering::SeqCst);
         let lost = shared.config.recovery.is_some() && {
             let state = session.state.lock();
             state.namespace_connected
@@ -232,6 +231,8 @@ fn release(shared: &Shared, session: &Session) {
         if lost && let Some(attachment) = session.take_attachment() {
             shared.parked.park(shared, attachment);
         }
+        // Last, so a connection count of zero means every decision to park was made.
+        shared.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
