@@ -470,3 +470,42 @@ fn a_polling_client_that_vanishes_is_parked_at_its_ping_timeout_and_resumes() {
         back.sentinel(1).await;
     });
 }
+
+#[test]
+fn a_device_connection_is_never_parked_and_its_module_goes_offline() {
+    let hub = builder()
+        .device_offline_grace(Duration::ZERO)
+        .build()
+        .unwrap();
+    hub.register_device_key("MC-DEV", "ada", "0123456789abcdef-key")
+        .unwrap();
+    hub.emit_user_logged_in(&json!({"id": "ada"}), "sess-ada")
+        .unwrap();
+    let mut tab = hub.connect_in_process();
+    tab.authenticate(json!({"userId": "ada", "page": "modules", "sessionId": "sess-ada"}))
+        .unwrap();
+    let server = serve(hub, recovery_config(Duration::from_secs(60)));
+    run(async {
+        let mut device = Native::open(server.addr, "device").await;
+        device
+            .send(
+                "client:authenticate",
+                &json!({"moduleId": "MC-DEV", "deviceKey": "0123456789abcdef-key"}),
+            )
+            .await;
+        assert_eq!(native_frame(&mut device).await.0, "auth:ok");
+        device.ws.close().await;
+        eventually("the device connection to end", || {
+            server.handle.connections() == 0
+        })
+        .await;
+        assert_eq!(server.handle.parked_connections(), 0);
+    });
+    let statuses: Vec<_> = std::iter::from_fn(|| tab.recv_timeout(WAIT))
+        .filter_map(|r| r.frame().cloned())
+        .filter(|f| f.name() == "module:status:changed")
+        .map(|f| f.payload()["online"].clone())
+        .take(2)
+        .collect();
+    assert_eq!(statuses, [json!(true), json!(false)]);
+}
