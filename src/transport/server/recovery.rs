@@ -127,6 +127,8 @@ pub(crate) struct Attachment {
     pub(crate) pid: String,
     pub(crate) connection: Connection,
     wake: Arc<WakeSlot>,
+    /// Recovery is on: the tail is kept (read without its lock on every write).
+    recoverable: bool,
     tail: Mutex<Tail>,
 }
 
@@ -147,6 +149,7 @@ impl Attachment {
             pid: super::session::random_id(),
             connection,
             wake,
+            recoverable: capacity > 0,
             tail: Mutex::new(Tail {
                 frames: VecDeque::new(),
                 capacity,
@@ -157,10 +160,10 @@ impl Attachment {
 
     /// Remembers frames just handed to the socket (a no-op with recovery off).
     pub(crate) fn written(&self, frames: &[Arc<OutboundEvent>]) {
-        let mut tail = self.tail.lock();
-        if tail.capacity == 0 {
+        if !self.recoverable || frames.is_empty() {
             return;
         }
+        let mut tail = self.tail.lock();
         for frame in frames {
             tail.record(frame);
         }
