@@ -509,3 +509,37 @@ fn a_device_connection_is_never_parked_and_its_module_goes_offline() {
         .collect();
     assert_eq!(statuses, [json!(true), json!(false)]);
 }
+
+#[test]
+fn offsets_keep_encode_once_every_recipient_and_a_replay_share_one_encoding() {
+    let server = recovering_server();
+    run(async {
+        let ada_token = token("ada", "user", None);
+        let (mut tab1, pid) = sio_login(&server, "tab 1", &ada_token).await;
+        let (mut tab2, _) = sio_login(&server, "tab 2", &ada_token).await;
+        server
+            .hub
+            .emit_to_user("ada", "cart:moved", &json!({"n": 0}))
+            .unwrap();
+        let seen = event_with_offset(&tab1.packet().await).2;
+        tab2.packet().await;
+
+        drop_transport(&server, &mut tab1.ws, 1).await;
+        let before = server.hub.metrics().frames_encoded;
+        server
+            .hub
+            .emit_to_user("ada", "cart:moved", &json!({"n": 1}))
+            .unwrap();
+        let live = tab2.packet().await;
+        let mut back = SioWs::open(server.addr, "tab 1 again").await;
+        back.connect_ns(Some(&json!({"pid": pid, "offset": seen.to_string()})))
+            .await;
+        let replayed = back.packet().await;
+        assert_eq!(replayed, live, "the same bytes, offset included");
+        assert_eq!(
+            server.hub.metrics().frames_encoded - before,
+            1,
+            "one encoding for the live recipient and the replay"
+        );
+    });
+}
