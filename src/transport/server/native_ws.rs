@@ -145,7 +145,7 @@ async fn run(
                         break;
                     }
                 }
-                if !pid_told && drained.closed.is_none() && resumable(&attachment) {
+                if !pid_told && drained.closed.is_none() && resumable(&attachment) == Some(true) {
                     pid_told = true;
                     let told = control("auth:resumable", &json!({"pid": attachment.pid}));
                     failed |= sink.feed(told).await.is_err();
@@ -205,9 +205,14 @@ async fn run(
                         Err(InboundError::Frame(_)) => break Some(policy(CloseCode::Invalid, "malformed_frame")),
                         _ => {}
                     }
-                    if !pid_told && resumable(&attachment) {
-                        // Tell the pid after the replies just queued (`auth:ok`, …).
-                        notify.notify_one();
+                    if !pid_told {
+                        match resumable(&attachment) {
+                            // Tell the pid after the replies just queued (`auth:ok`, …).
+                            Some(true) => notify.notify_one(),
+                            // A device is never told one: stop asking on its every frame.
+                            Some(false) => pid_told = true,
+                            None => {}
+                        }
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -253,12 +258,13 @@ fn control(name: &str, data: &Value) -> Message {
     Message::Text(native::encode_event(name, data).into())
 }
 
-/// Whether the connection may be resumed later: an authenticated user or admin.
-fn resumable(attachment: &Attachment) -> bool {
+/// Whether the connection may be resumed later: `Some(true)` for an authenticated user
+/// or admin, `Some(false)` for a device (never), `None` before authentication.
+fn resumable(attachment: &Attachment) -> Option<bool> {
     attachment
         .connection
         .identity()
-        .is_some_and(|identity| identity.role != crate::auth::Role::Device)
+        .map(|identity| identity.role != crate::auth::Role::Device)
 }
 
 /// `client:resume {pid, offset}`: takes the parked connection `pid` over, or says why
