@@ -99,7 +99,9 @@
 //!   (`socket.recovered === true`) and is followed by every event the client missed, in
 //!   order, exactly once, with its identity and page restored (no `auth:ok` again);
 //!   otherwise a new `pid` and a fresh session, authenticated from the same `auth`
-//!   object, which gets `auth:ok` and `page:snapshot` as on a first connect.
+//!   object, which gets `auth:ok` and `page:snapshot` as on a first connect. A client
+//!   back before the server noticed its old transport died (half-open TCP) takes the
+//!   connection over: the old session is closed and the new one recovers.
 //! - Native: after `auth:ok` and `page:snapshot` a user or admin connection gets
 //!   `auth:resumable {pid}`. A new connection may send `client:resume {pid, offset}`
 //!   (offset: the last one seen; omitted or `null` for none) instead of authenticating:

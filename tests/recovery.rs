@@ -543,3 +543,39 @@ fn offsets_keep_encode_once_every_recipient_and_a_replay_share_one_encoding() {
         );
     });
 }
+
+#[test]
+fn a_client_back_before_its_old_transport_was_found_dead_takes_the_connection_over() {
+    let server = recovering_server();
+    run(async {
+        let (mut old, pid) = sio_login(&server, "old transport", &token("ada", "user", None)).await;
+        server
+            .hub
+            .emit_to_user("ada", "cart:moved", &json!({"n": 0}))
+            .unwrap();
+        let seen = event_with_offset(&old.packet().await).2;
+        // The old socket stays open (a half-open connection the server cannot tell
+        // from a live one); it neither reads nor closes while the client comes back.
+        for n in 1..4 {
+            server
+                .hub
+                .emit_to_user("ada", "cart:moved", &json!({"n": n}))
+                .unwrap();
+        }
+        let mut back = SioWs::open(server.addr, "new transport").await;
+        let reply = back
+            .connect_ns(Some(&json!({"pid": pid, "offset": seen.to_string()})))
+            .await;
+        assert!(reply.contains(&pid), "recovered: {reply}");
+        for n in 1..4 {
+            assert_eq!(event_with_offset(&back.packet().await).1["n"], json!(n));
+        }
+        send_sentinel(&server.hub, "ada", 1);
+        back.sentinel(1).await;
+        // The old transport was closed; it may have been handed some frames before.
+        while let Ok(packet) = old.packet_or_close().await {
+            assert!(packet.starts_with("42"), "{packet}");
+        }
+        assert_eq!(server.handle.parked_connections(), 0);
+    });
+}

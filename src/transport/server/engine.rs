@@ -218,8 +218,14 @@ fn release_if_polling(shared: &Shared, session: &Session) {
 
 /// Forgets a session and frees its connection slot (once). A session whose transport
 /// was lost (not ended on purpose) parks its connection for recovery, when it is on.
-fn release(shared: &Shared, session: &Session) {
+pub(super) fn release(shared: &Shared, session: &Session) {
     if shared.sessions.remove(&session.sid) {
+        if let Some(attachment) = session.attachment() {
+            let mut live = shared.live_pids.lock();
+            if live.get(&attachment.pid) == Some(&session.sid) {
+                live.remove(&attachment.pid);
+            }
+        }
         let lost = shared.config.recovery.is_some() && {
             let state = session.state.lock();
             state.namespace_connected

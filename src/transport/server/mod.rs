@@ -199,6 +199,10 @@ pub(crate) struct Shared {
     pub(crate) sessions: session::Sessions,
     /// Connections whose transport was lost, waiting for their client to resume.
     pub(crate) parked: recovery::Parked,
+    /// Recovery on: the pid of every Socket.IO connection a live session carries → that
+    /// session's sid, so a client that reconnects before its old transport was found
+    /// dead can take the connection over.
+    pub(crate) live_pids: Mutex<std::collections::HashMap<String, String>>,
     /// Open connections (Engine.IO sessions and native websockets).
     pub(crate) active: AtomicUsize,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -293,6 +297,7 @@ pub(crate) fn serve(
         config,
         sessions: session::Sessions::default(),
         parked: recovery::Parked::default(),
+        live_pids: Mutex::new(std::collections::HashMap::new()),
         active: AtomicUsize::new(0),
         shutdown,
     });

@@ -10,6 +10,8 @@ use crate::protocol::WireFormat;
 use crate::protocol::socketio::{self, Kind};
 
 use super::Shared;
+use super::engine;
+use super::recovery::Refusal;
 use super::session::{Ending, Session};
 
 /// The Socket.IO layer: the default namespace, events and acks.
@@ -111,6 +113,12 @@ fn connect(shared: &Shared, session: &Session, auth: Option<&Value>) {
     // The reply is queued before the namespace counts as joined, so no writer can send a
     // hub frame ahead of it (see `Session::take_pending`); then wake the writer for them.
     let pid = shared.config.recovery.map(|_| attachment.pid.as_str());
+    if let Some(pid) = pid {
+        shared
+            .live_pids
+            .lock()
+            .insert(pid.to_owned(), session.sid.clone());
+    }
     session.send_control(socketio::encode_connect_with_pid(
         "/",
         &session.socket_sid,
@@ -130,17 +138,24 @@ fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>)
         Some(Value::String(text)) => text.parse().ok(),
         Some(_) => None,
     };
-    let resumed = match offset {
-        Some(offset) => {
-            shared
-                .parked
-                .resume(shared, pid, offset, WireFormat::SocketIo, &session.notify)
-        }
-        None => {
-            shared.hub.count_bad_input(BadInputKind::Protocol);
-            return false;
-        }
+    let Some(offset) = offset else {
+        shared.hub.count_bad_input(BadInputKind::Protocol);
+        return false;
     };
+    let resume = || {
+        shared.parked.resume(
+            shared,
+            pid,
+            offset,
+            WireFormat::SocketIo,
+            session.serial,
+            &session.notify,
+        )
+    };
+    let mut resumed = resume();
+    if resumed.as_ref().err() == Some(&Refusal::UnknownPid) && take_over(shared, session, pid) {
+        resumed = resume();
+    }
     let resumed = match resumed {
         Ok(resumed) => resumed,
         Err(refusal) => {
@@ -156,10 +171,31 @@ fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>)
     for frame in &resumed.replay {
         session.send_control(frame.encoded_text(WireFormat::SocketIo).clone());
     }
+    shared
+        .live_pids
+        .lock()
+        .insert(resumed.attachment.pid.clone(), session.sid.clone());
     let fresh = session.replace_attachment(resumed.attachment);
     session.state.lock().namespace_connected = true;
     session.notify.notify_one();
     // The fresh connection was never authenticated: detaching it changes nothing.
     drop(fresh);
+    true
+}
+
+/// The client came back before its old transport was found dead (its old session is
+/// still live, e.g. a half-open TCP connection until the ping timeout): the old session
+/// ends as a lost transport, which parks its connection for the resume that follows.
+/// Returns whether there was such a session.
+fn take_over(shared: &Shared, session: &Session, pid: &str) -> bool {
+    let sid = shared.live_pids.lock().get(pid).cloned();
+    let Some(old) = sid
+        .and_then(|sid| shared.sessions.get(&sid))
+        .filter(|old| old.sid != session.sid)
+    else {
+        return false;
+    };
+    old.end(Ending::ClientGone);
+    engine::release(shared, &old);
     true
 }

@@ -118,7 +118,8 @@ async fn run(
     context: crate::auth::HandshakeContext,
 ) {
     let notify = Arc::new(Notify::new());
-    let mut attachment = Attachment::new(shared, context, WireFormat::Native, &notify);
+    let carrier = super::recovery::next_carrier();
+    let mut attachment = Attachment::new(shared, context, WireFormat::Native, carrier, &notify);
     let recovery = shared.config.recovery.is_some();
     // Whether the client knows its pid (told after authenticating, or it resumed).
     let mut pid_told = !recovery;
@@ -136,8 +137,9 @@ async fn run(
         tokio::select! {
             () = notify.notified() => {
                 super::coalesce(last_flush, window).await;
-                let drained = attachment.connection.queue().drain();
-                attachment.written(&drained.frames);
+                let Some(drained) = attachment.drain(carrier) else {
+                    break None;
+                };
                 let mut failed = false;
                 for frame in &drained.frames {
                     if sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err() {
@@ -177,7 +179,7 @@ async fn run(
                         && let Ok(frame) = native::decode(text.as_bytes(), shared.config.max_message_bytes)
                         && frame.event == CLIENT_RESUME
                     {
-                        let (reply, replay) = match resume(shared, &attachment, &frame.data, &notify) {
+                        let (reply, replay) = match resume(shared, &attachment, &frame.data, carrier, &notify) {
                             Ok(Resumed { attachment: resumed, replay }) => {
                                 let fresh = std::mem::replace(&mut attachment, resumed);
                                 drop(fresh);
@@ -273,6 +275,7 @@ fn resume(
     shared: &Shared,
     current: &Attachment,
     data: &Value,
+    carrier: u64,
     notify: &Arc<Notify>,
 ) -> Result<Resumed, (&'static str, String)> {
     if current.connection.is_authenticated() {
@@ -295,7 +298,7 @@ fn resume(
     };
     shared
         .parked
-        .resume(shared, pid, offset, WireFormat::Native, notify)
+        .resume(shared, pid, offset, WireFormat::Native, carrier, notify)
         .map_err(|refusal| {
             (
                 refusal.code(),

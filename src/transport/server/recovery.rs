@@ -17,6 +17,13 @@
 //! resumed client gets every event it missed, in order, exactly once, and nothing it was
 //! not entitled to.
 //!
+//! A Socket.IO client often notices a dead network before the server does (a half-open
+//! TCP connection looks alive until the ping timeout): when its `pid` still belongs to
+//! a live session, that session is ended as a lost transport (which parks it) and the
+//! new one takes it over. Which transport may drain an attachment is a serial kept
+//! with the tail, under one lock with each drain, so the old transport drains nothing
+//! after the takeover and every frame it drained before is in the tail.
+//!
 //! Not recoverable (the client gets a fresh session, `recovered` false): an unknown or
 //! expired `pid`, a parked connection the hub closed meanwhile (its session logged out,
 //! or its queue overflowed), a client offset older than the tail kept, another wire
@@ -29,6 +36,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
@@ -38,7 +46,7 @@ use tokio::sync::Notify;
 use crate::auth::{HandshakeContext, Role};
 use crate::protocol::{OutboundEvent, WireFormat};
 use crate::transport::Connection;
-use crate::transport::queue::Wake;
+use crate::transport::queue::{Drained, Wake};
 
 use super::Shared;
 
@@ -85,8 +93,12 @@ impl Wake for SlotWake {
     }
 }
 
-/// Frames already handed to a socket, newest last, with their offsets.
+/// Frames already handed to a socket, newest last, with their offsets, and which
+/// transport may drain the queue (both change together, under the tail's lock).
 struct Tail {
+    /// The serial of the transport that carries the attachment: a transport that was
+    /// taken over may still hold the attachment but drains nothing more.
+    carrier: u64,
     frames: VecDeque<Arc<OutboundEvent>>,
     capacity: usize,
     /// The largest offset pushed out of the tail: a client behind it cannot resume.
@@ -133,11 +145,13 @@ pub(crate) struct Attachment {
 }
 
 impl Attachment {
-    /// Attaches a new connection whose wake-ups go to `notify`.
+    /// Attaches a new connection carried by transport `carrier` (a [`next_carrier`]
+    /// serial), whose wake-ups go to `notify`.
     pub(crate) fn new(
         shared: &Shared,
         context: HandshakeContext,
         format: WireFormat,
+        carrier: u64,
         notify: &Arc<Notify>,
     ) -> Arc<Self> {
         let wake = Arc::new(WakeSlot(Mutex::new(Arc::clone(notify))));
@@ -151,6 +165,7 @@ impl Attachment {
             wake,
             recoverable: capacity > 0,
             tail: Mutex::new(Tail {
+                carrier,
                 frames: VecDeque::new(),
                 capacity,
                 evicted: None,
@@ -158,15 +173,23 @@ impl Attachment {
         })
     }
 
-    /// Remembers frames just handed to the socket (a no-op with recovery off).
-    pub(crate) fn written(&self, frames: &[Arc<OutboundEvent>]) {
-        if !self.recoverable || frames.is_empty() {
-            return;
+    /// Drains the queue for transport `carrier` and remembers the frames as handed to
+    /// its socket; `None` when another transport took the attachment over. With
+    /// recovery on, draining and remembering happen under the tail's lock, so a
+    /// takeover sees every drained frame in the tail and no drain after it.
+    pub(crate) fn drain(&self, carrier: u64) -> Option<Drained> {
+        if !self.recoverable {
+            return Some(self.connection.queue().drain());
         }
         let mut tail = self.tail.lock();
-        for frame in frames {
+        if tail.carrier != carrier {
+            return None;
+        }
+        let drained = self.connection.queue().drain();
+        for frame in &drained.frames {
             tail.record(frame);
         }
+        Some(drained)
     }
 
     /// Sends later wake-ups to `notify` (the transport that took the attachment over).
@@ -253,13 +276,14 @@ impl Parked {
     }
 
     /// Takes the parked attachment `pid` over for a client that saw every event up to
-    /// `offset`, on a transport speaking `format` and woken through `notify`.
+    /// `offset`, on transport `carrier` speaking `format` and woken through `notify`.
     pub(crate) fn resume(
         &self,
         shared: &Shared,
         pid: &str,
         offset: u64,
         format: WireFormat,
+        carrier: u64,
         notify: &Arc<Notify>,
     ) -> Result<Resumed, Refusal> {
         let config = shared.config.recovery.ok_or(Refusal::Disabled)?;
@@ -278,11 +302,12 @@ impl Parked {
         if !attachment.parkable() {
             return Err(Refusal::Closed);
         }
-        let replay = attachment
-            .tail
-            .lock()
-            .after(offset)
-            .ok_or(Refusal::TooOld)?;
+        let replay = {
+            let mut tail = attachment.tail.lock();
+            let replay = tail.after(offset).ok_or(Refusal::TooOld)?;
+            tail.carrier = carrier;
+            replay
+        };
         attachment.retarget(notify);
         queue.set_parked(false);
         // Frames parked meanwhile are waiting: wake the new transport for them.
@@ -323,6 +348,13 @@ impl Parked {
             }
         }
     }
+}
+
+/// A serial for a new transport (Engine.IO session or native websocket), naming which
+/// one may drain an attachment.
+pub(crate) fn next_carrier() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Drops expired parked connections regularly, so their memory and registry entries

@@ -65,6 +65,8 @@ pub(crate) struct SessionState {
 pub(crate) struct Session {
     pub(crate) sid: String,
     pub(crate) socket_sid: String,
+    /// This session's transport serial: which attachment it may still drain.
+    pub(crate) serial: u64,
     /// The hub connection; `None` once parked or ended.
     attachment: Mutex<Option<Arc<Attachment>>>,
     pub(crate) notify: Arc<Notify>,
@@ -91,11 +93,13 @@ impl Session {
         carrier: Carrier,
     ) -> Arc<Self> {
         let notify = Arc::new(Notify::new());
-        let attachment = Attachment::new(shared, context, WireFormat::SocketIo, &notify);
+        let serial = super::recovery::next_carrier();
+        let attachment = Attachment::new(shared, context, WireFormat::SocketIo, serial, &notify);
         let burst = f64::from(shared.config.rate_limit.burst);
         Arc::new(Self {
             sid: random_id(),
             socket_sid: random_id(),
+            serial,
             attachment: Mutex::new(Some(attachment)),
             notify,
             control: Mutex::new(VecDeque::new()),
@@ -180,8 +184,14 @@ impl Session {
                 ending: self.ending(),
             };
         }
-        let drained = queue.drain();
-        attachment.written(&drained.frames);
+        let Some(drained) = attachment.drain(self.serial) else {
+            // Taken over by the client's newer transport.
+            return Pending {
+                frames,
+                hub_closed: None,
+                ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
+            };
+        };
         frames.extend(
             drained
                 .frames
