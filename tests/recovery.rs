@@ -579,3 +579,29 @@ fn a_client_back_before_its_old_transport_was_found_dead_takes_the_connection_ov
         assert_eq!(server.handle.parked_connections(), 0);
     });
 }
+
+#[test]
+fn a_resumed_connection_can_be_resumed_again() {
+    let server = recovering_server();
+    run(async {
+        let (mut client, pid) = sio_login(&server, "first", &token("ada", "user", None)).await;
+        let mut seen = 0;
+        for round in 0..3 {
+            drop_transport(&server, &mut client.ws, 1).await;
+            server
+                .hub
+                .emit_to_user("ada", "cart:moved", &json!({"n": round}))
+                .unwrap();
+            client = SioWs::open(server.addr, "again").await;
+            let reply = client
+                .connect_ns(Some(&json!({"pid": pid, "offset": seen.to_string()})))
+                .await;
+            assert!(reply.contains(&pid), "round {round}: {reply}");
+            let (_, data, offset) = event_with_offset(&client.packet().await);
+            assert_eq!(data["n"], json!(round));
+            seen = offset;
+        }
+        send_sentinel(&server.hub, "ada", 1);
+        client.sentinel(1).await;
+    });
+}
