@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use microcoaster_realtime::transport::server::{Cors, ServerConfig};
+use microcoaster_realtime::transport::server::{Cors, RecoveryConfig, ServerConfig};
 use microcoaster_realtime::{ClientEvent, Durability, Hub};
 use serde_json::{Value, json};
 
@@ -66,6 +66,10 @@ struct Args {
     /// reconnect within it emits nothing).
     #[arg(long, env = "MCRT_DEVICE_GRACE_MS", default_value_t = 5_000)]
     device_grace_ms: u64,
+    /// Milliseconds after a start during which modules saved as online wait for their
+    /// device (or an `module_online` call) before going offline; 0 keeps them online.
+    #[arg(long, env = "MCRT_RESTART_GRACE_MS", default_value_t = 30_000)]
+    restart_grace_ms: u64,
     /// Write coalescing in milliseconds: a busy websocket flushes at most once per
     /// interval (several frames per write); 0 writes every frame at once.
     #[arg(long, env = "MCRT_WRITE_COALESCE_MS", default_value_t = 2)]
@@ -76,6 +80,13 @@ struct Args {
     /// Engine.IO ping timeout in milliseconds.
     #[arg(long, env = "MCRT_PING_TIMEOUT_MS", default_value_t = 20_000)]
     ping_timeout_ms: u64,
+    /// Connection-state recovery window in milliseconds (0, the default, turns it off):
+    /// a client whose transport drops reconnects within it to the same session and is
+    /// replayed every event it missed (`socket.recovered` in the official client). With
+    /// it on every event carries its offset as an extra argument, which python-socketio
+    /// hands to handlers.
+    #[arg(long, env = "MCRT_RECOVERY_WINDOW_MS", default_value_t = 0)]
+    recovery_window_ms: u64,
     /// URL that receives client events the library does not handle (`POST`, JSON with
     /// the sender's verified identity); without it they are dropped and counted.
     #[arg(long, env = "MCRT_WEBHOOK")]
@@ -251,6 +262,9 @@ fn main() {
     let mut builder = Hub::builder()
         .jwt_secret(jwt_secret.as_bytes())
         .device_offline_grace(Duration::from_millis(args.device_grace_ms));
+    if args.restart_grace_ms > 0 {
+        builder = builder.offline_after_restart(Duration::from_millis(args.restart_grace_ms));
+    }
     if let Some(url) = args.webhook.clone() {
         builder = builder.on_client_event(webhook_forwarder(url));
     }
@@ -281,6 +295,10 @@ fn main() {
         ping_timeout: Duration::from_millis(args.ping_timeout_ms),
         cors,
         api_key: Some(api_key.clone()),
+        recovery: (args.recovery_window_ms > 0).then(|| RecoveryConfig {
+            window: Duration::from_millis(args.recovery_window_ms),
+            ..RecoveryConfig::default()
+        }),
         ..ServerConfig::default()
     };
     let server = match hub.serve(&args.addr, config) {

@@ -90,6 +90,43 @@
 //! `max_message_bytes`, 4001 `slow_consumer`, 4002 `logged_out`, 4003
 //! `too_many_auth_failures`.
 //!
+//! **Connection-state recovery** (both protocols; off unless
+//! [`ServerConfig::recovery`](transport::server::ServerConfig) is set, `--recovery-window-ms`
+//! in the server example). Every event then carries its offset, a number that only
+//! grows across the whole hub (the same bytes for every recipient):
+//! `42["name",data,"<offset>"]` on Socket.IO, `{"event","data","offset":<n>}` natively;
+//! replies to one connection (`auth:*`, `page:snapshot`, acks) carry none.
+//! - Socket.IO: the CONNECT reply is `40{"sid","pid"}`, `pid` being a private, random
+//!   session id. The official client (4.8) keeps it and the last offset and reconnects
+//!   with `40{"pid","offset",…auth}`. Within the window the reply carries the same `pid`
+//!   (`socket.recovered === true`) and is followed by every event the client missed, in
+//!   order, exactly once, with its identity and page restored (no `auth:ok` again);
+//!   otherwise a new `pid` and a fresh session, authenticated from the same `auth`
+//!   object, which gets `auth:ok` and `page:snapshot` as on a first connect. A client
+//!   back before the server noticed its old transport died (half-open TCP) takes the
+//!   connection over: the old session is closed and the new one recovers.
+//! - Native: after `auth:ok` and `page:snapshot` a user or admin connection gets
+//!   `auth:resumable {pid}`. A new connection may send `client:resume {pid, offset}`
+//!   (offset: the last one seen; omitted or `null` for none) instead of authenticating:
+//!   `auth:resumed {pid}` then the missed frames in order, or `auth:resume_failed
+//!   {code, message}` (`unknown_pid`, `session_closed`, `offset_too_old`,
+//!   `wrong_protocol`, `already_authenticated`, `bad_resume`) and the connection stays
+//!   open for `client:authenticate`.
+//!
+//! A connection is kept ("parked") for recovery when its transport is lost (websocket
+//! closed or broken, Engine.IO close, ping timeout), not when the client disconnects on
+//! purpose (Socket.IO `41`), nor after a close decided by the server (logout, auth
+//! failures, protocol errors, rate limit, shutdown). While parked it stays in the
+//! registry, so it receives exactly what it is entitled to (isolation holds on replay),
+//! without telemetry conflation, up to the queue bound (1,024 frames by default; past
+//! it the connection is dropped). A `pid` is a bearer secret for the window (2 minutes
+//! by default): treat it like a session id. A session logged out while parked, a
+//! device connection (its module's offline grace period covers quick reconnects), and
+//! anything past the window or the `max_parked` bound are not recoverable; after a
+//! server restart every `pid` is unknown. With persistence on, published events are
+//! also appended to the event history table with the same offsets (a durable record
+//! of what was sent; recovery itself replays from memory).
+//!
 //! **The HTTP API** `POST /api/v1/emit/<call>` ([`transport::server::api`]) when
 //! `ServerConfig::api_key` is set.
 //!
@@ -125,6 +162,15 @@
 //! - A logged-out session id is refused afterwards by both built-in authenticators (also
 //!   as a JWT `sid`) until it logs in again.
 //! - A before-emit filter may rewrite an event's payload or drop it, never its audience.
+//! - After a restart with persistence, modules saved as online stay online (a device
+//!   that comes back emits nothing) unless [`HubBuilder::offline_after_restart`] is set:
+//!   then those without a sign of life within the grace period go offline. The server
+//!   example sets it to 30 s.
+//! - Connection-state recovery is off unless configured (see "Serving"); with
+//!   persistence on, published events are then also appended to the event history with
+//!   their offsets. Replay itself comes from connections kept in memory, so it does not
+//!   survive a restart: after one, a client's `pid` is unknown and it gets a fresh
+//!   session.
 
 pub mod auth;
 mod devices;
@@ -162,5 +208,5 @@ pub use protocol::{OutboundEvent, WireFormat};
 pub use transport::host::HostSink;
 pub use transport::in_process::{InProcessConnection, Received};
 pub use transport::queue::{CloseReason, ConnectionId, OutboundQueue, Wake};
-pub use transport::server::{ServeError, ServerConfig, ServerHandle};
+pub use transport::server::{RecoveryConfig, ServeError, ServerConfig, ServerHandle};
 pub use transport::{Connection, Transport};

@@ -317,3 +317,72 @@ fn a_logged_out_session_stays_refused_after_a_restart_even_as_a_jwt_sid() {
     let again = hub.connect_in_process();
     again.authenticate(json!({"token": token})).unwrap();
 }
+
+#[test]
+fn modules_whose_device_did_not_return_go_offline_after_a_restart() {
+    let dir = TempDir::new("restart-grace");
+    {
+        let hub = Hub::builder()
+            .persist(dir.db(), Durability::Batched)
+            .build()
+            .unwrap();
+        hub.emit_user_logged_in(&json!({"id": 1, "name": "Ada"}), "sess-ada")
+            .unwrap();
+        for module in ["MC-BACK", "MC-GONE", "MC-WAS-OFF"] {
+            hub.emit_module_online(module, &json!({"userId": 1}))
+                .unwrap();
+        }
+        hub.emit_module_offline("MC-WAS-OFF", &json!({})).unwrap();
+        hub.shutdown(Duration::from_secs(1));
+    }
+    let hub = Hub::builder()
+        .persist(dir.db(), Durability::Batched)
+        .offline_after_restart(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    hub.register_device_key("MC-BACK", 1, "0123456789abcdef-key")
+        .unwrap();
+    let mut tab = hub.connect_in_process();
+    tab.authenticate(json!({"userId": 1, "page": "modules", "sessionId": "sess-ada"}))
+        .unwrap();
+    // MC-BACK's device comes back within the grace period: still online, nothing sent.
+    let device = hub.connect_in_process();
+    device
+        .authenticate(json!({"moduleId": "MC-BACK", "deviceKey": "0123456789abcdef-key"}))
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let gone = loop {
+        let received = tab
+            .recv_timeout(Duration::from_secs(5))
+            .expect("MC-GONE must go offline after the grace period");
+        let frame = received.frame().expect("a frame").clone();
+        seen.push(frame.name().to_owned());
+        if frame.name() == "module:status:changed" {
+            break frame;
+        }
+    };
+    assert_eq!(seen, ["auth:ok", "page:snapshot", "module:status:changed"]);
+    assert_eq!(gone.payload()["moduleId"], json!("MC-GONE"));
+    assert_eq!(gone.payload()["online"], json!(false));
+    // Nothing else follows (MC-BACK stays online, MC-WAS-OFF was offline already).
+    hub.emit_to_user(1, "test:sentinel", &json!({})).unwrap();
+    let next = tab.recv_timeout(Duration::from_secs(5)).expect("sentinel");
+    assert_eq!(
+        next.frame().map(|f| f.name().to_owned()).as_deref(),
+        Some("test:sentinel")
+    );
+    assert_eq!(
+        hub.emit_module_online("MC-BACK", &json!({})).unwrap(),
+        EmitOutcome::Unchanged
+    );
+
+    let audit = hub.audit_query(&all()).unwrap();
+    let offline: Vec<_> = audit
+        .iter()
+        .filter(|row| row.record.action == "module_offline")
+        .filter_map(|row| row.record.module_id.as_ref().map(ToString::to_string))
+        .collect();
+    assert!(offline.contains(&"MC-GONE".to_owned()), "{offline:?}");
+    hub.shutdown(Duration::from_secs(1));
+}

@@ -27,6 +27,7 @@ pub struct HubBuilder {
     transports: Vec<Arc<dyn Transport>>,
     host: Option<Arc<dyn HostSink>>,
     device_grace: Duration,
+    restart_grace: Option<Duration>,
     persist: Option<(PathBuf, PersistConfig)>,
 }
 
@@ -53,6 +54,7 @@ impl HubBuilder {
             transports: Vec::new(),
             host: None,
             device_grace: Duration::from_secs(5),
+            restart_grace: None,
             persist: None,
         }
     }
@@ -163,6 +165,17 @@ impl HubBuilder {
         self
     }
 
+    /// With persistence: modules the restored state has online wait this long after
+    /// `build` for a sign of life (their device reconnecting, or any
+    /// `emit_module_online`/`emit_module_offline` for them); the others are taken
+    /// offline with `emit_module_offline` (owners and admins get
+    /// `module:status:changed`). Off by default: a host that drives presence itself
+    /// re-announces its modules instead. Without persistence it does nothing.
+    pub fn offline_after_restart(mut self, grace: Duration) -> Self {
+        self.restart_grace = Some(grace);
+        self
+    }
+
     /// Adds a transport, started by `build`.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transports.push(Arc::new(transport));
@@ -228,8 +241,16 @@ impl HubBuilder {
                 host: self.host,
                 persist,
                 persist_closed: AtomicBool::new(false),
+                event_offsets: AtomicBool::new(false),
+                next_offset: AtomicU64::new(1),
+                restored: restart::RestoredOnline::default(),
             }),
         };
+        if let Some(grace) = self.restart_grace
+            && hub.inner.persist.is_some()
+        {
+            hub.start_restart_check(grace);
+        }
         for transport in self.transports {
             transport
                 .start(hub.clone())

@@ -55,6 +55,14 @@ impl Hub {
         InProcessConnection::new(self.attach_queue(queue, context))
     }
 
+    /// Connection `id`'s verified identity, if authenticated.
+    pub(crate) fn identity_of(&self, id: ConnectionId) -> Option<Identity> {
+        self.inner
+            .registry
+            .identity(id)
+            .map(|(identity, _)| identity)
+    }
+
     pub(super) fn next_connection_id(&self) -> ConnectionId {
         ConnectionId(self.inner.next_connection.fetch_add(1, Ordering::Relaxed))
     }

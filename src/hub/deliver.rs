@@ -27,10 +27,12 @@ impl Hub {
             }
         }
         let route = inner.routing.route_for(&event.name, &event.audience);
-        let frame = OutboundEvent::new(
+        let offset = self.next_event_offset(&event);
+        let frame = OutboundEvent::with_offset(
             event.name,
             event.payload,
             event.conflation_key,
+            offset,
             Arc::clone(&inner.metrics),
         );
         let mut reached = 0usize;
@@ -69,6 +71,29 @@ impl Hub {
             self.slow_consumer(id);
         }
         reached
+    }
+
+    /// The offset of an event about to be published, when offsets are on: the event
+    /// history's next offset with persistence (the event is appended to it, so the
+    /// stored and the sent offset agree), else the hub's own counter. Under the emit
+    /// lock, so offsets follow the one delivery order.
+    fn next_event_offset(&self, event: &Event) -> Option<u64> {
+        let inner = &*self.inner;
+        if !inner.event_offsets.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(match &inner.persist {
+            Some(persist) => {
+                persist.append_event(now_ms(), &event.name, &event.audience, &event.payload)
+            }
+            None => inner.next_offset.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// Turns event offsets on (a server with connection-state recovery starts): from
+    /// now on every published event carries its offset on the wire.
+    pub(crate) fn enable_event_offsets(&self) {
+        self.inner.event_offsets.store(true, Ordering::SeqCst);
     }
 
     pub(super) fn slow_consumer(&self, id: ConnectionId) {

@@ -134,6 +134,7 @@ impl Hub {
     ) -> Result<EmitOutcome, HubError> {
         let result = (|| {
             ModuleId::validate(module_id)?;
+            self.confirm_restored(module_id);
             let fields = ModuleFields::parse("info", info)?;
             let mut guard = self.lock()?;
             if guard

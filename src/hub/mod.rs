@@ -26,7 +26,8 @@
 //! One concept per file: `builder.rs` (configuration, restore at build), `emit.rs` (the
 //! host calls), `deliver.rs` (hooks, resolution, queues, audit), `inbound.rs` (client
 //! messages and authentication), `connections.rs` (attach, detach, device presence),
-//! `errors.rs` (outcomes and errors); this file holds the shared state, the emit lock and
+//! `errors.rs` (outcomes and errors), `restart.rs` (modules restored online that wait
+//! for their device); this file holds the shared state, the emit lock and
 //! the lifecycle.
 //!
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
@@ -38,6 +39,7 @@ mod deliver;
 mod emit;
 mod errors;
 mod inbound;
+mod restart;
 
 pub use builder::HubBuilder;
 use builder::Limits;
@@ -102,6 +104,14 @@ struct HubInner {
     persist: Option<Persistence>,
     /// Set once the final snapshot was saved and the database closed.
     persist_closed: AtomicBool,
+    /// Whether published events get an offset (a server with connection-state recovery
+    /// turned it on); read on every publish, under the emit lock.
+    event_offsets: AtomicBool,
+    /// Modules restored online that wait for their device after a restart.
+    restored: restart::RestoredOnline,
+    /// The next offset when persistence is off (with persistence the event history's
+    /// counter is used, so offsets keep growing across restarts).
+    next_offset: AtomicU64,
 }
 
 impl HubInner {

@@ -1,6 +1,10 @@
 //! The event history: every published event under a monotonically increasing offset,
-//! kept for a window (time and count) so reconnecting clients can be replayed what they
-//! missed (connection-state recovery, issue 6 §4).
+//! kept for a window (time and count). The hub appends to it when a server has
+//! connection-state recovery on (the offsets stored are the ones sent on the wire); it
+//! is the durable record of what was sent. Live recovery replays from the connections
+//! the server keeps parked in memory (`transport/server/recovery.rs`), which already
+//! hold exactly what each client was entitled to, so nothing here is read on the
+//! replay path.
 //!
 //! Owns the `events` table, the offset counter's persistence and the audience's stored
 //! form. Invariants:
@@ -15,8 +19,8 @@
 //!   kept ([`PersistMetrics::last_dropped_event`](super::PersistMetrics)), and a client
 //!   whose offset is below it must get a fresh snapshot instead of a replay.
 //!
-//! This module must not decide who may replay what: recovery filters the returned
-//! audiences with the registry's isolation rules.
+//! This module must not decide who may replay what: a reader of [`HistoryEvent`]s
+//! must filter their audiences with the registry's isolation rules.
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::{Value, json};

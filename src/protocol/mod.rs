@@ -21,6 +21,9 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::ids::ModuleId;
 use crate::metrics::Metrics;
 
+/// Encodes an event (name, payload, offset) in one wire format.
+type Encoder = fn(&str, &Value, Option<u64>) -> String;
+
 /// The framing a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WireFormat {
@@ -36,6 +39,9 @@ pub struct OutboundEvent {
     name: Arc<str>,
     payload: Value,
     conflation_key: Option<ModuleId>,
+    /// The event's place in the hub's one global order, when connection-state recovery
+    /// is on: part of the event, so every recipient still shares the same bytes.
+    offset: Option<u64>,
     native: OnceLock<Utf8Bytes>,
     socketio: OnceLock<Utf8Bytes>,
     metrics: Arc<Metrics>,
@@ -57,10 +63,21 @@ impl OutboundEvent {
         conflation_key: Option<ModuleId>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
+        Self::with_offset(name, payload, conflation_key, None, metrics)
+    }
+
+    pub(crate) fn with_offset(
+        name: Arc<str>,
+        payload: Value,
+        conflation_key: Option<ModuleId>,
+        offset: Option<u64>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             name,
             payload,
             conflation_key,
+            offset,
             native: OnceLock::new(),
             socketio: OnceLock::new(),
             metrics,
@@ -75,6 +92,12 @@ impl OutboundEvent {
     /// The payload every recipient receives.
     pub fn payload(&self) -> &Value {
         &self.payload
+    }
+
+    /// The event's offset (connection-state recovery on), `None` for replies that only
+    /// one connection gets (`auth:*`, `page:snapshot`) or when recovery is off.
+    pub fn offset(&self) -> Option<u64> {
+        self.offset
     }
 
     /// The module whose older queued telemetry this frame replaces, if any.
@@ -101,13 +124,13 @@ impl OutboundEvent {
     /// The encoded frame as websocket text: the same shared bytes as [`Self::encoded`],
     /// already known to be UTF-8, so handing it to a socket copies and checks nothing.
     pub fn encoded_text(&self, format: WireFormat) -> &Utf8Bytes {
-        let (cell, encode): (_, fn(&str, &Value) -> String) = match format {
-            WireFormat::Native => (&self.native, native::encode_event),
-            WireFormat::SocketIo => (&self.socketio, socketio::encode_event),
+        let (cell, encode): (_, Encoder) = match format {
+            WireFormat::Native => (&self.native, native::encode_event_at),
+            WireFormat::SocketIo => (&self.socketio, socketio::encode_event_at),
         };
         cell.get_or_init(|| {
             self.metrics.frames_encoded.increment();
-            Utf8Bytes::from(encode(&self.name, &self.payload))
+            Utf8Bytes::from(encode(&self.name, &self.payload, self.offset))
         })
     }
 }

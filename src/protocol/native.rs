@@ -95,15 +95,25 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<ClientFrame, FrameError> {
 
 /// Encodes a server → client frame.
 pub fn encode_event(name: &str, payload: &Value) -> String {
+    encode_event_at(name, payload, None)
+}
+
+/// Encodes a server → client frame carrying the event's offset when connection-state
+/// recovery is on: `{"event":"…","data":…,"offset":17}` (a client resumes from the
+/// last offset it saw).
+pub fn encode_event_at(name: &str, payload: &Value, offset: Option<u64>) -> String {
     #[derive(serde::Serialize)]
     struct Out<'a> {
         event: &'a str,
         data: &'a Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        offset: Option<u64>,
     }
-    // Serializing a str and a Value cannot fail.
+    // Serializing a str, a Value and a number cannot fail.
     serde_json::to_string(&Out {
         event: name,
         data: payload,
+        offset,
     })
     .unwrap_or_default()
 }
@@ -144,6 +154,18 @@ mod tests {
                 .unwrap_err()
                 .kind(),
             "wrong_shape"
+        );
+    }
+
+    #[test]
+    fn offset_is_a_trailing_field_only_when_given() {
+        assert_eq!(
+            encode_event_at("a", &json!(1), Some(17)),
+            r#"{"event":"a","data":1,"offset":17}"#
+        );
+        assert_eq!(
+            encode_event_at("a", &json!(1), None),
+            r#"{"event":"a","data":1}"#
         );
     }
 

@@ -174,18 +174,40 @@ fn with_namespace(out: &mut String, namespace: &str) {
 /// Encodes an `EVENT` packet for the default namespace, with the Engine.IO `4`
 /// prefix: `42["name",data]`.
 pub fn encode_event(name: &str, payload: &Value) -> String {
+    encode_event_at(name, payload, None)
+}
+
+/// Encodes an `EVENT` packet, with the event's offset as a last string argument when
+/// connection-state recovery is on: `42["name",data,"17"]`. The official client keeps
+/// the last such string and sends it back in its CONNECT `auth` as `offset`.
+pub fn encode_event_at(name: &str, payload: &Value, offset: Option<u64>) -> String {
     let mut out = String::with_capacity(64);
     out.push_str("42");
-    // Serializing a str and a Value cannot fail.
-    out.push_str(&serde_json::to_string(&(name, payload)).unwrap_or_default());
+    // Serializing a str, a Value and a string cannot fail.
+    let args = match offset {
+        Some(offset) => serde_json::to_string(&(name, payload, offset.to_string())),
+        None => serde_json::to_string(&(name, payload)),
+    };
+    out.push_str(&args.unwrap_or_default());
     out
 }
 
 /// `40{"sid":"…"}` (or `40/ns,{…}`): the namespace was joined.
 pub fn encode_connect(namespace: &str, sid: &str) -> String {
+    encode_connect_with_pid(namespace, sid, None)
+}
+
+/// `40{"sid":"…","pid":"…"}`: the namespace was joined, with the private session id a
+/// client presents to recover this session after a transport loss. Answering with the
+/// `pid` the client sent means the session was recovered.
+pub fn encode_connect_with_pid(namespace: &str, sid: &str, pid: Option<&str>) -> String {
     let mut out = String::from("40");
     with_namespace(&mut out, namespace);
-    out.push_str(&serde_json::json!({ "sid": sid }).to_string());
+    let body = match pid {
+        Some(pid) => serde_json::json!({ "sid": sid, "pid": pid }),
+        None => serde_json::json!({ "sid": sid }),
+    };
+    out.push_str(&body.to_string());
     out
 }
 
@@ -226,6 +248,18 @@ mod tests {
     fn event_packet_is_engine_message_then_socket_event() {
         let bytes = encode_event("module:status:changed", &json!({"online": true}));
         assert_eq!(bytes, r#"42["module:status:changed",{"online":true}]"#);
+    }
+
+    #[test]
+    fn offset_is_the_last_string_argument_and_pid_joins_the_sid() {
+        assert_eq!(
+            encode_event_at("x", &json!({"n": 1}), Some(42)),
+            r#"42["x",{"n":1},"42"]"#
+        );
+        assert_eq!(
+            encode_connect_with_pid("/", "s", Some("p")),
+            r#"40{"pid":"p","sid":"s"}"#
+        );
     }
 
     #[test]

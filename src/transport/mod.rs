@@ -81,6 +81,11 @@ impl Connection {
     pub fn is_authenticated(&self) -> bool {
         self.hub.is_authenticated(self.id())
     }
+
+    /// The verified identity, once authenticated.
+    pub(crate) fn identity(&self) -> Option<crate::auth::Identity> {
+        self.hub.identity_of(self.id())
+    }
 }
 
 impl Drop for Connection {

@@ -24,6 +24,12 @@
 //!   (`transport::queue::tests::wakes_only_on_empty_to_non_empty`,
 //!   `transport::queue::tests::local_reader_is_woken_by_a_push_and_by_a_close`)
 //!
+//! - **Parked** (connection-state recovery: the transport is gone, the connection is
+//!   kept for a window so a reconnecting client can take it over): no conflation, so a
+//!   resumed client gets every event it missed; the bound still applies, and past it
+//!   the parked connection is closed like any slow consumer (it is then not
+//!   recoverable). (`transport::queue::tests::a_parked_queue_keeps_every_telemetry_frame`)
+//!
 //! This module must not resolve audiences or encode frames.
 
 use std::collections::HashMap;
@@ -125,6 +131,8 @@ struct State {
     /// `OutboundQueue::readable`: copied here, in the hot cache line, so that waking an
     /// in-process reader never reads the second line of the queue.
     external_waker: bool,
+    /// Parked for connection-state recovery: telemetry is not conflated.
+    parked: bool,
 }
 
 /// What [`OutboundQueue::drain`] found.
@@ -197,6 +205,7 @@ impl OutboundQueue {
                 capacity: u32::try_from(capacity).unwrap_or(u32::MAX).max(1),
                 closed: None,
                 external_waker: waker.is_some(),
+                parked: false,
             }),
             readable: Condvar::new(),
             id,
@@ -249,7 +258,12 @@ impl OutboundQueue {
         }
         let len = state.frames.len();
         let full = len >= state.capacity as usize;
-        if let Some(key) = frame.conflation_key() {
+        let conflation_key = if state.parked {
+            None
+        } else {
+            frame.conflation_key()
+        };
+        if let Some(key) = conflation_key {
             let slots = state.telemetry_slots.get_or_insert_with(Box::default);
             if let Some(&index) = slots.get(key) {
                 state.frames[index] = Arc::clone(frame);
@@ -346,6 +360,18 @@ impl OutboundQueue {
         }
     }
 
+    /// Parks or un-parks the queue (connection-state recovery): while parked nobody
+    /// drains it and telemetry is kept frame by frame instead of conflated.
+    pub(crate) fn set_parked(&self, parked: bool) {
+        let mut state = self.state.lock();
+        state.parked = parked;
+        // Forget where queued telemetry sits: a frame conflated into a position before
+        // the frames kept while parked would put the latest value before older ones.
+        if let Some(slots) = &mut state.telemetry_slots {
+            slots.clear();
+        }
+    }
+
     /// Frames waiting.
     pub fn len(&self) -> usize {
         self.state.lock().frames.len()
@@ -436,6 +462,24 @@ mod tests {
         assert_eq!(q.push(&plain(1)), Pushed::Queued);
         assert_eq!(q.push(&telemetry("a", 5)), Pushed::Conflated);
         assert_eq!(q.drain().frames[0].payload()["telemetry"], json!(5));
+    }
+
+    #[test]
+    fn a_parked_queue_keeps_every_telemetry_frame() {
+        let (q, _) = queue(4);
+        q.set_parked(true);
+        assert_eq!(q.push(&telemetry("a", 1)), Pushed::Queued);
+        assert_eq!(q.push(&telemetry("a", 2)), Pushed::Queued);
+        q.set_parked(false);
+        assert_eq!(q.push(&telemetry("b", 1)), Pushed::Queued);
+        assert_eq!(q.push(&telemetry("b", 2)), Pushed::Conflated);
+        let values: Vec<_> = q
+            .drain()
+            .frames
+            .iter()
+            .map(|f| f.payload()["telemetry"].clone())
+            .collect();
+        assert_eq!(values, [json!(1), json!(2), json!(2)]);
     }
 
     #[test]

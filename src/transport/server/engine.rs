@@ -13,7 +13,8 @@
 //! Errors follow the protocol: HTTP 400 with `{"code","message"}` (0 unknown transport,
 //! 1 unknown session id, 2 bad handshake method, 3 bad request, 5 unsupported protocol
 //! version), 503 when `max_connections` is reached, 413 for a body over `maxPayload`.
-//! This module must not decide who receives what: the hub does.
+//! The Socket.IO layer on top is `namespace.rs`. This module must not decide who
+//! receives what: the hub does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +26,6 @@ use hyper::header::{self, HeaderValue};
 use hyper::upgrade::Upgraded;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -33,11 +33,11 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::metrics::BadInputKind;
 use crate::protocol::engineio::{self, Handshake, Packet};
-use crate::protocol::socketio::{self, Kind};
 use crate::transport::queue::CloseReason;
 
 use super::Shared;
 use super::http::{self, Body};
+use super::namespace;
 use super::session::{Carrier, Ending, Session};
 
 /// Transports offered for upgrade in the handshake.
@@ -216,9 +216,28 @@ fn release_if_polling(shared: &Shared, session: &Session) {
     }
 }
 
-/// Forgets a session and frees its connection slot (once).
-fn release(shared: &Shared, session: &Session) {
+/// Forgets a session and frees its connection slot (once). A session whose transport
+/// was lost (not ended on purpose) parks its connection for recovery, when it is on.
+pub(super) fn release(shared: &Shared, session: &Session) {
     if shared.sessions.remove(&session.sid) {
+        if let Some(attachment) = session.attachment() {
+            let mut live = shared.live_pids.lock();
+            if live.get(&attachment.pid) == Some(&session.sid) {
+                live.remove(&attachment.pid);
+            }
+        }
+        let lost = shared.config.recovery.is_some() && {
+            let state = session.state.lock();
+            state.namespace_connected
+                && matches!(
+                    state.ending,
+                    None | Some(Ending::ClientGone | Ending::PingTimeout)
+                )
+        };
+        if lost && let Some(attachment) = session.take_attachment() {
+            shared.parked.park(shared, attachment);
+        }
+        // Last, so a connection count of zero means every decision to park was made.
         shared.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -270,7 +289,7 @@ async fn auth_deadline(shared: Arc<Shared>, session: std::sync::Weak<Session>) {
     let Some(live) = session.upgrade() else {
         return;
     };
-    if !live.connection.is_authenticated() && live.ending().is_none() {
+    if !live.is_authenticated() && live.ending().is_none() {
         shared.hub.count_auth_timeout();
         live.end(Ending::AuthTimeout);
         release_if_polling(&shared, &live);
@@ -418,7 +437,7 @@ fn on_packet(shared: &Shared, session: &Session, packet: Packet<'_>) -> bool {
                 session.end(Ending::TooLarge);
                 return false;
             }
-            on_socketio(shared, session, text);
+            namespace::on_socketio(shared, session, text);
         }
         Packet::Close => session.end(Ending::ClientGone),
         Packet::Upgrade | Packet::Noop => {}
@@ -428,90 +447,6 @@ fn on_packet(shared: &Shared, session: &Session, packet: Packet<'_>) -> bool {
         }
     }
     session.ending().is_none()
-}
-
-/// The Socket.IO layer: the default namespace, events and acks.
-fn on_socketio(shared: &Shared, session: &Session, text: &str) {
-    let packet = match socketio::decode(text) {
-        Ok(packet) => packet,
-        Err(error) => {
-            tracing::debug!(sid = %session.sid, %error, "bad Socket.IO packet");
-            shared.hub.count_bad_input(BadInputKind::Protocol);
-            session.end(Ending::ProtocolError);
-            return;
-        }
-    };
-    if packet.namespace != "/" {
-        if packet.kind == Kind::Connect {
-            session.send_control(socketio::encode_connect_error(
-                &packet.namespace,
-                "Invalid namespace",
-                None,
-            ));
-        }
-        return;
-    }
-    let connected = session.state.lock().namespace_connected;
-    match packet.kind {
-        Kind::Connect if !connected => connect(session, packet.data.as_ref()),
-        Kind::Connect => {}
-        Kind::Event if connected => {
-            if !session.admit(shared) {
-                return;
-            }
-            let Some((name, data)) = packet.event() else {
-                return;
-            };
-            let answer = match session.connection.on_message(name, data) {
-                Ok(reply) => reply.ack,
-                Err(error) => Some(error.ack_body()),
-            };
-            if let Some(id) = packet.ack_id {
-                session.send_control(socketio::encode_ack(
-                    "/",
-                    id,
-                    &answer.unwrap_or(Value::Null),
-                ));
-            }
-        }
-        Kind::Disconnect if connected => {
-            session.state.lock().namespace_connected = false;
-            session.end(Ending::ClientGone);
-        }
-        Kind::Ack | Kind::Disconnect => {}
-        Kind::Event | Kind::BinaryEvent | Kind::BinaryAck | Kind::ConnectError => {
-            shared.hub.count_bad_input(BadInputKind::Protocol);
-            session.end(Ending::ProtocolError);
-        }
-    }
-}
-
-/// CONNECT to `/`: with credentials in `auth` (a token, or the seed's session payload)
-/// the connection authenticates now and a refusal is a CONNECT_ERROR; without, it joins
-/// unauthenticated and must send `client:authenticate` before the deadline.
-fn connect(session: &Session, auth: Option<&Value>) {
-    let has_credentials = auth
-        .and_then(Value::as_object)
-        .is_some_and(|auth| auth.contains_key("token") || auth.contains_key("sessionId"));
-    if has_credentials
-        && let Err(error) = session
-            .connection
-            .authenticate_at_connect(auth.unwrap_or(&Value::Null))
-    {
-        let body = error.ack_body();
-        let message = body
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("refused")
-            .to_owned();
-        session.send_control(socketio::encode_connect_error("/", &message, Some(&body)));
-        return;
-    }
-    // The reply is queued before the namespace counts as joined, so no writer can send a
-    // hub frame ahead of it (see `Session::take_pending`); then wake the writer for them.
-    session.send_control(socketio::encode_connect("/", &session.socket_sid));
-    session.state.lock().namespace_connected = true;
-    session.notify.notify_one();
 }
 
 /// Completes a polling→websocket upgrade, then serves the session over the websocket.
@@ -640,13 +575,17 @@ async fn run_websocket(
                 }
             },
             _ = shutdown.changed() => {
-                session.connection.queue().close(CloseReason::Shutdown);
+                if let Some(attachment) = session.attachment() {
+                    attachment.connection.queue().close(CloseReason::Shutdown);
+                }
             }
         }
     };
+    // Released (and parked, for a lost transport) before the close handshake ends, so a
+    // client that saw its websocket close reconnects to a server that knows.
+    release(&shared, &session);
     if let Some(frame) = close {
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
-    release(&shared, &session);
 }

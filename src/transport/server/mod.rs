@@ -27,10 +27,13 @@
 pub mod api;
 mod engine;
 mod http;
+mod namespace;
 mod native_ws;
+mod recovery;
 mod session;
 
 pub use http::Cors;
+pub use recovery::RecoveryConfig;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,6 +134,10 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     /// Handler for every other path.
     pub http_handler: Option<HttpHandler>,
+    /// Connection-state recovery for both protocols (see [`RecoveryConfig`]); `None`
+    /// (the default) turns it off: events carry no offset and a lost transport ends
+    /// its connection.
+    pub recovery: Option<RecoveryConfig>,
 }
 
 /// Inbound rate limit (token bucket).
@@ -164,6 +171,7 @@ impl Default for ServerConfig {
             write_coalesce: Duration::from_millis(2),
             api_key: None,
             http_handler: None,
+            recovery: None,
         }
     }
 }
@@ -189,6 +197,12 @@ pub(crate) struct Shared {
     pub(crate) hub: Hub,
     pub(crate) config: ServerConfig,
     pub(crate) sessions: session::Sessions,
+    /// Connections whose transport was lost, waiting for their client to resume.
+    pub(crate) parked: recovery::Parked,
+    /// Recovery on: the pid of every Socket.IO connection a live session carries → that
+    /// session's sid, so a client that reconnects before its old transport was found
+    /// dead can take the connection over.
+    pub(crate) live_pids: Mutex<std::collections::HashMap<String, String>>,
     /// Open connections (Engine.IO sessions and native websockets).
     pub(crate) active: AtomicUsize,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -221,6 +235,12 @@ impl ServerHandle {
         self.shared.active.load(Ordering::SeqCst)
     }
 
+    /// Connections whose transport was lost and that wait for their client to resume
+    /// (connection-state recovery; always 0 when it is off).
+    pub fn parked_connections(&self) -> usize {
+        self.shared.parked.len()
+    }
+
     /// Stops accepting, lets every connection flush what the hub had queued for it
     /// (up to `shutdown_deadline`), closes them, and stops the runtime. Events accepted
     /// by `emit_*` before this call reach every connected client addressed.
@@ -229,6 +249,7 @@ impl ServerHandle {
             return;
         };
         let _ = self.stop.send(true);
+        self.shared.parked.clear();
         self.shared.sessions.close_all(&self.shared);
         let deadline = Instant::now() + self.shared.config.shutdown_deadline;
         while self.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -275,6 +296,8 @@ pub(crate) fn serve(
         hub,
         config,
         sessions: session::Sessions::default(),
+        parked: recovery::Parked::default(),
+        live_pids: Mutex::new(std::collections::HashMap::new()),
         active: AtomicUsize::new(0),
         shutdown,
     });
@@ -285,6 +308,10 @@ pub(crate) fn serve(
             addr: addr.to_owned(),
             source,
         })?;
+    if shared.config.recovery.is_some() {
+        shared.hub.enable_event_offsets();
+        runtime.spawn(recovery::sweeper(Arc::clone(&shared)));
+    }
     runtime.spawn(accept_loop(accept_shared, bound));
     tracing::info!(%local, "server listening");
     Ok(ServerHandle {

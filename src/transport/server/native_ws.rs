@@ -9,6 +9,13 @@
 //! with 1007; no authentication within `auth_deadline`, or rate-limit abuse, close with
 //! 1008. Closes decided by the hub use private codes with the reason as text: 4001
 //! `slow_consumer`, 4002 `logged_out`, 4003 `too_many_auth_failures`; 1001 on shutdown.
+//!
+//! With connection-state recovery on ([`super::RecoveryConfig`]) every event frame
+//! carries `"offset"`, an authenticated user or admin connection is told its private id
+//! in `auth:resumable {pid}` (after `auth:ok` and `page:snapshot`), and a new
+//! connection may send `client:resume {pid, offset}` instead of authenticating: it gets
+//! `auth:resumed {pid}` then every missed frame, or `auth:resume_failed
+//! {code, message}` and stays open, unauthenticated, for a normal `client:authenticate`.
 //! This module must not decide who receives what.
 
 use std::net::SocketAddr;
@@ -21,6 +28,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::Upgraded;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -30,12 +38,15 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use crate::hub::InboundError;
 use crate::metrics::BadInputKind;
 use crate::protocol::WireFormat;
-use crate::protocol::native::FrameError;
+use crate::protocol::native::{self, FrameError};
 use crate::transport::queue::CloseReason;
 
 use super::Shared;
 use super::http::{self, Body};
-use super::session::NotifyWake;
+use super::recovery::{Attachment, Resumed};
+
+/// The client's resume request (recovery on, before authenticating).
+const CLIENT_RESUME: &str = "client:resume";
 
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -107,10 +118,11 @@ async fn run(
     context: crate::auth::HandshakeContext,
 ) {
     let notify = Arc::new(Notify::new());
-    let connection =
-        shared
-            .hub
-            .attach(context, WireFormat::Native, NotifyWake(Arc::clone(&notify)));
+    let carrier = super::recovery::next_carrier();
+    let mut attachment = Attachment::new(shared, context, WireFormat::Native, carrier, &notify);
+    let recovery = shared.config.recovery.is_some();
+    // Whether the client knows its pid (told after authenticating, or it resumed).
+    let mut pid_told = !recovery;
     let (mut sink, mut stream) = ws.split();
     let mut shutdown = shared.shutdown.clone();
     let deadline = tokio::time::sleep(shared.config.auth_deadline);
@@ -125,13 +137,20 @@ async fn run(
         tokio::select! {
             () = notify.notified() => {
                 super::coalesce(last_flush, window).await;
-                let drained = connection.queue().drain();
+                let Some(drained) = attachment.drain(carrier) else {
+                    break None;
+                };
                 let mut failed = false;
                 for frame in &drained.frames {
                     if sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err() {
                         failed = true;
                         break;
                     }
+                }
+                if !pid_told && drained.closed.is_none() && resumable(&attachment) == Some(true) {
+                    pid_told = true;
+                    let told = control("auth:resumable", &json!({"pid": attachment.pid}));
+                    failed |= sink.feed(told).await.is_err();
                 }
                 if failed || sink.flush().await.is_err() {
                     break None;
@@ -156,12 +175,46 @@ async fn run(
                     }
                     tokens -= 1.0;
                     dropped_in_a_row = 0;
-                    match connection.receive(text.as_bytes()) {
+                    if recovery && text.as_str().contains(CLIENT_RESUME)
+                        && let Ok(frame) = native::decode(text.as_bytes(), shared.config.max_message_bytes)
+                        && frame.event == CLIENT_RESUME
+                    {
+                        let (reply, replay) = match resume(shared, &attachment, &frame.data, carrier, &notify) {
+                            Ok(Resumed { attachment: resumed, replay }) => {
+                                let fresh = std::mem::replace(&mut attachment, resumed);
+                                drop(fresh);
+                                pid_told = true;
+                                let reply = json!({"pid": attachment.pid});
+                                (control("auth:resumed", &reply), replay)
+                            }
+                            Err((code, message)) => {
+                                (control("auth:resume_failed", &json!({"code": code, "message": message})), Vec::new())
+                            }
+                        };
+                        let mut failed = sink.feed(reply).await.is_err();
+                        for frame in &replay {
+                            failed |= sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err();
+                        }
+                        if failed || sink.flush().await.is_err() {
+                            break None;
+                        }
+                        continue;
+                    }
+                    match attachment.connection.receive(text.as_bytes()) {
                         Err(InboundError::Frame(FrameError::TooLarge { .. })) => {
                             break Some(policy(CloseCode::Size, "message_too_big"));
                         }
                         Err(InboundError::Frame(_)) => break Some(policy(CloseCode::Invalid, "malformed_frame")),
                         _ => {}
+                    }
+                    if !pid_told {
+                        match resumable(&attachment) {
+                            // Tell the pid after the replies just queued (`auth:ok`, …).
+                            Some(true) => notify.notify_one(),
+                            // A device is never told one: stop asking on its every frame.
+                            Some(false) => pid_told = true,
+                            None => {}
+                        }
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -182,17 +235,74 @@ async fn run(
                     break None;
                 }
             },
-            () = &mut deadline, if !connection.is_authenticated() => {
+            () = &mut deadline, if !attachment.connection.is_authenticated() => {
                 shared.hub.count_auth_timeout();
                 break Some(policy(CloseCode::Policy, "auth_timeout"));
             }
             _ = shutdown.changed() => {
-                connection.queue().close(CloseReason::Shutdown);
+                attachment.connection.queue().close(CloseReason::Shutdown);
             }
         }
     };
+    // The socket broke or the client closed it (not a close decided here or by the
+    // hub): park the connection for recovery, before the close handshake ends.
+    if recovery && close.is_none() {
+        shared.parked.park(shared, attachment);
+    }
     if let Some(frame) = close {
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
+}
+
+/// A frame only this connection gets (not an event: no offset).
+fn control(name: &str, data: &Value) -> Message {
+    Message::Text(native::encode_event(name, data).into())
+}
+
+/// Whether the connection may be resumed later: `Some(true)` for an authenticated user
+/// or admin, `Some(false)` for a device (never), `None` before authentication.
+fn resumable(attachment: &Attachment) -> Option<bool> {
+    attachment
+        .connection
+        .identity()
+        .map(|identity| identity.role != crate::auth::Role::Device)
+}
+
+/// `client:resume {pid, offset}`: takes the parked connection `pid` over, or says why
+/// not (`code`, `message`). Only a connection not yet authenticated may resume.
+fn resume(
+    shared: &Shared,
+    current: &Attachment,
+    data: &Value,
+    carrier: u64,
+    notify: &Arc<Notify>,
+) -> Result<Resumed, (&'static str, String)> {
+    if current.connection.is_authenticated() {
+        return Err((
+            "already_authenticated",
+            "resume before authenticating, on a new connection".into(),
+        ));
+    }
+    let pid = data.get("pid").and_then(Value::as_str);
+    let offset = match data.get("offset") {
+        None | Some(Value::Null) => Some(0),
+        Some(offset) => offset.as_u64(),
+    };
+    let (Some(pid), Some(offset)) = (pid, offset) else {
+        shared.hub.count_bad_input(BadInputKind::Protocol);
+        return Err((
+            "bad_resume",
+            "expected {\"pid\": string, \"offset\": unsigned integer}".into(),
+        ));
+    };
+    shared
+        .parked
+        .resume(shared, pid, offset, WireFormat::Native, carrier, notify)
+        .map_err(|refusal| {
+            (
+                refusal.code(),
+                "this session cannot be resumed: authenticate".into(),
+            )
+        })
 }

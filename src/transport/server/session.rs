@@ -5,7 +5,12 @@
 //! once and shared) and a small control queue for packets only this session gets
 //! (`40` connect replies, `43` acks, pings, the upgrade's noop). Both wake the same
 //! `Notify`; the writer takes both (control first) under short locks and writes after
-//! releasing them. This module must not parse packets.
+//! releasing them.
+//!
+//! The hub connection is held through an [`Attachment`] that a lost transport may park
+//! and a reconnecting client's session may take over (connection-state recovery, see
+//! `recovery.rs`): once a session gave its attachment away it never drains it again.
+//! This module must not parse packets.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,20 +22,10 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::protocol::WireFormat;
-use crate::transport::Connection;
-use crate::transport::queue::{CloseReason, Wake};
+use crate::transport::queue::CloseReason;
 
 use super::Shared;
-
-/// Wakes a session's writer through a tokio `Notify` (a stored permit if nobody waits,
-/// so no wake-up is ever lost).
-pub(crate) struct NotifyWake(pub(crate) Arc<Notify>);
-
-impl Wake for NotifyWake {
-    fn wake(&self) {
-        self.0.notify_one();
-    }
-}
+use super::recovery::Attachment;
 
 /// Which transport currently carries the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +65,10 @@ pub(crate) struct SessionState {
 pub(crate) struct Session {
     pub(crate) sid: String,
     pub(crate) socket_sid: String,
-    pub(crate) connection: Connection,
+    /// This session's transport serial: which attachment it may still drain.
+    pub(crate) serial: u64,
+    /// The hub connection; `None` once parked or ended.
+    attachment: Mutex<Option<Arc<Attachment>>>,
     pub(crate) notify: Arc<Notify>,
     control: Mutex<VecDeque<Utf8Bytes>>,
     pub(crate) state: Mutex<SessionState>,
@@ -95,16 +93,14 @@ impl Session {
         carrier: Carrier,
     ) -> Arc<Self> {
         let notify = Arc::new(Notify::new());
-        let connection = shared.hub.attach(
-            context,
-            WireFormat::SocketIo,
-            NotifyWake(Arc::clone(&notify)),
-        );
+        let serial = super::recovery::next_carrier();
+        let attachment = Attachment::new(shared, context, WireFormat::SocketIo, serial, &notify);
         let burst = f64::from(shared.config.rate_limit.burst);
         Arc::new(Self {
             sid: random_id(),
             socket_sid: random_id(),
-            connection,
+            serial,
+            attachment: Mutex::new(Some(attachment)),
             notify,
             control: Mutex::new(VecDeque::new()),
             state: Mutex::new(SessionState {
@@ -119,6 +115,31 @@ impl Session {
             pong: AtomicBool::new(true),
             pong_notify: Arc::new(Notify::new()),
         })
+    }
+
+    /// The hub connection this session carries, unless it was given away.
+    pub(crate) fn attachment(&self) -> Option<Arc<Attachment>> {
+        self.attachment.lock().clone()
+    }
+
+    /// Whether the hub connection is authenticated (false once given away).
+    pub(crate) fn is_authenticated(&self) -> bool {
+        self.attachment()
+            .is_some_and(|a| a.connection.is_authenticated())
+    }
+
+    /// Gives the hub connection away (to park it); the session drains nothing after.
+    pub(crate) fn take_attachment(&self) -> Option<Arc<Attachment>> {
+        self.attachment.lock().take()
+    }
+
+    /// Carries `attachment` from now on (a resumed connection); returns the one it
+    /// replaces, to drop outside any lock.
+    pub(crate) fn replace_attachment(
+        &self,
+        attachment: Arc<Attachment>,
+    ) -> Option<Arc<Attachment>> {
+        self.attachment.lock().replace(attachment)
     }
 
     /// Queues a packet for this session only.
@@ -144,17 +165,33 @@ impl Session {
     /// Takes everything to send: control packets first, then hub frames.
     pub(crate) fn take_pending(&self) -> Pending {
         let mut frames: Vec<Utf8Bytes> = self.control.lock().drain(..).collect();
+        let Some(attachment) = self.attachment() else {
+            // Parked or ended: the frames belong to whoever takes the connection over.
+            return Pending {
+                frames,
+                hub_closed: None,
+                ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
+            };
+        };
+        let queue = attachment.connection.queue();
         if !self.state.lock().namespace_connected {
             // Hub frames (`auth:ok`, `page:snapshot` when credentials came with CONNECT)
             // wait until the CONNECT reply has gone: a client must never see an event of
             // a namespace before it joined it. `connect` wakes the writer once joined.
             return Pending {
                 frames,
-                hub_closed: self.connection.queue().closed(),
+                hub_closed: queue.closed(),
                 ending: self.ending(),
             };
         }
-        let drained = self.connection.queue().drain();
+        let Some(drained) = attachment.drain(self.serial) else {
+            // Taken over by the client's newer transport.
+            return Pending {
+                frames,
+                hub_closed: None,
+                ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
+            };
+        };
         frames.extend(
             drained
                 .frames
@@ -222,7 +259,9 @@ impl Sessions {
     pub(crate) fn close_all(&self, _shared: &Shared) {
         let sessions: Vec<_> = self.map.lock().values().cloned().collect();
         for session in sessions {
-            session.connection.queue().close(CloseReason::Shutdown);
+            if let Some(attachment) = session.attachment() {
+                attachment.connection.queue().close(CloseReason::Shutdown);
+            }
         }
     }
 }

@@ -1,0 +1,201 @@
+//! The Socket.IO v5 layer of an Engine.IO session: the default namespace (CONNECT
+//! with its `auth`, and connection-state recovery's `{pid, offset}`), events and acks.
+//! Other namespaces are refused with CONNECT_ERROR. This module must not touch the
+//! Engine.IO transport (`engine.rs`) nor decide who receives what (the hub does).
+
+use serde_json::Value;
+
+use crate::metrics::BadInputKind;
+use crate::protocol::WireFormat;
+use crate::protocol::socketio::{self, Kind};
+
+use super::Shared;
+use super::engine;
+use super::recovery::Refusal;
+use super::session::{Ending, Session};
+
+/// The Socket.IO layer: the default namespace, events and acks.
+pub(crate) fn on_socketio(shared: &Shared, session: &Session, text: &str) {
+    let packet = match socketio::decode(text) {
+        Ok(packet) => packet,
+        Err(error) => {
+            tracing::debug!(sid = %session.sid, %error, "bad Socket.IO packet");
+            shared.hub.count_bad_input(BadInputKind::Protocol);
+            session.end(Ending::ProtocolError);
+            return;
+        }
+    };
+    if packet.namespace != "/" {
+        if packet.kind == Kind::Connect {
+            session.send_control(socketio::encode_connect_error(
+                &packet.namespace,
+                "Invalid namespace",
+                None,
+            ));
+        }
+        return;
+    }
+    let connected = session.state.lock().namespace_connected;
+    match packet.kind {
+        Kind::Connect if !connected => connect(shared, session, packet.data.as_ref()),
+        Kind::Connect => {}
+        Kind::Event if connected => {
+            if !session.admit(shared) {
+                return;
+            }
+            let (Some((name, data)), Some(attachment)) = (packet.event(), session.attachment())
+            else {
+                return;
+            };
+            let answer = match attachment.connection.on_message(name, data) {
+                Ok(reply) => reply.ack,
+                Err(error) => Some(error.ack_body()),
+            };
+            if let Some(id) = packet.ack_id {
+                session.send_control(socketio::encode_ack(
+                    "/",
+                    id,
+                    &answer.unwrap_or(Value::Null),
+                ));
+            }
+        }
+        Kind::Disconnect if connected => {
+            session.state.lock().namespace_connected = false;
+            session.end(Ending::ClientGone);
+        }
+        Kind::Ack | Kind::Disconnect => {}
+        Kind::Event | Kind::BinaryEvent | Kind::BinaryAck | Kind::ConnectError => {
+            shared.hub.count_bad_input(BadInputKind::Protocol);
+            session.end(Ending::ProtocolError);
+        }
+    }
+}
+
+/// CONNECT to `/`: with a `pid` (and `offset`) in `auth` and recovery on, the client
+/// takes its parked connection over (see [`resume`]); else, with credentials in `auth`
+/// (a token, or the seed's session payload) the connection authenticates now and a
+/// refusal is a CONNECT_ERROR; without, it joins unauthenticated and must send
+/// `client:authenticate` before the deadline.
+fn connect(shared: &Shared, session: &Session, auth: Option<&Value>) {
+    if let Some(pid) = auth
+        .and_then(|auth| auth.get("pid"))
+        .and_then(Value::as_str)
+        && shared.config.recovery.is_some()
+        && resume(
+            shared,
+            session,
+            pid,
+            auth.and_then(|auth| auth.get("offset")),
+        )
+    {
+        return;
+    }
+    let Some(attachment) = session.attachment() else {
+        return;
+    };
+    let has_credentials = auth
+        .and_then(Value::as_object)
+        .is_some_and(|auth| auth.contains_key("token") || auth.contains_key("sessionId"));
+    if has_credentials
+        && let Err(error) = attachment
+            .connection
+            .authenticate_at_connect(auth.unwrap_or(&Value::Null))
+    {
+        let body = error.ack_body();
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("refused")
+            .to_owned();
+        session.send_control(socketio::encode_connect_error("/", &message, Some(&body)));
+        return;
+    }
+    // The reply is queued before the namespace counts as joined, so no writer can send a
+    // hub frame ahead of it (see `Session::take_pending`); then wake the writer for them.
+    let pid = shared.config.recovery.map(|_| attachment.pid.as_str());
+    if let Some(pid) = pid {
+        shared
+            .live_pids
+            .lock()
+            .insert(pid.to_owned(), session.sid.clone());
+    }
+    session.send_control(socketio::encode_connect_with_pid(
+        "/",
+        &session.socket_sid,
+        pid,
+    ));
+    session.state.lock().namespace_connected = true;
+    session.notify.notify_one();
+}
+
+/// Connection-state recovery: takes the parked connection `pid` over, answers CONNECT
+/// with the same `pid` (the client sets `socket.recovered`), then replays what the
+/// client missed after `offset` before the parked queue. Returns false (the caller
+/// opens a fresh session) when it cannot be recovered.
+fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>) -> bool {
+    let offset = match offset {
+        None | Some(Value::Null) => Some(0),
+        Some(Value::String(text)) => text.parse().ok(),
+        Some(_) => None,
+    };
+    let Some(offset) = offset else {
+        shared.hub.count_bad_input(BadInputKind::Protocol);
+        return false;
+    };
+    let resume = || {
+        shared.parked.resume(
+            shared,
+            pid,
+            offset,
+            WireFormat::SocketIo,
+            session.serial,
+            &session.notify,
+        )
+    };
+    let mut resumed = resume();
+    if resumed.as_ref().err() == Some(&Refusal::UnknownPid) && take_over(shared, session, pid) {
+        resumed = resume();
+    }
+    let resumed = match resumed {
+        Ok(resumed) => resumed,
+        Err(refusal) => {
+            tracing::debug!(sid = %session.sid, code = refusal.code(), "not recovered");
+            return false;
+        }
+    };
+    session.send_control(socketio::encode_connect_with_pid(
+        "/",
+        &session.socket_sid,
+        Some(&resumed.attachment.pid),
+    ));
+    for frame in &resumed.replay {
+        session.send_control(frame.encoded_text(WireFormat::SocketIo).clone());
+    }
+    shared
+        .live_pids
+        .lock()
+        .insert(resumed.attachment.pid.clone(), session.sid.clone());
+    let fresh = session.replace_attachment(resumed.attachment);
+    session.state.lock().namespace_connected = true;
+    session.notify.notify_one();
+    // The fresh connection was never authenticated: detaching it changes nothing.
+    drop(fresh);
+    true
+}
+
+/// The client came back before its old transport was found dead (its old session is
+/// still live, e.g. a half-open TCP connection until the ping timeout): the old session
+/// ends as a lost transport, which parks its connection for the resume that follows.
+/// Returns whether there was such a session.
+fn take_over(shared: &Shared, session: &Session, pid: &str) -> bool {
+    let sid = shared.live_pids.lock().get(pid).cloned();
+    let Some(old) = sid
+        .and_then(|sid| shared.sessions.get(&sid))
+        .filter(|old| old.sid != session.sid)
+    else {
+        return false;
+    };
+    old.end(Ending::ClientGone);
+    engine::release(shared, &old);
+    true
+}
