@@ -54,7 +54,8 @@
 //! - [`transport`] is how connections attach: the [`Transport`] trait, per-connection
 //!   bounded queues with telemetry conflation, and the in-process transport.
 //! - [`protocol`] holds the wire codecs; every event is encoded once per wire format.
-//! - [`metrics`] counts everything (`hub.metrics()`).
+//! - [`metrics`] counts everything (`hub.metrics()`); [`Hub::prometheus_text`] and the
+//!   server's `GET /metrics` expose it to Prometheus ([`monitor::prometheus`]).
 //!
 //! ## Serving
 //!
@@ -122,6 +123,11 @@
 //! - A logged-out session id is refused afterwards by both built-in authenticators (also
 //!   as a JWT `sid`) until it logs in again.
 //! - A before-emit filter may rewrite an event's payload or drop it, never its audience.
+//! - Delivery latency is measured from the emit to the server transport taking the
+//!   frame (the oldest frame of each batch a socket drains), in buckets from 100 µs to
+//!   5 s.
+//! - `GET /metrics` is open by default (counters hold no ids or payloads); set
+//!   `ServerConfig::metrics_token` to require a bearer token.
 
 pub mod auth;
 mod devices;
@@ -133,6 +139,7 @@ pub mod hub;
 pub mod ids;
 pub mod input;
 pub mod metrics;
+pub mod monitor;
 pub mod persist;
 pub mod protocol;
 pub mod registry;

@@ -126,6 +126,9 @@ async fn run(
             () = notify.notified() => {
                 super::coalesce(last_flush, window).await;
                 let drained = connection.queue().drain();
+                if let Some(oldest) = drained.frames.first() {
+                    oldest.record_delivery();
+                }
                 let mut failed = false;
                 for frame in &drained.frames {
                     if sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err() {

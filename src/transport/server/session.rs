@@ -155,6 +155,9 @@ impl Session {
             };
         }
         let drained = self.connection.queue().drain();
+        if let Some(oldest) = drained.frames.first() {
+            oldest.record_delivery();
+        }
         frames.extend(
             drained
                 .frames
