@@ -27,6 +27,7 @@ pub struct HubBuilder {
     transports: Vec<Arc<dyn Transport>>,
     device_grace: Duration,
     persist: Option<(PathBuf, PersistConfig)>,
+    monitor: Option<MonitorConfig>,
 }
 
 impl HubBuilder {
@@ -52,7 +53,18 @@ impl HubBuilder {
             transports: Vec::new(),
             device_grace: Duration::from_secs(5),
             persist: None,
+            monitor: None,
         }
+    }
+
+    /// Turns on admin monitoring: the `admin:activity` feed, `admin:alert` /
+    /// `admin:alert:cleared`, `admin:server:stats`, and (if `config` asks)
+    /// `module:status:batch` for users. A thread wakes every
+    /// `config.activity_window` to publish them; without this call the hub has no
+    /// such thread and sends none of these events.
+    pub fn monitor(mut self, config: MonitorConfig) -> Self {
+        self.monitor = Some(config);
+        self
     }
 
     /// Persists to the SQLite database at `path` (created if needed) with this
@@ -167,6 +179,9 @@ impl HubBuilder {
             let admin: Vec<&str> = admin_pages.iter().map(String::as_str).collect();
             routing.set_route(event, &user, &admin)?;
         }
+        let admin_page = routing
+            .page("admin")
+            .ok_or(RoutingError::MissingPage("admin"))?;
         let mut audit = self.audit;
         let mut store = Store::default();
         let sessions = SessionTable::default();
@@ -216,8 +231,10 @@ impl HubBuilder {
                 transports: Mutex::new(Vec::new()),
                 persist,
                 persist_closed: AtomicBool::new(false),
+                monitor: self.monitor.map(|config| Monitor::new(config, admin_page)),
             }),
         };
+        hub.start_monitor();
         for transport in self.transports {
             transport
                 .start(hub.clone())

@@ -38,6 +38,7 @@ mod deliver;
 mod emit;
 mod errors;
 mod inbound;
+mod monitoring;
 
 pub use builder::HubBuilder;
 use builder::Limits;
@@ -68,6 +69,7 @@ use crate::hooks::{
 use crate::ids::{IdError, ModuleId, SessionId, UserId};
 use crate::input::{self, InputError, ModuleFields};
 use crate::metrics::{BadInputKind, Metrics, MetricsSnapshot};
+use crate::monitor::{Monitor, MonitorConfig, Observed};
 use crate::persist::{
     AuditFilter, AuditLog, AuditRow, Durability, PersistConfig, PersistError, Persistence,
 };
@@ -99,6 +101,8 @@ struct HubInner {
     persist: Option<Persistence>,
     /// Set once the final snapshot was saved and the database closed.
     persist_closed: AtomicBool,
+    /// Admin monitoring, when built with `monitor`.
+    monitor: Option<Monitor>,
 }
 
 impl HubInner {

@@ -281,6 +281,7 @@ pub(crate) fn serve(
         .build()
         .map_err(ServeError::Runtime)?;
     let (stop, shutdown) = watch::channel(false);
+    hub.set_connection_limit(config.max_connections);
     let shared = Arc::new(Shared {
         hub,
         config,
