@@ -263,3 +263,56 @@ fn a_host_rule_raises_its_own_alert_from_the_server_stats() {
         assert_eq!(alert["data"]["admins"], 1);
     });
 }
+
+#[test]
+fn connections_near_the_limit_raise_an_alert_that_clears_when_they_leave() {
+    let limited = microcoaster_realtime::ServerConfig {
+        max_connections: 2,
+        ..config()
+    };
+    let server = serve(monitored(fast()), limited);
+    run(async {
+        let mut admin =
+            SioWs::login(server.addr, "admin", &token("root", "admin", None), "admin").await;
+        let user = SioWs::login(server.addr, "user", &token("u1", "user", None), "modules").await;
+        let (alert, _) = until(&mut admin, "admin:alert").await;
+        assert_eq!(alert["kind"], "connections_near_limit");
+        assert_eq!(alert["level"], "critical");
+        assert_eq!(alert["data"], json!({"connections": 2, "limit": 2}));
+        drop(user);
+        let (cleared, seen) = until(&mut admin, "admin:alert:cleared").await;
+        assert_eq!(cleared["id"], "connections_near_limit");
+        assert!(!seen.contains(&"admin:alert".to_owned()), "{seen:?}");
+    });
+}
+
+#[test]
+fn a_slow_consumer_close_raises_an_alert() {
+    let hub = builder().queue_capacity(8).monitor(fast()).build().unwrap();
+    let server = serve(hub, config());
+    run(async {
+        let mut admin =
+            SioWs::login(server.addr, "admin", &token("root", "admin", None), "admin").await;
+        let _stalled = SioWs::login(
+            server.addr,
+            "stalled",
+            &token("slow", "user", None),
+            "modules",
+        )
+        .await;
+        // The stalled client never reads: once the kernel buffers are full its queue
+        // (8 frames) overflows and the hub closes it.
+        let chunk = "x".repeat(32 * 1024);
+        let mut sent = 0;
+        while server.hub.metrics().queue_overflows == 0 {
+            assert!(sent < 100_000, "no overflow after {sent} frames");
+            let _ = server
+                .hub
+                .emit_to_user("slow", "bulk:data", &json!({"chunk": chunk}));
+            sent += 1;
+        }
+        let (alert, _) = until(&mut admin, "admin:alert").await;
+        assert_eq!(alert["kind"], "slow_consumers");
+        assert_eq!(alert["data"]["closes"], 1);
+    });
+}
