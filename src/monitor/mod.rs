@@ -196,34 +196,32 @@ impl Monitor {
         let mut recorded = self.recorded.lock();
         if name == event::MODULE_STATUS_CHANGED {
             let payload = &event.payload;
-            let module = str_field(payload, "moduleId").to_owned();
-            let user = str_field(payload, "userId").to_owned();
+            let module = str_field(payload, "moduleId");
+            let user = str_field(payload, "userId");
             let online = payload.get("online").and_then(Value::as_bool) == Some(true);
             let windows = &mut recorded.windows;
-            if windows.module_changes.len() < MAX_SUBJECTS
-                || windows.module_changes.contains_key(&module)
-            {
+            // Keys are copied only for a subject not yet in its window: a module that
+            // keeps changing costs no allocation beyond its timestamps.
+            if let Some((_, times)) = windows.module_changes.get_mut(module) {
+                times.push_back(now);
+            } else if windows.module_changes.len() < MAX_SUBJECTS {
                 windows
                     .module_changes
-                    .entry(module.clone())
-                    .or_insert_with(|| (user.clone(), VecDeque::new()))
-                    .1
-                    .push_back(now);
+                    .insert(module.to_owned(), (user.to_owned(), VecDeque::from([now])));
             }
-            if !online
-                && (windows.user_offline.len() < MAX_SUBJECTS
-                    || windows.user_offline.contains_key(&user))
-            {
-                windows
-                    .user_offline
-                    .entry(user.clone())
-                    .or_default()
-                    .push_back(now);
+            if !online {
+                if let Some(times) = windows.user_offline.get_mut(user) {
+                    times.push_back(now);
+                } else if windows.user_offline.len() < MAX_SUBJECTS {
+                    windows
+                        .user_offline
+                        .insert(user.to_owned(), VecDeque::from([now]));
+                }
             }
             if self.config.user_status_batch && !user.is_empty() {
                 recorded
                     .status_batches
-                    .entry(user)
+                    .entry(user.to_owned())
                     .or_default()
                     .push(payload.clone());
                 observed = Observed::AdminsOnly;
@@ -296,3 +294,65 @@ fn str_field<'a>(payload: &'a Value, name: &str) -> &'a str {
 }
 
 pub(crate) use activity::{activity_events, status_batch_events};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Audience;
+    use crate::ids::{ModuleId, UserId};
+    use serde_json::json;
+
+    fn status(module: &str, online: bool) -> Event {
+        Event::new(
+            event::MODULE_STATUS_CHANGED,
+            json!({"moduleId": module, "userId": "u1", "online": online, "timestamp": 1}),
+            Audience::User {
+                user: UserId::new("u1").unwrap(),
+                except_session: None,
+            },
+        )
+    }
+
+    #[test]
+    fn alert_inputs_are_kept_but_no_activity_while_no_admin_watches() {
+        let monitor = Monitor::new(MonitorConfig::default(), PageIndex(1));
+        assert_eq!(
+            monitor.observe(&status("MC-1", true), || false),
+            Observed::Deliver
+        );
+        monitor.observe(&status("MC-1", false), || false);
+        let taken = monitor.take(|windows| {
+            assert_eq!(windows.module_changes["MC-1"].1.len(), 2);
+            assert_eq!(windows.user_offline["u1"].len(), 1);
+        });
+        assert!(taken.entries.is_empty());
+        monitor.observe(&status("MC-1", true), || true);
+        assert_eq!(monitor.take(|_| {}).entries.len(), 1);
+    }
+
+    #[test]
+    fn telemetry_is_not_observed_at_all() {
+        let monitor = Monitor::new(MonitorConfig::default(), PageIndex(1));
+        let mut telemetry = status("MC-1", true);
+        telemetry.conflation_key = Some(ModuleId::new("MC-1").unwrap());
+        monitor.observe(&telemetry, || panic!("telemetry must not ask the registry"));
+        monitor.take(|windows| assert!(windows.module_changes.is_empty()));
+    }
+
+    #[test]
+    fn status_batching_keeps_the_owner_part_for_the_window() {
+        let monitor = Monitor::new(
+            MonitorConfig {
+                user_status_batch: true,
+                ..MonitorConfig::default()
+            },
+            PageIndex(1),
+        );
+        assert_eq!(
+            monitor.observe(&status("MC-1", true), || false),
+            Observed::AdminsOnly
+        );
+        let taken = monitor.take(|_| {});
+        assert_eq!(taken.status_batches["u1"].len(), 1);
+    }
+}
