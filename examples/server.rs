@@ -9,6 +9,16 @@
 //! stores them (mode 0600) next to the database path and prints them. `-- --demo`
 //! simulates users' modules and prints tokens to log in with. `-- --help` lists every
 //! flag; each also reads an environment variable.
+//!
+//! It also serves the dashboard at `/` (see `server/web.rs`; the Socket.IO browser
+//! client comes from `npm ci --prefix web`), Prometheus metrics at `/metrics`
+//! (`--metrics-token` to require a bearer token), and turns on the hub's admin
+//! monitoring (`admin:activity`, `admin:alert`, `admin:server:stats`). Logs go to
+//! stderr, `--log-format human` (default) or `json` (one object per line); at `info`
+//! they name users only by id.
+
+#[path = "server/web.rs"]
+mod web;
 
 use std::fs;
 use std::io::Write as _;
@@ -20,7 +30,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use microcoaster_realtime::transport::server::{Cors, RecoveryConfig, ServerConfig};
-use microcoaster_realtime::{ClientEvent, Durability, Hub};
+use microcoaster_realtime::{ClientEvent, Durability, Hub, MonitorConfig};
 use serde_json::{Value, json};
 
 /// Standalone MicroCoaster real-time server.
@@ -94,6 +104,47 @@ struct Args {
     /// Allowed browser origin for cross-origin polling (repeatable; `*` for any).
     #[arg(long = "cors-origin", env = "MCRT_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// Require `Authorization: Bearer <token>` on `GET /metrics` (default: open).
+    #[arg(long, env = "MCRT_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Log output: `human` (default) or `json` (one JSON object per line).
+    #[arg(long, env = "MCRT_LOG_FORMAT", default_value = "human")]
+    log_format: LogFormat,
+    /// How often admin server stats are computed, in milliseconds (sent only when a
+    /// value changed).
+    #[arg(long, env = "MCRT_STATS_INTERVAL_MS", default_value_t = 2_000)]
+    stats_interval_ms: u64,
+    /// Activity of this many milliseconds is batched into one `admin:activity` event.
+    #[arg(long, env = "MCRT_ACTIVITY_WINDOW_MS", default_value_t = 250)]
+    activity_window_ms: u64,
+    /// Send users `module:status:batch` (one event per activity window) instead of
+    /// one `module:status:changed` per module.
+    #[arg(long, env = "MCRT_STATUS_BATCH")]
+    status_batch: bool,
+    /// Folder holding the dashboard's `node_modules` (the Socket.IO browser client).
+    #[arg(long, env = "MCRT_WEB_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/web"))]
+    web_dir: PathBuf,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -144,6 +195,16 @@ fn token(secret: &str, user: &str, role: &str, sid: &str) -> String {
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .expect("HS256 signing cannot fail")
+}
+
+/// The demo logins the dashboard offers at `/demo/tokens` (demo mode only: anyone who
+/// can reach the server may use them).
+fn demo_logins(secret: &str) -> Value {
+    json!([
+        {"key": "ada", "label": "Ada (user 1)", "page": "modules", "token": token(secret, "1", "user", "demo-ada")},
+        {"key": "bob", "label": "Bob (user 2)", "page": "modules", "token": token(secret, "2", "user", "demo-bob")},
+        {"key": "admin", "label": "Admin (user 100)", "page": "admin", "token": token(secret, "100", "admin", "demo-admin")},
+    ])
 }
 
 /// The demo: two users with a few modules each, going online and offline and streaming
@@ -233,12 +294,7 @@ fn webhook_forwarder(url: String) -> impl Fn(&ClientEvent) + Send + Sync + 'stat
 
 fn main() {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logs(args.log_format);
     let (secrets, secrets_path) = if args.memory {
         let secrets = Secrets {
             api_key: random_secret(),
@@ -261,7 +317,13 @@ fn main() {
     let api_key = args.api_key.clone().unwrap_or(secrets.api_key);
     let mut builder = Hub::builder()
         .jwt_secret(jwt_secret.as_bytes())
-        .device_offline_grace(Duration::from_millis(args.device_grace_ms));
+        .device_offline_grace(Duration::from_millis(args.device_grace_ms))
+        .monitor(MonitorConfig {
+            stats_interval: Duration::from_millis(args.stats_interval_ms.max(100)),
+            activity_window: Duration::from_millis(args.activity_window_ms.max(10)),
+            user_status_batch: args.status_batch,
+            ..MonitorConfig::default()
+        });
     if args.restart_grace_ms > 0 {
         builder = builder.offline_after_restart(Duration::from_millis(args.restart_grace_ms));
     }
@@ -299,6 +361,11 @@ fn main() {
             window: Duration::from_millis(args.recovery_window_ms),
             ..RecoveryConfig::default()
         }),
+        metrics_token: args.metrics_token.clone(),
+        http_handler: Some(web::handler(
+            &args.web_dir,
+            args.demo.then(|| demo_logins(&jwt_secret)),
+        )),
         ..ServerConfig::default()
     };
     let server = match hub.serve(&args.addr, config) {
@@ -333,6 +400,7 @@ fn main() {
         None => println!("  database  : none (--memory: nothing survives a restart)"),
     }
     println!("  api key   : {api_key}");
+    println!("  dashboard : http://{addr}/   metrics: http://{addr}/metrics");
     let running = Arc::new(AtomicBool::new(true));
     let demo = args.demo.then(|| {
         println!(

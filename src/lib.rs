@@ -57,7 +57,12 @@
 //!   [`HubBuilder::host_sink`] + [`Hub::attach_host`], one [`HostSink::frame`] call per
 //!   event with every recipient and the already-encoded Socket.IO packet.
 //! - [`protocol`] holds the wire codecs; every event is encoded once per wire format.
-//! - [`metrics`] counts everything (`hub.metrics()`).
+//! - [`metrics`] counts everything (`hub.metrics()`); [`Hub::prometheus_text`] and the
+//!   server's `GET /metrics` expose it to Prometheus ([`monitor::prometheus`]).
+//! - [`monitor`] (opt-in, [`HubBuilder::monitor`]) feeds admins on the `admin` page:
+//!   `admin:activity` (batched per window), `admin:alert` / `admin:alert:cleared`,
+//!   `admin:server:stats` (sent only when a value changed), and optionally users'
+//!   `module:status:batch`.
 //!
 //! ## Serving
 //!
@@ -171,6 +176,19 @@
 //!   their offsets. Replay itself comes from connections kept in memory, so it does not
 //!   survive a restart: after one, a client's `pid` is unknown and it gets a fresh
 //!   session.
+//! - Admin monitoring is off in the library unless [`HubBuilder::monitor`] is called (a
+//!   hub sends nothing its host did not ask for, and has no extra thread); the server
+//!   example turns it on. Monitoring events reach admins on the `admin` page only, and
+//!   an admin who opens the page later gets alerts raised from then on
+//!   ([`Hub::alerts`] lists those already raised). Activity entries carry ids (user,
+//!   module, admin action name), never profiles, session ids or action details.
+//! - `admin:server:stats` rates are over the last interval and rounded (0.1 event/s,
+//!   0.1 % CPU, whole MiB), so a quiet server stops sending them. Delivery latency is
+//!   measured from the emit to the server transport taking the frame (the oldest frame
+//!   of each batch a socket drains), in buckets from 100 µs to 5 s; p50/p99 are bucket
+//!   upper bounds.
+//! - `GET /metrics` is open by default (counters hold no ids or payloads); set
+//!   `ServerConfig::metrics_token` to require a bearer token.
 
 pub mod auth;
 mod devices;
@@ -182,6 +200,7 @@ pub mod hub;
 pub mod ids;
 pub mod input;
 pub mod metrics;
+pub mod monitor;
 pub mod persist;
 pub mod protocol;
 pub mod registry;
@@ -203,6 +222,7 @@ pub use hooks::{
 pub use hub::{BuildError, EmitOutcome, Hub, HubBuilder, HubError, IdArg, InboundError, Reply};
 pub use ids::{IdError, ModuleId, SessionId, UserId};
 pub use metrics::{BadInputKind, MetricsSnapshot};
+pub use monitor::{Alert, AlertLevel, AlertRule, AlertRules, MonitorConfig};
 pub use persist::{Durability, PersistConfig, PersistError, PersistMetrics};
 pub use protocol::{OutboundEvent, WireFormat};
 pub use transport::host::HostSink;

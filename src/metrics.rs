@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::monitor::latency::{LatencyHistogram, LatencySnapshot};
 use crate::persist::PersistMetrics;
 
 /// One monotonically increasing counter.
@@ -105,6 +106,8 @@ pub struct Metrics {
     pub auth_timeouts: Counter,
     /// Connections closed for not answering a ping in time.
     pub ping_timeouts: Counter,
+    /// Time from an emit to a transport taking its frame (oldest of each drained batch).
+    pub delivery_latency: LatencyHistogram,
     bad_inputs: [Counter; 8],
 }
 
@@ -172,6 +175,8 @@ pub struct MetricsSnapshot {
     pub ping_timeouts: u64,
     /// Bad inputs by kind.
     pub bad_inputs: Vec<(BadInputKind, u64)>,
+    /// See [`Metrics::delivery_latency`].
+    pub delivery_latency: LatencySnapshot,
     /// Persistence health (`degraded`, `rows_written`, `rows_dropped`, `write_errors`,
     /// `lag`), when the hub was built with persistence; live events keep flowing while
     /// the disk fails.
@@ -212,6 +217,7 @@ impl Metrics {
                 .iter()
                 .map(|kind| (*kind, self.bad_inputs(*kind)))
                 .collect(),
+            delivery_latency: self.delivery_latency.snapshot(),
             persistence: None,
         }
     }

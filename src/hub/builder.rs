@@ -29,6 +29,7 @@ pub struct HubBuilder {
     device_grace: Duration,
     restart_grace: Option<Duration>,
     persist: Option<(PathBuf, PersistConfig)>,
+    monitor: Option<MonitorConfig>,
 }
 
 impl HubBuilder {
@@ -56,7 +57,18 @@ impl HubBuilder {
             device_grace: Duration::from_secs(5),
             restart_grace: None,
             persist: None,
+            monitor: None,
         }
+    }
+
+    /// Turns on admin monitoring: the `admin:activity` feed, `admin:alert` /
+    /// `admin:alert:cleared`, `admin:server:stats`, and (if `config` asks)
+    /// `module:status:batch` for users. A thread wakes every
+    /// `config.activity_window` to publish them; without this call the hub has no
+    /// such thread and sends none of these events.
+    pub fn monitor(mut self, config: MonitorConfig) -> Self {
+        self.monitor = Some(config);
+        self
     }
 
     /// Persists to the SQLite database at `path` (created if needed) with this
@@ -191,6 +203,9 @@ impl HubBuilder {
             let admin: Vec<&str> = admin_pages.iter().map(String::as_str).collect();
             routing.set_route(event, &user, &admin)?;
         }
+        let admin_page = routing
+            .page("admin")
+            .ok_or(RoutingError::MissingPage("admin"))?;
         let mut audit = self.audit;
         let mut store = Store::default();
         let sessions = SessionTable::default();
@@ -244,6 +259,7 @@ impl HubBuilder {
                 event_offsets: AtomicBool::new(false),
                 next_offset: AtomicU64::new(1),
                 restored: restart::RestoredOnline::default(),
+                monitor: self.monitor.map(|config| Monitor::new(config, admin_page)),
             }),
         };
         if let Some(grace) = self.restart_grace
@@ -251,6 +267,7 @@ impl HubBuilder {
         {
             hub.start_restart_check(grace);
         }
+        hub.start_monitor();
         for transport in self.transports {
             transport
                 .start(hub.clone())

@@ -26,6 +26,12 @@ impl Hub {
                 return 0;
             }
         }
+        if let Some(monitor) = &inner.monitor
+            && monitor.observe(&event, || inner.registry.admins_on(monitor.admin_page) > 0)
+                == Observed::AdminsOnly
+        {
+            event.audience = Audience::Admins;
+        }
         let route = inner.routing.route_for(&event.name, &event.audience);
         let offset = self.next_event_offset(&event);
         let frame = OutboundEvent::with_offset(
@@ -98,6 +104,9 @@ impl Hub {
 
     pub(super) fn slow_consumer(&self, id: ConnectionId) {
         self.inner.metrics.queue_overflows.increment();
+        if let Some(monitor) = &self.inner.monitor {
+            monitor.slow_consumer_closed();
+        }
         let user = self.user_of(id);
         self.unsubscribe_closing(id);
         tracing::warn!(connection = %id, "closed a slow consumer: its queue overflowed");

@@ -146,6 +146,14 @@ impl Hub {
             };
         }
         self.inner.metrics.auth_successes.increment();
+        // Ids only at info (no profile, token or session id): see the crate docs.
+        tracing::info!(
+            connection = %id,
+            user = %identity.user_id,
+            role = identity.role.as_str(),
+            page = self.inner.routing.page_name(page),
+            "authenticated"
+        );
         let mut ok = json!({
             "userId": identity.user_id,
             "role": identity.role.as_str(),
@@ -220,6 +228,16 @@ impl Hub {
     ) -> InboundError {
         let metrics = &self.inner.metrics;
         metrics.auth_failures.increment();
+        tracing::info!(connection = %queue.id(), code = error.code(), "authentication refused");
+        if let Some(monitor) = &self.inner.monitor {
+            let address = self
+                .inner
+                .registry
+                .connection(queue.id())
+                .and_then(|(_, context)| context.remote_addr)
+                .map(|address| address.ip());
+            monitor.auth_failed(address);
+        }
         let failures = self.inner.registry.record_auth_failure(queue.id());
         if notify {
             let body = json!({"code": error.code(), "message": error.to_string()});

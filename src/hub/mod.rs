@@ -39,6 +39,7 @@ mod deliver;
 mod emit;
 mod errors;
 mod inbound;
+mod monitoring;
 mod restart;
 
 pub use builder::HubBuilder;
@@ -70,6 +71,7 @@ use crate::hooks::{
 use crate::ids::{IdError, ModuleId, SessionId, UserId};
 use crate::input::{self, InputError, ModuleFields};
 use crate::metrics::{BadInputKind, Metrics, MetricsSnapshot};
+use crate::monitor::{Monitor, MonitorConfig, Observed};
 use crate::persist::{
     AuditFilter, AuditLog, AuditRow, Durability, PersistConfig, PersistError, Persistence,
 };
@@ -112,6 +114,8 @@ struct HubInner {
     /// The next offset when persistence is off (with persistence the event history's
     /// counter is used, so offsets keep growing across restarts).
     next_offset: AtomicU64,
+    /// Admin monitoring, when built with `monitor`.
+    monitor: Option<Monitor>,
 }
 
 impl HubInner {

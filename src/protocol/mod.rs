@@ -13,6 +13,7 @@ pub mod native;
 pub mod socketio;
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -45,6 +46,8 @@ pub struct OutboundEvent {
     native: OnceLock<Utf8Bytes>,
     socketio: OnceLock<Utf8Bytes>,
     metrics: Arc<Metrics>,
+    /// When the emit made it: the start of its delivery latency.
+    created: Instant,
 }
 
 impl std::fmt::Debug for OutboundEvent {
@@ -81,6 +84,7 @@ impl OutboundEvent {
             native: OnceLock::new(),
             socketio: OnceLock::new(),
             metrics,
+            created: Instant::now(),
         })
     }
 
@@ -103,6 +107,15 @@ impl OutboundEvent {
     /// The module whose older queued telemetry this frame replaces, if any.
     pub fn conflation_key(&self) -> Option<&ModuleId> {
         self.conflation_key.as_ref()
+    }
+
+    /// Records, in the hub's delivery-latency histogram, how long this frame waited
+    /// since its emit. A transport calls it for the oldest frame of each batch it
+    /// drains (one observation per wake-up, not per frame).
+    pub fn record_delivery(&self) {
+        self.metrics
+            .delivery_latency
+            .observe(self.created.elapsed());
     }
 
     /// The encoded frame for `format`; the first call per format serializes, later calls

@@ -18,6 +18,7 @@
 //! Guarded by `tests/isolation_prop.rs` (random interleavings against a naive model)
 //! and `tests/events.rs`. This module must not encode frames or touch state.
 
+mod census;
 pub mod routing;
 
 use std::collections::HashMap;

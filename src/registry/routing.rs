@@ -123,6 +123,13 @@ impl Routing {
             },
         );
         routing.routes.insert(
+            crate::monitor::MODULE_STATUS_BATCH.into(),
+            Route {
+                user_pages: routing.set(&owner_pages),
+                admin_pages: PageSet::NONE,
+            },
+        );
+        routing.routes.insert(
             event::MODULE_TELEMETRY_UPDATED.into(),
             Route {
                 user_pages: routing.set(&owner_pages),
@@ -147,6 +154,10 @@ impl Routing {
             event::ADMIN_USER_REGISTERED,
             event::ADMIN_STATS_UPDATED,
             event::ADMIN_ACTION,
+            crate::monitor::ADMIN_ACTIVITY,
+            crate::monitor::ADMIN_ALERT,
+            crate::monitor::ADMIN_ALERT_CLEARED,
+            crate::monitor::ADMIN_SERVER_STATS,
         ] {
             routing.routes.insert(name.into(), admin_only);
         }
@@ -257,6 +268,10 @@ mod tests {
             event::ADMIN_STATS_UPDATED,
             event::ADMIN_ACTION,
             event::ADMIN_USER_REGISTERED,
+            crate::monitor::ADMIN_ACTIVITY,
+            crate::monitor::ADMIN_ALERT,
+            crate::monitor::ADMIN_ALERT_CLEARED,
+            crate::monitor::ADMIN_SERVER_STATS,
         ] {
             let route = routing.route(name);
             assert!(route.user_pages.is_empty());

@@ -27,6 +27,7 @@
 pub mod api;
 mod engine;
 mod http;
+mod metrics_endpoint;
 mod namespace;
 mod native_ws;
 mod recovery;
@@ -132,6 +133,13 @@ pub struct ServerConfig {
     /// Enables the HTTP API (`POST /api/v1/emit/<call>`, see [`api`]) with this
     /// bearer key. `None` (the default) serves no API.
     pub api_key: Option<String>,
+    /// Path of the Prometheus endpoint, `GET` only (default `/metrics`; `None` serves
+    /// none). See [`crate::monitor::prometheus`] for the families.
+    pub metrics_path: Option<String>,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>` (401
+    /// otherwise). `None` (the default) serves the counters to anyone who can reach the
+    /// address: they hold no ids or payloads.
+    pub metrics_token: Option<String>,
     /// Handler for every other path.
     pub http_handler: Option<HttpHandler>,
     /// Connection-state recovery for both protocols (see [`RecoveryConfig`]); `None`
@@ -170,6 +178,8 @@ impl Default for ServerConfig {
             shutdown_deadline: Duration::from_secs(5),
             write_coalesce: Duration::from_millis(2),
             api_key: None,
+            metrics_path: Some("/metrics".into()),
+            metrics_token: None,
             http_handler: None,
             recovery: None,
         }
@@ -292,6 +302,7 @@ pub(crate) fn serve(
         .build()
         .map_err(ServeError::Runtime)?;
     let (stop, shutdown) = watch::channel(false);
+    hub.set_connection_limit(config.max_connections);
     let shared = Arc::new(Shared {
         hub,
         config,
@@ -372,6 +383,13 @@ async fn route(
             );
         }
         return native_ws::handle(shared, request, remote).await;
+    }
+    if shared.config.metrics_path.as_deref() == Some(path) {
+        return metrics_endpoint::handle(
+            &shared.hub,
+            shared.config.metrics_token.as_deref(),
+            &request,
+        );
     }
     let is_api = shared.config.api_key.is_some() && path.starts_with(api::EMIT_PREFIX);
     if !is_api && shared.config.http_handler.is_none() {

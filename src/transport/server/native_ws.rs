@@ -140,6 +140,9 @@ async fn run(
                 let Some(drained) = attachment.drain(carrier) else {
                     break None;
                 };
+                if let Some(oldest) = drained.frames.first() {
+                    oldest.record_delivery();
+                }
                 let mut failed = false;
                 for frame in &drained.frames {
                     if sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err() {

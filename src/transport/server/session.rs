@@ -192,6 +192,9 @@ impl Session {
                 ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
             };
         };
+        if let Some(oldest) = drained.frames.first() {
+            oldest.record_delivery();
+        }
         frames.extend(
             drained
                 .frames

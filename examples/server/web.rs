@@ -1,0 +1,73 @@
+//! The dashboard the server example serves at `/`: the reference front end (static
+//! HTML + JS compiled into the binary, using the seed's client event names), the
+//! official Socket.IO browser client at `/vendor/socket.io.min.js`, and in `--demo`
+//! mode the demo logins at `/demo/tokens`.
+//!
+//! The Socket.IO client bundle is not part of this repository: it is read at start from
+//! `<web dir>/node_modules/socket.io-client/dist/socket.io.min.js`, which
+//! `npm ci --prefix web` installs (scripts/test does it). Without it the server still
+//! runs: `/vendor/socket.io.min.js` answers 404 with that command, the page shows a
+//! banner saying the same, and a warning is logged at start.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use microcoaster_realtime::transport::server::{HttpHandler, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+const INDEX: &str = include_str!("../../web/index.html");
+const APP: &str = include_str!("../../web/app.js");
+const STYLE: &str = include_str!("../../web/style.css");
+
+/// Where the bundle sits inside the web directory.
+pub const BUNDLE: &str = "node_modules/socket.io-client/dist/socket.io.min.js";
+
+fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Option<HttpResponse> {
+    Some(HttpResponse {
+        status: 200,
+        content_type,
+        body: body.into(),
+    })
+}
+
+/// The handler for the dashboard's paths; `demo_logins` is the JSON array served at
+/// `/demo/tokens` (only in demo mode).
+pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
+    let bundle_path = web_dir.join(BUNDLE);
+    let bundle = match std::fs::read(&bundle_path) {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(error) => {
+            tracing::warn!(
+                path = %bundle_path.display(),
+                %error,
+                "the Socket.IO browser client is missing: the dashboard cannot connect \
+                 (run `npm ci --prefix web`)"
+            );
+            None
+        }
+    };
+    let demo = demo_logins.map(|logins| Bytes::from(logins.to_string()));
+    Arc::new(move |request: HttpRequest| {
+        if request.method != "GET" {
+            return None;
+        }
+        match request.path.as_str() {
+            "/" | "/index.html" => ok("text/html; charset=utf-8", INDEX),
+            "/dashboard/app.js" => ok("text/javascript; charset=utf-8", APP),
+            "/dashboard/style.css" => ok("text/css; charset=utf-8", STYLE),
+            "/vendor/socket.io.min.js" => match &bundle {
+                Some(bytes) => ok("text/javascript; charset=utf-8", bytes.clone()),
+                None => Some(HttpResponse {
+                    status: 404,
+                    content_type: "text/plain; charset=utf-8",
+                    body: Bytes::from_static(
+                        b"socket.io-client is not installed: run `npm ci --prefix web`\n",
+                    ),
+                }),
+            },
+            "/demo/tokens" => demo.clone().and_then(|body| ok("application/json", body)),
+            _ => None,
+        }
+    })
+}

@@ -1,0 +1,174 @@
+//! The monitor's ticker: a thread that wakes every activity window, takes what the
+//! monitor recorded, and publishes the resulting `admin:*` events (and user
+//! `module:status:batch`) through [`Hub::publish`] under the emit lock, like a host
+//! call. The thread holds only a weak reference, so it never keeps a dropped hub alive,
+//! and it ends when the hub's monitor (its stop channel) is dropped.
+//!
+//! This module must not decide what the events say (that is `monitor/`) nor who
+//! receives them (that is the registry, through the routing table).
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+use std::sync::Weak;
+use std::time::Instant;
+
+use crate::monitor::{
+    ADMIN_SERVER_STATS, Alert, AlertBook, StatsTracker, activity_events, process,
+    status_batch_events,
+};
+
+/// What the ticker keeps between two ticks.
+struct Ticker {
+    stats: StatsTracker,
+    next_stats: Instant,
+    /// Conditions reported by host rules at the last stats tick.
+    custom: Vec<Alert>,
+}
+
+impl Hub {
+    /// Starts the ticker thread when the hub was built with a monitor.
+    pub(super) fn start_monitor(&self) {
+        let Some(monitor) = &self.inner.monitor else {
+            return;
+        };
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        *monitor.stop.lock() = Some(stop);
+        let window = monitor.config.activity_window.max(Duration::from_millis(1));
+        let weak: Weak<HubInner> = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new()
+            .name("mcrt-monitor".into())
+            .spawn(move || {
+                let mut ticker = Ticker {
+                    stats: StatsTracker::default(),
+                    next_stats: Instant::now(),
+                    custom: Vec::new(),
+                };
+                loop {
+                    match stopped.recv_timeout(window) {
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                    let Some(inner) = weak.upgrade() else { return };
+                    Hub { inner }.monitor_tick(&mut ticker);
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "the monitor thread could not start: no admin monitoring");
+        }
+    }
+
+    /// The alerts raised and not yet cleared, as `admin:alert` payloads (empty without
+    /// a monitor). An admin page opened after an alert was raised can ask for these.
+    pub fn alerts(&self) -> Vec<Value> {
+        self.inner
+            .monitor
+            .as_ref()
+            .map(|monitor| monitor.book.lock().active())
+            .unwrap_or_default()
+    }
+
+    /// Tells the monitor the serving transport's connection limit (for the
+    /// `connections_near_limit` alert).
+    pub(crate) fn set_connection_limit(&self, limit: usize) {
+        if let Some(monitor) = &self.inner.monitor {
+            monitor.set_connection_limit(limit);
+        }
+    }
+
+    fn monitor_tick(&self, ticker: &mut Ticker) {
+        let Some(monitor) = &self.inner.monitor else {
+            return;
+        };
+        let now = Instant::now();
+        let rules = &monitor.config.alerts;
+        let mut holding = Vec::new();
+        let taken = monitor.take(|windows| {
+            holding = crate::monitor::alerts_in_windows(rules, windows, now);
+        });
+        let watching = self.inner.registry.admins_on(monitor.admin_page) > 0;
+        let mut events = status_batch_events(taken.status_batches);
+        if watching {
+            events.extend(activity_events(
+                taken.entries,
+                taken.dropped,
+                monitor.config.max_entries_per_event,
+            ));
+        }
+        if now >= ticker.next_stats {
+            ticker.next_stats = now + monitor.config.stats_interval;
+            if watching || !rules.custom.is_empty() {
+                let stats = self.server_stats(&mut ticker.stats, now);
+                ticker.custom = rules
+                    .custom
+                    .iter()
+                    .filter_map(|rule| {
+                        guarded(&self.inner.metrics, "alert_rule", || rule.check(&stats))
+                    })
+                    .flatten()
+                    .collect();
+                if watching && ticker.stats.changed(&stats) {
+                    events.push(Event::new(
+                        ADMIN_SERVER_STATS,
+                        event::with_timestamp(stats, now_ms()),
+                        Audience::Admins,
+                    ));
+                }
+            } else {
+                ticker.stats.rebase(now, self.metrics(), process::sample());
+            }
+        }
+        let counts = self.inner.registry.counts();
+        let connections = counts.unauthenticated + counts.users + counts.admins + counts.devices;
+        let persistence = self.inner.persist.as_ref().map(|persist| {
+            let health = persist.metrics();
+            (health.degraded, health.last_error)
+        });
+        holding.extend(crate::monitor::alerts_of_server(
+            rules,
+            persistence,
+            connections,
+            monitor.connection_limit(),
+        ));
+        holding.extend(ticker.custom.iter().cloned());
+        events.extend(AlertBook::update(&mut monitor.book.lock(), holding));
+        if events.is_empty() {
+            return;
+        }
+        // Like a host call: under the emit lock, so these events take their place in
+        // the one order every connection sees.
+        let Ok(guard) = self.lock() else { return };
+        for event in events {
+            self.publish(event);
+        }
+        drop(guard);
+    }
+
+    fn server_stats(&self, tracker: &mut StatsTracker, now: Instant) -> Value {
+        let census = self.inner.registry.census();
+        let pages = census
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(index, count)| crate::monitor::PageCensus {
+                page: self
+                    .inner
+                    .routing
+                    .page_name(PageIndex(index as u8))
+                    .to_owned(),
+                users: count.users,
+                admins: count.admins,
+            })
+            .collect();
+        tracker.compute(
+            now,
+            crate::monitor::StatsInput {
+                metrics: self.metrics(),
+                pages,
+                queue_depth_max: census.queue_depth_max,
+                queue_depth_total: census.queue_depth_total,
+                process: process::sample(),
+            },
+        )
+    }
+}

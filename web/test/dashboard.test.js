@@ -1,0 +1,120 @@
+'use strict';
+// The dashboard in a real headless Chromium (puppeteer-core driving the system's
+// chromium-headless-shell) against the real server example in demo mode: a user's page
+// shows a module going online within 1 s of the emit, the admin page shows the activity
+// entry and server performance, and another user's page never shows the first user's
+// modules (checked after a sentinel module of that user's own has appeared).
+// Screenshots are written to SCREENSHOT_DIR (default <repo>/target/screenshots).
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const puppeteer = require('puppeteer-core');
+const helpers = require('../../tests/clients/node/helpers.js');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const SHOTS = process.env.SCREENSHOT_DIR || path.join(REPO, 'target', 'screenshots');
+const CANDIDATES = [
+  process.env.CHROMIUM_BIN,
+  '/usr/bin/chromium-headless-shell',
+  '/usr/lib/chromium/chromium-headless-shell',
+  '/usr/bin/chromium',
+];
+
+function chromium() {
+  const found = CANDIDATES.find((candidate) => candidate && fs.existsSync(candidate));
+  if (!found) {
+    throw new Error(`no Chromium found (tried ${CANDIDATES.filter(Boolean).join(', ')}); ` +
+      'install chromium-headless-shell or set CHROMIUM_BIN');
+  }
+  return found;
+}
+
+let server;
+let browser;
+const pageErrors = [];
+
+before(async () => {
+  server = await helpers.startServer({ args: ['--demo', '--stats-interval-ms', '300'] });
+  browser = await puppeteer.launch({
+    executablePath: chromium(),
+    headless: 'shell',
+    // Root in CI containers: Chromium's sandbox needs user namespaces it may not have.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  fs.mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+async function login(key) {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  page.on('pageerror', (error) => pageErrors.push(`${key}: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(`${key}: ${message.text()}`);
+  });
+  await page.goto(`${server.url}/`, { waitUntil: 'load' });
+  await page.waitForSelector(`button[data-login="${key}"]`, { timeout: helpers.TIMEOUT_MS });
+  await page.click(`button[data-login="${key}"]`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: helpers.TIMEOUT_MS });
+  return page;
+}
+
+async function shot(page, name) {
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`screenshot: ${file}`);
+}
+
+test('the dashboard shows live modules to their owner only and activity to admins', async () => {
+  const ada = await login('ada');
+  const bob = await login('bob');
+  const admin = await login('admin');
+  assert.equal(await admin.$eval('body', (b) => b.dataset.role), 'admin');
+
+  const adaModule = helpers.uid('MC-BROWSER-ADA');
+  await server.api('module_added', { id: adaModule, userId: '1', name: 'Browser station', type: 'Station' });
+  const row = `tr[data-module-id="${adaModule}"]`;
+  await ada.waitForSelector(row, { timeout: helpers.TIMEOUT_MS });
+
+  const start = Date.now();
+  await server.api('module_online', { moduleId: adaModule, userId: '1' });
+  await ada.waitForSelector(`${row}[data-online="true"]`, { timeout: 1000 });
+  const elapsed = Date.now() - start;
+  console.log(`module online shown on the owner's page ${elapsed} ms after the emit`);
+  assert.ok(elapsed < 1000, `${elapsed} ms`);
+
+  await server.api('telemetry_update', { moduleId: adaModule, telemetry: { speed: 4.5, laps: 12 } });
+  await ada.waitForFunction(
+    (selector) => document.querySelector(`${selector} .telemetry`)?.textContent.includes('"laps":12'),
+    { timeout: helpers.TIMEOUT_MS },
+    row,
+  );
+
+  await admin.waitForSelector(
+    `#activity li.entry[data-kind="module_online"][data-module-id="${adaModule}"]`,
+    { timeout: helpers.TIMEOUT_MS },
+  );
+  await admin.waitForSelector('#server-stats dt', { timeout: helpers.TIMEOUT_MS });
+
+  // Sentinel: one of Bob's own modules reaches his page, so everything sent to his
+  // connection before it has arrived too; Ada's module must not be there.
+  const bobModule = helpers.uid('MC-BROWSER-BOB');
+  await server.api('module_added', { id: bobModule, userId: '2', name: 'Sentinel', type: 'Lift' });
+  await server.api('module_online', { moduleId: bobModule, userId: '2' });
+  await bob.waitForSelector(`tr[data-module-id="${bobModule}"][data-online="true"]`, { timeout: helpers.TIMEOUT_MS });
+  assert.equal(await bob.$(row), null, "Bob's page shows Ada's module");
+  assert.equal(await bob.$('#admin-view:not([hidden])'), null, "Bob's page shows the admin view");
+  const bobModules = await bob.$$eval('#modules tbody tr', (rows) => rows.map((r) => r.dataset.moduleId));
+  assert.ok(bobModules.every((id) => !id.startsWith('MC-BROWSER-ADA')), bobModules.join(','));
+
+  await shot(ada, 'user-ada');
+  await shot(bob, 'user-bob');
+  await shot(admin, 'admin');
+  assert.deepEqual(pageErrors, []);
+});
