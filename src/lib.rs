@@ -126,9 +126,13 @@
 //!   as a JWT `sid`) until it logs in again.
 //! - A before-emit filter may rewrite an event's payload or drop it, never its audience.
 
+#![deny(unsafe_code)]
+
 pub mod auth;
 mod devices;
 pub mod event;
+#[allow(unsafe_code)]
+pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
