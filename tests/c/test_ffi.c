@@ -1,0 +1,464 @@
+/* The C suite of the C ABI: every emit and its outcome, host-callback transport frames
+ * (recipient ids and one encoded frame per event), hooks, null pointers / invalid UTF-8 /
+ * invalid JSON, and string ownership. Compiled by scripts/c-test with
+ * gcc -Wall -Wextra -Werror against include/microcoaster_realtime.h and run under
+ * valgrind --leak-check=full --error-exitcode=1. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "microcoaster_realtime.h"
+
+static int checks = 0;
+
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        checks++;                                                                       \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n  last error: [%s] %s\n",         \
+                    __FILE__, __LINE__, #cond, mcrt_last_error_code(),                  \
+                    mcrt_last_error_message());                                         \
+            exit(1);                                                                    \
+        }                                                                               \
+    } while (0)
+
+#define OK(call) CHECK((call) == MCRT_STATUS_OK)
+#define S(text) (text), strlen(text)
+
+/* ----- frame recorder: what the host-callback transport hands over ----- */
+
+#define MAX_FRAMES 64
+#define MAX_IDS 16
+
+typedef struct {
+    uint64_t ids[MAX_IDS];
+    size_t n;
+    char *frame;
+} Frame;
+
+typedef struct {
+    Frame frames[MAX_FRAMES];
+    size_t count;
+    uint64_t closed[MAX_IDS];
+    char close_reason[64];
+    size_t closes;
+} Recorder;
+
+static void on_frame(void *user_data, const uint64_t *ids, size_t n, const char *frame, size_t len) {
+    Recorder *rec = user_data;
+    if (rec->count == MAX_FRAMES || n > MAX_IDS) {
+        fprintf(stderr, "recorder overflow\n");
+        exit(1);
+    }
+    Frame *f = &rec->frames[rec->count++];
+    memcpy(f->ids, ids, n * sizeof *ids);
+    f->n = n;
+    f->frame = malloc(len + 1);
+    memcpy(f->frame, frame, len);
+    f->frame[len] = '\0';
+}
+
+static void on_close(void *user_data, uint64_t id, const char *reason, size_t reason_len) {
+    Recorder *rec = user_data;
+    rec->closed[rec->closes++] = id;
+    snprintf(rec->close_reason, sizeof rec->close_reason, "%.*s", (int)reason_len, reason);
+}
+
+static void reset(Recorder *rec) {
+    for (size_t i = 0; i < rec->count; i++) free(rec->frames[i].frame);
+    memset(rec, 0, sizeof *rec);
+}
+
+/* Whether frame `i` is event `name` (a Socket.IO packet 2["name",...]). */
+static int is_event(const Frame *f, const char *name) {
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "2[\"%s\",", name);
+    return strncmp(f->frame, prefix, strlen(prefix)) == 0;
+}
+
+static int has_id(const Frame *f, uint64_t id) {
+    for (size_t i = 0; i < f->n; i++)
+        if (f->ids[i] == id) return 1;
+    return 0;
+}
+
+/* ----- hooks ----- */
+
+static int stats_calls = 0;
+static int stats_value = 10;
+
+static int32_t stats_provider(void *user_data, McrtReply *reply) {
+    (void)user_data;
+    stats_calls++;
+    char json[64];
+    snprintf(json, sizeof json, "{\"users\":%d,\"modules\":3}", stats_value);
+    return mcrt_reply_set(reply, S(json)) == MCRT_STATUS_OK ? 0 : 1;
+}
+
+/* Accepts {"token":"c-user-7"} as user 7, refuses {"token":"bad"}, passes the rest on to
+ * the built-in authenticators (sessions). */
+static int32_t authenticator(void *user_data, const char *request, size_t request_len,
+                             const char *context, size_t context_len, McrtReply *reply) {
+    int *calls = user_data;
+    (*calls)++;
+    CHECK(strlen(request) == request_len);
+    CHECK(strlen(context) == context_len);
+    if (strstr(request, "\"token\":\"c-user-7\"")) {
+        CHECK(strstr(context, "\"x-test\":\"yes\"") != NULL);
+        const char *identity = "{\"userId\":7,\"role\":\"user\",\"sessionId\":\"c-sess-7\"}";
+        mcrt_reply_set(reply, S(identity));
+        return MCRT_AUTH_VERDICT_ACCEPT;
+    }
+    if (strstr(request, "\"token\":\"bad\"")) {
+        mcrt_reply_set(reply, S("{\"code\":\"bad_token\",\"message\":\"no such token\"}"));
+        return MCRT_AUTH_VERDICT_REFUSE;
+    }
+    return MCRT_AUTH_VERDICT_PASS;
+}
+
+static char last_client_event[512];
+
+static void client_event(void *user_data, const char *json, size_t len) {
+    (void)user_data;
+    snprintf(last_client_event, sizeof last_client_event, "%.*s", (int)len, json);
+}
+
+static McrtHub *filter_hub = NULL;
+static McrtStatus reentrant_status = MCRT_STATUS_OK;
+
+static int32_t before_emit(void *user_data, const char *name, size_t name_len, const char *audience,
+                           size_t audience_len, const char *payload, size_t payload_len,
+                           McrtReply *reply) {
+    (void)user_data; (void)audience; (void)audience_len; (void)payload; (void)payload_len;
+    (void)reply;
+    if (name_len == strlen("secret:drop") && memcmp(name, "secret:drop", name_len) == 0) {
+        /* An emit from under the emit lock is refused, not deadlocked. */
+        reentrant_status = mcrt_emit_to_admins(filter_hub, S("x:y"), S("{}"), NULL);
+        return MCRT_FILTER_VERDICT_DROP;
+    }
+    return MCRT_FILTER_VERDICT_KEEP;
+}
+
+static int audit_records = 0;
+
+static void audit_sink(void *user_data, const char *json, size_t len) {
+    (void)user_data;
+    CHECK(strlen(json) == len && json[0] == '{');
+    audit_records++;
+}
+
+/* ----- tests ----- */
+
+static void test_version_and_errors(void) {
+    CHECK(strlen(mcrt_version()) >= 5);
+    McrtHub *hub = NULL;
+    CHECK(mcrt_hub_new(S("{not json"), &hub) == MCRT_STATUS_INVALID_JSON);
+    CHECK(hub == NULL);
+    CHECK(strcmp(mcrt_last_error_code(), "invalid_json") == 0);
+    CHECK(strstr(mcrt_last_error_message(), "config_json is not valid JSON") != NULL);
+    CHECK(mcrt_hub_new("\xff\xfe", 2, &hub) == MCRT_STATUS_INVALID_UTF8);
+    CHECK(strstr(mcrt_last_error_message(), "not valid UTF-8") != NULL);
+    CHECK(mcrt_hub_new(S("{\"queueCapacty\":3}"), &hub) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(mcrt_last_error_message(), "queueCapacty") != NULL);
+    CHECK(mcrt_hub_new(S("{}"), NULL) == MCRT_STATUS_NULL_POINTER);
+    CHECK(strcmp(mcrt_last_error_code(), "null_pointer") == 0);
+    CHECK(mcrt_builder_build(NULL, &hub) == MCRT_STATUS_NULL_POINTER);
+    mcrt_string_free(NULL);
+    mcrt_hub_free(NULL);
+    mcrt_builder_free(NULL);
+    mcrt_server_free(NULL);
+}
+
+static McrtHub *host_hub(Recorder *rec, int *auth_calls) {
+    McrtBuilder *b = NULL;
+    OK(mcrt_builder_new(S("{\"deviceOfflineGraceMs\":0}"), &b));
+    CHECK(mcrt_builder_set_host_transport(b, 7, on_frame, on_close, rec) == MCRT_STATUS_INVALID_ARGUMENT);
+    OK(mcrt_builder_set_host_transport(b, MCRT_WIRE_FORMAT_SOCKET_IO, on_frame, on_close, rec));
+    CHECK(mcrt_builder_set_host_transport(b, MCRT_WIRE_FORMAT_SOCKET_IO, on_frame, on_close, rec) ==
+          MCRT_STATUS_INVALID_ARGUMENT);
+    OK(mcrt_builder_set_stats_provider(b, stats_provider, NULL));
+    OK(mcrt_builder_set_authenticator(b, authenticator, auth_calls));
+    OK(mcrt_builder_set_client_event_handler(b, client_event, NULL));
+    OK(mcrt_builder_add_before_emit(b, before_emit, NULL));
+    OK(mcrt_builder_add_audit_sink(b, audit_sink, NULL));
+    CHECK(mcrt_builder_set_stats_provider(b, NULL, NULL) == MCRT_STATUS_NULL_POINTER);
+    McrtHub *hub = NULL;
+    OK(mcrt_builder_build(b, &hub));
+    return hub;
+}
+
+static uint64_t attach(McrtHub *hub) {
+    uint64_t id = 0;
+    OK(mcrt_host_attach(hub, S("{\"headers\":{\"X-Test\":\"yes\"},\"remoteAddr\":\"127.0.0.1:5000\"}"), &id));
+    CHECK(id > 0);
+    return id;
+}
+
+static void authenticate(McrtHub *hub, Recorder *rec, uint64_t id, const char *payload) {
+    size_t before = rec->count;
+    char *ack = NULL;
+    OK(mcrt_host_message(hub, id, S("client:authenticate"), S(payload), &ack));
+    CHECK(ack != NULL && strstr(ack, "\"userId\"") != NULL);
+    mcrt_string_free(ack);
+    /* auth:ok then page:snapshot, each to that connection only. */
+    CHECK(rec->count >= before + 2);
+    CHECK(is_event(&rec->frames[before], "auth:ok"));
+    CHECK(rec->frames[before].n == 1 && rec->frames[before].ids[0] == id);
+    CHECK(is_event(&rec->frames[before + 1], "page:snapshot"));
+}
+
+static McrtOutcome outcome;
+
+static void test_host_transport_and_every_emit(void) {
+    Recorder rec = {0};
+    int auth_calls = 0;
+    McrtHub *hub = host_hub(&rec, &auth_calls);
+    filter_hub = hub;
+
+    OK(mcrt_emit_user_logged_in(hub, S("{\"id\":123,\"name\":\"Ada\"}"), S("sess-ada"), &outcome));
+    OK(mcrt_emit_user_logged_in(hub, S("{\"id\":456,\"name\":\"Bob\"}"), S("sess-bob"), &outcome));
+    OK(mcrt_emit_user_logged_in(hub, S("{\"id\":1,\"name\":\"Root\",\"userType\":\"admin\"}"), S("sess-root"), NULL));
+
+    uint64_t ada1 = attach(hub), ada2 = attach(hub), bob = attach(hub), admin = attach(hub);
+    uint64_t stranger = attach(hub);
+    authenticate(hub, &rec, ada1, "{\"userId\":123,\"userType\":\"user\",\"page\":\"modules\",\"sessionId\":\"sess-ada\"}");
+    authenticate(hub, &rec, ada2, "{\"userId\":123,\"page\":\"modules\",\"sessionId\":\"sess-ada\"}");
+    authenticate(hub, &rec, bob, "{\"userId\":456,\"page\":\"modules\",\"sessionId\":\"sess-bob\"}");
+    authenticate(hub, &rec, admin, "{\"userId\":1,\"userType\":\"admin\",\"page\":\"admin\",\"sessionId\":\"sess-root\"}");
+    CHECK(auth_calls == 4); /* the host authenticator saw each and passed */
+
+    /* A user claiming admin is refused with an ack body and an auth:error frame. */
+    char *ack = NULL;
+    reset(&rec);
+    CHECK(mcrt_host_message(hub, stranger, S("client:authenticate"),
+                            S("{\"userId\":456,\"userType\":\"admin\",\"sessionId\":\"sess-bob\"}"), &ack) ==
+          MCRT_STATUS_REFUSED);
+    CHECK(ack != NULL && strstr(ack, "\"code\"") != NULL);
+    mcrt_string_free(ack);
+    CHECK(rec.count == 1 && is_event(&rec.frames[0], "auth:error") && rec.frames[0].ids[0] == stranger);
+
+    /* Module online: one frame for the owner's two tabs and the admin, none for Bob. */
+    reset(&rec);
+    const char *info = "{\"type\":\"Station\",\"name\":\"Station principale\",\"userId\":123}";
+    OK(mcrt_emit_module_online(hub, S("MC-1234-STN"), S(info), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 3);
+    CHECK(rec.count == 1 && is_event(&rec.frames[0], "module:status:changed"));
+    CHECK(rec.frames[0].n == 3 && has_id(&rec.frames[0], ada1) && has_id(&rec.frames[0], ada2) &&
+          has_id(&rec.frames[0], admin) && !has_id(&rec.frames[0], bob) && !has_id(&rec.frames[0], stranger));
+    CHECK(strstr(rec.frames[0].frame, "\"online\":true") != NULL);
+
+    /* Unchanged: nothing is handed over. */
+    reset(&rec);
+    OK(mcrt_emit_module_online(hub, S("MC-1234-STN"), S(info), &outcome));
+    CHECK(!outcome.delivered && outcome.connections == 0 && rec.count == 0);
+
+    OK(mcrt_emit_telemetry_update(hub, S("MC-1234-STN"), S("{\"speed\":12.5}"), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 2);
+    CHECK(rec.count == 1 && is_event(&rec.frames[0], "module:telemetry:updated") && rec.frames[0].n == 2);
+    OK(mcrt_emit_telemetry_update(hub, S("MC-1234-STN"), S("{\"speed\":12.5}"), &outcome));
+    CHECK(!outcome.delivered && rec.count == 1);
+
+    OK(mcrt_emit_module_offline(hub, S("MC-1234-STN"), S("{}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 2 && is_event(&rec.frames[1], "module:status:changed"));
+    OK(mcrt_emit_module_offline(hub, S("MC-1234-STN"), S("{}"), &outcome));
+    CHECK(!outcome.delivered && rec.count == 2);
+
+    /* Added: user:module:added to the owner, admin:module:added to admins: two events. */
+    reset(&rec);
+    const char *module = "{\"id\":\"MC-9-LFT\",\"userId\":456,\"name\":\"Lift\",\"type\":\"Lift\"}";
+    OK(mcrt_emit_module_added(hub, S(module), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 2 && rec.count == 2);
+    CHECK(is_event(&rec.frames[0], "user:module:added") && rec.frames[0].n == 1 && rec.frames[0].ids[0] == bob);
+    CHECK(is_event(&rec.frames[1], "admin:module:added") && rec.frames[1].n == 1 && rec.frames[1].ids[0] == admin);
+    OK(mcrt_emit_module_added(hub, S(module), &outcome));
+    CHECK(!outcome.delivered && rec.count == 2);
+    OK(mcrt_emit_module_removed(hub, S(module), &outcome));
+    CHECK(outcome.delivered && rec.count == 4 && is_event(&rec.frames[2], "user:module:removed") &&
+          is_event(&rec.frames[3], "admin:module:removed"));
+    OK(mcrt_emit_module_removed(hub, S(module), &outcome));
+    CHECK(!outcome.delivered && rec.count == 4);
+
+    reset(&rec);
+    OK(mcrt_emit_user_profile_updated(hub, S("{\"id\":123,\"name\":\"Ada\"}"),
+                                      S("{\"id\":123,\"name\":\"Ada L.\"}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 1 && is_event(&rec.frames[0], "user:profile:updated"));
+    CHECK(rec.frames[0].n == 2 && has_id(&rec.frames[0], ada1) && has_id(&rec.frames[0], ada2));
+    OK(mcrt_emit_user_profile_updated(hub, S("{\"id\":123,\"name\":\"Ada L.\"}"),
+                                      S("{\"id\":123,\"name\":\"Ada L.\"}"), &outcome));
+    CHECK(!outcome.delivered && rec.count == 1);
+
+    reset(&rec);
+    OK(mcrt_emit_user_registered(hub, S("{\"id\":789,\"name\":\"Cy\"}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 1 && is_event(&rec.frames[0], "admin:user:registered") &&
+          rec.frames[0].n == 1 && rec.frames[0].ids[0] == admin);
+
+    reset(&rec);
+    OK(mcrt_emit_stats_update(hub, &outcome));
+    CHECK(stats_calls == 1 && outcome.delivered && rec.count == 1 && is_event(&rec.frames[0], "admin:stats:updated"));
+    OK(mcrt_emit_stats_update(hub, &outcome));
+    CHECK(stats_calls == 2 && !outcome.delivered && rec.count == 1);
+    OK(mcrt_emit_stats_update_with(hub, S("{\"users\":11}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 2);
+
+    reset(&rec);
+    OK(mcrt_emit_admin_action(hub, S("1"), S("user_promoted"), S("{\"userId\":456}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 1 && is_event(&rec.frames[0], "admin:action") && rec.frames[0].ids[0] == admin);
+
+    reset(&rec);
+    OK(mcrt_emit_maintenance_mode(hub, true, S("Mise à jour"), S("1"), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 4 && rec.count == 1 && rec.frames[0].n == 4);
+    CHECK(is_event(&rec.frames[0], "system:maintenance") && !has_id(&rec.frames[0], stranger));
+    OK(mcrt_emit_maintenance_mode(hub, true, S("Mise à jour"), S("1"), &outcome));
+    CHECK(!outcome.delivered && rec.count == 1);
+    OK(mcrt_emit_maintenance_mode(hub, false, S(""), S("1"), &outcome));
+    CHECK(outcome.delivered);
+
+    reset(&rec);
+    OK(mcrt_emit_to_user(hub, S("\"123\""), S("cart:changed"), S("{\"items\":2}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 1 && rec.frames[0].n == 2 && is_event(&rec.frames[0], "cart:changed"));
+    OK(mcrt_emit_to_admins(hub, S("ops:alert"), S("{\"level\":\"high\"}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 2 && rec.frames[1].ids[0] == admin);
+    CHECK(mcrt_emit_to_user(hub, S("123"), S("admin:fake"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
+    CHECK(strcmp(mcrt_last_error_code(), "reserved_event") == 0);
+
+    /* A before-emit filter drops an event; its emit from under the lock was refused. */
+    reset(&rec);
+    OK(mcrt_emit_to_admins(hub, S("secret:drop"), S("{}"), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 0 && rec.count == 0);
+    CHECK(reentrant_status == MCRT_STATUS_REENTRANT);
+
+    /* A forwarded client event reaches the handler with the verified identity. */
+    OK(mcrt_host_message(hub, bob, S("ride:start"), S("{\"lap\":1}"), NULL));
+    CHECK(strstr(last_client_event, "\"event\":\"ride:start\"") && strstr(last_client_event, "\"userId\":\"456\""));
+    OK(mcrt_host_message(hub, bob, S("client:page"), S("{\"page\":\"dashboard\"}"), NULL));
+
+    /* A host authenticator accepts its own token, reading the handshake headers. */
+    reset(&rec);
+    uint64_t seven = attach(hub);
+    OK(mcrt_host_authenticate(hub, seven, S("{\"token\":\"c-user-7\"}"), &ack));
+    CHECK(ack != NULL && strstr(ack, "\"7\"") != NULL);
+    mcrt_string_free(ack);
+    CHECK(rec.count == 2 && is_event(&rec.frames[0], "auth:ok"));
+    uint64_t refused = attach(hub);
+    CHECK(mcrt_host_authenticate(hub, refused, S("{\"token\":\"bad\"}"), &ack) == MCRT_STATUS_REFUSED);
+    CHECK(ack != NULL && strstr(ack, "bad_token") != NULL);
+    mcrt_string_free(ack);
+    CHECK(rec.count == 2); /* a refusal at connect sends nothing */
+
+    /* A raw native frame. */
+    OK(mcrt_host_receive(hub, bob, S("{\"event\":\"client:page\",\"data\":{\"page\":\"modules\"}}"), NULL));
+    CHECK(mcrt_host_receive(hub, bob, S("{\"event\":"), NULL) == MCRT_STATUS_INVALID_ARGUMENT);
+
+    /* Logout: user:session:ended to that session, then the close callback for each. */
+    reset(&rec);
+    OK(mcrt_emit_user_logged_out(hub, S("{\"id\":123}"), S("sess-ada"), &outcome));
+    CHECK(outcome.delivered);
+    CHECK(rec.count == 2 && is_event(&rec.frames[0], "user:session:ended") && rec.frames[0].n == 2);
+    CHECK(is_event(&rec.frames[1], "admin:user:logged_out"));
+    CHECK(rec.closes == 2 && strcmp(rec.close_reason, "logged_out") == 0);
+    OK(mcrt_host_detach(hub, rec.closed[0]));
+    OK(mcrt_host_detach(hub, rec.closed[1]));
+    CHECK(mcrt_host_detach(hub, rec.closed[1]) == MCRT_STATUS_NOT_FOUND);
+    CHECK(mcrt_host_message(hub, ada1, S("client:page"), S("{}"), NULL) == MCRT_STATUS_NOT_FOUND);
+
+    CHECK(audit_records > 10);
+    reset(&rec);
+    mcrt_hub_free(hub);
+    filter_hub = NULL;
+}
+
+static void test_bad_arguments(void) {
+    McrtHub *hub = NULL;
+    OK(mcrt_hub_new(NULL, 0, &hub));
+    CHECK(mcrt_emit_module_online(NULL, S("M1"), S("{}"), &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(strstr(mcrt_last_error_message(), "hub is NULL") != NULL);
+    CHECK(mcrt_emit_module_online(hub, NULL, 2, S("{\"userId\":1}"), &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(strstr(mcrt_last_error_message(), "module_id is NULL") != NULL);
+    CHECK(mcrt_emit_module_online(hub, "M\xc3\x28", 3, S("{\"userId\":1}"), &outcome) == MCRT_STATUS_INVALID_UTF8);
+    CHECK(mcrt_emit_module_online(hub, S("M1"), S("{\"userId\":"), &outcome) == MCRT_STATUS_INVALID_JSON);
+    CHECK(strstr(mcrt_last_error_message(), "info_json is not valid JSON") != NULL);
+    CHECK(mcrt_emit_module_online(hub, S("M1"), S("[1,2]"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_module_online(hub, S("M1"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
+    CHECK(strcmp(mcrt_last_error_code(), "missing_owner") == 0);
+    CHECK(mcrt_emit_telemetry_update(hub, S("nope"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
+    CHECK(strcmp(mcrt_last_error_code(), "unknown_module") == 0);
+    CHECK(mcrt_emit_module_added(hub, NULL, 0, &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(mcrt_emit_module_removed(hub, S("{"), &outcome) == MCRT_STATUS_INVALID_JSON);
+    CHECK(mcrt_emit_user_logged_in(hub, S("{\"id\":1}"), NULL, 0, &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(mcrt_emit_user_logged_out(hub, S("{\"id\":true}"), S("s"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_user_profile_updated(hub, S("{}"), "\xff", 1, &outcome) == MCRT_STATUS_INVALID_UTF8);
+    CHECK(mcrt_emit_user_registered(hub, S("null"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_stats_update(hub, &outcome) == MCRT_STATUS_NOT_CONFIGURED);
+    CHECK(mcrt_emit_stats_update_with(hub, S("[]"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_admin_action(hub, S("1"), NULL, 0, S("{}"), &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(mcrt_emit_maintenance_mode(hub, true, S("m"), S("{}"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_to_user(hub, S("1"), S("x"), S("{"), &outcome) == MCRT_STATUS_INVALID_JSON);
+    CHECK(mcrt_emit_to_admins(hub, S(""), S("{}"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    /* No host transport on this hub. */
+    uint64_t id = 0;
+    CHECK(mcrt_host_attach(hub, NULL, 0, &id) == MCRT_STATUS_NOT_CONFIGURED);
+    CHECK(mcrt_hub_audit_query(hub, NULL, 0, NULL) == MCRT_STATUS_NULL_POINTER);
+    char *json = NULL;
+    CHECK(mcrt_hub_audit_query(hub, NULL, 0, &json) == MCRT_STATUS_NOT_CONFIGURED && json == NULL);
+
+    /* The hub keeps serving, and the bad inputs are counted. */
+    OK(mcrt_emit_module_online(hub, S("M1"), S("{\"userId\":1}"), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 0);
+    OK(mcrt_hub_metrics(hub, &json));
+    CHECK(strstr(json, "\"invalid_utf8\"") && strstr(json, "\"ffi\"") && strstr(json, "\"null_pointer\""));
+    CHECK(strstr(json, "\"emits_changed\":1") != NULL);
+    mcrt_string_free(json);
+    mcrt_hub_free(hub);
+}
+
+static void test_persistence_and_audit(void) {
+    char path[] = "/tmp/mcrt-c-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    char config[256];
+    snprintf(config, sizeof config, "{\"persist\":{\"path\":\"%s\",\"durability\":\"sync\"}}", path);
+    McrtHub *hub = NULL;
+    OK(mcrt_hub_new(S(config), &hub));
+    OK(mcrt_emit_module_online(hub, S("MC-1"), S("{\"userId\":5}"), &outcome));
+    char *rows = NULL;
+    OK(mcrt_hub_audit_query(hub, S("{\"moduleId\":\"MC-1\",\"kind\":\"emit\"}"), &rows));
+    CHECK(strstr(rows, "\"module_online\"") != NULL);
+    mcrt_string_free(rows);
+    CHECK(mcrt_hub_audit_query(hub, S("{\"kind\":\"nope\"}"), &rows) == MCRT_STATUS_INVALID_ARGUMENT);
+    OK(mcrt_hub_shutdown(hub, 1000));
+    mcrt_hub_free(hub);
+    char side[300];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+static void test_serve(void) {
+    McrtHub *hub = NULL;
+    OK(mcrt_hub_new(NULL, 0, &hub));
+    McrtServer *server = NULL;
+    CHECK(mcrt_serve(hub, S("not an address"), NULL, 0, &server) == MCRT_STATUS_IO);
+    CHECK(mcrt_serve(hub, S("127.0.0.1:0"), S("{\"pingIntervalMs\":\"x\"}"), &server) == MCRT_STATUS_INVALID_ARGUMENT);
+    OK(mcrt_serve(hub, S("127.0.0.1:0"), S("{\"workerThreads\":1}"), &server));
+    uint16_t port = 0;
+    OK(mcrt_server_port(server, &port));
+    CHECK(port > 0);
+    mcrt_server_free(server);
+    mcrt_hub_free(hub);
+}
+
+int main(void) {
+    test_version_and_errors();
+    test_host_transport_and_every_emit();
+    test_bad_arguments();
+    test_persistence_and_audit();
+    test_serve();
+    printf("C suite: %d checks passed (microcoaster-realtime %s)\n", checks, mcrt_version());
+    return 0;
+}
