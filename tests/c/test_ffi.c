@@ -4,8 +4,10 @@
  * gcc -Wall -Wextra -Werror against include/microcoaster_realtime.h and run under
  * valgrind --leak-check=full --error-exitcode=1. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,6 +41,9 @@ typedef struct {
 } Frame;
 
 typedef struct {
+    /* Frames from library threads arrive on the hub's delivery thread. */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
     Frame frames[MAX_FRAMES];
     size_t count;
     uint64_t closed[MAX_IDS];
@@ -48,6 +53,7 @@ typedef struct {
 
 static void on_frame(void *user_data, const uint64_t *ids, size_t n, const char *frame, size_t len) {
     Recorder *rec = user_data;
+    pthread_mutex_lock(&rec->lock);
     if (rec->count == MAX_FRAMES || n > MAX_IDS) {
         fprintf(stderr, "recorder overflow\n");
         exit(1);
@@ -58,6 +64,22 @@ static void on_frame(void *user_data, const uint64_t *ids, size_t n, const char 
     f->frame = malloc(len + 1);
     memcpy(f->frame, frame, len);
     f->frame[len] = '\0';
+    pthread_cond_broadcast(&rec->changed);
+    pthread_mutex_unlock(&rec->lock);
+}
+
+/* Waits (up to 5 s) until the recorder holds at least `count` frames. */
+static int wait_frames(Recorder *rec, size_t count) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&rec->lock);
+    while (rec->count < count) {
+        if (pthread_cond_timedwait(&rec->changed, &rec->lock, &deadline) != 0) break;
+    }
+    int reached = rec->count >= count;
+    pthread_mutex_unlock(&rec->lock);
+    return reached;
 }
 
 static void on_close(void *user_data, uint64_t id, const char *reason, size_t reason_len) {
@@ -67,8 +89,24 @@ static void on_close(void *user_data, uint64_t id, const char *reason, size_t re
 }
 
 static void reset(Recorder *rec) {
+    pthread_mutex_lock(&rec->lock);
     for (size_t i = 0; i < rec->count; i++) free(rec->frames[i].frame);
+    memset(rec->frames, 0, sizeof rec->frames);
+    rec->count = 0;
+    rec->closes = 0;
+    pthread_mutex_unlock(&rec->lock);
+}
+
+static void recorder_init(Recorder *rec) {
     memset(rec, 0, sizeof *rec);
+    pthread_mutex_init(&rec->lock, NULL);
+    pthread_cond_init(&rec->changed, NULL);
+}
+
+static void recorder_free(Recorder *rec) {
+    reset(rec);
+    pthread_mutex_destroy(&rec->lock);
+    pthread_cond_destroy(&rec->changed);
 }
 
 /* Whether frame `i` is event `name` (a Socket.IO packet 2["name",...]). */
@@ -212,7 +250,8 @@ static void authenticate(McrtHub *hub, Recorder *rec, uint64_t id, const char *p
 static McrtOutcome outcome;
 
 static void test_host_transport_and_every_emit(void) {
-    Recorder rec = {0};
+    Recorder rec;
+    recorder_init(&rec);
     int auth_calls = 0;
     McrtHub *hub = host_hub(&rec, &auth_calls);
     filter_hub = hub;
@@ -364,9 +403,43 @@ static void test_host_transport_and_every_emit(void) {
     CHECK(mcrt_host_message(hub, ada1, S("client:page"), S("{}"), NULL) == MCRT_STATUS_NOT_FOUND);
 
     CHECK(audit_records > 10);
-    reset(&rec);
     mcrt_hub_free(hub);
+    recorder_free(&rec);
     filter_hub = NULL;
+}
+
+/* A device's module goes offline when its grace period ends: the timer thread emits, and
+ * the frame reaches the host through the hub's delivery thread, before later frames. */
+static void test_frames_from_library_threads(void) {
+    Recorder rec;
+    recorder_init(&rec);
+    McrtBuilder *b = NULL;
+    McrtHub *hub = NULL;
+    OK(mcrt_builder_new(S("{\"deviceOfflineGraceMs\":20}"), &b));
+    OK(mcrt_builder_set_host_transport(b, MCRT_WIRE_FORMAT_NATIVE, on_frame, on_close, &rec));
+    OK(mcrt_builder_build(b, &hub));
+    OK(mcrt_emit_user_logged_in(hub, S("{\"id\":123}"), S("sess-ada"), NULL));
+    uint64_t tab = attach(hub), board = attach(hub);
+    OK(mcrt_host_message(hub, tab, S("client:authenticate"), S("{\"userId\":123,\"sessionId\":\"sess-ada\"}"), NULL));
+    OK(mcrt_hub_register_device_key(hub, S("MC-5-SWT"), S("123"), S("a-device-key-of-16+chars")));
+    CHECK(mcrt_hub_register_device_key(hub, S("MC-5-SWT"), S("123"), S("short")) == MCRT_STATUS_INVALID_ARGUMENT);
+    reset(&rec);
+    OK(mcrt_host_message(hub, board, S("client:authenticate"),
+                         S("{\"moduleId\":\"MC-5-SWT\",\"deviceKey\":\"a-device-key-of-16+chars\"}"), NULL));
+    /* The board's own auth:ok, then its module online for the tab (a device gets no
+     * snapshot). */
+    CHECK(rec.count == 2 && strstr(rec.frames[0].frame, "{\"event\":\"auth:ok\"") == rec.frames[0].frame);
+    CHECK(rec.frames[0].ids[0] == board);
+    CHECK(strstr(rec.frames[1].frame, "{\"event\":\"module:status:changed\"") == rec.frames[1].frame);
+    CHECK(strstr(rec.frames[1].frame, "\"online\":true") != NULL && rec.frames[1].ids[0] == tab);
+    OK(mcrt_host_detach(hub, board));
+    CHECK(wait_frames(&rec, 3));
+    CHECK(strstr(rec.frames[2].frame, "\"online\":false") != NULL && rec.frames[2].ids[0] == tab);
+    OK(mcrt_emit_to_user(hub, S("123"), S("after:offline"), S("{}"), NULL));
+    CHECK(wait_frames(&rec, 4));
+    CHECK(strstr(rec.frames[3].frame, "after:offline") != NULL);
+    mcrt_hub_free(hub);
+    recorder_free(&rec);
 }
 
 static void test_bad_arguments(void) {
@@ -456,6 +529,7 @@ static void test_serve(void) {
 int main(void) {
     test_version_and_errors();
     test_host_transport_and_every_emit();
+    test_frames_from_library_threads();
     test_bad_arguments();
     test_persistence_and_audit();
     test_serve();
