@@ -522,6 +522,14 @@ enum McrtStatus mcrt_hub_register_device_key(const struct McrtHub *hub,
                                              const char *key,
                                              size_t key_len);
 
+// Forgets the device key of module `module_id`; `*revoked_out` (may be NULL) says
+// whether there was one. Connections already authenticated with it stay open.
+// Thread: any.
+enum McrtStatus mcrt_hub_revoke_device_key(const struct McrtHub *hub,
+                                           const char *module_id,
+                                           size_t module_id_len,
+                                           bool *revoked_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -115,6 +115,8 @@ declare class RealTimeAPI {
   metrics(): Record<string, unknown>;
   auditQuery(filter?: Record<string, unknown>): unknown[];
   registerDeviceKey(moduleId: string, ownerId: RealTimeAPI.Id, key: string): void;
+  /** Forgets a module's device key; true if there was one. */
+  revokeDeviceKey(moduleId: string): boolean;
   /** Stops serving, detaches every socket, frees the hub. */
   close(): Promise<void>;
 }

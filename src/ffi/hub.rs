@@ -663,3 +663,23 @@ pub unsafe extern "C" fn mcrt_hub_register_device_key(
         Ok(())
     })
 }
+
+/// Forgets the device key of module `module_id`; `*revoked_out` (may be NULL) says
+/// whether there was one. Connections already authenticated with it stay open.
+/// Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_hub_revoke_device_key(
+    hub: *const McrtHub,
+    module_id: *const c_char,
+    module_id_len: usize,
+    revoked_out: *mut bool,
+) -> McrtStatus {
+    hub_entry(hub, |hub| {
+        // SAFETY: readable for `module_id_len` bytes per the caller's contract.
+        let module_id = unsafe { args::text(module_id, module_id_len, "module_id")? };
+        let revoked = hub.hub.revoke_device_key(module_id);
+        // SAFETY: a non-null `revoked_out` is writable per the caller's contract.
+        unsafe { args::write_optional(revoked_out, revoked) };
+        Ok(())
+    })
+}

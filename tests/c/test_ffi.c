@@ -438,6 +438,11 @@ static void test_frames_from_library_threads(void) {
     OK(mcrt_emit_to_user(hub, S("123"), S("after:offline"), S("{}"), NULL));
     CHECK(wait_frames(&rec, 4));
     CHECK(strstr(rec.frames[3].frame, "after:offline") != NULL);
+    bool revoked = false;
+    OK(mcrt_hub_revoke_device_key(hub, S("MC-5-SWT"), &revoked));
+    CHECK(revoked);
+    OK(mcrt_hub_revoke_device_key(hub, S("MC-5-SWT"), &revoked));
+    CHECK(!revoked);
     mcrt_hub_free(hub);
     recorder_free(&rec);
 }

@@ -56,7 +56,6 @@ koffi.opaque('McrtBuilder');
 koffi.opaque('McrtHub');
 koffi.opaque('McrtServer');
 koffi.opaque('McrtReply');
-koffi.struct('McrtOutcome', { delivered: 'bool', connections: 'size_t' });
 
 // Callback types: strings the library NUL-terminates arrive decoded; the frame does not
 // (it is the event's shared encoding), so it arrives as a pointer plus a length.
@@ -92,6 +91,7 @@ const fn = {
   hubMetrics: lib.func('int mcrt_hub_metrics(McrtHub *hub, _Out_ void **out)'),
   hubAuditQuery: lib.func(`int mcrt_hub_audit_query(McrtHub *hub, ${S} filter, size_t len, _Out_ void **out)`),
   hubRegisterDeviceKey: lib.func(`int mcrt_hub_register_device_key(McrtHub *hub, ${S} m, size_t ml, ${S} o, size_t ol, ${S} k, size_t kl)`),
+  hubRevokeDeviceKey: lib.func(`int mcrt_hub_revoke_device_key(McrtHub *hub, ${S} m, size_t ml, _Out_ bool *revoked)`),
   serve: lib.func(`int mcrt_serve(McrtHub *hub, ${S} addr, size_t addr_len, ${S} config, size_t config_len, _Out_ McrtServer **out)`),
   serverPort: lib.func('int mcrt_server_port(McrtServer *server, _Out_ uint16_t *port)'),
   serverFree: lib.func('void mcrt_server_free(McrtServer *server)'),
@@ -101,20 +101,20 @@ const fn = {
   hostAuthenticate: lib.func(`int mcrt_host_authenticate(McrtHub *hub, uint64_t id, ${S} auth, size_t len, _Out_ void **ack)`),
   hostDetach: lib.func('int mcrt_host_detach(McrtHub *hub, uint64_t id)'),
 
-  moduleOnline: lib.func(`int mcrt_emit_module_online(McrtHub *hub, ${S} id, size_t id_len, ${S} info, size_t info_len, _Out_ McrtOutcome *out)`),
-  moduleOffline: lib.func(`int mcrt_emit_module_offline(McrtHub *hub, ${S} id, size_t id_len, ${S} info, size_t info_len, _Out_ McrtOutcome *out)`),
-  moduleAdded: lib.func(`int mcrt_emit_module_added(McrtHub *hub, ${S} module, size_t len, _Out_ McrtOutcome *out)`),
-  moduleRemoved: lib.func(`int mcrt_emit_module_removed(McrtHub *hub, ${S} module, size_t len, _Out_ McrtOutcome *out)`),
-  telemetryUpdate: lib.func(`int mcrt_emit_telemetry_update(McrtHub *hub, ${S} id, size_t id_len, ${S} t, size_t t_len, _Out_ McrtOutcome *out)`),
-  userLoggedIn: lib.func(`int mcrt_emit_user_logged_in(McrtHub *hub, ${S} user, size_t user_len, ${S} sid, size_t sid_len, _Out_ McrtOutcome *out)`),
-  userLoggedOut: lib.func(`int mcrt_emit_user_logged_out(McrtHub *hub, ${S} user, size_t user_len, ${S} sid, size_t sid_len, _Out_ McrtOutcome *out)`),
-  userProfileUpdated: lib.func(`int mcrt_emit_user_profile_updated(McrtHub *hub, ${S} old, size_t old_len, ${S} new_, size_t new_len, _Out_ McrtOutcome *out)`),
-  userRegistered: lib.func(`int mcrt_emit_user_registered(McrtHub *hub, ${S} user, size_t len, _Out_ McrtOutcome *out)`),
-  statsUpdateWith: lib.func(`int mcrt_emit_stats_update_with(McrtHub *hub, ${S} stats, size_t len, _Out_ McrtOutcome *out)`),
-  adminAction: lib.func(`int mcrt_emit_admin_action(McrtHub *hub, ${S} admin, size_t admin_len, ${S} action, size_t action_len, ${S} details, size_t details_len, _Out_ McrtOutcome *out)`),
-  maintenanceMode: lib.func(`int mcrt_emit_maintenance_mode(McrtHub *hub, bool enabled, ${S} message, size_t message_len, ${S} admin, size_t admin_len, _Out_ McrtOutcome *out)`),
-  toUser: lib.func(`int mcrt_emit_to_user(McrtHub *hub, ${S} user, size_t user_len, ${S} event, size_t event_len, ${S} data, size_t data_len, _Out_ McrtOutcome *out)`),
-  toAdmins: lib.func(`int mcrt_emit_to_admins(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, _Out_ McrtOutcome *out)`),
+  moduleOnline: lib.func(`int mcrt_emit_module_online(McrtHub *hub, ${S} id, size_t id_len, ${S} info, size_t info_len, void *out)`),
+  moduleOffline: lib.func(`int mcrt_emit_module_offline(McrtHub *hub, ${S} id, size_t id_len, ${S} info, size_t info_len, void *out)`),
+  moduleAdded: lib.func(`int mcrt_emit_module_added(McrtHub *hub, ${S} module, size_t len, void *out)`),
+  moduleRemoved: lib.func(`int mcrt_emit_module_removed(McrtHub *hub, ${S} module, size_t len, void *out)`),
+  telemetryUpdate: lib.func(`int mcrt_emit_telemetry_update(McrtHub *hub, ${S} id, size_t id_len, ${S} t, size_t t_len, void *out)`),
+  userLoggedIn: lib.func(`int mcrt_emit_user_logged_in(McrtHub *hub, ${S} user, size_t user_len, ${S} sid, size_t sid_len, void *out)`),
+  userLoggedOut: lib.func(`int mcrt_emit_user_logged_out(McrtHub *hub, ${S} user, size_t user_len, ${S} sid, size_t sid_len, void *out)`),
+  userProfileUpdated: lib.func(`int mcrt_emit_user_profile_updated(McrtHub *hub, ${S} old, size_t old_len, ${S} new_, size_t new_len, void *out)`),
+  userRegistered: lib.func(`int mcrt_emit_user_registered(McrtHub *hub, ${S} user, size_t len, void *out)`),
+  statsUpdateWith: lib.func(`int mcrt_emit_stats_update_with(McrtHub *hub, ${S} stats, size_t len, void *out)`),
+  adminAction: lib.func(`int mcrt_emit_admin_action(McrtHub *hub, ${S} admin, size_t admin_len, ${S} action, size_t action_len, ${S} details, size_t details_len, void *out)`),
+  maintenanceMode: lib.func(`int mcrt_emit_maintenance_mode(McrtHub *hub, bool enabled, ${S} message, size_t message_len, ${S} admin, size_t admin_len, void *out)`),
+  toUser: lib.func(`int mcrt_emit_to_user(McrtHub *hub, ${S} user, size_t user_len, ${S} event, size_t event_len, ${S} data, size_t data_len, void *out)`),
+  toAdmins: lib.func(`int mcrt_emit_to_admins(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, void *out)`),
 };
 
 /** Throws the library's last error for a failed `status` (TypeError for bad arguments). */

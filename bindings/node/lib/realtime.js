@@ -24,9 +24,13 @@ function pick(source, keys) {
   return out;
 }
 
+// McrtOutcome as the C ABI lays it out on 64-bit targets: bool delivered at 0, size_t
+// connections at 8. A reused buffer is read directly, cheaper than a decoded struct.
+const OUTCOME_SIZE = 16;
+
 function outcome(out) {
-  return out.delivered
-    ? { outcome: 'delivered', connections: Number(out.connections) }
+  return out[0] !== 0
+    ? { outcome: 'delivered', connections: out.readUInt32LE(8) + out.readUInt32LE(12) * 2 ** 32 }
     : { outcome: 'unchanged' };
 }
 
@@ -67,6 +71,8 @@ class RealTimeAPI {
     this._server = null;
     this._keepAlive = null;
     this._registered = [];
+    this._outcome = Buffer.alloc(OUTCOME_SIZE);
+    this._emitting = false;
     this._attachment = mode === 'attach' ? new SocketIoAttachment(this) : null;
     this._hub = this._build();
   }
@@ -187,8 +193,17 @@ class RealTimeAPI {
   }
 
   _emit(call, native, ...rest) {
-    const out = {};
-    check(native(this._handle(call), ...rest, out), call);
+    // A hook (onAudit, onClientEvent) may emit while an emit is running: only the
+    // outermost call uses the shared buffer.
+    const out = this._emitting ? Buffer.alloc(OUTCOME_SIZE) : this._outcome;
+    out[0] = 0;
+    const outermost = !this._emitting;
+    this._emitting = true;
+    try {
+      check(native(this._handle(call), ...rest, out), call);
+    } finally {
+      if (outermost) this._emitting = false;
+    }
     return outcome(out);
   }
 
@@ -326,6 +341,15 @@ class RealTimeAPI {
     const owner = args.json(c, 'ownerId', args.id(c, 'ownerId', ownerId));
     const text = args.text(c, 'key', key);
     check(fn.hubRegisterDeviceKey(this._handle(c), id, byteLength(id), owner, byteLength(owner), text, byteLength(text)), c);
+  }
+
+  /** Forgets a module's device key; returns whether there was one. */
+  revokeDeviceKey(moduleId) {
+    const c = 'revokeDeviceKey';
+    const id = args.text(c, 'moduleId', moduleId);
+    const out = [false];
+    check(fn.hubRevokeDeviceKey(this._handle(c), id, byteLength(id), out), c);
+    return Boolean(out[0]);
   }
 
   /** Stops the server (standalone), detaches every socket and frees the hub. The waits

@@ -138,6 +138,8 @@ test('the seed app.js integration', async (t) => {
     for (let i = 0; i < 200; i++) api.emitTelemetryUpdate('MC-1234-STN', { tick: i });
     const { data } = await offline;
     assert.deepEqual({ moduleId: data.moduleId, online: data.online }, { moduleId: 'MC-5-SWT', online: false });
+    assert.equal(api.revokeDeviceKey('MC-5-SWT'), true);
+    assert.equal(api.revokeDeviceKey('MC-5-SWT'), false);
   });
 
   await t.test('logging a session out closes that session\'s sockets everywhere, nobody else\'s', async () => {
