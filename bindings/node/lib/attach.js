@@ -21,6 +21,8 @@ class SocketIoAttachment {
     this.api = api;
     /** Connection id (Number) → socket.io Socket. */
     this.sockets = new Map();
+    /** ws's `Sender.frame`, found on the first websocket recipient. */
+    this.wsFrame = undefined;
   }
 
   /** The frame callback: one event, its recipients and its Socket.IO packet. Runs on
@@ -29,10 +31,34 @@ class SocketIoAttachment {
   onFrame(idsPointer, count, framePointer, length) {
     const packet = koffi.decode.string(framePointer, Number(length));
     const ids = koffi.decode(idsPointer, 'uint64_t', Number(count));
+    const options = ids.length > 1 ? this.preEncoded(packet, ids) : undefined;
     for (const id of ids) {
       const socket = this.sockets.get(Number(id));
-      if (socket && socket.connected) socket.conn.write(packet);
+      if (socket && socket.connected) socket.conn.write(packet, options);
     }
+  }
+
+  /** For several recipients, the websocket frame built once, as socket.io's own
+   * broadcast does (engine.io writes `wsPreEncodedFrame` as is on websocket transports
+   * without per-message deflate, and ignores it elsewhere). The `ws` framing function
+   * is taken from a live websocket so it is the one engine.io itself uses. */
+  preEncoded(packet, ids) {
+    if (this.wsFrame === undefined) {
+      for (const id of ids) {
+        const socket = this.sockets.get(Number(id));
+        const ws = socket && socket.conn.transport && socket.conn.transport.socket;
+        const frame = ws && ws.constructor && ws.constructor.Sender && ws.constructor.Sender.frame;
+        if (typeof frame === 'function') {
+          this.wsFrame = frame;
+          break;
+        }
+      }
+      if (this.wsFrame === undefined) return undefined;
+    }
+    const wsPreEncodedFrame = this.wsFrame(Buffer.from(`4${packet}`), {
+      readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true,
+    });
+    return { wsPreEncodedFrame };
   }
 
   /** The close callback: the hub closed this connection (logout, too many failed
