@@ -120,3 +120,25 @@ test('standalone mode: the library serves, Node drives it', async (t) => {
   await ada.next('user:session:ended');
   assert.equal(await closed, 'io server disconnect');
 });
+
+test('standalone mode: JS hooks called from the library\'s server threads run on the event loop', async (t) => {
+  const audits = [];
+  const api = new RealTimeAPI(null, null, {
+    mode: 'standalone',
+    port: 0,
+    authenticate: (request, context) => (request.token === 'js-token-5'
+      ? { userId: 5, role: 'admin', sessionId: `from-${context.remoteAddr ? 'socket' : 'nowhere'}` }
+      : null),
+    onAudit: (record) => audits.push(record),
+  });
+  api.initialize();
+  t.after(() => api.close());
+  const admin = connect(`http://127.0.0.1:${api.port}`, { auth: { token: 'js-token-5', page: 'admin' } });
+  t.after(() => admin.close());
+  const { data } = await admin.next('auth:ok');
+  assert.deepEqual({ userId: data.userId, role: data.role, sessionId: data.sessionId }, { userId: '5', role: 'admin', sessionId: 'from-socket' });
+  // Synchronous emits from the loop while server threads wait on it for hooks.
+  for (let i = 0; i < 50; i++) api.emitToAdmins('ops:tick', { i });
+  assert.equal((await admin.next('ops:tick')).data.i, 0);
+  assert.ok(audits.some((record) => record.kind === 'auth' && record.user_id === '5'));
+});
