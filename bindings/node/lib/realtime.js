@@ -24,14 +24,17 @@ function pick(source, keys) {
   return out;
 }
 
-// McrtOutcome as the C ABI lays it out on 64-bit targets: bool delivered at 0, size_t
-// connections at 8. A reused buffer is read directly, cheaper than a decoded struct.
-const OUTCOME_SIZE = 16;
+// McrtOutcome as the C ABI lays it out: bool delivered at 0, then size_t connections
+// aligned to its size. A reused buffer is read directly, cheaper than a decoded struct.
+const SIZE_T = koffi.sizeof('size_t');
+const OUTCOME_SIZE = 2 * SIZE_T;
 
 function outcome(out) {
-  return out[0] !== 0
-    ? { outcome: 'delivered', connections: out.readUInt32LE(8) + out.readUInt32LE(12) * 2 ** 32 }
-    : { outcome: 'unchanged' };
+  if (out[0] === 0) return { outcome: 'unchanged' };
+  const connections = SIZE_T === 8
+    ? out.readUInt32LE(8) + out.readUInt32LE(12) * 2 ** 32
+    : out.readUInt32LE(4);
+  return { outcome: 'delivered', connections };
 }
 
 /** Reports an exception thrown by a host hook without letting it cross into C. */

@@ -95,6 +95,12 @@ test('JS hooks: a host authenticator and the client-event handler', async (t) =>
   assert.equal(ack.code, 'bad_token');
   const failing = await refused.socket.timeout(5000).emitWithAck('client:authenticate', { token: 'throw' });
   assert.equal(failing.code, 'authenticator_failed');
+
+  // Credentials refused in the handshake auth: the socket stays and is told why.
+  const badAtConnect = connect(seed.url, { auth: { token: 'bad' } });
+  t.after(() => badAtConnect.close());
+  assert.equal((await badAtConnect.next('auth:error')).data.code, 'bad_token');
+  assert.equal(badAtConnect.socket.connected, true);
   assert.ok(audits.some((record) => record.kind === 'auth'));
 });
 
