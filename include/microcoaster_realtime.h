@@ -160,8 +160,10 @@ typedef int32_t (*McrtBeforeEmitCallback)(void *user_data,
 
 // Receives every audit record as JSON (`{"timestamp", "kind", "action", "user_id",
 // "module_id", "connection", "outcome", "detail"}`, NUL-terminated, valid during the
-// call). Thread: the one that caused the record (an emitting thread, or a server runtime
-// thread for authentications); it must not call `mcrt_emit_*`.
+// call). Thread: the host's own thread for records its `mcrt_` calls cause (emits,
+// authentications through `mcrt_host_message`); records caused on library threads
+// (server connections, the device grace timer) are delivered in order by the hub's
+// audit thread, with no library lock held. It must not call `mcrt_emit_*`.
 typedef void (*McrtAuditCallback)(void *user_data, const char *record_json, size_t len);
 
 // One outbound event for `n` host connections `ids`: `frame` (`len` bytes, not

@@ -149,8 +149,10 @@ pub enum McrtFilterVerdict {
 
 /// Receives every audit record as JSON (`{"timestamp", "kind", "action", "user_id",
 /// "module_id", "connection", "outcome", "detail"}`, NUL-terminated, valid during the
-/// call). Thread: the one that caused the record (an emitting thread, or a server runtime
-/// thread for authentications); it must not call `mcrt_emit_*`.
+/// call). Thread: the host's own thread for records its `mcrt_` calls cause (emits,
+/// authentications through `mcrt_host_message`); records caused on library threads
+/// (server connections, the device grace timer) are delivered in order by the hub's
+/// audit thread, with no library lock held. It must not call `mcrt_emit_*`.
 pub type McrtAuditCallback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, record_json: *const c_char, len: usize)>;
 
@@ -394,14 +396,71 @@ pub(crate) fn before_emit(
     }
 }
 
-/// A C audit sink.
-pub(crate) fn audit(
-    callback: unsafe extern "C" fn(*mut c_void, *const c_char, usize),
+type AuditFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize);
+
+/// Records waiting for the audit thread, at most; past it a record is dropped (logged).
+const AUDIT_QUEUE: usize = 65_536;
+
+/// A C audit sink. A record caused inside the host's own `mcrt_` call is passed on that
+/// thread; one caused on a library thread (a server runtime thread, the device grace
+/// timer — possibly under the emit lock, when an emit closes a slow consumer) goes to
+/// this sink's own thread, so the callback never runs on a library thread that may hold
+/// the emit lock while it waits for a host's event loop. Dropping it (with the hub)
+/// delivers what is queued and joins that thread.
+pub(crate) struct CAuditSink {
+    callback: AuditFn,
     user_data: UserData,
-) -> impl Fn(&AuditRecord) + Send + Sync + 'static {
-    move |record| {
+    queue: Option<crossbeam_channel::Sender<CString>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CAuditSink {
+    pub(crate) fn new(callback: AuditFn, user_data: UserData) -> Self {
+        let (queue, records) = crossbeam_channel::bounded::<CString>(AUDIT_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("mcrt-audit".to_owned())
+            .spawn(move || {
+                for text in records {
+                    // SAFETY: the host registered `callback`; the string lives until it
+                    // returns.
+                    unsafe { callback(user_data.ptr(), text.as_ptr(), text.as_bytes().len()) };
+                }
+            });
+        let (queue, thread) = match thread {
+            Ok(handle) => (Some(queue), Some(handle)),
+            Err(error) => {
+                tracing::error!(%error, "the audit thread did not start; records from library threads are dropped");
+                (None, None)
+            }
+        };
+        Self {
+            callback,
+            user_data,
+            queue,
+            thread,
+        }
+    }
+}
+
+impl crate::hooks::AuditSink for CAuditSink {
+    fn record(&self, record: &AuditRecord) {
         let text = c_json(&serde_json::to_value(record).unwrap_or(Value::Null));
-        // SAFETY: the host registered `callback`; the string lives until it returns.
-        unsafe { callback(user_data.ptr(), text.as_ptr(), text.as_bytes().len()) };
+        if super::in_host_call() {
+            // SAFETY: the host registered `callback`; the string lives until it returns.
+            unsafe { (self.callback)(self.user_data.ptr(), text.as_ptr(), text.as_bytes().len()) };
+        } else if let Some(queue) = &self.queue
+            && queue.try_send(text).is_err()
+        {
+            tracing::warn!("audit callback queue full: a record was dropped");
+        }
+    }
+}
+
+impl Drop for CAuditSink {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

@@ -322,7 +322,7 @@ pub unsafe extern "C" fn mcrt_builder_add_audit_sink(
         let builder = unsafe { builder_mut(builder)? };
         let callback = callback.ok_or_else(|| null_callback("callback"))?;
         update(builder, |b| {
-            b.audit_sink(hooks::audit(callback, UserData(user_data)))
+            b.audit_sink(hooks::CAuditSink::new(callback, UserData(user_data)))
         });
         Ok(())
     })

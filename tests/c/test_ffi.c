@@ -49,6 +49,7 @@ typedef struct {
     uint64_t closed[MAX_IDS];
     char close_reason[64];
     size_t closes;
+    int offline_audited;
 } Recorder;
 
 static void on_frame(void *user_data, const uint64_t *ids, size_t n, const char *frame, size_t len) {
@@ -66,6 +67,29 @@ static void on_frame(void *user_data, const uint64_t *ids, size_t n, const char 
     f->frame[len] = '\0';
     pthread_cond_broadcast(&rec->changed);
     pthread_mutex_unlock(&rec->lock);
+}
+
+/* An audit sink that notes the module_offline record the grace timer causes. */
+static void audit_offline(void *user_data, const char *json, size_t len) {
+    Recorder *rec = user_data;
+    CHECK(strlen(json) == len);
+    pthread_mutex_lock(&rec->lock);
+    if (strstr(json, "\"action\":\"module_offline\"")) rec->offline_audited = 1;
+    pthread_cond_broadcast(&rec->changed);
+    pthread_mutex_unlock(&rec->lock);
+}
+
+static int wait_offline_audited(Recorder *rec) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&rec->lock);
+    while (!rec->offline_audited) {
+        if (pthread_cond_timedwait(&rec->changed, &rec->lock, &deadline) != 0) break;
+    }
+    int seen = rec->offline_audited;
+    pthread_mutex_unlock(&rec->lock);
+    return seen;
 }
 
 /* Waits (up to 5 s) until the recorder holds at least `count` frames. */
@@ -417,6 +441,7 @@ static void test_frames_from_library_threads(void) {
     McrtHub *hub = NULL;
     OK(mcrt_builder_new(S("{\"deviceOfflineGraceMs\":20}"), &b));
     OK(mcrt_builder_set_host_transport(b, MCRT_WIRE_FORMAT_NATIVE, on_frame, on_close, &rec));
+    OK(mcrt_builder_add_audit_sink(b, audit_offline, &rec));
     OK(mcrt_builder_build(b, &hub));
     OK(mcrt_emit_user_logged_in(hub, S("{\"id\":123}"), S("sess-ada"), NULL));
     uint64_t tab = attach(hub), board = attach(hub);
@@ -435,6 +460,7 @@ static void test_frames_from_library_threads(void) {
     OK(mcrt_host_detach(hub, board));
     CHECK(wait_frames(&rec, 3));
     CHECK(strstr(rec.frames[2].frame, "\"online\":false") != NULL && rec.frames[2].ids[0] == tab);
+    CHECK(wait_offline_audited(&rec)); /* from the hub's audit thread */
     OK(mcrt_emit_to_user(hub, S("123"), S("after:offline"), S("{}"), NULL));
     CHECK(wait_frames(&rec, 4));
     CHECK(strstr(rec.frames[3].frame, "after:offline") != NULL);
