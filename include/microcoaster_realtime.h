@@ -211,6 +211,56 @@ void mcrt_string_free(char *string);
 // The library version, e.g. "0.1.0". Borrowed, static: do not free. Thread: any.
 const char *mcrt_version(void);
 
+// Attaches one host-owned socket; `context_json` (NULL means `{}`) is its handshake:
+// `{"remoteAddr": "ip:port", "headers": {name: value}, "query": {name: value}}`, read by
+// authenticators. On success `*id_out` is the connection's id, the one the frame and
+// close callbacks name. Thread: any (not from inside the frame or close callback).
+enum McrtStatus mcrt_host_attach(const struct McrtHub *hub,
+                                 const char *context_json,
+                                 size_t len,
+                                 uint64_t *id_out);
+
+// Passes one decoded client event of connection `id`: `event` (`client:authenticate`,
+// `client:page`, or any other name, forwarded to the client-event handler) and its data
+// (`data_json`; NULL means `null`). Replies (`auth:ok`, `page:snapshot`, `auth:error`)
+// reach the frame callback before this returns. If `ack_out` is non-NULL, `*ack_out` is
+// the acknowledgement body for a client that asked for one (`auth:ok`'s body, or
+// `{code, message}` on a refusal) or NULL; the caller frees it. A refusal also returns
+// an error status (`MCRT_STATUS_REFUSED` for authentication). Thread: any (not from
+// inside the frame or close callback).
+enum McrtStatus mcrt_host_message(const struct McrtHub *hub,
+                                  uint64_t id,
+                                  const char *event,
+                                  size_t event_len,
+                                  const char *data_json,
+                                  size_t data_len,
+                                  char **ack_out);
+
+// Authenticates connection `id` with the credentials its client gave when connecting
+// (the Socket.IO `auth` object, `auth_json`). On success `auth:ok` and `page:snapshot`
+// reach the frame callback; on refusal nothing is sent (the host answers in its own
+// handshake) and `*ack_out` holds `{code, message}`. Thread: any (not from inside the
+// frame or close callback).
+enum McrtStatus mcrt_host_authenticate(const struct McrtHub *hub,
+                                       uint64_t id,
+                                       const char *auth_json,
+                                       size_t len,
+                                       char **ack_out);
+
+// Passes one raw native-protocol frame (`{"event": "…", "data": …}`, `len` bytes) of
+// connection `id`: size, UTF-8 and shape are checked by the library. `ack_out` as for
+// `mcrt_host_message`. Thread: any (not from inside the frame or close callback).
+enum McrtStatus mcrt_host_receive(const struct McrtHub *hub,
+                                  uint64_t id,
+                                  const char *frame,
+                                  size_t len,
+                                  char **ack_out);
+
+// Detaches connection `id` (its socket closed): it leaves every audience at once.
+// `MCRT_STATUS_NOT_FOUND` if it is not attached. Thread: any, but not from inside the
+// frame or close callback (`MCRT_STATUS_REENTRANT`): defer it.
+enum McrtStatus mcrt_host_detach(const struct McrtHub *hub, uint64_t id);
+
 // A module came online (seed: `emitModuleOnline(id, info)`); `info_json` is
 // `{"userId", "name"?, "type"?, …}` (`userId` required the first time a module is
 // seen). Sends `module:status:changed` unless it was already online.
@@ -350,56 +400,6 @@ enum McrtStatus mcrt_emit_to_admins(const struct McrtHub *hub,
 // a second call replaces the first. Thread: the callback's.
 enum McrtStatus mcrt_reply_set(struct McrtReply *reply, const char *data, size_t len);
 
-// Attaches one host-owned socket; `context_json` (NULL means `{}`) is its handshake:
-// `{"remoteAddr": "ip:port", "headers": {name: value}, "query": {name: value}}`, read by
-// authenticators. On success `*id_out` is the connection's id, the one the frame and
-// close callbacks name. Thread: any (not from inside the frame or close callback).
-enum McrtStatus mcrt_host_attach(const struct McrtHub *hub,
-                                 const char *context_json,
-                                 size_t len,
-                                 uint64_t *id_out);
-
-// Passes one decoded client event of connection `id`: `event` (`client:authenticate`,
-// `client:page`, or any other name, forwarded to the client-event handler) and its data
-// (`data_json`; NULL means `null`). Replies (`auth:ok`, `page:snapshot`, `auth:error`)
-// reach the frame callback before this returns. If `ack_out` is non-NULL, `*ack_out` is
-// the acknowledgement body for a client that asked for one (`auth:ok`'s body, or
-// `{code, message}` on a refusal) or NULL; the caller frees it. A refusal also returns
-// an error status (`MCRT_STATUS_REFUSED` for authentication). Thread: any (not from
-// inside the frame or close callback).
-enum McrtStatus mcrt_host_message(const struct McrtHub *hub,
-                                  uint64_t id,
-                                  const char *event,
-                                  size_t event_len,
-                                  const char *data_json,
-                                  size_t data_len,
-                                  char **ack_out);
-
-// Authenticates connection `id` with the credentials its client gave when connecting
-// (the Socket.IO `auth` object, `auth_json`). On success `auth:ok` and `page:snapshot`
-// reach the frame callback; on refusal nothing is sent (the host answers in its own
-// handshake) and `*ack_out` holds `{code, message}`. Thread: any (not from inside the
-// frame or close callback).
-enum McrtStatus mcrt_host_authenticate(const struct McrtHub *hub,
-                                       uint64_t id,
-                                       const char *auth_json,
-                                       size_t len,
-                                       char **ack_out);
-
-// Passes one raw native-protocol frame (`{"event": "…", "data": …}`, `len` bytes) of
-// connection `id`: size, UTF-8 and shape are checked by the library. `ack_out` as for
-// `mcrt_host_message`. Thread: any (not from inside the frame or close callback).
-enum McrtStatus mcrt_host_receive(const struct McrtHub *hub,
-                                  uint64_t id,
-                                  const char *frame,
-                                  size_t len,
-                                  char **ack_out);
-
-// Detaches connection `id` (its socket closed): it leaves every audience at once.
-// `MCRT_STATUS_NOT_FOUND` if it is not attached. Thread: any, but not from inside the
-// frame or close callback (`MCRT_STATUS_REENTRANT`): defer it.
-enum McrtStatus mcrt_host_detach(const struct McrtHub *hub, uint64_t id);
-
 // Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
 // `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
 // "userPages", "adminPages"}], "queueCapacity": 1024, "maxAuthFailures": 5,
@@ -477,6 +477,40 @@ void mcrt_hub_free(struct McrtHub *hub);
 // it with `mcrt_hub_free`). Thread: any, as for `mcrt_hub_free`.
 enum McrtStatus mcrt_hub_shutdown(const struct McrtHub *hub, uint64_t deadline_ms);
 
+// Registers a device key (at least 16 characters) for module `module_id`, owned by
+// `owner_json` (a JSON number or string): a board then authenticates with
+// `{"moduleId", "deviceKey"}`. Thread: any.
+enum McrtStatus mcrt_hub_register_device_key(const struct McrtHub *hub,
+                                             const char *module_id,
+                                             size_t module_id_len,
+                                             const char *owner_json,
+                                             size_t owner_len,
+                                             const char *key,
+                                             size_t key_len);
+
+// Forgets the device key of module `module_id`; `*revoked_out` (may be NULL) says
+// whether there was one. Connections already authenticated with it stay open.
+// Thread: any.
+enum McrtStatus mcrt_hub_revoke_device_key(const struct McrtHub *hub,
+                                           const char *module_id,
+                                           size_t module_id_len,
+                                           bool *revoked_out);
+
+// Every counter as JSON (`connections`, `emits_changed`, `emits_unchanged`,
+// `bad_inputs`, …, and `ffi`: process-wide failed C calls by status). `*out` is owned
+// by the caller (`mcrt_string_free`). Thread: any.
+enum McrtStatus mcrt_hub_metrics(const struct McrtHub *hub, char **out);
+
+// Audit rows as a JSON array, filtered by `filter_json` (NULL means `{}`: the oldest 100
+// rows): `{"since", "until" (ms since the epoch), "userId", "moduleId", "kind":
+// "emit"|"auth"|"close"|"bad_input", "afterId", "newestFirst", "limit"}`. Needs a hub
+// built with `persist` (else `MCRT_STATUS_NOT_CONFIGURED`). `*out` is owned by the
+// caller. Thread: any.
+enum McrtStatus mcrt_hub_audit_query(const struct McrtHub *hub,
+                                     const char *filter_json,
+                                     size_t len,
+                                     char **out);
+
 // Serves the hub on `addr` (e.g. "127.0.0.1:0"; `addr_len` bytes): Socket.IO at
 // `/socket.io/`, the native protocol at `/ws`. `config_json` (NULL means `{}`):
 // `{"workerThreads", "pingIntervalMs", "pingTimeoutMs", "maxPayload",
@@ -497,40 +531,6 @@ enum McrtStatus mcrt_server_port(const struct McrtServer *server, uint16_t *port
 // NULL is a no-op. Thread: any; in Node call it off the event loop (it waits for the
 // server's threads, which may be waiting on a JS callback).
 void mcrt_server_free(struct McrtServer *server);
-
-// Every counter as JSON (`connections`, `emits_changed`, `emits_unchanged`,
-// `bad_inputs`, …, and `ffi`: process-wide failed C calls by status). `*out` is owned
-// by the caller (`mcrt_string_free`). Thread: any.
-enum McrtStatus mcrt_hub_metrics(const struct McrtHub *hub, char **out);
-
-// Audit rows as a JSON array, filtered by `filter_json` (NULL means `{}`: the oldest 100
-// rows): `{"since", "until" (ms since the epoch), "userId", "moduleId", "kind":
-// "emit"|"auth"|"close"|"bad_input", "afterId", "newestFirst", "limit"}`. Needs a hub
-// built with `persist` (else `MCRT_STATUS_NOT_CONFIGURED`). `*out` is owned by the
-// caller. Thread: any.
-enum McrtStatus mcrt_hub_audit_query(const struct McrtHub *hub,
-                                     const char *filter_json,
-                                     size_t len,
-                                     char **out);
-
-// Registers a device key (at least 16 characters) for module `module_id`, owned by
-// `owner_json` (a JSON number or string): a board then authenticates with
-// `{"moduleId", "deviceKey"}`. Thread: any.
-enum McrtStatus mcrt_hub_register_device_key(const struct McrtHub *hub,
-                                             const char *module_id,
-                                             size_t module_id_len,
-                                             const char *owner_json,
-                                             size_t owner_len,
-                                             const char *key,
-                                             size_t key_len);
-
-// Forgets the device key of module `module_id`; `*revoked_out` (may be NULL) says
-// whether there was one. Connections already authenticated with it stay open.
-// Thread: any.
-enum McrtStatus mcrt_hub_revoke_device_key(const struct McrtHub *hub,
-                                           const char *module_id,
-                                           size_t module_id_len,
-                                           bool *revoked_out);
 
 #ifdef __cplusplus
 }  // extern "C"

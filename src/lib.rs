@@ -132,7 +132,7 @@
 //!   thread per hub, and later frames queue behind them until it is drained, so a
 //!   callback never waits for a host's event loop while the emit lock is held, and every
 //!   socket still gets events in emit order ([`ffi::host`]). Likewise a C audit sink
-//!   gets records caused on library threads from its own thread ([`ffi::hooks`]).
+//!   gets records caused on library threads from its own thread ([`ffi::emit_hooks`]).
 //! - Node attach mode: an event the host's own handlers listen to on a socket (the seed's
 //!   `esp:register`) is the host's and is not forwarded to the library. The Node package
 //!   has no before-emit hook (it would run under the emit lock on the grace timer thread

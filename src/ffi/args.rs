@@ -135,7 +135,8 @@ pub(super) fn string_out(text: String) -> *mut c_char {
     CString::new(bytes).unwrap_or_default().into_raw()
 }
 
-fn null(what: &str) -> FfiError {
+/// The error for a NULL argument named `what`.
+pub(super) fn null(what: &str) -> FfiError {
     FfiError::new(
         McrtStatus::NullPointer,
         "null_pointer",

@@ -1,25 +1,21 @@
 //! Hub lifecycle over the C ABI: a builder configured from JSON plus C callbacks, the
-//! hub handle, the server transport (serve/stop), metrics, the audit log and device keys.
-//! This module must not emit (that is `emit.rs`) nor move frames (that is `host.rs`).
+//! hub handle (build, shutdown, free) and device keys. This module must not emit (that
+//! is `emit.rs`), serve (`server.rs`) nor move frames (`host.rs`).
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::Value;
 
+use super::config::{HubConfig, parse};
+use super::emit_hooks::{self, McrtAuditCallback, McrtBeforeEmitCallback};
 use super::hooks::{
-    self, McrtAuditCallback, McrtAuthenticateCallback, McrtBeforeEmitCallback,
-    McrtClientEventCallback, McrtStatsCallback, UserData,
+    self, McrtAuthenticateCallback, McrtClientEventCallback, McrtStatsCallback, UserData,
 };
 use super::host::{self, HostState, McrtCloseCallback, McrtFrameCallback, McrtWireFormat};
-use super::{FfiError, McrtStatus, args, entry, ffi_metrics, hub_entry};
-use crate::hooks::AuditKind;
+use super::{FfiError, McrtStatus, args, entry, hub_entry};
 use crate::hub::{Hub, HubBuilder};
-use crate::ids::{ModuleId, UserId};
-use crate::persist::{AuditFilter, Durability, PersistConfig};
-use crate::transport::server::{ServerConfig, ServerHandle};
 
 /// A hub being configured. Opaque: create with `mcrt_builder_new`, add callbacks, then
 /// either `mcrt_builder_build` (which consumes it) or `mcrt_builder_free`.
@@ -33,145 +29,6 @@ pub struct McrtBuilder {
 pub struct McrtHub {
     pub(crate) hub: Hub,
     pub(crate) host: Option<Arc<HostState>>,
-}
-
-/// A running server transport. Opaque: from `mcrt_serve`, freed with `mcrt_server_free`.
-pub struct McrtServer {
-    handle: ServerHandle,
-}
-
-/// The hub configuration JSON: every key is optional; unknown keys are refused so that
-/// a typo does not silently fall back to a default.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-struct HubConfig {
-    jwt_secret: Option<String>,
-    pages: Option<Vec<String>>,
-    routes: Vec<RouteConfig>,
-    queue_capacity: Option<usize>,
-    max_auth_failures: Option<u32>,
-    max_message_bytes: Option<usize>,
-    device_offline_grace_ms: Option<u64>,
-    persist: Option<PersistSection>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RouteConfig {
-    event: String,
-    #[serde(default)]
-    user_pages: Vec<String>,
-    #[serde(default)]
-    admin_pages: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PersistSection {
-    path: String,
-    #[serde(default)]
-    durability: Option<String>,
-}
-
-impl HubConfig {
-    fn into_builder(self) -> Result<HubBuilder, FfiError> {
-        let mut builder = Hub::builder();
-        if let Some(secret) = self.jwt_secret {
-            builder = builder.jwt_secret(secret);
-        }
-        if let Some(pages) = self.pages {
-            builder = builder.pages(&pages);
-        }
-        for route in &self.routes {
-            let user: Vec<&str> = route.user_pages.iter().map(String::as_str).collect();
-            let admin: Vec<&str> = route.admin_pages.iter().map(String::as_str).collect();
-            builder = builder.route(&route.event, &user, &admin);
-        }
-        if let Some(frames) = self.queue_capacity {
-            builder = builder.queue_capacity(frames);
-        }
-        if let Some(attempts) = self.max_auth_failures {
-            builder = builder.max_auth_failures(attempts);
-        }
-        if let Some(bytes) = self.max_message_bytes {
-            builder = builder.max_message_bytes(bytes);
-        }
-        if let Some(ms) = self.device_offline_grace_ms {
-            builder = builder.device_offline_grace(Duration::from_millis(ms));
-        }
-        if let Some(persist) = self.persist {
-            let durability: Durability = match persist.durability {
-                Some(text) => text.parse().map_err(FfiError::invalid)?,
-                None => Durability::default(),
-            };
-            builder = builder.persist_with(persist.path, PersistConfig::new(durability));
-        }
-        Ok(builder)
-    }
-}
-
-/// The server configuration JSON of `mcrt_serve`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-struct ServeConfig {
-    worker_threads: Option<usize>,
-    ping_interval_ms: Option<u64>,
-    ping_timeout_ms: Option<u64>,
-    max_payload: Option<usize>,
-    max_message_bytes: Option<usize>,
-    auth_deadline_ms: Option<u64>,
-    max_connections: Option<usize>,
-    socketio_path: Option<String>,
-    native_path: Option<String>,
-    shutdown_deadline_ms: Option<u64>,
-    write_coalesce_ms: Option<u64>,
-    api_key: Option<String>,
-}
-
-impl ServeConfig {
-    fn into_config(self) -> ServerConfig {
-        let mut config = ServerConfig::default();
-        let ms = Duration::from_millis;
-        if let Some(n) = self.worker_threads {
-            config.worker_threads = n.max(1);
-        }
-        if let Some(n) = self.ping_interval_ms {
-            config.ping_interval = ms(n);
-        }
-        if let Some(n) = self.ping_timeout_ms {
-            config.ping_timeout = ms(n);
-        }
-        if let Some(n) = self.max_payload {
-            config.max_payload = n;
-        }
-        if let Some(n) = self.max_message_bytes {
-            config.max_message_bytes = n;
-        }
-        if let Some(n) = self.auth_deadline_ms {
-            config.auth_deadline = ms(n);
-        }
-        if let Some(n) = self.max_connections {
-            config.max_connections = n;
-        }
-        if let Some(path) = self.socketio_path {
-            config.socketio_path = path;
-        }
-        if let Some(path) = self.native_path {
-            config.native_path = path;
-        }
-        if let Some(n) = self.shutdown_deadline_ms {
-            config.shutdown_deadline = ms(n);
-        }
-        if let Some(n) = self.write_coalesce_ms {
-            config.write_coalesce = ms(n);
-        }
-        config.api_key = self.api_key;
-        config
-    }
-}
-
-fn config_error(what: &str, error: &serde_json::Error) -> FfiError {
-    FfiError::invalid(format!("{what}: {error}"))
 }
 
 /// The builder behind a handle.
@@ -188,14 +45,6 @@ unsafe fn builder_mut<'a>(builder: *mut McrtBuilder) -> Result<&'a mut McrtBuild
 fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) -> HubBuilder) {
     let taken = std::mem::replace(&mut builder.builder, Hub::builder());
     builder.builder = change(taken);
-}
-
-fn null_callback(what: &str) -> FfiError {
-    FfiError::new(
-        McrtStatus::NullPointer,
-        "null_pointer",
-        format!("{what} is NULL"),
-    )
 }
 
 /// Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
@@ -221,8 +70,7 @@ pub unsafe extern "C" fn mcrt_builder_new(
                 Value::Object(Default::default()),
             )?
         };
-        let config: HubConfig =
-            serde_json::from_value(value).map_err(|error| config_error("config_json", &error))?;
+        let config: HubConfig = parse(value, "config_json")?;
         let builder = Box::new(McrtBuilder {
             builder: config.into_builder()?,
             host: None,
@@ -244,7 +92,7 @@ pub unsafe extern "C" fn mcrt_builder_set_authenticator(
     entry(|| {
         // SAFETY: the caller passes a live builder handle.
         let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| null_callback("callback"))?;
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
         update(builder, |b| {
             b.authenticator(hooks::authenticator(callback, UserData(user_data)))
         });
@@ -263,7 +111,7 @@ pub unsafe extern "C" fn mcrt_builder_set_client_event_handler(
     entry(|| {
         // SAFETY: the caller passes a live builder handle.
         let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| null_callback("callback"))?;
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
         update(builder, |b| {
             b.on_client_event(hooks::client_events(callback, UserData(user_data)))
         });
@@ -282,7 +130,7 @@ pub unsafe extern "C" fn mcrt_builder_set_stats_provider(
     entry(|| {
         // SAFETY: the caller passes a live builder handle.
         let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| null_callback("callback"))?;
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
         update(builder, |b| {
             b.stats_provider(hooks::stats(callback, UserData(user_data)))
         });
@@ -301,9 +149,9 @@ pub unsafe extern "C" fn mcrt_builder_add_before_emit(
     entry(|| {
         // SAFETY: the caller passes a live builder handle.
         let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| null_callback("callback"))?;
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
         update(builder, |b| {
-            b.before_emit(hooks::before_emit(callback, UserData(user_data)))
+            b.before_emit(emit_hooks::before_emit(callback, UserData(user_data)))
         });
         Ok(())
     })
@@ -320,9 +168,9 @@ pub unsafe extern "C" fn mcrt_builder_add_audit_sink(
     entry(|| {
         // SAFETY: the caller passes a live builder handle.
         let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| null_callback("callback"))?;
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
         update(builder, |b| {
-            b.audit_sink(hooks::CAuditSink::new(callback, UserData(user_data)))
+            b.audit_sink(emit_hooks::CAuditSink::new(callback, UserData(user_data)))
         });
         Ok(())
     })
@@ -346,7 +194,7 @@ pub unsafe extern "C" fn mcrt_builder_set_host_transport(
     entry(|| {
         // SAFETY: the caller passes a live builder handle.
         let builder = unsafe { builder_mut(builder)? };
-        let frame = frame.ok_or_else(|| null_callback("frame"))?;
+        let frame = frame.ok_or_else(|| args::null("frame"))?;
         let format = match format {
             f if f == McrtWireFormat::SocketIo as i32 => McrtWireFormat::SocketIo,
             f if f == McrtWireFormat::Native as i32 => McrtWireFormat::Native,
@@ -463,176 +311,6 @@ pub unsafe extern "C" fn mcrt_hub_shutdown(hub: *const McrtHub, deadline_ms: u64
     hub_entry(hub, |hub| {
         hub.hub.shutdown(Duration::from_millis(deadline_ms));
         Ok(())
-    })
-}
-
-/// Serves the hub on `addr` (e.g. "127.0.0.1:0"; `addr_len` bytes): Socket.IO at
-/// `/socket.io/`, the native protocol at `/ws`. `config_json` (NULL means `{}`):
-/// `{"workerThreads", "pingIntervalMs", "pingTimeoutMs", "maxPayload",
-/// "maxMessageBytes", "authDeadlineMs", "maxConnections", "socketioPath", "nativePath",
-/// "shutdownDeadlineMs", "writeCoalesceMs", "apiKey"}`. On success `*out` owns the server
-/// (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mcrt_serve(
-    hub: *const McrtHub,
-    addr: *const c_char,
-    addr_len: usize,
-    config_json: *const c_char,
-    config_len: usize,
-    out: *mut *mut McrtServer,
-) -> McrtStatus {
-    hub_entry(hub, |hub| {
-        args::require(out, "out")?;
-        // SAFETY: readable for the given lengths per the caller's contract.
-        let addr = unsafe { args::text(addr, addr_len, "addr")? };
-        // SAFETY: as above.
-        let value = unsafe {
-            args::json_or(
-                config_json,
-                config_len,
-                "config_json",
-                Value::Object(Default::default()),
-            )?
-        };
-        let config: ServeConfig =
-            serde_json::from_value(value).map_err(|error| config_error("config_json", &error))?;
-        let handle = hub
-            .hub
-            .serve(addr, config.into_config())
-            .map_err(|error| FfiError::new(McrtStatus::Io, "serve_failed", error.to_string()))?;
-        let server = Box::into_raw(Box::new(McrtServer { handle }));
-        // SAFETY: `out` is non-null (checked) and writable.
-        unsafe { args::write_required(out, server, "out") }
-    })
-}
-
-/// The port the server listens on (useful after binding port 0). Thread: any.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mcrt_server_port(server: *const McrtServer, port: *mut u16) -> McrtStatus {
-    entry(|| {
-        // SAFETY: a live server handle per the caller's contract; NULL is checked.
-        let server = unsafe { server.as_ref() }.ok_or_else(|| null_callback("server"))?;
-        // SAFETY: `port` is checked for NULL and writable per the caller's contract.
-        unsafe { args::write_required(port, server.handle.local_addr().port(), "port") }
-    })
-}
-
-/// Stops the server (flushing queued frames within its shutdown deadline) and frees it.
-/// NULL is a no-op. Thread: any; in Node call it off the event loop (it waits for the
-/// server's threads, which may be waiting on a JS callback).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mcrt_server_free(server: *mut McrtServer) {
-    entry(|| {
-        if !server.is_null() {
-            // SAFETY: a live server handle, given back once.
-            let server = unsafe { Box::from_raw(server) };
-            server.handle.shutdown();
-        }
-        Ok(())
-    });
-}
-
-/// Every counter as JSON (`connections`, `emits_changed`, `emits_unchanged`,
-/// `bad_inputs`, …, and `ffi`: process-wide failed C calls by status). `*out` is owned
-/// by the caller (`mcrt_string_free`). Thread: any.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mcrt_hub_metrics(
-    hub: *const McrtHub,
-    out: *mut *mut c_char,
-) -> McrtStatus {
-    hub_entry(hub, |hub| {
-        args::require(out, "out")?;
-        let mut value = serde_json::to_value(hub.hub.metrics())
-            .map_err(|error| FfiError::invalid(error.to_string()))?;
-        if let Value::Object(map) = &mut value {
-            map.insert("ffi".to_owned(), ffi_metrics());
-        }
-        // SAFETY: `out` is non-null (checked) and writable.
-        unsafe { args::write_required(out, args::string_out(value.to_string()), "out") }
-    })
-}
-
-/// The audit filter JSON of `mcrt_hub_audit_query`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-struct AuditQuery {
-    since: Option<u64>,
-    until: Option<u64>,
-    user_id: Option<Value>,
-    module_id: Option<Value>,
-    kind: Option<String>,
-    after_id: Option<u64>,
-    newest_first: bool,
-    limit: usize,
-}
-
-/// Audit rows as a JSON array, filtered by `filter_json` (NULL means `{}`: the oldest 100
-/// rows): `{"since", "until" (ms since the epoch), "userId", "moduleId", "kind":
-/// "emit"|"auth"|"close"|"bad_input", "afterId", "newestFirst", "limit"}`. Needs a hub
-/// built with `persist` (else `MCRT_STATUS_NOT_CONFIGURED`). `*out` is owned by the
-/// caller. Thread: any.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mcrt_hub_audit_query(
-    hub: *const McrtHub,
-    filter_json: *const c_char,
-    len: usize,
-    out: *mut *mut c_char,
-) -> McrtStatus {
-    hub_entry(hub, |hub| {
-        args::require(out, "out")?;
-        // SAFETY: readable for `len` bytes per the caller's contract.
-        let value = unsafe {
-            args::json_or(
-                filter_json,
-                len,
-                "filter_json",
-                Value::Object(Default::default()),
-            )?
-        };
-        let query: AuditQuery =
-            serde_json::from_value(value).map_err(|error| config_error("filter_json", &error))?;
-        let kind = match query.kind.as_deref() {
-            None => None,
-            Some("emit") => Some(AuditKind::Emit),
-            Some("auth") => Some(AuditKind::Auth),
-            Some("close") => Some(AuditKind::Close),
-            Some("bad_input") => Some(AuditKind::BadInput),
-            Some(other) => {
-                return Err(FfiError::invalid(format!(
-                    "kind must be emit, auth, close or bad_input, not {other:?}"
-                )));
-            }
-        };
-        let filter = AuditFilter {
-            since: query.since,
-            until: query.until,
-            user_id: query
-                .user_id
-                .map(|id| UserId::from_json(&id))
-                .transpose()
-                .map_err(|error| FfiError::invalid(format!("userId: {error}")))?,
-            module_id: query
-                .module_id
-                .map(|id| ModuleId::from_json(&id))
-                .transpose()
-                .map_err(|error| FfiError::invalid(format!("moduleId: {error}")))?,
-            kind,
-            after_id: query.after_id,
-            newest_first: query.newest_first,
-            limit: query.limit,
-        };
-        let rows = hub.hub.audit_query(&filter).map_err(|error| match error {
-            crate::persist::PersistError::NotConfigured => FfiError::new(
-                McrtStatus::NotConfigured,
-                "not_configured",
-                error.to_string(),
-            ),
-            other => FfiError::new(McrtStatus::Io, "persistence", other.to_string()),
-        })?;
-        let text =
-            serde_json::to_string(&rows).map_err(|error| FfiError::invalid(error.to_string()))?;
-        // SAFETY: `out` is non-null (checked) and writable.
-        unsafe { args::write_required(out, args::string_out(text), "out") }
     })
 }
 

@@ -39,13 +39,19 @@
 #![allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
 
 mod args;
+mod config;
+pub mod connections;
 pub mod emit;
+pub mod emit_hooks;
 pub mod hooks;
 pub mod host;
 pub mod hub;
+pub mod inspect;
+pub mod server;
 
 pub use hooks::McrtReply;
-pub use hub::{McrtBuilder, McrtHub, McrtServer};
+pub use hub::{McrtBuilder, McrtHub};
+pub use server::McrtServer;
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{CString, c_char};
