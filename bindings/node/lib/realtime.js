@@ -1,0 +1,370 @@
+'use strict';
+// RealTimeAPI: the seed's surface (`new RealTimeAPI(io, databaseManager, options?)`,
+// `initialize()`, the twelve camelCase emits) over the C ABI. This file owns the hub
+// handle, the JS hooks and the mode; attach.js owns the socket.io glue.
+
+const { promisify } = require('node:util');
+const { koffi, fn, check, takeString, byteLength, RealTimeError, callbacks } = require('./native');
+const args = require('./args');
+const { SocketIoAttachment } = require('./attach');
+
+const HUB_OPTIONS = [
+  'jwtSecret', 'pages', 'routes', 'queueCapacity', 'maxAuthFailures', 'maxMessageBytes',
+  'deviceOfflineGraceMs', 'persist',
+];
+const SERVE_OPTIONS = [
+  'workerThreads', 'pingIntervalMs', 'pingTimeoutMs', 'maxPayload', 'maxMessageBytes',
+  'authDeadlineMs', 'maxConnections', 'socketioPath', 'nativePath', 'shutdownDeadlineMs',
+  'writeCoalesceMs', 'apiKey',
+];
+
+function pick(source, keys) {
+  const out = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}
+
+// McrtOutcome as the C ABI lays it out: bool delivered at 0, then size_t connections
+// aligned to its size. A reused buffer is read directly, cheaper than a decoded struct.
+const SIZE_T = koffi.sizeof('size_t');
+const OUTCOME_SIZE = 2 * SIZE_T;
+
+function outcome(out) {
+  if (out[0] === 0) return { outcome: 'unchanged' };
+  const connections = SIZE_T === 8
+    ? out.readUInt32LE(8) + out.readUInt32LE(12) * 2 ** 32
+    : out.readUInt32LE(4);
+  return { outcome: 'delivered', connections };
+}
+
+/** Reports an exception thrown by a host hook without letting it cross into C. */
+function hookFailed(hook, error) {
+  process.emitWarning(`microcoaster-realtime: the ${hook} hook threw: ${error && error.stack ? error.stack : error}`);
+}
+
+class RealTimeAPI {
+  /**
+   * @param io the host's socket.io Server (attach mode), or null in standalone mode
+   * @param databaseManager the host's database; `getStats()` feeds emitStatsUpdate
+   * @param options see index.d.ts
+   */
+  constructor(io, databaseManager, options = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('new RealTimeAPI: options must be an object');
+    }
+    const mode = options.mode || (io ? 'attach' : 'standalone');
+    if (mode !== 'attach' && mode !== 'standalone') {
+      throw new TypeError(`new RealTimeAPI: options.mode must be "attach" or "standalone", got ${JSON.stringify(mode)}`);
+    }
+    if (mode === 'attach' && (!io || typeof io.on !== 'function')) {
+      throw new TypeError('new RealTimeAPI: attach mode needs the socket.io Server as its first argument');
+    }
+    for (const hook of ['authenticate', 'onClientEvent', 'onAudit', 'getStats']) {
+      if (options[hook] !== undefined && typeof options[hook] !== 'function') {
+        throw new TypeError(`new RealTimeAPI: options.${hook} must be a function`);
+      }
+    }
+    this.io = io;
+    this.databaseManager = databaseManager;
+    this.options = options;
+    this.mode = mode;
+    this.port = null;
+    this._closed = false;
+    this._initialized = false;
+    this._server = null;
+    this._keepAlive = null;
+    this._registered = [];
+    this._outcome = Buffer.alloc(OUTCOME_SIZE);
+    this._emitting = false;
+    this._attachment = mode === 'attach' ? new SocketIoAttachment(this) : null;
+    this._hub = this._build();
+  }
+
+  _register(fnc, proto) {
+    const pointer = koffi.register(fnc, koffi.pointer(proto));
+    this._registered.push(pointer);
+    return pointer;
+  }
+
+  _build() {
+    const config = JSON.stringify(pick(this.options, HUB_OPTIONS));
+    const builderOut = [null];
+    check(fn.builderNew(config, byteLength(config), builderOut), 'new RealTimeAPI');
+    const builder = builderOut[0];
+    try {
+      const o = this.options;
+      if (o.authenticate) {
+        const cb = this._register((_, request, _rl, context, _cl, reply) => this._authenticate(request, context, reply),
+          callbacks.AuthenticateCallback);
+        check(fn.builderSetAuthenticator(builder, cb, null), 'authenticate hook');
+      }
+      if (o.onClientEvent) {
+        const cb = this._register((_, text) => {
+          try { o.onClientEvent(JSON.parse(text)); } catch (error) { hookFailed('onClientEvent', error); }
+        }, callbacks.ClientEventCallback);
+        check(fn.builderSetClientEventHandler(builder, cb, null), 'onClientEvent hook');
+      }
+      if (o.onAudit) {
+        const cb = this._register((_, text) => {
+          try { o.onAudit(JSON.parse(text)); } catch (error) { hookFailed('onAudit', error); }
+        }, callbacks.AuditCallback);
+        check(fn.builderAddAuditSink(builder, cb, null), 'onAudit hook');
+      }
+      if (this._attachment) {
+        const attachment = this._attachment;
+        const frame = this._register((_, ids, n, packet, len) => {
+          try { attachment.onFrame(ids, n, packet, len); } catch (error) { hookFailed('frame delivery', error); }
+        }, callbacks.FrameCallback);
+        const close = this._register((_, id) => attachment.onClose(id), callbacks.CloseCallback);
+        check(fn.builderSetHostTransport(builder, 0, frame, close, null), 'attach mode');
+      }
+    } catch (error) {
+      fn.builderFree(builder);
+      this._unregister();
+      throw error;
+    }
+    const hubOut = [null];
+    try {
+      check(fn.builderBuild(builder, hubOut), 'new RealTimeAPI');
+    } catch (error) {
+      this._unregister();
+      throw error;
+    }
+    return hubOut[0];
+  }
+
+  _authenticate(request, context, reply) {
+    const answer = (value) => {
+      const text = JSON.stringify(value);
+      fn.replySet(reply, text, byteLength(text));
+    };
+    try {
+      const decision = this.options.authenticate(JSON.parse(request), JSON.parse(context));
+      if (decision === undefined || decision === null) return 0;
+      if (decision === false) return 2;
+      if (typeof decision.then === 'function') {
+        answer({ code: 'authenticator_failed', message: 'options.authenticate must return synchronously' });
+        return 2;
+      }
+      if (decision.error) {
+        answer(decision.error);
+        return 2;
+      }
+      answer(decision);
+      return 1;
+    } catch (error) {
+      hookFailed('authenticate', error);
+      answer({ code: 'authenticator_failed', message: String(error && error.message ? error.message : error) });
+      return 2;
+    }
+  }
+
+  _unregister() {
+    for (const pointer of this._registered) koffi.unregister(pointer);
+    this._registered = [];
+  }
+
+  _handle(call) {
+    if (this._closed) throw new RealTimeError(`${call}: this RealTimeAPI is closed`, 'closed', 'CLOSED');
+    return this._hub;
+  }
+
+  /** Attaches to `io` (attach mode) or starts the library's own server (standalone mode,
+   * `options.host` / `options.port`, default 127.0.0.1:3000; `this.port` is the bound port). */
+  initialize() {
+    const hub = this._handle('initialize');
+    if (this._initialized) return this;
+    this._initialized = true;
+    if (this._attachment) {
+      for (const socket of this.io.of('/').sockets.values()) this._attachment.connect(socket);
+      this.io.on('connection', (socket) => this._attachment.connect(socket));
+      return this;
+    }
+    const host = this.options.host || '127.0.0.1';
+    const port = this.options.port === undefined ? 3000 : this.options.port;
+    const addr = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const config = JSON.stringify(pick(this.options.server || {}, SERVE_OPTIONS));
+    const serverOut = [null];
+    check(fn.serve(hub, addr, byteLength(addr), config, byteLength(config), serverOut), 'initialize');
+    this._server = serverOut[0];
+    const portOut = [0];
+    check(fn.serverPort(this._server, portOut), 'initialize');
+    this.port = portOut[0];
+    // The library's server threads do not keep Node alive; this does, until close().
+    this._keepAlive = setInterval(() => {}, 1 << 30);
+    return this;
+  }
+
+  _emit(call, native, ...rest) {
+    // A hook (onAudit, onClientEvent) may emit while an emit is running: only the
+    // outermost call uses the shared buffer.
+    const out = this._emitting ? Buffer.alloc(OUTCOME_SIZE) : this._outcome;
+    out[0] = 0;
+    const outermost = !this._emitting;
+    this._emitting = true;
+    try {
+      check(native(this._handle(call), ...rest, out), call);
+    } finally {
+      if (outermost) this._emitting = false;
+    }
+    return outcome(out);
+  }
+
+  emitModuleOnline(moduleId, info = {}) {
+    const c = 'emitModuleOnline';
+    const id = args.text(c, 'moduleId', moduleId);
+    const json = args.json(c, 'info', args.object(c, 'info', info));
+    return this._emit(c, fn.moduleOnline, id, byteLength(id), json, byteLength(json));
+  }
+
+  emitModuleOffline(moduleId, info = {}) {
+    const c = 'emitModuleOffline';
+    const id = args.text(c, 'moduleId', moduleId);
+    const json = args.json(c, 'info', args.object(c, 'info', info));
+    return this._emit(c, fn.moduleOffline, id, byteLength(id), json, byteLength(json));
+  }
+
+  emitModuleAdded(moduleData) {
+    const c = 'emitModuleAdded';
+    const json = args.json(c, 'moduleData', args.object(c, 'moduleData', moduleData));
+    return this._emit(c, fn.moduleAdded, json, byteLength(json));
+  }
+
+  emitModuleRemoved(moduleData) {
+    const c = 'emitModuleRemoved';
+    const json = args.json(c, 'moduleData', args.object(c, 'moduleData', moduleData));
+    return this._emit(c, fn.moduleRemoved, json, byteLength(json));
+  }
+
+  emitTelemetryUpdate(moduleId, telemetryData) {
+    const c = 'emitTelemetryUpdate';
+    const id = args.text(c, 'moduleId', moduleId);
+    const json = args.json(c, 'telemetryData', telemetryData);
+    return this._emit(c, fn.telemetryUpdate, id, byteLength(id), json, byteLength(json));
+  }
+
+  emitUserLoggedIn(userData, sessionId) {
+    const c = 'emitUserLoggedIn';
+    const json = args.json(c, 'userData', args.object(c, 'userData', userData));
+    const sid = args.text(c, 'sessionId', sessionId);
+    return this._emit(c, fn.userLoggedIn, json, byteLength(json), sid, byteLength(sid));
+  }
+
+  emitUserLoggedOut(userData, sessionId) {
+    const c = 'emitUserLoggedOut';
+    const json = args.json(c, 'userData', args.object(c, 'userData', userData));
+    const sid = args.text(c, 'sessionId', sessionId);
+    return this._emit(c, fn.userLoggedOut, json, byteLength(json), sid, byteLength(sid));
+  }
+
+  emitUserProfileUpdated(oldData, newData) {
+    const c = 'emitUserProfileUpdated';
+    const before = args.json(c, 'oldData', args.object(c, 'oldData', oldData));
+    const after = args.json(c, 'newData', args.object(c, 'newData', newData));
+    return this._emit(c, fn.userProfileUpdated, before, byteLength(before), after, byteLength(after));
+  }
+
+  emitUserRegistered(userData) {
+    const c = 'emitUserRegistered';
+    const json = args.json(c, 'userData', args.object(c, 'userData', userData));
+    return this._emit(c, fn.userRegistered, json, byteLength(json));
+  }
+
+  /** Computes the stats with `options.getStats()`, else `databaseManager.getStats()`
+   * (either may be async) and sends `admin:stats:updated` if they changed. */
+  async emitStatsUpdate() {
+    const c = 'emitStatsUpdate';
+    this._handle(c);
+    let stats;
+    if (this.options.getStats) {
+      stats = await this.options.getStats();
+    } else if (this.databaseManager && typeof this.databaseManager.getStats === 'function') {
+      stats = await this.databaseManager.getStats();
+    } else {
+      throw new RealTimeError(
+        `${c}: no stats source: pass options.getStats or a databaseManager with getStats()`,
+        'no_stats_provider', 'NOT_CONFIGURED');
+    }
+    const json = args.json(c, 'stats', args.object(c, 'stats', stats));
+    return this._emit(c, fn.statsUpdateWith, json, byteLength(json));
+  }
+
+  emitAdminAction(adminId, action, details = null) {
+    const c = 'emitAdminAction';
+    const admin = args.json(c, 'adminId', args.id(c, 'adminId', adminId));
+    const name = args.text(c, 'action', action);
+    const json = args.json(c, 'details', details === undefined ? null : details);
+    return this._emit(c, fn.adminAction, admin, byteLength(admin), name, byteLength(name), json, byteLength(json));
+  }
+
+  emitMaintenanceMode(enabled, message = '', adminId) {
+    const c = 'emitMaintenanceMode';
+    const on = args.boolean(c, 'enabled', enabled);
+    const text = args.anyText(c, 'message', message);
+    const admin = args.json(c, 'adminId', args.id(c, 'adminId', adminId));
+    return this._emit(c, fn.maintenanceMode, on, text, byteLength(text), admin, byteLength(admin));
+  }
+
+  /** The host's own event to every connection of one user (not in a reserved prefix). */
+  emitToUser(userId, event, data = {}) {
+    const c = 'emitToUser';
+    const user = args.json(c, 'userId', args.id(c, 'userId', userId));
+    const name = args.text(c, 'event', event);
+    const json = args.json(c, 'data', data);
+    return this._emit(c, fn.toUser, user, byteLength(user), name, byteLength(name), json, byteLength(json));
+  }
+
+  /** The host's own event to admin connections. */
+  emitToAdmins(event, data = {}) {
+    const c = 'emitToAdmins';
+    const name = args.text(c, 'event', event);
+    const json = args.json(c, 'data', data);
+    return this._emit(c, fn.toAdmins, name, byteLength(name), json, byteLength(json));
+  }
+
+  /** Every counter (connections, emits, bad inputs, ...). */
+  metrics() {
+    const out = [null];
+    check(fn.hubMetrics(this._handle('metrics'), out), 'metrics');
+    return JSON.parse(takeString(out[0]));
+  }
+
+  /** Audit rows (needs `options.persist`). */
+  auditQuery(filter = {}) {
+    const json = args.json('auditQuery', 'filter', args.object('auditQuery', 'filter', filter));
+    const out = [null];
+    check(fn.hubAuditQuery(this._handle('auditQuery'), json, byteLength(json), out), 'auditQuery');
+    return JSON.parse(takeString(out[0]));
+  }
+
+  /** Lets an ESP board authenticate itself with `{moduleId, deviceKey}`. */
+  registerDeviceKey(moduleId, ownerId, key) {
+    const c = 'registerDeviceKey';
+    const id = args.text(c, 'moduleId', moduleId);
+    const owner = args.json(c, 'ownerId', args.id(c, 'ownerId', ownerId));
+    const text = args.text(c, 'key', key);
+    check(fn.hubRegisterDeviceKey(this._handle(c), id, byteLength(id), owner, byteLength(owner), text, byteLength(text)), c);
+  }
+
+  /** Forgets a module's device key; returns whether there was one. */
+  revokeDeviceKey(moduleId) {
+    const c = 'revokeDeviceKey';
+    const id = args.text(c, 'moduleId', moduleId);
+    const out = [false];
+    check(fn.hubRevokeDeviceKey(this._handle(c), id, byteLength(id), out), c);
+    return Boolean(out[0]);
+  }
+
+  /** Stops the server (standalone), detaches every socket and frees the hub. The waits
+   * happen off the event loop, so callbacks still queued for it can run meanwhile. */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    if (this._keepAlive) clearInterval(this._keepAlive);
+    if (this._server) await promisify(fn.serverFree.async)(this._server);
+    await promisify(fn.hubFree.async)(this._hub);
+    this._unregister();
+  }
+}
+
+module.exports = { RealTimeAPI };

@@ -1,0 +1,263 @@
+//! The host-callback transport over the C ABI: the host owns the sockets (its own
+//! Socket.IO server), attaches each and passes its inbound messages
+//! ([`connections`](super::connections): `mcrt_host_attach`, `mcrt_host_message`,
+//! `mcrt_host_authenticate`, `mcrt_host_receive`, `mcrt_host_detach`), and gets every
+//! outbound event once through the frame callback: the recipients' connection ids and
+//! the frame encoded once for all of them.
+//!
+//! **Which thread runs the callbacks.** A frame (or close) produced inside a `mcrt_`
+//! call — an emit, or a reply to an inbound message — is handed to the callback on that
+//! calling thread before the call returns. A frame produced by a library thread (the
+//! device grace-period timer taking a module offline, or a connection of `mcrt_serve`
+//! that authenticated as a device) is queued to this hub's delivery thread, which calls
+//! the callback with no library lock held. Once anything is queued, later frames queue
+//! behind it until the queue is empty, so every recipient sees events in emit order.
+//! This is what lets a single-threaded host whose callbacks always run on its event loop
+//! (Node through koffi) use it: the emit lock is never held while a callback waits for
+//! that loop, so a synchronous emit on the loop can never wait on itself.
+//!
+//! This module must not decide who receives an event (the registry did) nor re-encode
+//! it: the bytes handed over are the event's one shared encoding.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex};
+use smallvec::SmallVec;
+
+use super::hooks::UserData;
+use super::{FfiError, McrtStatus, in_host_call};
+use crate::protocol::{OutboundEvent, WireFormat};
+use crate::transport::Connection;
+use crate::transport::host::HostSink;
+use crate::transport::queue::{CloseReason, ConnectionId};
+
+/// The encoding the frame callback receives.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum McrtWireFormat {
+    /// The Socket.IO packet `2["event",data]`, as a Node host writes it with
+    /// `socket.conn.write(frame)` (Engine.IO adds its `4`).
+    SocketIo = 0,
+    /// The native JSON frame `{"event":"…","data":…}`.
+    Native = 1,
+}
+
+/// One outbound event for `n` host connections `ids`: `frame` (`len` bytes, not
+/// NUL-terminated, valid only during the call) is the event encoded once in the format
+/// chosen at `mcrt_builder_set_host_transport`; write it to each of those sockets.
+///
+/// Thread: the thread whose `mcrt_` call produced it (an emit, or a reply such as
+/// `auth:ok` / `page:snapshot` to `mcrt_host_message`), before that call returns; or the
+/// hub's delivery thread for frames produced by library threads (see the transport's
+/// docs), never two at once. It runs while the emit lock may be held: it must not call
+/// `mcrt_emit_*` (`MCRT_STATUS_REENTRANT`) nor `mcrt_host_detach`.
+pub type McrtFrameCallback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        ids: *const u64,
+        n: usize,
+        frame: *const c_char,
+        len: usize,
+    ),
+>;
+
+/// The hub closed host connection `id` (reason `logged_out`, `too_many_auth_failures`,
+/// `slow_consumer` or `shutdown`, `reason_len` bytes, NUL-terminated): disconnect that
+/// socket once the frames already passed to the frame callback are written, and detach
+/// it afterwards (not from inside this callback). Thread: as `McrtFrameCallback`.
+pub type McrtCloseCallback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, id: u64, reason: *const c_char, reason_len: usize),
+>;
+
+type FrameFn = unsafe extern "C" fn(*mut c_void, *const u64, usize, *const c_char, usize);
+type CloseFn = unsafe extern "C" fn(*mut c_void, u64, *const c_char, usize);
+
+enum Delivery {
+    Frame(SmallVec<[u64; 8]>, Arc<OutboundEvent>),
+    Close(u64, &'static str),
+}
+
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<Delivery>,
+    /// The delivery thread is inside a callback.
+    in_flight: bool,
+    stopped: bool,
+}
+
+/// The host transport of one hub: callbacks, the attached connections and the delivery
+/// thread for frames produced off the host's threads.
+pub struct HostState {
+    format: McrtWireFormat,
+    frame: FrameFn,
+    close: Option<CloseFn>,
+    user_data: UserData,
+    pub(super) connections: Mutex<HashMap<u64, Arc<Connection>>>,
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+thread_local! {
+    /// Set while this thread runs a frame or close callback.
+    static IN_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside the frame or close callback.
+pub(super) fn in_callback() -> bool {
+    IN_CALLBACK.with(std::cell::Cell::get)
+}
+
+impl HostState {
+    pub(crate) fn new(
+        format: McrtWireFormat,
+        frame: FrameFn,
+        close: McrtCloseCallback,
+        user_data: UserData,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            format,
+            frame,
+            close,
+            user_data,
+            connections: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            thread: Mutex::new(None),
+        })
+    }
+
+    /// Starts the delivery thread.
+    pub(crate) fn start(self: &Arc<Self>) {
+        let state = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("mcrt-host-delivery".to_owned())
+            .spawn(move || state.run());
+        match spawned {
+            Ok(handle) => *self.thread.lock() = Some(handle),
+            Err(error) => tracing::error!(%error, "the host delivery thread did not start"),
+        }
+    }
+
+    /// Stops delivering (frames still queued are dropped: their sockets are going
+    /// away with the hub), detaches every connection and joins the delivery thread.
+    pub(crate) fn stop(&self) {
+        {
+            let mut pending = self.pending.lock();
+            pending.stopped = true;
+            pending.queue.clear();
+        }
+        self.wake.notify_all();
+        let connections: Vec<_> = self.connections.lock().drain().collect();
+        drop(connections);
+        if let Some(handle) = self.thread.lock().take() {
+            let _ = handle.join();
+        }
+    }
+
+    fn run(&self) {
+        loop {
+            let delivery = {
+                let mut pending = self.pending.lock();
+                pending.in_flight = false;
+                loop {
+                    if pending.stopped {
+                        return;
+                    }
+                    if let Some(delivery) = pending.queue.pop_front() {
+                        pending.in_flight = true;
+                        break delivery;
+                    }
+                    self.wake.wait(&mut pending);
+                }
+            };
+            self.deliver(&delivery);
+        }
+    }
+
+    /// Hands one delivery to the host on this thread now, or queues it behind earlier
+    /// ones (see the module docs for the rule).
+    fn dispatch(&self, delivery: Delivery) {
+        {
+            let mut pending = self.pending.lock();
+            if pending.stopped {
+                return;
+            }
+            if !in_host_call() || pending.in_flight || !pending.queue.is_empty() {
+                pending.queue.push_back(delivery);
+                drop(pending);
+                self.wake.notify_one();
+                return;
+            }
+        }
+        self.deliver(&delivery);
+    }
+
+    fn deliver(&self, delivery: &Delivery) {
+        IN_CALLBACK.with(|flag| flag.set(true));
+        match delivery {
+            Delivery::Frame(ids, event) => {
+                let bytes: &[u8] = match self.format {
+                    McrtWireFormat::SocketIo => event.socketio_packet().as_bytes(),
+                    McrtWireFormat::Native => event.encoded(WireFormat::Native),
+                };
+                // SAFETY: the host registered `frame` for these arguments; `ids` and the
+                // frame bytes outlive the call.
+                unsafe {
+                    (self.frame)(
+                        self.user_data.ptr(),
+                        ids.as_ptr(),
+                        ids.len(),
+                        bytes.as_ptr().cast(),
+                        bytes.len(),
+                    );
+                }
+            }
+            Delivery::Close(id, reason) => {
+                if let Some(close) = self.close {
+                    let text = std::ffi::CString::new(*reason).unwrap_or_default();
+                    // SAFETY: the host registered `close`; the string outlives the call.
+                    unsafe { close(self.user_data.ptr(), *id, text.as_ptr(), reason.len()) };
+                }
+            }
+        }
+        IN_CALLBACK.with(|flag| flag.set(false));
+    }
+
+    pub(super) fn connection(&self, id: u64) -> Result<Arc<Connection>, FfiError> {
+        self.connections.lock().get(&id).cloned().ok_or_else(|| {
+            FfiError::new(
+                McrtStatus::NotFound,
+                "unknown_connection",
+                format!("no attached host connection has id {id}"),
+            )
+        })
+    }
+}
+
+/// The [`HostSink`] installed in the hub; holds the state weakly so that the hub (which
+/// owns the sink) and the state (which owns connections holding the hub) do not keep
+/// each other alive.
+struct Sink(std::sync::Weak<HostState>);
+
+impl HostSink for Sink {
+    fn frame(&self, recipients: &[ConnectionId], event: &Arc<OutboundEvent>) {
+        if let Some(state) = self.0.upgrade() {
+            let ids = recipients.iter().map(|id| id.0).collect();
+            state.dispatch(Delivery::Frame(ids, Arc::clone(event)));
+        }
+    }
+
+    fn close(&self, connection: ConnectionId, reason: &CloseReason) {
+        if let Some(state) = self.0.upgrade() {
+            state.dispatch(Delivery::Close(connection.0, reason.as_str()));
+        }
+    }
+}
+
+pub(crate) fn sink(state: &Arc<HostState>) -> impl HostSink {
+    Sink(Arc::downgrade(state))
+}

@@ -1,0 +1,363 @@
+//! Hub lifecycle over the C ABI: a builder configured from JSON plus C callbacks, the
+//! hub handle (build, shutdown, free) and device keys. This module must not emit (that
+//! is `emit.rs`), serve (`server.rs`) nor move frames (`host.rs`).
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::config::{HubConfig, parse};
+use super::emit_hooks::{self, McrtAuditCallback, McrtBeforeEmitCallback};
+use super::hooks::{
+    self, McrtAuthenticateCallback, McrtClientEventCallback, McrtStatsCallback, UserData,
+};
+use super::host::{self, HostState, McrtCloseCallback, McrtFrameCallback, McrtWireFormat};
+use super::{FfiError, McrtStatus, args, entry, hub_entry};
+use crate::hub::{Hub, HubBuilder};
+
+/// A hub being configured. Opaque: create with `mcrt_builder_new`, add callbacks, then
+/// either `mcrt_builder_build` (which consumes it) or `mcrt_builder_free`.
+pub struct McrtBuilder {
+    builder: HubBuilder,
+    host: Option<Arc<HostState>>,
+}
+
+/// A running hub. Opaque: from `mcrt_builder_build` or `mcrt_hub_new`, freed with
+/// `mcrt_hub_free`. Every `mcrt_` function taking it may be called from any thread.
+pub struct McrtHub {
+    pub(crate) hub: Hub,
+    pub(crate) host: Option<Arc<HostState>>,
+}
+
+/// The builder behind a handle.
+///
+/// # Safety
+/// A non-null `builder` must come from `mcrt_builder_new` and not be built or freed.
+unsafe fn builder_mut<'a>(builder: *mut McrtBuilder) -> Result<&'a mut McrtBuilder, FfiError> {
+    // SAFETY: the caller's contract; `as_mut` handles NULL.
+    unsafe { builder.as_mut() }
+        .ok_or_else(|| FfiError::new(McrtStatus::NullPointer, "null_pointer", "builder is NULL"))
+}
+
+/// Applies `change` to the builder's `HubBuilder` (which is consumed and rebuilt).
+fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) -> HubBuilder) {
+    let taken = std::mem::replace(&mut builder.builder, Hub::builder());
+    builder.builder = change(taken);
+}
+
+/// Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
+/// `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
+/// "userPages", "adminPages"}], "queueCapacity": 1024, "maxAuthFailures": 5,
+/// "maxMessageBytes": 65536, "deviceOfflineGraceMs": 5000, "persist": {"path": "…",
+/// "durability": "off"|"batched"|"sync"}}`; every key is optional and unknown keys are
+/// refused. On success `*out` owns a builder (build it or free it). Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_new(
+    config_json: *const c_char,
+    len: usize,
+    out: *mut *mut McrtBuilder,
+) -> McrtStatus {
+    entry(|| {
+        args::require(out, "out")?;
+        // SAFETY: `config_json` is readable for `len` bytes per the caller's contract.
+        let value = unsafe {
+            args::json_or(
+                config_json,
+                len,
+                "config_json",
+                Value::Object(Default::default()),
+            )?
+        };
+        let config: HubConfig = parse(value, "config_json")?;
+        let builder = Box::new(McrtBuilder {
+            builder: config.into_builder()?,
+            host: None,
+        });
+        // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
+        unsafe { args::write_required(out, Box::into_raw(builder), "out") }
+    })
+}
+
+/// Adds a host authenticator, tried (in the order added) before the built-in JWT and
+/// session authenticators. `user_data` is passed back untouched and must stay valid, and
+/// usable from the threads `McrtAuthenticateCallback` names, until the hub is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_set_authenticator(
+    builder: *mut McrtBuilder,
+    callback: McrtAuthenticateCallback,
+    user_data: *mut c_void,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller passes a live builder handle.
+        let builder = unsafe { builder_mut(builder)? };
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
+        update(builder, |b| {
+            b.authenticator(hooks::authenticator(callback, UserData(user_data)))
+        });
+        Ok(())
+    })
+}
+
+/// Sets the handler of client events the library does not handle. `user_data` as for
+/// `mcrt_builder_set_authenticator` (threads: `McrtClientEventCallback`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_set_client_event_handler(
+    builder: *mut McrtBuilder,
+    callback: McrtClientEventCallback,
+    user_data: *mut c_void,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller passes a live builder handle.
+        let builder = unsafe { builder_mut(builder)? };
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
+        update(builder, |b| {
+            b.on_client_event(hooks::client_events(callback, UserData(user_data)))
+        });
+        Ok(())
+    })
+}
+
+/// Sets the stats provider `mcrt_emit_stats_update` asks. `user_data` as for
+/// `mcrt_builder_set_authenticator` (thread: `McrtStatsCallback`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_set_stats_provider(
+    builder: *mut McrtBuilder,
+    callback: McrtStatsCallback,
+    user_data: *mut c_void,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller passes a live builder handle.
+        let builder = unsafe { builder_mut(builder)? };
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
+        update(builder, |b| {
+            b.stats_provider(hooks::stats(callback, UserData(user_data)))
+        });
+        Ok(())
+    })
+}
+
+/// Adds a before-emit filter (run in the order added). `user_data` as for
+/// `mcrt_builder_set_authenticator` (threads: `McrtBeforeEmitCallback`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_add_before_emit(
+    builder: *mut McrtBuilder,
+    callback: McrtBeforeEmitCallback,
+    user_data: *mut c_void,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller passes a live builder handle.
+        let builder = unsafe { builder_mut(builder)? };
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
+        update(builder, |b| {
+            b.before_emit(emit_hooks::before_emit(callback, UserData(user_data)))
+        });
+        Ok(())
+    })
+}
+
+/// Adds an audit sink. `user_data` as for `mcrt_builder_set_authenticator` (threads:
+/// `McrtAuditCallback`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_add_audit_sink(
+    builder: *mut McrtBuilder,
+    callback: McrtAuditCallback,
+    user_data: *mut c_void,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller passes a live builder handle.
+        let builder = unsafe { builder_mut(builder)? };
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
+        update(builder, |b| {
+            b.audit_sink(emit_hooks::CAuditSink::new(callback, UserData(user_data)))
+        });
+        Ok(())
+    })
+}
+
+/// Installs the host-callback transport: the host owns the sockets (its own Socket.IO
+/// server), attaches them with `mcrt_host_attach`, passes their messages with
+/// `mcrt_host_message`, and receives every outbound event once through `frame` with the
+/// recipients' connection ids and the event already encoded in `format` (a
+/// `McrtWireFormat` value); `close` (may be
+/// NULL) asks it to disconnect a socket. See `McrtFrameCallback` for the threads.
+/// `user_data` must stay valid until `mcrt_hub_free` returns. At most once per builder.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_set_host_transport(
+    builder: *mut McrtBuilder,
+    format: i32,
+    frame: McrtFrameCallback,
+    close: McrtCloseCallback,
+    user_data: *mut c_void,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller passes a live builder handle.
+        let builder = unsafe { builder_mut(builder)? };
+        let frame = frame.ok_or_else(|| args::null("frame"))?;
+        let format = match format {
+            f if f == McrtWireFormat::SocketIo as i32 => McrtWireFormat::SocketIo,
+            f if f == McrtWireFormat::Native as i32 => McrtWireFormat::Native,
+            other => {
+                return Err(FfiError::invalid(format!(
+                    "format must be MCRT_WIRE_FORMAT_SOCKET_IO (0) or MCRT_WIRE_FORMAT_NATIVE (1), not {other}"
+                )));
+            }
+        };
+        if builder.host.is_some() {
+            return Err(FfiError::invalid("the host transport is already set"));
+        }
+        let state = HostState::new(format, frame, close, UserData(user_data));
+        let sink = host::sink(&state);
+        update(builder, |b| b.host_sink(sink));
+        builder.host = Some(state);
+        Ok(())
+    })
+}
+
+/// Builds the hub and frees the builder, whatever the outcome (do not use `builder`
+/// afterwards). On success `*out` owns the hub (free it with `mcrt_hub_free`).
+/// Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_build(
+    builder: *mut McrtBuilder,
+    out: *mut *mut McrtHub,
+) -> McrtStatus {
+    entry(|| {
+        if builder.is_null() {
+            return Err(FfiError::new(
+                McrtStatus::NullPointer,
+                "null_pointer",
+                "builder is NULL",
+            ));
+        }
+        // SAFETY: a live builder handle from `mcrt_builder_new`, given back once.
+        let McrtBuilder { builder, host } = *unsafe { Box::from_raw(builder) };
+        args::require(out, "out")?;
+        let hub = builder.build().map_err(|error| {
+            let status = match error {
+                crate::hub::BuildError::Persist(_) | crate::hub::BuildError::Transport { .. } => {
+                    McrtStatus::Io
+                }
+                crate::hub::BuildError::Routing(_) => McrtStatus::InvalidArgument,
+            };
+            FfiError::new(status, "build_failed", error.to_string())
+        })?;
+        if let Some(host) = &host {
+            host.start();
+        }
+        let handle = Box::into_raw(Box::new(McrtHub { hub, host }));
+        // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
+        unsafe { args::write_required(out, handle, "out") }
+    })
+}
+
+/// Frees a builder that will not be built. NULL is a no-op. Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_free(builder: *mut McrtBuilder) {
+    entry(|| {
+        if !builder.is_null() {
+            // SAFETY: a live builder handle from `mcrt_builder_new`, given back once.
+            drop(unsafe { Box::from_raw(builder) });
+        }
+        Ok(())
+    });
+}
+
+/// Builds a hub without callbacks from `config_json` (as `mcrt_builder_new`). On success
+/// `*out` owns the hub. Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_hub_new(
+    config_json: *const c_char,
+    len: usize,
+    out: *mut *mut McrtHub,
+) -> McrtStatus {
+    let mut builder = std::ptr::null_mut();
+    // SAFETY: the caller's contract covers `config_json`; `builder` is a local.
+    let status = unsafe { mcrt_builder_new(config_json, len, &raw mut builder) };
+    if status != McrtStatus::Ok {
+        return status;
+    }
+    // SAFETY: `builder` was just created; `out` per the caller's contract.
+    unsafe { mcrt_builder_build(builder, out) }
+}
+
+/// Stops the host transport's delivery thread, detaches every host connection and frees
+/// the hub handle. With persistence, the state is saved once the last reference (a
+/// running server holds one) is gone. NULL is a no-op. Thread: any, but not from inside
+/// a callback of this hub; in a single-threaded host whose callbacks run on its event
+/// loop (Node), call it off that loop (it waits for a frame being delivered).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_hub_free(hub: *mut McrtHub) {
+    entry(|| {
+        if !hub.is_null() {
+            // SAFETY: a live hub handle, given back once.
+            let hub = unsafe { Box::from_raw(hub) };
+            if let Some(host) = &hub.host {
+                host.stop();
+            }
+            drop(hub);
+        }
+        Ok(())
+    });
+}
+
+/// Stops every transport, closes every connection with reason `shutdown` (after the
+/// frames already queued; host connections get the close callback) and, with
+/// persistence, saves the state and closes the database. The handle stays valid (free
+/// it with `mcrt_hub_free`). Thread: any, as for `mcrt_hub_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_hub_shutdown(hub: *const McrtHub, deadline_ms: u64) -> McrtStatus {
+    hub_entry(hub, |hub| {
+        hub.hub.shutdown(Duration::from_millis(deadline_ms));
+        Ok(())
+    })
+}
+
+/// Registers a device key (at least 16 characters) for module `module_id`, owned by
+/// `owner_json` (a JSON number or string): a board then authenticates with
+/// `{"moduleId", "deviceKey"}`. Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_hub_register_device_key(
+    hub: *const McrtHub,
+    module_id: *const c_char,
+    module_id_len: usize,
+    owner_json: *const c_char,
+    owner_len: usize,
+    key: *const c_char,
+    key_len: usize,
+) -> McrtStatus {
+    hub_entry(hub, |hub| {
+        // SAFETY: each pointer is readable for its length per the caller's contract.
+        let (module_id, owner, key) = unsafe {
+            (
+                args::text(module_id, module_id_len, "module_id")?,
+                args::json(owner_json, owner_len, "owner_json")?,
+                args::text(key, key_len, "key")?,
+            )
+        };
+        hub.hub
+            .register_device_key(module_id, crate::hub::IdArg::Json(owner), key)?;
+        Ok(())
+    })
+}
+
+/// Forgets the device key of module `module_id`; `*revoked_out` (may be NULL) says
+/// whether there was one. Connections already authenticated with it stay open.
+/// Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_hub_revoke_device_key(
+    hub: *const McrtHub,
+    module_id: *const c_char,
+    module_id_len: usize,
+    revoked_out: *mut bool,
+) -> McrtStatus {
+    hub_entry(hub, |hub| {
+        // SAFETY: readable for `module_id_len` bytes per the caller's contract.
+        let module_id = unsafe { args::text(module_id, module_id_len, "module_id")? };
+        let revoked = hub.hub.revoke_device_key(module_id);
+        // SAFETY: a non-null `revoked_out` is writable per the caller's contract.
+        unsafe { args::write_optional(revoked_out, revoked) };
+        Ok(())
+    })
+}

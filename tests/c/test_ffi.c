@@ -1,0 +1,125 @@
+/* The C suite of the C ABI: every emit and its outcome, host-callback transport frames
+ * (recipient ids and one encoded frame per event) and hooks in test_host.c; null
+ * pointers / invalid UTF-8 / invalid JSON, string ownership, persistence and serving
+ * here. Compiled by scripts/c-test with gcc -Wall -Wextra -Werror against
+ * include/microcoaster_realtime.h and run under valgrind --leak-check=full. */
+#include "support.h"
+
+int checks = 0;
+
+static McrtOutcome outcome;
+
+static void test_version_and_errors(void) {
+    CHECK(strlen(mcrt_version()) >= 5);
+    McrtHub *hub = NULL;
+    CHECK(mcrt_hub_new(S("{not json"), &hub) == MCRT_STATUS_INVALID_JSON);
+    CHECK(hub == NULL);
+    CHECK(strcmp(mcrt_last_error_code(), "invalid_json") == 0);
+    CHECK(strstr(mcrt_last_error_message(), "config_json is not valid JSON") != NULL);
+    CHECK(mcrt_hub_new("\xff\xfe", 2, &hub) == MCRT_STATUS_INVALID_UTF8);
+    CHECK(strstr(mcrt_last_error_message(), "not valid UTF-8") != NULL);
+    CHECK(mcrt_hub_new(S("{\"queueCapacty\":3}"), &hub) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(mcrt_last_error_message(), "queueCapacty") != NULL);
+    CHECK(mcrt_hub_new(S("{}"), NULL) == MCRT_STATUS_NULL_POINTER);
+    CHECK(strcmp(mcrt_last_error_code(), "null_pointer") == 0);
+    CHECK(mcrt_builder_build(NULL, &hub) == MCRT_STATUS_NULL_POINTER);
+    mcrt_string_free(NULL);
+    mcrt_hub_free(NULL);
+    mcrt_builder_free(NULL);
+    mcrt_server_free(NULL);
+}
+
+static void test_bad_arguments(void) {
+    McrtHub *hub = NULL;
+    OK(mcrt_hub_new(NULL, 0, &hub));
+    CHECK(mcrt_emit_module_online(NULL, S("M1"), S("{}"), &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(strstr(mcrt_last_error_message(), "hub is NULL") != NULL);
+    CHECK(mcrt_emit_module_online(hub, NULL, 2, S("{\"userId\":1}"), &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(strstr(mcrt_last_error_message(), "module_id is NULL") != NULL);
+    CHECK(mcrt_emit_module_online(hub, "M\xc3\x28", 3, S("{\"userId\":1}"), &outcome) == MCRT_STATUS_INVALID_UTF8);
+    CHECK(mcrt_emit_module_online(hub, S("M1"), S("{\"userId\":"), &outcome) == MCRT_STATUS_INVALID_JSON);
+    CHECK(strstr(mcrt_last_error_message(), "info_json is not valid JSON") != NULL);
+    CHECK(mcrt_emit_module_online(hub, S("M1"), S("[1,2]"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_module_online(hub, S("M1"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
+    CHECK(strcmp(mcrt_last_error_code(), "missing_owner") == 0);
+    CHECK(mcrt_emit_telemetry_update(hub, S("nope"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
+    CHECK(strcmp(mcrt_last_error_code(), "unknown_module") == 0);
+    CHECK(mcrt_emit_module_added(hub, NULL, 0, &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(mcrt_emit_module_removed(hub, S("{"), &outcome) == MCRT_STATUS_INVALID_JSON);
+    CHECK(mcrt_emit_user_logged_in(hub, S("{\"id\":1}"), NULL, 0, &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(mcrt_emit_user_logged_out(hub, S("{\"id\":true}"), S("s"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_user_profile_updated(hub, S("{}"), "\xff", 1, &outcome) == MCRT_STATUS_INVALID_UTF8);
+    CHECK(mcrt_emit_user_registered(hub, S("null"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_stats_update(hub, &outcome) == MCRT_STATUS_NOT_CONFIGURED);
+    CHECK(mcrt_emit_stats_update_with(hub, S("[]"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_admin_action(hub, S("1"), NULL, 0, S("{}"), &outcome) == MCRT_STATUS_NULL_POINTER);
+    CHECK(mcrt_emit_maintenance_mode(hub, true, S("m"), S("{}"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_to_user(hub, S("1"), S("x"), S("{"), &outcome) == MCRT_STATUS_INVALID_JSON);
+    CHECK(mcrt_emit_to_admins(hub, S(""), S("{}"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    /* No host transport on this hub. */
+    uint64_t id = 0;
+    CHECK(mcrt_host_attach(hub, NULL, 0, &id) == MCRT_STATUS_NOT_CONFIGURED);
+    CHECK(mcrt_hub_audit_query(hub, NULL, 0, NULL) == MCRT_STATUS_NULL_POINTER);
+    char *json = NULL;
+    CHECK(mcrt_hub_audit_query(hub, NULL, 0, &json) == MCRT_STATUS_NOT_CONFIGURED && json == NULL);
+
+    /* The hub keeps serving, and the bad inputs are counted. */
+    OK(mcrt_emit_module_online(hub, S("M1"), S("{\"userId\":1}"), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 0);
+    OK(mcrt_hub_metrics(hub, &json));
+    CHECK(strstr(json, "\"invalid_utf8\"") && strstr(json, "\"ffi\"") && strstr(json, "\"null_pointer\""));
+    CHECK(strstr(json, "\"emits_changed\":1") != NULL);
+    mcrt_string_free(json);
+    mcrt_hub_free(hub);
+}
+
+static void test_persistence_and_audit(void) {
+    char path[] = "/tmp/mcrt-c-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    char config[256];
+    snprintf(config, sizeof config, "{\"persist\":{\"path\":\"%s\",\"durability\":\"sync\"}}", path);
+    McrtHub *hub = NULL;
+    OK(mcrt_hub_new(S(config), &hub));
+    OK(mcrt_emit_module_online(hub, S("MC-1"), S("{\"userId\":5}"), &outcome));
+    char *rows = NULL;
+    OK(mcrt_hub_audit_query(hub, S("{\"moduleId\":\"MC-1\",\"kind\":\"emit\"}"), &rows));
+    CHECK(strstr(rows, "\"module_online\"") != NULL);
+    mcrt_string_free(rows);
+    CHECK(mcrt_hub_audit_query(hub, S("{\"kind\":\"nope\"}"), &rows) == MCRT_STATUS_INVALID_ARGUMENT);
+    OK(mcrt_hub_shutdown(hub, 1000));
+    mcrt_hub_free(hub);
+    char side[300];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+static void test_serve(void) {
+    McrtHub *hub = NULL;
+    OK(mcrt_hub_new(NULL, 0, &hub));
+    McrtServer *server = NULL;
+    CHECK(mcrt_serve(hub, S("not an address"), NULL, 0, &server) == MCRT_STATUS_IO);
+    CHECK(mcrt_serve(hub, S("127.0.0.1:0"), S("{\"pingIntervalMs\":\"x\"}"), &server) == MCRT_STATUS_INVALID_ARGUMENT);
+    OK(mcrt_serve(hub, S("127.0.0.1:0"), S("{\"workerThreads\":1}"), &server));
+    uint16_t port = 0;
+    OK(mcrt_server_port(server, &port));
+    CHECK(port > 0);
+    mcrt_server_free(server);
+    mcrt_hub_free(hub);
+}
+
+int main(void) {
+    test_version_and_errors();
+    test_host_transport_and_every_emit();
+    test_frames_from_library_threads();
+    test_bad_arguments();
+    test_persistence_and_audit();
+    test_serve();
+    printf("C suite: %d checks passed (microcoaster-realtime %s)\n", checks, mcrt_version());
+    return 0;
+}
