@@ -45,6 +45,7 @@ pub fn hub_error(py: Python<'_>, failure: &HubError) -> PyErr {
         HubError::ReservedEvent(_) => "ReservedEventError",
         HubError::NoStatsProvider | HubError::StatsProvider(_) => "StatsProviderError",
         HubError::Reentrant => "ReentrantEmitError",
+        HubError::NoHostSink => "RealtimeError",
     };
     error(py, class, &failure.to_string(), failure.code())
 }

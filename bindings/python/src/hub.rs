@@ -136,7 +136,7 @@ impl PyHub {
     #[pyo3(signature = (config = None))]
     fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let host = crate::host::HostRegistry::default();
-        let builder = crate::config::builder(config)?;
+        let builder = crate::config::builder(config)?.host_sink(host.sink());
         let hub = py.detach(move || builder.build()).map_err(|e| build_error(py, &e))?;
         Ok(Self {
             hub: Some(hub),
@@ -361,6 +361,7 @@ impl PyHub {
                 })
                 .collect();
             object.insert("bad_inputs".into(), Value::Object(by_kind));
+            object.insert("host_send_failures".into(), Value::from(self.host.failures()));
         }
         to_py(py, &value)
     }
@@ -434,6 +435,32 @@ impl PyHub {
         let hub = self.hub();
         let connection = py.detach(|| hub.connect_in_process_with(context));
         Ok(InProcessConnection::new(connection))
+    }
+
+    /// Attach mode: attaches a socket your own server owns. The hub calls
+    /// `send(packet: str)` with each Socket.IO packet for it (write it with
+    /// `sio.eio.send(eio_sid, packet)`) on the emitting thread, and `close(reason: str)`
+    /// when it ends the connection; both must not call an emit. `context` is the
+    /// handshake (`remote_addr`, `headers`, `query`) authenticators see.
+    #[pyo3(signature = (send, close = None, context = None))]
+    fn attach(
+        &self,
+        py: Python<'_>,
+        send: &Bound<'_, PyAny>,
+        close: Option<&Bound<'_, PyAny>>,
+        context: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<crate::host::HostConnection> {
+        if !send.is_callable() || close.is_some_and(|c| !c.is_callable() && !c.is_none()) {
+            return Err(PyTypeError::new_err("send and close must be callables"));
+        }
+        let context = handshake_context(context)?;
+        let hub = self.hub();
+        let connection = py
+            .detach(|| hub.attach_host(context))
+            .map_err(|e| hub_error(py, &e))?;
+        let close = close.filter(|c| !c.is_none()).map(|c| c.clone().unbind());
+        self.host.insert(connection.id(), send.clone().unbind(), close);
+        Ok(crate::host::HostConnection::new(connection, self.host.clone()))
     }
 
     /// Serves Socket.IO (`/socket.io/`), the native protocol (`/ws`) and, with

@@ -30,6 +30,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<hub::Outcome>()?;
     module.add_class::<server::Server>()?;
     module.add_class::<connection::InProcessConnection>()?;
+    module.add_class::<host::HostConnection>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
