@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::connection::{InProcessConnection, handshake_context};
 use crate::errors::{build_error, hub_error, persist_error};
-use crate::json::{to_json, to_json_object, to_py};
+use crate::json::{counted, flag, text, to_json, to_json_object, to_py};
 
 /// What an emit did: `unchanged` (nothing changed, nothing was sent) or the number of
 /// `connections` the events were queued for (summed over the call's events; 0 is
@@ -80,6 +80,10 @@ fn outcome(py: Python<'_>, result: Result<EmitOutcome, HubError>) -> PyResult<Ou
 
 /// A user id argument: a str or an int (the seed uses `userId: 123`).
 pub fn id_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<IdArg> {
+    counted(id_arg_uncounted(value, what))
+}
+
+fn id_arg_uncounted(value: &Bound<'_, PyAny>, what: &str) -> PyResult<IdArg> {
     if value.is_instance_of::<PyBool>() {
         return Err(PyTypeError::new_err(format!("{what}: expected str or int, got bool")));
     }
@@ -149,12 +153,12 @@ impl PyHub {
     fn emit_module_online(
         &self,
         py: Python<'_>,
-        module_id: &str,
+        #[pyo3(from_py_with = text)] module_id: String,
         info: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
         let info = to_json_object(info, "info")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_module_online(module_id, &info)))
+        outcome(py, py.detach(|| hub.emit_module_online(&module_id, &info)))
     }
 
     /// `module:status:changed` unless the module was already offline.
@@ -162,7 +166,7 @@ impl PyHub {
     fn emit_module_offline(
         &self,
         py: Python<'_>,
-        module_id: &str,
+        #[pyo3(from_py_with = text)] module_id: String,
         info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
         let info = match info {
@@ -170,7 +174,7 @@ impl PyHub {
             None => Value::Object(Map::new()),
         };
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_module_offline(module_id, &info)))
+        outcome(py, py.detach(|| hub.emit_module_offline(&module_id, &info)))
     }
 
     /// `user:module:added` to the owner and `admin:module:added` to admins, unless
@@ -192,12 +196,12 @@ impl PyHub {
     fn emit_telemetry_update(
         &self,
         py: Python<'_>,
-        module_id: &str,
+        #[pyo3(from_py_with = text)] module_id: String,
         telemetry: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
         let telemetry = to_json(telemetry, "telemetry")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_telemetry_update(module_id, &telemetry)))
+        outcome(py, py.detach(|| hub.emit_telemetry_update(&module_id, &telemetry)))
     }
 
     /// Registers `session_id` for `user` (`role` or `userType` gives its role) and
@@ -206,11 +210,11 @@ impl PyHub {
         &self,
         py: Python<'_>,
         user: &Bound<'_, PyAny>,
-        session_id: &str,
+        #[pyo3(from_py_with = text)] session_id: String,
     ) -> PyResult<Outcome> {
         let user = to_json_object(user, "user")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_user_logged_in(&user, session_id)))
+        outcome(py, py.detach(|| hub.emit_user_logged_in(&user, &session_id)))
     }
 
     /// Ends `session_id`: `user:session:ended` to its connections (then closed) and
@@ -219,11 +223,11 @@ impl PyHub {
         &self,
         py: Python<'_>,
         user: &Bound<'_, PyAny>,
-        session_id: &str,
+        #[pyo3(from_py_with = text)] session_id: String,
     ) -> PyResult<Outcome> {
         let user = to_json_object(user, "user")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_user_logged_out(&user, session_id)))
+        outcome(py, py.detach(|| hub.emit_user_logged_out(&user, &session_id)))
     }
 
     /// `user:profile:updated {changes}` with only the fields that changed.
@@ -270,13 +274,13 @@ impl PyHub {
         &self,
         py: Python<'_>,
         admin_id: &Bound<'_, PyAny>,
-        action: &str,
+        #[pyo3(from_py_with = text)] action: String,
         details: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
         let admin = id_arg(admin_id, "admin_id")?;
         let details = optional_json(details, "details")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_admin_action(admin, action, &details)))
+        outcome(py, py.detach(|| hub.emit_admin_action(admin, &action, &details)))
     }
 
     /// `system:maintenance {enabled, message}` to every authenticated connection,
@@ -284,13 +288,13 @@ impl PyHub {
     fn emit_maintenance_mode(
         &self,
         py: Python<'_>,
-        enabled: bool,
-        message: &str,
+        #[pyo3(from_py_with = flag)] enabled: bool,
+        #[pyo3(from_py_with = text)] message: String,
         admin_id: &Bound<'_, PyAny>,
     ) -> PyResult<Outcome> {
         let admin = id_arg(admin_id, "admin_id")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_maintenance_mode(enabled, message, admin)))
+        outcome(py, py.detach(|| hub.emit_maintenance_mode(enabled, &message, admin)))
     }
 
     /// A host event (name outside the reserved prefixes) to all of a user's connections.
@@ -299,13 +303,13 @@ impl PyHub {
         &self,
         py: Python<'_>,
         user_id: &Bound<'_, PyAny>,
-        event: &str,
+        #[pyo3(from_py_with = text)] event: String,
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
         let user = id_arg(user_id, "user_id")?;
         let data = optional_json(data, "data")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_to_user(user, event, &data)))
+        outcome(py, py.detach(|| hub.emit_to_user(user, &event, &data)))
     }
 
     /// A host event (name outside the reserved prefixes) to admin connections.
@@ -313,12 +317,12 @@ impl PyHub {
     fn emit_to_admins(
         &self,
         py: Python<'_>,
-        event: &str,
+        #[pyo3(from_py_with = text)] event: String,
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
         let data = optional_json(data, "data")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_to_admins(event, &data)))
+        outcome(py, py.detach(|| hub.emit_to_admins(&event, &data)))
     }
 
     /// Lets a device authenticate with `{"moduleId": module_id, "deviceKey": key}` (a
@@ -326,20 +330,20 @@ impl PyHub {
     fn register_device_key(
         &self,
         py: Python<'_>,
-        module_id: &str,
+        #[pyo3(from_py_with = text)] module_id: String,
         owner: &Bound<'_, PyAny>,
-        key: &str,
+        #[pyo3(from_py_with = text)] key: String,
     ) -> PyResult<()> {
         let owner = id_arg(owner, "owner")?;
         let hub = self.hub();
-        py.detach(|| hub.register_device_key(module_id, owner, key))
+        py.detach(|| hub.register_device_key(&module_id, owner, &key))
             .map_err(|e| hub_error(py, &e))
     }
 
     /// Forgets a device key; returns whether there was one.
-    fn revoke_device_key(&self, py: Python<'_>, module_id: &str) -> bool {
+    fn revoke_device_key(&self, py: Python<'_>, #[pyo3(from_py_with = text)] module_id: String) -> bool {
         let hub = self.hub();
-        py.detach(|| hub.revoke_device_key(module_id))
+        py.detach(|| hub.revoke_device_key(&module_id))
     }
 
     /// Every counter as a dict (emits, frames, authentications, hook failures in
@@ -360,6 +364,11 @@ impl PyHub {
                     (name, Value::from(*count))
                 })
                 .collect();
+            let mut by_kind = by_kind;
+            by_kind.insert(
+                "python_argument".into(),
+                Value::from(crate::json::BAD_ARGUMENTS.load(std::sync::atomic::Ordering::Relaxed)),
+            );
             object.insert("bad_inputs".into(), Value::Object(by_kind));
             object.insert("host_send_failures".into(), Value::from(self.host.failures()));
         }

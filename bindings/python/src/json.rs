@@ -7,6 +7,8 @@
 //! payload fails at the call, never later on a socket. This module must not know any
 //! event or argument meaning.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -15,21 +17,55 @@ use serde_json::{Map, Number, Value};
 /// Deeper nesting is refused: it also stops a list that contains itself.
 pub const MAX_DEPTH: usize = 128;
 
+/// Arguments refused by the binding's conversions (process-wide), reported as
+/// `metrics()["bad_inputs"]["python_argument"]`; the core counts what it refuses itself.
+pub static BAD_ARGUMENTS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a refused argument.
+pub fn counted<T>(result: PyResult<T>) -> PyResult<T> {
+    if result.is_err() {
+        BAD_ARGUMENTS.fetch_add(1, Ordering::Relaxed);
+    }
+    result
+}
+
 /// Converts a Python value to JSON; `what` names the argument in error messages.
 pub fn to_json(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
     let mut path = what.to_owned();
-    convert(value, &mut path, 0)
+    counted(convert(value, &mut path, 0))
 }
 
 /// Converts a Python dict to a JSON object; anything else is a `TypeError`.
 pub fn to_json_object(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
     if !value.is_instance_of::<PyDict>() {
-        return Err(PyTypeError::new_err(format!(
+        return counted(Err(PyTypeError::new_err(format!(
             "{what}: expected a dict, got {}",
             type_name(value)
-        )));
+        ))));
     }
     to_json(value, what)
+}
+
+/// A `bool` argument (`from_py_with`); `0`/`1` are refused, like any non-bool.
+pub fn flag(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match value.cast::<PyBool>() {
+        Ok(flag) => Ok(flag.is_true()),
+        Err(_) => counted(Err(PyTypeError::new_err(format!(
+            "expected bool, got {}",
+            type_name(value)
+        )))),
+    }
+}
+
+/// A `str` argument (`from_py_with`), counted when it is not one.
+pub fn text(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    match value.cast::<PyString>() {
+        Ok(text) => counted(text.to_cow().map(|t| t.into_owned())),
+        Err(_) => counted(Err(PyTypeError::new_err(format!(
+            "expected str, got {}",
+            type_name(value)
+        )))),
+    }
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {

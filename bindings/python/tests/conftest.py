@@ -129,11 +129,18 @@ class Setup:
             self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
             self.thread.start()
 
-    def client(self, auth: Optional[Dict[str, Any]] = None, transports: Optional[List[str]] = None) -> Recorder:
+    def client(
+        self,
+        auth: Optional[Dict[str, Any]] = None,
+        transports: Optional[List[str]] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> Recorder:
         """A connected client (authenticated at connect when ``auth`` is given)."""
         recorder = Recorder()
         self.recorders.append(recorder)
-        recorder.client.connect(self.url, auth=auth, transports=transports or ["websocket"], wait_timeout=TIMEOUT)
+        recorder.client.connect(
+            self.url, auth=auth, transports=transports or ["websocket"], headers=headers or {}, wait_timeout=TIMEOUT
+        )
         return recorder
 
     def user(self, user_id: str, page: str = "modules", role: str = "user") -> Recorder:
