@@ -22,14 +22,17 @@ Only the synchronous ``socketio.Server`` (threading, eventlet or gevent) is supp
 the hub writes frames synchronously on the emitting thread.
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from ._errors import MessageRefusedError
 from ._native import HostConnection, Hub
 
+if TYPE_CHECKING:
+    from ._native import ContextArg
 
-def _context(environ: Dict[str, Any]) -> Dict[str, Any]:
+
+def _context(environ: Dict[str, Any]) -> "ContextArg":
     headers: List[Tuple[str, str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_") and isinstance(value, str):
@@ -62,7 +65,7 @@ class SocketIOBridge:
         sio.on("*", self._event, namespace=namespace)
 
     def _connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> None:
-        from socketio.exceptions import ConnectionRefusedError
+        from socketio.exceptions import ConnectionRefusedError  # type: ignore[import-untyped]
 
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, self.namespace)
         send_packet = self.sio.eio.send
