@@ -36,7 +36,9 @@ fn seconds(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
 
 fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
     if value.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!("{what}: expected a list of str, got a str")));
+        return Err(PyTypeError::new_err(format!(
+            "{what}: expected a list of str, got a str"
+        )));
     }
     value
         .extract()
@@ -84,11 +86,13 @@ pub fn builder(config: Option<&Bound<'_, PyAny>>) -> PyResult<HubBuilder> {
         if let Ok(bytes) = secret.cast::<PyBytes>() {
             builder = builder.jwt_secret(bytes.as_bytes());
         } else {
-            let text: String = secret
-                .extract()
-                .map_err(|_| PyTypeError::new_err("config[\"jwt_secret\"]: expected str or bytes"))?;
+            let text: String = secret.extract().map_err(|_| {
+                PyTypeError::new_err("config[\"jwt_secret\"]: expected str or bytes")
+            })?;
             if text.is_empty() {
-                return Err(PyValueError::new_err("config[\"jwt_secret\"] must not be empty"));
+                return Err(PyValueError::new_err(
+                    "config[\"jwt_secret\"] must not be empty",
+                ));
             }
             builder = builder.jwt_secret(text.as_bytes());
         }
@@ -120,7 +124,9 @@ pub fn builder(config: Option<&Bound<'_, PyAny>>) -> PyResult<HubBuilder> {
         let number = |key: &str| -> PyResult<Option<u64>> {
             limits.get_item(key)?.map_or(Ok(None), |v| {
                 v.extract().map(Some).map_err(|_| {
-                    PyTypeError::new_err(format!("config[\"limits\"][{key:?}]: expected an int >= 0"))
+                    PyTypeError::new_err(format!(
+                        "config[\"limits\"][{key:?}]: expected an int >= 0"
+                    ))
                 })
             })
         };
@@ -144,7 +150,9 @@ pub fn builder(config: Option<&Bound<'_, PyAny>>) -> PyResult<HubBuilder> {
             .get_item("path")?
             .ok_or_else(|| PyValueError::new_err("config[\"persist\"] needs \"path\""))?
             .extract()
-            .map_err(|_| PyTypeError::new_err("config[\"persist\"][\"path\"]: expected str or os.PathLike"))?;
+            .map_err(|_| {
+                PyTypeError::new_err("config[\"persist\"][\"path\"]: expected str or os.PathLike")
+            })?;
         let durability = match persist.get_item("durability")? {
             None => Durability::Batched,
             Some(mode) => match mode.extract::<String>().as_deref() {

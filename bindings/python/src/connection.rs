@@ -37,7 +37,8 @@ pub fn handshake_context(context: Option<&Bound<'_, PyDict>>) -> PyResult<Handsh
             }
             "headers" | "query" => {
                 let pairs: Vec<(String, String)> = match value.cast::<PyDict>() {
-                    Ok(dict) => dict.extract::<std::collections::BTreeMap<String, String>>()?
+                    Ok(dict) => dict
+                        .extract::<std::collections::BTreeMap<String, String>>()?
                         .into_iter()
                         .collect(),
                     Err(_) => value.extract().map_err(|_| {
@@ -47,8 +48,10 @@ pub fn handshake_context(context: Option<&Bound<'_, PyDict>>) -> PyResult<Handsh
                     })?,
                 };
                 if key == "headers" {
-                    handshake.headers =
-                        pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+                    handshake.headers = pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                        .collect();
                 } else {
                     handshake.query = pairs;
                 }
@@ -109,7 +112,11 @@ impl InProcessConnection {
         match received {
             Received::Frame(frame) => {
                 let data = to_py(py, frame.payload())?;
-                Ok(Some(PyTuple::new(py, [PyString::new(py, frame.name()).into_any(), data])?.into_any().unbind()))
+                Ok(Some(
+                    PyTuple::new(py, [PyString::new(py, frame.name()).into_any(), data])?
+                        .into_any()
+                        .unbind(),
+                ))
             }
             Received::Closed(reason) => {
                 state.closed = Some(reason.as_str().to_owned());
@@ -137,7 +144,12 @@ impl InProcessConnection {
     /// Sends a client event; returns its ack body (`auth:ok`'s body for
     /// `client:authenticate`) or `None`. A refusal raises `MessageRefusedError`.
     #[pyo3(signature = (event, data = None))]
-    fn send(&self, py: Python<'_>, event: &str, data: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn send(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let data = data.map_or(Ok(serde_json::Value::Null), |d| to_json(d, "data"))?;
         let result = py.detach(|| {
             let state = self.state.lock();
@@ -213,7 +225,11 @@ impl InProcessConnection {
     fn drain(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
         let received = py.detach(|| {
             let mut state = self.state.lock();
-            state.connection.as_mut().map(Core::drain_now).unwrap_or_default()
+            state
+                .connection
+                .as_mut()
+                .map(Core::drain_now)
+                .unwrap_or_default()
         });
         let mut state = self.state.lock();
         let mut frames = Vec::with_capacity(received.len());
@@ -247,6 +263,10 @@ impl InProcessConnection {
     }
 
     fn __repr__(&self) -> String {
-        format!("InProcessConnection(id={}, closed={:?})", self.id, self.state.lock().closed)
+        format!(
+            "InProcessConnection(id={}, closed={:?})",
+            self.id,
+            self.state.lock().closed
+        )
     }
 }

@@ -54,7 +54,12 @@ pub fn hub_error(py: Python<'_>, failure: &HubError) -> PyErr {
 pub fn build_error(py: Python<'_>, failure: &BuildError) -> PyErr {
     match failure {
         BuildError::Persist(persist) => persist_error(py, persist),
-        BuildError::Routing(_) => error(py, "InvalidArgumentError", &failure.to_string(), "invalid_config"),
+        BuildError::Routing(_) => error(
+            py,
+            "InvalidArgumentError",
+            &failure.to_string(),
+            "invalid_config",
+        ),
         _ => error(py, "RealtimeError", &failure.to_string(), "build_failed"),
     }
 }

@@ -16,8 +16,8 @@
 use microcoaster_realtime::auth::{AuthDecision, AuthError, AuthRequest, HandshakeContext};
 use microcoaster_realtime::event::Audience;
 use microcoaster_realtime::{
-    AuditRecord, Authenticator, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler,
-    Identity, ModuleId, Role, SessionId, StatsProvider, UserId, Verdict,
+    AuditRecord, AuditSink, Authenticator, BeforeEmit, ClientEvent, ClientEventHandler, Identity,
+    ModuleId, Role, SessionId, StatsProvider, UserId, Verdict,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -49,7 +49,10 @@ impl PyHook {
 
     /// Calls the hook with the GIL; an exception is logged and becomes a silent
     /// unwinding panic for the core's `guarded` to count.
-    fn call<R>(&self, body: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>) -> R {
+    fn call<R>(
+        &self,
+        body: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>,
+    ) -> R {
         let outcome = Python::attach(|py| {
             body(py, self.callable.bind(py)).map_err(|error| {
                 log_hook_error(py, self.name, &error);
@@ -85,7 +88,10 @@ pub fn log_hook_error(py: Python<'_>, hook: &str, error: &PyErr) {
 
 fn context_dict<'py>(py: Python<'py>, context: &HandshakeContext) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item("remote_addr", context.remote_addr.map(|addr| addr.to_string()))?;
+    dict.set_item(
+        "remote_addr",
+        context.remote_addr.map(|addr| addr.to_string()),
+    )?;
     let headers = PyDict::new(py);
     let cookies = PyDict::new(py);
     for (name, value) in &context.headers {
@@ -115,9 +121,8 @@ fn identity_from(value: &Value) -> Result<Identity, String> {
     let object = value
         .as_object()
         .ok_or("the authenticator must return a dict, None, or raise AuthRefused")?;
-    let role = match object.get("role").and_then(Value::as_str).unwrap_or("user") {
-        text => Role::parse(text).ok_or(format!("role {text:?}: expected user, admin or device"))?,
-    };
+    let text = object.get("role").and_then(Value::as_str).unwrap_or("user");
+    let role = Role::parse(text).ok_or(format!("role {text:?}: expected user, admin or device"))?;
     let user = object
         .get("userId")
         .ok_or("the identity dict needs userId")
@@ -178,8 +183,14 @@ impl ClientEventHandler for PyClientEvents {
             dict.set_item("connection", event.connection.0)?;
             dict.set_item("userId", event.identity.user_id.as_str())?;
             dict.set_item("role", event.identity.role.as_str())?;
-            dict.set_item("sessionId", event.identity.session_id.as_ref().map(|s| s.as_str()))?;
-            dict.set_item("moduleId", event.identity.module_id.as_ref().map(|m| m.as_str()))?;
+            dict.set_item(
+                "sessionId",
+                event.identity.session_id.as_ref().map(|s| s.as_str()),
+            )?;
+            dict.set_item(
+                "moduleId",
+                event.identity.module_id.as_ref().map(|m| m.as_str()),
+            )?;
             dict.set_item("page", &event.page)?;
             dict.set_item("event", &event.event)?;
             dict.set_item("data", to_py(py, &event.data)?)?;
@@ -204,7 +215,10 @@ impl StatsProvider for PyStats {
 fn audience_dict<'py>(py: Python<'py>, audience: &Audience) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     match audience {
-        Audience::User { user, except_session } => {
+        Audience::User {
+            user,
+            except_session,
+        } => {
             dict.set_item("kind", "user")?;
             dict.set_item("userId", user.as_str())?;
             dict.set_item("exceptSession", except_session.as_ref().map(|s| s.as_str()))?;

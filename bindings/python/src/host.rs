@@ -132,7 +132,14 @@ impl HostConnection {
         work: impl FnOnce(&Connection) -> R + Send,
     ) -> PyResult<R> {
         py.detach(|| self.connection.lock().as_ref().map(work))
-            .ok_or_else(|| error(py, "ConnectionClosedError", "this connection is detached", "detached"))
+            .ok_or_else(|| {
+                error(
+                    py,
+                    "ConnectionClosedError",
+                    "this connection is detached",
+                    "detached",
+                )
+            })
     }
 }
 
@@ -154,7 +161,12 @@ impl HostConnection {
     /// forwarded to `on_client_event`); returns the ack body or `None`. A refusal raises
     /// `MessageRefusedError` whose `ack` is the body to answer an ack with.
     #[pyo3(signature = (event, data = None))]
-    fn message(&self, py: Python<'_>, event: &str, data: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn message(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        data: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let data = data.map_or(Ok(serde_json::Value::Null), |d| to_json(d, "data"))?;
         match self.call(py, |c| c.on_message(event, &data))? {
             Ok(reply) => reply_ack(py, &reply),
@@ -165,7 +177,11 @@ impl HostConnection {
     /// Authenticates with the Socket.IO `auth` object given at connect; a refusal raises
     /// `MessageRefusedError` (answer it with the CONNECT error, e.g. python-socketio's
     /// `ConnectionRefusedError(message, {"code": code})`) and sends nothing.
-    fn authenticate_at_connect(&self, py: Python<'_>, auth: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    fn authenticate_at_connect(
+        &self,
+        py: Python<'_>,
+        auth: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
         let auth = to_json(auth, "auth")?;
         match self.call(py, |c| c.authenticate_at_connect(&auth))? {
             Ok(reply) => reply_ack(py, &reply),
@@ -180,7 +196,9 @@ impl HostConnection {
         } else if let Ok(text) = frame.cast::<PyString>() {
             text.to_cow()?.as_bytes().to_vec()
         } else {
-            return Err(pyo3::exceptions::PyTypeError::new_err("frame: expected bytes or str"));
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "frame: expected bytes or str",
+            ));
         };
         match self.call(py, |c| c.receive(&bytes))? {
             Ok(reply) => reply_ack(py, &reply),

@@ -59,7 +59,11 @@ impl Outcome {
     }
 
     fn __hash__(&self) -> u64 {
-        if self.unchanged { u64::MAX } else { self.connections as u64 }
+        if self.unchanged {
+            u64::MAX
+        } else {
+            self.connections as u64
+        }
     }
 }
 
@@ -85,7 +89,9 @@ pub fn id_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<IdArg> {
 
 fn id_arg_uncounted(value: &Bound<'_, PyAny>, what: &str) -> PyResult<IdArg> {
     if value.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(format!("{what}: expected str or int, got bool")));
+        return Err(PyTypeError::new_err(format!(
+            "{what}: expected str or int, got bool"
+        )));
     }
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(IdArg::Text(text.to_cow()?.into_owned()));
@@ -141,7 +147,9 @@ impl PyHub {
     fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let host = crate::host::HostRegistry::default();
         let builder = crate::config::builder(config)?.host_sink(host.sink());
-        let hub = py.detach(move || builder.build()).map_err(|e| build_error(py, &e))?;
+        let hub = py
+            .detach(move || builder.build())
+            .map_err(|e| build_error(py, &e))?;
         Ok(Self {
             hub: Some(hub),
             host,
@@ -201,7 +209,10 @@ impl PyHub {
     ) -> PyResult<Outcome> {
         let telemetry = to_json(telemetry, "telemetry")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_telemetry_update(&module_id, &telemetry)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_telemetry_update(&module_id, &telemetry)),
+        )
     }
 
     /// Registers `session_id` for `user` (`role` or `userType` gives its role) and
@@ -214,7 +225,10 @@ impl PyHub {
     ) -> PyResult<Outcome> {
         let user = to_json_object(user, "user")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_user_logged_in(&user, &session_id)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_user_logged_in(&user, &session_id)),
+        )
     }
 
     /// Ends `session_id`: `user:session:ended` to its connections (then closed) and
@@ -227,7 +241,10 @@ impl PyHub {
     ) -> PyResult<Outcome> {
         let user = to_json_object(user, "user")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_user_logged_out(&user, &session_id)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_user_logged_out(&user, &session_id)),
+        )
     }
 
     /// `user:profile:updated {changes}` with only the fields that changed.
@@ -280,7 +297,10 @@ impl PyHub {
         let admin = id_arg(admin_id, "admin_id")?;
         let details = optional_json(details, "details")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_admin_action(admin, &action, &details)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_admin_action(admin, &action, &details)),
+        )
     }
 
     /// `system:maintenance {enabled, message}` to every authenticated connection,
@@ -294,7 +314,10 @@ impl PyHub {
     ) -> PyResult<Outcome> {
         let admin = id_arg(admin_id, "admin_id")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_maintenance_mode(enabled, &message, admin)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_maintenance_mode(enabled, &message, admin)),
+        )
     }
 
     /// A host event (name outside the reserved prefixes) to all of a user's connections.
@@ -341,7 +364,11 @@ impl PyHub {
     }
 
     /// Forgets a device key; returns whether there was one.
-    fn revoke_device_key(&self, py: Python<'_>, #[pyo3(from_py_with = text)] module_id: String) -> bool {
+    fn revoke_device_key(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = text)] module_id: String,
+    ) -> bool {
         let hub = self.hub();
         py.detach(|| hub.revoke_device_key(&module_id))
     }
@@ -370,7 +397,10 @@ impl PyHub {
                 Value::from(crate::json::BAD_ARGUMENTS.load(std::sync::atomic::Ordering::Relaxed)),
             );
             object.insert("bad_inputs".into(), Value::Object(by_kind));
-            object.insert("host_send_failures".into(), Value::from(self.host.failures()));
+            object.insert(
+                "host_send_failures".into(),
+                Value::from(self.host.failures()),
+            );
         }
         to_py(py, &value)
     }
@@ -468,8 +498,12 @@ impl PyHub {
             .detach(|| hub.attach_host(context))
             .map_err(|e| hub_error(py, &e))?;
         let close = close.filter(|c| !c.is_none()).map(|c| c.clone().unbind());
-        self.host.insert(connection.id(), send.clone().unbind(), close);
-        Ok(crate::host::HostConnection::new(connection, self.host.clone()))
+        self.host
+            .insert(connection.id(), send.clone().unbind(), close);
+        Ok(crate::host::HostConnection::new(
+            connection,
+            self.host.clone(),
+        ))
     }
 
     /// Serves Socket.IO (`/socket.io/`), the native protocol (`/ws`) and, with

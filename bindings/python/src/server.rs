@@ -30,7 +30,13 @@ fn seconds(value: f64, what: &str) -> PyResult<Duration> {
 }
 
 /// Starts the server.
-pub fn serve(py: Python<'_>, hub: &Hub, host: &str, port: u16, options: Options) -> PyResult<Server> {
+pub fn serve(
+    py: Python<'_>,
+    hub: &Hub,
+    host: &str,
+    port: u16,
+    options: Options,
+) -> PyResult<Server> {
     let mut config = ServerConfig {
         api_key: options.api_key,
         ..ServerConfig::default()
@@ -106,7 +112,10 @@ impl Server {
     /// Open connections (Engine.IO sessions and native websockets); 0 once shut down.
     #[getter]
     fn connections(&self) -> usize {
-        self.handle.lock().as_ref().map_or(0, ServerHandle::connections)
+        self.handle
+            .lock()
+            .as_ref()
+            .map_or(0, ServerHandle::connections)
     }
 
     /// Stops accepting, flushes every connection, closes them and stops the runtime
