@@ -3,7 +3,7 @@
 //! frames). Waiting in `recv` releases the GIL. This module must not route anything.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use microcoaster_realtime::auth::HandshakeContext;
 use microcoaster_realtime::{InProcessConnection as Core, Received, Reply};
@@ -74,28 +74,29 @@ pub fn reply_ack(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> {
     }
 }
 
-struct State {
-    connection: Option<Core>,
-    closed: Option<String>,
-}
-
 /// A connection to the hub from this process. `send` client events as a browser would
 /// (`client:authenticate`, `client:page`, your own events) and `recv` what the hub sends
-/// (`(event, data)` tuples). Thread-safe; `close()` (or leaving a `with` block) detaches it.
+/// (`(event, data)` tuples). Thread-safe: one thread may `recv` while others `send`;
+/// `close()` (or leaving a `with` block) detaches it.
+///
+/// Locks are only ever taken with the GIL released, and `recv` waits in short slices so
+/// a `send` from another thread never waits for a whole `recv` timeout.
 #[pyclass(frozen, module = "microcoaster_realtime")]
 pub struct InProcessConnection {
     id: u64,
-    state: Mutex<State>,
+    connection: Mutex<Option<Core>>,
+    closed: Mutex<Option<String>>,
 }
+
+/// Longest a `recv` holds the connection in one wait.
+const RECV_SLICE: Duration = Duration::from_millis(20);
 
 impl InProcessConnection {
     pub fn new(connection: Core) -> Self {
         Self {
             id: connection.id().0,
-            state: Mutex::new(State {
-                connection: Some(connection),
-                closed: None,
-            }),
+            connection: Mutex::new(Some(connection)),
+            closed: Mutex::new(None),
         }
     }
 
@@ -108,21 +109,28 @@ impl InProcessConnection {
         )
     }
 
-    fn frame(py: Python<'_>, received: Received, state: &mut State) -> PyResult<Option<Py<PyAny>>> {
+    /// A frame as `(event, data)`, or `None` for the close (then remembered).
+    fn frame(&self, py: Python<'_>, received: Received) -> PyResult<Option<Py<PyAny>>> {
         match received {
             Received::Frame(frame) => {
                 let data = to_py(py, frame.payload())?;
-                Ok(Some(
-                    PyTuple::new(py, [PyString::new(py, frame.name()).into_any(), data])?
-                        .into_any()
-                        .unbind(),
-                ))
+                let name = PyString::new(py, frame.name()).into_any();
+                Ok(Some(PyTuple::new(py, [name, data])?.into_any().unbind()))
             }
             Received::Closed(reason) => {
-                state.closed = Some(reason.as_str().to_owned());
+                *self.closed.lock() = Some(reason.as_str().to_owned());
                 Ok(None)
             }
         }
+    }
+
+    fn with_connection<R: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut Core) -> R + Send,
+    ) -> PyResult<R> {
+        py.detach(|| self.connection.lock().as_mut().map(work))
+            .ok_or_else(|| Self::closed_error(py, "detached"))
     }
 }
 
@@ -138,7 +146,7 @@ impl InProcessConnection {
     /// or `drain` has seen the close; `None` while open.
     #[getter]
     fn closed(&self) -> Option<String> {
-        self.state.lock().closed.clone()
+        self.closed.lock().clone()
     }
 
     /// Sends a client event; returns its ack body (`auth:ok`'s body for
@@ -151,14 +159,9 @@ impl InProcessConnection {
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let data = data.map_or(Ok(serde_json::Value::Null), |d| to_json(d, "data"))?;
-        let result = py.detach(|| {
-            let state = self.state.lock();
-            state.connection.as_ref().map(|c| c.send(event, data))
-        });
-        match result {
-            None => Err(Self::closed_error(py, "detached")),
-            Some(Ok(reply)) => reply_ack(py, &reply),
-            Some(Err(refused)) => Err(inbound_error(py, &refused)),
+        match self.with_connection(py, |c| c.send(event, data))? {
+            Ok(reply) => reply_ack(py, &reply),
+            Err(refused) => Err(inbound_error(py, &refused)),
         }
     }
 
@@ -177,14 +180,9 @@ impl InProcessConnection {
         } else {
             return Err(PyTypeError::new_err("frame: expected bytes or str"));
         };
-        let result = py.detach(|| {
-            let state = self.state.lock();
-            state.connection.as_ref().map(|c| c.send_raw(&bytes))
-        });
-        match result {
-            None => Err(Self::closed_error(py, "detached")),
-            Some(Ok(reply)) => reply_ack(py, &reply),
-            Some(Err(refused)) => Err(inbound_error(py, &refused)),
+        match self.with_connection(py, |c| c.send_raw(&bytes))? {
+            Ok(reply) => reply_ack(py, &reply),
+            Err(refused) => Err(inbound_error(py, &refused)),
         }
     }
 
@@ -195,26 +193,30 @@ impl InProcessConnection {
     fn recv(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Py<PyAny>>> {
         let timeout = Duration::try_from_secs_f64(timeout)
             .map_err(|_| PyValueError::new_err("timeout: expected seconds >= 0"))?;
-        let (received, closed) = py.detach(|| {
-            let mut state = self.state.lock();
-            let closed = state.closed.clone();
-            let received = match (&closed, state.connection.as_mut()) {
-                (None, Some(connection)) => connection.recv_timeout(timeout),
-                _ => None,
-            };
-            (received, closed)
-        });
-        if let Some(reason) = closed {
+        if let Some(reason) = self.closed.lock().clone() {
             return Err(Self::closed_error(py, &reason));
         }
-        let mut state = self.state.lock();
+        let deadline = Instant::now() + timeout;
+        let received = py.detach(|| {
+            loop {
+                let slice = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(RECV_SLICE);
+                let mut connection = self.connection.lock();
+                let connection = connection.as_mut()?;
+                let received = connection.recv_timeout(slice);
+                if received.is_some() || Instant::now() >= deadline {
+                    return Some(received);
+                }
+            }
+        });
         match received {
-            None if state.connection.is_none() => Err(Self::closed_error(py, "detached")),
-            None => Ok(None),
-            Some(received) => match Self::frame(py, received, &mut state)? {
+            None => Err(Self::closed_error(py, "detached")),
+            Some(None) => Ok(None),
+            Some(Some(received)) => match self.frame(py, received)? {
                 Some(frame) => Ok(Some(frame)),
                 None => {
-                    let reason = state.closed.clone().unwrap_or_default();
+                    let reason = self.closed.lock().clone().unwrap_or_default();
                     Err(Self::closed_error(py, &reason))
                 }
             },
@@ -223,18 +225,10 @@ impl InProcessConnection {
 
     /// Every `(event, data)` queued now, without waiting (a close sets `closed`).
     fn drain(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        let received = py.detach(|| {
-            let mut state = self.state.lock();
-            state
-                .connection
-                .as_mut()
-                .map(Core::drain_now)
-                .unwrap_or_default()
-        });
-        let mut state = self.state.lock();
+        let received = self.with_connection(py, Core::drain_now)?;
         let mut frames = Vec::with_capacity(received.len());
         for item in received {
-            if let Some(frame) = Self::frame(py, item, &mut state)? {
+            if let Some(frame) = self.frame(py, item)? {
                 frames.push(frame);
             }
         }
@@ -243,8 +237,7 @@ impl InProcessConnection {
 
     /// Detaches the connection from the hub (idempotent).
     fn close(&self, py: Python<'_>) {
-        let connection = self.state.lock().connection.take();
-        py.detach(move || drop(connection));
+        py.detach(|| drop(self.connection.lock().take()));
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -266,7 +259,7 @@ impl InProcessConnection {
         format!(
             "InProcessConnection(id={}, closed={:?})",
             self.id,
-            self.state.lock().closed
+            self.closed.lock()
         )
     }
 }

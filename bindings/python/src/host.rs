@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use microcoaster_realtime::transport::host::HostSink;
 use microcoaster_realtime::{CloseReason, Connection, ConnectionId, OutboundEvent};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
@@ -114,7 +114,9 @@ impl HostSink for Sink {
 pub struct HostConnection {
     id: ConnectionId,
     registry: HostRegistry,
-    connection: Mutex<Option<Connection>>,
+    /// Read-locked by calls into the hub, write-locked by `detach`; both only with the
+    /// GIL released (a hook under a call may need the GIL).
+    connection: RwLock<Option<Connection>>,
 }
 
 impl HostConnection {
@@ -122,7 +124,7 @@ impl HostConnection {
         Self {
             id: connection.id(),
             registry,
-            connection: Mutex::new(Some(connection)),
+            connection: RwLock::new(Some(connection)),
         }
     }
 
@@ -131,7 +133,7 @@ impl HostConnection {
         py: Python<'_>,
         work: impl FnOnce(&Connection) -> R + Send,
     ) -> PyResult<R> {
-        py.detach(|| self.connection.lock().as_ref().map(work))
+        py.detach(|| self.connection.read().as_ref().map(work))
             .ok_or_else(|| {
                 error(
                     py,
@@ -209,8 +211,7 @@ impl HostConnection {
     /// Detaches the connection from the hub (idempotent); `close` is not called.
     fn detach(&self, py: Python<'_>) {
         let endpoint = self.registry.remove(self.id);
-        let connection = self.connection.lock().take();
-        py.detach(move || drop(connection));
+        py.detach(|| drop(self.connection.write().take()));
         drop(endpoint);
     }
 

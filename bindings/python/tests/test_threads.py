@@ -60,3 +60,18 @@ def test_other_python_threads_run_while_emits_work() -> None:
         stop.set()
         thread.join()
     assert ticks[0] > 0
+
+
+def test_send_from_one_thread_while_another_waits_in_recv() -> None:
+    hub = Hub()
+    hub.emit_user_logged_in({"id": "ada"}, "s1")
+    tab = hub.connect_in_process()
+    got: List[Any] = []
+    reader = threading.Thread(target=lambda: got.append(tab.recv(10.0)))
+    reader.start()
+    # The reader holds the connection in short slices only: this send does not wait 10 s.
+    ack = tab.authenticate({"userId": "ada", "sessionId": "s1"})
+    reader.join(5)
+    assert not reader.is_alive()
+    assert ack["userId"] == "ada" and got[0][0] == "auth:ok"
+    tab.close()
