@@ -10,107 +10,16 @@
 
 use std::time::Duration;
 
-use microcoaster_realtime::hooks::AuditKind;
-use microcoaster_realtime::persist::AuditFilter;
-use microcoaster_realtime::{EmitOutcome, Hub, HubError, IdArg, ModuleId, UserId};
+use microcoaster_realtime::Hub;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString};
+use pyo3::types::PyDict;
 use serde_json::{Map, Value};
 
 use crate::connection::{InProcessConnection, handshake_context};
 use crate::errors::{build_error, hub_error, persist_error};
-use crate::json::{counted, flag, text, to_json, to_json_object, to_py};
-
-/// What an emit did: `unchanged` (nothing changed, nothing was sent) or the number of
-/// `connections` the events were queued for (summed over the call's events; 0 is
-/// possible when nobody concerned is connected).
-#[pyclass(frozen, module = "microcoaster_realtime", name = "EmitOutcome")]
-pub struct Outcome {
-    /// True when nothing changed and nothing was sent.
-    #[pyo3(get)]
-    unchanged: bool,
-    /// Frames queued (0 when unchanged).
-    #[pyo3(get)]
-    connections: usize,
-}
-
-#[pymethods]
-impl Outcome {
-    /// True when the change was sent (possibly to 0 connections).
-    #[getter]
-    fn delivered(&self) -> bool {
-        !self.unchanged
-    }
-
-    fn __repr__(&self) -> String {
-        if self.unchanged {
-            "EmitOutcome(unchanged)".to_owned()
-        } else {
-            format!("EmitOutcome(delivered, connections={})", self.connections)
-        }
-    }
-
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<Outcome>().is_ok_and(|other| {
-            let other = other.get();
-            other.unchanged == self.unchanged && other.connections == self.connections
-        })
-    }
-
-    fn __hash__(&self) -> u64 {
-        if self.unchanged {
-            u64::MAX
-        } else {
-            self.connections as u64
-        }
-    }
-}
-
-/// Converts a core result into an `EmitOutcome` or the matching exception.
-fn outcome(py: Python<'_>, result: Result<EmitOutcome, HubError>) -> PyResult<Outcome> {
-    match result {
-        Ok(EmitOutcome::Delivered { connections }) => Ok(Outcome {
-            unchanged: false,
-            connections,
-        }),
-        Ok(_) => Ok(Outcome {
-            unchanged: true,
-            connections: 0,
-        }),
-        Err(error) => Err(hub_error(py, &error)),
-    }
-}
-
-/// A user id argument: a str or an int (the seed uses `userId: 123`).
-pub fn id_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<IdArg> {
-    counted(id_arg_uncounted(value, what))
-}
-
-fn id_arg_uncounted(value: &Bound<'_, PyAny>, what: &str) -> PyResult<IdArg> {
-    if value.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what}: expected str or int, got bool"
-        )));
-    }
-    if let Ok(text) = value.cast::<PyString>() {
-        return Ok(IdArg::Text(text.to_cow()?.into_owned()));
-    }
-    if value.is_instance_of::<PyInt>() {
-        return value
-            .extract::<i64>()
-            .map(IdArg::Number)
-            .map_err(|_| PyValueError::new_err(format!("{what}: integer out of range")));
-    }
-    Err(PyTypeError::new_err(format!(
-        "{what}: expected str or int, got {}",
-        value.get_type().name()?
-    )))
-}
-
-fn optional_json(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Value> {
-    value.map_or(Ok(Value::Null), |value| to_json(value, what))
-}
+use crate::json::{flag, text, to_json, to_json_object, to_py};
+use crate::outcome::{Outcome, id_arg, optional_json, outcome};
 
 /// The real-time hub. Build it once per process with an optional config dict (see the
 /// stubs, `_native.pyi`, for every key); every method may be called from any thread and
@@ -378,30 +287,7 @@ impl PyHub {
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let hub = self.hub();
         let snapshot = py.detach(|| hub.metrics());
-        let mut value = serde_json::to_value(&snapshot).unwrap_or(Value::Null);
-        if let Some(object) = value.as_object_mut() {
-            let by_kind: Map<String, Value> = snapshot
-                .bad_inputs
-                .iter()
-                .map(|(kind, count)| {
-                    let name = serde_json::to_value(kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    (name, Value::from(*count))
-                })
-                .collect();
-            let mut by_kind = by_kind;
-            by_kind.insert(
-                "python_argument".into(),
-                Value::from(crate::json::BAD_ARGUMENTS.load(std::sync::atomic::Ordering::Relaxed)),
-            );
-            object.insert("bad_inputs".into(), Value::Object(by_kind));
-            object.insert(
-                "host_send_failures".into(),
-                Value::from(self.host.failures()),
-            );
-        }
+        let value = crate::observe::metrics_value(&snapshot, self.host.failures());
         to_py(py, &value)
     }
 
@@ -422,30 +308,7 @@ impl PyHub {
         newest_first: bool,
         limit: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let user_id = match user_id {
-            Some(id) => Some(
-                UserId::from_json(&id_arg(id, "user_id")?.to_json_value())
-                    .map_err(|e| PyValueError::new_err(format!("user_id: {e}")))?,
-            ),
-            None => None,
-        };
-        let module_id = module_id
-            .map(ModuleId::new)
-            .transpose()
-            .map_err(|e| PyValueError::new_err(format!("module_id: {e}")))?;
-        let kind = match kind {
-            None => None,
-            Some("emit") => Some(AuditKind::Emit),
-            Some("auth") => Some(AuditKind::Auth),
-            Some("close") => Some(AuditKind::Close),
-            Some("bad_input") => Some(AuditKind::BadInput),
-            Some(other) => {
-                return Err(PyValueError::new_err(format!(
-                    "kind {other:?}: expected emit, auth, close or bad_input"
-                )));
-            }
-        };
-        let filter = AuditFilter {
+        let filter = crate::observe::audit_filter(
             since,
             until,
             user_id,
@@ -454,7 +317,7 @@ impl PyHub {
             after_id,
             newest_first,
             limit,
-        };
+        )?;
         let hub = self.hub();
         let rows = py
             .detach(|| hub.audit_query(&filter))
@@ -547,20 +410,5 @@ impl PyHub {
 
     fn __repr__(&self) -> String {
         format!("{:?}", self.hub())
-    }
-}
-
-/// `IdArg` → JSON, for filters that take a user id.
-trait ToJsonValue {
-    fn to_json_value(&self) -> Value;
-}
-
-impl ToJsonValue for IdArg {
-    fn to_json_value(&self) -> Value {
-        match self {
-            IdArg::Text(text) => Value::from(text.as_str()),
-            IdArg::Number(n) => Value::from(*n),
-            IdArg::Json(value) => value.clone(),
-        }
     }
 }

@@ -5,7 +5,8 @@
 //! One concept per file: `hub.rs` (the `Hub` class and its emits), `config.rs` (the
 //! config dict), `hooks.rs` (Python callables as hooks), `server.rs` (`Hub.serve`),
 //! `connection.rs` (in-process connections), `host.rs` (attach mode: sockets owned by a
-//! python-socketio server), `json.rs` (payload conversion), `errors.rs` (exceptions).
+//! python-socketio server), `outcome.rs` (`EmitOutcome`, shared argument helpers), `observe.rs` (metrics and
+//! audit as dicts), `json.rs` (payload conversion), `errors.rs` (exceptions).
 //!
 //! Decisions where the design is silent:
 //! - An exception in a hook counts in the core's `hook_panics` (the hook is re-raised
@@ -37,6 +38,8 @@ mod hooks;
 mod host;
 mod hub;
 mod json;
+mod observe;
+mod outcome;
 mod server;
 
 use pyo3::prelude::*;
@@ -45,7 +48,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<hub::PyHub>()?;
-    module.add_class::<hub::Outcome>()?;
+    module.add_class::<outcome::Outcome>()?;
     module.add_class::<server::Server>()?;
     module.add_class::<connection::InProcessConnection>()?;
     module.add_class::<host::HostConnection>()?;
