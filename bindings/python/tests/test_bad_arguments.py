@@ -87,17 +87,3 @@ def test_malformed_client_frames_are_refused_and_counted() -> None:
             tab.send("cart:move", {})  # before authenticating
     metrics = hub.metrics()
     assert metrics["bad_inputs"]["invalid_utf8"] == 1
-
-
-def test_persistence_and_audit(tmp_path: Any) -> None:
-    path = tmp_path / "hub.db"
-    hub = Hub({"persist": {"path": str(path), "durability": "sync"}})
-    hub.emit_module_online("MC-1", {"userId": 7})
-    rows = hub.audit(module_id="MC-1", kind="emit")
-    assert [row["action"] for row in rows] == ["module_online"]
-    assert rows[0]["outcome"] == {"outcome": "delivered", "connections": 0}
-    hub.shutdown()
-    again = Hub({"persist": {"path": str(path)}})
-    assert again.emit_module_online("MC-1", {"userId": 7}).unchanged  # restored state
-    with pytest.raises(ValueError, match="durability"):
-        Hub({"persist": {"path": str(path), "durability": "sometimes"}})
