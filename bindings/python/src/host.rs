@@ -10,7 +10,9 @@
 //! not emit; `close` likewise, so the bridge disconnects from a background task). An
 //! exception in `send`/`close` is logged and counted in `metrics()["host_send_failures"]`
 //! and never reaches the core. Lock order: GIL, then the endpoint map; the map is never
-//! held across a call into the hub. Guarded by `tests/test_attach.py`. This module must
+//! held across a call into the hub, and a connection is locked only with the GIL released
+//! (`tests/test_attach.py::test_detach_while_a_hook_runs_under_message_does_not_deadlock`;
+//! the rest of `tests/test_attach.py` guards the others). This module must
 //! not route or encode.
 
 use std::collections::HashMap;

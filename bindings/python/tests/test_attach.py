@@ -80,3 +80,33 @@ def test_send_runs_on_the_emitting_thread() -> None:
     worker.start()
     worker.join()
     assert threads == [worker.ident]
+
+
+def test_detach_while_a_hook_runs_under_message_does_not_deadlock() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_authenticator(request: Any, context: Any) -> Any:
+        entered.set()
+        assert release.wait(10)
+        return None
+
+    hub = Hub({"authenticator": slow_authenticator})
+    hub.emit_user_logged_in({"id": "ada"}, "s1")
+    conn = hub.attach(lambda packet: None)
+    answers: List[Any] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(conn.message("client:authenticate", {"userId": "ada", "sessionId": "s1"}))
+    )
+    sender.start()
+    assert entered.wait(5)
+    # detach waits for the message in flight with the GIL released, so the hook (which
+    # needs the GIL to return) finishes first.
+    detacher = threading.Thread(target=conn.detach)
+    detacher.start()
+    release.set()
+    sender.join(5)
+    detacher.join(5)
+    assert not sender.is_alive() and not detacher.is_alive()
+    assert answers[0]["userId"] == "ada"
+    with pytest.raises(Exception, match="detached"):
+        conn.message("client:page", {"page": "modules"})
