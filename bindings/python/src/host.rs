@@ -9,8 +9,9 @@
 //! once); `send` runs on the thread that made the emit call, under the emit lock (it must
 //! not emit; `close` likewise, so the bridge disconnects from a background task). An
 //! exception in `send`/`close` is logged and counted in `metrics()["host_send_failures"]`
-//! and never reaches the core. Lock order: GIL, then the endpoint map; the map is never
-//! held across a call into the hub, and a connection is locked only with the GIL released
+//! and never reaches the core. Locks: the endpoint map is never held while Python runs
+//! (a Python call may hand the GIL to a thread that waits for the map) and is written
+//! with the GIL released; a connection is locked only with the GIL released
 //! (`tests/test_attach.py::test_detach_while_a_hook_runs_under_message_does_not_deadlock`;
 //! the rest of `tests/test_attach.py` guards the others). This module must
 //! not route or encode.
@@ -60,14 +61,24 @@ impl HostRegistry {
         self.shared.failures.load(Ordering::Relaxed)
     }
 
-    /// Registers the callables of a freshly attached connection.
-    pub fn insert(&self, id: ConnectionId, send: Py<PyAny>, close: Option<Py<PyAny>>) {
-        self.shared
-            .endpoints
-            .write()
-            .insert(id, Endpoint { send, close });
+    /// Registers the callables of a freshly attached connection (waiting for the map
+    /// with the GIL released).
+    pub fn insert(
+        &self,
+        py: Python<'_>,
+        id: ConnectionId,
+        send: Py<PyAny>,
+        close: Option<Py<PyAny>>,
+    ) {
+        py.detach(|| {
+            self.shared
+                .endpoints
+                .write()
+                .insert(id, Endpoint { send, close })
+        });
     }
 
+    /// Forgets a connection's callables; call with the GIL released.
     fn remove(&self, id: ConnectionId) -> Option<Endpoint> {
         self.shared.endpoints.write().remove(&id)
     }
@@ -82,12 +93,17 @@ impl HostSink for Sink {
     fn frame(&self, recipients: &[ConnectionId], event: &Arc<OutboundEvent>) {
         Python::attach(|py| {
             let packet = PyString::new(py, event.socketio_packet());
-            let endpoints = self.shared.endpoints.read();
-            for id in recipients {
-                let Some(endpoint) = endpoints.get(id) else {
-                    continue;
-                };
-                if let Err(failure) = endpoint.send.call1(py, (&packet,)) {
+            // The map is read without calling Python (which may let another thread take
+            // the GIL and wait for the map), then released before any `send` runs.
+            let sends: Vec<Py<PyAny>> = {
+                let endpoints = self.shared.endpoints.read();
+                recipients
+                    .iter()
+                    .filter_map(|id| endpoints.get(id).map(|e| e.send.clone_ref(py)))
+                    .collect()
+            };
+            for send in sends {
+                if let Err(failure) = send.call1(py, (&packet,)) {
                     self.shared.failures.fetch_add(1, Ordering::Relaxed);
                     log_hook_error(py, "host send", &failure);
                 }
@@ -96,8 +112,9 @@ impl HostSink for Sink {
     }
 
     fn close(&self, connection: ConnectionId, reason: &CloseReason) {
+        // Hub code runs without the GIL, so the map is taken before attaching.
+        let endpoint = self.shared.endpoints.write().remove(&connection);
         Python::attach(|py| {
-            let endpoint = self.shared.endpoints.write().remove(&connection);
             if let Some(close) = endpoint.and_then(|e| e.close)
                 && let Err(failure) = close.call1(py, (reason.as_str(),))
             {
@@ -212,9 +229,10 @@ impl HostConnection {
 
     /// Detaches the connection from the hub (idempotent); `close` is not called.
     fn detach(&self, py: Python<'_>) {
-        let endpoint = self.registry.remove(self.id);
-        py.detach(|| drop(self.connection.write().take()));
-        drop(endpoint);
+        py.detach(|| {
+            drop(self.registry.remove(self.id));
+            drop(self.connection.write().take());
+        });
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

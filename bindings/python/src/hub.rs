@@ -362,7 +362,7 @@ impl PyHub {
             .map_err(|e| hub_error(py, &e))?;
         let close = close.filter(|c| !c.is_none()).map(|c| c.clone().unbind());
         self.host
-            .insert(connection.id(), send.clone().unbind(), close);
+            .insert(py, connection.id(), send.clone().unbind(), close);
         Ok(crate::host::HostConnection::new(
             connection,
             self.host.clone(),
