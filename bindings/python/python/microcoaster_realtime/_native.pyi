@@ -1,0 +1,271 @@
+"""Type stubs of the native module (``microcoaster_realtime._native``), re-exported by
+``microcoaster_realtime``. Every method may be called from any thread and releases the
+GIL while the hub works."""
+
+from types import TracebackType
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+
+__version__: str
+
+JSON = Any
+"""A value ``json.dumps`` accepts: dict (str keys), list, tuple, str, int, float, bool, None."""
+
+UserIdArg = Union[str, int]
+
+class Identity(TypedDict, total=False):
+    """What an authenticator returns to accept a credential."""
+
+    userId: UserIdArg
+    role: Literal["user", "admin", "device"]
+    sessionId: Optional[str]
+    moduleId: str
+
+class HandshakeContext(TypedDict):
+    """The connection's handshake, as authenticators see it."""
+
+    remote_addr: Optional[str]
+    headers: Dict[str, str]
+    cookies: Dict[str, str]
+    query: Dict[str, str]
+
+class ClientEventDict(TypedDict):
+    """A client event the library does not handle, with the sender's verified identity."""
+
+    connection: int
+    userId: str
+    role: str
+    sessionId: Optional[str]
+    moduleId: Optional[str]
+    page: str
+    event: str
+    data: JSON
+
+Authenticator = Callable[[Dict[str, Any], Dict[str, Any]], Optional[Mapping[str, Any]]]
+"""``authenticator(request, context)`` (``context`` as in ``HandshakeContext``): return an
+identity dict (see ``Identity``) to accept, ``None`` to let the
+next authenticator (JWT, then sessions) decide, or raise ``AuthRefused(code, message)``.
+Called on the thread that delivered the client's message: a server thread under
+``serve()``, the python-socketio handler's thread in attach mode, the caller's thread
+for in-process connections. No hub lock is held."""
+
+ClientEventHandler = Callable[[Dict[str, Any]], object]
+"""``on_client_event(event)`` (``event`` as in ``ClientEventDict``): called on the same threads as the authenticator, with no
+hub lock held; it may call ``emit_*``."""
+
+StatsProvider = Callable[[], Mapping[str, Any]]
+"""``stats_provider()``: called on the thread that called ``emit_stats_update()``, before
+the emit lock is taken."""
+
+BeforeEmit = Callable[[str, Dict[str, Any], JSON], Union[None, bool, JSON]]
+"""``before_emit(name, audience, payload)``: ``None``/``True`` keeps the event, ``False``
+drops it, any other value replaces the payload. Called on the emitting thread (or the
+device grace timer's thread for ``module_offline``) under the emit lock: keep it quick
+and never call ``emit_*`` from it (``ReentrantEmitError``)."""
+
+AuditSink = Callable[[Dict[str, Any]], object]
+"""``audit_sink(record)``: every audit record (emits, authentications, closes, bad
+input), on the thread that caused it; never call ``emit_*`` from it."""
+
+class Limits(TypedDict, total=False):
+    queue_capacity: int
+    max_auth_failures: int
+    max_message_bytes: int
+
+class Route(TypedDict, total=False):
+    users: List[str]
+    admins: List[str]
+
+class Persist(TypedDict, total=False):
+    path: Any
+    durability: Literal["off", "batched", "sync"]
+
+class Config(TypedDict, total=False):
+    """``Hub(config)``; every key is optional and unknown keys raise ``ValueError``."""
+
+    jwt_secret: Union[str, bytes]
+    pages: List[str]
+    routes: Dict[str, Route]
+    limits: Limits
+    device_grace: float
+    persist: Persist
+    authenticator: Union[Authenticator, Sequence[Authenticator]]
+    on_client_event: ClientEventHandler
+    stats_provider: StatsProvider
+    before_emit: Union[BeforeEmit, Sequence[BeforeEmit]]
+    audit_sink: Union[AuditSink, Sequence[AuditSink]]
+
+class ContextArg(TypedDict, total=False):
+    remote_addr: Optional[str]
+    headers: Union[Mapping[str, str], Sequence[Tuple[str, str]]]
+    query: Union[Mapping[str, str], Sequence[Tuple[str, str]]]
+
+class EmitOutcome:
+    """What an emit did. Compares by value."""
+
+    @property
+    def unchanged(self) -> bool:
+        """Nothing changed; nothing was sent."""
+    @property
+    def delivered(self) -> bool:
+        """The change was sent (possibly to 0 connections)."""
+    @property
+    def connections(self) -> int:
+        """Frames queued, summed over the call's events (0 when unchanged)."""
+
+class Server:
+    """A running server; a context manager that shuts it down on exit."""
+
+    @property
+    def address(self) -> Tuple[str, int]:
+        """The bound ``(host, port)``."""
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+    @property
+    def connections(self) -> int:
+        """Open connections."""
+    def shutdown(self) -> None:
+        """Stops accepting, flushes and closes every connection (idempotent)."""
+    def __enter__(self) -> "Server": ...
+    def __exit__(
+        self,
+        kind: Optional[type],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+class InProcessConnection:
+    """A connection with no socket, for tests and in-process consumers."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def closed(self) -> Optional[str]:
+        """The close reason once seen by ``recv``/``drain``."""
+    def send(self, event: str, data: JSON = None) -> JSON:
+        """Sends a client event; returns the ack body or ``None``; raises
+        ``MessageRefusedError``."""
+    def authenticate(self, payload: Dict[str, Any]) -> JSON:
+        """``send("client:authenticate", payload)``."""
+    def send_raw(self, frame: Union[bytes, str]) -> JSON:
+        """Sends a raw native-protocol frame."""
+    def recv(self, timeout: float = 1.0) -> Optional[Tuple[str, JSON]]:
+        """The next ``(event, data)``, ``None`` on timeout; ``ConnectionClosedError`` once
+        closed."""
+    def drain(self) -> List[Tuple[str, JSON]]:
+        """Everything queued now."""
+    def close(self) -> None:
+        """Detaches from the hub."""
+    def __enter__(self) -> "InProcessConnection": ...
+    def __exit__(
+        self,
+        kind: Optional[type],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+class HostConnection:
+    """A socket your own server owns, attached with ``Hub.attach``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def authenticated(self) -> bool: ...
+    def message(self, event: str, data: JSON = None) -> JSON:
+        """Passes one client event; returns the ack body or ``None``; raises
+        ``MessageRefusedError`` (its ``ack`` answers an ack)."""
+    def authenticate_at_connect(self, auth: Dict[str, Any]) -> JSON:
+        """Authenticates with the Socket.IO ``auth`` object; a refusal raises
+        ``MessageRefusedError`` and sends nothing."""
+    def receive(self, frame: Union[bytes, str]) -> JSON:
+        """Passes a raw native-protocol frame."""
+    def detach(self) -> None:
+        """Detaches from the hub (idempotent)."""
+    def __enter__(self) -> "HostConnection": ...
+    def __exit__(
+        self,
+        kind: Optional[type],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+class Hub:
+    """The real-time hub: the seed's emit API, thread-safe, releasing the GIL."""
+
+    def __init__(self, config: Optional[Config] = None) -> None: ...
+    def emit_module_online(self, module_id: str, info: Dict[str, Any]) -> EmitOutcome:
+        """``module:status:changed`` unless already online; ``info`` needs ``userId`` the
+        first time a module is seen."""
+    def emit_module_offline(self, module_id: str, info: Optional[Dict[str, Any]] = None) -> EmitOutcome:
+        """``module:status:changed`` unless already offline."""
+    def emit_module_added(self, module: Dict[str, Any]) -> EmitOutcome:
+        """``user:module:added`` and ``admin:module:added`` (``id`` or ``moduleId``, ``userId``)."""
+    def emit_module_removed(self, module: Dict[str, Any]) -> EmitOutcome:
+        """``user:module:removed`` and ``admin:module:removed``."""
+    def emit_telemetry_update(self, module_id: str, telemetry: JSON) -> EmitOutcome:
+        """``module:telemetry:updated`` to the owner unless equal to the last value."""
+    def emit_user_logged_in(self, user: Dict[str, Any], session_id: str) -> EmitOutcome:
+        """Registers the session (the session id is the credential) and announces it."""
+    def emit_user_logged_out(self, user: Dict[str, Any], session_id: str) -> EmitOutcome:
+        """Ends the session: ``user:session:ended``, then its sockets are closed."""
+    def emit_user_profile_updated(self, old: Dict[str, Any], new: Dict[str, Any]) -> EmitOutcome:
+        """``user:profile:updated {changes}`` when a field changed."""
+    def emit_user_registered(self, user: Dict[str, Any]) -> EmitOutcome:
+        """``admin:user:registered`` unless already registered."""
+    def emit_stats_update(self, stats: Optional[Dict[str, Any]] = None) -> EmitOutcome:
+        """``admin:stats:updated`` when the stats (given, or from ``stats_provider``) changed."""
+    def emit_admin_action(self, admin_id: UserIdArg, action: str, details: JSON = None) -> EmitOutcome:
+        """``admin:action`` to admins (always sent)."""
+    def emit_maintenance_mode(self, enabled: bool, message: str, admin_id: UserIdArg) -> EmitOutcome:
+        """``system:maintenance`` to every authenticated connection when it changes."""
+    def emit_to_user(self, user_id: UserIdArg, event: str, data: JSON = None) -> EmitOutcome:
+        """A host event (outside the reserved prefixes) to all of a user's connections."""
+    def emit_to_admins(self, event: str, data: JSON = None) -> EmitOutcome:
+        """A host event to admin connections."""
+    def register_device_key(self, module_id: str, owner: UserIdArg, key: str) -> None:
+        """Lets a device authenticate with ``{"moduleId", "deviceKey"}``."""
+    def revoke_device_key(self, module_id: str) -> bool:
+        """Forgets a device key; whether there was one."""
+    def metrics(self) -> Dict[str, Any]:
+        """Every counter (``hook_panics`` counts hook exceptions, ``bad_inputs`` by kind,
+        ``host_send_failures`` for attach mode)."""
+    def audit(
+        self,
+        *,
+        since: Optional[int] = None,
+        until: Optional[int] = None,
+        user_id: Optional[UserIdArg] = None,
+        module_id: Optional[str] = None,
+        kind: Optional[Literal["emit", "auth", "close", "bad_input"]] = None,
+        after_id: Optional[int] = None,
+        newest_first: bool = False,
+        limit: int = 100,
+    ) -> List[Dict[str, Any]]:
+        """Audit rows; needs ``persist`` (else ``PersistenceError``)."""
+    def connect_in_process(self, context: Optional[ContextArg] = None) -> InProcessConnection:
+        """A connection with no socket."""
+    def attach(
+        self,
+        send: Callable[[str], object],
+        close: Optional[Callable[[str], object]] = None,
+        context: Optional[ContextArg] = None,
+    ) -> HostConnection:
+        """Attach mode: ``send(packet)`` runs on the emitting thread under the emit lock
+        (write it with ``sio.eio.send(eio_sid, packet)``; never emit from it); ``close(reason)``
+        when the hub ends the connection."""
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_key: Optional[str] = None,
+        ping_interval: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
+        auth_deadline: Optional[float] = None,
+        max_connections: Optional[int] = None,
+        worker_threads: Optional[int] = None,
+    ) -> Server:
+        """Serves Socket.IO, the native ``/ws`` protocol and (with ``api_key``) the HTTP
+        emit API; the GIL stays free while it serves."""
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stops servers, closes connections, saves and closes persistence."""

@@ -1,0 +1,146 @@
+//! `Hub.serve`: the core's server transport on its own runtime, behind a `Server`
+//! handle that is a context manager. Binding, serving and shutting down all run with the
+//! GIL released, so hooks called from the server's threads can take it. This module
+//! must not handle connections itself.
+
+use std::time::Duration;
+
+use microcoaster_realtime::{Hub, ServerConfig, ServerHandle};
+use parking_lot::Mutex;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::errors::serve_error;
+
+/// Optional server settings from `Hub.serve`'s keyword arguments.
+pub struct Options {
+    pub api_key: Option<String>,
+    pub ping_interval: Option<f64>,
+    pub ping_timeout: Option<f64>,
+    pub auth_deadline: Option<f64>,
+    pub max_connections: Option<usize>,
+    pub worker_threads: Option<usize>,
+}
+
+fn seconds(value: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| PyValueError::new_err(format!("{what}: expected seconds > 0, got {value}")))
+}
+
+/// Starts the server.
+pub fn serve(
+    py: Python<'_>,
+    hub: &Hub,
+    host: &str,
+    port: u16,
+    options: Options,
+) -> PyResult<Server> {
+    let mut config = ServerConfig {
+        api_key: options.api_key,
+        ..ServerConfig::default()
+    };
+    if let Some(value) = options.ping_interval {
+        config.ping_interval = seconds(value, "ping_interval")?;
+    }
+    if let Some(value) = options.ping_timeout {
+        config.ping_timeout = seconds(value, "ping_timeout")?;
+    }
+    if let Some(value) = options.auth_deadline {
+        config.auth_deadline = seconds(value, "auth_deadline")?;
+    }
+    if let Some(value) = options.max_connections {
+        config.max_connections = value;
+    }
+    if let Some(value) = options.worker_threads {
+        config.worker_threads = value.max(1);
+    }
+    let addr = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let handle = py
+        .detach(|| hub.serve(&addr, config))
+        .map_err(|e| serve_error(py, &e))?;
+    let bound = handle.local_addr();
+    Ok(Server {
+        host: bound.ip().to_string(),
+        port: bound.port(),
+        handle: Mutex::new(Some(handle)),
+    })
+}
+
+/// A running server. `address` is the bound `(host, port)`; `shutdown()` (or leaving the
+/// `with` block, or garbage collection) stops it after flushing what each connection
+/// was sent.
+#[pyclass(frozen, module = "microcoaster_realtime")]
+pub struct Server {
+    host: String,
+    port: u16,
+    handle: Mutex<Option<ServerHandle>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.get_mut().take() {
+            // The runtime's threads may be waiting for the GIL inside a hook.
+            Python::attach(|py| py.detach(move || drop(handle)));
+        }
+    }
+}
+
+#[pymethods]
+impl Server {
+    /// The bound `(host, port)` (the real port when 0 was asked for).
+    #[getter]
+    fn address(&self) -> (String, u16) {
+        (self.host.clone(), self.port)
+    }
+
+    /// `http://host:port`, what a Socket.IO client connects to.
+    #[getter]
+    fn url(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Open connections (Engine.IO sessions and native websockets); 0 once shut down.
+    #[getter]
+    fn connections(&self) -> usize {
+        self.handle
+            .lock()
+            .as_ref()
+            .map_or(0, ServerHandle::connections)
+    }
+
+    /// Stops accepting, flushes every connection, closes them and stops the runtime
+    /// (idempotent). Waits with the GIL released.
+    fn shutdown(&self, py: Python<'_>) {
+        let handle = self.handle.lock().take();
+        py.detach(move || drop(handle));
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _kind: Option<&Bound<'_, PyAny>>,
+        _value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.shutdown(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Server(url={:?})", self.url())
+    }
+}

@@ -1,0 +1,195 @@
+"""Fixtures for the binding's suite: a hub served by itself (``hub.serve()``) or attached
+to a python-socketio server (attach mode), HS256 tokens, and python-socketio clients
+that record every event they receive.
+
+Nothing here sleeps to synchronise: waits are on threading primitives with timeouts,
+and a timeout is a failure.
+"""
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import socketio
+from werkzeug.serving import make_server
+
+import microcoaster_realtime
+from microcoaster_realtime import Hub, attach_socketio
+
+JWT_SECRET = "binding-tests-jwt-secret"
+TIMEOUT = 5.0
+
+_ids = itertools.count(1)
+
+
+def uid(prefix: str) -> str:
+    """A fresh id, so tests never see each other's users or modules."""
+    return f"{prefix}-{os.getpid()}-{next(_ids)}"
+
+
+def _b64(data: Any) -> str:
+    if not isinstance(data, bytes):
+        data = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_token(sub: Any, role: str = "user", sid: Optional[str] = None, secret: str = JWT_SECRET) -> str:
+    """An HS256 JWT with claims sub, role, sid and exp."""
+    claims: Dict[str, Any] = {"sub": str(sub), "role": role, "exp": int(time.time()) + 3600}
+    if sid is not None:
+        claims["sid"] = sid
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+class Recorder:
+    """A socketio.Client that records every event it receives, in order."""
+
+    def __init__(self) -> None:
+        self.client = socketio.Client(reconnection=False, handle_sigint=False)
+        self.events: List[Tuple[str, Any]] = []
+        self.disconnects: List[Any] = []
+        self.connect_errors: List[Any] = []
+        self._changed = threading.Condition()
+
+        @self.client.on("*")
+        def any_event(event: str, data: Any = None) -> None:
+            self._record(lambda: self.events.append((event, data)))
+
+        @self.client.event
+        def connect_error(data: Any) -> None:
+            self._record(lambda: self.connect_errors.append(data))
+
+        @self.client.event
+        def disconnect(reason: Any = None) -> None:
+            self._record(lambda: self.disconnects.append(reason))
+
+    def _record(self, change: Callable[[], None]) -> None:
+        with self._changed:
+            change()
+            self._changed.notify_all()
+
+    def wait(self, condition: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout):
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; got {self.names()}")
+            return condition()
+
+    def wait_event(self, name: str, predicate: Callable[[Any], bool] = lambda data: True) -> Any:
+        def found() -> Optional[Tuple[Any]]:
+            for event, data in self.events:
+                if event == name and predicate(data):
+                    return (data,)
+            return None
+
+        return self.wait(found, repr(name))[0]
+
+    def names(self) -> List[str]:
+        with self._changed:
+            return [event for event, _ in self.events]
+
+    def close(self) -> None:
+        # Teardown only: an abortive close, because a clean websocket close against
+        # werkzeug's development server (the attach-mode host) waits 3 s for a close
+        # frame that server never sends. The hub notices the socket went away either way.
+        if self.client.connected:
+            ws = getattr(self.client.eio, "ws", None)
+            if ws is not None and ws.sock is not None:
+                ws.sock.shutdown(socket.SHUT_RDWR)
+            self.client.eio.disconnect(abort=True)
+
+
+class Setup:
+    """A hub reachable over Socket.IO at ``url``, in one of the two modes."""
+
+    def __init__(self, mode: str, config: Optional[Dict[str, Any]] = None) -> None:
+        self.mode = mode
+        config = dict(config or {})
+        config.setdefault("jwt_secret", JWT_SECRET)
+        self.hub = Hub(config)
+        self.recorders: List[Recorder] = []
+        if mode == "serve":
+            self.server = self.hub.serve("127.0.0.1", 0)
+            self.url = self.server.url
+        else:
+            self.sio = socketio.Server(async_mode="threading")
+            self.bridge = attach_socketio(self.hub, self.sio)
+            self.http = make_server("127.0.0.1", 0, socketio.WSGIApp(self.sio), threaded=True)
+            self.url = f"http://127.0.0.1:{self.http.server_port}"
+            self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+            self.thread.start()
+
+    def client(
+        self,
+        auth: Optional[Dict[str, Any]] = None,
+        transports: Optional[List[str]] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> Recorder:
+        """A connected client (authenticated at connect when ``auth`` is given)."""
+        recorder = Recorder()
+        self.recorders.append(recorder)
+        recorder.client.connect(
+            self.url, auth=auth, transports=transports or ["websocket"], headers=headers or {}, wait_timeout=TIMEOUT
+        )
+        return recorder
+
+    def user(self, user_id: str, page: str = "modules", role: str = "user") -> Recorder:
+        """A client authenticated with a JWT for ``user_id``, past its page snapshot."""
+        recorder = self.client({"token": mint_token(user_id, role), "page": page})
+        recorder.wait_event("page:snapshot")
+        return recorder
+
+    def assert_nothing_before_sentinel(self, recorder: Recorder, user_id: str, forbidden: List[str]) -> List[str]:
+        """The "receives nothing" check with its positive sentinel: ``test:sentinel`` is
+        sent to ``user_id`` and must arrive; none of ``forbidden`` may precede it."""
+        nonce = str(uuid.uuid4())
+        assert self.hub.emit_to_user(user_id, "test:sentinel", {"nonce": nonce}).connections >= 1
+        recorder.wait_event("test:sentinel", lambda data: data.get("nonce") == nonce)
+        names = recorder.names()
+        before = names[: names.index("test:sentinel")]
+        for name in forbidden:
+            assert name not in before, f"{name} arrived but must not have: {before}"
+        return before
+
+    def close(self) -> None:
+        for recorder in self.recorders:
+            recorder.close()
+        if self.mode == "serve":
+            self.server.shutdown()
+        else:
+            self.http.shutdown()
+        self.hub.shutdown(1.0)
+
+
+@pytest.fixture(params=["serve", "attach"])
+def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
+    """The same hub behind its own server and behind a python-socketio server."""
+    running = Setup(request.param)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def make_setup() -> Iterator[Callable[..., Setup]]:
+    """Builds setups with a config (hooks), closed after the test."""
+    made: List[Setup] = []
+
+    def make(mode: str, config: Optional[Dict[str, Any]] = None) -> Setup:
+        running = Setup(mode, config)
+        made.append(running)
+        return running
+
+    yield make
+    for running in made:
+        running.close()
+
