@@ -4,10 +4,12 @@
 //! The crash and full-disk cases re-run this test binary as a child process
 //! (`child_process_entry`, driven by `MCRT_PERSIST_CHILD`); run alone it does nothing.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use microcoaster_realtime::hooks::{AuditKind, AuditOutcome, AuditRecord};
@@ -19,32 +21,7 @@ use microcoaster_realtime::transport::queue::ConnectionId;
 use microcoaster_realtime::{Audience, ModuleId, Role, SessionId, UserId};
 use serde_json::{Map, Value, json};
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mcrt-persist-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("realtime.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::TempDir;
 
 /// A recent base time, so the default retention (90 days) keeps the test rows.
 fn base() -> u64 {
@@ -317,7 +294,7 @@ fn a_corrupt_header_is_refused() {
 #[test]
 fn a_parent_that_is_a_file_is_refused() {
     let dir = TempDir::new("parent-file");
-    let parent = dir.0.join("not-a-directory");
+    let parent = dir.path().join("not-a-directory");
     std::fs::write(&parent, b"x").unwrap();
     let error = Persistence::open(parent.join("realtime.db"), Durability::Batched).unwrap_err();
     assert!(
@@ -325,7 +302,7 @@ fn a_parent_that_is_a_file_is_refused() {
         "{error:?}"
     );
     // A directory at the database path is refused too.
-    let error = Persistence::open(&dir.0, Durability::Batched).unwrap_err();
+    let error = Persistence::open(dir.path(), Durability::Batched).unwrap_err();
     assert!(
         matches!(error, PersistError::Unwritable { .. }),
         "{error:?}"

@@ -2,8 +2,8 @@
 //! restart, the audit log is complete, `Sync` durability makes each emit's audit row
 //! durable before the call returns, and a bad database file is a typed build error.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
+
 use std::time::Duration;
 
 use microcoaster_realtime::hooks::{AuditKind, AuditOutcome};
@@ -11,32 +11,7 @@ use microcoaster_realtime::persist::{AuditFilter, Durability, PersistError, Pers
 use microcoaster_realtime::{BuildError, EmitOutcome, Hub};
 use serde_json::json;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mcrt-persist-hub-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("realtime.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::TempDir;
 
 fn all() -> AuditFilter {
     AuditFilter {
@@ -240,7 +215,7 @@ fn a_corrupt_or_foreign_database_is_a_typed_build_error() {
         "{error:?}"
     );
 
-    let text = dir.0.join("notes.txt");
+    let text = dir.path().join("notes.txt");
     std::fs::write(&text, "not a database at all").unwrap();
     let error = Hub::builder()
         .persist(&text, Durability::Batched)

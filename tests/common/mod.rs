@@ -11,6 +11,7 @@
 //! never come. No sleeps are needed anywhere.
 #![allow(dead_code)] // each test crate uses a different subset
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -254,4 +255,39 @@ pub fn assert_timestamp(payload: &Value) {
         timestamp + 60_000 >= now && timestamp <= now + 60_000,
         "timestamp {timestamp} is not close to now ({now}) in {payload}"
     );
+}
+
+/// A fresh directory under the system temp dir (`mcrt-<tag>-<pid>-<n>`), removed on drop;
+/// the databases of persistence tests live here.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates an empty directory named after `tag`.
+    pub fn new(tag: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mcrt-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir created");
+        Self(dir)
+    }
+
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The database path inside it.
+    pub fn db(&self) -> PathBuf {
+        self.0.join("realtime.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
