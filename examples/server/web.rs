@@ -5,9 +5,11 @@
 //!
 //! The Socket.IO client bundle is not part of this repository: it is read at start from
 //! `<web dir>/node_modules/socket.io-client/dist/socket.io.min.js`, which
-//! `npm ci --prefix web` installs (scripts/test does it). Without it the server still
-//! runs: `/vendor/socket.io.min.js` answers 404 with that command, the page shows a
-//! banner saying the same, and a warning is logged at start.
+//! `npm ci --prefix web` installs (scripts/test does it). When it is missing at start
+//! and npm is on the PATH, the server runs `npm ci --omit=dev` in the web directory
+//! once, so the main command works on a fresh clone with nothing to configure. If
+//! that fails the server still runs: `/vendor/socket.io.min.js` answers 404 with the
+//! command, the page shows a banner saying the same, and a warning is logged.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +21,34 @@ use serde_json::Value;
 const INDEX: &str = include_str!("../../web/index.html");
 const APP: &str = include_str!("../../web/app.js");
 const STYLE: &str = include_str!("../../web/style.css");
+
+/// Installs the dashboard's runtime dependency (the Socket.IO browser client) with npm;
+/// a failure is only logged, the server runs without the dashboard.
+fn install_bundle(web_dir: &Path) {
+    eprintln!(
+        "installing the dashboard's Socket.IO browser client: npm ci --omit=dev in {}",
+        web_dir.display()
+    );
+    let status = std::process::Command::new("npm")
+        .args([
+            "ci",
+            "--omit=dev",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ])
+        .current_dir(web_dir)
+        .env("PUPPETEER_SKIP_DOWNLOAD", "1")
+        .stdout(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(status) if status.success() => {}
+        Ok(status) => tracing::warn!(%status, "npm ci for the dashboard failed"),
+        Err(error) => {
+            tracing::warn!(%error, "npm is not available to install the dashboard's client")
+        }
+    }
+}
 
 /// Where the bundle sits inside the web directory.
 pub const BUNDLE: &str = "node_modules/socket.io-client/dist/socket.io.min.js";
@@ -35,6 +65,9 @@ fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Option<HttpResponse
 /// `/demo/tokens` (only in demo mode).
 pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
     let bundle_path = web_dir.join(BUNDLE);
+    if !bundle_path.exists() && web_dir.join("package-lock.json").exists() {
+        install_bundle(web_dir);
+    }
     let bundle = match std::fs::read(&bundle_path) {
         Ok(bytes) => Some(Bytes::from(bytes)),
         Err(error) => {
