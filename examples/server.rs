@@ -110,6 +110,10 @@ struct Args {
     /// Log output: `human` (default) or `json` (one JSON object per line).
     #[arg(long, env = "MCRT_LOG_FORMAT", default_value = "human")]
     log_format: LogFormat,
+    /// Turn admin monitoring off (no `admin:activity`, `admin:alert`,
+    /// `admin:server:stats`, and no monitor thread).
+    #[arg(long, env = "MCRT_NO_MONITOR")]
+    no_monitor: bool,
     /// How often admin server stats are computed, in milliseconds (sent only when a
     /// value changed).
     #[arg(long, env = "MCRT_STATS_INTERVAL_MS", default_value_t = 2_000)]
@@ -317,13 +321,15 @@ fn main() {
     let api_key = args.api_key.clone().unwrap_or(secrets.api_key);
     let mut builder = Hub::builder()
         .jwt_secret(jwt_secret.as_bytes())
-        .device_offline_grace(Duration::from_millis(args.device_grace_ms))
-        .monitor(MonitorConfig {
+        .device_offline_grace(Duration::from_millis(args.device_grace_ms));
+    if !args.no_monitor {
+        builder = builder.monitor(MonitorConfig {
             stats_interval: Duration::from_millis(args.stats_interval_ms.max(100)),
             activity_window: Duration::from_millis(args.activity_window_ms.max(10)),
             user_status_batch: args.status_batch,
             ..MonitorConfig::default()
         });
+    }
     if args.restart_grace_ms > 0 {
         builder = builder.offline_after_restart(Duration::from_millis(args.restart_grace_ms));
     }

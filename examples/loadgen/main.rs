@@ -85,7 +85,7 @@ struct Args {
     server_threads: usize,
     /// Run our server with its SQLite database (batched durability, every emit audited)
     /// instead of `--memory`; the reference servers keep nothing, so the default
-    /// compares like with like.
+    /// compares like with like (for the same reason ours runs `--no-monitor`).
     #[arg(long)]
     server_persist: bool,
     /// A reference server command, run after ours with the same flags (`--addr`,
@@ -232,6 +232,8 @@ fn main() {
                         } else {
                             vec!["--memory".into()]
                         },
+                        // The reference sends no monitoring events; neither do we here.
+                        vec!["--no-monitor".into()],
                         vec![
                             "--threads".into(),
                             args.server_threads.to_string(),
