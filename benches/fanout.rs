@@ -65,8 +65,11 @@ fn drain(connection: &mut InProcessConnection) -> usize {
 }
 
 /// Registers `count` sessions (`{prefix}{i}`, one user each, with `role`), then opens
-/// and authenticates one connection per session on `page`. Sessions are all logged in
-/// before anyone connects, so setup is linear in `count`.
+/// one connection per session and authenticates each on `page`. Sessions are all logged
+/// in before anyone connects, so setup is linear in `count`. Connections are all opened
+/// before any authenticates, so their queues sit together in the heap whatever the
+/// authentication allocates (audit records with persistence): otherwise the persisted
+/// hub's queues are scattered and its broadcasts measure heap layout, not persistence.
 fn connect_many(
     hub: &Hub,
     prefix: &str,
@@ -81,16 +84,15 @@ fn connect_many(
         )
         .expect("login");
     }
-    (0..count)
-        .map(|i| {
-            let mut connection = hub.connect_in_process();
-            connection
-                .authenticate(json!({"sessionId": format!("{prefix}-s{i}"), "page": page}))
-                .expect("session authentication");
-            drain(&mut connection);
-            connection
-        })
-        .collect()
+    let mut connections: Vec<InProcessConnection> =
+        (0..count).map(|_| hub.connect_in_process()).collect();
+    for (i, connection) in connections.iter_mut().enumerate() {
+        connection
+            .authenticate(json!({"sessionId": format!("{prefix}-s{i}"), "page": page}))
+            .expect("session authentication");
+        drain(connection);
+    }
+    connections
 }
 
 /// Times `iters` calls of `emit`, draining every connection every `drain_every()` emits
