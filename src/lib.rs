@@ -235,7 +235,9 @@ pub use event::{Audience, Event};
 pub use hooks::{
     AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler, StatsProvider, Verdict,
 };
-pub use hub::{BuildError, EmitOutcome, Hub, HubBuilder, HubError, IdArg, InboundError, Reply};
+pub use hub::{
+    BuildError, EmitOutcome, Executor, Hub, HubBuilder, HubError, IdArg, InboundError, Job, Reply,
+};
 pub use ids::{IdError, ModuleId, SessionId, UserId};
 pub use metrics::{BadInputKind, MetricsSnapshot};
 pub use monitor::{Alert, AlertLevel, AlertRule, AlertRules, MonitorConfig};

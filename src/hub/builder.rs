@@ -30,6 +30,7 @@ pub struct HubBuilder {
     restart_grace: Option<Duration>,
     persist: Option<(PathBuf, PersistConfig)>,
     monitor: Option<MonitorConfig>,
+    executor: Option<Box<dyn Executor>>,
 }
 
 impl HubBuilder {
@@ -58,6 +59,7 @@ impl HubBuilder {
             restart_grace: None,
             persist: None,
             monitor: None,
+            executor: None,
         }
     }
 
@@ -188,6 +190,16 @@ impl HubBuilder {
         self
     }
 
+    /// Runs every emit the library originates itself (device grace timer, restart
+    /// check, monitor ticks, device connections and telemetry and the HTTP API on
+    /// server threads) through `executor`, on the host's thread, instead of in place on
+    /// the library thread (see [`Executor`]). A host whose before-emit filter must run
+    /// on its own single thread (Node) sets it; without it nothing changes.
+    pub fn executor(mut self, executor: impl Executor) -> Self {
+        self.executor = Some(Box::new(executor));
+        self
+    }
+
     /// Adds a transport, started by `build`.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transports.push(Arc::new(transport));
@@ -260,6 +272,7 @@ impl HubBuilder {
                 next_offset: AtomicU64::new(1),
                 restored: restart::RestoredOnline::default(),
                 monitor: self.monitor.map(|config| Monitor::new(config, admin_page)),
+                executor: self.executor,
             }),
         };
         if let Some(grace) = self.restart_grace

@@ -149,11 +149,16 @@ impl Hub {
 
     /// A device connection authenticated: its module goes online (unchanged if a quick
     /// reconnect kept it online).
+    /// (Its emit is an originated one: see [`Hub::originate`].)
     pub(super) fn device_connected(&self, module: &ModuleId, owner: &UserId) {
         self.inner.presence.connected(module, owner);
-        if let Err(error) = self.emit_module_online(module.as_str(), &json!({"userId": owner})) {
-            tracing::warn!(%module, %error, "device connected but its module could not go online");
-        }
+        let (module, owner) = (module.clone(), owner.clone());
+        self.originate(move |hub| {
+            if let Err(error) = hub.emit_module_online(module.as_str(), &json!({"userId": owner}))
+            {
+                tracing::warn!(%module, %error, "device connected but its module could not go online");
+            }
+        });
     }
 
     pub(super) fn device_disconnected(&self, module: ModuleId) {
@@ -175,15 +180,20 @@ impl Hub {
     }
 
     /// Runs on the grace timer thread: takes the module offline unless its device came
-    /// back.
+    /// back. With an executor the check itself is the job, so a device back before the
+    /// host ran it keeps its module online.
     pub(super) fn device_grace_over(inner: &Arc<HubInner>, module: &ModuleId, generation: u64) {
         let hub = Hub {
             inner: Arc::clone(inner),
         };
-        if let Some(owner) = inner.presence.expire(module, generation)
-            && let Err(error) = hub.emit_module_offline(module.as_str(), &json!({"userId": owner}))
-        {
-            tracing::warn!(%module, %error, "device gone but its module could not go offline");
-        }
+        let module = module.clone();
+        hub.originate(move |hub| {
+            if let Some(owner) = hub.inner.presence.expire(&module, generation)
+                && let Err(error) =
+                    hub.emit_module_offline(module.as_str(), &json!({"userId": owner}))
+            {
+                tracing::warn!(%module, %error, "device gone but its module could not go offline");
+            }
+        });
     }
 }

@@ -70,7 +70,20 @@ impl Hub {
             return self.change_page(id, data);
         }
         if let (Some(module), DEVICE_TELEMETRY) = (&identity.module_id, event_name) {
-            // A device's telemetry frame is its module's telemetry, nothing else.
+            // A device's telemetry frame is its module's telemetry, nothing else. Off
+            // the host's thread with an executor, it is queued for the host and the ack
+            // says so (the outcome is not known yet).
+            if !self.emits_here() {
+                let (module, data) = (module.clone(), data.clone());
+                self.originate(move |hub| {
+                    if let Err(error) = hub.emit_telemetry_update(module.as_str(), &data) {
+                        tracing::debug!(%module, %error, "device telemetry refused");
+                    }
+                });
+                return Ok(Reply {
+                    ack: Some(json!({"outcome": "queued"})),
+                });
+            }
             let outcome = self
                 .emit_telemetry_update(module.as_str(), data)
                 .map_err(|error| InboundError::Device(error.to_string()))?;

@@ -27,7 +27,7 @@
 //! host calls), `deliver.rs` (hooks, resolution, queues, audit), `inbound.rs` (client
 //! messages and authentication), `connections.rs` (attach, detach, device presence),
 //! `errors.rs` (outcomes and errors), `restart.rs` (modules restored online that wait
-//! for their device); this file holds the shared state, the emit lock and
+//! for their device), `executor.rs` (where the emits the library originates run); this file holds the shared state, the emit lock and
 //! the lifecycle.
 //!
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
@@ -38,6 +38,7 @@ mod connections;
 mod deliver;
 mod emit;
 mod errors;
+mod executor;
 mod inbound;
 mod monitoring;
 mod restart;
@@ -47,6 +48,8 @@ use builder::Limits;
 use deliver::Published;
 pub use emit::IdArg;
 pub use errors::{BuildError, DEVICE_TELEMETRY, EmitOutcome, HubError, InboundError, Reply};
+pub(crate) use executor::API_PATIENCE;
+pub use executor::{Executor, Job};
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -116,6 +119,8 @@ struct HubInner {
     next_offset: AtomicU64,
     /// Admin monitoring, when built with `monitor`.
     monitor: Option<Monitor>,
+    /// Where the emits the library originates run, when the host gave one.
+    executor: Option<Box<dyn Executor>>,
 }
 
 impl HubInner {

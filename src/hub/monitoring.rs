@@ -136,12 +136,15 @@ impl Hub {
             return;
         }
         // Like a host call: under the emit lock, so these events take their place in
-        // the one order every connection sees.
-        let Ok(guard) = self.lock() else { return };
-        for event in events {
-            self.publish(event);
-        }
-        drop(guard);
+        // the one order every connection sees; on the host's thread when it gave an
+        // executor.
+        self.originate(move |hub| {
+            let Ok(guard) = hub.lock() else { return };
+            for event in events {
+                hub.publish(event);
+            }
+            drop(guard);
+        });
     }
 
     fn server_stats(&self, tracker: &mut StatsTracker, now: Instant) -> Value {

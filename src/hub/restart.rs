@@ -87,9 +87,11 @@ impl Hub {
         let pending = std::mem::take(&mut *restored.pending.lock());
         restored.any.store(false, Ordering::Relaxed);
         for (module, owner) in pending {
-            if let Err(error) = self.emit_module_offline(&module, &json!({"userId": owner})) {
-                tracing::warn!(%module, %error, "a module restored online could not go offline");
-            }
+            self.originate(move |hub| {
+                if let Err(error) = hub.emit_module_offline(&module, &json!({"userId": owner})) {
+                    tracing::warn!(%module, %error, "a module restored online could not go offline");
+                }
+            });
         }
     }
 }

@@ -21,12 +21,13 @@
 //! Answers: `200 {"outcome":"unchanged"}` or `200 {"outcome":"delivered","connections":N}`;
 //! `400 {"error":{"code","message"}}` for bad input (invalid JSON, missing fields, the
 //! hub's typed errors); `401` without a valid key; `404` for an unknown call; `405` for
-//! another method. This module must not bypass the hub's emit API.
+//! another method; with a host executor ([`crate::HubBuilder::executor`]) the emit runs
+//! on the host's thread and `503 host_busy` answers if it did not run within 10 s. This module must not bypass the hub's emit API.
 
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::hub::{EmitOutcome, Hub, HubError};
+use crate::hub::{API_PATIENCE, EmitOutcome, Hub, HubError};
 
 use super::{HttpRequest, HttpResponse};
 
@@ -81,7 +82,24 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
             "the body must be a JSON object",
         ));
     }
-    let outcome = match dispatch(hub, call, &body) {
+    let dispatched = if hub.emits_here() {
+        dispatch(hub, call, &body)
+    } else {
+        // A host executor runs library-originated emits on the host's thread.
+        let call = call.to_owned();
+        let waited = hub.originate_and_wait(move |hub| dispatch(hub, &call, &body), API_PATIENCE);
+        match waited {
+            Some(dispatched) => dispatched,
+            None => {
+                return Some(error(
+                    503,
+                    "host_busy",
+                    "the host did not run this emit in time (it may still run)",
+                ));
+            }
+        }
+    };
+    let outcome = match dispatched {
         Some(outcome) => outcome,
         None => {
             return Some(error(

@@ -417,6 +417,15 @@ async fn route(
         body,
     };
     let answer = match (&shared.config.api_key, is_api) {
+        // With a host executor the call waits for the host's thread to run the emit:
+        // off the runtime's workers, so other connections keep being served.
+        (Some(key), true) if !shared.hub.emits_here() => {
+            let (hub, key) = (shared.hub.clone(), key.clone());
+            tokio::task::spawn_blocking(move || api::handle(&hub, &key, &request))
+                .await
+                .ok()
+                .flatten()
+        }
         (Some(key), true) => api::handle(&shared.hub, key, &request),
         _ => shared
             .config

@@ -1,0 +1,163 @@
+//! The host executor (`HubBuilder::executor`): emits the library originates itself (the
+//! device grace timer, a device connecting or sending telemetry) are handed to it as
+//! jobs instead of running in place, run on the thread that runs the jobs, in the order
+//! they were originated; host calls still run in place.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{assert_nothing_then_sentinel, connect};
+use crossbeam_channel::{Receiver, Sender};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use microcoaster_realtime::{Audience, Executor, Hub, InProcessConnection, Job, Verdict};
+use serde_json::{Value, json};
+
+const OWNER: &str = "7";
+const MODULE: &str = "MC-7001-STN";
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Queues jobs for the test thread, as a single-threaded host would.
+struct Queue {
+    jobs: Sender<Job>,
+    here: bool,
+}
+
+impl Executor for Queue {
+    fn runs_here(&self) -> bool {
+        self.here
+    }
+
+    fn execute(&self, job: Job) {
+        self.jobs.send(job).expect("the test keeps the receiver");
+    }
+}
+
+/// A hub whose originated emits go to the returned receiver, and the threads on which
+/// its before-emit filter saw `module:*` events.
+fn hub_with_executor(here: bool) -> (Hub, Receiver<Job>, Arc<Mutex<Vec<ThreadId>>>) {
+    let (jobs, queued) = crossbeam_channel::unbounded();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let threads = Arc::clone(&seen);
+    let hub = common::builder()
+        .device_offline_grace(Duration::from_millis(20))
+        .before_emit(move |name: &str, _: &Audience, _: &mut Value| {
+            if name.starts_with("module:") {
+                threads.lock().unwrap().push(std::thread::current().id());
+            }
+            Verdict::Keep
+        })
+        .executor(Queue { jobs, here })
+        .build()
+        .unwrap();
+    (hub, queued, seen)
+}
+
+fn device(hub: &Hub) -> InProcessConnection {
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": MODULE, "role": "device", "owner": OWNER, "exp": exp}),
+        &EncodingKey::from_secret(common::JWT_SECRET),
+    )
+    .unwrap();
+    let conn = hub.connect_in_process();
+    conn.authenticate(json!({"token": token}))
+        .expect("device authenticates");
+    conn
+}
+
+fn run_next(queued: &Receiver<Job>) {
+    let job = queued
+        .recv_timeout(PATIENCE)
+        .expect("a job reaches the executor");
+    job();
+}
+
+#[test]
+fn device_grace_emit_lands_in_the_executor_not_in_place() {
+    let (hub, queued, threads) = hub_with_executor(false);
+    let mut owner = connect(&hub, OWNER, "user", "s-owner", "modules");
+    let board = device(&hub);
+    // The online emit is a job: nothing reached the owner yet.
+    assert_nothing_then_sentinel(&hub, &mut [&mut owner]);
+    run_next(&queued);
+    assert_eq!(owner.expect("module:status:changed")["online"], json!(true));
+
+    drop(board);
+    // The grace timer thread hands the offline emit over instead of running it.
+    let job = queued
+        .recv_timeout(PATIENCE)
+        .expect("the grace timer's emit reaches the executor");
+    assert_nothing_then_sentinel(&hub, &mut [&mut owner]);
+    job();
+    assert_eq!(
+        owner.expect("module:status:changed")["online"],
+        json!(false)
+    );
+
+    let me = std::thread::current().id();
+    let seen = threads.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![me, me],
+        "every module emit ran on the job thread"
+    );
+    assert!(queued.try_recv().is_err(), "no other job");
+}
+
+#[test]
+fn originated_emits_run_in_the_order_they_were_originated() {
+    let (hub, queued, _) = hub_with_executor(false);
+    let mut owner = connect(&hub, OWNER, "user", "s-owner", "modules");
+    let board = device(&hub);
+    for speed in 1..=20 {
+        let reply = board
+            .send("telemetry", json!({"speed": speed}))
+            .expect("telemetry is accepted");
+        assert_eq!(reply.ack, Some(json!({"outcome": "queued"})));
+    }
+    run_next(&queued);
+    assert_eq!(owner.expect("module:status:changed")["online"], json!(true));
+    for speed in 1..=20 {
+        run_next(&queued);
+        let update = owner.expect("module:telemetry:updated");
+        assert_eq!(update["telemetry"]["speed"], json!(speed));
+    }
+    assert_nothing_then_sentinel(&hub, &mut [&mut owner]);
+}
+
+#[test]
+fn on_the_host_thread_originated_emits_run_in_place() {
+    let (hub, queued, _) = hub_with_executor(true);
+    let mut owner = connect(&hub, OWNER, "user", "s-owner", "modules");
+    let board = device(&hub);
+    assert_eq!(owner.expect("module:status:changed")["online"], json!(true));
+    let reply = board.send("telemetry", json!({"speed": 3})).unwrap();
+    assert_eq!(
+        reply.ack,
+        Some(json!({"outcome": "delivered", "connections": 1}))
+    );
+    assert_eq!(
+        owner.expect("module:telemetry:updated")["telemetry"]["speed"],
+        json!(3)
+    );
+    assert!(queued.try_recv().is_err(), "nothing was queued");
+}
+
+#[test]
+fn a_job_queued_for_a_dropped_hub_does_nothing() {
+    let (hub, queued, threads) = hub_with_executor(false);
+    let board = device(&hub);
+    let job = queued.recv_timeout(PATIENCE).expect("the online job");
+    drop(board);
+    drop(hub);
+    job();
+    assert!(threads.lock().unwrap().is_empty(), "nothing was emitted");
+}
