@@ -107,6 +107,13 @@ typedef struct McrtOutcome {
   size_t connections;
 } McrtOutcome;
 
+// Tells the host that emits wait for `mcrt_run_pending`. Called once per batch (again
+// only after `mcrt_run_pending` found the queue empty, or left jobs for a next call),
+// on a library thread or inside `mcrt_run_pending`, with no library lock held. It must
+// return quickly and must not call `mcrt_run_pending` itself: schedule that call on
+// the host's thread (Node: `setImmediate`).
+typedef void (*McrtWakeCallback)(void *user_data);
+
 // Decides on one authentication attempt. `request_json` is the client's payload (the
 // `client:authenticate` data or the Socket.IO `auth` object); `context_json` is
 // `{"remoteAddr": "ip:port"|null, "headers": {name: value}, "query": {name: value}}`
@@ -145,10 +152,12 @@ typedef int32_t (*McrtStatsCallback)(void *user_data, struct McrtReply *reply);
 // "session"|"admins"|"everyone", "userId"?: "…"}`) and `payload_json`, all
 // NUL-terminated and valid during the call. Return `MCRT_FILTER_VERDICT_KEEP`
 // (after an optional `mcrt_reply_set(reply, <new payload JSON>)` to rewrite it) or
-// `MCRT_FILTER_VERDICT_DROP`. Thread: the emitting thread — the host's, or the device
-// grace-period timer thread for `module:status:changed` of a device gone — **under the
-// emit lock**: keep it quick, do not emit from it (that returns `MCRT_STATUS_REENTRANT`)
-// and never wait on a thread that emits.
+// `MCRT_FILTER_VERDICT_DROP`. Thread: the emitting thread — the host's, or a library
+// thread for the emits the library originates (the device grace-period timer, a served
+// device's connection or telemetry, the HTTP API) — **under the emit lock**: keep it
+// quick, do not emit from it (that returns `MCRT_STATUS_REENTRANT`) and never wait on a
+// thread that emits. With `mcrt_builder_set_executor` it runs only on the host's
+// threads: those originated emits run inside `mcrt_run_pending`.
 typedef int32_t (*McrtBeforeEmitCallback)(void *user_data,
                                           const char *name,
                                           size_t name_len,
@@ -395,6 +404,25 @@ enum McrtStatus mcrt_emit_to_admins(const struct McrtHub *hub,
                                     size_t data_len,
                                     struct McrtOutcome *out);
 
+// Installs the host executor: every emit the library originates itself is queued
+// instead of running on the library thread, `wake` (not NULL) tells the host, and the
+// host runs them with `mcrt_run_pending` on its own thread (see `McrtWakeCallback`).
+// Use it when a before-emit filter (or any callback) must run on one host thread, as
+// in Node. The thread calling this function is taken as the host's thread: an emit
+// originated on it inside a `mcrt_` call runs in place. `user_data` must stay valid
+// until `mcrt_hub_free` returns. At most once per builder. Thread: any.
+enum McrtStatus mcrt_builder_set_executor(struct McrtBuilder *builder,
+                                          McrtWakeCallback wake,
+                                          void *user_data);
+
+// Runs, on the calling thread, the originated emits queued when it is called (their
+// before-emit filters, frame and audit callbacks run here too); `*ran_out` (may be
+// NULL) gets how many ran. If more were queued meanwhile, the wake callback is called
+// again before it returns. `MCRT_STATUS_NOT_CONFIGURED` without an executor. Thread:
+// the host's (any thread may call it, and the jobs run there), never from inside a
+// callback of this hub.
+enum McrtStatus mcrt_run_pending(const struct McrtHub *hub, size_t *ran_out);
+
 // Sets the answer of the callback that received `reply`: `len` bytes of UTF-8 (JSON
 // where the callback's doc says so), copied. Call it from inside that callback only;
 // a second call replaces the first. Thread: the callback's.
@@ -464,11 +492,13 @@ void mcrt_builder_free(struct McrtBuilder *builder);
 // `*out` owns the hub. Thread: any.
 enum McrtStatus mcrt_hub_new(const char *config_json, size_t len, struct McrtHub **out);
 
-// Stops the host transport's delivery thread, detaches every host connection and frees
-// the hub handle. With persistence, the state is saved once the last reference (a
-// running server holds one) is gone. NULL is a no-op. Thread: any, but not from inside
-// a callback of this hub; in a single-threaded host whose callbacks run on its event
-// loop (Node), call it off that loop (it waits for a frame being delivered).
+// Stops the host transport's delivery thread, detaches every host connection, drops
+// the originated emits still queued for `mcrt_run_pending` (no wake callback runs
+// after it returns) and frees the hub handle. With persistence, the state is saved
+// once the last reference (a running server holds one) is gone. NULL is a no-op.
+// Thread: any, but not from inside a callback of this hub; in a single-threaded host
+// whose callbacks run on its event loop (Node), call it off that loop (it waits for a
+// frame being delivered, or a wake callback running).
 void mcrt_hub_free(struct McrtHub *hub);
 
 // Stops every transport, closes every connection with reason `shutdown` (after the

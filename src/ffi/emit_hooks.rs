@@ -14,10 +14,12 @@ use crate::hooks::{AuditRecord, Verdict};
 /// "session"|"admins"|"everyone", "userId"?: "…"}`) and `payload_json`, all
 /// NUL-terminated and valid during the call. Return `MCRT_FILTER_VERDICT_KEEP`
 /// (after an optional `mcrt_reply_set(reply, <new payload JSON>)` to rewrite it) or
-/// `MCRT_FILTER_VERDICT_DROP`. Thread: the emitting thread — the host's, or the device
-/// grace-period timer thread for `module:status:changed` of a device gone — **under the
-/// emit lock**: keep it quick, do not emit from it (that returns `MCRT_STATUS_REENTRANT`)
-/// and never wait on a thread that emits.
+/// `MCRT_FILTER_VERDICT_DROP`. Thread: the emitting thread — the host's, or a library
+/// thread for the emits the library originates (the device grace-period timer, a served
+/// device's connection or telemetry, the HTTP API) — **under the emit lock**: keep it
+/// quick, do not emit from it (that returns `MCRT_STATUS_REENTRANT`) and never wait on a
+/// thread that emits. With `mcrt_builder_set_executor` it runs only on the host's
+/// threads: those originated emits run inside `mcrt_run_pending`.
 pub type McrtBeforeEmitCallback = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::config::{HubConfig, parse};
 use super::emit_hooks::{self, McrtAuditCallback, McrtBeforeEmitCallback};
+use super::executor::ExecutorState;
 use super::hooks::{
     self, McrtAuthenticateCallback, McrtClientEventCallback, McrtStatsCallback, UserData,
 };
@@ -22,6 +23,7 @@ use crate::hub::{Hub, HubBuilder};
 pub struct McrtBuilder {
     builder: HubBuilder,
     host: Option<Arc<HostState>>,
+    pub(super) executor: Option<Arc<ExecutorState>>,
 }
 
 /// A running hub. Opaque: from `mcrt_builder_build` or `mcrt_hub_new`, freed with
@@ -29,20 +31,23 @@ pub struct McrtBuilder {
 pub struct McrtHub {
     pub(crate) hub: Hub,
     pub(crate) host: Option<Arc<HostState>>,
+    pub(crate) executor: Option<Arc<ExecutorState>>,
 }
 
 /// The builder behind a handle.
 ///
 /// # Safety
 /// A non-null `builder` must come from `mcrt_builder_new` and not be built or freed.
-unsafe fn builder_mut<'a>(builder: *mut McrtBuilder) -> Result<&'a mut McrtBuilder, FfiError> {
+pub(super) unsafe fn builder_mut<'a>(
+    builder: *mut McrtBuilder,
+) -> Result<&'a mut McrtBuilder, FfiError> {
     // SAFETY: the caller's contract; `as_mut` handles NULL.
     unsafe { builder.as_mut() }
         .ok_or_else(|| FfiError::new(McrtStatus::NullPointer, "null_pointer", "builder is NULL"))
 }
 
 /// Applies `change` to the builder's `HubBuilder` (which is consumed and rebuilt).
-fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) -> HubBuilder) {
+pub(super) fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) -> HubBuilder) {
     let taken = std::mem::replace(&mut builder.builder, Hub::builder());
     builder.builder = change(taken);
 }
@@ -74,6 +79,7 @@ pub unsafe extern "C" fn mcrt_builder_new(
         let builder = Box::new(McrtBuilder {
             builder: config.into_builder()?,
             host: None,
+            executor: None,
         });
         // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
         unsafe { args::write_required(out, Box::into_raw(builder), "out") }
@@ -232,7 +238,11 @@ pub unsafe extern "C" fn mcrt_builder_build(
             ));
         }
         // SAFETY: a live builder handle from `mcrt_builder_new`, given back once.
-        let McrtBuilder { builder, host } = *unsafe { Box::from_raw(builder) };
+        let McrtBuilder {
+            builder,
+            host,
+            executor,
+        } = *unsafe { Box::from_raw(builder) };
         args::require(out, "out")?;
         let hub = builder.build().map_err(|error| {
             let status = match error {
@@ -246,7 +256,11 @@ pub unsafe extern "C" fn mcrt_builder_build(
         if let Some(host) = &host {
             host.start();
         }
-        let handle = Box::into_raw(Box::new(McrtHub { hub, host }));
+        let handle = Box::into_raw(Box::new(McrtHub {
+            hub,
+            host,
+            executor,
+        }));
         // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
         unsafe { args::write_required(out, handle, "out") }
     })
@@ -282,11 +296,13 @@ pub unsafe extern "C" fn mcrt_hub_new(
     unsafe { mcrt_builder_build(builder, out) }
 }
 
-/// Stops the host transport's delivery thread, detaches every host connection and frees
-/// the hub handle. With persistence, the state is saved once the last reference (a
-/// running server holds one) is gone. NULL is a no-op. Thread: any, but not from inside
-/// a callback of this hub; in a single-threaded host whose callbacks run on its event
-/// loop (Node), call it off that loop (it waits for a frame being delivered).
+/// Stops the host transport's delivery thread, detaches every host connection, drops
+/// the originated emits still queued for `mcrt_run_pending` (no wake callback runs
+/// after it returns) and frees the hub handle. With persistence, the state is saved
+/// once the last reference (a running server holds one) is gone. NULL is a no-op.
+/// Thread: any, but not from inside a callback of this hub; in a single-threaded host
+/// whose callbacks run on its event loop (Node), call it off that loop (it waits for a
+/// frame being delivered, or a wake callback running).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_hub_free(hub: *mut McrtHub) {
     entry(|| {
@@ -295,6 +311,9 @@ pub unsafe extern "C" fn mcrt_hub_free(hub: *mut McrtHub) {
             let hub = unsafe { Box::from_raw(hub) };
             if let Some(host) = &hub.host {
                 host.stop();
+            }
+            if let Some(executor) = &hub.executor {
+                executor.stop();
             }
             drop(hub);
         }

@@ -43,6 +43,7 @@ mod config;
 pub mod connections;
 pub mod emit;
 pub mod emit_hooks;
+pub mod executor;
 pub mod hooks;
 pub mod host;
 pub mod hub;
