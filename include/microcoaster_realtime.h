@@ -72,6 +72,10 @@ typedef enum McrtFilterVerdict {
   MCRT_FILTER_VERDICT_KEEP = 0,
   // Send nothing; the state change still stands.
   MCRT_FILTER_VERDICT_DROP = 1,
+  // The filter failed (Node: the JS function threw or returned a value of the wrong
+  // type): counted in the `hook_panics` metric and logged, and the event is dropped,
+  // as when a Rust filter panics or a Python filter raises.
+  MCRT_FILTER_VERDICT_FAILED = 2,
 } McrtFilterVerdict;
 
 // The encoding the frame callback receives.
@@ -151,8 +155,8 @@ typedef int32_t (*McrtStatsCallback)(void *user_data, struct McrtReply *reply);
 // Sees every event before it is routed: `name`, `audience_json` (`{"kind": "user"|
 // "session"|"admins"|"everyone", "userId"?: "…"}`) and `payload_json`, all
 // NUL-terminated and valid during the call. Return `MCRT_FILTER_VERDICT_KEEP`
-// (after an optional `mcrt_reply_set(reply, <new payload JSON>)` to rewrite it) or
-// `MCRT_FILTER_VERDICT_DROP`. Thread: the emitting thread — the host's, or a library
+// (after an optional `mcrt_reply_set(reply, <new payload JSON>)` to rewrite it),
+// `MCRT_FILTER_VERDICT_DROP`, or `MCRT_FILTER_VERDICT_FAILED` (dropped and counted). Thread: the emitting thread — the host's, or a library
 // thread for the emits the library originates (the device grace-period timer, a served
 // device's connection or telemetry, the HTTP API) — **under the emit lock**: keep it
 // quick, do not emit from it (that returns `MCRT_STATUS_REENTRANT`) and never wait on a

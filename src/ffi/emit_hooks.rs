@@ -13,8 +13,8 @@ use crate::hooks::{AuditRecord, Verdict};
 /// Sees every event before it is routed: `name`, `audience_json` (`{"kind": "user"|
 /// "session"|"admins"|"everyone", "userId"?: "…"}`) and `payload_json`, all
 /// NUL-terminated and valid during the call. Return `MCRT_FILTER_VERDICT_KEEP`
-/// (after an optional `mcrt_reply_set(reply, <new payload JSON>)` to rewrite it) or
-/// `MCRT_FILTER_VERDICT_DROP`. Thread: the emitting thread — the host's, or a library
+/// (after an optional `mcrt_reply_set(reply, <new payload JSON>)` to rewrite it),
+/// `MCRT_FILTER_VERDICT_DROP`, or `MCRT_FILTER_VERDICT_FAILED` (dropped and counted). Thread: the emitting thread — the host's, or a library
 /// thread for the emits the library originates (the device grace-period timer, a served
 /// device's connection or telemetry, the HTTP API) — **under the emit lock**: keep it
 /// quick, do not emit from it (that returns `MCRT_STATUS_REENTRANT`) and never wait on a
@@ -41,6 +41,10 @@ pub enum McrtFilterVerdict {
     Keep = 0,
     /// Send nothing; the state change still stands.
     Drop = 1,
+    /// The filter failed (Node: the JS function threw or returned a value of the wrong
+    /// type): counted in the `hook_panics` metric and logged, and the event is dropped,
+    /// as when a Rust filter panics or a Python filter raises.
+    Failed = 2,
 }
 
 /// Receives every audit record as JSON (`{"timestamp", "kind", "action", "user_id",
@@ -97,6 +101,13 @@ pub(crate) fn before_emit(
         };
         if verdict == McrtFilterVerdict::Drop as i32 {
             return Verdict::Drop;
+        }
+        if verdict == McrtFilterVerdict::Failed as i32 {
+            // Unwinds into the core's `guarded` (which counts and logs it) without the
+            // panic hook's message, as the Python binding does for a raising filter.
+            std::panic::resume_unwind(Box::new(format!(
+                "the before-emit filter failed on {name:?}"
+            )));
         }
         match reply_json(&reply) {
             Some(Ok(value)) => *payload = value,

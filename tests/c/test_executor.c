@@ -2,7 +2,8 @@
  * originates on one of its threads (here the device grace timer) is queued, the wake
  * callback says so from that thread, and the emit — its before-emit filter and its
  * frame — runs on the host thread inside mcrt_run_pending, after what the host emitted
- * meanwhile. Jobs still queued when the hub is freed are dropped without a leak. */
+ * meanwhile. Jobs still queued when the hub is freed are dropped without a leak. A filter
+ * answering MCRT_FILTER_VERDICT_FAILED drops its event and counts in hook_panics. */
 #include "support.h"
 
 typedef struct {
@@ -42,10 +43,11 @@ static int filter_off_host = 0;
 
 static int32_t filter_on_host(void *user_data, const char *name, size_t name_len, const char *audience,
                               size_t audience_len, const char *payload, size_t payload_len, McrtReply *reply) {
-    (void)user_data, (void)name, (void)name_len, (void)audience, (void)audience_len;
+    (void)user_data, (void)audience, (void)audience_len;
     (void)payload, (void)payload_len, (void)reply;
     filter_calls++;
     if (!pthread_equal(pthread_self(), host_thread)) filter_off_host++;
+    if (name_len == strlen("test:fail") && memcmp(name, "test:fail", name_len) == 0) return MCRT_FILTER_VERDICT_FAILED;
     return MCRT_FILTER_VERDICT_KEEP;
 }
 
@@ -106,6 +108,15 @@ void test_executor_runs_originated_emits_on_the_host_thread(void) {
     CHECK(ran == 0);
     OK(mcrt_run_pending(hub, NULL));
     CHECK(filter_calls >= 4 && filter_off_host == 0);
+
+    /* A filter reporting a failure: the event is dropped and counted in hook_panics. */
+    McrtOutcome outcome;
+    OK(mcrt_emit_to_user(hub, S("123"), S("test:fail"), S("{}"), &outcome));
+    CHECK(outcome.delivered && outcome.connections == 0 && rec.count == 4);
+    char *metrics = NULL;
+    OK(mcrt_hub_metrics(hub, &metrics));
+    CHECK(strstr(metrics, "\"hook_panics\":1") != NULL);
+    mcrt_string_free(metrics);
 
     /* A second batch wakes again; freeing the hub drops it unrun, without a leak. */
     OK(mcrt_host_attach(hub, S("{}"), &board));
