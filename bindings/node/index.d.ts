@@ -46,6 +46,19 @@ declare namespace RealTimeAPI {
     detail: unknown;
   }
 
+  /** Who an event goes to, as a before-emit filter sees it (it cannot change it). */
+  interface Audience {
+    kind: 'user' | 'session' | 'admins' | 'everyone';
+    userId?: string;
+  }
+
+  /** Sees every event before it is routed, on the event loop, synchronously (also the
+   * events the library emits from its own threads: they are run on the loop). Return
+   * `undefined`/`null`/`true` to keep it, `false` to drop it, or the new JSON payload.
+   * Throwing, or returning something JSON cannot carry (a function, a promise...), drops
+   * the event, emits a warning and counts in `metrics().hook_panics`. */
+  type BeforeEmit = (name: string, audience: Audience, payload: any) => unknown;
+
   interface Options {
     /** `attach` (default when `io` is given): the library rides on the host's socket.io
      * server. `standalone` (default when `io` is null): the library's own server listens. */
@@ -74,6 +87,8 @@ declare namespace RealTimeAPI {
     onClientEvent?: (event: ClientEvent) => void;
     /** Every audit record. */
     onAudit?: (record: AuditRecord) => void;
+    /** Before-emit filters, run in order: keep, drop or rewrite each event. */
+    beforeEmit?: BeforeEmit | BeforeEmit[];
     /** Stats for emitStatsUpdate (else `databaseManager.getStats()`). */
     getStats?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   }

@@ -70,6 +70,13 @@ const ClientEventCallback = koffi.proto(
   'void McrtClientEventCallback(void *user_data, const char *event, size_t len)');
 const AuditCallback = koffi.proto(
   'void McrtAuditCallback(void *user_data, const char *record, size_t len)');
+const BeforeEmitCallback = koffi.proto(
+  'int32_t McrtBeforeEmitCallback(void *user_data, const char *name, size_t name_len, ' +
+  'const char *audience, size_t audience_len, const char *payload, size_t payload_len, void *reply)');
+const WakeCallback = koffi.proto('void McrtWakeCallback(void *user_data)');
+
+/** McrtFilterVerdict. */
+const VERDICT = { KEEP: 0, DROP: 1, FAILED: 2 };
 
 const S = 'const char *';
 const fn = {
@@ -83,6 +90,9 @@ const fn = {
   builderSetAuthenticator: lib.func('int mcrt_builder_set_authenticator(McrtBuilder *b, McrtAuthenticateCallback *cb, void *user_data)'),
   builderSetClientEventHandler: lib.func('int mcrt_builder_set_client_event_handler(McrtBuilder *b, McrtClientEventCallback *cb, void *user_data)'),
   builderAddAuditSink: lib.func('int mcrt_builder_add_audit_sink(McrtBuilder *b, McrtAuditCallback *cb, void *user_data)'),
+  builderAddBeforeEmit: lib.func('int mcrt_builder_add_before_emit(McrtBuilder *b, McrtBeforeEmitCallback *cb, void *user_data)'),
+  builderSetExecutor: lib.func('int mcrt_builder_set_executor(McrtBuilder *b, McrtWakeCallback *wake, void *user_data)'),
+  runPending: lib.func('int mcrt_run_pending(McrtHub *hub, _Out_ size_t *ran)'),
   builderSetHostTransport: lib.func('int mcrt_builder_set_host_transport(McrtBuilder *b, int32_t format, McrtFrameCallback *frame, McrtCloseCallback *close, void *user_data)'),
   builderBuild: lib.func('int mcrt_builder_build(McrtBuilder *b, _Out_ McrtHub **out)'),
   builderFree: lib.func('void mcrt_builder_free(McrtBuilder *b)'),
@@ -144,6 +154,9 @@ function takeString(pointer) {
 const byteLength = (text) => Buffer.byteLength(text, 'utf8');
 
 module.exports = {
-  koffi, lib, fn, check, takeString, byteLength, libraryPath, RealTimeError, STATUS,
-  callbacks: { FrameCallback, CloseCallback, AuthenticateCallback, ClientEventCallback, AuditCallback },
+  koffi, lib, fn, check, takeString, byteLength, libraryPath, RealTimeError, STATUS, VERDICT,
+  callbacks: {
+    FrameCallback, CloseCallback, AuthenticateCallback, ClientEventCallback, AuditCallback,
+    BeforeEmitCallback, WakeCallback,
+  },
 };

@@ -1,12 +1,14 @@
 'use strict';
 // RealTimeAPI: the seed's surface (`new RealTimeAPI(io, databaseManager, options?)`,
 // `initialize()`, the twelve camelCase emits) over the C ABI. This file owns the hub
-// handle, the JS hooks and the mode; attach.js owns the socket.io glue.
+// handle, the JS hooks and the mode; attach.js owns the socket.io glue, before-emit.js
+// the before-emit filter and the executor that runs every emit on the event loop.
 
 const { promisify } = require('node:util');
 const { koffi, fn, check, takeString, byteLength, RealTimeError, callbacks } = require('./native');
 const args = require('./args');
 const { SocketIoAttachment } = require('./attach');
+const { beforeEmitHooks, installBeforeEmit, runPending } = require('./before-emit');
 
 const HUB_OPTIONS = [
   'jwtSecret', 'pages', 'routes', 'queueCapacity', 'maxAuthFailures', 'maxMessageBytes',
@@ -64,6 +66,7 @@ class RealTimeAPI {
         throw new TypeError(`new RealTimeAPI: options.${hook} must be a function`);
       }
     }
+    const beforeEmit = beforeEmitHooks(options.beforeEmit);
     this.io = io;
     this.databaseManager = databaseManager;
     this.options = options;
@@ -76,8 +79,9 @@ class RealTimeAPI {
     this._registered = [];
     this._outcome = Buffer.alloc(OUTCOME_SIZE);
     this._emitting = false;
+    this._runScheduled = false;
     this._attachment = mode === 'attach' ? new SocketIoAttachment(this) : null;
-    this._hub = this._build();
+    this._hub = this._build(beforeEmit);
   }
 
   _register(fnc, proto) {
@@ -86,7 +90,7 @@ class RealTimeAPI {
     return pointer;
   }
 
-  _build() {
+  _build(beforeEmit) {
     const config = JSON.stringify(pick(this.options, HUB_OPTIONS));
     const builderOut = [null];
     check(fn.builderNew(config, byteLength(config), builderOut), 'new RealTimeAPI');
@@ -110,6 +114,7 @@ class RealTimeAPI {
         }, callbacks.AuditCallback);
         check(fn.builderAddAuditSink(builder, cb, null), 'onAudit hook');
       }
+      installBeforeEmit(this, builder, beforeEmit, hookFailed, check);
       if (this._attachment) {
         const attachment = this._attachment;
         const frame = this._register((_, ids, n, packet, len) => {
@@ -157,6 +162,14 @@ class RealTimeAPI {
       answer({ code: 'authenticator_failed', message: String(error && error.message ? error.message : error) });
       return 2;
     }
+  }
+
+  /** The executor's wake callback (any thread, through koffi): the queued emits run on
+   * the loop, once per batch. */
+  _scheduleRunPending() {
+    if (this._runScheduled || this._closed) return;
+    this._runScheduled = true;
+    setImmediate(() => runPending(this));
   }
 
   _unregister() {
