@@ -72,8 +72,10 @@ pub enum Verdict {
 }
 
 /// Sees every event before it is routed: may rewrite its payload or drop it, never
-/// change its audience (isolation is the registry's). Runs on the emitting thread,
-/// under the emit lock: keep it quick and do not call `emit_*` from it.
+/// change its audience (isolation is the registry's). Runs on the emitting thread (the
+/// host's, or for emits the library originates a library thread, unless
+/// [`HubBuilder::executor`](crate::HubBuilder::executor) puts them on the host's), under
+/// the emit lock: keep it quick and do not call `emit_*` from it.
 pub trait BeforeEmit: Send + Sync + 'static {
     /// Decides on one event.
     fn before_emit(&self, name: &str, audience: &Audience, payload: &mut Value) -> Verdict;

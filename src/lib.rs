@@ -191,6 +191,17 @@
 //!   upper bounds.
 //! - `GET /metrics` is open by default (counters hold no ids or payloads); set
 //!   `ServerConfig::metrics_token` to require a bearer token.
+//! - Emits the library originates itself (the device grace timer, the restart check,
+//!   monitor ticks, device connections and telemetry and the HTTP API on server
+//!   threads) run in place on that library thread unless the host gives a
+//!   [`HubBuilder::executor`]: then each is a [`Job`] the host runs on its own thread,
+//!   in order. That is how a single-threaded host (Node) runs a before-emit filter
+//!   synchronously without deadlocking: no emit, hence no filter call under the emit
+//!   lock, happens off its thread. With an executor, a device's telemetry received off
+//!   the host's thread is acknowledged `{"outcome": "queued"}`, and an HTTP API call
+//!   waits up to 10 s for its emit (else `503 host_busy`). A C or JS filter that fails
+//!   drops its event and counts in `hook_panics`, like a panicking Rust filter and a
+//!   raising Python one.
 //! - C ABI, host-callback transport: frames produced on library threads (the device
 //!   grace timer, a served device connection) are handed to the host by one delivery
 //!   thread per hub, and later frames queue behind them until it is drained, so a
