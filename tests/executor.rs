@@ -1,7 +1,9 @@
 //! The host executor (`HubBuilder::executor`): emits the library originates itself (the
-//! device grace timer, a device connecting or sending telemetry) are handed to it as
-//! jobs instead of running in place, run on the thread that runs the jobs, in the order
-//! they were originated; host calls still run in place.
+//! device grace timer, a device connecting or sending telemetry, the monitor's ticks,
+//! the restart check) are handed to it as jobs instead of running in place, run on the
+//! thread that runs the jobs, in the order they were originated; host calls still run
+//! in place. (The server threads' HTTP API and device traffic through the executor are
+//! covered with real sockets by `bindings/node/test/before-emit.test.js`.)
 
 mod common;
 
@@ -9,10 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::TempDir;
 use common::{assert_nothing_then_sentinel, connect};
 use crossbeam_channel::{Receiver, Sender};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use microcoaster_realtime::{Audience, Executor, Hub, InProcessConnection, Job, Verdict};
+use microcoaster_realtime::{
+    Audience, Durability, Executor, Hub, InProcessConnection, Job, MonitorConfig, Verdict,
+};
 use serde_json::{Value, json};
 
 const OWNER: &str = "7";
@@ -160,4 +165,73 @@ fn a_job_queued_for_a_dropped_hub_does_nothing() {
     drop(hub);
     job();
     assert!(threads.lock().unwrap().is_empty(), "nothing was emitted");
+}
+
+#[test]
+fn monitor_ticks_are_published_by_the_executor() {
+    let (jobs, queued) = crossbeam_channel::unbounded();
+    let hub = common::builder()
+        .monitor(MonitorConfig {
+            stats_interval: Duration::from_millis(20),
+            activity_window: Duration::from_millis(10),
+            ..MonitorConfig::default()
+        })
+        .executor(Queue { jobs, here: false })
+        .build()
+        .unwrap();
+    let mut admin = connect(&hub, "1", "admin", "s-root", "admin");
+    // The ticker thread computed admin events but left publishing them to the host.
+    let job = queued
+        .recv_timeout(PATIENCE)
+        .expect("a monitor tick reaches the executor");
+    assert_nothing_then_sentinel(&hub, &mut [&mut admin]);
+    job();
+    let frame = admin.next();
+    assert!(
+        frame.name().starts_with("admin:"),
+        "a monitoring event, got {}",
+        frame.name()
+    );
+}
+
+#[test]
+fn the_restart_check_goes_through_the_executor() {
+    let dir = TempDir::new("executor-restart");
+    {
+        let hub = Hub::builder()
+            .persist(dir.db(), Durability::Batched)
+            .build()
+            .unwrap();
+        hub.emit_user_logged_in(&json!({"id": 1}), "sess-ada")
+            .unwrap();
+        hub.emit_module_online("MC-GONE", &json!({"userId": 1}))
+            .unwrap();
+        hub.shutdown(Duration::from_secs(1));
+    }
+    let (jobs, queued) = crossbeam_channel::unbounded();
+    let hub = Hub::builder()
+        .persist(dir.db(), Durability::Batched)
+        .offline_after_restart(Duration::from_millis(20))
+        .executor(Queue { jobs, here: false })
+        .build()
+        .unwrap();
+    let mut tab = common::Tab {
+        conn: hub.connect_in_process(),
+        user: Some("1".into()),
+    };
+    tab.conn
+        .authenticate(json!({"userId": 1, "page": "modules", "sessionId": "sess-ada"}))
+        .unwrap();
+    tab.expect("auth:ok");
+    tab.expect("page:snapshot");
+    let job = queued
+        .recv_timeout(PATIENCE)
+        .expect("the restart check's emit reaches the executor");
+    assert_nothing_then_sentinel(&hub, &mut [&mut tab]);
+    job();
+    let gone = tab.expect("module:status:changed");
+    assert_eq!(
+        (gone["moduleId"].clone(), gone["online"].clone()),
+        (json!("MC-GONE"), json!(false))
+    );
 }
