@@ -17,7 +17,10 @@
 //! - Each callback's doc says which thread runs it. The host-callback transport's frame
 //!   callback runs on the thread that made the call that produced the frame, so a
 //!   single-threaded host (Node's event loop) never waits on itself; frames caused by
-//!   library threads go through one delivery thread, in order (see [`host`]).
+//!   library threads go through one delivery thread, in order (see [`host`]). A host
+//!   that wants every emit, and so every before-emit filter call, on its own thread
+//!   installs the host executor (see [`executor`]): emits the library originates then
+//!   run inside `mcrt_run_pending`.
 //!
 //! # Safety (every `unsafe extern "C"` function here)
 //!
