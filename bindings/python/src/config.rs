@@ -75,7 +75,11 @@ fn hooks<'py>(value: &Bound<'py, PyAny>) -> Vec<Bound<'py, PyAny>> {
 }
 
 /// Applies `config` to a fresh builder.
-pub fn builder(config: Option<&Bound<'_, PyAny>>) -> PyResult<HubBuilder> {
+/// Reads `config`; the slot of every hook callable goes into `slots` (see `gc.rs`).
+pub fn builder(
+    config: Option<&Bound<'_, PyAny>>,
+    slots: &mut Vec<crate::gc::Slot>,
+) -> PyResult<HubBuilder> {
     let mut builder = microcoaster_realtime::Hub::builder();
     let Some(config) = config.filter(|c| !c.is_none()) else {
         return Ok(builder);
@@ -170,23 +174,28 @@ pub fn builder(config: Option<&Bound<'_, PyAny>>) -> PyResult<HubBuilder> {
     }
     if let Some(hook) = config.get_item("authenticator")? {
         for hook in hooks(&hook) {
-            builder = builder.authenticator(PyAuthenticator(PyHook::new("authenticator", &hook)?));
+            builder =
+                builder.authenticator(PyAuthenticator(PyHook::new("authenticator", &hook, slots)?));
         }
     }
     if let Some(hook) = config.get_item("on_client_event")? {
-        builder = builder.on_client_event(PyClientEvents(PyHook::new("on_client_event", &hook)?));
+        builder = builder.on_client_event(PyClientEvents(PyHook::new(
+            "on_client_event",
+            &hook,
+            slots,
+        )?));
     }
     if let Some(hook) = config.get_item("stats_provider")? {
-        builder = builder.stats_provider(PyStats(PyHook::new("stats_provider", &hook)?));
+        builder = builder.stats_provider(PyStats(PyHook::new("stats_provider", &hook, slots)?));
     }
     if let Some(hook) = config.get_item("before_emit")? {
         for hook in hooks(&hook) {
-            builder = builder.before_emit(PyBeforeEmit(PyHook::new("before_emit", &hook)?));
+            builder = builder.before_emit(PyBeforeEmit(PyHook::new("before_emit", &hook, slots)?));
         }
     }
     if let Some(hook) = config.get_item("audit_sink")? {
         for hook in hooks(&hook) {
-            builder = builder.audit_sink(PyAudit(PyHook::new("audit_sink", &hook)?));
+            builder = builder.audit_sink(PyAudit(PyHook::new("audit_sink", &hook, slots)?));
         }
     }
     Ok(builder)

@@ -24,26 +24,40 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::gc::Slot;
 use crate::json::{to_json, to_py};
 
-/// One Python callable and the hook name it is logged under.
+/// One Python callable and the hook name it is logged under. The callable sits in a
+/// slot the hub reports to the garbage collector and empties when it is let go
+/// (`gc.rs`).
 pub struct PyHook {
     name: &'static str,
-    callable: Py<PyAny>,
+    callable: Slot,
 }
 
 impl PyHook {
-    /// Wraps `callable`, which must be callable (checked here, at configuration time).
-    pub fn new(name: &'static str, callable: &Bound<'_, PyAny>) -> PyResult<Self> {
+    /// Wraps `callable`, which must be callable (checked here, at configuration time),
+    /// and adds its slot to `slots`.
+    pub fn new(
+        name: &'static str,
+        callable: &Bound<'_, PyAny>,
+        slots: &mut Vec<Slot>,
+    ) -> PyResult<Self> {
         if !callable.is_callable() {
             return Err(PyTypeError::new_err(format!(
                 "config[{name:?}] must be callable, got {}",
                 callable.get_type().name()?
             )));
         }
+        let slot: Slot = Arc::new(Mutex::new(Some(callable.clone().unbind())));
+        slots.push(Arc::clone(&slot));
         Ok(Self {
             name,
-            callable: callable.clone().unbind(),
+            callable: slot,
         })
     }
 
@@ -54,7 +68,11 @@ impl PyHook {
         body: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>,
     ) -> R {
         let outcome = Python::attach(|py| {
-            body(py, self.callable.bind(py)).map_err(|error| {
+            // The slot is only locked with the GIL held, so this never waits.
+            let Some(callable) = self.callable.lock().as_ref().map(|c| c.clone_ref(py)) else {
+                return Err(format!("{} hook was released with its hub", self.name));
+            };
+            body(py, callable.bind(py)).map_err(|error| {
                 log_hook_error(py, self.name, &error);
                 format!("{} hook raised {error}", self.name)
             })

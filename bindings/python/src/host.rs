@@ -21,13 +21,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use microcoaster_realtime::transport::host::HostSink;
-use microcoaster_realtime::{CloseReason, Connection, ConnectionId, OutboundEvent};
+use microcoaster_realtime::{CloseReason, Connection, ConnectionId, Hub, OutboundEvent};
 use parking_lot::RwLock;
+use pyo3::PyTraverseError;
+use pyo3::exceptions::PyTypeError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
-use crate::connection::reply_ack;
-use crate::errors::{error, inbound_error};
+use crate::connection::{handshake_context, reply_ack};
+use crate::errors::{error, hub_error, inbound_error};
 use crate::hooks::log_hook_error;
 use crate::json::to_json;
 
@@ -78,10 +81,51 @@ impl HostRegistry {
         });
     }
 
+    /// Reports every `send`/`close` callable to the garbage collector (for the hub that
+    /// owns this registry only). Skips the map if a writer holds it: `traverse` must not
+    /// block.
+    pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(endpoints) = self.shared.endpoints.try_read() {
+            for endpoint in endpoints.values() {
+                visit.call(&endpoint.send)?;
+                visit.call(endpoint.close.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every connection's callables (the hub is being let go); later frames for
+    /// them are dropped as for a detached socket.
+    pub fn clear(&self, py: Python<'_>) {
+        let endpoints = py.detach(|| std::mem::take(&mut *self.shared.endpoints.write()));
+        drop(endpoints);
+    }
+
     /// Forgets a connection's callables; call with the GIL released.
     fn remove(&self, id: ConnectionId) -> Option<Endpoint> {
         self.shared.endpoints.write().remove(&id)
     }
+}
+
+/// `Hub.attach`: attaches a host-owned socket to `hub` and keeps its callables.
+pub fn attach(
+    py: Python<'_>,
+    hub: &Hub,
+    registry: &HostRegistry,
+    send: &Bound<'_, PyAny>,
+    close: Option<&Bound<'_, PyAny>>,
+    context: Option<&Bound<'_, PyDict>>,
+) -> PyResult<HostConnection> {
+    if !send.is_callable() || close.is_some_and(|c| !c.is_callable() && !c.is_none()) {
+        return Err(PyTypeError::new_err("send and close must be callables"));
+    }
+    let context = handshake_context(context)?;
+    let connection = py
+        .detach(|| hub.attach_host(context))
+        .map_err(|e| hub_error(py, &e))?;
+    let close = close.filter(|c| !c.is_none()).map(|c| c.clone().unbind());
+    registry.insert(py, connection.id(), send.clone().unbind(), close);
+    Ok(HostConnection::new(connection, registry.clone()))
 }
 
 /// The core's `HostSink`, calling the Python callables.
@@ -217,9 +261,7 @@ impl HostConnection {
         } else if let Ok(text) = frame.cast::<PyString>() {
             text.to_cow()?.as_bytes().to_vec()
         } else {
-            return Err(pyo3::exceptions::PyTypeError::new_err(
-                "frame: expected bytes or str",
-            ));
+            return Err(PyTypeError::new_err("frame: expected bytes or str"));
         };
         match self.call(py, |c| c.receive(&bytes))? {
             Ok(reply) => reply_ack(py, &reply),

@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use microcoaster_realtime::Hub;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::PyTraverseError;
+use pyo3::exceptions::PyValueError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::{Map, Value};
@@ -24,11 +26,13 @@ use crate::outcome::{Outcome, id_arg, optional_json, outcome};
 /// The real-time hub. Build it once per process with an optional config dict (see the
 /// stubs, `_native.pyi`, for every key); every method may be called from any thread and
 /// releases the GIL while the hub works.
-#[pyclass(frozen, module = "microcoaster_realtime", name = "Hub")]
+#[pyclass(frozen, weakref, module = "microcoaster_realtime", name = "Hub")]
 pub struct PyHub {
-    /// `None` only while being dropped (see `Drop`).
-    hub: Option<Hub>,
+    /// `None` only while being dropped (see `Drop` in `gc.rs`).
+    pub(crate) hub: Option<Hub>,
     pub(crate) host: crate::host::HostRegistry,
+    /// Hook callables and started servers, for the garbage collector and release.
+    pub(crate) owned: crate::gc::Owned,
 }
 
 impl PyHub {
@@ -39,30 +43,36 @@ impl PyHub {
     }
 }
 
-impl Drop for PyHub {
-    fn drop(&mut self) {
-        // Dropping the last handle may join the persistence writer and timer threads,
-        // which may be waiting for the GIL to run a hook: drop it with the GIL released.
-        if let Some(hub) = self.hub.take() {
-            Python::attach(|py| py.detach(move || drop(hub)));
-        }
-    }
-}
-
 #[pymethods]
 impl PyHub {
     #[new]
     #[pyo3(signature = (config = None))]
     fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let host = crate::host::HostRegistry::default();
-        let builder = crate::config::builder(config)?.host_sink(host.sink());
+        let mut hooks = Vec::new();
+        let builder = crate::config::builder(config, &mut hooks)?.host_sink(host.sink());
         let hub = py
             .detach(move || builder.build())
             .map_err(|e| build_error(py, &e))?;
         Ok(Self {
             hub: Some(hub),
             host,
+            owned: crate::gc::Owned::new(hooks),
         })
+    }
+
+    /// Lets the garbage collector see the hook and attach-mode callables, which may
+    /// refer back to this hub.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.owned.traverse(&self.host, &visit)
+    }
+
+    /// Breaks a cycle through a hook: stops this hub's servers, shuts it down and drops
+    /// its callables.
+    fn __clear__(&self) {
+        if let Some(hub) = &self.hub {
+            Python::attach(|py| self.owned.release(py, hub, &self.host));
+        }
     }
 
     /// `module:status:changed` to the owner (and admins on `admin`) unless the module
@@ -352,21 +362,7 @@ impl PyHub {
         close: Option<&Bound<'_, PyAny>>,
         context: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<crate::host::HostConnection> {
-        if !send.is_callable() || close.is_some_and(|c| !c.is_callable() && !c.is_none()) {
-            return Err(PyTypeError::new_err("send and close must be callables"));
-        }
-        let context = handshake_context(context)?;
-        let hub = self.hub();
-        let connection = py
-            .detach(|| hub.attach_host(context))
-            .map_err(|e| hub_error(py, &e))?;
-        let close = close.filter(|c| !c.is_none()).map(|c| c.clone().unbind());
-        self.host
-            .insert(py, connection.id(), send.clone().unbind(), close);
-        Ok(crate::host::HostConnection::new(
-            connection,
-            self.host.clone(),
-        ))
+        crate::host::attach(py, self.hub(), &self.host, send, close, context)
     }
 
     /// Serves Socket.IO (`/socket.io/`), the native protocol (`/ws`) and, with
@@ -394,15 +390,16 @@ impl PyHub {
             max_connections,
             worker_threads,
         };
-        crate::server::serve(py, self.hub(), host, port, options)
+        crate::server::serve(py, self.hub(), host, port, options, &self.owned)
     }
 
-    /// Stops every server, closes every connection (after what was queued for it, within
+    /// Stops every server `serve` started, closes every connection (after what was queued for it, within
     /// `timeout` seconds) and, with persistence, saves the state and closes the database.
     #[pyo3(signature = (timeout = 5.0))]
     fn shutdown(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         let deadline = Duration::try_from_secs_f64(timeout)
             .map_err(|_| PyValueError::new_err("timeout: expected seconds >= 0"))?;
+        self.owned.stop_servers(py);
         let hub = self.hub();
         py.detach(|| hub.shutdown(deadline));
         Ok(())

@@ -5,7 +5,7 @@
 //! One concept per file: `hub.rs` (the `Hub` class and its emits), `config.rs` (the
 //! config dict), `hooks.rs` (Python callables as hooks), `server.rs` (`Hub.serve`),
 //! `connection.rs` (in-process connections), `host.rs` (attach mode: sockets owned by a
-//! python-socketio server), `outcome.rs` (`EmitOutcome`, shared argument helpers), `observe.rs` (metrics and
+//! python-socketio server), `gc.rs` (what the garbage collector sees; letting a hub go), `outcome.rs` (`EmitOutcome`, shared argument helpers), `observe.rs` (metrics and
 //! audit as dicts), `json.rs` (payload conversion), `errors.rs` (exceptions).
 //!
 //! Decisions where the design is silent:
@@ -22,6 +22,10 @@
 //!   needs it for a module it has never seen). `emit_stats_update(stats)` with stats is the
 //!   core's `emit_stats_update_with`; without, it asks the `stats_provider`.
 //! - A before-emit filter returns `None`/`True` (keep), `False` (drop) or a new payload.
+//! - A hub that is garbage-collected (hooks may refer back to it, see `gc.rs`) or whose
+//!   last reference is dropped stops the servers `serve` started and shuts down, with
+//!   1 s to flush; `Hub.shutdown()` stops those servers too. A hook called after that
+//!   fails silently (counted in `hook_panics`).
 //! - Attach mode writes the frames of an authentication made in the CONNECT before
 //!   python-socketio's CONNECT reply; the official clients accept that (see
 //!   `socketio_bridge.py`).
@@ -34,6 +38,7 @@
 mod config;
 mod connection;
 mod errors;
+mod gc;
 mod hooks;
 mod host;
 mod hub;

@@ -3,6 +3,7 @@
 //! GIL released, so hooks called from the server's threads can take it. This module
 //! must not handle connections itself.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use microcoaster_realtime::{Hub, ServerConfig, ServerHandle};
@@ -11,6 +12,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::errors::serve_error;
+use crate::gc::ServerSlot;
 
 /// Optional server settings from `Hub.serve`'s keyword arguments.
 pub struct Options {
@@ -36,6 +38,7 @@ pub fn serve(
     host: &str,
     port: u16,
     options: Options,
+    owner: &crate::gc::Owned,
 ) -> PyResult<Server> {
     let mut config = ServerConfig {
         api_key: options.api_key,
@@ -65,26 +68,29 @@ pub fn serve(
         .detach(|| hub.serve(&addr, config))
         .map_err(|e| serve_error(py, &e))?;
     let bound = handle.local_addr();
+    let handle = Arc::new(Mutex::new(Some(handle)));
+    owner.track(&handle);
     Ok(Server {
         host: bound.ip().to_string(),
         port: bound.port(),
-        handle: Mutex::new(Some(handle)),
+        handle,
     })
 }
 
 /// A running server. `address` is the bound `(host, port)`; `shutdown()` (or leaving the
-/// `with` block, or garbage collection) stops it after flushing what each connection
-/// was sent.
+/// `with` block, or garbage collection of this object or of its hub, or
+/// `Hub.shutdown`) stops it after flushing what each connection was sent.
 #[pyclass(frozen, module = "microcoaster_realtime")]
 pub struct Server {
     host: String,
     port: u16,
-    handle: Mutex<Option<ServerHandle>>,
+    /// Shared with the hub, which stops the server when it is let go.
+    handle: Arc<ServerSlot>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(handle) = self.handle.get_mut().take() {
+        if let Some(handle) = self.handle.lock().take() {
             // The runtime's threads may be waiting for the GIL inside a hook.
             Python::attach(|py| py.detach(move || drop(handle)));
         }

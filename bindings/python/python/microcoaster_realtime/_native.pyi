@@ -190,7 +190,11 @@ class HostConnection:
     ) -> bool: ...
 
 class Hub:
-    """The real-time hub: the seed's emit API, thread-safe, releasing the GIL."""
+    """The real-time hub: the seed's emit API, thread-safe, releasing the GIL.
+
+    Hooks may refer to the hub itself: the garbage collector sees the callables a hub
+    holds. A hub that is collected (or whose last reference goes) stops the servers
+    ``serve`` started and shuts down; it supports ``weakref``."""
 
     def __init__(self, config: Optional[Config] = None) -> None: ...
     def emit_module_online(self, module_id: str, info: Dict[str, Any]) -> EmitOutcome:
@@ -268,4 +272,5 @@ class Hub:
         """Serves Socket.IO, the native ``/ws`` protocol and (with ``api_key``) the HTTP
         emit API; the GIL stays free while it serves."""
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stops servers, closes connections, saves and closes persistence."""
+        """Stops the servers ``serve`` started, closes connections, saves and closes
+        persistence."""
