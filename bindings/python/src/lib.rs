@@ -26,6 +26,10 @@
 //!   last reference is dropped stops the servers `serve` started and shuts down, with
 //!   1 s to flush; `Hub.shutdown()` stops those servers too. A hook called after that
 //!   fails silently (counted in `hook_panics`).
+//! - With a `socketio.AsyncServer`, `attach_socketio` hands frames to the server's loop
+//!   (`call_soon_threadsafe`, one writer task per socket, in emit order) and passes
+//!   inbound events to the hub synchronously on the loop, keeping their order (see
+//!   `socketio_async.py`).
 //! - Attach mode writes the frames of an authentication made in the CONNECT before
 //!   python-socketio's CONNECT reply; the official clients accept that (see
 //!   `socketio_bridge.py`).

@@ -6,6 +6,7 @@ Nothing here sleeps to synchronise: waits are on threading primitives with timeo
 and a timeout is a failure.
 """
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,6 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import socketio
+import uvicorn
 from werkzeug.serving import make_server
 
 import microcoaster_realtime
@@ -109,6 +111,53 @@ class Recorder:
             self.client.eio.disconnect(abort=True)
 
 
+class AsgiServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 from its own event loop thread. The
+    listening socket is bound and listening before the thread starts, so clients may
+    connect at once."""
+
+    def __init__(self, app: Any) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        config = uvicorn.Config(app, ws="wsproto", lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self.server.serve(sockets=[listener]))
+                # Engine.IO's ping and service tasks outlive the server: end them here so
+                # the loop closes cleanly.
+                pending = asyncio.all_tasks(self.loop)
+                for task in pending:
+                    task.cancel()
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            finally:
+                listener.close()
+                self.loop.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def on_loop(self, work: Callable[[], Any]) -> Any:
+        """Runs ``work`` on the server's event loop and returns its result."""
+
+        async def call() -> Any:
+            return work()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(TIMEOUT)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "uvicorn did not stop"
+
+
 class Setup:
     """A hub reachable over Socket.IO at ``url``, in one of the two modes."""
 
@@ -121,6 +170,8 @@ class Setup:
         if mode == "serve":
             self.server = self.hub.serve("127.0.0.1", 0)
             self.url = self.server.url
+        elif mode == "attach-async":
+            self._serve_async()
         else:
             self.sio = socketio.Server(async_mode="threading")
             self.bridge = attach_socketio(self.hub, self.sio)
@@ -128,6 +179,16 @@ class Setup:
             self.url = f"http://127.0.0.1:{self.http.server_port}"
             self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
             self.thread.start()
+
+    def _serve_async(self) -> None:
+        self.sio = socketio.AsyncServer(async_mode="asgi")
+        self.bridge = attach_socketio(self.hub, self.sio)
+        self.asgi = AsgiServer(socketio.ASGIApp(self.sio))
+        self.url = self.asgi.url
+
+    def on_loop(self, work: Callable[[], Any]) -> Any:
+        """Runs ``work`` on the async server's event loop (attach-async mode)."""
+        return self.asgi.on_loop(work)
 
     def client(
         self,
@@ -166,14 +227,17 @@ class Setup:
             recorder.close()
         if self.mode == "serve":
             self.server.shutdown()
+        elif self.mode == "attach-async":
+            self.asgi.stop()
         else:
             self.http.shutdown()
         self.hub.shutdown(1.0)
 
 
-@pytest.fixture(params=["serve", "attach"])
+@pytest.fixture(params=["serve", "attach", "attach-async"])
 def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
-    """The same hub behind its own server and behind a python-socketio server."""
+    """The same hub behind its own server, behind a python-socketio ``Server`` and behind
+    a python-socketio ``AsyncServer`` served by uvicorn."""
     running = Setup(request.param)
     yield running
     running.close()

@@ -1,15 +1,19 @@
-"""The Flask example (examples/python/app.py) end to end: its login route registers the
-session so the seed's browser payload authenticates, its device route registers a board
-that then authenticates itself, and its logout route closes the session's sockets."""
+"""The examples end to end. The Flask example (examples/python/app.py): its login route
+registers the session so the seed's browser payload authenticates, its device route
+registers a board that then authenticates itself, and its logout route closes the
+session's sockets. The ASGI attach example (examples/python/attach_asgi.py) does the
+same over a ``socketio.AsyncServer``, plus a frame emitted on a worker thread."""
 
 import importlib.util
 import pathlib
 import sys
 from types import ModuleType
 
+import requests
+
 from microcoaster_realtime import Hub
 
-from conftest import Setup
+from conftest import TIMEOUT, AsgiServer, Recorder, Setup
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[3] / "examples" / "python" / "app.py"
 
@@ -53,3 +57,29 @@ def test_flask_login_device_registration_and_logout(make_setup: object) -> None:
     tab.wait_event("user:session:ended")
     tab.wait(lambda: tab.disconnects, "the logged-out socket closed")
     board.close()
+
+
+ASGI_EXAMPLE = EXAMPLE.with_name("attach_asgi.py")
+
+
+def test_asgi_attach_example_login_worker_report_and_logout() -> None:
+    spec = importlib.util.spec_from_file_location("asgi_example", ASGI_EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    server = AsgiServer(example.app)
+    tab = Recorder()
+    try:
+        login = requests.get(f"{server.url}/login", timeout=TIMEOUT)
+        assert login.status_code == 200
+        tab.client.connect(server.url, auth=dict(login.json(), page="modules"), transports=["websocket"])
+        assert tab.wait_event("auth:ok")["userId"] == "123"
+        assert requests.get(f"{server.url}/report", timeout=TIMEOUT).status_code == 202
+        assert tab.wait_event("report:ready")["rows"] == 42  # emitted on a worker thread
+        assert requests.get(f"{server.url}/logout", timeout=TIMEOUT).status_code == 200
+        tab.wait_event("user:session:ended")
+        tab.wait(lambda: tab.disconnects, "the logged-out socket closed")
+    finally:
+        tab.close()
+        server.stop()
+        example.hub.shutdown(1.0)

@@ -3,7 +3,8 @@
 Build one :class:`Hub` per process, call its ``emit_*`` methods from your request
 handlers and worker threads (they are thread-safe and release the GIL), and either let
 the hub serve Socket.IO itself (:meth:`Hub.serve`) or keep your own python-socketio
-server and attach its sockets (:func:`attach_socketio`)::
+server (``socketio.Server`` or ``socketio.AsyncServer``) and attach its sockets
+(:func:`attach_socketio`)::
 
     from microcoaster_realtime import Hub
 
@@ -45,9 +46,11 @@ from ._errors import (
     UnknownModuleError,
 )
 from ._native import EmitOutcome, HostConnection, Hub, InProcessConnection, Server, __version__
+from .socketio_async import AsyncSocketIOBridge
 from .socketio_bridge import SocketIOBridge, attach_socketio
 
 __all__ = [
+    "AsyncSocketIOBridge",
     "AuthRefused",
     "ConnectionClosedError",
     "EmitOutcome",

@@ -18,8 +18,13 @@ the official JavaScript client buffers them until the reply and python-socketio'
 handles them at once. Use ``socketio.Server(always_connect=True)`` if another client
 needs the reply first (a refused ``auth`` then arrives as a disconnect).
 
-Only the synchronous ``socketio.Server`` (threading, eventlet or gevent) is supported:
-the hub writes frames synchronously on the emitting thread.
+``sio`` may be a synchronous ``socketio.Server`` (threading, eventlet or gevent) or a
+``socketio.AsyncServer`` (asyncio: ASGI or aiohttp); ``attach_socketio`` picks the
+bridge. With a ``socketio.Server`` the hub writes each frame synchronously on the
+emitting thread. With an ``AsyncServer`` (see :mod:`.socketio_async`) frames are handed
+to the server's event loop with ``loop.call_soon_threadsafe``, from whatever thread made
+the emit (the loop itself, a worker thread, a library timer), and written in order per
+socket.
 """
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
     from ._native import ContextArg
 
 
-def _context(environ: Dict[str, Any]) -> "ContextArg":
+def context_of(environ: Dict[str, Any]) -> "ContextArg":
     headers: List[Tuple[str, str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_") and isinstance(value, str):
@@ -60,13 +65,15 @@ class SocketIOBridge:
         self.sio = sio
         self.namespace = namespace
         self.connections: Dict[str, HostConnection] = {}
+        self._register()
+
+    def _register(self) -> None:
+        sio, namespace = self.sio, self.namespace
         sio.on("connect", self._connect, namespace=namespace)
         sio.on("disconnect", self._disconnect, namespace=namespace)
         sio.on("*", self._event, namespace=namespace)
 
     def _connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> None:
-        from socketio.exceptions import ConnectionRefusedError  # type: ignore[import-untyped]
-
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, self.namespace)
         send_packet = self.sio.eio.send
 
@@ -77,7 +84,13 @@ class SocketIOBridge:
             # Called under the hub's emit lock: disconnect from another thread.
             self.sio.start_background_task(self.sio.disconnect, sid, namespace=self.namespace)
 
-        connection = self.hub.attach(send, close, _context(environ))
+        self._admit(sid, self.hub.attach(send, close, context_of(environ)), auth)
+
+    def _admit(self, sid: str, connection: HostConnection, auth: Any) -> None:
+        """Keeps ``connection`` for ``sid`` and authenticates it with the CONNECT's
+        ``auth``; a refusal detaches it and refuses the CONNECT."""
+        from socketio.exceptions import ConnectionRefusedError  # type: ignore[import-untyped]
+
         self.connections[sid] = connection
         if auth:
             try:
@@ -106,6 +119,13 @@ class SocketIOBridge:
 
 
 def attach_socketio(hub: Hub, sio: Any, namespace: str = "/") -> SocketIOBridge:
-    """Lets ``hub`` serve every socket of ``sio`` (a ``socketio.Server``) on ``namespace``;
-    see the module documentation. Returns the bridge (its ``connections`` by sid)."""
+    """Lets ``hub`` serve every socket of ``sio`` (a ``socketio.Server`` or a
+    ``socketio.AsyncServer``) on ``namespace``; see the module documentation. Returns the
+    bridge (its ``connections`` by sid)."""
+    import socketio  # type: ignore[import-untyped]
+
+    if isinstance(sio, socketio.AsyncServer):
+        from .socketio_async import AsyncSocketIOBridge
+
+        return AsyncSocketIOBridge(hub, sio, namespace)
     return SocketIOBridge(hub, sio, namespace)
