@@ -4,7 +4,10 @@ go stops the servers it started. Each "is gone" check is paired with a hub in th
 kind of cycle that is still referenced and keeps serving."""
 
 import gc
+import json
 import socket
+import subprocess
+import sys
 import uuid
 import weakref
 from typing import Any, Dict, List, Tuple
@@ -113,3 +116,35 @@ def test_an_attached_python_socketio_server_referring_to_its_hub_is_collected() 
     for connection in (dropped_connection, kept_connection):
         connection.detach()
     holder.shutdown(1.0)
+
+
+PROBE = """
+import gc, json, os, weakref
+from microcoaster_realtime import Hub
+
+def threads():
+    return len(os.listdir("/proc/self/task"))
+
+base = threads()
+kept = Hub({"before_emit": lambda *args: kept is not None, "device_grace": 0.05})
+kept_server = kept.serve("127.0.0.1", 0)
+with_kept = threads()
+hub = Hub({"before_emit": lambda *args: hub is not None, "device_grace": 0.05})
+server = hub.serve("127.0.0.1", 0)
+with_both = threads()
+ref = weakref.ref(hub)
+del hub
+gc.collect()
+print(json.dumps({"base": base, "with_kept": with_kept, "with_both": with_both,
+                  "after": threads(), "collected": ref() is None}))
+"""
+
+
+def test_a_collected_hub_leaves_no_thread_behind() -> None:
+    # A fresh interpreter, so no other test's threads blur the count.
+    run = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True)
+    counts = json.loads(run.stdout.strip().splitlines()[-1])
+    assert counts["collected"]
+    assert counts["with_both"] > counts["with_kept"] > counts["base"], counts
+    # The collected hub's threads are gone; the referenced hub keeps its own.
+    assert counts["after"] == counts["with_kept"], counts
