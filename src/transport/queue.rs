@@ -326,6 +326,21 @@ impl OutboundQueue {
         Self::take(self.state.lock())
     }
 
+    /// Like [`OutboundQueue::drain`], but hands each frame to `each` (in order, after the
+    /// lock is released) instead of building a `Vec`: a transport that keeps its own
+    /// buffer across drains allocates nothing per drain. Returns the close reason.
+    pub(crate) fn drain_each(&self, each: impl FnMut(Arc<OutboundEvent>)) -> Option<CloseReason> {
+        let mut state = self.state.lock();
+        let frames = std::mem::take(&mut state.frames);
+        if let Some(slots) = &mut state.telemetry_slots {
+            slots.clear();
+        }
+        let closed = state.closed.clone();
+        drop(state);
+        frames.into_iter().for_each(each);
+        closed
+    }
+
     /// Waits until a frame is queued or the connection is closed, or until `deadline`
     /// (`None`: no deadline), then drains like [`OutboundQueue::drain`]. For a queue made
     /// with [`OutboundQueue::new_local`]: the wait is on the queue's own lock, so a push

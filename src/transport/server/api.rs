@@ -110,7 +110,16 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
         }
     };
     Some(match outcome {
-        Ok(outcome) => answer(200, &serde_json::to_value(outcome).unwrap_or(Value::Null)),
+        // Serialized straight to text: a `Value` in between added a map and its strings
+        // to every call's answer (about a sixth of the handler's instructions for a
+        // telemetry update, under callgrind).
+        Ok(outcome) => HttpResponse {
+            status: 200,
+            content_type: "application/json",
+            body: serde_json::to_string(&outcome)
+                .unwrap_or_else(|_| "null".to_owned())
+                .into(),
+        },
         Err(hub_error) => error(400, hub_error.code(), &hub_error.to_string()),
     })
 }

@@ -312,9 +312,10 @@ async fn poll(shared: &Arc<Shared>, session: &Arc<Session>) -> Response<Body> {
         state.polling_get = true;
     }
     let mut shutdown = shared.shutdown.clone();
+    let mut frames = Vec::new();
     let body = loop {
-        let pending = session.take_pending();
-        if let Some(packets) = polling_packets(shared, session, pending) {
+        let pending = session.take_pending(&mut frames);
+        if let Some(packets) = polling_packets(shared, session, &frames, pending) {
             break packets;
         }
         tokio::select! {
@@ -330,14 +331,15 @@ async fn poll(shared: &Arc<Shared>, session: &Arc<Session>) -> Response<Body> {
 fn polling_packets(
     shared: &Shared,
     session: &Session,
+    frames: &[Utf8Bytes],
     pending: super::session::Pending,
 ) -> Option<String> {
     let closing = closing_packets(session, &pending);
-    if pending.frames.is_empty() && closing.is_none() {
+    if frames.is_empty() && closing.is_none() {
         return None;
     }
     let mut body = String::new();
-    for frame in &pending.frames {
+    for frame in frames {
         if !body.is_empty() {
             body.push(engineio::SEPARATOR);
         }
@@ -498,46 +500,56 @@ async fn upgrade(
 }
 
 /// Serves a session over a websocket until either side closes it.
+///
+/// One task per session, with the websocket whole (not split): reading and writing
+/// never contend for a lock, and the frames buffer is kept across wake-ups. The reader
+/// is polled only when its socket woke it ([`super::readiness`]), and the shutdown
+/// signal is one future armed once, so a wake-up to write a frame polls nothing else.
+/// (A separate reader task would also spare the reader's poll, but put a lock between
+/// the two halves on every write.)
 async fn run_websocket(
     shared: Arc<Shared>,
     session: Arc<Session>,
-    ws: WebSocketStream<TokioIo<Upgraded>>,
+    mut ws: WebSocketStream<TokioIo<Upgraded>>,
     open: Option<String>,
 ) {
-    let (mut sink, mut stream) = ws.split();
     if let Some(open) = open
-        && sink.send(Message::Text(open.into())).await.is_err()
+        && ws.send(Message::Text(open.into())).await.is_err()
     {
         release(&shared, &session);
         return;
     }
     let mut shutdown = shared.shutdown.clone();
+    let shutdown_changed = shutdown.changed();
+    tokio::pin!(shutdown_changed);
+    let mut shut_down = false;
+    let (readiness, read_waker) = super::readiness::ReadReadiness::new();
     let window = shared.config.write_coalesce;
     let mut last_flush = std::time::Instant::now() - window;
+    let mut frames: Vec<Utf8Bytes> = Vec::new();
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = session.notify.notified() => {
-                super::coalesce(last_flush, window).await;
-                let pending = session.take_pending();
+                last_flush = super::coalesce(last_flush, window).await;
+                let pending = session.take_pending(&mut frames);
                 let closing = closing_packets(&session, &pending);
                 let mut failed = false;
-                for frame in pending.frames {
-                    if sink.feed(Message::Text(frame)).await.is_err() {
+                for frame in frames.drain(..) {
+                    if ws.feed(Message::Text(frame)).await.is_err() {
                         failed = true;
                         break;
                     }
                 }
                 if let Some(tail) = &closing {
                     for packet in tail.iter().filter(|p| **p != "1") {
-                        if sink.feed(Message::Text(Utf8Bytes::from_static(packet))).await.is_err() {
+                        if ws.feed(Message::Text(Utf8Bytes::from_static(packet))).await.is_err() {
                             failed = true;
                         }
                     }
                 }
-                if failed || sink.flush().await.is_err() {
+                if failed || ws.flush().await.is_err() {
                     break None;
                 }
-                last_flush = std::time::Instant::now();
                 if closing.is_some() {
                     let code = match (&pending.hub_closed, pending.ending) {
                         (Some(CloseReason::Shutdown), _) => CloseCode::Away,
@@ -549,7 +561,7 @@ async fn run_websocket(
                     break Some(CloseFrame { code, reason: "".into() });
                 }
             }
-            message = stream.next() => match message {
+            message = std::future::poll_fn(|cx| readiness.poll_next(&mut ws, &read_waker, cx)) => match message {
                 Some(Ok(Message::Text(text))) => match engineio::decode_packet(text.as_str()) {
                     Ok(packet) => {
                         on_packet(&shared, &session, packet);
@@ -574,7 +586,8 @@ async fn run_websocket(
                     break None;
                 }
             },
-            _ = shutdown.changed() => {
+            _ = &mut shutdown_changed, if !shut_down => {
+                shut_down = true;
                 if let Some(attachment) = session.attachment() {
                     attachment.connection.queue().close(CloseReason::Shutdown);
                 }
@@ -585,7 +598,7 @@ async fn run_websocket(
     // client that saw its websocket close reconnects to a server that knows.
     release(&shared, &session);
     if let Some(frame) = close {
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = ws.send(Message::Close(Some(frame))).await;
     }
-    let _ = sink.close().await;
+    let _ = SinkExt::close(&mut ws).await;
 }

@@ -30,6 +30,7 @@ mod http;
 mod metrics_endpoint;
 mod namespace;
 mod native_ws;
+mod readiness;
 mod recovery;
 mod session;
 
@@ -442,14 +443,19 @@ async fn route(
 }
 
 /// Waits, if needed, until `window` has passed since `last_flush`: the write coalescing
-/// of [`ServerConfig::write_coalesce`]. Returns at once for an idle socket.
-pub(crate) async fn coalesce(last_flush: Instant, window: Duration) {
-    if !window.is_zero() {
-        let next = last_flush + window;
-        if Instant::now() < next {
-            tokio::time::sleep_until(next.into()).await;
-        }
+/// of [`ServerConfig::write_coalesce`]. Returns at once for an idle socket. Returns the
+/// time of this flush, so a writer reads the clock once per flush, not twice.
+pub(crate) async fn coalesce(last_flush: Instant, window: Duration) -> Instant {
+    if window.is_zero() {
+        return last_flush;
     }
+    let next = last_flush + window;
+    let now = Instant::now();
+    if now < next {
+        tokio::time::sleep_until(next.into()).await;
+        return next;
+    }
+    now
 }
 
 /// Reads a request body up to `max` bytes (413 beyond).

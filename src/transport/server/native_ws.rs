@@ -136,7 +136,7 @@ async fn run(
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = notify.notified() => {
-                super::coalesce(last_flush, window).await;
+                last_flush = super::coalesce(last_flush, window).await;
                 let Some(drained) = attachment.drain(carrier) else {
                     break None;
                 };
@@ -158,7 +158,6 @@ async fn run(
                 if failed || sink.flush().await.is_err() {
                     break None;
                 }
-                last_flush = Instant::now();
                 if let Some(reason) = &drained.closed {
                     break Some(hub_close(reason));
                 }

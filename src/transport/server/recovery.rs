@@ -46,7 +46,7 @@ use tokio::sync::Notify;
 use crate::auth::{HandshakeContext, Role};
 use crate::protocol::{OutboundEvent, WireFormat};
 use crate::transport::Connection;
-use crate::transport::queue::{Drained, Wake};
+use crate::transport::queue::{CloseReason, Drained, Wake};
 
 use super::Shared;
 
@@ -190,6 +190,27 @@ impl Attachment {
             tail.record(frame);
         }
         Some(drained)
+    }
+
+    /// Like [`Attachment::drain`], handing each frame to `each` instead of building a
+    /// `Vec` (see [`crate::transport::queue::OutboundQueue::drain_each`]). Returns the
+    /// close reason, or `None` when another transport took the attachment over.
+    pub(crate) fn drain_each(
+        &self,
+        carrier: u64,
+        mut each: impl FnMut(&Arc<OutboundEvent>),
+    ) -> Option<Option<CloseReason>> {
+        if !self.recoverable {
+            return Some(self.connection.queue().drain_each(|frame| each(&frame)));
+        }
+        let mut tail = self.tail.lock();
+        if tail.carrier != carrier {
+            return None;
+        }
+        Some(self.connection.queue().drain_each(|frame| {
+            tail.record(&frame);
+            each(&frame);
+        }))
     }
 
     /// Sends later wake-ups to `notify` (the transport that took the attachment over).

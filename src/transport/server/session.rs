@@ -77,10 +77,9 @@ pub(crate) struct Session {
     pub(crate) pong_notify: Arc<Notify>,
 }
 
-/// What a writer found to send.
+/// What a writer found besides the frames [`Session::take_pending`] appended.
 pub(crate) struct Pending {
-    pub(crate) frames: Vec<Utf8Bytes>,
-    /// The hub closed the connection (after `frames`).
+    /// The hub closed the connection (after the frames).
     pub(crate) hub_closed: Option<CloseReason>,
     /// The transport is closing the session.
     pub(crate) ending: Option<Ending>,
@@ -162,13 +161,14 @@ impl Session {
         self.state.lock().ending
     }
 
-    /// Takes everything to send: control packets first, then hub frames.
-    pub(crate) fn take_pending(&self) -> Pending {
-        let mut frames: Vec<Utf8Bytes> = self.control.lock().drain(..).collect();
+    /// Takes everything to send, appending it to `frames`: control packets first, then
+    /// hub frames. The writer keeps `frames` across wake-ups, so once it has grown to
+    /// the largest batch a drain allocates nothing.
+    pub(crate) fn take_pending(&self, frames: &mut Vec<Utf8Bytes>) -> Pending {
+        frames.extend(self.control.lock().drain(..));
         let Some(attachment) = self.attachment() else {
             // Parked or ended: the frames belong to whoever takes the connection over.
             return Pending {
-                frames,
                 hub_closed: None,
                 ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
             };
@@ -179,31 +179,27 @@ impl Session {
             // wait until the CONNECT reply has gone: a client must never see an event of
             // a namespace before it joined it. `connect` wakes the writer once joined.
             return Pending {
-                frames,
                 hub_closed: queue.closed(),
                 ending: self.ending(),
             };
         }
-        let Some(drained) = attachment.drain(self.serial) else {
+        let mut oldest = true;
+        let drained = attachment.drain_each(self.serial, |frame| {
+            if oldest {
+                frame.record_delivery();
+                oldest = false;
+            }
+            frames.push(frame.encoded_text(WireFormat::SocketIo).clone());
+        });
+        let Some(hub_closed) = drained else {
             // Taken over by the client's newer transport.
             return Pending {
-                frames,
                 hub_closed: None,
                 ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
             };
         };
-        if let Some(oldest) = drained.frames.first() {
-            oldest.record_delivery();
-        }
-        frames.extend(
-            drained
-                .frames
-                .iter()
-                .map(|frame| frame.encoded_text(WireFormat::SocketIo).clone()),
-        );
         Pending {
-            frames,
-            hub_closed: drained.closed,
+            hub_closed,
             ending: self.ending(),
         }
     }
