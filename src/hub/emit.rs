@@ -5,6 +5,8 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
+use super::cluster::{Shared, field};
+
 /// A user id argument: text or a number (the seed uses `userId: 123`).
 #[derive(Debug, Clone)]
 pub enum IdArg {
@@ -137,15 +139,34 @@ impl Hub {
             self.confirm_restored(module_id);
             let fields = ModuleFields::parse("info", info)?;
             let mut guard = self.lock()?;
-            if guard
-                .store
-                .is_unchanged_online(module_id, fields.owner.as_ref(), online)
+            let owner = fields.owner.as_ref().map_or("", UserId::as_str);
+            let claim = [
+                field("online", if online { "1" } else { "0" }),
+                field("owner", owner),
+            ];
+            let claim = if owner.is_empty() {
+                &claim[..1]
+            } else {
+                &claim[..]
+            };
+            let shared = self.claim(&mut guard, || format!("module:{module_id}:status"), claim);
+            if shared == Shared::Unchanged
+                || shared == Shared::Local
+                    && guard
+                        .store
+                        .is_unchanged_online(module_id, fields.owner.as_ref(), online)
             {
                 return Ok((None, guard));
             }
             let module = ModuleId::new(module_id)?;
             let now = now_ms();
-            let Some(record) = guard.store.set_online(&module, &fields, online, now)? else {
+            let record = if shared == Shared::Changed {
+                guard.store.set_online(&module, &fields, online, now)?;
+                guard.store.module(module_id)
+            } else {
+                guard.store.set_online(&module, &fields, online, now)?
+            };
+            let Some(record) = record else {
                 return Ok((None, guard));
             };
             self.save(|db| db.save_module(record));
@@ -196,8 +217,22 @@ impl Hub {
                 }
             };
             let mut guard = self.lock()?;
+            let shared = self.claim(
+                &mut guard,
+                || format!("module:{id}:exists"),
+                &[field("added", "1")],
+            );
+            if shared == Shared::Unchanged {
+                return Ok((None, guard));
+            }
             let now = now_ms();
-            let Some(record) = guard.store.add_module(&id, &fields, online, now)? else {
+            let record = if shared == Shared::Changed {
+                guard.store.add_module(&id, &fields, online, now)?;
+                guard.store.module(id.as_str())
+            } else {
+                guard.store.add_module(&id, &fields, online, now)?
+            };
+            let Some(record) = record else {
                 return Ok((None, guard));
             };
             self.save(|db| db.save_module(record));
@@ -238,6 +273,22 @@ impl Hub {
         let result = (|| {
             let (id, fields) = input::module_object(module)?;
             let mut guard = self.lock()?;
+            // A removed module starts afresh if it is added again: its shared status and
+            // telemetry are cleared with it (the claim's `clear` keys).
+            let shared = self.claim_clearing(
+                &mut guard,
+                || format!("module:{id}:exists"),
+                &[field("added", "0")],
+                || {
+                    vec![
+                        format!("module:{id}:status"),
+                        format!("module:{id}:telemetry"),
+                    ]
+                },
+            );
+            if shared == Shared::Unchanged {
+                return Ok((None, guard));
+            }
             let Some(record) = guard.store.remove_module(&id, fields.owner.as_ref())? else {
                 return Ok((None, guard));
             };
@@ -286,8 +337,23 @@ impl Hub {
         let result = (|| {
             ModuleId::validate(module_id)?;
             let mut guard = self.lock()?;
+            let canonical = self.canonical(telemetry);
+            let shared = self.claim(
+                &mut guard,
+                || format!("module:{module_id}:telemetry"),
+                &[field("value", &canonical)],
+            );
+            if shared == Shared::Unchanged {
+                return Ok((None, guard));
+            }
             let now = now_ms();
-            let Some(record) = guard.store.set_telemetry(module_id, telemetry, now)? else {
+            let record = if shared == Shared::Changed {
+                guard.store.set_telemetry(module_id, telemetry, now)?;
+                guard.store.module(module_id)
+            } else {
+                guard.store.set_telemetry(module_id, telemetry, now)?
+            };
+            let Some(record) = record else {
                 return Ok((None, guard));
             };
             self.save(|db| db.save_module(record));
@@ -333,12 +399,25 @@ impl Hub {
             let (id, role, profile) = input::user_object(user)?;
             let session = SessionId::new(session_id)?;
             let mut guard = self.lock()?;
+            let shared = self.claim(
+                &mut guard,
+                || format!("session:{session}"),
+                &[
+                    field("user", id.as_str()),
+                    field("role", role.as_str()),
+                    field("live", "1"),
+                ],
+            );
+            if shared == Shared::Unchanged {
+                return Ok((None, guard));
+            }
             guard.store.remember_profile(&id, &profile);
             if !self
                 .inner
                 .auth
                 .sessions
                 .log_in(session.clone(), id.clone(), role)
+                && shared != Shared::Changed
             {
                 return Ok((None, guard));
             }
@@ -368,7 +447,7 @@ impl Hub {
                 user: self.audited_user(user),
                 module: None,
             },
-            || json!({"user": user}),
+            || json!({"user": user, "sessionId": session_id}),
             result,
         )
     }
@@ -386,7 +465,15 @@ impl Hub {
         let result = (|| {
             let (id, role, profile) = input::user_object(user)?;
             let session = SessionId::new(session_id)?;
-            let guard = self.lock()?;
+            let mut guard = self.lock()?;
+            let shared = self.claim(
+                &mut guard,
+                || format!("session:{session}"),
+                &[field("live", "0")],
+            );
+            if shared == Shared::Unchanged {
+                return Ok((None, guard));
+            }
             let was_live = self
                 .inner
                 .auth
@@ -405,6 +492,9 @@ impl Hub {
                     session: session.clone(),
                 },
             );
+            if self.inner.shared {
+                guard.delivered.push(ended.clone());
+            }
             let reached = self.publish(ended);
             let closing = self.inner.registry.end_session(&id, &session);
             for queue in &closing {
@@ -412,7 +502,7 @@ impl Hub {
                     self.audit_close(queue.id(), CloseReason::LoggedOut, Some(id.clone()));
                 }
             }
-            if !was_live && closing.is_empty() {
+            if !was_live && closing.is_empty() && shared != Shared::Changed {
                 return Ok((None, guard));
             }
             let admins = Event::new(
@@ -420,6 +510,9 @@ impl Hub {
                 object(vec![("user", user_view(&id, role, &profile))], now),
                 Audience::Admins,
             );
+            if self.inner.shared {
+                guard.delivered.push(admins.clone());
+            }
             let reached = reached + self.publish(admins);
             Ok((Some(reached), guard))
         })();
@@ -430,7 +523,7 @@ impl Hub {
                 user: self.audited_user(user),
                 module: None,
             },
-            || json!({"user": user}),
+            || json!({"user": user, "sessionId": session_id}),
             result,
         )
     }
@@ -451,7 +544,14 @@ impl Hub {
             let old_profile = input::profile_fields(old_map);
             let new_profile = input::profile_fields(new_map);
             let mut guard = self.lock()?;
-            let changes = guard.store.update_profile(&id, &old_profile, &new_profile);
+            let shared = self.claim_profile(&mut guard, &id, &old_profile, &new_profile);
+            let mut changes = guard.store.update_profile(&id, &old_profile, &new_profile);
+            if let Some(fields) = shared {
+                changes = fields
+                    .iter()
+                    .filter_map(|name| Some((name.clone(), new_profile.get(name)?.clone())))
+                    .collect();
+            }
             if changes.is_empty() {
                 return Ok((None, guard));
             }
@@ -487,7 +587,14 @@ impl Hub {
         let result = (|| {
             let (id, role, profile) = input::user_object(user)?;
             let mut guard = self.lock()?;
-            if !guard.store.register_user(&id, &profile) {
+            let shared = self.claim(
+                &mut guard,
+                || format!("user:{id}:registered"),
+                &[field("registered", "1")],
+            );
+            if shared == Shared::Unchanged
+                || !guard.store.register_user(&id, &profile) && shared != Shared::Changed
+            {
                 return Ok((None, guard));
             }
             self.save_user(&guard.store, &id);
@@ -533,7 +640,15 @@ impl Hub {
         let result = (|| {
             input::object("stats", stats)?;
             let mut guard = self.lock()?;
-            if !guard.store.set_stats(stats) {
+            let canonical = self.canonical(stats);
+            let shared = self.claim(
+                &mut guard,
+                || "stats".to_owned(),
+                &[field("value", &canonical)],
+            );
+            if shared == Shared::Unchanged
+                || !guard.store.set_stats(stats) && shared != Shared::Changed
+            {
                 return Ok((None, guard));
             }
             self.save(|db| db.save_stats(stats));
@@ -613,7 +728,17 @@ impl Hub {
         let result = (|| {
             let admin = admin_id.to_user_id()?;
             let mut guard = self.lock()?;
-            if !guard.store.set_maintenance(enabled, message) {
+            let shared = self.claim(
+                &mut guard,
+                || "maintenance".to_owned(),
+                &[
+                    field("enabled", if enabled { "1" } else { "0" }),
+                    field("message", message),
+                ],
+            );
+            if shared == Shared::Unchanged
+                || !guard.store.set_maintenance(enabled, message) && shared != Shared::Changed
+            {
                 return Ok((None, guard));
             }
             self.save(|db| db.save_maintenance(guard.store.maintenance()));
