@@ -24,7 +24,8 @@
 //!   save (only its audit row).
 //!
 //! One concept per file: `builder.rs` (configuration, restore at build), `emit.rs` (the
-//! host calls), `deliver.rs` (hooks, resolution, queues, audit), `inbound.rs` (client
+//! host calls about modules), `emit_users.rs` (users and sessions), `emit_admin.rs`
+//! (stats, admin actions, maintenance, host events), `deliver.rs` (hooks, resolution, queues, audit), `inbound.rs` (client
 //! messages and authentication), `connections.rs` (attach, detach, device presence),
 //! `errors.rs` (outcomes and errors), `cluster.rs` (the shared broker: claims,
 //! publication, other nodes' emits), `restart.rs` (modules restored online that wait
@@ -39,6 +40,8 @@ mod cluster;
 mod connections;
 mod deliver;
 mod emit;
+mod emit_admin;
+mod emit_users;
 mod errors;
 mod inbound;
 mod monitoring;

@@ -3,6 +3,9 @@
 //! and a heartbeat thread that publishes this node's report with an expiry and watches
 //! Redis's health. Must not block an emit longer than its command timeout, and must not
 //! touch connections or the store (the hub does that, `hub/cluster.rs`).
+//!
+//! `health.rs` owns outages, heartbeats and recovery; `subscriber.rs` the receiving
+//! thread. Guarded by `tests/broker_redis.rs` and `tests/clients/node/cluster.test.js`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +16,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use redis::{Client, Commands, Connection, Script};
 use serde_json::Value;
+
+mod health;
+mod subscriber;
 
 use super::{Broker, BrokerStats, Claim, ClaimField, Envelope, Node};
 
@@ -171,24 +177,6 @@ impl Shared {
         format!("{}{key}", self.prefix)
     }
 
-    fn mark_down(&self, what: &str, error: &redis::RedisError) {
-        *self.command.lock() = None;
-        if !self.down.swap(true, Ordering::SeqCst) {
-            tracing::warn!(%error, "Redis unreachable ({what}): local change detection and delivery only until it returns");
-        }
-    }
-
-    fn remember_pending(&self, key: &str, fields: &[ClaimField<'_>]) {
-        let mut pending = self.pending.lock();
-        let entry = pending.entry(key.to_owned()).or_default();
-        for field in fields {
-            match entry.iter_mut().find(|(name, _)| name == field.name) {
-                Some(slot) => field.value.clone_into(&mut slot.1),
-                None => entry.push((field.name.to_owned(), field.value.to_owned())),
-            }
-        }
-    }
-
     /// Runs `command` on the command connection; `None` (and the node marked down) if
     /// Redis is unreachable.
     fn with_command<T>(
@@ -207,120 +195,6 @@ impl Shared {
                 drop(guard);
                 self.mark_down(what, &error);
                 None
-            }
-        }
-    }
-
-    /// Reconnects, writes back what was decided locally meanwhile, then resumes.
-    fn try_recover(&self) {
-        let Ok(mut connection) = open(&self.client) else {
-            return;
-        };
-        let pending = std::mem::take(&mut *self.pending.lock());
-        for (key, fields) in &pending {
-            let written: redis::RedisResult<()> = connection.hset_multiple(self.key(key), fields);
-            if written.is_err() {
-                self.pending.lock().extend(pending);
-                return;
-            }
-        }
-        *self.command.lock() = Some(connection);
-        self.down.store(false, Ordering::SeqCst);
-        self.reconnects.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(
-            reasserted = pending.len(),
-            "Redis reachable again: shared change detection resumed"
-        );
-    }
-
-    fn heartbeat(&self) {
-        let report = self.node.lock().as_ref().map(|node| node.report());
-        let Some(mut report) = report else {
-            return;
-        };
-        if let Value::Object(map) = &mut report {
-            map.insert("node".into(), Value::String(self.node_id.clone()));
-        }
-        let key = self.key(&format!("node:{}", self.node_id));
-        let ttl = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000);
-        self.with_command("heartbeat", |c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(report.to_string())
-                .arg("PX")
-                .arg(ttl)
-                .query::<()>(c)
-        });
-    }
-
-    fn heartbeat_loop(self: Arc<Self>) {
-        while !self.stop.load(Ordering::SeqCst) {
-            if self.down.load(Ordering::SeqCst) {
-                self.try_recover();
-            }
-            self.heartbeat();
-            std::thread::park_timeout(HEARTBEAT_PERIOD);
-        }
-        let key = self.key(&format!("node:{}", self.node_id));
-        self.with_command("leave", |c| c.del::<_, ()>(&key));
-    }
-
-    fn deliver(&self, payload: &[u8]) {
-        let envelope = match Envelope::decode(payload) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                self.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%error, "dropped a malformed broker message");
-                return;
-            }
-        };
-        if envelope.origin == self.node_id {
-            return;
-        }
-        if let Some((key, seq)) = &envelope.claim {
-            let mut applied = self.applied.lock();
-            let last = applied.entry(key.clone()).or_insert(0);
-            if *last >= *seq {
-                self.stale.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            *last = *seq;
-        }
-        self.received.fetch_add(1, Ordering::Relaxed);
-        let node = self.node.lock().clone();
-        if let Some(node) = node {
-            node.receive(envelope);
-        }
-    }
-
-    /// Receives other nodes' messages; `subscribed` is told once the first subscription
-    /// is in place, so a hub's `build` returns only when it hears the cluster.
-    fn subscriber_loop(self: Arc<Self>, subscribed: std::sync::mpsc::Sender<()>) {
-        while !self.stop.load(Ordering::SeqCst) {
-            if self.down.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-            let Ok(mut connection) = self.client.get_connection_with_timeout(COMMAND_TIMEOUT)
-            else {
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            };
-            let mut pubsub = connection.as_pubsub();
-            if pubsub.subscribe(&self.channel).is_err()
-                || pubsub
-                    .set_read_timeout(Some(Duration::from_millis(200)))
-                    .is_err()
-            {
-                continue;
-            }
-            let _ = subscribed.send(());
-            while !self.stop.load(Ordering::SeqCst) && !self.down.load(Ordering::SeqCst) {
-                match pubsub.get_message() {
-                    Ok(message) => self.deliver(message.get_payload_bytes()),
-                    Err(error) if error.is_timeout() => {}
-                    Err(_) => break,
-                }
             }
         }
     }
