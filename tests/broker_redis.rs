@@ -201,3 +201,47 @@ fn events_cross_nodes_and_the_other_user_gets_nothing() {
         "the cluster view is available while Redis answers"
     );
 }
+
+/// Publishes raw bytes on the broker's channel through a plain RESP connection, as a
+/// misbehaving peer would.
+fn publish_raw(redis: &Redis, payload: &[u8]) {
+    use std::io::{Read, Write};
+    let address = redis.url.trim_start_matches("redis://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to Redis");
+    let channel = b"mcrt:events";
+    let mut command = format!("*3\r\n$7\r\nPUBLISH\r\n${}\r\n", channel.len()).into_bytes();
+    command.extend_from_slice(channel);
+    command.extend_from_slice(format!("\r\n${}\r\n", payload.len()).as_bytes());
+    command.extend_from_slice(payload);
+    command.extend_from_slice(b"\r\n");
+    stream.write_all(&command).expect("send PUBLISH");
+    let mut reply = [0u8; 16];
+    let read = stream.read(&mut reply).expect("PUBLISH reply");
+    assert_eq!(
+        reply[0],
+        b':',
+        "{:?}",
+        String::from_utf8_lossy(&reply[..read])
+    );
+}
+
+#[test]
+fn malformed_broker_messages_are_counted_and_the_node_keeps_serving() {
+    let redis = start_redis();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut tab = connect(&b, "u5", "user", "s6", "modules");
+    for garbage in [
+        &b"\xff\xfe not utf-8"[..],
+        b"{\"origin\":\"x\"}",
+        b"[1,2,3]",
+        br#"{"origin":"x","call":"module_online","events":[{"name":"e","audience":{"kind":"nobody"}}]}"#,
+    ] {
+        publish_raw(&redis, garbage);
+    }
+    // The sentinel travels the same channel after the garbage: once it is in, every
+    // malformed message was handled.
+    assert!(names_before_sentinel(&a, &mut tab, "u5").is_empty());
+    let stats = b.metrics().broker.expect("a shared broker reports");
+    assert_eq!(stats.malformed, 4);
+    assert!(stats.reachable);
+}

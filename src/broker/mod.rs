@@ -39,14 +39,21 @@
 //!
 //! # While Redis is unreachable
 //!
-//! Local delivery continues. Change detection falls back to the node's own store
-//! (`broker_fallbacks` in the metrics, one warning per outage) and publications are
-//! dropped (`broker_publish_failures`): clients on other nodes miss those events. Each
+//! Local delivery continues. The first command that finds Redis silent waits up to
+//! 300 ms (the command timeout) and marks it down; later emits do not touch Redis until
+//! the heartbeat thread (every second) reaches it again. Change detection falls back to
+//! the node's own store ([`BrokerStats::fallbacks`], `mcrt_broker_fallback_total`, one
+//! warning per outage) and publications are dropped (`publish_failures`): clients on other nodes miss those events. Each
 //! state key decided locally during the outage is remembered (last value wins); when Redis
 //! answers again the node first writes those values back (so Redis holds what this node's
 //! clients were told), then resubscribes and claims through Redis again. Nodes' mirrors may
 //! differ for a key changed during the outage until its next change; a client that
 //! reconnects receives a fresh `page:snapshot` from its node's mirror.
+//!
+//! A Redis that restarts empty (no persistence configured) forgets the shared state:
+//! the first emit of each state afterwards counts as a change, so clients may get one
+//! redundant event per state (never a missed one). Give Redis persistence (RDB or AOF)
+//! where that matters.
 //!
 //! Recovery of missed events across nodes (a client reconnecting to another node) is not
 //! provided by this broker: the recovery history stays per node.

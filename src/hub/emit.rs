@@ -292,8 +292,21 @@ impl Hub {
             if shared == Shared::Unchanged {
                 return Ok((None, guard));
             }
-            let Some(record) = guard.store.remove_module(&id, fields.owner.as_ref())? else {
-                return Ok((None, guard));
+            let record = match guard.store.remove_module(&id, fields.owner.as_ref())? {
+                Some(record) => record,
+                // Removed cluster-wide although this node's mirror never saw the module
+                // (it was added on another node an instant ago): the view comes from the
+                // argument, which then must name the owner.
+                None if shared == Shared::Changed => {
+                    let owner = fields
+                        .owner
+                        .clone()
+                        .ok_or_else(|| StoreError::MissingOwner(id.clone()))?;
+                    let mut record = crate::store::ModuleRecord::new(id.clone(), owner, now_ms());
+                    record.merge(&fields);
+                    record
+                }
+                None => return Ok((None, guard)),
             };
             self.save(|db| db.remove_module(&id));
             let now = now_ms();

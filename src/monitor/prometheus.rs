@@ -22,7 +22,7 @@
 //! | `mcrt_delivery_latency_seconds` | histogram | |
 //! | `mcrt_persistence_degraded`, `mcrt_persistence_lag_rows` | gauge | (with persistence) |
 //! | `mcrt_broker_reachable` | gauge | (with a shared broker) |
-//! | `mcrt_broker_fallback_total`, `mcrt_broker_publish_failures_total`, `mcrt_broker_received_total` | counter | (with a shared broker) |
+//! | `mcrt_broker_fallback_total`, `mcrt_broker_publish_failures_total`, `mcrt_broker_received_total`, `mcrt_broker_malformed_total` | counter | (with a shared broker) |
 //! | `mcrt_persistence_rows_written_total`, `…_rows_dropped_total`, `…_write_errors_total` | counter | (with persistence) |
 //! | `process_resident_memory_bytes` | gauge | (Linux) |
 //! | `process_cpu_seconds_total` | counter | (Linux) |
@@ -272,6 +272,12 @@ impl Collector for Scrape {
                 "mcrt_broker_received",
                 "Messages from other nodes delivered here.",
                 b.received,
+            )?;
+            counter(
+                e,
+                "mcrt_broker_malformed",
+                "Broker messages that could not be parsed (dropped).",
+                b.malformed,
             )?;
         }
         if let Some(rss) = self.process.rss_bytes {

@@ -67,7 +67,12 @@ async function startRedis() {
 
 before(async () => {
   redis = await startRedis();
-  nodes = await Promise.all([0, 1, 2].map(() => h.startServer({ args: ['--memory', '--redis', redis.url] })));
+  // Two nodes in memory, one with its own SQLite file (the server's default), so the
+  // mirror's saves run too; admin stats every 500 ms for the cluster-totals check.
+  const storage = [['--memory'], ['--memory'], []];
+  nodes = await Promise.all(storage.map((extra) => h.startServer({
+    args: [...extra, '--redis', redis.url, '--stats-interval-ms', '500'],
+  })));
 });
 
 after(async () => {
@@ -256,6 +261,7 @@ test('a SIGKILLed node leaves the cluster totals within the heartbeat expiry; th
   const [a, b, c] = nodes;
   const user = h.uid('u');
   const survivor = await userTab(t, b, user);
+  const admin = await adminTab(t, a);
   await userTab(t, c, user);
   await userTab(t, c, user);
   // Heartbeats are periodic reports (no event to await): poll until they show the tabs.
@@ -281,6 +287,11 @@ test('a SIGKILLed node leaves the cluster totals within the heartbeat expiry; th
   t.diagnostic(`killed node left the totals after ${gone} ms`);
   assert.ok(gone <= HEARTBEAT_EXPIRY_MS, `took ${gone} ms`);
   assert.ok(view.body.connections.total <= before.body.connections.total - 2);
+  // Admin stats carry the same cluster-wide totals.
+  const stats = await h.received(admin, 'admin:server:stats', HEARTBEAT_EXPIRY_MS,
+    (d) => d.cluster && d.cluster.nodes === 2);
+  assert.ok(stats.cluster.onlineUsers.includes(user));
+  assert.ok(stats.cluster.connections.admins >= 1);
   // The others keep serving, across nodes.
   const moduleId = h.uid('m');
   await a.api('module_added', { id: moduleId, userId: user });
