@@ -15,7 +15,7 @@
 //! - **One decision per change.** Every change-detecting emit names its state as a Redis
 //!   hash key and fields (`module:<id>:status {online, owner}`, `module:<id>:telemetry`,
 //!   `module:<id>:exists`, `user:<id>:profile`, `user:<id>:registered`, `stats`,
-//!   `maintenance`, `session:<sid>`) and runs one Lua compare-and-set (`EVALSHA`): the
+//!   `maintenance`, `session:<sid>:<user>`) and runs one Lua compare-and-set (`EVALSHA`): the
 //!   fields that differ are written and reported, together with a cluster-wide sequence
 //!   number. Redis runs scripts one at a time, so identical emits racing on several nodes
 //!   produce exactly one `Changed`; the others are `Unchanged`.
@@ -32,7 +32,7 @@
 //!   node in either order; the sequence number makes a node drop a change older than one
 //!   it already applied for that key, so every node ends on Redis's value and its clients
 //!   see the last value (possibly without an intermediate one, like conflation).
-//! - **Sessions.** `emit_user_logged_in` claims `session:<sid>` and every node registers
+//! - **Sessions.** `emit_user_logged_in` claims `session:<sid>:<user>` and every node registers
 //!   the session when it receives the event, so a tab authenticating with the session
 //!   payload on another node is accepted; `emit_user_logged_out` is published as well and
 //!   every node closes that session's sockets.

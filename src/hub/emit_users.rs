@@ -27,12 +27,8 @@ impl Hub {
             let mut guard = self.lock()?;
             let shared = self.claim(
                 &mut guard,
-                || format!("session:{session}"),
-                &[
-                    field("user", id.as_str()),
-                    field("role", role.as_str()),
-                    field("live", "1"),
-                ],
+                || format!("session:{session}:{id}"),
+                &[field("role", role.as_str()), field("live", "1")],
             );
             if shared == Shared::Unchanged {
                 return Ok((None, guard));
@@ -92,20 +88,25 @@ impl Hub {
             let (id, role, profile) = input::user_object(user)?;
             let session = SessionId::new(session_id)?;
             let mut guard = self.lock()?;
-            let shared = self.claim(
-                &mut guard,
-                || format!("session:{session}"),
-                &[field("live", "0")],
-            );
-            if shared == Shared::Unchanged {
-                return Ok((None, guard));
-            }
+            // The local table refuses another user's session first. The shared state is
+            // keyed by session and user, and the events are addressed to that user's
+            // connections with that session only, so a logout naming the wrong user
+            // cannot end someone else's session. A session never logged in through a
+            // hub (a JWT naming it) changes on its first logout, like on one node.
             let was_live = self
                 .inner
                 .auth
                 .sessions
                 .log_out(&session, &id)
                 .map_err(|owner| HubError::SessionMismatch { owner })?;
+            let shared = self.claim(
+                &mut guard,
+                || format!("session:{session}:{id}"),
+                &[field("live", "0")],
+            );
+            if shared == Shared::Unchanged {
+                return Ok((None, guard));
+            }
             // Saved even when it was not live: a JWT may carry this sid, and the id must
             // stay refused after a restart.
             self.save(|db| db.remove_session(&session));
