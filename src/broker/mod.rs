@@ -15,9 +15,9 @@
 //! - **One decision per change.** Every change-detecting emit names its state as a Redis
 //!   hash key and fields (`module:<id>:status {online, owner}`, `module:<id>:telemetry`,
 //!   `module:<id>:exists`, `user:<id>:profile`, `user:<id>:registered`, `stats`,
-//!   `maintenance`, `session:<sid>:<user>`) and runs one Lua compare-and-set (`EVALSHA`): the
-//!   fields that differ are written and reported, together with a cluster-wide sequence
-//!   number. Redis runs scripts one at a time, so identical emits racing on several nodes
+//!   `maintenance`, `session:<sid>:<user>`) and runs one Lua compare-and-set
+//!   (`EVALSHA`): the fields that differ are written and reported, together with a
+//!   cluster-wide sequence number. Redis runs scripts one at a time, so identical emits racing on several nodes
 //!   produce exactly one `Changed`; the others are `Unchanged`.
 //! - **Redis decides, the node-local store mirrors.** With a shared broker the local store
 //!   never short-circuits to `Unchanged` on its own (it may be a few hundred microseconds
@@ -32,10 +32,14 @@
 //!   node in either order; the sequence number makes a node drop a change older than one
 //!   it already applied for that key, so every node ends on Redis's value and its clients
 //!   see the last value (possibly without an intermediate one, like conflation).
-//! - **Sessions.** `emit_user_logged_in` claims `session:<sid>:<user>` and every node registers
-//!   the session when it receives the event, so a tab authenticating with the session
-//!   payload on another node is accepted; `emit_user_logged_out` is published as well and
-//!   every node closes that session's sockets.
+//! - **Sessions.** `emit_user_logged_in` claims `session:<sid>:<user>` and every node
+//!   registers the session when it receives the event, so a tab authenticating with the
+//!   session payload on another node is accepted; `emit_user_logged_out` is published as
+//!   well and every node closes that session's sockets.
+//! - **Per node, by design.** Admin monitoring (`admin:activity`, alerts,
+//!   `admin:server:stats`) describes the node the admin is connected to;
+//!   `admin:server:stats` adds a `cluster` object with every live node's connection
+//!   totals and online users (heartbeats: 1 s period, 3 s expiry).
 //!
 //! # While Redis is unreachable
 //!
@@ -43,12 +47,14 @@
 //! 300 ms (the command timeout) and marks it down; later emits do not touch Redis until
 //! the heartbeat thread (every second) reaches it again. Change detection falls back to
 //! the node's own store ([`BrokerStats::fallbacks`], `mcrt_broker_fallback_total`, one
-//! warning per outage) and publications are dropped (`publish_failures`): clients on other nodes miss those events. Each
-//! state key decided locally during the outage is remembered (last value wins); when Redis
-//! answers again the node first writes those values back (so Redis holds what this node's
-//! clients were told), then resubscribes and claims through Redis again. Nodes' mirrors may
-//! differ for a key changed during the outage until its next change; a client that
-//! reconnects receives a fresh `page:snapshot` from its node's mirror.
+//! warning per outage) and publications are dropped (`publish_failures`): clients on
+//! other nodes miss those events, and events other nodes publish while this node is
+//! resubscribing are missed here. Each state key decided locally during the outage is
+//! remembered (last value wins); when Redis answers again the node first writes those
+//! values back (so Redis holds what this node's clients were told), then resubscribes
+//! and claims through Redis again. Nodes' mirrors may differ for a key changed during
+//! the outage until its next change; a client that reconnects receives a fresh
+//! `page:snapshot` from its node's mirror.
 //!
 //! A Redis that restarts empty (no persistence configured) forgets the shared state:
 //! the first emit of each state afterwards counts as a change, so clients may get one
@@ -57,6 +63,12 @@
 //!
 //! Recovery of missed events across nodes (a client reconnecting to another node) is not
 //! provided by this broker: the recovery history stays per node.
+//!
+//! Guarded by `tests/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
+//! `a_real_change_on_another_node_is_never_unchanged`,
+//! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
+//! `tests/clients/node/cluster.test.js` (three server processes on one Redis: exactly
+//! once per tab, racing emits, sessions, SIGKILL, Redis outage).
 
 #[cfg(feature = "redis")]
 mod redis;
