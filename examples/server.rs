@@ -110,6 +110,11 @@ struct Args {
     /// Log output: `human` (default) or `json` (one JSON object per line).
     #[arg(long, env = "MCRT_LOG_FORMAT", default_value = "human")]
     log_format: LogFormat,
+    /// Redis URL (e.g. `redis://127.0.0.1:6379`): join the cluster of servers sharing
+    /// this Redis, so change detection, events, sessions and the admin connection totals
+    /// are cluster-wide (README "Running several nodes").
+    #[arg(long, env = "MCRT_REDIS")]
+    redis: Option<String>,
     /// Turn admin monitoring off (no `admin:activity`, `admin:alert`,
     /// `admin:server:stats`, and no monitor thread).
     #[arg(long, env = "MCRT_NO_MONITOR")]
@@ -296,6 +301,29 @@ fn webhook_forwarder(url: String) -> impl Fn(&ClientEvent) + Send + Sync + 'stat
     }
 }
 
+#[cfg(feature = "redis")]
+fn with_redis(
+    builder: microcoaster_realtime::HubBuilder,
+    url: &str,
+) -> microcoaster_realtime::HubBuilder {
+    match microcoaster_realtime::broker::RedisBroker::connect(url) {
+        Ok(broker) => {
+            tracing::info!(url, node = broker.node_id(), "joined the cluster on Redis");
+            builder.broker(broker)
+        }
+        Err(error) => {
+            eprintln!("cannot start: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn with_redis(_: microcoaster_realtime::HubBuilder, _: &str) -> microcoaster_realtime::HubBuilder {
+    eprintln!("cannot start: this build has no Redis support (cargo feature `redis`)");
+    std::process::exit(1);
+}
+
 fn main() {
     let args = Args::parse();
     init_logs(args.log_format);
@@ -338,6 +366,9 @@ fn main() {
     }
     if !args.memory {
         builder = builder.persist(&args.db, args.durability);
+    }
+    if let Some(url) = &args.redis {
+        builder = with_redis(builder, url);
     }
     let hub = match builder.build() {
         Ok(hub) => hub,

@@ -181,6 +181,9 @@ pub struct MetricsSnapshot {
     /// `lag`), when the hub was built with persistence; live events keep flowing while
     /// the disk fails.
     pub persistence: Option<PersistMetrics>,
+    /// Shared-broker health (`reachable`, `fallbacks`, `publish_failures`, …), when the
+    /// hub was built with a shared broker such as Redis.
+    pub broker: Option<crate::broker::BrokerStats>,
 }
 
 impl MetricsSnapshot {
@@ -219,6 +222,7 @@ impl Metrics {
                 .collect(),
             delivery_latency: self.delivery_latency.snapshot(),
             persistence: None,
+            broker: None,
         }
     }
 }

@@ -98,7 +98,9 @@ struct Args {
     /// Do not run our server (only `--server-cmd` or `--target`).
     #[arg(long)]
     skip_ours: bool,
-    /// Drive an already-running server at this address instead of starting any.
+    /// Drive an already-running server at this address instead of starting any; several
+    /// comma-separated addresses (nodes of one cluster on Redis) get the clients round
+    /// robin, and the emits go to the first.
     #[arg(long)]
     target: Option<String>,
     /// Process id of the `--target` server, for its CPU time and RSS.
@@ -360,7 +362,10 @@ async fn drive(
     let rss_before = server.rss_kib();
     let recorder = Recorder::new(connections);
     let slots = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let urls: Vec<String> = addr
+        .split(',')
+        .map(|node| format!("ws://{node}/socket.io/?EIO=4&transport=websocket"))
+        .collect();
     let started = Instant::now();
     for connection in 0..connections {
         let permit = Arc::clone(&slots)
@@ -369,7 +374,7 @@ async fn drive(
             .map_err(|e| e.to_string())?;
         tokio::task::spawn_local(clients::run(
             connection,
-            url.clone(),
+            urls[connection as usize % urls.len()].clone(),
             auth(&population, connection, &args.jwt_secret),
             recorder.clone(),
             permit,
@@ -406,7 +411,8 @@ async fn drive(
     let rss_kib_per_connection = rss_before
         .zip(server.rss_kib())
         .map(|(before, after)| after.saturating_sub(before) as f64 / f64::from(connections));
-    let emitter = Emitter::connect(addr, args.http_connections, &args.api_key)
+    let first = addr.split(',').next().unwrap_or(addr);
+    let emitter = Emitter::connect(first, args.http_connections, &args.api_key)
         .await
         .map_err(|e| format!("cannot connect to the emit API: {e}"))?;
     let mut bench = Bench {

@@ -31,6 +31,7 @@ pub struct HubBuilder {
     persist: Option<(PathBuf, PersistConfig)>,
     monitor: Option<MonitorConfig>,
     executor: Option<Box<dyn Executor>>,
+    broker: Arc<dyn Broker>,
 }
 
 impl HubBuilder {
@@ -60,6 +61,7 @@ impl HubBuilder {
             persist: None,
             monitor: None,
             executor: None,
+            broker: Arc::new(InMemory),
         }
     }
 
@@ -89,6 +91,14 @@ impl HubBuilder {
     /// [`persist`](Self::persist) with every setting (queue bound, batching, retention).
     pub fn persist_with(mut self, path: impl AsRef<Path>, config: PersistConfig) -> Self {
         self.persist = Some((path.as_ref().to_path_buf(), config));
+        self
+    }
+
+    /// Shares change detection, events, sessions and the connection view with the hubs
+    /// of other processes through `broker` (e.g. `broker::RedisBroker`); the default,
+    /// [`InMemory`], keeps this hub alone. See [`crate::broker`] for the consistency model.
+    pub fn broker(mut self, broker: impl Broker + 'static) -> Self {
+        self.broker = Arc::new(broker);
         self
     }
 
@@ -273,8 +283,15 @@ impl HubBuilder {
                 restored: restart::RestoredOnline::default(),
                 monitor: self.monitor.map(|config| Monitor::new(config, admin_page)),
                 executor: self.executor,
+                shared: self.broker.is_shared(),
+                broker: self.broker,
             }),
         };
+        if hub.inner.shared {
+            hub.inner
+                .broker
+                .start(Arc::new(cluster::NodeLink(Arc::downgrade(&hub.inner))));
+        }
         if let Some(grace) = self.restart_grace
             && hub.inner.persist.is_some()
         {

@@ -155,17 +155,32 @@ impl Hub {
         result: Result<(Option<Published>, EmitGuard<'_>), HubError>,
     ) -> Result<EmitOutcome, HubError> {
         let metrics = &self.inner.metrics;
+        let mut detail = Some(detail);
+        let mut args: Option<Value> = None;
         let outcome = match result {
             Ok((None, guard)) => {
                 drop(guard);
                 metrics.emits_unchanged.increment();
                 Ok(EmitOutcome::Unchanged)
             }
-            Ok((Some(published), guard)) => {
-                let connections = match published {
-                    Published::Done(reached) => reached,
-                    Published::Pending(events) => events.into_iter().map(|e| self.publish(e)).sum(),
+            Ok((Some(published), mut guard)) => {
+                let (connections, shared_events) = match published {
+                    Published::Done(reached) => (reached, std::mem::take(&mut guard.delivered)),
+                    Published::Pending(events) => {
+                        let copies = if self.inner.shared {
+                            events.clone()
+                        } else {
+                            Vec::new()
+                        };
+                        (events.into_iter().map(|e| self.publish(e)).sum(), copies)
+                    }
                 };
+                if self.inner.shared {
+                    let value = detail.take().map_or(Value::Null, |detail| detail());
+                    args = Some(value.clone());
+                    let claimed = guard.claimed.take();
+                    self.publish_to_cluster(emission.call, value, shared_events, claimed);
+                }
                 drop(guard);
                 metrics.emits_changed.increment();
                 Ok(EmitOutcome::Delivered { connections })
@@ -196,7 +211,8 @@ impl Hub {
                 module_id: emission.module,
                 connection: None,
                 outcome: audit_outcome,
-                detail: detail(),
+                detail: args
+                    .unwrap_or_else(|| detail.take().map_or(Value::Null, |detail| detail())),
             });
         }
         outcome

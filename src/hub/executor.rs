@@ -1,7 +1,8 @@
 //! The host executor: where the emits the library originates itself run. Those are the
 //! device grace timer taking a module offline, the "offline after restart" check, the
-//! monitor's ticks, and emits caused by inbound traffic on server threads (a device
-//! connecting or sending telemetry, the HTTP API).
+//! monitor's ticks, emits caused by inbound traffic on server threads (a device
+//! connecting or sending telemetry, the HTTP API), and another node's emits arriving
+//! from a shared broker (`cluster.rs`).
 //!
 //! Without an executor ([`HubBuilder::executor`] not called) every such emit runs in
 //! place, on the library thread that caused it, as it always did: the check is one

@@ -24,19 +24,25 @@
 //!   save (only its audit row).
 //!
 //! One concept per file: `builder.rs` (configuration, restore at build), `emit.rs` (the
-//! host calls), `deliver.rs` (hooks, resolution, queues, audit), `inbound.rs` (client
-//! messages and authentication), `connections.rs` (attach, detach, device presence),
-//! `errors.rs` (outcomes and errors), `restart.rs` (modules restored online that wait
-//! for their device), `executor.rs` (where the emits the library originates run); this file holds the shared state, the emit lock and
-//! the lifecycle.
+//! host calls about modules), `emit_users.rs` (users and sessions), `emit_admin.rs`
+//! (stats, admin actions, maintenance, host events), `deliver.rs` (hooks, resolution,
+//! queues, audit), `inbound.rs` (client messages and authentication), `connections.rs`
+//! (attach, detach, device presence), `errors.rs` (outcomes and errors), `cluster.rs`
+//! (the shared broker: claims, publication, other nodes' emits), `restart.rs` (modules
+//! restored online that wait for their device), `executor.rs` (where the emits the
+//! library originates run); this file holds the shared state, the emit lock and the
+//! lifecycle.
 //!
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
 //! is `registry/`).
 
 mod builder;
+mod cluster;
 mod connections;
 mod deliver;
 mod emit;
+mod emit_admin;
+mod emit_users;
 mod errors;
 mod executor;
 mod inbound;
@@ -65,6 +71,7 @@ use crate::auth::{
     AuthChain, AuthDecision, AuthError, AuthRequest, Authenticator, DeviceKeys, HandshakeContext,
     Identity, JwtAuthenticator, Role, SessionTable,
 };
+use crate::broker::{Broker, InMemory};
 use crate::devices::Presence;
 use crate::event::{self, Audience, Event, now_ms, object};
 use crate::hooks::{
@@ -121,6 +128,11 @@ struct HubInner {
     monitor: Option<Monitor>,
     /// Where the emits the library originates run, when the host gave one.
     executor: Option<Box<dyn Executor>>,
+    /// How change decisions and events are shared with other nodes ([`InMemory`] by
+    /// default).
+    broker: Arc<dyn Broker>,
+    /// `broker.is_shared()`, read once per emit without a virtual call.
+    shared: bool,
 }
 
 impl HubInner {
@@ -165,6 +177,11 @@ thread_local! {
 /// Holds the emit lock and marks this thread as inside it.
 struct EmitGuard<'a> {
     store: MutexGuard<'a, Store>,
+    /// The shared state key this emit changed and its sequence number (shared broker).
+    claimed: Option<(String, u64)>,
+    /// Events already delivered by this emit, to publish to the other nodes (filled only
+    /// with a shared broker, by emits that deliver as they go).
+    delivered: Vec<Event>,
 }
 
 impl Drop for EmitGuard<'_> {
@@ -250,7 +267,11 @@ impl Hub {
         }
         let store = self.inner.store.lock();
         IN_EMIT.with(|flag| flag.set(true));
-        Ok(EmitGuard { store })
+        Ok(EmitGuard {
+            store,
+            claimed: None,
+            delivered: Vec::new(),
+        })
     }
 
     // ----- observation and lifecycle ---------------------------------------------
@@ -281,6 +302,7 @@ impl Hub {
     pub fn metrics(&self) -> MetricsSnapshot {
         let mut snapshot = self.inner.metrics.snapshot(self.inner.registry.counts());
         snapshot.persistence = self.inner.persist.as_ref().map(Persistence::metrics);
+        snapshot.broker = self.inner.broker.stats();
         snapshot
     }
 
@@ -318,6 +340,7 @@ impl Hub {
             self.unsubscribe_closing(queue.id());
             queue.close(CloseReason::Shutdown);
         }
+        self.inner.broker.stop();
         if self.inner.persist.is_some() {
             match self.lock() {
                 Ok(guard) => self.inner.close_persistence(Some(&guard.store)),

@@ -163,7 +163,7 @@ impl Hub {
                 admins: count.admins,
             })
             .collect();
-        tracker.compute(
+        let mut stats = tracker.compute(
             now,
             crate::monitor::StatsInput {
                 metrics: self.metrics(),
@@ -172,6 +172,14 @@ impl Hub {
                 queue_depth_total: census.queue_depth_total,
                 process: process::sample(),
             },
-        )
+        );
+        // With a shared broker, the cluster-wide totals (every live node) beside this
+        // node's own figures.
+        if self.inner.shared
+            && let (Value::Object(map), Some(cluster)) = (&mut stats, self.cluster_view())
+        {
+            map.insert("cluster".into(), cluster);
+        }
+        stats
     }
 }

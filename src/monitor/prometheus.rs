@@ -21,6 +21,8 @@
 //! | `mcrt_bad_inputs_total` | counter | `kind`: every [`BadInputKind`](crate::BadInputKind) |
 //! | `mcrt_delivery_latency_seconds` | histogram | |
 //! | `mcrt_persistence_degraded`, `mcrt_persistence_lag_rows` | gauge | (with persistence) |
+//! | `mcrt_broker_reachable` | gauge | (with a shared broker) |
+//! | `mcrt_broker_fallback_total`, `mcrt_broker_publish_failures_total`, `mcrt_broker_received_total`, `mcrt_broker_malformed_total` | counter | (with a shared broker) |
 //! | `mcrt_persistence_rows_written_total`, `…_rows_dropped_total`, `…_write_errors_total` | counter | (with persistence) |
 //! | `process_resident_memory_bytes` | gauge | (Linux) |
 //! | `process_cpu_seconds_total` | counter | (Linux) |
@@ -244,6 +246,38 @@ impl Collector for Scrape {
                 "mcrt_persistence_write_errors",
                 "Failed commits.",
                 p.write_errors,
+            )?;
+        }
+        if let Some(b) = &m.broker {
+            ConstGauge::new(u64::from(b.reachable)).encode(e.encode_descriptor(
+                "mcrt_broker_reachable",
+                "1 while the shared broker (Redis) answers.",
+                None,
+                MetricType::Gauge,
+            )?)?;
+            counter(
+                e,
+                "mcrt_broker_fallback",
+                "Change decisions taken locally because the broker was unreachable.",
+                b.fallbacks,
+            )?;
+            counter(
+                e,
+                "mcrt_broker_publish_failures",
+                "Changed emits not published to the other nodes.",
+                b.publish_failures,
+            )?;
+            counter(
+                e,
+                "mcrt_broker_received",
+                "Messages from other nodes delivered here.",
+                b.received,
+            )?;
+            counter(
+                e,
+                "mcrt_broker_malformed",
+                "Broker messages that could not be parsed (dropped).",
+                b.malformed,
             )?;
         }
         if let Some(rss) = self.process.rss_bytes {

@@ -34,6 +34,18 @@ impl Registry {
             .map_or(0, IndexMap::len)
     }
 
+    /// The users with at least one authenticated connection (for the cluster view).
+    pub(crate) fn online_users(&self) -> Vec<String> {
+        let inner = self.inner.read();
+        let mut users: Vec<String> = inner
+            .by_user
+            .keys()
+            .map(|u| u.as_str().to_owned())
+            .collect();
+        users.sort_unstable();
+        users
+    }
+
     /// Connections per page and role, and queue depths.
     pub(crate) fn census(&self) -> Census {
         let inner = self.inner.read();

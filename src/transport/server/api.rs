@@ -31,6 +31,9 @@ use crate::hub::{API_PATIENCE, EmitOutcome, Hub, HubError};
 
 use super::{HttpRequest, HttpResponse};
 
+/// The cluster view's path.
+pub const CLUSTER_PATH: &str = "/api/v1/cluster";
+
 /// The prefix of every emit call.
 pub const EMIT_PREFIX: &str = "/api/v1/emit/";
 
@@ -51,21 +54,15 @@ fn error(status: u16, code: &str, message: &str) -> HttpResponse {
 
 /// Handles `request` if it is an API call; `None` for any other path.
 pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpResponse> {
+    if request.path == CLUSTER_PATH {
+        return Some(cluster(hub, api_key, request));
+    }
     let call = request.path.strip_prefix(EMIT_PREFIX)?;
     if request.method != "POST" {
         return Some(error(405, "method_not_allowed", "use POST"));
     }
-    let presented = request
-        .header("authorization")
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let valid: bool = presented.as_bytes().ct_eq(api_key.as_bytes()).into();
-    if api_key.is_empty() || !valid {
-        return Some(error(
-            401,
-            "unauthorized",
-            "a valid Authorization: Bearer <api key> is required",
-        ));
+    if let Some(refused) = unauthorized(api_key, request) {
+        return Some(refused);
     }
     let body: Value = if request.body.is_empty() {
         json!({})
@@ -122,6 +119,47 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
         },
         Err(hub_error) => error(400, hub_error.code(), &hub_error.to_string()),
     })
+}
+
+/// `401` unless the request carries `Authorization: Bearer <api key>`.
+fn unauthorized(api_key: &str, request: &HttpRequest) -> Option<HttpResponse> {
+    let presented = request
+        .header("authorization")
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let valid: bool = presented.as_bytes().ct_eq(api_key.as_bytes()).into();
+    (api_key.is_empty() || !valid).then(|| {
+        error(
+            401,
+            "unauthorized",
+            "a valid Authorization: Bearer <api key> is required",
+        )
+    })
+}
+
+/// `GET /api/v1/cluster` (API key): the cluster-wide connection view (every live node's
+/// connections by role and page, summed, and the online users); `404 no_cluster`
+/// without a shared broker, `503 broker_unreachable` while it does not answer.
+fn cluster(hub: &Hub, api_key: &str, request: &HttpRequest) -> HttpResponse {
+    if request.method != "GET" {
+        return error(405, "method_not_allowed", "use GET");
+    }
+    if let Some(refused) = unauthorized(api_key, request) {
+        return refused;
+    }
+    match hub.cluster_view() {
+        Some(view) => answer(200, &view),
+        None if hub.metrics().broker.is_some() => error(
+            503,
+            "broker_unreachable",
+            "the shared broker does not answer",
+        ),
+        None => error(
+            404,
+            "no_cluster",
+            "this server runs without a shared broker",
+        ),
+    }
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> &'a Value {

@@ -392,7 +392,8 @@ async fn route(
             &request,
         );
     }
-    let is_api = shared.config.api_key.is_some() && path.starts_with(api::EMIT_PREFIX);
+    let is_api = shared.config.api_key.is_some()
+        && (path.starts_with(api::EMIT_PREFIX) || path == api::CLUSTER_PATH);
     if !is_api && shared.config.http_handler.is_none() {
         return http::respond(StatusCode::NOT_FOUND, "text/plain", "not found");
     }

@@ -1,0 +1,141 @@
+//! What the Redis broker adds to the emit path, against the in-memory broker, in one run.
+//! Starts its own `redis-server` on a free port (fails if there is none; set
+//! `MCRT_REDIS_SERVER` to name the binary). Persistence off, no subscriber on the
+//! emitting hub, so the difference is the broker's own work.
+//!
+//! - `broker/{in_memory,redis}/changed`: telemetry alternating between two values (one
+//!   Lua compare-and-set and one `PUBLISH` with Redis).
+//! - `broker/{in_memory,redis}/unchanged`: the same telemetry again (one compare-and-set).
+//! - `broker/redis/cross_node_delivery`: an emit on one hub until a connection of another
+//!   hub on the same Redis has its frame (claim, publish, subscriber, mirror, fan-out).
+//!
+//! Run with `scripts/bench broker --warm-up-time 1 --measurement-time 3`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use microcoaster_realtime::broker::RedisBroker;
+use microcoaster_realtime::transport::in_process::Received;
+use microcoaster_realtime::{EmitOutcome, Hub};
+use serde_json::json;
+
+const SECRET: &[u8] = b"bench-secret";
+
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_redis() -> Redis {
+    let bin = std::env::var("MCRT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|probe| probe.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(&bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no", "--dir"])
+        .arg(std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("redis-server is required ({bin}: {error})"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    for line in BufReader::new(stdout).lines() {
+        if line
+            .expect("redis-server output")
+            .contains("Ready to accept")
+        {
+            return Redis {
+                child,
+                url: format!("redis://127.0.0.1:{port}"),
+            };
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("redis-server exited before accepting connections");
+}
+
+fn hub(redis: Option<&Redis>) -> Hub {
+    let builder = Hub::builder().jwt_secret(SECRET);
+    match redis {
+        Some(redis) => builder.broker(RedisBroker::connect(&redis.url).expect("Redis answers")),
+        None => builder,
+    }
+    .build()
+    .expect("hub builds")
+}
+
+fn emit_path(c: &mut Criterion) {
+    let redis = start_redis();
+    let mut group = c.benchmark_group("broker");
+    for (name, hub) in [("in_memory", hub(None)), ("redis", hub(Some(&redis)))] {
+        hub.emit_module_added(&json!({"id": "m1", "userId": "u1"}))
+            .expect("added");
+        let values = [json!({"speed": 1}), json!({"speed": 2})];
+        let mut flip = 0usize;
+        group.bench_function(format!("{name}/changed"), |b| {
+            b.iter(|| {
+                flip ^= 1;
+                hub.emit_telemetry_update("m1", &values[flip])
+                    .expect("telemetry")
+            });
+        });
+        group.bench_function(format!("{name}/unchanged"), |b| {
+            b.iter(|| {
+                let outcome = hub
+                    .emit_telemetry_update("m1", &values[flip])
+                    .expect("telemetry");
+                assert_eq!(outcome, EmitOutcome::Unchanged);
+            });
+        });
+    }
+    let (a, b) = (hub(Some(&redis)), hub(Some(&redis)));
+    let mut tab = b.connect_in_process();
+    let claims = json!({"sub": "u9", "role": "user", "exp": 4_000_000_000u64});
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .expect("HS256 encoding");
+    tab.authenticate(json!({"token": token, "page": "modules"}))
+        .expect("JWT authentication");
+    let _ = tab.drain_now();
+    a.emit_module_added(&json!({"id": "m9", "userId": "u9"}))
+        .expect("added");
+    let _ = tab.recv_timeout(Duration::from_secs(5));
+    let mut n = 0u64;
+    group.bench_function("redis/cross_node_delivery", |bench| {
+        bench.iter(|| {
+            n += 1;
+            a.emit_telemetry_update("m9", &json!({ "n": n }))
+                .expect("telemetry");
+            match tab.recv_timeout(Duration::from_secs(5)) {
+                Some(Received::Frame(_)) => {}
+                other => panic!("no cross-node frame: {other:?}"),
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, emit_path);
+criterion_main!(benches);

@@ -1,0 +1,189 @@
+//! Brokers: how the hubs of several processes behave as one logical hub. Owns the
+//! shared "changed?" decision ([`Broker::claim`]), the publication of decided events to
+//! the other nodes, and the cluster-wide view of connections. Must not resolve
+//! audiences, touch connection queues or encode frames: every node delivers what it
+//! receives through its own registry (`hub/cluster.rs`).
+//!
+//! Two implementations:
+//! - [`InMemory`] (the default): one process, exactly the behaviour and cost of a hub
+//!   without a broker; [`Broker::claim`] answers [`Claim::Local`] and the hub never builds
+//!   a key.
+//! - `RedisBroker` (cargo feature `redis`, on by default): one Redis 7 shared by every node.
+//!
+//! # Consistency model (Redis)
+//!
+//! - **One decision per change.** Every change-detecting emit names its state as a Redis
+//!   hash key and fields (`module:<id>:status {online, owner}`, `module:<id>:telemetry`,
+//!   `module:<id>:exists`, `user:<id>:profile`, `user:<id>:registered`, `stats`,
+//!   `maintenance`, `session:<sid>:<user>`) and runs one Lua compare-and-set
+//!   (`EVALSHA`): the fields that differ are written and reported, together with a
+//!   cluster-wide sequence number. Redis runs scripts one at a time, so identical emits racing on several nodes
+//!   produce exactly one `Changed`; the others are `Unchanged`.
+//! - **Redis decides, the node-local store mirrors.** With a shared broker the local store
+//!   never short-circuits to `Unchanged` on its own (it may be a few hundred microseconds
+//!   behind another node); when Redis says changed and the local mirror already had the
+//!   value, the event is built from the mirror. The mirror is updated by the node that
+//!   decided and by every node that receives the event.
+//! - **Publication.** A changed emit is delivered locally first, then published once
+//!   (`PUBLISH` on one channel) with the call's arguments; every other node applies the
+//!   arguments to its mirror and delivers the events through its own registry (before-emit
+//!   hooks run on each node). A node skips its own messages.
+//! - **Order.** Two changes of the same state key decided on two nodes may reach a third
+//!   node in either order; the sequence number makes a node drop a change older than one
+//!   it already applied for that key, so every node ends on Redis's value and its clients
+//!   see the last value (possibly without an intermediate one, like conflation).
+//! - **Sessions.** `emit_user_logged_in` claims `session:<sid>:<user>` and every node
+//!   registers the session when it receives the event, so a tab authenticating with the
+//!   session payload on another node is accepted; `emit_user_logged_out` is published as
+//!   well and every node closes that session's sockets.
+//! - **Per node, by design.** Admin monitoring (`admin:activity`, alerts,
+//!   `admin:server:stats`) describes the node the admin is connected to;
+//!   `admin:server:stats` adds a `cluster` object with every live node's connection
+//!   totals and online users (heartbeats: 1 s period, 3 s expiry).
+//!
+//! # While Redis is unreachable
+//!
+//! Local delivery continues. The first command that finds Redis silent waits up to
+//! 300 ms (the command timeout) and marks it down; later emits do not touch Redis until
+//! the heartbeat thread (every second) reaches it again. Change detection falls back to
+//! the node's own store ([`BrokerStats::fallbacks`], `mcrt_broker_fallback_total`, one
+//! warning per outage) and publications are dropped (`publish_failures`): clients on
+//! other nodes miss those events, and events other nodes publish while this node is
+//! resubscribing are missed here. Each state key decided locally during the outage is
+//! remembered (last value wins); when Redis answers again the node first writes those
+//! values back (so Redis holds what this node's clients were told), then resubscribes
+//! and claims through Redis again. Nodes' mirrors may differ for a key changed during
+//! the outage until its next change; a client that reconnects receives a fresh
+//! `page:snapshot` from its node's mirror.
+//!
+//! A Redis that restarts empty (no persistence configured) forgets the shared state:
+//! the first emit of each state afterwards counts as a change, so clients may get one
+//! redundant event per state (never a missed one). Give Redis persistence (RDB or AOF)
+//! where that matters.
+//!
+//! Recovery of missed events across nodes (a client reconnecting to another node) is not
+//! provided by this broker: the recovery history stays per node.
+//!
+//! Guarded by `tests/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
+//! `a_real_change_on_another_node_is_never_unchanged`,
+//! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
+//! `tests/clients/node/cluster.test.js` (three server processes on one Redis: exactly
+//! once per tab, racing emits, sessions, SIGKILL, Redis outage).
+
+#[cfg(feature = "redis")]
+mod redis;
+mod wire;
+
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisBroker, RedisBrokerError};
+pub use wire::{Envelope, WireError};
+
+use serde_json::Value;
+
+/// The shared change decision for one emit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// No shared decision (in-memory broker, or the shared one is unreachable): the local
+    /// store decides.
+    Local,
+    /// The shared state already held these values.
+    Unchanged,
+    /// These fields changed; `seq` orders the change among every node's changes.
+    Changed {
+        /// The fields whose values differed.
+        fields: Vec<String>,
+        /// Cluster-wide sequence number of this change.
+        seq: u64,
+    },
+}
+
+/// One field of a claim: its name, the new value, and the value to compare with when
+/// the shared state has none yet (`None`: absent counts as different).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimField<'a> {
+    /// Hash field name.
+    pub name: &'a str,
+    /// The value the emit asserts.
+    pub value: &'a str,
+    /// The baseline when the field was never written (profile updates compare with `old`).
+    pub baseline: Option<&'a str>,
+}
+
+/// What a broker needs from the node it serves: deliver a message from another node, and
+/// report this node's connections for the cluster view.
+pub trait Node: Send + Sync {
+    /// Applies and delivers a message published by another node.
+    fn receive(&self, envelope: Envelope);
+    /// This node's connection counts and online users (a JSON object).
+    fn report(&self) -> Value;
+}
+
+/// How the hubs of several processes share change detection and delivery. See the
+/// module docs for the consistency model.
+pub trait Broker: Send + Sync {
+    /// Whether decisions and events are shared with other nodes. `false` means the hub
+    /// works alone and never calls the other methods on its emit path.
+    fn is_shared(&self) -> bool;
+    /// Atomically compares `fields` of the state `key` with the shared state and writes
+    /// the ones that differ; when any did, the state keys in `clear` are deleted in the
+    /// same step (a removed module's status and telemetry).
+    fn claim(&self, key: &str, fields: &[ClaimField<'_>], clear: &[String]) -> Claim;
+    /// Sends an event decided on this node to every other node.
+    fn publish(&self, envelope: &Envelope);
+    /// This node's id in published messages.
+    fn origin(&self) -> &str {
+        ""
+    }
+    /// Starts receiving other nodes' messages and reporting this node (called once by
+    /// `HubBuilder::build`).
+    /// The node holds only a weak reference to its hub, so a broker never keeps a dropped
+    /// hub alive.
+    fn start(&self, node: std::sync::Arc<dyn Node>);
+    /// The cluster-wide view: every live node's report, this node's included; `None` for
+    /// a broker without one.
+    fn cluster(&self) -> Option<Vec<Value>>;
+    /// The broker's counters; `None` for a broker without any.
+    fn stats(&self) -> Option<BrokerStats> {
+        None
+    }
+    /// Stops the broker's threads.
+    fn stop(&self) {}
+}
+
+/// A shared broker's counters (in [`crate::MetricsSnapshot::broker`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BrokerStats {
+    /// Whether the broker reached its server on the last try.
+    pub reachable: bool,
+    /// Change decisions taken locally because the server was unreachable.
+    pub fallbacks: u64,
+    /// Changed emits that could not be published to the other nodes.
+    pub publish_failures: u64,
+    /// Messages from other nodes delivered here.
+    pub received: u64,
+    /// Messages from other nodes dropped because a newer change of the same state was
+    /// already applied.
+    pub stale: u64,
+    /// Messages that could not be parsed (dropped).
+    pub malformed: u64,
+    /// Times the server became reachable again after an outage.
+    pub reconnects: u64,
+}
+
+/// The default broker: one process, no sharing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InMemory;
+
+impl Broker for InMemory {
+    fn is_shared(&self) -> bool {
+        false
+    }
+    fn claim(&self, _key: &str, _fields: &[ClaimField<'_>], _clear: &[String]) -> Claim {
+        Claim::Local
+    }
+    fn publish(&self, _envelope: &Envelope) {}
+    fn start(&self, _node: std::sync::Arc<dyn Node>) {}
+    fn cluster(&self) -> Option<Vec<Value>> {
+        None
+    }
+}

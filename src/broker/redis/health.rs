@@ -1,0 +1,88 @@
+//! Redis's health as one node sees it: marking it down on a failed command (one warning
+//! per outage), remembering what was decided locally meanwhile, the heartbeat that
+//! reports this node with an expiry and doubles as the health probe, and the recovery
+//! that writes the remembered state back before shared decisions resume. Must not
+//! deliver anything.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use redis::Commands;
+use serde_json::Value;
+
+use super::{HEARTBEAT_PERIOD, HEARTBEAT_TTL, Shared, open};
+use crate::broker::ClaimField;
+
+impl Shared {
+    pub(super) fn mark_down(&self, what: &str, error: &redis::RedisError) {
+        *self.command.lock() = None;
+        if !self.down.swap(true, Ordering::SeqCst) {
+            tracing::warn!(%error, "Redis unreachable ({what}): local change detection and delivery only until it returns");
+        }
+    }
+
+    pub(super) fn remember_pending(&self, key: &str, fields: &[ClaimField<'_>]) {
+        let mut pending = self.pending.lock();
+        let entry = pending.entry(key.to_owned()).or_default();
+        for field in fields {
+            match entry.iter_mut().find(|(name, _)| name == field.name) {
+                Some(slot) => field.value.clone_into(&mut slot.1),
+                None => entry.push((field.name.to_owned(), field.value.to_owned())),
+            }
+        }
+    }
+
+    /// Reconnects, writes back what was decided locally meanwhile, then resumes.
+    fn try_recover(&self) {
+        let Ok(mut connection) = open(&self.client) else {
+            return;
+        };
+        let pending = std::mem::take(&mut *self.pending.lock());
+        for (key, fields) in &pending {
+            let written: redis::RedisResult<()> = connection.hset_multiple(self.key(key), fields);
+            if written.is_err() {
+                self.pending.lock().extend(pending);
+                return;
+            }
+        }
+        *self.command.lock() = Some(connection);
+        self.down.store(false, Ordering::SeqCst);
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            reasserted = pending.len(),
+            "Redis reachable again: shared change detection resumed"
+        );
+    }
+
+    fn heartbeat(&self) {
+        let report = self.node.lock().as_ref().map(|node| node.report());
+        let Some(mut report) = report else {
+            return;
+        };
+        if let Value::Object(map) = &mut report {
+            map.insert("node".into(), Value::String(self.node_id.clone()));
+        }
+        let key = self.key(&format!("node:{}", self.node_id));
+        let ttl = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000);
+        self.with_command("heartbeat", |c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(report.to_string())
+                .arg("PX")
+                .arg(ttl)
+                .query::<()>(c)
+        });
+    }
+
+    pub(super) fn heartbeat_loop(self: Arc<Self>) {
+        while !self.stop.load(Ordering::SeqCst) {
+            if self.down.load(Ordering::SeqCst) {
+                self.try_recover();
+            }
+            self.heartbeat();
+            std::thread::park_timeout(HEARTBEAT_PERIOD);
+        }
+        let key = self.key(&format!("node:{}", self.node_id));
+        self.with_command("leave", |c| c.del::<_, ()>(&key));
+    }
+}

@@ -1,0 +1,339 @@
+//! The Redis broker: one Lua compare-and-set per change-detecting emit, one `PUBLISH`
+//! per changed emit, a subscriber thread that hands other nodes' messages to the hub,
+//! and a heartbeat thread that publishes this node's report with an expiry and watches
+//! Redis's health. Must not block an emit longer than its command timeout, and must not
+//! touch connections or the store (the hub does that, `hub/cluster.rs`).
+//!
+//! `health.rs` owns outages, heartbeats and recovery; `subscriber.rs` the receiving
+//! thread. Guarded by `tests/broker_redis.rs` and `tests/clients/node/cluster.test.js`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use redis::{Client, Commands, Connection, Script};
+use serde_json::Value;
+
+mod health;
+mod subscriber;
+
+use super::{Broker, BrokerStats, Claim, ClaimField, Envelope, Node};
+
+/// Compares each (field, value, baseline) triple of `KEYS[1]` with the stored value (or
+/// the baseline, `1<value>`, when the field was never written), writes those that
+/// differ, deletes `KEYS[3..]` if any did, and returns `{seq, fields…}` (`{"0"}` when
+/// nothing differed; `KEYS[2]` is the sequence counter). Redis runs a
+/// script atomically, so racing identical claims see one change.
+const CLAIM_SCRIPT: &str = r"
+local changed = {}
+for i = 1, #ARGV, 3 do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  if not current and string.sub(ARGV[i + 2], 1, 1) == '1' then
+    current = string.sub(ARGV[i + 2], 2)
+  end
+  if current ~= ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    changed[#changed + 1] = ARGV[i]
+  end
+end
+if #changed == 0 then return {'0'} end
+for k = 3, #KEYS do redis.call('DEL', KEYS[k]) end
+table.insert(changed, 1, tostring(redis.call('INCR', KEYS[2])))
+return changed
+";
+
+/// How long one Redis command may block an emit before the node falls back to local.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(300);
+/// Heartbeat period; a node's report expires after [`HEARTBEAT_TTL`].
+const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+/// A node missing for this long has left the cluster views.
+pub const HEARTBEAT_TTL: Duration = Duration::from_secs(3);
+
+/// A Redis broker could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisBrokerError {
+    /// The URL is not a Redis URL.
+    #[error("invalid Redis URL: {0}")]
+    Url(String),
+    /// Redis did not answer at start.
+    #[error("Redis at {url} is unreachable: {message}")]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// The client's error.
+        message: String,
+    },
+}
+
+struct Shared {
+    client: Client,
+    node_id: String,
+    prefix: String,
+    channel: String,
+    script: Script,
+    /// The command connection (claims, publications, heartbeats); `None` while down.
+    command: Mutex<Option<Connection>>,
+    down: AtomicBool,
+    /// State written locally while Redis was unreachable: re-asserted on its return.
+    pending: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// The newest sequence number applied per state key (stale changes are dropped).
+    applied: Mutex<HashMap<String, u64>>,
+    node: Mutex<Option<Arc<dyn Node>>>,
+    stop: AtomicBool,
+    fallbacks: AtomicU64,
+    publish_failures: AtomicU64,
+    received: AtomicU64,
+    stale: AtomicU64,
+    malformed: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+/// Shares change detection, events, sessions and the connection view of several hubs
+/// through one Redis 7 (see the [module docs](crate::broker) for the consistency model).
+///
+/// ```no_run
+/// use microcoaster_realtime::{Hub, broker::RedisBroker};
+/// let broker = RedisBroker::connect("redis://127.0.0.1:6379")?;
+/// let hub = Hub::builder().broker(broker).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RedisBroker {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker")
+            .field("node", &self.shared.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open(client: &Client) -> redis::RedisResult<Connection> {
+    let mut connection = client.get_connection_with_timeout(COMMAND_TIMEOUT)?;
+    connection.set_read_timeout(Some(COMMAND_TIMEOUT))?;
+    connection.set_write_timeout(Some(COMMAND_TIMEOUT))?;
+    redis::cmd("PING").query::<String>(&mut connection)?;
+    Ok(connection)
+}
+
+fn random_node_id() -> String {
+    let mut bytes = [0u8; 6];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl RedisBroker {
+    /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379`) under the key prefix
+    /// `mcrt:`. Fails if Redis does not answer now; later outages are survived.
+    pub fn connect(url: &str) -> Result<Self, RedisBrokerError> {
+        Self::with_prefix(url, "mcrt:")
+    }
+
+    /// Like [`RedisBroker::connect`] with another key prefix (several independent
+    /// clusters on one Redis).
+    pub fn with_prefix(url: &str, prefix: &str) -> Result<Self, RedisBrokerError> {
+        let client = Client::open(url).map_err(|e| RedisBrokerError::Url(e.to_string()))?;
+        let connection = open(&client).map_err(|e| RedisBrokerError::Unreachable {
+            url: url.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                client,
+                node_id: random_node_id(),
+                prefix: prefix.to_owned(),
+                channel: format!("{prefix}events"),
+                script: Script::new(CLAIM_SCRIPT),
+                command: Mutex::new(Some(connection)),
+                down: AtomicBool::new(false),
+                pending: Mutex::default(),
+                applied: Mutex::default(),
+                node: Mutex::new(None),
+                stop: AtomicBool::new(false),
+                fallbacks: AtomicU64::new(0),
+                publish_failures: AtomicU64::new(0),
+                received: AtomicU64::new(0),
+                stale: AtomicU64::new(0),
+                malformed: AtomicU64::new(0),
+                reconnects: AtomicU64::new(0),
+            }),
+            threads: Mutex::default(),
+        })
+    }
+
+    /// This node's id in the cluster (random per process).
+    pub fn node_id(&self) -> &str {
+        &self.shared.node_id
+    }
+}
+
+impl Shared {
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Runs `command` on the command connection; `None` (and the node marked down) if
+    /// Redis is unreachable.
+    fn with_command<T>(
+        &self,
+        what: &str,
+        command: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
+    ) -> Option<T> {
+        if self.down.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut guard = self.command.lock();
+        let connection = guard.as_mut()?;
+        match command(connection) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                drop(guard);
+                self.mark_down(what, &error);
+                None
+            }
+        }
+    }
+}
+
+impl Broker for RedisBroker {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn claim(&self, key: &str, fields: &[ClaimField<'_>], clear: &[String]) -> Claim {
+        let shared = &*self.shared;
+        let full_key = shared.key(key);
+        let seq_key = shared.key("seq");
+        let answer = shared.with_command("claim", |c| {
+            let mut invocation = shared.script.key(&full_key);
+            invocation.key(&seq_key);
+            for other in clear {
+                invocation.key(shared.key(other));
+            }
+            for field in fields {
+                invocation.arg(field.name).arg(field.value);
+                match field.baseline {
+                    Some(baseline) => invocation.arg(format!("1{baseline}")),
+                    None => invocation.arg("0"),
+                };
+            }
+            invocation.invoke::<Vec<String>>(c)
+        });
+        let Some(mut answer) = answer else {
+            shared.fallbacks.fetch_add(1, Ordering::Relaxed);
+            shared.remember_pending(key, fields);
+            return Claim::Local;
+        };
+        let seq = answer
+            .first()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+        if seq == 0 {
+            return Claim::Unchanged;
+        }
+        answer.remove(0);
+        let mut applied = shared.applied.lock();
+        let last = applied.entry(key.to_owned()).or_insert(0);
+        *last = (*last).max(seq);
+        Claim::Changed {
+            fields: answer,
+            seq,
+        }
+    }
+
+    fn publish(&self, envelope: &Envelope) {
+        let shared = &*self.shared;
+        let bytes = envelope.encode();
+        let sent = shared.with_command("publish", |c| {
+            c.publish::<_, _, i64>(&shared.channel, &bytes)
+        });
+        if sent.is_none() {
+            shared.publish_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn origin(&self) -> &str {
+        &self.shared.node_id
+    }
+
+    fn start(&self, node: Arc<dyn Node>) {
+        *self.shared.node.lock() = Some(node);
+        let mut threads = self.threads.lock();
+        if !threads.is_empty() {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let (subscribed, ready) = std::sync::mpsc::channel();
+        threads.push(
+            std::thread::Builder::new()
+                .name("mcrt-redis-sub".into())
+                .spawn(move || shared.subscriber_loop(subscribed))
+                .expect("spawning the Redis subscriber thread"),
+        );
+        if ready.recv_timeout(Duration::from_secs(2)).is_err() {
+            tracing::warn!(
+                "the Redis subscription is not in place yet: other nodes' events may be missed until it is"
+            );
+        }
+        let shared = Arc::clone(&self.shared);
+        threads.push(
+            std::thread::Builder::new()
+                .name("mcrt-redis-beat".into())
+                .spawn(move || shared.heartbeat_loop())
+                .expect("spawning the Redis heartbeat thread"),
+        );
+    }
+
+    fn cluster(&self) -> Option<Vec<Value>> {
+        let shared = &*self.shared;
+        let pattern = shared.key("node:*");
+        let reports = shared.with_command("cluster view", |c| {
+            let keys = c
+                .scan_match::<_, String>(&pattern)?
+                .collect::<redis::RedisResult<Vec<String>>>()?;
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            c.mget::<_, Vec<Option<String>>>(&keys)
+        })?;
+        Some(
+            reports
+                .into_iter()
+                .flatten()
+                .filter_map(|text| serde_json::from_str(&text).ok())
+                .collect(),
+        )
+    }
+
+    fn stats(&self) -> Option<BrokerStats> {
+        let s = &*self.shared;
+        Some(BrokerStats {
+            reachable: !s.down.load(Ordering::SeqCst),
+            fallbacks: s.fallbacks.load(Ordering::Relaxed),
+            publish_failures: s.publish_failures.load(Ordering::Relaxed),
+            received: s.received.load(Ordering::Relaxed),
+            stale: s.stale.load(Ordering::Relaxed),
+            malformed: s.malformed.load(Ordering::Relaxed),
+            reconnects: s.reconnects.load(Ordering::Relaxed),
+        })
+    }
+
+    fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for thread in self.threads.lock().drain(..) {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RedisBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

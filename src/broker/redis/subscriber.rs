@@ -1,0 +1,71 @@
+//! The subscriber thread: other nodes' messages from the one channel, decoded, with this
+//! node's own and stale ones dropped, handed to the hub. Must not decide change.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{COMMAND_TIMEOUT, Shared};
+use crate::broker::Envelope;
+
+impl Shared {
+    fn deliver(&self, payload: &[u8]) {
+        let envelope = match Envelope::decode(payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                self.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, "dropped a malformed broker message");
+                return;
+            }
+        };
+        if envelope.origin == self.node_id {
+            return;
+        }
+        if let Some((key, seq)) = &envelope.claim {
+            let mut applied = self.applied.lock();
+            let last = applied.entry(key.clone()).or_insert(0);
+            if *last >= *seq {
+                self.stale.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            *last = *seq;
+        }
+        self.received.fetch_add(1, Ordering::Relaxed);
+        let node = self.node.lock().clone();
+        if let Some(node) = node {
+            node.receive(envelope);
+        }
+    }
+
+    /// Receives other nodes' messages; `subscribed` is told once the first subscription
+    /// is in place, so a hub's `build` returns only when it hears the cluster.
+    pub(super) fn subscriber_loop(self: Arc<Self>, subscribed: std::sync::mpsc::Sender<()>) {
+        while !self.stop.load(Ordering::SeqCst) {
+            if self.down.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            let Ok(mut connection) = self.client.get_connection_with_timeout(COMMAND_TIMEOUT)
+            else {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            };
+            let mut pubsub = connection.as_pubsub();
+            if pubsub.subscribe(&self.channel).is_err()
+                || pubsub
+                    .set_read_timeout(Some(Duration::from_millis(200)))
+                    .is_err()
+            {
+                continue;
+            }
+            let _ = subscribed.send(());
+            while !self.stop.load(Ordering::SeqCst) && !self.down.load(Ordering::SeqCst) {
+                match pubsub.get_message() {
+                    Ok(message) => self.deliver(message.get_payload_bytes()),
+                    Err(error) if error.is_timeout() => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}
