@@ -245,3 +245,40 @@ fn malformed_broker_messages_are_counted_and_the_node_keeps_serving() {
     assert_eq!(stats.malformed, 4);
     assert!(stats.reachable);
 }
+
+/// Queues jobs for the test thread, as a single-threaded host (Node) would.
+struct HostQueue(crossbeam_channel::Sender<microcoaster_realtime::Job>);
+
+impl microcoaster_realtime::Executor for HostQueue {
+    fn execute(&self, job: microcoaster_realtime::Job) {
+        self.0.send(job).expect("the test keeps the receiver");
+    }
+}
+
+#[test]
+fn another_nodes_emit_runs_on_the_host_executor() {
+    let redis = start_redis();
+    let a = node(&redis);
+    let (jobs, queued) = crossbeam_channel::unbounded();
+    let broker = RedisBroker::connect(&redis.url).expect("Redis answers");
+    let b = Hub::builder()
+        .jwt_secret(JWT_SECRET)
+        .broker(broker)
+        .executor(HostQueue(jobs))
+        .build()
+        .expect("a hub on Redis with an executor builds");
+    let mut owner = connect(&b, "u9", "user", "s9", "modules");
+    a.emit_module_online("m9", &json!({"userId": "u9"}))
+        .expect("online");
+    let job = queued
+        .recv_timeout(Duration::from_secs(5))
+        .expect("A's emit reaches B's executor");
+    // Until the host runs that job, B's tab has nothing of it: a sentinel emitted on B
+    // in place now arrives first.
+    assert!(names_before_sentinel(&b, &mut owner, "u9").is_empty());
+    job();
+    assert_eq!(
+        expect_soon(&mut owner, "module:status:changed")["moduleId"],
+        "m9"
+    );
+}
