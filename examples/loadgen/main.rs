@@ -103,9 +103,10 @@ struct Args {
     /// robin, and the emits go to the first.
     #[arg(long)]
     target: Option<String>,
-    /// Process id of the `--target` server, for its CPU time and RSS.
-    #[arg(long)]
-    target_pid: Option<u32>,
+    /// Process id of the `--target` server, for its CPU time and RSS; several
+    /// comma-separated ids (the nodes of a cluster, and its Redis) are added up.
+    #[arg(long, value_delimiter = ',')]
+    target_pid: Vec<u32>,
     /// Pin the servers this starts to these CPUs (`taskset -c`), e.g. `0`.
     #[arg(long)]
     server_cpus: Option<String>,
@@ -215,7 +216,7 @@ fn main() {
     }
     let mut runs = Vec::new();
     if let Some(target) = &args.target {
-        let server = ServerProcess::external(args.target_pid);
+        let server = ServerProcess::external(args.target_pid.clone());
         runs.push(run(&args, "target", server, target));
     } else {
         let mut launches = Vec::new();
@@ -275,7 +276,11 @@ fn main() {
                         continue;
                     }
                 };
-            let pid = server.pid.map_or("?".into(), |pid| pid.to_string());
+            let pid = if server.pids.is_empty() {
+                "?".to_owned()
+            } else {
+                server.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+            };
             println!("{label}: server pid {pid} on {addr}");
             runs.push(run(&args, &label, server, &addr));
         }
@@ -568,7 +573,7 @@ impl Bench<'_> {
             recorder.delivered[kind.index()]
         };
         let failures_before = self.emitter.answers.borrow().failures;
-        let myself = ServerProcess::external(Some(std::process::id()));
+        let myself = ServerProcess::external(vec![std::process::id()]);
         let cpu_before = self.server.cpu_seconds();
         let own_before = myself.cpu_seconds();
         let sched_before = self.server.run_and_wait_seconds();

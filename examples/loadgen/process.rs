@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A server the load generator drives: one it started, or one given by pid.
+/// A server the load generator drives: one it started, or processes given by pid (the
+/// nodes of a cluster and their Redis count as one server: their CPU and RSS add up).
 pub struct ServerProcess {
-    pub pid: Option<u32>,
+    pub pids: Vec<u32>,
     child: Option<Child>,
     pub log: Option<PathBuf>,
 }
@@ -22,9 +23,9 @@ pub struct Launch {
 }
 
 impl ServerProcess {
-    pub fn external(pid: Option<u32>) -> Self {
+    pub fn external(pids: Vec<u32>) -> Self {
         Self {
-            pid,
+            pids,
             child: None,
             log: None,
         }
@@ -69,7 +70,7 @@ impl ServerProcess {
             .spawn()
             .map_err(|e| format!("cannot start {program}: {e}"))?;
         let mut server = Self {
-            pid: Some(child.id()),
+            pids: vec![child.id()],
             child: Some(child),
             log: Some(log.to_owned()),
         };
@@ -115,9 +116,22 @@ impl ServerProcess {
             .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))))
     }
 
-    /// CPU time (user + system) the process used so far, in seconds.
+    /// CPU time (user + system) the processes used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
+        self.sum(|pid| Self::cpu_seconds_of(pid))
+    }
+
+    /// `None` when no pid is known or one process is gone, so a total never silently
+    /// leaves a node out.
+    fn sum<T: std::iter::Sum<T>>(&self, each: impl Fn(u32) -> Option<T>) -> Option<T> {
+        if self.pids.is_empty() {
+            return None;
+        }
+        self.pids.iter().map(|&pid| each(pid)).sum()
+    }
+
+    fn cpu_seconds_of(pid: u32) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
         let rest = &stat[stat.rfind(')')? + 1..];
         let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -130,7 +144,13 @@ impl ServerProcess {
     /// in seconds, summed over its live threads (`/proc/<pid>/task/*/schedstat`). Waiting
     /// time shows how much other processes on the same core delayed the server.
     pub fn run_and_wait_seconds(&self) -> Option<(f64, f64)> {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid?)).ok()?;
+        let run = self.sum(|pid| Self::run_and_wait_of(pid).map(|(run, _)| run))?;
+        let wait = self.sum(|pid| Self::run_and_wait_of(pid).map(|(_, wait)| wait))?;
+        Some((run, wait))
+    }
+
+    fn run_and_wait_of(pid: u32) -> Option<(f64, f64)> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
         let (mut run, mut wait) = (0u64, 0u64);
         for task in tasks.flatten() {
             let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
@@ -145,9 +165,13 @@ impl ServerProcess {
         Some((run as f64 / 1e9, wait as f64 / 1e9))
     }
 
-    /// Resident set size in KiB (`VmRSS`).
+    /// Resident set size in KiB (`VmRSS`), summed over the processes.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        self.sum(Self::rss_kib_of)
+    }
+
+    fn rss_kib_of(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
