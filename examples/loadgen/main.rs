@@ -279,7 +279,12 @@ fn main() {
             let pid = if server.pids.is_empty() {
                 "?".to_owned()
             } else {
-                server.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+                server
+                    .pids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
             };
             println!("{label}: server pid {pid} on {addr}");
             runs.push(run(&args, &label, server, &addr));
