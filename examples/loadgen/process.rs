@@ -118,7 +118,7 @@ impl ServerProcess {
 
     /// CPU time (user + system) the processes used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        self.sum(|pid| Self::cpu_seconds_of(pid))
+        self.sum(Self::cpu_seconds_of)
     }
 
     /// `None` when no pid is known or one process is gone, so a total never silently
