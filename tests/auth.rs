@@ -10,6 +10,7 @@ use microcoaster_realtime::{
     InboundError, Received, Reply, Role, SessionId, UserId,
 };
 use serde_json::json;
+use support_b::jwt::{future_exp, sign, unsigned_token};
 use support_b::*;
 
 /// Sends every kind of admin event the hub has while `admin` (a real admin on `admin`)

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::{Tab, assert_nothing_then_sentinel, connect};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use microcoaster_realtime::{EmitOutcome, Hub, InProcessConnection, Received};
 use serde_json::{Value, json};
 
@@ -16,17 +15,7 @@ const OWNER: &str = "7";
 const MODULE: &str = "MC-7001-STN";
 
 fn device_token(module: &str, owner: &str) -> String {
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": module, "role": "device", "owner": owner, "exp": exp}),
-        &EncodingKey::from_secret(common::JWT_SECRET),
-    )
-    .unwrap()
+    common::jwt::device_token(common::JWT_SECRET, module, owner)
 }
 
 fn hub_with_grace(grace: Duration) -> Hub {

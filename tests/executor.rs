@@ -9,12 +9,11 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::TempDir;
 use common::{assert_nothing_then_sentinel, connect};
 use crossbeam_channel::{Receiver, Sender};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use microcoaster_realtime::{
     Audience, Durability, Executor, Hub, InProcessConnection, Job, MonitorConfig, Verdict,
 };
@@ -61,17 +60,7 @@ fn hub_with_executor(here: bool) -> (Hub, Receiver<Job>, Arc<Mutex<Vec<ThreadId>
 }
 
 fn device(hub: &Hub) -> InProcessConnection {
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": MODULE, "role": "device", "owner": OWNER, "exp": exp}),
-        &EncodingKey::from_secret(common::JWT_SECRET),
-    )
-    .unwrap();
+    let token = common::jwt::device_token(common::JWT_SECRET, MODULE, OWNER);
     let conn = hub.connect_in_process();
     conn.authenticate(json!({"token": token}))
         .expect("device authenticates");

@@ -250,19 +250,7 @@ fn without_persistence_the_hub_is_memory_only() {
 fn a_logged_out_session_stays_refused_after_a_restart_even_as_a_jwt_sid() {
     let dir = TempDir::new("revoked");
     let secret = b"persist-hub-revoked-secret";
-    let token = {
-        let exp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 3600;
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &json!({"sub": "7", "role": "user", "sid": "sess-jwt", "exp": exp}),
-            &jsonwebtoken::EncodingKey::from_secret(secret),
-        )
-        .unwrap()
-    };
+    let token = common::jwt::user_token(secret, "7", "user", Some("sess-jwt"));
     let build = || {
         Hub::builder()
             .jwt_secret(secret)

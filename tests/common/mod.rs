@@ -11,12 +11,14 @@
 //! never come. No sleeps are needed anywhere.
 #![allow(dead_code)] // each test crate uses a different subset
 
+#[path = "../jwt/mod.rs"]
+pub mod jwt;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use microcoaster_realtime::{
     CloseReason, Hub, HubBuilder, InProcessConnection, OutboundEvent, Received,
 };
@@ -40,26 +42,10 @@ pub fn hub() -> Hub {
         .expect("a hub with default settings builds")
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-}
-
 /// A valid HS256 token for `user` with `role` (`"user"` or `"admin"`) and, if given,
 /// login session `sid`; expires in an hour.
 pub fn token(user: &str, role: &str, sid: Option<&str>) -> String {
-    let mut claims = json!({"sub": user, "role": role, "exp": now_secs() + 3600});
-    if let Some(sid) = sid {
-        claims["sid"] = json!(sid);
-    }
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(JWT_SECRET),
-    )
-    .expect("HS256 encoding cannot fail")
+    jwt::user_token(JWT_SECRET, user, role, sid)
 }
 
 /// One client connection (a browser tab) and the user it authenticated as.
@@ -249,7 +235,10 @@ pub fn assert_timestamp(payload: &Value) {
     let timestamp = payload["timestamp"]
         .as_u64()
         .unwrap_or_else(|| panic!("no numeric timestamp in {payload}"));
-    let now = u128::from(now_secs()) * 1000;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis();
     let timestamp = u128::from(timestamp);
     assert!(
         timestamp + 60_000 >= now && timestamp <= now + 60_000,

@@ -8,12 +8,14 @@
 //! [`eventually`], which also fails after [`WAIT`].
 #![allow(dead_code)] // each test crate uses a different subset
 
+#[path = "../jwt/mod.rs"]
+pub mod jwt;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use microcoaster_realtime::transport::server::{ServerConfig, ServerHandle};
 use microcoaster_realtime::{Hub, HubBuilder};
 use serde_json::{Value, json};
@@ -39,21 +41,7 @@ pub fn builder() -> HubBuilder {
 
 /// A valid HS256 token for `user` with `role`, optionally bound to login session `sid`.
 pub fn token(user: &str, role: &str, sid: Option<&str>) -> String {
-    let exp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-        + 3600;
-    let mut claims = json!({"sub": user, "role": role, "exp": exp});
-    if let Some(sid) = sid {
-        claims["sid"] = json!(sid);
-    }
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(JWT_SECRET),
-    )
-    .expect("HS256 encoding cannot fail")
+    jwt::user_token(JWT_SECRET, user, role, sid)
 }
 
 /// A hub served on an ephemeral port.

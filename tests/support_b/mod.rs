@@ -5,9 +5,11 @@
 //! Every test file uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+#[path = "../jwt/mod.rs"]
+pub mod jwt;
+
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use microcoaster_realtime::{Hub, HubBuilder, InProcessConnection, OutboundEvent, Received};
 use serde_json::{Value, json};
 
@@ -22,59 +24,9 @@ pub fn builder() -> HubBuilder {
     Hub::builder().jwt_secret(SECRET)
 }
 
-/// An `exp` one hour from now, in seconds.
-pub fn future_exp() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-        + 3600
-}
-
-/// A token with `claims`, signed with `secret` using `algorithm`.
-pub fn sign(claims: &Value, secret: &[u8], algorithm: Algorithm) -> String {
-    jsonwebtoken::encode(
-        &Header::new(algorithm),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .expect("encodable claims")
-}
-
 /// A valid HS256 token for `user` with `role`, signed with [`SECRET`].
 pub fn token(user: &str, role: &str) -> String {
-    sign(
-        &json!({"sub": user, "role": role, "exp": future_exp()}),
-        SECRET,
-        Algorithm::HS256,
-    )
-}
-
-/// Base64url without padding, for hand-made tokens (`alg: none`).
-pub fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
-
-/// An unsigned token (`alg: none`) with `claims`.
-pub fn unsigned_token(claims: &Value) -> String {
-    format!(
-        "{}.{}.",
-        base64url(br#"{"alg":"none","typ":"JWT"}"#),
-        base64url(claims.to_string().as_bytes())
-    )
+    jwt::user_token(SECRET, user, role, None)
 }
 
 /// Opens a connection authenticated as `user` with `role` on `page` (by JWT), and checks
