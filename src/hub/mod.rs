@@ -45,6 +45,7 @@ mod emit_admin;
 mod emit_users;
 mod errors;
 mod executor;
+mod handoff;
 mod inbound;
 mod monitoring;
 mod restart;
@@ -56,6 +57,7 @@ pub use emit::IdArg;
 pub use errors::{BuildError, DEVICE_TELEMETRY, EmitOutcome, HubError, InboundError, Reply};
 pub(crate) use executor::API_PATIENCE;
 pub use executor::{Executor, Job};
+pub(crate) use handoff::{SurrenderFn, Surrendered};
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -133,6 +135,8 @@ struct HubInner {
     broker: Arc<dyn Broker>,
     /// `broker.is_shared()`, read once per emit without a virtual call.
     shared: bool,
+    /// Cross-node recovery: takeovers asked for and the surrender callback.
+    handoffs: handoff::Handoffs,
 }
 
 impl HubInner {
