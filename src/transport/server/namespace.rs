@@ -257,10 +257,17 @@ fn resume_elsewhere(shared: &Shared, session: &Session, pid: &str, offset: u64) 
 /// ends as a lost transport, which parks its connection for the resume that follows.
 /// Returns whether there was such a session.
 fn take_over(shared: &Shared, session: &Session, pid: &str) -> bool {
+    end_live(shared, pid, Some(&session.sid))
+}
+
+/// Ends the live session carrying `pid` (other than `except`) as a lost transport,
+/// which parks its connection; whether there was one. Also used when another node
+/// asks for `pid` (`recovery::surrender_to_cluster`).
+pub(super) fn end_live(shared: &Shared, pid: &str, except: Option<&str>) -> bool {
     let sid = shared.live_pids.lock().get(pid).cloned();
     let Some(old) = sid
         .and_then(|sid| shared.sessions.get(&sid))
-        .filter(|old| old.sid != session.sid)
+        .filter(|old| Some(old.sid.as_str()) != except)
     else {
         return false;
     };

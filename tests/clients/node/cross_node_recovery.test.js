@@ -144,6 +144,37 @@ test('emits racing the handover through every node arrive exactly once each', { 
   }
 });
 
+test('a tab whose old node still believes it live (network cut) is taken over from another node', { timeout: TEST_TIMEOUT }, async (t) => {
+  const [a, b, c] = nodes;
+  const ada = h.uid('ada');
+  const oldTab = await login(t, a, ada);
+  await c.api('to_user', { userId: ada, event: 'cart:moved', data: { n: 0, for: ada } });
+  await awaitMoves(oldTab, 1);
+  // The offset the client saw before the cut; what A wrote after it never arrived.
+  const seen = oldTab._lastOffset;
+  for (let n = 1; n <= 5; n += 1) {
+    await c.api('to_user', { userId: ada, event: 'cart:moved', data: { n, for: ada } });
+  }
+  await awaitMoves(oldTab, 6);
+  // The same client on a new network: its pid and last seen offset, to node B, while
+  // node A still carries the old transport.
+  const tab = h.connect(b.url, { transports: ['websocket'], autoConnect: false, auth: {} });
+  t.after(() => tab.close());
+  tab._pid = oldTab._pid;
+  tab._lastOffset = seen;
+  const oldGone = h.once(oldTab, 'disconnect');
+  const connected = h.once(tab, 'connect');
+  tab.connect();
+  await connected;
+  assert.equal(tab.recovered, true, 'socket.recovered');
+  await oldGone;
+  await awaitMoves(tab, 5);
+  await c.api('to_user', { userId: ada, event: 'cart:moved', data: { n: 6, for: ada } });
+  const before = await sentinels(tab, ada);
+  assert.deepEqual(moves(tab).map((e) => e.data.n), [1, 2, 3, 4, 5, 6], 'the unseen tail, then live');
+  assert.ok(!before.includes('auth:ok'), 'the identity came from node A, not from the client');
+});
+
 test('a pid no node holds gives a fresh session that works', { timeout: TEST_TIMEOUT }, async (t) => {
   const [a, b] = nodes;
   const ada = h.uid('ada');

@@ -40,12 +40,12 @@
 //! back), authenticated with the surrendered identity and page — never with what the
 //! client sends. Offsets are per node: the replayed frames all carry this node's last
 //! offset from before the request, and later frames this node's own offsets, so after
-//! a cross-node takeover the client's offset is this node's. Two limits follow: a
+//! a cross-node takeover the client's offset is this node's. One limit follows: a
 //! transport lost again while the replay is being written loses the part of the replay
-//! not yet written (the client's offset already covers it), and a connection whose
-//! session the holder still believes live (a half-open TCP connection) is not taken over
-//! across nodes (the client gets a fresh session, `recovered` false). An unknown pid
-//! costs the client the 500 ms the node waits for an answer.
+//! not yet written (the client's offset already covers it). A session the holder still
+//! believes live (a half-open TCP connection) is ended as a lost transport and
+//! surrendered, as for a client that comes back to the same node. An unknown pid costs
+//! the client the 500 ms the node waits for an answer.
 //!
 //! Guarded by `tests/recovery.rs`, `tests/clients/node/recovery.test.js` and
 //! `tests/clients/node/cross_node_recovery.test.js`. This

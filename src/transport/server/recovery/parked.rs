@@ -164,10 +164,16 @@ pub(crate) fn surrender_to_cluster(shared: &Arc<Shared>) -> Box<crate::hub::Surr
     let shared = Arc::downgrade(shared);
     Box::new(move |pid, offset| {
         let shared = shared.upgrade().ok_or(Refusal::Disabled.code())?;
-        let (attachment, frames) = shared
-            .parked
-            .surrender(&shared, pid, offset)
-            .map_err(Refusal::code)?;
+        let mut surrendered = shared.parked.surrender(&shared, pid, offset);
+        // Its session here may still look live (a half-open TCP connection until the
+        // ping timeout): end it as a lost transport, which parks it, as a client that
+        // comes back to this node would.
+        if surrendered.as_ref().err() == Some(&Refusal::UnknownPid)
+            && super::super::namespace::end_live(&shared, pid, None)
+        {
+            surrendered = shared.parked.surrender(&shared, pid, offset);
+        }
+        let (attachment, frames) = surrendered.map_err(Refusal::code)?;
         Ok(crate::hub::Surrendered {
             connection: attachment.connection.id(),
             frames,
