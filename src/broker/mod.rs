@@ -81,7 +81,8 @@
 //! `a_real_change_on_another_node_is_never_unchanged`,
 //! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
 //! `tests/clients/node/cluster.test.js` (three server processes on one Redis: exactly
-//! once per tab, racing emits, sessions, SIGKILL, Redis outage).
+//! once per tab, racing emits, sessions, SIGKILL, Redis outage) and
+//! `tests/clients/node/cross_node_recovery.test.js` (recovery across nodes).
 
 #[cfg(feature = "redis")]
 mod redis;
