@@ -45,7 +45,8 @@
 //! not yet written (the client's offset already covers it). A session the holder still
 //! believes live (a half-open TCP connection) is ended as a lost transport and
 //! surrendered, as for a client that comes back to the same node. An unknown pid costs
-//! the client the 500 ms the node waits for an answer.
+//! the client the 500 ms the node waits for an answer. Only Socket.IO clients are
+//! recovered across nodes; native clients recover on their own node.
 //!
 //! Guarded by `tests/recovery.rs`, `tests/clients/node/recovery.test.js` and
 //! `tests/clients/node/cross_node_recovery.test.js`. This
