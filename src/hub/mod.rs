@@ -28,7 +28,8 @@
 //! (stats, admin actions, maintenance, host events), `deliver.rs` (hooks, resolution,
 //! queues, audit), `inbound.rs` (client messages and authentication), `connections.rs`
 //! (attach, detach, device presence), `errors.rs` (outcomes and errors), `cluster.rs`
-//! (the shared broker: claims, publication, other nodes' emits), `restart.rs` (modules
+//! (the shared broker: claims, publication, other nodes' emits), `handoff.rs`
+//! (connection-state recovery across nodes), `restart.rs` (modules
 //! restored online that wait for their device), `executor.rs` (where the emits the
 //! library originates run); this file holds the shared state, the emit lock and the
 //! lifecycle.
