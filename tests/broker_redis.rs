@@ -235,6 +235,9 @@ fn malformed_broker_messages_are_counted_and_the_node_keeps_serving() {
         b"{\"origin\":\"x\"}",
         b"[1,2,3]",
         br#"{"origin":"x","call":"module_online","events":[{"name":"e","audience":{"kind":"nobody"}}]}"#,
+        br#"{"origin":"x","call":"recovery_request","events":[],"args":{"request":"r","pid":7}}"#,
+        br#"{"origin":"x","call":"recovery_answer","events":[],"args":{"request":"r","to":"y","identity":{"user":"u5"},"page":"modules","frames":[]}}"#,
+        br#"{"origin":"x","call":"recovery_answer","events":[],"args":{"request":"r","to":"y","refused":false}}"#,
     ] {
         publish_raw(&redis, garbage);
     }
@@ -242,7 +245,7 @@ fn malformed_broker_messages_are_counted_and_the_node_keeps_serving() {
     // malformed message was handled.
     assert!(names_before_sentinel(&a, &mut tab, "u5").is_empty());
     let stats = b.metrics().broker.expect("a shared broker reports");
-    assert_eq!(stats.malformed, 4);
+    assert_eq!(stats.malformed, 7);
     assert!(stats.reachable);
 }
 

@@ -61,14 +61,28 @@
 //! redundant event per state (never a missed one). Give Redis persistence (RDB or AOF)
 //! where that matters.
 //!
-//! Recovery of missed events across nodes (a client reconnecting to another node) is not
-//! provided by this broker: the recovery history stays per node.
+//! # Recovery across nodes
+//!
+//! A client whose connection is parked on node A (recovery on, `--recovery-window-ms`)
+//! may reconnect to node B: B publishes a `recovery_request` (pid, client offset) on the
+//! same channel, and the node that parked that pid answers with a `recovery_answer`
+//! (identity, page, missed frames) and drops its parked connection; nodes that do not
+//! hold it stay silent. B waits 500 ms at most. The channel's single order is what makes
+//! the handover exact (`hub/handoff.rs`): every event the connection is entitled to and
+//! that some node published through the broker reaches the client once, in each
+//! emitting node's order (as between any two nodes, events of different emitting nodes
+//! may interleave differently than they would have on A). Node-local events (admin
+//! monitoring) are those of the node the client is on. While Redis is unreachable, or
+//! when no node answers in time (unknown or expired pid, holder down), the client gets
+//! a fresh session. Pids travel through Redis in clear: Redis must be as private as the
+//! nodes themselves.
 //!
 //! Guarded by `tests/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
 //! `a_real_change_on_another_node_is_never_unchanged`,
 //! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
 //! `tests/clients/node/cluster.test.js` (three server processes on one Redis: exactly
-//! once per tab, racing emits, sessions, SIGKILL, Redis outage).
+//! once per tab, racing emits, sessions, SIGKILL, Redis outage) and
+//! `tests/clients/node/cross_node_recovery.test.js` (recovery across nodes).
 
 #[cfg(feature = "redis")]
 mod redis;

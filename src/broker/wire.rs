@@ -147,14 +147,60 @@ impl Envelope {
             )),
             _ => None,
         };
+        let call = text(map, "call")?.to_owned();
+        let args = map.get("args").cloned().unwrap_or(Value::Null);
+        check_handoff(&call, &args)?;
         Ok(Self {
             origin: text(map, "origin")?.to_owned(),
-            call: text(map, "call")?.to_owned(),
-            args: map.get("args").cloned().unwrap_or(Value::Null),
+            call,
+            args,
             events,
             claim,
         })
     }
+}
+
+/// The shape of a cross-node recovery message (`hub/handoff.rs`), checked here so a
+/// malformed one is counted and dropped like any other malformed message.
+fn check_handoff(call: &str, args: &Value) -> Result<(), WireError> {
+    let shape = |what: &str| WireError(format!("`{call}`: {what}"));
+    if call != "recovery_request" && call != "recovery_answer" {
+        return Ok(());
+    }
+    let map = args
+        .as_object()
+        .ok_or_else(|| shape("`args` must be an object"))?;
+    text(map, "request")?;
+    if call == "recovery_request" {
+        text(map, "pid")?;
+        return map
+            .get("offset")
+            .and_then(Value::as_u64)
+            .map(drop)
+            .ok_or_else(|| shape("`offset` must be a number"));
+    }
+    text(map, "to")?;
+    if map.contains_key("refused") {
+        return text(map, "refused").map(drop);
+    }
+    let identity = map
+        .get("identity")
+        .and_then(Value::as_object)
+        .ok_or_else(|| shape("`identity` must be an object"))?;
+    text(identity, "user")?;
+    text(identity, "role")?;
+    text(map, "page")?;
+    let frames = map
+        .get("frames")
+        .and_then(Value::as_array)
+        .ok_or_else(|| shape("`frames` must be an array"))?;
+    for frame in frames {
+        let frame = frame
+            .as_object()
+            .ok_or_else(|| shape("a frame must be an object"))?;
+        text(frame, "name")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

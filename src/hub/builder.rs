@@ -285,6 +285,7 @@ impl HubBuilder {
                 executor: self.executor,
                 shared: self.broker.is_shared(),
                 broker: self.broker,
+                handoffs: Default::default(),
             }),
         };
         if hub.inner.shared {

@@ -161,7 +161,11 @@ impl Hub {
     /// Another node's changed emit: mirror its state change, then deliver its events to
     /// this node's connections.
     fn receive_remote(&self, envelope: Envelope) {
+        if self.receive_handoff(&envelope) {
+            return;
+        }
         let Ok(mut guard) = self.lock() else { return };
+        self.set_remote_origin(Some(&envelope.origin));
         if let Err(error) = self.mirror(&mut guard.store, &envelope.call, &envelope.args) {
             tracing::warn!(call = %envelope.call, %error, "a broker message did not apply to the local store");
         }
@@ -181,6 +185,7 @@ impl Hub {
                 }
             }
         }
+        self.set_remote_origin(None);
         drop(guard);
     }
 

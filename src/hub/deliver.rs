@@ -65,6 +65,9 @@ impl Hub {
                     Pushed::Closed => {}
                 }
             });
+        if inner.shared {
+            self.keep_for_takeovers(&frame, &event.audience, route);
+        }
         if let (false, Some(sink)) = (hosted.is_empty(), &inner.host) {
             reached += hosted.len();
             guarded(&inner.metrics, "host_sink", || sink.frame(&hosted, &frame));
@@ -88,12 +91,14 @@ impl Hub {
         if !inner.event_offsets.load(Ordering::Relaxed) {
             return None;
         }
-        Some(match &inner.persist {
+        let offset = match &inner.persist {
             Some(persist) => {
                 persist.append_event(now_ms(), &event.name, &event.audience, &event.payload)
             }
             None => inner.next_offset.fetch_add(1, Ordering::Relaxed),
-        })
+        };
+        inner.handoffs.last_offset.store(offset, Ordering::Relaxed);
+        Some(offset)
     }
 
     /// Turns event offsets on (a server with connection-state recovery starts): from

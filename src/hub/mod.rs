@@ -28,7 +28,8 @@
 //! (stats, admin actions, maintenance, host events), `deliver.rs` (hooks, resolution,
 //! queues, audit), `inbound.rs` (client messages and authentication), `connections.rs`
 //! (attach, detach, device presence), `errors.rs` (outcomes and errors), `cluster.rs`
-//! (the shared broker: claims, publication, other nodes' emits), `restart.rs` (modules
+//! (the shared broker: claims, publication, other nodes' emits), `handoff.rs`
+//! (connection-state recovery across nodes), `restart.rs` (modules
 //! restored online that wait for their device), `executor.rs` (where the emits the
 //! library originates run); this file holds the shared state, the emit lock and the
 //! lifecycle.
@@ -45,6 +46,7 @@ mod emit_admin;
 mod emit_users;
 mod errors;
 mod executor;
+mod handoff;
 mod inbound;
 mod monitoring;
 mod restart;
@@ -56,6 +58,7 @@ pub use emit::IdArg;
 pub use errors::{BuildError, DEVICE_TELEMETRY, EmitOutcome, HubError, InboundError, Reply};
 pub(crate) use executor::API_PATIENCE;
 pub use executor::{Executor, Job};
+pub(crate) use handoff::{SurrenderFn, Surrendered};
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -133,6 +136,8 @@ struct HubInner {
     broker: Arc<dyn Broker>,
     /// `broker.is_shared()`, read once per emit without a virtual call.
     shared: bool,
+    /// Cross-node recovery: takeovers asked for and the surrender callback.
+    handoffs: handoff::Handoffs,
 }
 
 impl HubInner {

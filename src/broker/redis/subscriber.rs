@@ -18,7 +18,10 @@ impl Shared {
                 return;
             }
         };
-        if envelope.origin == self.node_id {
+        // A node's own recovery request comes back as a marker: its place in the
+        // channel tells the node which other nodes' emits the holder already had
+        // (`hub/handoff.rs`).
+        if envelope.origin == self.node_id && envelope.call != "recovery_request" {
             return;
         }
         if let Some((key, seq)) = &envelope.claim {

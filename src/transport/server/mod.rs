@@ -322,6 +322,9 @@ pub(crate) fn serve(
         })?;
     if shared.config.recovery.is_some() {
         shared.hub.enable_event_offsets();
+        shared
+            .hub
+            .set_surrender(recovery::surrender_to_cluster(&shared));
         runtime.spawn(recovery::sweeper(Arc::clone(&shared)));
     }
     runtime.spawn(accept_loop(accept_shared, bound));

@@ -3,6 +3,8 @@
 //! Other namespaces are refused with CONNECT_ERROR. This module must not touch the
 //! Engine.IO transport (`engine.rs`) nor decide who receives what (the hub does).
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::metrics::BadInputKind;
@@ -11,7 +13,7 @@ use crate::protocol::socketio::{self, Kind};
 
 use super::Shared;
 use super::engine;
-use super::recovery::Refusal;
+use super::recovery::{Attachment, Refusal};
 use super::session::{Ending, Session};
 
 /// The Socket.IO layer: the default namespace, events and acks.
@@ -156,6 +158,11 @@ fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>)
     if resumed.as_ref().err() == Some(&Refusal::UnknownPid) && take_over(shared, session, pid) {
         resumed = resume();
     }
+    if resumed.as_ref().err() == Some(&Refusal::UnknownPid)
+        && let Some(answer) = resume_elsewhere(shared, session, pid, offset)
+    {
+        return answer;
+    }
     let resumed = match resumed {
         Ok(resumed) => resumed,
         Err(refusal) => {
@@ -183,15 +190,84 @@ fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>)
     true
 }
 
+/// How long a node waits for another node to surrender a parked connection.
+const TAKEOVER_PATIENCE: Duration = Duration::from_millis(500);
+
+/// Connection-state recovery across nodes: the cluster is asked for parked connection
+/// `pid` (see `hub/handoff.rs`) on behalf of a new connection carrying the same pid (the
+/// client counts itself recovered only when its pid comes back). On success that
+/// connection carries the parked identity and page: answer CONNECT, replay the frames
+/// the other node kept, then let its queue flow. `None` without a cluster, else whether
+/// it was recovered.
+fn resume_elsewhere(shared: &Shared, session: &Session, pid: &str, offset: u64) -> Option<bool> {
+    if !shared.hub.has_cluster() {
+        return None;
+    }
+    let context = session
+        .attachment()
+        .and_then(|fresh| shared.hub.context_of(fresh.connection.id()))
+        .unwrap_or_default();
+    let attachment = Attachment::with_pid(
+        shared,
+        context,
+        WireFormat::SocketIo,
+        session.serial,
+        &session.notify,
+        pid.to_owned(),
+    );
+    let ask = || {
+        shared
+            .hub
+            .request_takeover(pid, offset, attachment.connection.id(), TAKEOVER_PATIENCE)
+    };
+    // The wait is short and rare; keep the runtime's other tasks running meanwhile.
+    let answer = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(ask),
+        _ => ask(),
+    };
+    let replay = match answer {
+        Ok(replay) => replay,
+        Err(code) => {
+            tracing::debug!(sid = %session.sid, %code, "not recovered from another node");
+            return Some(false);
+        }
+    };
+    session.send_control(socketio::encode_connect_with_pid(
+        "/",
+        &session.socket_sid,
+        Some(&attachment.pid),
+    ));
+    for frame in &replay {
+        session.send_control(frame.encoded_text(WireFormat::SocketIo).clone());
+    }
+    shared
+        .live_pids
+        .lock()
+        .insert(attachment.pid.clone(), session.sid.clone());
+    let fresh = session.replace_attachment(attachment);
+    session.state.lock().namespace_connected = true;
+    session.notify.notify_one();
+    // The fresh connection was never authenticated: detaching it changes nothing.
+    drop(fresh);
+    Some(true)
+}
+
 /// The client came back before its old transport was found dead (its old session is
 /// still live, e.g. a half-open TCP connection until the ping timeout): the old session
 /// ends as a lost transport, which parks its connection for the resume that follows.
 /// Returns whether there was such a session.
 fn take_over(shared: &Shared, session: &Session, pid: &str) -> bool {
+    end_live(shared, pid, Some(&session.sid))
+}
+
+/// Ends the live session carrying `pid` (other than `except`) as a lost transport,
+/// which parks its connection; whether there was one. Also used when another node
+/// asks for `pid` (`recovery::surrender_to_cluster`).
+pub(super) fn end_live(shared: &Shared, pid: &str, except: Option<&str>) -> bool {
     let sid = shared.live_pids.lock().get(pid).cloned();
     let Some(old) = sid
         .and_then(|sid| shared.sessions.get(&sid))
-        .filter(|old| old.sid != session.sid)
+        .filter(|old| Some(old.sid.as_str()) != except)
     else {
         return false;
     };

@@ -31,15 +31,32 @@
 //! sessions the client or the server ended on purpose (Socket.IO DISCONNECT, logout,
 //! auth failures, protocol errors, shutdown).
 //!
-//! Guarded by `tests/recovery.rs` and `tests/clients/node/recovery.test.js`. This
+//! Across nodes (shared broker, see `broker/` and `hub/handoff.rs`): a pid this node
+//! does not hold is asked for through the broker; the node that parked it
+//! [surrenders](Parked::surrender) it (tail after the client's offset, then the queue,
+//! drained under the tail's lock with the carrier cleared, so its old transport cannot
+//! deliver anything afterwards) and drops it. This node then carries the connection
+//! under the same pid (the client only counts itself recovered when its pid comes
+//! back), authenticated with the surrendered identity and page — never with what the
+//! client sends. Offsets are per node: the replayed frames all carry this node's last
+//! offset from before the request, and later frames this node's own offsets, so after
+//! a cross-node takeover the client's offset is this node's. One limit follows: a
+//! transport lost again while the replay is being written loses the part of the replay
+//! not yet written (the client's offset already covers it). A session the holder still
+//! believes live (a half-open TCP connection) is ended as a lost transport and
+//! surrendered, as for a client that comes back to the same node. An unknown pid costs
+//! the client the 500 ms the node waits for an answer. Only Socket.IO clients are
+//! recovered across nodes; native clients recover on their own node.
+//!
+//! Guarded by `tests/recovery.rs`, `tests/clients/node/recovery.test.js` and
+//! `tests/clients/node/cross_node_recovery.test.js`. This
 //! module must not decide who receives an event (the registry does) nor parse packets.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use indexmap::IndexMap;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -49,6 +66,9 @@ use crate::transport::Connection;
 use crate::transport::queue::{CloseReason, Drained, Wake};
 
 use super::Shared;
+
+mod parked;
+pub(crate) use parked::{Parked, surrender_to_cluster};
 
 /// Connection-state recovery settings ([`ServerConfig::recovery`](super::ServerConfig)).
 ///
@@ -154,13 +174,33 @@ impl Attachment {
         carrier: u64,
         notify: &Arc<Notify>,
     ) -> Arc<Self> {
+        Self::with_pid(
+            shared,
+            context,
+            format,
+            carrier,
+            notify,
+            super::session::random_id(),
+        )
+    }
+
+    /// [`Attachment::new`] with a given pid: the one of a connection another node
+    /// surrenders (the client only counts itself recovered when its pid comes back).
+    pub(crate) fn with_pid(
+        shared: &Shared,
+        context: HandshakeContext,
+        format: WireFormat,
+        carrier: u64,
+        notify: &Arc<Notify>,
+        pid: String,
+    ) -> Arc<Self> {
         let wake = Arc::new(WakeSlot(Mutex::new(Arc::clone(notify))));
         let connection = shared
             .hub
             .attach(context, format, SlotWake(Arc::clone(&wake)));
         let capacity = shared.config.recovery.map_or(0, |r| r.written_tail);
         Arc::new(Self {
-            pid: super::session::random_id(),
+            pid,
             connection,
             wake,
             recoverable: capacity > 0,
@@ -261,114 +301,6 @@ impl Refusal {
 pub(crate) struct Resumed {
     pub(crate) attachment: Arc<Attachment>,
     pub(crate) replay: Vec<Arc<OutboundEvent>>,
-}
-
-/// Parked attachments by pid, oldest first.
-#[derive(Default)]
-pub(crate) struct Parked {
-    map: Mutex<IndexMap<String, (Arc<Attachment>, Instant)>>,
-}
-
-impl Parked {
-    /// Parks `attachment` if recovery is on and it may be; otherwise it is dropped
-    /// (detached) by the caller's last reference.
-    pub(crate) fn park(&self, shared: &Shared, attachment: Arc<Attachment>) {
-        let Some(config) = shared.config.recovery else {
-            return;
-        };
-        if *shared.shutdown.borrow() || !attachment.parkable() {
-            return;
-        }
-        attachment.connection.queue().set_parked(true);
-        let now = Instant::now();
-        let mut dropped = Vec::new();
-        {
-            let mut map = self.map.lock();
-            map.insert(attachment.pid.clone(), (attachment, now));
-            while map.len() > config.max_parked.max(1) {
-                if let Some((_, entry)) = map.shift_remove_index(0) {
-                    dropped.push(entry);
-                }
-            }
-            Self::expired(&mut map, now, config.window, &mut dropped);
-        }
-        // Dropped after the lock: a detach takes hub locks.
-        drop(dropped);
-    }
-
-    /// Takes the parked attachment `pid` over for a client that saw every event up to
-    /// `offset`, on transport `carrier` speaking `format` and woken through `notify`.
-    pub(crate) fn resume(
-        &self,
-        shared: &Shared,
-        pid: &str,
-        offset: u64,
-        format: WireFormat,
-        carrier: u64,
-        notify: &Arc<Notify>,
-    ) -> Result<Resumed, Refusal> {
-        let config = shared.config.recovery.ok_or(Refusal::Disabled)?;
-        let (attachment, parked_at) = self
-            .map
-            .lock()
-            .shift_remove(pid)
-            .ok_or(Refusal::UnknownPid)?;
-        if parked_at.elapsed() > config.window {
-            return Err(Refusal::UnknownPid);
-        }
-        let queue = attachment.connection.queue();
-        if queue.format() != format {
-            return Err(Refusal::WrongProtocol);
-        }
-        if !attachment.parkable() {
-            return Err(Refusal::Closed);
-        }
-        let replay = {
-            let mut tail = attachment.tail.lock();
-            let replay = tail.after(offset).ok_or(Refusal::TooOld)?;
-            tail.carrier = carrier;
-            replay
-        };
-        attachment.retarget(notify);
-        queue.set_parked(false);
-        // Frames parked meanwhile are waiting: wake the new transport for them.
-        notify.notify_one();
-        Ok(Resumed { attachment, replay })
-    }
-
-    /// Drops every attachment parked longer than the window.
-    pub(crate) fn sweep(&self, window: Duration) {
-        let mut dropped = Vec::new();
-        Self::expired(&mut self.map.lock(), Instant::now(), window, &mut dropped);
-        drop(dropped);
-    }
-
-    /// Drops every parked connection (shutdown).
-    pub(crate) fn clear(&self) {
-        let dropped: Vec<_> = self.map.lock().drain(..).collect();
-        drop(dropped);
-    }
-
-    /// Parked connections right now.
-    pub(crate) fn len(&self) -> usize {
-        self.map.lock().len()
-    }
-
-    fn expired(
-        map: &mut IndexMap<String, (Arc<Attachment>, Instant)>,
-        now: Instant,
-        window: Duration,
-        dropped: &mut Vec<(Arc<Attachment>, Instant)>,
-    ) {
-        while let Some((_, (_, at))) = map.first() {
-            if now.duration_since(*at) <= window {
-                break;
-            }
-            if let Some((_, entry)) = map.shift_remove_index(0) {
-                dropped.push(entry);
-            }
-        }
-    }
 }
 
 /// A serial for a new transport (Engine.IO session or native websocket), naming which
