@@ -58,22 +58,8 @@ impl Parked {
         carrier: u64,
         notify: &Arc<Notify>,
     ) -> Result<Resumed, Refusal> {
-        let config = shared.config.recovery.ok_or(Refusal::Disabled)?;
-        let (attachment, parked_at) = self
-            .map
-            .lock()
-            .shift_remove(pid)
-            .ok_or(Refusal::UnknownPid)?;
-        if parked_at.elapsed() > config.window {
-            return Err(Refusal::UnknownPid);
-        }
+        let attachment = self.take(shared, pid, format)?;
         let queue = attachment.connection.queue();
-        if queue.format() != format {
-            return Err(Refusal::WrongProtocol);
-        }
-        if !attachment.parkable() {
-            return Err(Refusal::Closed);
-        }
         let replay = {
             let mut tail = attachment.tail.lock();
             let replay = tail.after(offset).ok_or(Refusal::TooOld)?;
@@ -97,6 +83,26 @@ impl Parked {
         pid: &str,
         offset: u64,
     ) -> Result<(Arc<Attachment>, Vec<Arc<OutboundEvent>>), Refusal> {
+        let attachment = self.take(shared, pid, WireFormat::SocketIo)?;
+        let queue = attachment.connection.queue();
+        let mut frames = {
+            let mut tail = attachment.tail.lock();
+            let frames = tail.after(offset).ok_or(Refusal::TooOld)?;
+            tail.carrier = 0;
+            frames
+        };
+        frames.extend(queue.drain().frames);
+        Ok((attachment, frames))
+    }
+
+    /// Removes parked attachment `pid` for a client speaking `format`, if it is still
+    /// within the window and open. A refused attachment is dropped (detached) here.
+    fn take(
+        &self,
+        shared: &Shared,
+        pid: &str,
+        format: WireFormat,
+    ) -> Result<Arc<Attachment>, Refusal> {
         let config = shared.config.recovery.ok_or(Refusal::Disabled)?;
         let (attachment, parked_at) = self
             .map
@@ -106,21 +112,13 @@ impl Parked {
         if parked_at.elapsed() > config.window {
             return Err(Refusal::UnknownPid);
         }
-        let queue = attachment.connection.queue();
-        if queue.format() != WireFormat::SocketIo {
+        if attachment.connection.queue().format() != format {
             return Err(Refusal::WrongProtocol);
         }
         if !attachment.parkable() {
             return Err(Refusal::Closed);
         }
-        let mut frames = {
-            let mut tail = attachment.tail.lock();
-            let frames = tail.after(offset).ok_or(Refusal::TooOld)?;
-            tail.carrier = 0;
-            frames
-        };
-        frames.extend(queue.drain().frames);
-        Ok((attachment, frames))
+        Ok(attachment)
     }
 
     /// Drops every attachment parked longer than the window.
