@@ -36,17 +36,6 @@ async function login(t, node, user) {
   return socket;
 }
 
-/** Drops the client's transport the way a network loss does (the node parks it). */
-async function dropTransport(socket) {
-  const ws = socket.io.engine.transport.ws;
-  assert.ok(ws, 'a websocket transport');
-  const closed = h.once(ws, 'close');
-  const disconnected = h.once(socket, 'disconnect');
-  socket.io.engine.close();
-  await disconnected;
-  await closed;
-}
-
 /** Reconnects `socket` to `node` (its manager keeps the pid and the last offset). */
 async function reconnectTo(socket, node) {
   socket.io.uri = node.url;
@@ -94,7 +83,7 @@ test('a tab parked on one node resumes on another with exactly its missed events
   await awaitMoves(adaTab, 1);
   const authsBefore = adaTab.received.filter((e) => e.event === 'auth:ok').length;
 
-  await dropTransport(adaTab);
+  await h.dropTransport(adaTab);
   for (let n = 0; n < 30; n += 1) {
     await c.api('to_user', { userId: ada, event: 'cart:moved', data: { n, for: ada } });
     await c.api('to_user', { userId: bob, event: 'cart:moved', data: { n, for: bob } });
@@ -132,7 +121,7 @@ test('emits racing the handover through every node arrive exactly once each', { 
     }
   });
   await awaitMoves(adaTab, 3);
-  await dropTransport(adaTab);
+  await h.dropTransport(adaTab);
   await reconnectTo(adaTab, b);
   assert.equal(adaTab.recovered, true, 'socket.recovered');
   stopAt = Math.max(...sent) + 20;
@@ -180,7 +169,7 @@ test('a pid no node holds gives a fresh session that works', { timeout: TEST_TIM
   const ada = h.uid('ada');
   const adaTab = await login(t, a, ada);
   assert.ok(adaTab._pid, 'recovery is on');
-  await dropTransport(adaTab);
+  await h.dropTransport(adaTab);
   // No node parked this one: nobody answers and B gives up after its short patience.
   adaTab._pid = 'no-such-pid';
   const authed = h.once(adaTab, 'auth:ok');

@@ -3,6 +3,7 @@
 // process, drive it through the HTTP API, mint JWTs, and await Socket.IO events with
 // timeouts (a timeout is a failure; nothing here sleeps to synchronise).
 
+const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -245,6 +246,21 @@ function closeAll(...sockets) {
   }
 }
 
+/**
+ * Drops the client's transport the way a network loss does, and resolves once its
+ * websocket finished closing (the server parks the session before it answers the close).
+ */
+async function dropTransport(socket) {
+  const ws = socket.io.engine.transport.ws;
+  assert.ok(ws, 'a websocket transport');
+  const closed = once(ws, 'close');
+  const disconnected = once(socket, 'disconnect');
+  socket.io.engine.close();
+  await disconnected;
+  await closed;
+  assert.equal(socket.connected, false);
+}
+
 module.exports = {
   API_KEY,
   JWT_SECRET,
@@ -256,6 +272,7 @@ module.exports = {
   connect,
   connectAuthed,
   connected,
+  dropTransport,
   mintToken,
   once,
   received,

@@ -35,21 +35,6 @@ async function login(url, user) {
   return socket;
 }
 
-/**
- * Drops the client's transport the way a network loss does, and resolves once its
- * websocket finished closing (the server parks the session before it answers the close).
- */
-async function dropTransport(socket) {
-  const ws = socket.io.engine.transport.ws;
-  assert.ok(ws, 'a websocket transport');
-  const closed = h.once(ws, 'close');
-  const disconnected = h.once(socket, 'disconnect');
-  socket.io.engine.close();
-  await disconnected;
-  await closed;
-  assert.equal(socket.connected, false);
-}
-
 /** Resolves once `socket` recorded `count` `cart:moved` events. */
 function moves(socket, count) {
   const list = () => socket.received.filter((e) => e.event === 'cart:moved');
@@ -81,7 +66,7 @@ test('a client that reconnects within the window gets exactly its missed events'
   assert.match(adaSocket.offsets[0], /^\d+$/, 'events carry their offset as a last argument');
   const authsBefore = adaSocket.received.filter((e) => e.event === 'auth:ok').length;
 
-  await dropTransport(adaSocket);
+  await h.dropTransport(adaSocket);
   for (let n = 0; n < 100; n += 1) {
     await server.api('to_user', { userId: ada, event: 'cart:moved', data: { n, for: ada } });
     await server.api('to_user', { userId: bob, event: 'cart:moved', data: { n, for: bob } });
@@ -113,7 +98,7 @@ test('after the window the client gets a fresh session', { timeout: TEST_TIMEOUT
   const ada = h.uid('ada');
   const socket = await login(shortServer.url, ada);
   t.after(() => socket.close());
-  await dropTransport(socket);
+  await h.dropTransport(socket);
   await shortServer.api('to_user', { userId: ada, event: 'cart:moved', data: { n: 0 } });
   // Not a synchronisation: being later than the window is the condition under test.
   await new Promise((resolve) => setTimeout(resolve, SHORT_WINDOW_MS * 3));
