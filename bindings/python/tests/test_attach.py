@@ -22,8 +22,9 @@ def test_refused_auth_at_connect_is_a_connect_error(make_setup: Any) -> None:
     assert setup.bridge.connections == {}
 
 
-def test_ack_of_client_authenticate_and_page_change(make_setup: Any) -> None:
-    setup: Setup = make_setup("attach")
+@pytest.mark.parametrize("mode", ["attach", "attach-async"])
+def test_ack_of_client_authenticate_and_page_change(make_setup: Any, mode: str) -> None:
+    setup: Setup = make_setup(mode)
     user = uid("ada")
     tab = setup.client(transports=["polling"])
     ack = tab.client.call("client:authenticate", {"token": mint_token(user), "page": "dashboard"}, timeout=5)

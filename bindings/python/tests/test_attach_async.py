@@ -24,16 +24,6 @@ def test_refused_auth_at_connect_is_a_connect_error(make_setup: Any) -> None:
     setup.user(uid("ada"))
 
 
-def test_ack_of_client_authenticate_over_polling(make_setup: Any) -> None:
-    setup: Setup = make_setup("attach-async")
-    user = uid("ada")
-    tab = setup.client(transports=["polling"])
-    ack = tab.client.call("client:authenticate", {"token": mint_token(user), "page": "dashboard"}, timeout=5)
-    assert (ack["userId"], ack["page"]) == (user, "dashboard")
-    tab.client.emit("client:page", {"page": "modules"})
-    tab.wait(lambda: [d for e, d in tab.events if e == "page:snapshot" and d["page"] == "modules"], "snapshot")
-
-
 def test_emits_from_the_loop_and_a_worker_thread_arrive_in_emit_order(make_setup: Any) -> None:
     setup: Setup = make_setup("attach-async")
     user = uid("ada")
