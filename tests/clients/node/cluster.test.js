@@ -127,6 +127,10 @@ test('identical emits racing on all three nodes give exactly one event', { timeo
     const telemetry = { round, at: moduleId };
     const sent = await Promise.all(nodes.map((node) => node.api('telemetry_update', { moduleId, telemetry })));
     assert.equal(sent.filter((o) => o.outcome === 'delivered').length, 1, JSON.stringify(sent));
+    // Telemetry is conflated per module, and two rounds decided on different nodes may
+    // reach a third in either order (the older is then dropped as stale): each round is
+    // awaited on every tab before the next, so exactly five must arrive.
+    await Promise.all(tabs.map((tab) => h.received(tab, 'module:telemetry:updated', h.TIMEOUT_MS, (d) => d.moduleId === moduleId && d.telemetry && d.telemetry.round === round)));
   }
   await sentinel(nodes[0], user, tabs);
   for (const tab of tabs) {
