@@ -224,6 +224,7 @@
 
 pub mod auth;
 pub mod broker;
+pub mod call;
 mod devices;
 pub mod event;
 #[allow(unsafe_code)]
@@ -250,6 +251,7 @@ pub struct ReadmeDoctests;
 pub use auth::{
     AuthDecision, AuthError, AuthRequest, Authenticator, HandshakeContext, Identity, Role,
 };
+pub use call::{CallName, HostCall};
 pub use event::{Audience, Event};
 pub use hooks::{
     AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler, StatsProvider, Verdict,

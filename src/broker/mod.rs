@@ -25,9 +25,11 @@
 //!   value, the event is built from the mirror. The mirror is updated by the node that
 //!   decided and by every node that receives the event.
 //! - **Publication.** A changed emit is delivered locally first, then published once
-//!   (`PUBLISH` on one channel) with the call's arguments; every other node applies the
-//!   arguments to its mirror and delivers the events through its own registry (before-emit
-//!   hooks run on each node). A node skips its own messages.
+//!   (`PUBLISH` on one channel) as its typed call and its steps (`broker/wire.rs`,
+//!   versioned); every other node applies the call to its mirror with the same code as
+//!   the deciding node and runs the steps on its own registry (before-emit hooks run on
+//!   each node; a logout closes the session's sockets everywhere). A node skips its own
+//!   messages, and refuses (counts and drops) messages of another format version.
 //! - **Order.** Two changes of the same state key decided on two nodes may reach a third
 //!   node in either order; the sequence number makes a node drop a change older than one
 //!   it already applied for that key, so every node ends on Redis's value and its clients
@@ -90,7 +92,7 @@ mod wire;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisBroker, RedisBrokerError};
-pub use wire::{Envelope, WireError};
+pub use wire::{Envelope, Message, WIRE_VERSION, WireError};
 
 use serde_json::Value;
 

@@ -1,31 +1,60 @@
-//! The message one node publishes to the others: the emit call and its arguments (so
-//! every node updates its own store mirror the same way) and the decided events with
-//! their audiences. JSON, encoded once per changed emit. Must not decide anything.
+//! The message one node publishes to the others, versioned ([`WIRE_VERSION`]): a
+//! changed host call as its typed [`HostCall`] (so every node applies it to its own store
+//! mirror with the same code as the deciding node) with the decided [`Step`]s (events
+//! with their audiences, and effects such as a session ended), or a cross-node recovery
+//! message (`hub/handoff.rs`). JSON, encoded once per changed call. A message of another
+//! version is refused with a [`WireError`] naming both versions, counted and dropped:
+//! every node of a cluster runs the same version. Must not decide anything.
+//!
+//! Guarded by the unit tests below (`every_step_survives_encoding`,
+//! `another_version_is_refused_by_name`, `malformed_messages_are_typed_errors`).
 
 use serde_json::{Map, Value, json};
 
+use crate::call::{HostCall, Step};
 use crate::event::{Audience, Event};
 use crate::ids::{ModuleId, SessionId, UserId};
+
+/// The version of the broker message format this build speaks. Version 1 (releases up
+/// to 0.1) carried the call's name and its audit detail; version 2 the typed call.
+pub const WIRE_VERSION: u64 = 2;
 
 /// A malformed message from the broker (counted and dropped by the receiving node).
 #[derive(Debug, thiserror::Error)]
 #[error("malformed broker message: {0}")]
 pub struct WireError(pub String);
 
-/// One changed emit, as published to the other nodes.
+/// One message between nodes.
 #[derive(Debug, Clone)]
 pub struct Envelope {
     /// The publishing node's id (a node skips its own messages).
     pub origin: String,
-    /// The emit call (`module_online`, `user_logged_out`, …).
-    pub call: String,
-    /// The call's arguments, as the audit detail names them.
-    pub args: Value,
-    /// The events to deliver.
-    pub events: Vec<Event>,
+    /// What the message says.
+    pub message: Message,
     /// The state key the change was claimed on, with its sequence number.
     pub claim: Option<(String, u64)>,
 }
+
+/// What a message between nodes says.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// A changed host call and what it did.
+    Emit {
+        /// The call, applied to every node's store mirror.
+        call: HostCall<'static>,
+        /// Its events and effects, run by every node on its own connections.
+        steps: Vec<Step>,
+    },
+    /// A node asks for a parked connection (`{request, pid, offset}`).
+    RecoveryRequest(Value),
+    /// The holder's answer (`{request, to, identity, page, frames}` or `{request, to,
+    /// refused}`).
+    RecoveryAnswer(Value),
+}
+
+const EMIT: &str = "emit";
+const RECOVERY_REQUEST: &str = "recovery_request";
+const RECOVERY_ANSWER: &str = "recovery_answer";
 
 fn audience_json(audience: &Audience) -> Value {
     match audience {
@@ -81,33 +110,80 @@ fn audience_from(value: &Value) -> Result<Audience, WireError> {
     })
 }
 
+fn event_json(event: &Event) -> Value {
+    json!({
+        "name": &*event.name,
+        "payload": event.payload,
+        "audience": audience_json(&event.audience),
+        "conflation": event.conflation_key,
+    })
+}
+
+fn step_json(step: &Step) -> Value {
+    match step {
+        Step::Event(event) => json!({"event": event_json(event)}),
+        Step::EndSession { user, session } => {
+            json!({"endSession": {"user": user, "session": session}})
+        }
+    }
+}
+
+fn event_from(value: &Value) -> Result<Event, WireError> {
+    let event = value
+        .as_object()
+        .ok_or_else(|| WireError("an event must be an object".into()))?;
+    let mut decoded = Event::new(
+        text(event, "name")?,
+        event.get("payload").cloned().unwrap_or(Value::Null),
+        audience_from(event.get("audience").unwrap_or(&Value::Null))?,
+    );
+    if let Some(key) = event.get("conflation").and_then(Value::as_str) {
+        decoded.conflation_key = Some(ModuleId::new(key).map_err(|e| WireError(e.to_string()))?);
+    }
+    Ok(decoded)
+}
+
+fn step_from(value: &Value) -> Result<Step, WireError> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| WireError("a step must be an object".into()))?;
+    if let Some(event) = map.get("event") {
+        return event_from(event).map(Step::Event);
+    }
+    let ended = map
+        .get("endSession")
+        .and_then(Value::as_object)
+        .ok_or_else(|| WireError("a step is `event` or `endSession`".into()))?;
+    Ok(Step::EndSession {
+        user: user(ended)?,
+        session: session(ended.get("session"))?
+            .ok_or_else(|| WireError("`session` is required".into()))?,
+    })
+}
+
 impl Envelope {
     /// The JSON bytes published.
     pub fn encode(&self) -> Vec<u8> {
-        let events: Vec<Value> = self
-            .events
-            .iter()
-            .map(|e| {
-                json!({
-                    "name": &*e.name,
-                    "payload": e.payload,
-                    "audience": audience_json(&e.audience),
-                    "conflation": e.conflation_key,
-                })
-            })
-            .collect();
         let claim = self
             .claim
             .as_ref()
             .map(|(key, seq)| json!({"key": key, "seq": seq}));
-        serde_json::to_vec(&json!({
-            "origin": self.origin,
-            "call": self.call,
-            "args": self.args,
-            "events": events,
-            "claim": claim,
-        }))
-        .unwrap_or_default()
+        let mut map = Map::new();
+        map.insert("v".into(), json!(WIRE_VERSION));
+        map.insert("origin".into(), json!(self.origin));
+        map.insert("claim".into(), claim.unwrap_or(Value::Null));
+        let (kind, body) = match &self.message {
+            Message::Emit { call, steps } => {
+                let steps: Vec<Value> = steps.iter().map(step_json).collect();
+                map.insert("steps".into(), Value::Array(steps));
+                (EMIT, serde_json::to_value(call).unwrap_or(Value::Null))
+            }
+            Message::RecoveryRequest(args) => (RECOVERY_REQUEST, args.clone()),
+            Message::RecoveryAnswer(args) => (RECOVERY_ANSWER, args.clone()),
+        };
+        map.insert("kind".into(), json!(kind));
+        map.insert("body".into(), body);
+        serde_json::to_vec(&map).unwrap_or_default()
     }
 
     /// Parses published bytes.
@@ -117,25 +193,15 @@ impl Envelope {
         let map = value
             .as_object()
             .ok_or_else(|| WireError("not an object".into()))?;
-        let mut events = Vec::new();
-        for item in map
-            .get("events")
-            .and_then(Value::as_array)
-            .ok_or_else(|| WireError("`events` must be an array".into()))?
-        {
-            let event = item
-                .as_object()
-                .ok_or_else(|| WireError("an event must be an object".into()))?;
-            let mut decoded = Event::new(
-                text(event, "name")?,
-                event.get("payload").cloned().unwrap_or(Value::Null),
-                audience_from(event.get("audience").unwrap_or(&Value::Null))?,
-            );
-            if let Some(key) = event.get("conflation").and_then(Value::as_str) {
-                decoded.conflation_key =
-                    Some(ModuleId::new(key).map_err(|e| WireError(e.to_string()))?);
+        match map.get("v").and_then(Value::as_u64) {
+            Some(WIRE_VERSION) => {}
+            version => {
+                return Err(WireError(format!(
+                    "format version {} from another release; this node speaks version \
+                     {WIRE_VERSION} (run one release on every node)",
+                    version.unwrap_or(1)
+                )));
             }
-            events.push(decoded);
         }
         let claim = match map.get("claim") {
             Some(Value::Object(claim)) => Some((
@@ -147,14 +213,33 @@ impl Envelope {
             )),
             _ => None,
         };
-        let call = text(map, "call")?.to_owned();
-        let args = map.get("args").cloned().unwrap_or(Value::Null);
-        check_handoff(&call, &args)?;
+        let body = map.get("body").cloned().unwrap_or(Value::Null);
+        let message = match text(map, "kind")? {
+            EMIT => {
+                let call = serde_json::from_value(body)
+                    .map_err(|e| WireError(format!("the call: {e}")))?;
+                let steps = map
+                    .get("steps")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| WireError("`steps` must be an array".into()))?
+                    .iter()
+                    .map(step_from)
+                    .collect::<Result<_, _>>()?;
+                Message::Emit { call, steps }
+            }
+            kind @ (RECOVERY_REQUEST | RECOVERY_ANSWER) => {
+                check_handoff(kind, &body)?;
+                if kind == RECOVERY_REQUEST {
+                    Message::RecoveryRequest(body)
+                } else {
+                    Message::RecoveryAnswer(body)
+                }
+            }
+            other => return Err(WireError(format!("unknown message kind `{other}`"))),
+        };
         Ok(Self {
             origin: text(map, "origin")?.to_owned(),
-            call,
-            args,
-            events,
+            message,
             claim,
         })
     }
@@ -164,14 +249,11 @@ impl Envelope {
 /// malformed one is counted and dropped like any other malformed message.
 fn check_handoff(call: &str, args: &Value) -> Result<(), WireError> {
     let shape = |what: &str| WireError(format!("`{call}`: {what}"));
-    if call != "recovery_request" && call != "recovery_answer" {
-        return Ok(());
-    }
     let map = args
         .as_object()
         .ok_or_else(|| shape("`args` must be an object"))?;
     text(map, "request")?;
-    if call == "recovery_request" {
+    if call == RECOVERY_REQUEST {
         text(map, "pid")?;
         return map
             .get("offset")
@@ -206,9 +288,19 @@ fn check_handoff(call: &str, args: &Value) -> Result<(), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
+
+    use crate::call::Telemetry;
+
+    fn telemetry_call() -> HostCall<'static> {
+        HostCall::TelemetryUpdate(Telemetry {
+            module_id: Cow::Borrowed("m1"),
+            telemetry: Cow::Owned(json!({"speed": 3})),
+        })
+    }
 
     #[test]
-    fn an_envelope_survives_encoding() {
+    fn every_step_survives_encoding() {
         let mut telemetry = Event::new(
             "module:telemetry:updated",
             json!({"moduleId": "m1", "telemetry": {"speed": 3}}),
@@ -226,26 +318,69 @@ mod tests {
                 session: SessionId::new("s1").unwrap(),
             },
         );
+        let steps = vec![
+            Step::Event(telemetry),
+            Step::Event(ended),
+            Step::EndSession {
+                user: UserId::new("u1").unwrap(),
+                session: SessionId::new("s1").unwrap(),
+            },
+            Step::Event(Event::new("x", json!(1), Audience::Admins)),
+        ];
         let envelope = Envelope {
             origin: "n1".into(),
-            call: "telemetry_update".into(),
-            args: json!({"moduleId": "m1"}),
-            events: vec![
-                telemetry,
-                ended,
-                Event::new("x", json!(1), Audience::Admins),
-            ],
+            message: Message::Emit {
+                call: telemetry_call(),
+                steps: steps.clone(),
+            },
             claim: Some(("module:m1:telemetry".into(), 7)),
         };
         let back = Envelope::decode(&envelope.encode()).unwrap();
         assert_eq!(back.origin, "n1");
         assert_eq!(back.claim, Some(("module:m1:telemetry".into(), 7)));
-        assert_eq!(back.events.len(), 3);
-        assert_eq!(back.events[0].audience, envelope.events[0].audience);
-        assert_eq!(back.events[1].audience, envelope.events[1].audience);
-        assert_eq!(
-            back.events[0].conflation_key,
-            envelope.events[0].conflation_key
+        let Message::Emit { call, steps: back } = back.message else {
+            panic!("not an emit");
+        };
+        assert_eq!(call, telemetry_call());
+        assert_eq!(back.len(), 4);
+        for (back, sent) in back.iter().zip(&steps) {
+            match (back, sent) {
+                (Step::Event(back), Step::Event(sent)) => {
+                    assert_eq!(back.name, sent.name);
+                    assert_eq!(back.payload, sent.payload);
+                    assert_eq!(back.audience, sent.audience);
+                    assert_eq!(back.conflation_key, sent.conflation_key);
+                }
+                (
+                    Step::EndSession { user, session },
+                    Step::EndSession {
+                        user: u,
+                        session: s,
+                    },
+                ) => assert_eq!((user, session), (u, s)),
+                _ => panic!("steps out of order"),
+            }
+        }
+    }
+
+    #[test]
+    fn another_version_is_refused_by_name() {
+        let envelope = Envelope {
+            origin: "n1".into(),
+            message: Message::RecoveryRequest(json!({"request": "r", "pid": "p", "offset": 1})),
+            claim: None,
+        };
+        let mut value: Value = serde_json::from_slice(&envelope.encode()).unwrap();
+        assert!(Envelope::decode(&serde_json::to_vec(&value).unwrap()).is_ok());
+        value["v"] = json!(WIRE_VERSION + 1);
+        let newer = Envelope::decode(&serde_json::to_vec(&value).unwrap()).unwrap_err();
+        assert!(newer.to_string().contains("version 3"), "{newer}");
+        // What a node of the previous release published: a call name and its detail.
+        let older = br#"{"origin":"n","call":"telemetry_update","args":{},"events":[]}"#;
+        let older = Envelope::decode(older).unwrap_err().to_string();
+        assert!(
+            older.contains("version 1") && older.contains("version 2"),
+            "{older}"
         );
     }
 
@@ -255,9 +390,12 @@ mod tests {
             &b"\xff"[..],
             b"[]",
             b"{}",
-            br#"{"origin":"n","call":"c","events":[1]}"#,
+            br#"{"v":2,"origin":"n","kind":"emit","body":{"call":"nope"},"steps":[]}"#,
+            br#"{"v":2,"origin":"n","kind":"emit","body":{"call":"to_admins","args":{"event":"x"}},"steps":[1]}"#,
+            br#"{"v":2,"origin":"n","kind":"recovery_request","body":{"request":"r"}}"#,
+            br#"{"v":2,"origin":"n","kind":"gossip","body":{}}"#,
         ] {
-            assert!(Envelope::decode(bad).is_err());
+            assert!(Envelope::decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
 }

@@ -14,7 +14,8 @@ use super::*;
 
 use std::sync::Weak;
 
-use crate::broker::{Claim, ClaimField, Envelope, Node};
+use super::run::{Mirror, dispatch};
+use crate::broker::{Claim, ClaimField, Envelope, Message, Node};
 
 /// The link a broker holds to its hub: weak, so the broker never keeps a dropped hub
 /// alive.
@@ -139,135 +140,38 @@ impl Hub {
         }
     }
 
-    /// Publishes a changed emit to the other nodes (under the emit lock, so this node's
+    /// Publishes a message to the other nodes (under the emit lock, so this node's
     /// publications keep its delivery order).
-    pub(super) fn publish_to_cluster(
-        &self,
-        call: &str,
-        args: Value,
-        events: Vec<Event>,
-        claim: Option<(String, u64)>,
-    ) {
+    pub(super) fn publish_to_cluster(&self, message: Message, claim: Option<(String, u64)>) {
         let envelope = Envelope {
             origin: self.inner.broker.origin().to_owned(),
-            call: call.to_owned(),
-            args,
-            events,
+            message,
             claim,
         };
         self.inner.broker.publish(&envelope);
     }
 
-    /// Another node's changed emit: mirror its state change, then deliver its events to
-    /// this node's connections.
+    /// Another node's changed call: apply it to this node's store mirror (the same code
+    /// as the deciding node, without building events), then run its steps on this node's
+    /// connections.
     fn receive_remote(&self, envelope: Envelope) {
-        if self.receive_handoff(&envelope) {
-            return;
-        }
+        let (call, steps) = match envelope.message {
+            Message::Emit { call, steps } => (call, steps),
+            Message::RecoveryRequest(args) => return self.on_request(&envelope.origin, &args),
+            Message::RecoveryAnswer(args) => return self.on_answer(&envelope.origin, &args),
+        };
         let Ok(mut guard) = self.lock() else { return };
         self.set_remote_origin(Some(&envelope.origin));
-        if let Err(error) = self.mirror(&mut guard.store, &envelope.call, &envelope.args) {
-            tracing::warn!(call = %envelope.call, %error, "a broker message did not apply to the local store");
+        let mirror = Mirror {
+            hub: self,
+            store: &mut guard.store,
+        };
+        if let Err(error) = dispatch(&call, mirror) {
+            tracing::warn!(call = %call.name(), %error, "a broker message did not apply to the local store");
         }
-        for event in envelope.events {
-            let ended = match (&*event.name, &event.audience) {
-                (event::USER_SESSION_ENDED, Audience::Session { user, session }) => {
-                    Some((user.clone(), session.clone()))
-                }
-                _ => None,
-            };
-            self.publish(event);
-            if let Some((user, session)) = ended {
-                for queue in self.inner.registry.end_session(&user, &session) {
-                    if queue.close(CloseReason::LoggedOut) {
-                        self.audit_close(queue.id(), CloseReason::LoggedOut, Some(user.clone()));
-                    }
-                }
-            }
-        }
+        self.run_steps(steps);
         self.set_remote_origin(None);
         drop(guard);
-    }
-
-    /// Applies another node's emit arguments to the local store and sessions (the same
-    /// calls the emit made there; their "changed?" answers are not used).
-    fn mirror(&self, store: &mut Store, call: &str, args: &Value) -> Result<(), HubError> {
-        let now = now_ms();
-        let field = |name: &str| args.get(name).unwrap_or(&Value::Null);
-        match call {
-            "module_online" | "module_offline" => {
-                let id = ModuleId::from_json(field("moduleId"))?;
-                let fields = ModuleFields::parse("info", field("info"))?;
-                store.set_online(&id, &fields, call == "module_online", now)?;
-                self.save_module(store, id.as_str());
-            }
-            "module_added" => {
-                let (id, fields) = input::module_object(args)?;
-                let online = args.get("online").and_then(Value::as_bool);
-                store.add_module(&id, &fields, online, now)?;
-                self.save_module(store, id.as_str());
-            }
-            "module_removed" => {
-                let (id, fields) = input::module_object(args)?;
-                if store.remove_module(&id, fields.owner.as_ref())?.is_some() {
-                    self.save(|db| db.remove_module(&id));
-                }
-            }
-            "telemetry_update" => {
-                let id = ModuleId::from_json(field("moduleId"))?;
-                store.set_telemetry(id.as_str(), field("telemetry"), now)?;
-                self.save_module(store, id.as_str());
-            }
-            "user_logged_in" | "user_logged_out" => {
-                let (id, role, profile) = input::user_object(field("user"))?;
-                let session = SessionId::from_json(field("sessionId"))?;
-                if call == "user_logged_in" {
-                    store.remember_profile(&id, &profile);
-                    self.inner
-                        .auth
-                        .sessions
-                        .log_in(session.clone(), id.clone(), role);
-                    self.save(|db| db.save_session(&session, &id, role));
-                } else {
-                    let _ = self.inner.auth.sessions.log_out(&session, &id);
-                    self.save(|db| db.remove_session(&session));
-                }
-            }
-            "user_profile_updated" => {
-                let new_map = input::object("new", field("new"))?;
-                let old_map = input::object("old", field("old"))?;
-                let id = input::user_id(new_map).or_else(|_| input::user_id(old_map))?;
-                store.update_profile(
-                    &id,
-                    &input::profile_fields(old_map),
-                    &input::profile_fields(new_map),
-                );
-                self.save_user(store, &id);
-            }
-            "user_registered" => {
-                let (id, _, profile) = input::user_object(args)?;
-                store.register_user(&id, &profile);
-                self.save_user(store, &id);
-            }
-            "stats_update" if store.set_stats(field("stats")) => {
-                self.save(|db| db.save_stats(field("stats")));
-            }
-            "maintenance_mode" => {
-                let enabled = field("enabled").as_bool().unwrap_or(false);
-                let message = field("message").as_str().unwrap_or_default();
-                if store.set_maintenance(enabled, message) {
-                    self.save(|db| db.save_maintenance(store.maintenance()));
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn save_module(&self, store: &Store, id: &str) {
-        if let Some(record) = store.module(id) {
-            self.save(|db| db.save_module(record));
-        }
     }
 
     /// This node's report for the cluster view: connections by role and page, and the

@@ -5,11 +5,6 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-pub(super) enum Published {
-    Pending(Vec<Event>),
-    Done(usize),
-}
-
 impl Hub {
     // ----- delivery -------------------------------------------------------------
 
@@ -140,87 +135,6 @@ impl Hub {
             Pushed::Overflowed => self.slow_consumer(queue.id()),
             Pushed::Closed => {}
         }
-    }
-
-    /// Publishes the events of an emit (still under its lock), then counts and audits.
-    pub(super) fn finish(
-        &self,
-        emission: Emission,
-        detail: impl FnOnce() -> Value,
-        result: Result<(Option<Vec<Event>>, EmitGuard<'_>), HubError>,
-    ) -> Result<EmitOutcome, HubError> {
-        let result = result.map(|(events, guard)| (events.map(Published::Pending), guard));
-        self.finish_published(emission, detail, result)
-    }
-
-    pub(super) fn finish_published(
-        &self,
-        emission: Emission,
-        detail: impl FnOnce() -> Value,
-        result: Result<(Option<Published>, EmitGuard<'_>), HubError>,
-    ) -> Result<EmitOutcome, HubError> {
-        let metrics = &self.inner.metrics;
-        let mut detail = Some(detail);
-        let mut args: Option<Value> = None;
-        let outcome = match result {
-            Ok((None, guard)) => {
-                drop(guard);
-                metrics.emits_unchanged.increment();
-                Ok(EmitOutcome::Unchanged)
-            }
-            Ok((Some(published), mut guard)) => {
-                let (connections, shared_events) = match published {
-                    Published::Done(reached) => (reached, std::mem::take(&mut guard.delivered)),
-                    Published::Pending(events) => {
-                        let copies = if self.inner.shared {
-                            events.clone()
-                        } else {
-                            Vec::new()
-                        };
-                        (events.into_iter().map(|e| self.publish(e)).sum(), copies)
-                    }
-                };
-                if self.inner.shared {
-                    let value = detail.take().map_or(Value::Null, |detail| detail());
-                    args = Some(value.clone());
-                    let claimed = guard.claimed.take();
-                    self.publish_to_cluster(emission.call, value, shared_events, claimed);
-                }
-                drop(guard);
-                metrics.emits_changed.increment();
-                Ok(EmitOutcome::Delivered { connections })
-            }
-            Err(error) => {
-                metrics.emits_failed.increment();
-                if !matches!(error, HubError::Reentrant) {
-                    metrics.bad_input(BadInputKind::HostArgument);
-                }
-                Err(error)
-            }
-        };
-        if !self.inner.audit.is_empty() {
-            let audit_outcome = match &outcome {
-                Ok(EmitOutcome::Unchanged) => AuditOutcome::Unchanged,
-                Ok(EmitOutcome::Delivered { connections }) => AuditOutcome::Delivered {
-                    connections: *connections,
-                },
-                Err(error) => AuditOutcome::Refused {
-                    code: error.code().to_owned(),
-                },
-            };
-            self.record_audit(AuditRecord {
-                timestamp: now_ms(),
-                kind: AuditKind::Emit,
-                action: emission.call.to_owned(),
-                user_id: emission.user,
-                module_id: emission.module,
-                connection: None,
-                outcome: audit_outcome,
-                detail: args
-                    .unwrap_or_else(|| detail.take().map_or(Value::Null, |detail| detail())),
-            });
-        }
-        outcome
     }
 
     pub(super) fn record_audit(&self, record: AuditRecord) {

@@ -1,113 +1,33 @@
-//! The host → clients API about modules (`emit_module_online` / `_offline` / `_added` /
-//! `_removed`, `emit_telemetry_update`) and the argument helpers every emit file shares;
-//! users and sessions are in `emit_users.rs`, admins and everyone in `emit_admin.rs`.
-//! Each call decides change (in the shared broker when there is one, else the store)
-//! under the emit lock and hands its events to `deliver.rs`; none resolves audiences or
-//! encodes frames itself.
+//! The seed's host API (`emit_module_online`, …, `emit_to_admins`): each method builds
+//! its [`HostCall`] from borrowed arguments (nothing is copied) and runs it through
+//! [`Hub::run`]. What each call does is in `calls/`; the order every call follows is in
+//! `run.rs`. This file must hold nothing but constructors.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::borrow::Cow;
 
-use super::cluster::{Shared, field};
+use serde_json::Value;
 
-/// A user id argument: text or a number (the seed uses `userId: 123`).
-#[derive(Debug, Clone)]
-pub enum IdArg {
-    /// A textual id.
-    Text(String),
-    /// A numeric id, sent as its decimal string.
-    Number(i64),
-    /// A JSON value (string or integer).
-    Json(Value),
-}
+use super::{EmitOutcome, Hub, HubError};
+use crate::call::{
+    AdminAction, HostCall, IdArg, Login, Maintenance, ModuleStatus, ProfileUpdate, Stats,
+    Telemetry, ToAdmins, ToUser,
+};
 
-impl IdArg {
-    pub(super) fn to_user_id(&self) -> Result<UserId, IdError> {
-        match self {
-            Self::Text(text) => UserId::new(text),
-            Self::Number(n) => UserId::from_json(&json!(n)),
-            Self::Json(value) => UserId::from_json(value),
-        }
-    }
-
-    pub(super) fn to_json(&self) -> Value {
-        match self {
-            Self::Text(text) => json!(text),
-            Self::Number(n) => json!(n),
-            Self::Json(value) => value.clone(),
-        }
+fn status<'a>(module_id: &'a str, info: &'a Value) -> ModuleStatus<'a> {
+    ModuleStatus {
+        module_id: Cow::Borrowed(module_id),
+        info: Cow::Borrowed(info),
     }
 }
 
-impl From<&str> for IdArg {
-    fn from(text: &str) -> Self {
-        Self::Text(text.to_owned())
+fn login<'a>(user: &'a Value, session_id: &'a str) -> Login<'a> {
+    Login {
+        user: Cow::Borrowed(user),
+        session_id: Cow::Borrowed(session_id),
     }
-}
-impl From<String> for IdArg {
-    fn from(text: String) -> Self {
-        Self::Text(text)
-    }
-}
-impl From<&UserId> for IdArg {
-    fn from(id: &UserId) -> Self {
-        Self::Text(id.as_str().to_owned())
-    }
-}
-impl From<i64> for IdArg {
-    fn from(n: i64) -> Self {
-        Self::Number(n)
-    }
-}
-impl From<i32> for IdArg {
-    fn from(n: i32) -> Self {
-        Self::Number(n.into())
-    }
-}
-impl From<u32> for IdArg {
-    fn from(n: u32) -> Self {
-        Self::Number(n.into())
-    }
-}
-impl From<&Value> for IdArg {
-    fn from(value: &Value) -> Self {
-        Self::Json(value.clone())
-    }
-}
-impl From<Value> for IdArg {
-    fn from(value: Value) -> Self {
-        Self::Json(value)
-    }
-}
-
-pub(super) fn user_view(id: &UserId, role: Role, profile: &Map<String, Value>) -> Value {
-    let mut view = profile.clone();
-    view.insert("userId".into(), json!(id));
-    view.insert("role".into(), json!(role.as_str()));
-    Value::Object(view)
-}
-
-pub(super) fn check_event_name(name: &str) -> Result<(), HubError> {
-    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        return Err(HubError::InvalidEventName(format!(
-            "{name:?}: 1 to 128 bytes, no control characters"
-        )));
-    }
-    Ok(())
-}
-
-pub(super) fn check_host_event(name: &str) -> Result<(), HubError> {
-    check_event_name(name)?;
-    if event::is_reserved(name) || name == event::CLIENT_AUTHENTICATE || name == event::CLIENT_PAGE
-    {
-        return Err(HubError::ReservedEvent(name.to_owned()));
-    }
-    Ok(())
 }
 
 impl Hub {
-    // ----- host → clients --------------------------------------------------------
-
     /// A module came online (seed: `emitModuleOnline(id, info)`); `info` is
     /// `{userId, name?, type?, …}` (`userId` required the first time a module is seen).
     /// Sends `module:status:changed` unless it was already online.
@@ -116,7 +36,7 @@ impl Hub {
         module_id: &str,
         info: &Value,
     ) -> Result<EmitOutcome, HubError> {
-        self.module_status("module_online", module_id, info, true)
+        self.run(HostCall::ModuleOnline(status(module_id, info)))
     }
 
     /// A module went offline (seed: `emitModuleOffline(id, info)`). Sends
@@ -127,219 +47,21 @@ impl Hub {
         module_id: &str,
         info: &Value,
     ) -> Result<EmitOutcome, HubError> {
-        self.module_status("module_offline", module_id, info, false)
-    }
-
-    pub(super) fn module_status(
-        &self,
-        call: &'static str,
-        module_id: &str,
-        info: &Value,
-        online: bool,
-    ) -> Result<EmitOutcome, HubError> {
-        let result = (|| {
-            ModuleId::validate(module_id)?;
-            self.confirm_restored(module_id);
-            let fields = ModuleFields::parse("info", info)?;
-            let mut guard = self.lock()?;
-            let owner = fields.owner.as_ref().map_or("", UserId::as_str);
-            let claim = [
-                field("online", if online { "1" } else { "0" }),
-                field("owner", owner),
-            ];
-            let claim = if owner.is_empty() {
-                &claim[..1]
-            } else {
-                &claim[..]
-            };
-            let shared = self.claim(&mut guard, || format!("module:{module_id}:status"), claim);
-            if shared == Shared::Unchanged
-                || shared == Shared::Local
-                    && guard
-                        .store
-                        .is_unchanged_online(module_id, fields.owner.as_ref(), online)
-            {
-                return Ok((None, guard));
-            }
-            let module = ModuleId::new(module_id)?;
-            let now = now_ms();
-            let record = if shared == Shared::Changed {
-                guard.store.set_online(&module, &fields, online, now)?;
-                guard.store.module(module_id)
-            } else {
-                guard.store.set_online(&module, &fields, online, now)?
-            };
-            let Some(record) = record else {
-                return Ok((None, guard));
-            };
-            self.save(|db| db.save_module(record));
-            let mut payload = record.extra.clone();
-            payload.insert("moduleId".into(), json!(record.id));
-            payload.insert("online".into(), json!(online));
-            payload.insert("userId".into(), json!(record.owner));
-            payload.insert("name".into(), json!(record.name));
-            payload.insert("type".into(), json!(record.kind));
-            payload.insert("lastChange".into(), json!(record.last_change));
-            payload.insert("timestamp".into(), json!(now));
-            let event = Event::new(
-                event::MODULE_STATUS_CHANGED,
-                Value::Object(payload),
-                Audience::User {
-                    user: record.owner.clone(),
-                    except_session: None,
-                },
-            );
-            Ok((Some(vec![event]), guard))
-        })();
-        self.finish(
-            Emission {
-                call,
-                user: None,
-                module: self.audited_module(module_id),
-            },
-            || json!({"moduleId": module_id, "info": info}),
-            result,
-        )
+        self.run(HostCall::ModuleOffline(status(module_id, info)))
     }
 
     /// A module was added (seed: `emitModuleAdded(module)`); `module` has `id` or
     /// `moduleId`, `userId`, and any other fields. Sends `user:module:added` to the owner
     /// and `admin:module:added` to admins, unless it was already added.
     pub fn emit_module_added(&self, module: &Value) -> Result<EmitOutcome, HubError> {
-        let result = (|| {
-            let (id, fields) = input::module_object(module)?;
-            let online = match input::object("module", module)?.get("online") {
-                None | Some(Value::Null) => None,
-                Some(Value::Bool(online)) => Some(*online),
-                Some(other) => {
-                    return Err(HubError::Input(InputError::WrongType {
-                        field: "online",
-                        expected: "a boolean",
-                        found: crate::ids::json_type(other),
-                    }));
-                }
-            };
-            let mut guard = self.lock()?;
-            let shared = self.claim(
-                &mut guard,
-                || format!("module:{id}:exists"),
-                &[field("added", "1")],
-            );
-            if shared == Shared::Unchanged {
-                return Ok((None, guard));
-            }
-            let now = now_ms();
-            let record = if shared == Shared::Changed {
-                guard.store.add_module(&id, &fields, online, now)?;
-                guard.store.module(id.as_str())
-            } else {
-                guard.store.add_module(&id, &fields, online, now)?
-            };
-            let Some(record) = record else {
-                return Ok((None, guard));
-            };
-            self.save(|db| db.save_module(record));
-            let view = record.to_json();
-            let owner = record.owner.clone();
-            let events = vec![
-                Event::new(
-                    event::USER_MODULE_ADDED,
-                    object(vec![("module", view.clone())], now),
-                    Audience::User {
-                        user: owner,
-                        except_session: None,
-                    },
-                ),
-                Event::new(
-                    event::ADMIN_MODULE_ADDED,
-                    object(vec![("module", view)], now),
-                    Audience::Admins,
-                ),
-            ];
-            Ok((Some(events), guard))
-        })();
-        self.finish(
-            Emission {
-                call: "module_added",
-                user: None,
-                module: self.audited(|| input::module_object(module).ok().map(|(id, _)| id)),
-            },
-            || module.clone(),
-            result,
-        )
+        self.run(HostCall::ModuleAdded(Cow::Borrowed(module)))
     }
 
     /// A module was removed (seed: `emitModuleRemoved(module)`). Sends
     /// `user:module:removed` to the owner and `admin:module:removed` to admins, unless
     /// the module is unknown.
     pub fn emit_module_removed(&self, module: &Value) -> Result<EmitOutcome, HubError> {
-        let result = (|| {
-            let (id, fields) = input::module_object(module)?;
-            let mut guard = self.lock()?;
-            // A removed module starts afresh if it is added again: its shared status and
-            // telemetry are cleared with it (the claim's `clear` keys).
-            let shared = self.claim_clearing(
-                &mut guard,
-                || format!("module:{id}:exists"),
-                &[field("added", "0")],
-                || {
-                    vec![
-                        format!("module:{id}:status"),
-                        format!("module:{id}:telemetry"),
-                    ]
-                },
-            );
-            if shared == Shared::Unchanged {
-                return Ok((None, guard));
-            }
-            let record = match guard.store.remove_module(&id, fields.owner.as_ref())? {
-                Some(record) => record,
-                // Removed cluster-wide although this node's mirror never saw the module
-                // (it was added on another node an instant ago): the view comes from the
-                // argument, which then must name the owner.
-                None if shared == Shared::Changed => {
-                    let owner = fields
-                        .owner
-                        .clone()
-                        .ok_or_else(|| StoreError::MissingOwner(id.clone()))?;
-                    let mut record = crate::store::ModuleRecord::new(id.clone(), owner, now_ms());
-                    record.merge(&fields);
-                    record
-                }
-                None => return Ok((None, guard)),
-            };
-            self.save(|db| db.remove_module(&id));
-            let now = now_ms();
-            let mut view = record.to_json();
-            if let Value::Object(map) = &mut view {
-                map.insert("online".into(), json!(false));
-            }
-            let events = vec![
-                Event::new(
-                    event::USER_MODULE_REMOVED,
-                    object(vec![("module", view.clone())], now),
-                    Audience::User {
-                        user: record.owner,
-                        except_session: None,
-                    },
-                ),
-                Event::new(
-                    event::ADMIN_MODULE_REMOVED,
-                    object(vec![("module", view)], now),
-                    Audience::Admins,
-                ),
-            ];
-            Ok((Some(events), guard))
-        })();
-        self.finish(
-            Emission {
-                call: "module_removed",
-                user: None,
-                module: self.audited(|| input::module_object(module).ok().map(|(id, _)| id)),
-            },
-            || module.clone(),
-            result,
-        )
+        self.run(HostCall::ModuleRemoved(Cow::Borrowed(module)))
     }
 
     /// New telemetry for a known module (seed: `emitTelemetryUpdate(id, t)`). Sends
@@ -350,54 +72,127 @@ impl Hub {
         module_id: &str,
         telemetry: &Value,
     ) -> Result<EmitOutcome, HubError> {
-        let result = (|| {
-            ModuleId::validate(module_id)?;
-            let mut guard = self.lock()?;
-            let canonical = self.canonical(telemetry);
-            let shared = self.claim(
-                &mut guard,
-                || format!("module:{module_id}:telemetry"),
-                &[field("value", &canonical)],
-            );
-            if shared == Shared::Unchanged {
-                return Ok((None, guard));
-            }
-            let now = now_ms();
-            let record = if shared == Shared::Changed {
-                guard.store.set_telemetry(module_id, telemetry, now)?;
-                guard.store.module(module_id)
-            } else {
-                guard.store.set_telemetry(module_id, telemetry, now)?
-            };
-            let Some(record) = record else {
-                return Ok((None, guard));
-            };
-            self.save(|db| db.save_module(record));
-            let mut event = Event::new(
-                event::MODULE_TELEMETRY_UPDATED,
-                object(
-                    vec![
-                        ("moduleId", json!(record.id)),
-                        ("telemetry", telemetry.clone()),
-                    ],
-                    now,
-                ),
-                Audience::User {
-                    user: record.owner.clone(),
-                    except_session: None,
-                },
-            );
-            event.conflation_key = Some(record.id.clone());
-            Ok((Some(vec![event]), guard))
-        })();
-        self.finish(
-            Emission {
-                call: "telemetry_update",
-                user: None,
-                module: self.audited_module(module_id),
-            },
-            || json!({"moduleId": module_id, "telemetry": telemetry}),
-            result,
-        )
+        self.run(HostCall::TelemetryUpdate(Telemetry {
+            module_id: Cow::Borrowed(module_id),
+            telemetry: Cow::Borrowed(telemetry),
+        }))
+    }
+
+    /// A user logged in with `session_id` (seed: `emitUserLoggedIn(user, sid)`); `user`
+    /// has `id`/`userId`, `role`/`userType` (default `user`) and profile fields. Registers
+    /// the session for the session authenticator, then sends `user:session:started` to
+    /// the user's other sessions and `admin:user:logged_in` to admins. The same session
+    /// logging in twice is `Unchanged`.
+    pub fn emit_user_logged_in(
+        &self,
+        user: &Value,
+        session_id: &str,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::UserLoggedIn(login(user, session_id)))
+    }
+
+    /// A session logged out (seed: `emitUserLoggedOut(user, sid)`). Sends
+    /// `user:session:ended` to that session's connections, then closes them (reason
+    /// `logged_out`), and `admin:user:logged_out` to admins. The session id is refused
+    /// by both built-in authenticators afterwards. A session that is neither logged in
+    /// nor connected is `Unchanged`.
+    pub fn emit_user_logged_out(
+        &self,
+        user: &Value,
+        session_id: &str,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::UserLoggedOut(login(user, session_id)))
+    }
+
+    /// A profile changed (seed: `emitUserProfileUpdated(old, new)`). Sends
+    /// `user:profile:updated {userId, changes}` to the user's connections with only the
+    /// fields that differ from the stored profile (or from `old` the first time);
+    /// `Unchanged` when none differs.
+    pub fn emit_user_profile_updated(
+        &self,
+        old: &Value,
+        new: &Value,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::UserProfileUpdated(ProfileUpdate {
+            old: Cow::Borrowed(old),
+            new: Cow::Borrowed(new),
+        }))
+    }
+
+    /// A new account (seed: `emitUserRegistered(user)`). Sends `admin:user:registered
+    /// {user}` to admins unless that user was already registered.
+    pub fn emit_user_registered(&self, user: &Value) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::UserRegistered(Cow::Borrowed(user)))
+    }
+
+    /// Asks the stats provider for current stats (seed: `emitStatsUpdate()`) and sends
+    /// `admin:stats:updated {stats}` to admins if they differ from the last sent.
+    pub fn emit_stats_update(&self) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::StatsUpdate(Stats { stats: None }))
+    }
+
+    /// Sends `admin:stats:updated {stats}` with the given stats (an object) if they
+    /// differ from the last sent.
+    pub fn emit_stats_update_with(&self, stats: &Value) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::StatsUpdate(Stats {
+            stats: Some(Cow::Borrowed(stats)),
+        }))
+    }
+
+    /// An administrator acted (seed: `emitAdminAction(adminId, action, details)`).
+    /// Always sends `admin:action {adminId, action, details}` to admins.
+    pub fn emit_admin_action(
+        &self,
+        admin_id: impl Into<IdArg>,
+        action: &str,
+        details: &Value,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::AdminAction(AdminAction {
+            admin_id: admin_id.into(),
+            action: Cow::Borrowed(action),
+            details: Cow::Borrowed(details),
+        }))
+    }
+
+    /// Switches maintenance mode (seed: `emitMaintenanceMode(on, msg, adminId)`). Sends
+    /// `system:maintenance {enabled, message, adminId}` to every authenticated
+    /// connection, unless already in that state with that message. While on, newly
+    /// authenticated connections receive it too.
+    pub fn emit_maintenance_mode(
+        &self,
+        enabled: bool,
+        message: &str,
+        admin_id: impl Into<IdArg>,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::MaintenanceMode(Maintenance {
+            enabled,
+            message: Cow::Borrowed(message),
+            admin_id: admin_id.into(),
+        }))
+    }
+
+    /// Sends a host event to every connection of one user (seed: `emitToUser`), for
+    /// anything the twelve calls don't cover. Names in a reserved prefix are refused;
+    /// object data gets `timestamp`.
+    pub fn emit_to_user(
+        &self,
+        user_id: impl Into<IdArg>,
+        event_name: &str,
+        data: &Value,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::ToUser(ToUser {
+            user_id: user_id.into(),
+            event: Cow::Borrowed(event_name),
+            data: Cow::Borrowed(data),
+        }))
+    }
+
+    /// Sends a host event to admin connections (seed: `emitToAdmins`), on every page
+    /// unless a route says otherwise.
+    pub fn emit_to_admins(&self, event_name: &str, data: &Value) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::ToAdmins(ToAdmins {
+            event: Cow::Borrowed(event_name),
+            data: Cow::Borrowed(data),
+        }))
     }
 }

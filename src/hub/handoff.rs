@@ -26,13 +26,8 @@ use super::*;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 
-use crate::broker::Envelope;
+use crate::broker::Message;
 use crate::registry::routing::Route;
-
-/// The broker call that asks the cluster for a parked connection.
-pub(super) const REQUEST: &str = "recovery_request";
-/// The broker call that answers it.
-pub(super) const ANSWER: &str = "recovery_answer";
 
 /// What a transport gives up when another node takes its parked connection over.
 pub(crate) struct Surrendered {
@@ -146,7 +141,7 @@ impl Hub {
             );
             handoffs.active.fetch_add(1, Ordering::SeqCst);
             let args = json!({"request": request, "pid": pid, "offset": offset});
-            self.publish_to_cluster(REQUEST, args, Vec::new(), None);
+            self.publish_to_cluster(Message::RecoveryRequest(args), None);
         }
         if let Ok(result) = answered.recv_timeout(patience) {
             return result;
@@ -200,34 +195,21 @@ impl Hub {
         }
     }
 
-    /// A request or an answer from the channel; `false` for any other message.
-    pub(super) fn receive_handoff(&self, envelope: &Envelope) -> bool {
-        match envelope.call.as_str() {
-            REQUEST => self.on_request(envelope),
-            ANSWER => self.on_answer(envelope),
-            _ => return false,
-        }
-        true
-    }
-
-    fn on_request(&self, envelope: &Envelope) {
-        let text = |name: &str| envelope.args.get(name).and_then(Value::as_str);
+    /// Another node asks for a parked connection; only its holder answers.
+    pub(super) fn on_request(&self, asker: &str, args: &Value) {
+        let text = |name: &str| args.get(name).and_then(Value::as_str);
         let (Some(request), Some(pid)) = (text("request"), text("pid")) else {
             return;
         };
         let Ok(guard) = self.lock() else { return };
         let origin = self.inner.broker.origin();
-        if envelope.origin == origin {
+        if asker == origin {
             if let Some(pending) = self.inner.handoffs.pending.lock().get_mut(request) {
                 pending.request_seen = true;
             }
             return;
         }
-        let offset = envelope
-            .args
-            .get("offset")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let offset = args.get("offset").and_then(Value::as_u64).unwrap_or(0);
         // Every node hears the request; only the one that parked `pid` answers.
         let surrendered = match &*self.inner.handoffs.surrender.lock() {
             Some(surrender) => surrender(pid, offset),
@@ -237,7 +219,7 @@ impl Hub {
             return;
         }
         let mut hold = None;
-        let mut args = json!({"request": request, "to": envelope.origin});
+        let mut answer = json!({"request": request, "to": asker});
         match surrendered.and_then(|s| {
             let (identity, page) = self
                 .inner
@@ -248,26 +230,26 @@ impl Hub {
             Ok((identity, page, s.frames))
         }) {
             Ok((identity, page, frames)) => {
-                args["identity"] = json!({
+                answer["identity"] = json!({
                     "user": identity.user_id,
                     "role": identity.role,
                     "session": identity.session_id,
                 });
-                args["page"] = json!(self.inner.routing.page_name(page));
-                args["frames"] = frames
+                answer["page"] = json!(self.inner.routing.page_name(page));
+                answer["frames"] = frames
                     .iter()
                     .map(|f| json!({"name": f.name(), "payload": f.payload()}))
                     .collect();
             }
-            Err(code) => args["refused"] = json!(code),
+            Err(code) => answer["refused"] = json!(code),
         }
-        self.publish_to_cluster(ANSWER, args, Vec::new(), None);
+        self.publish_to_cluster(Message::RecoveryAnswer(answer), None);
         drop(guard);
         drop(hold);
     }
 
-    fn on_answer(&self, envelope: &Envelope) {
-        let args = &envelope.args;
+    /// The holder's answer to this node's request.
+    pub(super) fn on_answer(&self, holder: &str, args: &Value) {
         let Some(request) = args.get("request").and_then(Value::as_str) else {
             return;
         };
@@ -280,7 +262,7 @@ impl Hub {
             return;
         };
         handoffs.active.fetch_sub(1, Ordering::SeqCst);
-        let result = self.adopt(&pending, &envelope.origin, args);
+        let result = self.adopt(&pending, holder, args);
         let _ = pending.answer.send(result);
     }
 

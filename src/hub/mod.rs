@@ -24,37 +24,36 @@
 //!   save (only its audit row).
 //!
 //! One concept per file: `builder.rs` (configuration, restore at build), `emit.rs` (the
-//! host calls about modules), `emit_users.rs` (users and sessions), `emit_admin.rs`
-//! (stats, admin actions, maintenance, host events), `deliver.rs` (hooks, resolution,
-//! queues, audit), `inbound.rs` (client messages and authentication), `connections.rs`
-//! (attach, detach, device presence), `errors.rs` (outcomes and errors), `cluster.rs`
-//! (the shared broker: claims, publication, other nodes' emits), `handoff.rs`
-//! (connection-state recovery across nodes), `restart.rs` (modules
-//! restored online that wait for their device), `executor.rs` (where the emits the
-//! library originates run); this file holds the shared state, the emit lock and the
-//! lifecycle.
+//! seed's `emit_*` methods, each a constructor of a [`crate::call::HostCall`]), `run.rs`
+//! (the one skeleton every host call runs through), `calls/` (each call's own parts:
+//! check, claim, apply, steps), `deliver.rs` (hooks, resolution, queues, audit),
+//! `inbound.rs` (client messages and authentication), `connections.rs` (attach, detach,
+//! device presence), `errors.rs` (outcomes and errors), `cluster.rs` (the shared broker:
+//! claims, publication, other nodes' calls), `handoff.rs` (connection-state recovery
+//! across nodes), `restart.rs` (modules restored online that wait for their device),
+//! `executor.rs` (where the emits the library originates run); this file holds the
+//! shared state, the emit lock and the lifecycle.
 //!
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
 //! is `registry/`).
 
 mod builder;
+mod calls;
 mod cluster;
 mod connections;
 mod deliver;
 mod emit;
-mod emit_admin;
-mod emit_users;
 mod errors;
 mod executor;
 mod handoff;
 mod inbound;
 mod monitoring;
 mod restart;
+mod run;
 
+pub use crate::call::IdArg;
 pub use builder::HubBuilder;
 use builder::Limits;
-use deliver::Published;
-pub use emit::IdArg;
 pub use errors::{BuildError, DEVICE_TELEMETRY, EmitOutcome, HubError, InboundError, Reply};
 pub(crate) use executor::API_PATIENCE;
 pub use executor::{Executor, Job};
@@ -76,13 +75,13 @@ use crate::auth::{
 };
 use crate::broker::{Broker, InMemory};
 use crate::devices::Presence;
-use crate::event::{self, Audience, Event, now_ms, object};
+use crate::event::{self, Audience, Event, now_ms};
 use crate::hooks::{
     AuditKind, AuditOutcome, AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler,
     StatsProvider, Verdict, guarded,
 };
 use crate::ids::{IdError, ModuleId, SessionId, UserId};
-use crate::input::{self, InputError, ModuleFields};
+use crate::input::InputError;
 use crate::metrics::{BadInputKind, Metrics, MetricsSnapshot};
 use crate::monitor::{Monitor, MonitorConfig, Observed};
 use crate::persist::{
@@ -184,9 +183,6 @@ struct EmitGuard<'a> {
     store: MutexGuard<'a, Store>,
     /// The shared state key this emit changed and its sequence number (shared broker).
     claimed: Option<(String, u64)>,
-    /// Events already delivered by this emit, to publish to the other nodes (filled only
-    /// with a shared broker, by emits that deliver as they go).
-    delivered: Vec<Event>,
 }
 
 impl Drop for EmitGuard<'_> {
@@ -208,13 +204,6 @@ impl std::fmt::Debug for Hub {
             .field("connections", &self.inner.registry.counts())
             .finish_non_exhaustive()
     }
-}
-
-/// Events produced by one emit call, and who to audit it about.
-struct Emission {
-    call: &'static str,
-    user: Option<UserId>,
-    module: Option<ModuleId>,
 }
 
 impl Hub {
@@ -251,21 +240,6 @@ impl Hub {
         }
     }
 
-    /// The module an emit is audited about (see [`Hub::audited`]).
-    fn audited_module(&self, module_id: &str) -> Option<ModuleId> {
-        self.audited(|| ModuleId::new(module_id).ok())
-    }
-
-    /// The user id named by a user object argument, for the audit (id only: the
-    /// profile is not copied again).
-    fn audited_user(&self, user: &Value) -> Option<UserId> {
-        self.audited(|| {
-            input::object("user", user)
-                .ok()
-                .and_then(|map| input::user_id(map).ok())
-        })
-    }
-
     fn lock(&self) -> Result<EmitGuard<'_>, HubError> {
         if IN_EMIT.with(Cell::get) {
             return Err(HubError::Reentrant);
@@ -275,7 +249,6 @@ impl Hub {
         Ok(EmitGuard {
             store,
             claimed: None,
-            delivered: Vec::new(),
         })
     }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::call::CallName;
 use crate::event::{self, Audience, Event, now_ms};
 use crate::ids::UserId;
 
@@ -82,9 +83,9 @@ impl ActivityEntry {
                 let online = payload.get("online").and_then(Value::as_bool) == Some(true);
                 let mut entry = Self::new(
                     if online {
-                        "module_online"
+                        CallName::ModuleOnline.as_str()
                     } else {
-                        "module_offline"
+                        CallName::ModuleOffline.as_str()
                     },
                     at,
                 );
@@ -97,9 +98,9 @@ impl ActivityEntry {
                 let added = name == event::ADMIN_MODULE_ADDED;
                 let mut entry = Self::new(
                     if added {
-                        "module_added"
+                        CallName::ModuleAdded.as_str()
                     } else {
-                        "module_removed"
+                        CallName::ModuleRemoved.as_str()
                     },
                     at,
                 );
@@ -113,22 +114,22 @@ impl ActivityEntry {
             | event::ADMIN_USER_LOGGED_OUT
             | event::ADMIN_USER_REGISTERED => {
                 let kind = match name {
-                    event::ADMIN_USER_LOGGED_IN => "user_logged_in",
-                    event::ADMIN_USER_LOGGED_OUT => "user_logged_out",
-                    _ => "user_registered",
+                    event::ADMIN_USER_LOGGED_IN => CallName::UserLoggedIn.as_str(),
+                    event::ADMIN_USER_LOGGED_OUT => CallName::UserLoggedOut.as_str(),
+                    _ => CallName::UserRegistered.as_str(),
                 };
                 let mut entry = Self::new(kind, at);
                 entry.user_id = text(payload.get("user").unwrap_or(&Value::Null), "userId");
                 entry
             }
             event::ADMIN_ACTION => {
-                let mut entry = Self::new("admin_action", at);
+                let mut entry = Self::new(CallName::AdminAction.as_str(), at);
                 entry.user_id = text(payload, "adminId");
                 entry.action = text(payload, "action");
                 entry
             }
             event::SYSTEM_MAINTENANCE => {
-                let mut entry = Self::new("maintenance", at);
+                let mut entry = Self::new(CallName::MaintenanceMode.as_str(), at);
                 entry.user_id = text(payload, "adminId");
                 entry.enabled = payload.get("enabled").and_then(Value::as_bool);
                 entry

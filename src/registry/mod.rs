@@ -235,6 +235,17 @@ impl Registry {
         }
     }
 
+    /// Whether any connection of `user` is authenticated with `session` (a logout of a
+    /// session that is neither live nor connected changes nothing).
+    pub(crate) fn has_session(&self, user: &UserId, session: &SessionId) -> bool {
+        let inner = self.inner.read();
+        inner.by_user.get(user).is_some_and(|members| {
+            members
+                .values()
+                .any(|member| member.session.as_ref() == Some(session))
+        })
+    }
+
     /// Takes every connection of `user` authenticated with `session` out of all
     /// audiences (they are about to be closed) and returns their queues.
     pub(crate) fn end_session(

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{COMMAND_TIMEOUT, Shared};
-use crate::broker::Envelope;
+use crate::broker::{Envelope, Message};
 
 impl Shared {
     fn deliver(&self, payload: &[u8]) {
@@ -21,7 +21,9 @@ impl Shared {
         // A node's own recovery request comes back as a marker: its place in the
         // channel tells the node which other nodes' emits the holder already had
         // (`hub/handoff.rs`).
-        if envelope.origin == self.node_id && envelope.call != "recovery_request" {
+        if envelope.origin == self.node_id
+            && !matches!(envelope.message, Message::RecoveryRequest(_))
+        {
             return;
         }
         if let Some((key, seq)) = &envelope.claim {

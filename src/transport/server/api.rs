@@ -1,33 +1,25 @@
 //! The HTTP API through which backends in any language drive the hub (DESIGN §9):
 //! `POST /api/v1/emit/<call>` with `Authorization: Bearer <api key>`.
 //!
-//! `<call>` is the seed's name in snake_case without `emit_`; bodies name the seed's
-//! arguments:
-//!
-//! | call | body |
-//! |---|---|
-//! | `module_online`, `module_offline` | `{moduleId, userId, type?, name?, …}` |
-//! | `module_added`, `module_removed` | the module object (`id` or `moduleId`, `userId`, …) |
-//! | `telemetry_update` | `{moduleId, telemetry}` |
-//! | `user_logged_in`, `user_logged_out` | `{user, sessionId}` |
-//! | `user_profile_updated` | `{old, new}` |
-//! | `user_registered` | the user object |
-//! | `stats_update` | `{stats}` (or `{}` to ask the hub's stats provider) |
-//! | `admin_action` | `{adminId, action, details}` |
-//! | `maintenance_mode` | `{enabled, message, adminId}` |
-//! | `to_user` | `{userId, event, data}` |
-//! | `to_admins` | `{event, data}` |
+//! `<call>` is a [`CallName`] (the seed's name in snake_case without `emit_`) and the
+//! body is that call's arguments, deserialized as its [`HostCall`] (the §9 bodies, listed
+//! on each variant's body type in [`crate::call`]); `stats_update` with `{}` asks the
+//! hub's stats provider.
 //!
 //! Answers: `200 {"outcome":"unchanged"}` or `200 {"outcome":"delivered","connections":N}`;
-//! `400 {"error":{"code","message"}}` for bad input (invalid JSON, missing fields, the
-//! hub's typed errors); `401` without a valid key; `404` for an unknown call; `405` for
+//! `400 {"error":{"code","message"}}` for bad input (invalid JSON, a missing or mistyped
+//! field, counted as `bad_input{kind="host_argument"}`, and the hub's typed errors); `401` without a valid key; `404` for an unknown call; `405` for
 //! another method; with a host executor ([`crate::HubBuilder::executor`]) the emit runs
 //! on the host's thread and `503 host_busy` answers if it did not run within 10 s. This module must not bypass the hub's emit API.
+
+use std::str::FromStr;
 
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::hub::{API_PATIENCE, EmitOutcome, Hub, HubError};
+use crate::call::{CallName, HostCall};
+use crate::hub::{API_PATIENCE, Hub};
+use crate::metrics::BadInputKind;
 
 use super::{HttpRequest, HttpResponse};
 
@@ -57,13 +49,20 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
     if request.path == CLUSTER_PATH {
         return Some(cluster(hub, api_key, request));
     }
-    let call = request.path.strip_prefix(EMIT_PREFIX)?;
+    let name = request.path.strip_prefix(EMIT_PREFIX)?;
     if request.method != "POST" {
         return Some(error(405, "method_not_allowed", "use POST"));
     }
     if let Some(refused) = unauthorized(api_key, request) {
         return Some(refused);
     }
+    let Ok(name) = CallName::from_str(name) else {
+        return Some(error(
+            404,
+            "unknown_call",
+            &format!("no emit call named {name:?}"),
+        ));
+    };
     let body: Value = if request.body.is_empty() {
         json!({})
     } else {
@@ -79,14 +78,19 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
             "the body must be a JSON object",
         ));
     }
-    let dispatched = if hub.emits_here() {
-        dispatch(hub, call, &body)
+    let call = match HostCall::from_body(name, body) {
+        Ok(call) => call,
+        Err(refused) => {
+            hub.count_bad_input(BadInputKind::HostArgument);
+            return Some(error(400, "invalid_argument", &refused.to_string()));
+        }
+    };
+    let outcome = if hub.emits_here() {
+        hub.run(call)
     } else {
         // A host executor runs library-originated emits on the host's thread.
-        let call = call.to_owned();
-        let waited = hub.originate_and_wait(move |hub| dispatch(hub, &call, &body), API_PATIENCE);
-        match waited {
-            Some(dispatched) => dispatched,
+        match hub.originate_and_wait(move |hub| hub.run(call), API_PATIENCE) {
+            Some(outcome) => outcome,
             None => {
                 return Some(error(
                     503,
@@ -94,16 +98,6 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
                     "the host did not run this emit in time (it may still run)",
                 ));
             }
-        }
-    };
-    let outcome = match dispatched {
-        Some(outcome) => outcome,
-        None => {
-            return Some(error(
-                404,
-                "unknown_call",
-                &format!("no emit call named {call:?}"),
-            ));
         }
     };
     Some(match outcome {
@@ -160,64 +154,4 @@ fn cluster(hub: &Hub, api_key: &str, request: &HttpRequest) -> HttpResponse {
             "this server runs without a shared broker",
         ),
     }
-}
-
-fn field<'a>(body: &'a Value, name: &str) -> &'a Value {
-    body.get(name).unwrap_or(&Value::Null)
-}
-
-fn text<'a>(body: &'a Value, name: &'static str) -> Result<&'a str, HubError> {
-    body.get(name)
-        .and_then(Value::as_str)
-        .ok_or(HubError::Input(crate::input::InputError::WrongType {
-            field: name,
-            expected: "a string",
-            found: crate::ids::json_type(field(body, name)),
-        }))
-}
-
-fn flag(body: &Value, name: &'static str) -> Result<bool, HubError> {
-    body.get(name)
-        .and_then(Value::as_bool)
-        .ok_or(HubError::Input(crate::input::InputError::WrongType {
-            field: name,
-            expected: "a boolean",
-            found: crate::ids::json_type(field(body, name)),
-        }))
-}
-
-fn dispatch(hub: &Hub, call: &str, body: &Value) -> Option<Result<EmitOutcome, HubError>> {
-    Some(match call {
-        "module_online" => text(body, "moduleId").and_then(|id| hub.emit_module_online(id, body)),
-        "module_offline" => text(body, "moduleId").and_then(|id| hub.emit_module_offline(id, body)),
-        "module_added" => hub.emit_module_added(body),
-        "module_removed" => hub.emit_module_removed(body),
-        "telemetry_update" => text(body, "moduleId")
-            .and_then(|id| hub.emit_telemetry_update(id, field(body, "telemetry"))),
-        "user_logged_in" => text(body, "sessionId")
-            .and_then(|sid| hub.emit_user_logged_in(field(body, "user"), sid)),
-        "user_logged_out" => text(body, "sessionId")
-            .and_then(|sid| hub.emit_user_logged_out(field(body, "user"), sid)),
-        "user_profile_updated" => {
-            hub.emit_user_profile_updated(field(body, "old"), field(body, "new"))
-        }
-        "user_registered" => hub.emit_user_registered(body),
-        "stats_update" => match body.get("stats") {
-            Some(stats) => hub.emit_stats_update_with(stats),
-            None => hub.emit_stats_update(),
-        },
-        "admin_action" => text(body, "action").and_then(|action| {
-            hub.emit_admin_action(field(body, "adminId"), action, field(body, "details"))
-        }),
-        "maintenance_mode" => flag(body, "enabled").and_then(|enabled| {
-            let message = body.get("message").and_then(Value::as_str).unwrap_or("");
-            hub.emit_maintenance_mode(enabled, message, field(body, "adminId"))
-        }),
-        "to_user" => text(body, "event")
-            .and_then(|event| hub.emit_to_user(field(body, "userId"), event, field(body, "data"))),
-        "to_admins" => {
-            text(body, "event").and_then(|event| hub.emit_to_admins(event, field(body, "data")))
-        }
-        _ => return None,
-    })
 }

@@ -1,0 +1,265 @@
+//! The one skeleton every host call runs through ([`Hub::run`]): check the arguments →
+//! take the emit lock → claim the change (shared broker) → apply it to the store and
+//! save → run its [`Step`]s (deliver events, end sessions) → publish the call to the
+//! other nodes → count → audit → outcome. Each call contributes only its own parts, as
+//! an [`Apply`] implementation in `calls/`; another node's call is mirrored by the same
+//! `apply` without building events ([`Mode::Mirror`]), and its steps come from the
+//! broker.
+//!
+//! Invariants kept here: an unchanged call sends nothing and saves nothing; every
+//! changed call's steps run under the emit lock, in the store's order; a refused call
+//! is counted (`emits_failed`, `bad_input{kind="host_argument"}`) and audited with its
+//! name and arguments. This module must not know any call by name: the compiler lists
+//! the calls in [`dispatch`]. Guarded by `tests/events.rs`, `tests/hooks.rs` (audit
+//! records) and `tests/broker_redis.rs`.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::cluster::Shared;
+use super::{EmitGuard, EmitOutcome, Hub, HubError, calls};
+use crate::broker::Message;
+use crate::call::{HostCall, Stats, Step};
+use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, guarded};
+use crate::ids::{ModuleId, UserId};
+use crate::metrics::BadInputKind;
+use crate::store::Store;
+use crate::transport::queue::CloseReason;
+
+/// How a call's change is applied to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// The local store decides whether anything changed.
+    Local,
+    /// The shared broker said changed: apply and report changed even if the local
+    /// mirror already had the value.
+    Forced,
+    /// Another node's call: apply to the local mirror; its steps come from the broker.
+    Mirror,
+}
+
+/// What the audit names besides the call: the user and the module it is about.
+pub(super) type Audited = (Option<UserId>, Option<ModuleId>);
+
+/// One call's own parts of the skeleton.
+pub(super) trait Apply {
+    /// The arguments once checked (and whatever `claim` / `apply` learn for `steps`).
+    type Args;
+    /// Checks the arguments, before the emit lock.
+    fn check(&self, hub: &Hub) -> Result<Self::Args, HubError>;
+    /// Claims the change with the shared broker (under the emit lock); calls that do
+    /// not detect change keep the default.
+    fn claim(
+        &self,
+        _args: &mut Self::Args,
+        _hub: &Hub,
+        _guard: &mut EmitGuard<'_>,
+    ) -> Result<Shared, HubError> {
+        Ok(Shared::Local)
+    }
+    /// Applies the change to the store and saves it; `false` when nothing changed
+    /// (read only in [`Mode::Local`]).
+    fn apply(
+        &self,
+        args: &mut Self::Args,
+        hub: &Hub,
+        store: &mut Store,
+        mode: Mode,
+    ) -> Result<bool, HubError>;
+    /// The events and effects of the applied change.
+    fn steps(&self, args: Self::Args, store: &Store) -> Vec<Step>;
+    /// Who the audit record is about (computed only when an audit sink reads it).
+    fn audited(&self) -> Audited {
+        (None, None)
+    }
+}
+
+/// A piece of work done with whichever [`Apply`] a call has.
+pub(super) trait Visit {
+    type Out;
+    fn visit<C: Apply>(self, call: &C) -> Self::Out;
+}
+
+/// The one place that maps each call to its [`Apply`].
+pub(super) fn dispatch<V: Visit>(call: &HostCall<'_>, visit: V) -> V::Out {
+    use calls::{Added, LogIn, LogOut, Registered, Removed, Status};
+    match call {
+        HostCall::ModuleOnline(body) => visit.visit(&Status { body, online: true }),
+        HostCall::ModuleOffline(body) => visit.visit(&Status {
+            body,
+            online: false,
+        }),
+        HostCall::ModuleAdded(module) => visit.visit(&Added(module)),
+        HostCall::ModuleRemoved(module) => visit.visit(&Removed(module)),
+        HostCall::TelemetryUpdate(body) => visit.visit(body),
+        HostCall::UserLoggedIn(body) => visit.visit(&LogIn(body)),
+        HostCall::UserLoggedOut(body) => visit.visit(&LogOut(body)),
+        HostCall::UserProfileUpdated(body) => visit.visit(body),
+        HostCall::UserRegistered(user) => visit.visit(&Registered(user)),
+        HostCall::StatsUpdate(body) => visit.visit(body),
+        HostCall::AdminAction(body) => visit.visit(body),
+        HostCall::MaintenanceMode(body) => visit.visit(body),
+        HostCall::ToUser(body) => visit.visit(body),
+        HostCall::ToAdmins(body) => visit.visit(body),
+    }
+}
+
+type Executed<'h> = Result<(Option<Vec<Step>>, EmitGuard<'h>), HubError>;
+
+/// Runs a local call up to its steps.
+struct Execute<'h> {
+    hub: &'h Hub,
+}
+
+impl<'h> Visit for Execute<'h> {
+    type Out = (Executed<'h>, Option<Audited>);
+    fn visit<C: Apply>(self, call: &C) -> Self::Out {
+        let hub = self.hub;
+        let result = (|| {
+            let mut args = call.check(hub)?;
+            let mut guard = hub.lock()?;
+            let mode = match call.claim(&mut args, hub, &mut guard)? {
+                Shared::Unchanged => return Ok((None, guard)),
+                Shared::Local => Mode::Local,
+                Shared::Changed => Mode::Forced,
+            };
+            if !call.apply(&mut args, hub, &mut guard.store, mode)? {
+                return Ok((None, guard));
+            }
+            let steps = call.steps(args, &guard.store);
+            Ok((Some(steps), guard))
+        })();
+        (result, hub.audited(|| Some(call.audited())))
+    }
+}
+
+/// Applies another node's call to the local store mirror.
+pub(super) struct Mirror<'h, 's> {
+    pub(super) hub: &'h Hub,
+    pub(super) store: &'s mut Store,
+}
+
+impl Visit for Mirror<'_, '_> {
+    type Out = Result<(), HubError>;
+    fn visit<C: Apply>(self, call: &C) -> Self::Out {
+        let mut args = call.check(self.hub)?;
+        call.apply(&mut args, self.hub, self.store, Mode::Mirror)
+            .map(drop)
+    }
+}
+
+impl Hub {
+    /// Runs one host call: the typed form of every `emit_*` method (they build a
+    /// [`HostCall`] and call this), of the HTTP API's requests and of the bindings'
+    /// calls. Returns what it did, or why it was refused (nothing changed, nothing
+    /// sent).
+    pub fn run(&self, call: HostCall<'_>) -> Result<EmitOutcome, HubError> {
+        let call = match call {
+            HostCall::StatsUpdate(Stats { stats: None }) => match self.provided_stats() {
+                Ok(stats) => HostCall::StatsUpdate(Stats {
+                    stats: Some(Cow::Owned(stats)),
+                }),
+                Err(error) => {
+                    self.inner.metrics.emits_failed.increment();
+                    return Err(error);
+                }
+            },
+            call => call,
+        };
+        let (result, audited) = dispatch(&call, Execute { hub: self });
+        self.finish(&call, audited, result)
+    }
+
+    /// The stats provider's current stats.
+    fn provided_stats(&self) -> Result<Value, HubError> {
+        let provider = self.inner.stats.as_ref().ok_or(HubError::NoStatsProvider)?;
+        guarded(&self.inner.metrics, "stats_provider", || provider.stats())
+            .ok_or_else(|| HubError::StatsProvider("the stats provider panicked".into()))?
+            .map_err(HubError::StatsProvider)
+    }
+
+    /// Runs a changed call's steps under its lock (and sends the call to the other
+    /// nodes), then counts and audits.
+    fn finish(
+        &self,
+        call: &HostCall<'_>,
+        audited: Option<Audited>,
+        result: Executed<'_>,
+    ) -> Result<EmitOutcome, HubError> {
+        let metrics = &self.inner.metrics;
+        let outcome = match result {
+            Ok((None, guard)) => {
+                drop(guard);
+                metrics.emits_unchanged.increment();
+                Ok(EmitOutcome::Unchanged)
+            }
+            Ok((Some(steps), mut guard)) => {
+                let copies = self.inner.shared.then(|| steps.clone());
+                let connections = self.run_steps(steps);
+                if let Some(steps) = copies {
+                    let message = Message::Emit {
+                        call: call.clone().into_owned(),
+                        steps,
+                    };
+                    self.publish_to_cluster(message, guard.claimed.take());
+                }
+                drop(guard);
+                metrics.emits_changed.increment();
+                Ok(EmitOutcome::Delivered { connections })
+            }
+            Err(error) => {
+                metrics.emits_failed.increment();
+                if !matches!(error, HubError::Reentrant) {
+                    metrics.bad_input(BadInputKind::HostArgument);
+                }
+                Err(error)
+            }
+        };
+        if let Some((user_id, module_id)) = audited {
+            let outcome = match &outcome {
+                Ok(EmitOutcome::Unchanged) => AuditOutcome::Unchanged,
+                Ok(EmitOutcome::Delivered { connections }) => AuditOutcome::Delivered {
+                    connections: *connections,
+                },
+                Err(error) => AuditOutcome::Refused {
+                    code: error.code().to_owned(),
+                },
+            };
+            self.record_audit(AuditRecord {
+                timestamp: crate::event::now_ms(),
+                kind: AuditKind::Emit,
+                action: call.name().as_str().to_owned(),
+                user_id,
+                module_id,
+                connection: None,
+                outcome,
+                detail: call.args(),
+            });
+        }
+        outcome
+    }
+
+    /// Runs decided steps in order (under the emit lock); returns the connections the
+    /// events reached.
+    pub(super) fn run_steps(&self, steps: Vec<Step>) -> usize {
+        let mut reached = 0;
+        for step in steps {
+            match step {
+                Step::Event(event) => reached += self.publish(event),
+                Step::EndSession { user, session } => {
+                    for queue in self.inner.registry.end_session(&user, &session) {
+                        if queue.close(CloseReason::LoggedOut) {
+                            self.audit_close(
+                                queue.id(),
+                                CloseReason::LoggedOut,
+                                Some(user.clone()),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        reached
+    }
+}
