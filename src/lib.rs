@@ -42,6 +42,9 @@
 //! - [`Hub`] (`hub/`: builder, emit, deliver, inbound, connections) is the facade: the seed's twelve `emit_*` calls plus
 //!   [`Hub::emit_to_user`] / [`Hub::emit_to_admins`], each returning an
 //!   [`EmitOutcome`]. It is synchronous and thread-safe: call it from any thread.
+//! - [`call`] is the typed model of those calls: a [`HostCall`] per call (DESIGN §9
+//!   bodies as fields), run by [`Hub::run`]; the HTTP API, the broker and the audit log
+//!   carry it, so a new call is one variant and the compiler lists what must handle it.
 //! - [`event`] names every event and its payload shape (DESIGN §4), with an example
 //!   payload for each.
 //! - [`input`] reads host arguments (`id` or `moduleId`, numeric or string user ids).
