@@ -75,6 +75,30 @@ pub const CLIENT_AUTHENTICATE: &str = "client:authenticate";
 /// Client → server: the tab moved to another page.
 pub const CLIENT_PAGE: &str = "client:page";
 
+/// `module:status:batch`: several of one user's modules changed status within one
+/// activity window (only with [`MonitorConfig::user_status_batch`](crate::MonitorConfig::user_status_batch)).
+pub const MODULE_STATUS_BATCH: &str = "module:status:batch";
+/// `admin:activity`: what happened in the last activity window, batched.
+pub const ADMIN_ACTIVITY: &str = "admin:activity";
+/// `admin:alert`: a condition an operator should look at began.
+pub const ADMIN_ALERT: &str = "admin:alert";
+/// `admin:alert:cleared`: a raised condition ended.
+pub const ADMIN_ALERT_CLEARED: &str = "admin:alert:cleared";
+/// `admin:server:stats`: server performance, sent when a value changed.
+pub const ADMIN_SERVER_STATS: &str = "admin:server:stats";
+
+/// Device → server: a device's telemetry frame (`{"event":"telemetry","data":{…}}`).
+pub const DEVICE_TELEMETRY: &str = "telemetry";
+
+/// Native client → server: resume a parked connection (`{"pid","offset"}`).
+pub const CLIENT_RESUME: &str = "client:resume";
+/// Native server → client: the private id to resume this connection with.
+pub const AUTH_RESUMABLE: &str = "auth:resumable";
+/// Native server → client: the connection was resumed; missed events follow.
+pub const AUTH_RESUMED: &str = "auth:resumed";
+/// Native server → client: the connection could not be resumed (`{code, message}`).
+pub const AUTH_RESUME_FAILED: &str = "auth:resume_failed";
+
 /// Prefixes of the library's own events; `emit_to_user` / `emit_to_admins` refuse them
 /// so that a host event can never impersonate one.
 pub const RESERVED_PREFIXES: [&str; 6] =

@@ -15,9 +15,9 @@ use serde_json::Value;
 
 use crate::auth::Identity;
 use crate::event::Audience;
+use crate::ids::ConnectionId;
 use crate::ids::{ModuleId, UserId};
 use crate::metrics::Metrics;
-use crate::transport::queue::ConnectionId;
 
 /// A client event the library does not handle itself, with the sender's verified
 /// identity.

@@ -1,9 +1,11 @@
-//! Validated identifiers: module ids, user ids, session ids.
+//! Identifiers: module ids, user ids, session ids (validated host input), and the
+//! [`ConnectionId`] a hub gives each attached connection.
 //!
 //! Owns the host-input rules for identifiers (DESIGN §4): user ids may arrive as JSON
 //! numbers or strings and are always stored and sent as strings; every id is non-empty,
 //! at most [`MAX_ID_LEN`] bytes and free of control characters. Invalid input is an
-//! [`IdError`], never a panic. This module must not know about events or connections.
+//! [`IdError`], never a panic. This module must not know about events or what a
+//! connection carries.
 
 use std::fmt;
 use std::sync::Arc;
@@ -198,6 +200,16 @@ pub(crate) fn field_id<T>(
         }
     }
     Err(IdError::Missing { field: names[0] })
+}
+
+/// Identifies one attached connection within a hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct ConnectionId(pub u64);
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }
 
 #[cfg(test)]

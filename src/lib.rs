@@ -54,13 +54,18 @@
 //! - [`auth`] verifies credentials: JWT HS256, the session table fed by
 //!   `emit_user_logged_in`, and host [`Authenticator`]s.
 //! - [`hooks`] are the plugin points: client events, stats, before-emit, audit.
-//! - [`transport`] is how connections attach: the [`Transport`] trait, per-connection
-//!   bounded queues with telemetry conflation, the in-process transport, and the
-//!   host-callback transport ([`transport::host`]) for hosts that keep their own sockets:
-//!   [`HubBuilder::host_sink`] + [`Hub::attach_host`], one [`HostSink::frame`] call per
-//!   event with every recipient and the already-encoded Socket.IO packet.
-//! - [`protocol`] holds the wire codecs; every event is encoded once per wire format.
-//! - [`metrics`] counts everything (`hub.metrics()`); [`Hub::prometheus_text`] and the
+//! - [`outbound`] is what every connection is sent: the encode-once [`OutboundEvent`]
+//!   and the bounded per-connection [`OutboundQueue`] with telemetry conflation; with
+//!   the ports in [`hub::ports`] ([`Transport`], [`Connection`], [`HostSink`]) it is
+//!   the contract every transport adapter uses.
+//! - [`transport`] holds the adapters, which depend on the hub and never the other way:
+//!   the server ([`Hub::serve`]), the in-process transport ([`Hub::connect_in_process`])
+//!   and the host-callback transport ([`transport::host`]) for hosts that keep their own
+//!   sockets: [`HubBuilder::host_sink`] + [`Hub::attach_host`], one [`HostSink::frame`]
+//!   call per event with every recipient and the already-encoded Socket.IO packet.
+//! - [`protocol`] holds the wire codecs, pure functions with no I/O.
+//! - [`metrics`] counts everything; [`snapshot`] assembles the copy `hub.metrics()`
+//!   returns with the persistence and broker health; [`Hub::prometheus_text`] and the
 //!   server's `GET /metrics` expose it to Prometheus ([`monitor::prometheus`]).
 //! - [`monitor`] (opt-in, [`HubBuilder::monitor`]) feeds admins on the `admin` page:
 //!   `admin:activity` (batched per window), `admin:alert` / `admin:alert:cleared`,
@@ -240,9 +245,11 @@ pub mod ids;
 pub mod input;
 pub mod metrics;
 pub mod monitor;
+pub mod outbound;
 pub mod persist;
 pub mod protocol;
 pub mod registry;
+pub mod snapshot;
 pub mod store;
 pub mod transport;
 
@@ -262,13 +269,14 @@ pub use hooks::{
 pub use hub::{
     BuildError, EmitOutcome, Executor, Hub, HubBuilder, HubError, IdArg, InboundError, Job, Reply,
 };
+pub use hub::{Connection, HostSink, Transport};
+pub use ids::ConnectionId;
 pub use ids::{IdError, ModuleId, SessionId, UserId};
-pub use metrics::{BadInputKind, MetricsSnapshot};
+pub use metrics::BadInputKind;
 pub use monitor::{Alert, AlertLevel, AlertRule, AlertRules, MonitorConfig};
+pub use outbound::{CloseReason, OutboundEvent, OutboundQueue, Wake};
 pub use persist::{Durability, PersistConfig, PersistError, PersistMetrics};
-pub use protocol::{OutboundEvent, WireFormat};
-pub use transport::host::HostSink;
+pub use protocol::WireFormat;
+pub use snapshot::MetricsSnapshot;
 pub use transport::in_process::{InProcessConnection, Received};
-pub use transport::queue::{CloseReason, ConnectionId, OutboundQueue, Wake};
 pub use transport::server::{RecoveryConfig, ServeError, ServerConfig, ServerHandle};
-pub use transport::{Connection, Transport};

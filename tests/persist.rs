@@ -12,12 +12,12 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use microcoaster_realtime::ConnectionId;
 use microcoaster_realtime::hooks::{AuditKind, AuditOutcome, AuditRecord};
 use microcoaster_realtime::persist::{
     AuditFilter, Durability, PersistConfig, PersistError, Persistence, Retention, SCHEMA_VERSION,
 };
 use microcoaster_realtime::store::{Maintenance, ModuleRecord};
-use microcoaster_realtime::transport::queue::ConnectionId;
 use microcoaster_realtime::{Audience, ModuleId, Role, SessionId, UserId};
 use serde_json::{Map, Value, json};
 

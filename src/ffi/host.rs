@@ -29,10 +29,12 @@ use smallvec::SmallVec;
 
 use super::hooks::UserData;
 use super::{FfiError, McrtStatus, in_host_call};
-use crate::protocol::{OutboundEvent, WireFormat};
+use crate::ids::ConnectionId;
+use crate::outbound::CloseReason;
+use crate::outbound::OutboundEvent;
+use crate::protocol::WireFormat;
 use crate::transport::Connection;
 use crate::transport::host::HostSink;
-use crate::transport::queue::{CloseReason, ConnectionId};
 
 /// The encoding the frame callback receives.
 #[repr(C)]

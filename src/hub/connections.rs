@@ -1,4 +1,4 @@
-//! Attaching and detaching connections (any transport, and the in-process one), and
+//! Attaching and detaching connections (for every transport adapter), and
 //! device presence: a device's connection makes its module online, losing it starts the
 //! offline grace period. This module must not parse client messages.
 
@@ -26,33 +26,27 @@ impl Hub {
         self.attach_queue(queue, context)
     }
 
-    /// Attaches a socket the host owns (the host-callback transport,
-    /// [`crate::transport::host`]): the host passes what it receives to the returned
-    /// [`Connection`] and gets its frames through the sink installed with
-    /// [`HubBuilder::host_sink`]; dropping the `Connection` detaches it.
-    pub fn attach_host(&self, context: HandshakeContext) -> Result<Connection, HubError> {
+    /// Attaches a connection whose outbound queue holds no frames: the hub hands them
+    /// to the host sink instead (the host-callback adapter, `transport/host.rs`, builds
+    /// its `waker`). [`HubError::NoHostSink`] without a sink.
+    pub(crate) fn attach_host_queue(
+        &self,
+        context: HandshakeContext,
+        waker: impl FnOnce(ConnectionId, Arc<dyn HostSink>) -> Box<dyn Wake>,
+    ) -> Result<Connection, HubError> {
         let sink = self.inner.host.as_ref().ok_or(HubError::NoHostSink)?;
         let id = self.next_connection_id();
-        let waker = HostWaker {
-            id,
-            sink: Arc::clone(sink),
-        };
-        let queue = OutboundQueue::new_host(id, WireFormat::SocketIo, Box::new(waker));
+        let queue = OutboundQueue::new_host(id, WireFormat::SocketIo, waker(id, Arc::clone(sink)));
         Ok(self.attach_queue(queue, context))
     }
 
-    /// Opens an in-process connection (no socket), for Rust embedders and tests.
-    pub fn connect_in_process(&self) -> InProcessConnection {
-        self.connect_in_process_with(HandshakeContext::default())
-    }
-
-    /// Opens an in-process connection with a given handshake context (headers,
-    /// cookies, address) for authenticators that read it.
-    pub fn connect_in_process_with(&self, context: HandshakeContext) -> InProcessConnection {
+    /// Attaches a connection read in this process: its reader waits on the queue's own
+    /// condition variable (the in-process adapter, `transport/in_process.rs`).
+    pub(crate) fn attach_local(&self, context: HandshakeContext) -> Connection {
         let id = self.next_connection_id();
         let queue =
             OutboundQueue::new_local(id, WireFormat::Native, self.inner.limits.queue_capacity);
-        InProcessConnection::new(self.attach_queue(queue, context))
+        self.attach_queue(queue, context)
     }
 
     /// Connection `id`'s verified identity, if authenticated.

@@ -84,9 +84,6 @@ impl HubError {
     }
 }
 
-/// The event a device sends its telemetry as (`{"event":"telemetry","data":{…}}`).
-pub const DEVICE_TELEMETRY: &str = "telemetry";
-
 /// Why an inbound client message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InboundError {

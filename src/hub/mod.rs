@@ -31,7 +31,9 @@
 //! device presence), `errors.rs` (outcomes and errors), `cluster.rs` (the shared broker:
 //! claims, publication, other nodes' calls), `handoff.rs` (connection-state recovery
 //! across nodes), `restart.rs` (modules restored online that wait for their device),
-//! `executor.rs` (where the emits the library originates run); this file holds the
+//! `executor.rs` (where the emits the library originates run), `ports.rs` (the
+//! `Transport`, `Connection` and `HostSink` ports every transport adapter uses); this
+//! file holds the
 //! shared state, the emit lock and the lifecycle.
 //!
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
@@ -48,13 +50,15 @@ mod executor;
 mod handoff;
 mod inbound;
 mod monitoring;
+pub mod ports;
 mod restart;
 mod run;
 
 pub use crate::call::IdArg;
+pub use crate::event::DEVICE_TELEMETRY;
 pub use builder::HubBuilder;
 use builder::Limits;
-pub use errors::{BuildError, DEVICE_TELEMETRY, EmitOutcome, HubError, InboundError, Reply};
+pub use errors::{BuildError, EmitOutcome, HubError, InboundError, Reply};
 pub(crate) use executor::API_PATIENCE;
 pub use executor::{Executor, Job};
 pub(crate) use handoff::{SurrenderFn, Surrendered};
@@ -80,22 +84,23 @@ use crate::hooks::{
     AuditKind, AuditOutcome, AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler,
     StatsProvider, Verdict, guarded,
 };
+use crate::ids::ConnectionId;
 use crate::ids::{IdError, ModuleId, SessionId, UserId};
 use crate::input::InputError;
-use crate::metrics::{BadInputKind, Metrics, MetricsSnapshot};
+use crate::metrics::{BadInputKind, Metrics};
 use crate::monitor::{Monitor, MonitorConfig, Observed};
+use crate::outbound::OutboundEvent;
+use crate::outbound::{CloseReason, OutboundQueue, Pushed, Wake};
 use crate::persist::{
     AuditFilter, AuditLog, AuditRow, Durability, PersistConfig, PersistError, Persistence,
 };
+use crate::protocol::WireFormat;
 use crate::protocol::native::{self, FrameError};
-use crate::protocol::{OutboundEvent, WireFormat};
 use crate::registry::routing::{PageIndex, Routing, RoutingError};
 use crate::registry::{Registry, RegistryError};
+use crate::snapshot::MetricsSnapshot;
 use crate::store::{Store, StoreError};
-use crate::transport::host::{HostSink, HostWaker};
-use crate::transport::in_process::InProcessConnection;
-use crate::transport::queue::{CloseReason, ConnectionId, OutboundQueue, Pushed, Wake};
-use crate::transport::{Connection, Transport};
+pub use ports::{Connection, HostSink, Transport};
 
 struct HubInner {
     limits: Limits,
@@ -278,10 +283,18 @@ impl Hub {
 
     /// A copy of every counter, with the persistence health when configured.
     pub fn metrics(&self) -> MetricsSnapshot {
-        let mut snapshot = self.inner.metrics.snapshot(self.inner.registry.counts());
-        snapshot.persistence = self.inner.persist.as_ref().map(Persistence::metrics);
-        snapshot.broker = self.inner.broker.stats();
-        snapshot
+        MetricsSnapshot::assemble(
+            &self.inner.metrics,
+            self.inner.registry.counts(),
+            self.inner.persist.as_ref().map(Persistence::metrics),
+            self.inner.broker.stats(),
+        )
+    }
+
+    /// Every counter in the Prometheus text exposition format (what the server's
+    /// `GET /metrics` answers; a host with its own HTTP server can serve this).
+    pub fn prometheus_text(&self) -> String {
+        crate::monitor::prometheus::encode(self.metrics())
     }
 
     /// The database, when the hub was built with [`HubBuilder::persist`].

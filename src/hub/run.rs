@@ -24,8 +24,8 @@ use crate::call::{HostCall, Stats, Step};
 use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, guarded};
 use crate::ids::{ModuleId, UserId};
 use crate::metrics::BadInputKind;
+use crate::outbound::CloseReason;
 use crate::store::Store;
-use crate::transport::queue::CloseReason;
 
 /// How a call's change is applied to the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

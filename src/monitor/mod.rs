@@ -35,7 +35,6 @@
 
 mod activity;
 mod alerts;
-pub mod latency;
 pub(crate) mod process;
 pub mod prometheus;
 mod stats;
@@ -58,17 +57,9 @@ use crate::event::{self, Event};
 use crate::registry::routing::PageIndex;
 use activity::ActivityEntry;
 
-/// `module:status:batch`: several of one user's modules changed status within one
-/// activity window (only with [`MonitorConfig::user_status_batch`]).
-pub const MODULE_STATUS_BATCH: &str = "module:status:batch";
-/// `admin:activity`: what happened in the last activity window, batched.
-pub const ADMIN_ACTIVITY: &str = "admin:activity";
-/// `admin:alert`: a condition an operator should look at began.
-pub const ADMIN_ALERT: &str = "admin:alert";
-/// `admin:alert:cleared`: a raised condition ended.
-pub const ADMIN_ALERT_CLEARED: &str = "admin:alert:cleared";
-/// `admin:server:stats`: server performance, sent when a value changed.
-pub const ADMIN_SERVER_STATS: &str = "admin:server:stats";
+pub use crate::event::{
+    ADMIN_ACTIVITY, ADMIN_ALERT, ADMIN_ALERT_CLEARED, ADMIN_SERVER_STATS, MODULE_STATUS_BATCH,
+};
 
 /// Settings of the admin monitoring ([`HubBuilder::monitor`](crate::HubBuilder::monitor)).
 #[derive(Clone)]

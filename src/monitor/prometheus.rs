@@ -1,11 +1,11 @@
-//! The Prometheus text exposition of the hub's counters ([`Hub::prometheus_text`]), as
+//! The Prometheus text exposition of the hub's counters ([`Hub::prometheus_text`](crate::Hub::prometheus_text)), as
 //! `GET /metrics` serves it.
 //!
 //! Formatting is `prometheus-client`'s: this module only maps a [`MetricsSnapshot`]
 //! (read once per scrape) onto metric families named by the Prometheus conventions
 //! (`mcrt_` prefix, `_total` for counters, `_seconds` / `_bytes` units, labels for
 //! kinds). Scrapes never touch the emit path: they read the same relaxed atomics as
-//! [`Hub::metrics`].
+//! [`Hub::metrics`](crate::Hub::metrics).
 //!
 //! | family | type | labels |
 //! |---|---|---|
@@ -38,8 +38,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::hub::Hub;
-use crate::metrics::MetricsSnapshot;
+use crate::snapshot::MetricsSnapshot;
 
 use super::process::{self, ProcessSample};
 
@@ -315,14 +314,6 @@ pub fn encode(metrics: MetricsSnapshot) -> String {
     text
 }
 
-impl Hub {
-    /// Every counter in the Prometheus text exposition format (what the server's
-    /// `GET /metrics` answers; a host with its own HTTP server can serve this).
-    pub fn prometheus_text(&self) -> String {
-        encode(self.metrics())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,7 +321,7 @@ mod tests {
 
     #[test]
     fn counters_get_total_and_units_and_labels() {
-        let latency = crate::monitor::latency::LatencyHistogram::default();
+        let latency = crate::metrics::LatencyHistogram::default();
         for micros in [50, 90, 400] {
             latency.observe(std::time::Duration::from_micros(micros));
         }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
-use crate::metrics::MetricsSnapshot;
+use crate::snapshot::MetricsSnapshot;
 
 use super::process::ProcessSample;
 

@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::Persistence;
 use super::error::PersistError;
 use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, AuditSink};
+use crate::ids::ConnectionId;
 use crate::ids::{ModuleId, UserId};
-use crate::transport::queue::ConnectionId;
 
 /// Most rows one [`Persistence::audit_query`] returns, whatever the filter's limit.
 pub const MAX_AUDIT_PAGE: usize = 10_000;

@@ -2,28 +2,14 @@
 //! unit tests, criterion and cargo-fuzz can drive them directly (every decoder here is a
 //! fuzz target).
 //!
-//! Owns [`OutboundEvent`], the one shared, lazily encoded form of an event. **Encode
-//! once**: an event is serialized at most once per [`WireFormat`], on first demand, and
-//! every recipient gets the same [`Bytes`]; the per-hub counter
-//! `Metrics::frames_encoded` counts each real serialization. Guarded by
-//! `tests/encode_once.rs`. This module must not know who receives an event.
+//! Owns the framings ([`WireFormat`]) and their encoders and decoders. This module must
+//! not hold state, count, or know who receives an event: the shared, encode-once form of
+//! an event is [`crate::outbound::OutboundEvent`], which calls the encoders here.
+//! Guarded by the unit tests of each codec and the fuzz targets in `fuzz/`.
 
 pub mod engineio;
 pub mod native;
 pub mod socketio;
-
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
-
-use bytes::Bytes;
-use serde_json::Value;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-
-use crate::ids::ModuleId;
-use crate::metrics::Metrics;
-
-/// Encodes an event (name, payload, offset) in one wire format.
-type Encoder = fn(&str, &Value, Option<u64>) -> String;
 
 /// The framing a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,118 +18,4 @@ pub enum WireFormat {
     Native,
     /// A Socket.IO v5 `EVENT` packet inside an Engine.IO v4 `message`: `42["…",…]`.
     SocketIo,
-}
-
-/// An event as it sits in connection queues: shared by every recipient through an
-/// `Arc`, encoded at most once per wire format.
-pub struct OutboundEvent {
-    name: Arc<str>,
-    payload: Value,
-    conflation_key: Option<ModuleId>,
-    /// The event's place in the hub's one global order, when connection-state recovery
-    /// is on: part of the event, so every recipient still shares the same bytes.
-    offset: Option<u64>,
-    native: OnceLock<Utf8Bytes>,
-    socketio: OnceLock<Utf8Bytes>,
-    metrics: Arc<Metrics>,
-    /// When the emit made it: the start of its delivery latency.
-    created: Instant,
-}
-
-impl std::fmt::Debug for OutboundEvent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboundEvent")
-            .field("name", &self.name)
-            .field("payload", &self.payload)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OutboundEvent {
-    pub(crate) fn new(
-        name: Arc<str>,
-        payload: Value,
-        conflation_key: Option<ModuleId>,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Self> {
-        Self::with_offset(name, payload, conflation_key, None, metrics)
-    }
-
-    pub(crate) fn with_offset(
-        name: Arc<str>,
-        payload: Value,
-        conflation_key: Option<ModuleId>,
-        offset: Option<u64>,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            name,
-            payload,
-            conflation_key,
-            offset,
-            native: OnceLock::new(),
-            socketio: OnceLock::new(),
-            metrics,
-            created: Instant::now(),
-        })
-    }
-
-    /// The event name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The payload every recipient receives.
-    pub fn payload(&self) -> &Value {
-        &self.payload
-    }
-
-    /// The event's offset (connection-state recovery on), `None` for replies that only
-    /// one connection gets (`auth:*`, `page:snapshot`) or when recovery is off.
-    pub fn offset(&self) -> Option<u64> {
-        self.offset
-    }
-
-    /// The module whose older queued telemetry this frame replaces, if any.
-    pub fn conflation_key(&self) -> Option<&ModuleId> {
-        self.conflation_key.as_ref()
-    }
-
-    /// Records, in the hub's delivery-latency histogram, how long this frame waited
-    /// since its emit. A transport calls it for the oldest frame of each batch it
-    /// drains (one observation per wake-up, not per frame).
-    pub fn record_delivery(&self) {
-        self.metrics
-            .delivery_latency
-            .observe(self.created.elapsed());
-    }
-
-    /// The encoded frame for `format`; the first call per format serializes, later calls
-    /// (from any recipient, any thread) return the same bytes.
-    pub fn encoded(&self, format: WireFormat) -> &Bytes {
-        self.encoded_text(format).as_ref()
-    }
-
-    /// The Socket.IO packet alone, `2["name",data]`: the Engine.IO frame of
-    /// [`WireFormat::SocketIo`] without its leading message type `4`, for a host whose own
-    /// Engine.IO layer adds it (`socket.conn.write` in Node, `eio.send` in Python). The
-    /// same encode-once bytes, not a copy.
-    pub fn socketio_packet(&self) -> &str {
-        let frame: &str = self.encoded_text(WireFormat::SocketIo).as_str();
-        // The frame always starts with the ASCII Engine.IO message type.
-        frame.get(1..).unwrap_or_default()
-    }
-
-    /// The encoded frame as websocket text: the same shared bytes as [`Self::encoded`],
-    /// already known to be UTF-8, so handing it to a socket copies and checks nothing.
-    pub fn encoded_text(&self, format: WireFormat) -> &Utf8Bytes {
-        let (cell, encode): (_, Encoder) = match format {
-            WireFormat::Native => (&self.native, native::encode_event_at),
-            WireFormat::SocketIo => (&self.socketio, socketio::encode_event_at),
-        };
-        cell.get_or_init(|| {
-            self.metrics.frames_encoded.increment();
-            Utf8Bytes::from(encode(&self.name, &self.payload, self.offset))
-        })
-    }
 }

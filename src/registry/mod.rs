@@ -29,9 +29,10 @@ use parking_lot::RwLock;
 
 use crate::auth::{AuthError, HandshakeContext, Identity, Role};
 use crate::event::Audience;
+use crate::ids::ConnectionId;
 use crate::ids::{SessionId, UserId};
 use crate::metrics::ConnectionCounts;
-use crate::transport::queue::{ConnectionId, OutboundQueue};
+use crate::outbound::OutboundQueue;
 use routing::{PageIndex, Route};
 
 #[derive(Clone)]

@@ -123,7 +123,7 @@ impl Routing {
             },
         );
         routing.routes.insert(
-            crate::monitor::MODULE_STATUS_BATCH.into(),
+            crate::event::MODULE_STATUS_BATCH.into(),
             Route {
                 user_pages: routing.set(&owner_pages),
                 admin_pages: PageSet::NONE,
@@ -154,10 +154,10 @@ impl Routing {
             event::ADMIN_USER_REGISTERED,
             event::ADMIN_STATS_UPDATED,
             event::ADMIN_ACTION,
-            crate::monitor::ADMIN_ACTIVITY,
-            crate::monitor::ADMIN_ALERT,
-            crate::monitor::ADMIN_ALERT_CLEARED,
-            crate::monitor::ADMIN_SERVER_STATS,
+            crate::event::ADMIN_ACTIVITY,
+            crate::event::ADMIN_ALERT,
+            crate::event::ADMIN_ALERT_CLEARED,
+            crate::event::ADMIN_SERVER_STATS,
         ] {
             routing.routes.insert(name.into(), admin_only);
         }
@@ -268,10 +268,10 @@ mod tests {
             event::ADMIN_STATS_UPDATED,
             event::ADMIN_ACTION,
             event::ADMIN_USER_REGISTERED,
-            crate::monitor::ADMIN_ACTIVITY,
-            crate::monitor::ADMIN_ALERT,
-            crate::monitor::ADMIN_ALERT_CLEARED,
-            crate::monitor::ADMIN_SERVER_STATS,
+            crate::event::ADMIN_ACTIVITY,
+            crate::event::ADMIN_ALERT,
+            crate::event::ADMIN_ALERT_CLEARED,
+            crate::event::ADMIN_SERVER_STATS,
         ] {
             let route = routing.route(name);
             assert!(route.user_pages.is_empty());

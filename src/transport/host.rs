@@ -22,36 +22,27 @@
 
 use std::sync::Arc;
 
-use crate::protocol::OutboundEvent;
-use crate::transport::queue::{CloseReason, ConnectionId, Wake};
+use crate::auth::HandshakeContext;
+pub use crate::hub::ports::{Connection, HostSink};
+use crate::hub::{Hub, HubError};
+use crate::ids::ConnectionId;
+use crate::outbound::{CloseReason, Wake};
 
-#[allow(unused_imports)] // doc links
-use crate::transport::Connection;
-
-/// Where the hub delivers the frames of host-owned connections. Installed with
-/// [`HubBuilder::host_sink`](crate::HubBuilder::host_sink).
-pub trait HostSink: Send + Sync + 'static {
-    /// One event for `recipients` (host connections only; never empty). Runs on the
-    /// thread that made the emit call, or, for replies (`auth:success`,
-    /// `page:snapshot`…), on the thread that passed the inbound message; the emit lock is
-    /// held, so an `emit_*` from here returns [`HubError::Reentrant`](crate::HubError).
-    /// [`OutboundEvent::socketio_packet`] is the Socket.IO packet to write to each
-    /// recipient's socket.
-    fn frame(&self, recipients: &[ConnectionId], event: &Arc<OutboundEvent>);
-
-    /// The hub closed a host connection (its session logged out, too many failed
-    /// authentications, shutdown): the host should disconnect that socket. Every frame
-    /// meant for it before the close was already passed to [`HostSink::frame`]. Runs on
-    /// the thread that caused the close. Not called when the host detached the
-    /// connection itself (dropped its [`Connection`]).
-    fn close(&self, connection: ConnectionId, reason: &CloseReason);
+impl Hub {
+    /// Attaches a socket the host owns (this host-callback transport): the host passes
+    /// what it receives to the returned [`Connection`] and gets its frames through the
+    /// sink installed with [`HubBuilder::host_sink`](crate::HubBuilder::host_sink);
+    /// dropping the `Connection` detaches it. [`HubError::NoHostSink`] without a sink.
+    pub fn attach_host(&self, context: HandshakeContext) -> Result<Connection, HubError> {
+        self.attach_host_queue(context, |id, sink| Box::new(HostWaker { id, sink }))
+    }
 }
 
 /// Tells the host sink when the hub closes one of its connections; a host queue holds
 /// no frames, so there is nothing else to wake.
-pub(crate) struct HostWaker {
-    pub(crate) id: ConnectionId,
-    pub(crate) sink: Arc<dyn HostSink>,
+struct HostWaker {
+    id: ConnectionId,
+    sink: Arc<dyn HostSink>,
 }
 
 impl Wake for HostWaker {

@@ -13,10 +13,26 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::hub::{InboundError, Reply};
-use crate::protocol::{OutboundEvent, WireFormat};
+use crate::auth::HandshakeContext;
+use crate::hub::{Hub, InboundError, Reply};
+use crate::ids::ConnectionId;
+use crate::outbound::OutboundEvent;
+use crate::outbound::{CloseReason, Drained};
+use crate::protocol::WireFormat;
 use crate::transport::Connection;
-use crate::transport::queue::{CloseReason, ConnectionId, Drained};
+
+impl Hub {
+    /// Opens an in-process connection (no socket), for Rust embedders and tests.
+    pub fn connect_in_process(&self) -> InProcessConnection {
+        self.connect_in_process_with(HandshakeContext::default())
+    }
+
+    /// Opens an in-process connection with a given handshake context (headers,
+    /// cookies, address) for authenticators that read it.
+    pub fn connect_in_process_with(&self, context: HandshakeContext) -> InProcessConnection {
+        InProcessConnection::new(self.attach_local(context))
+    }
+}
 
 /// Something the hub sent to an in-process connection.
 #[derive(Debug, Clone)]

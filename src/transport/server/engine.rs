@@ -32,8 +32,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::metrics::BadInputKind;
+use crate::outbound::CloseReason;
 use crate::protocol::engineio::{self, Handshake, Packet};
-use crate::transport::queue::CloseReason;
 
 use super::Shared;
 use super::http::{self, Body};

@@ -35,18 +35,16 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use crate::event;
 use crate::hub::InboundError;
 use crate::metrics::BadInputKind;
+use crate::outbound::CloseReason;
 use crate::protocol::WireFormat;
 use crate::protocol::native::{self, FrameError};
-use crate::transport::queue::CloseReason;
 
 use super::Shared;
 use super::http::{self, Body};
 use super::recovery::{Attachment, Resumed};
-
-/// The client's resume request (recovery on, before authenticating).
-const CLIENT_RESUME: &str = "client:resume";
 
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -152,7 +150,7 @@ async fn run(
                 }
                 if !pid_told && drained.closed.is_none() && resumable(&attachment) == Some(true) {
                     pid_told = true;
-                    let told = control("auth:resumable", &json!({"pid": attachment.pid}));
+                    let told = control(event::AUTH_RESUMABLE, &json!({"pid": attachment.pid}));
                     failed |= sink.feed(told).await.is_err();
                 }
                 if failed || sink.flush().await.is_err() {
@@ -177,9 +175,9 @@ async fn run(
                     }
                     tokens -= 1.0;
                     dropped_in_a_row = 0;
-                    if recovery && text.as_str().contains(CLIENT_RESUME)
+                    if recovery && text.as_str().contains(event::CLIENT_RESUME)
                         && let Ok(frame) = native::decode(text.as_bytes(), shared.config.max_message_bytes)
-                        && frame.event == CLIENT_RESUME
+                        && frame.event == event::CLIENT_RESUME
                     {
                         let (reply, replay) = match resume(shared, &attachment, &frame.data, carrier, &notify) {
                             Ok(Resumed { attachment: resumed, replay }) => {
@@ -187,10 +185,10 @@ async fn run(
                                 drop(fresh);
                                 pid_told = true;
                                 let reply = json!({"pid": attachment.pid});
-                                (control("auth:resumed", &reply), replay)
+                                (control(event::AUTH_RESUMED, &reply), replay)
                             }
                             Err((code, message)) => {
-                                (control("auth:resume_failed", &json!({"code": code, "message": message})), Vec::new())
+                                (control(event::AUTH_RESUME_FAILED, &json!({"code": code, "message": message})), Vec::new())
                             }
                         };
                         let mut failed = sink.feed(reply).await.is_err();

@@ -21,8 +21,8 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::outbound::CloseReason;
 use crate::protocol::WireFormat;
-use crate::transport::queue::CloseReason;
 
 use super::Shared;
 use super::recovery::Attachment;

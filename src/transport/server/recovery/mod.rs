@@ -61,9 +61,10 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::auth::{HandshakeContext, Role};
-use crate::protocol::{OutboundEvent, WireFormat};
+use crate::outbound::OutboundEvent;
+use crate::outbound::{CloseReason, Drained, Wake};
+use crate::protocol::WireFormat;
 use crate::transport::Connection;
-use crate::transport::queue::{CloseReason, Drained, Wake};
 
 use super::Shared;
 
@@ -233,7 +234,7 @@ impl Attachment {
     }
 
     /// Like [`Attachment::drain`], handing each frame to `each` instead of building a
-    /// `Vec` (see [`crate::transport::queue::OutboundQueue::drain_each`]). Returns the
+    /// `Vec` (see [`crate::outbound::OutboundQueue::drain_each`]). Returns the
     /// close reason, or `None` when another transport took the attachment over.
     pub(crate) fn drain_each(
         &self,

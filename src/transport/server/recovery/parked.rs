@@ -9,7 +9,8 @@ use indexmap::IndexMap;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::protocol::{OutboundEvent, WireFormat};
+use crate::outbound::OutboundEvent;
+use crate::protocol::WireFormat;
 
 use super::super::Shared;
 use super::{Attachment, Refusal, Resumed};

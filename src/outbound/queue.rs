@@ -8,27 +8,27 @@
 //! - **Conflation**: a telemetry frame for a module whose previous telemetry frame is
 //!   still queued replaces it in place (latest wins, position kept), so a slow reader
 //!   never sees stale telemetry and never overflows on telemetry alone.
-//!   (`transport::queue::tests::telemetry_for_same_module_is_conflated`)
+//!   (`outbound::queue::tests::telemetry_for_same_module_is_conflated`)
 //! - **Bound**: past `capacity` non-conflatable frames the queue is dropped and the
 //!   connection closed with [`CloseReason::SlowConsumer`]; the emitter never blocks.
 //!   (`tests/queue_policy.rs::overflow_closes_only_the_slow_connection`)
 //! - A close requested by the hub (logout) keeps the frames already queued, so
 //!   `user:session:ended` is delivered before the close.
-//!   (`transport::queue::tests::logout_close_keeps_queued_frames`)
+//!   (`outbound::queue::tests::logout_close_keeps_queued_frames`)
 //! - **Wake-ups**: the reader is woken when the queue goes from empty to non-empty and
 //!   when it is closed, never lost. An external transport (the server) is woken through
 //!   its [`Wake`]; an in-process reader waits in `OutboundQueue::wait_until` on a
 //!   condition variable tied to the queue's own lock, so a push between its check and
 //!   its wait cannot be missed, and waking it when nobody waits is one load in the cache
 //!   line the push already holds.
-//!   (`transport::queue::tests::wakes_only_on_empty_to_non_empty`,
-//!   `transport::queue::tests::local_reader_is_woken_by_a_push_and_by_a_close`)
+//!   (`outbound::queue::tests::wakes_only_on_empty_to_non_empty`,
+//!   `outbound::queue::tests::local_reader_is_woken_by_a_push_and_by_a_close`)
 //!
 //! - **Parked** (connection-state recovery: the transport is gone, the connection is
 //!   kept for a window so a reconnecting client can take it over): no conflation, so a
 //!   resumed client gets every event it missed; the bound still applies, and past it
 //!   the parked connection is closed like any slow consumer (it is then not
-//!   recoverable). (`transport::queue::tests::a_parked_queue_keeps_every_telemetry_frame`)
+//!   recoverable). (`outbound::queue::tests::a_parked_queue_keeps_every_telemetry_frame`)
 //!
 //! This module must not resolve audiences or encode frames.
 
@@ -39,62 +39,9 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use smallvec::SmallVec;
 
-use crate::ids::ModuleId;
-use crate::protocol::{OutboundEvent, WireFormat};
-
-/// Identifies one attached connection within a hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct ConnectionId(pub u64);
-
-impl std::fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Why the hub closed a connection.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CloseReason {
-    /// Its queue overflowed: it did not read fast enough.
-    SlowConsumer,
-    /// Its session was logged out (`emit_user_logged_out`).
-    LoggedOut,
-    /// Too many failed authentication attempts.
-    TooManyAuthFailures,
-    /// The hub is shutting down.
-    Shutdown,
-    /// The transport or the host detached it.
-    Detached,
-}
-
-impl CloseReason {
-    /// A stable name, used as the close reason on the wire.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::SlowConsumer => "slow_consumer",
-            Self::LoggedOut => "logged_out",
-            Self::TooManyAuthFailures => "too_many_auth_failures",
-            Self::Shutdown => "shutdown",
-            Self::Detached => "detached",
-        }
-    }
-}
-
-/// Tells a transport that a queue has something new (frames or a close). Called with no
-/// lock held, on the emitting thread; it must be quick and must not call into the hub.
-pub trait Wake: Send + Sync + 'static {
-    /// The queue went from empty to non-empty, or was closed.
-    fn wake(&self);
-
-    /// The queue was closed for `reason` (after [`Wake::wake`] would have been called
-    /// for it). The default wakes the reader, which finds the close when it drains; a
-    /// transport with no reader (the host-callback transport) is told here instead.
-    fn closed(&self, reason: &CloseReason) {
-        let _ = reason;
-        self.wake();
-    }
-}
+use super::{CloseReason, OutboundEvent, Wake};
+use crate::ids::{ConnectionId, ModuleId};
+use crate::protocol::WireFormat;
 
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,15 +1,18 @@
 //! Counters every layer bumps and `hub.metrics()` reads.
 //!
-//! Owns the atomic counters and the plain [`MetricsSnapshot`] handed to hosts. Counting
+//! Owns the atomic counters and the delivery-latency histogram (`latency.rs`). Counting
 //! is a relaxed atomic add, cheap enough for the emit hot path. This module must not
-//! decide anything: it only counts.
+//! decide anything, and must not know the layers it counts for: the copy handed to hosts,
+//! [`crate::MetricsSnapshot`], is assembled from these counters and the layers' own
+//! health figures in `snapshot.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::monitor::latency::{LatencyHistogram, LatencySnapshot};
-use crate::persist::PersistMetrics;
+mod latency;
+
+pub use latency::{BUCKET_BOUNDS_MICROS, LatencyHistogram, LatencySnapshot};
 
 /// One monotonically increasing counter.
 #[derive(Debug, Default)]
@@ -55,7 +58,7 @@ pub enum BadInputKind {
 }
 
 impl BadInputKind {
-    const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -134,95 +137,4 @@ pub struct ConnectionCounts {
     pub admins: usize,
     /// Authenticated as devices.
     pub devices: usize,
-}
-
-/// A copy of every counter at one moment, for hosts and exporters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct MetricsSnapshot {
-    /// Connections by state.
-    pub connections: ConnectionCounts,
-    /// See [`Metrics::emits_changed`].
-    pub emits_changed: u64,
-    /// See [`Metrics::emits_unchanged`].
-    pub emits_unchanged: u64,
-    /// See [`Metrics::emits_failed`].
-    pub emits_failed: u64,
-    /// See [`Metrics::events_dropped_by_hook`].
-    pub events_dropped_by_hook: u64,
-    /// See [`Metrics::frames_delivered`].
-    pub frames_delivered: u64,
-    /// See [`Metrics::frames_conflated`].
-    pub frames_conflated: u64,
-    /// See [`Metrics::frames_encoded`].
-    pub frames_encoded: u64,
-    /// See [`Metrics::queue_overflows`].
-    pub queue_overflows: u64,
-    /// See [`Metrics::auth_successes`].
-    pub auth_successes: u64,
-    /// See [`Metrics::auth_failures`].
-    pub auth_failures: u64,
-    /// See [`Metrics::hook_panics`].
-    pub hook_panics: u64,
-    /// See [`Metrics::client_events_forwarded`].
-    pub client_events_forwarded: u64,
-    /// See [`Metrics::client_events_dropped`].
-    pub client_events_dropped: u64,
-    /// See [`Metrics::connections_refused`].
-    pub connections_refused: u64,
-    /// See [`Metrics::auth_timeouts`].
-    pub auth_timeouts: u64,
-    /// See [`Metrics::ping_timeouts`].
-    pub ping_timeouts: u64,
-    /// Bad inputs by kind.
-    pub bad_inputs: Vec<(BadInputKind, u64)>,
-    /// See [`Metrics::delivery_latency`].
-    pub delivery_latency: LatencySnapshot,
-    /// Persistence health (`degraded`, `rows_written`, `rows_dropped`, `write_errors`,
-    /// `lag`), when the hub was built with persistence; live events keep flowing while
-    /// the disk fails.
-    pub persistence: Option<PersistMetrics>,
-    /// Shared-broker health (`reachable`, `fallbacks`, `publish_failures`, …), when the
-    /// hub was built with a shared broker such as Redis.
-    pub broker: Option<crate::broker::BrokerStats>,
-}
-
-impl MetricsSnapshot {
-    /// The count of bad inputs of `kind`.
-    pub fn bad_inputs(&self, kind: BadInputKind) -> u64 {
-        self.bad_inputs
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n)
-    }
-}
-
-impl Metrics {
-    pub(crate) fn snapshot(&self, connections: ConnectionCounts) -> MetricsSnapshot {
-        MetricsSnapshot {
-            connections,
-            emits_changed: self.emits_changed.get(),
-            emits_unchanged: self.emits_unchanged.get(),
-            emits_failed: self.emits_failed.get(),
-            events_dropped_by_hook: self.events_dropped_by_hook.get(),
-            frames_delivered: self.frames_delivered.get(),
-            frames_conflated: self.frames_conflated.get(),
-            frames_encoded: self.frames_encoded.get(),
-            queue_overflows: self.queue_overflows.get(),
-            auth_successes: self.auth_successes.get(),
-            auth_failures: self.auth_failures.get(),
-            hook_panics: self.hook_panics.get(),
-            client_events_forwarded: self.client_events_forwarded.get(),
-            client_events_dropped: self.client_events_dropped.get(),
-            connections_refused: self.connections_refused.get(),
-            auth_timeouts: self.auth_timeouts.get(),
-            ping_timeouts: self.ping_timeouts.get(),
-            bad_inputs: BadInputKind::ALL
-                .iter()
-                .map(|kind| (*kind, self.bad_inputs(*kind)))
-                .collect(),
-            delivery_latency: self.delivery_latency.snapshot(),
-            persistence: None,
-            broker: None,
-        }
-    }
 }
