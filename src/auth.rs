@@ -15,7 +15,7 @@
 //! Invariant: role and user id come only from a verified credential. The client's
 //! `userId` / `userType` are compared with the verified identity and a mismatch is refused
 //! (`claims_mismatch`); they never grant anything. Guarded by
-//! `tests/auth.rs::user_token_claiming_admin_is_refused_and_gets_no_admin_event` and
+//! `tests/hub/auth.rs::user_token_claiming_admin_is_refused_and_gets_no_admin_event` and
 //! `session_payload_with_wrong_user_type_is_refused`.
 //!
 //! This module must not touch connections or queues: it only turns a request into an

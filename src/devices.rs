@@ -6,7 +6,7 @@
 //! Owns the count of live device connections per module and the generation that tells a
 //! stale offline timer from a current one, plus the one timer thread that fires them.
 //! It never emits by itself: it tells the hub which module to take offline. Guarded by
-//! `tests/devices.rs`.
+//! `tests/hub/devices.rs`.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};

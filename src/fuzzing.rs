@@ -1,5 +1,5 @@
 //! Entry points shared by the cargo-fuzz targets in `fuzz/` and the corpus replay test
-//! (`tests/fuzz_corpora.rs`), so CI replays every checked-in input without cargo-fuzz.
+//! (`tests/hub/fuzz_corpora.rs`), so CI replays every checked-in input without cargo-fuzz.
 //!
 //! Each function feeds arbitrary bytes to one parser and checks the properties that
 //! must hold for any input (no panic; what decodes re-encodes to an equal value). This

@@ -3,7 +3,7 @@
 //! sink. Each is a trait that closures also satisfy.
 //!
 //! Invariant: a panic inside a hook is caught, counted in `Metrics::hook_panics` and
-//! logged; the hub keeps serving (`tests/hooks.rs::panicking_hooks_are_counted_and_the_hub_keeps_serving`).
+//! logged; the hub keeps serving (`tests/hub/hooks.rs::panicking_hooks_are_counted_and_the_hub_keeps_serving`).
 //! Hooks must not call `emit_*` from inside `before_emit` (it runs under the emit
 //! lock; such a call returns `HubError::Reentrant` instead of deadlocking). This module
 //! must not decide routing.

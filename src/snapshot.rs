@@ -5,7 +5,7 @@
 //! It is assembled where the layers meet: the counters come from [`crate::metrics`],
 //! the figures of persistence and of the broker from their own layers, so that the
 //! counters never import the layers they count for. This module must not count or
-//! decide anything. Guarded by `tests/monitor.rs` and `tests/metrics_endpoint.rs`.
+//! decide anything. Guarded by `tests/server/monitor.rs` and `tests/server/metrics_endpoint.rs`.
 
 use serde::Serialize;
 

@@ -79,7 +79,7 @@
 //! a fresh session. Pids travel through Redis in clear: Redis must be as private as the
 //! nodes themselves.
 //!
-//! Guarded by `tests/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
+//! Guarded by `tests/cluster/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
 //! `a_real_change_on_another_node_is_never_unchanged`,
 //! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
 //! `tests/clients/node/cluster.test.js` (three server processes on one Redis: exactly

@@ -16,7 +16,7 @@
 //! This module holds data only: it must not validate arguments (the hub does, so a bad
 //! argument is counted and audited like any refused emit), touch state or deliver.
 //! Guarded by the unit tests below (wire names, round trips of every variant) and
-//! `tests/server_socketio.rs` (the HTTP API).
+//! `tests/server/server_socketio.rs` (the HTTP API).
 
 mod bodies;
 

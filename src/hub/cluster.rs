@@ -7,7 +7,7 @@
 //!
 //! This module must not decide isolation (the registry does, on each node) nor talk to
 //! Redis (the broker does). Guarded by `tests/clients/node/cluster.test.js` (three server
-//! processes on one Redis) and `tests/broker_redis.rs`.
+//! processes on one Redis) and `tests/cluster/broker_redis.rs`.
 
 #[allow(clippy::wildcard_imports)]
 use super::*;

@@ -18,7 +18,7 @@
 //! producer at a time per source, and the executor keeps FIFO order); a job holds the
 //! hub weakly, so a queued job never keeps a dropped hub alive and does nothing once it
 //! is gone; no job is handed over while this thread holds the emit lock. Guarded by
-//! `tests/executor.rs` (`device_grace_emit_lands_in_the_executor_not_in_place`, …).
+//! `tests/hub/executor.rs` (`device_grace_emit_lands_in_the_executor_not_in_place`, …).
 //! This module must not decide what an emit does, only where it runs.
 
 #[allow(clippy::wildcard_imports)]

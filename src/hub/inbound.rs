@@ -2,7 +2,7 @@
 //! chain, then `auth:ok` and `page:snapshot` under the emit lock), `client:page`, device
 //! telemetry, and forwarding other events to the client-event hook. Invariant: before
 //! authentication only `client:authenticate` is accepted
-//! (`tests/bad_input.rs::unknown_event_before_authenticate_is_refused`).
+//! (`tests/hub/bad_input.rs::unknown_event_before_authenticate_is_refused`).
 
 #[allow(clippy::wildcard_imports)]
 use super::*;

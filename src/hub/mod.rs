@@ -11,7 +11,7 @@
 //!   connection's `auth:ok` / `page:snapshot` never interleave with an event.
 //!   Lock order is store → registry → queue, everywhere.
 //! - **Nothing before authentication**: only `client:authenticate` is accepted from an
-//!   unauthenticated connection (`tests/bad_input.rs::unknown_event_before_authenticate_is_refused`).
+//!   unauthenticated connection (`tests/hub/bad_input.rs::unknown_event_before_authenticate_is_refused`).
 //! - **Unchanged emits send nothing** and return [`EmitOutcome::Unchanged`].
 //! - **Re-entrancy**: an `emit_*` from inside a before-emit hook returns
 //!   [`HubError::Reentrant`] instead of deadlocking.

@@ -10,7 +10,7 @@
 //! A host that owns its sockets gets their frames through its [`HostSink`], once per
 //! event with every recipient. This module must not hold a library lock while a
 //! transport writes: [`OutboundQueue::drain`] hands the frames over and releases its
-//! lock first. Guarded by `tests/queue_policy.rs` and `tests/host_transport.rs`.
+//! lock first. Guarded by `tests/hub/queue_policy.rs` and `tests/hub/host_transport.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;

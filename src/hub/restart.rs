@@ -8,7 +8,7 @@
 //!
 //! Owns the set of modules awaiting confirmation and its one timer thread, which holds
 //! only a weak reference to the hub and ends when the hub is dropped. Guarded by
-//! `tests/persist_hub.rs::modules_whose_device_did_not_return_go_offline_after_a_restart`.
+//! `tests/persistence/persist_hub.rs::modules_whose_device_did_not_return_go_offline_after_a_restart`.
 //! This module must not decide change (the store does through the emit it calls).
 
 #[allow(clippy::wildcard_imports)]

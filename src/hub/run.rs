@@ -10,8 +10,8 @@
 //! changed call's steps run under the emit lock, in the store's order; a refused call
 //! is counted (`emits_failed`, `bad_input{kind="host_argument"}`) and audited with its
 //! name and arguments. This module must not know any call by name: the compiler lists
-//! the calls in [`dispatch`]. Guarded by `tests/events.rs`, `tests/hooks.rs` (audit
-//! records) and `tests/broker_redis.rs`.
+//! the calls in [`dispatch`]. Guarded by `tests/hub/events.rs`, `tests/hub/hooks.rs` (audit
+//! records) and `tests/cluster/broker_redis.rs`.
 
 use std::borrow::Cow;
 

@@ -10,7 +10,7 @@
 //! recorded, decides the events (batches, alert transitions, changed stats) here, and
 //! publishes them through the hub like a host call would, so routing and isolation stay
 //! the registry's: every `admin:*` event is routed to admins on the `admin` page only
-//! (`tests/monitor.rs::non_admins_never_receive_monitoring_events`).
+//! (`tests/server/monitor.rs::non_admins_never_receive_monitoring_events`).
 //!
 //! | event | payload (example) | audience |
 //! |---|---|---|

@@ -2,7 +2,7 @@
 //! recipient and encoded lazily. **Encode once**: an event is serialized at most once
 //! per [`WireFormat`], on first demand, and every recipient gets the same [`Bytes`]; the
 //! per-hub counter `Metrics::frames_encoded` counts each real serialization. Guarded by
-//! `tests/encode_once.rs`. This module must not know who receives an event.
+//! `tests/hub/encode_once.rs`. This module must not know who receives an event.
 //!
 //! The encoded text is a tungstenite `Utf8Bytes` on purpose: the websocket transport
 //! hands it to its socket without copying or re-checking UTF-8.

@@ -4,14 +4,14 @@
 //! Invariants, each guarded by the named tests:
 //! - **No lock is held while writing to a socket**: a transport takes the whole queue
 //!   with [`OutboundQueue::drain`] (one short lock) and writes after releasing it.
-//!   (`tests/queue_policy.rs::slow_connection_never_delays_the_others`)
+//!   (`tests/hub/queue_policy.rs::slow_connection_never_delays_the_others`)
 //! - **Conflation**: a telemetry frame for a module whose previous telemetry frame is
 //!   still queued replaces it in place (latest wins, position kept), so a slow reader
 //!   never sees stale telemetry and never overflows on telemetry alone.
 //!   (`outbound::queue::tests::telemetry_for_same_module_is_conflated`)
 //! - **Bound**: past `capacity` non-conflatable frames the queue is dropped and the
 //!   connection closed with [`CloseReason::SlowConsumer`]; the emitter never blocks.
-//!   (`tests/queue_policy.rs::overflow_closes_only_the_slow_connection`)
+//!   (`tests/hub/queue_policy.rs::overflow_closes_only_the_slow_connection`)
 //! - A close requested by the hub (logout) keeps the frames already queued, so
 //!   `user:session:ended` is delivered before the close.
 //!   (`outbound::queue::tests::logout_close_keeps_queued_frames`)

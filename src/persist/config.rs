@@ -25,7 +25,7 @@ use serde::Serialize;
 /// In `Off` and `Batched` an emit never waits for the writer: while the queue is full
 /// (an emitter outrunning the disk) new rows are refused, counted in
 /// `PersistMetrics::rows_dropped` and logged, and the emit still delivers; a crash then
-/// loses those rows too (`tests/persist_crash.rs` checks the bound at hub level).
+/// loses those rows too (`tests/persistence/persist_crash.rs` checks the bound at hub level).
 /// A hub that wants "memory only" (DESIGN §3) does not open persistence at all; `Off`
 /// still writes the file, only without fsync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]

@@ -46,7 +46,7 @@
 //! The hub wires it in with `HubBuilder::persist` (restore at build, saves on changed
 //! emits, the audit sink, the final `save_store` at shutdown).
 //!
-//! Guarded by `tests/persist.rs` and `tests/persist_hub.rs`. This module must not decide what changed (the store
+//! Guarded by `tests/persistence/persist.rs` and `tests/persistence/persist_hub.rs`. This module must not decide what changed (the store
 //! does) nor who may receive a replayed event (the registry does).
 
 mod audit;

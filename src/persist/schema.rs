@@ -11,7 +11,7 @@
 //! 3. migrations run in one `BEGIN IMMEDIATE` transaction each, re-reading the version
 //!    inside it, so two processes opening the same file never migrate twice.
 //!
-//! Guarded by `tests/persist.rs`: `schema_too_new_is_refused_and_the_file_untouched`,
+//! Guarded by `tests/persistence/persist.rs`: `schema_too_new_is_refused_and_the_file_untouched`,
 //! `a_file_that_is_not_sqlite_is_refused_untouched`, `a_corrupt_header_is_refused`,
 //! `a_parent_that_is_a_file_is_refused`. This module must not read or write rows.
 

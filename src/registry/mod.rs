@@ -15,8 +15,8 @@
 //! - a connection that qualifies twice (an admin who owns the module and whose tab is on
 //!   a page both parts cover) is visited once.
 //!
-//! Guarded by `tests/isolation_prop.rs` (random interleavings against a naive model)
-//! and `tests/events.rs`. This module must not encode frames or touch state.
+//! Guarded by `tests/hub/isolation_prop.rs` (random interleavings against a naive model)
+//! and `tests/hub/events.rs`. This module must not encode frames or touch state.
 
 mod census;
 pub mod routing;

@@ -5,7 +5,7 @@
 //! never knows who is connected. It lives behind the hub's emit lock, which also gives
 //! every event its place in one total order.
 //!
-//! What counts as a change, guarded by `tests/events.rs` (`*_unchanged` tests):
+//! What counts as a change, guarded by `tests/hub/events.rs` (`*_unchanged` tests):
 //! - a module going to the online state it already has: no change;
 //! - adding a module that was already added: no change;
 //! - removing an unknown module: no change;

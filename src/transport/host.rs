@@ -9,14 +9,14 @@
 //! Invariants:
 //! - **One call per event**: a broadcast to many host connections is one
 //!   [`HostSink::frame`] call with every recipient id, sharing one encoded frame
-//!   (`tests/host_transport.rs::one_frame_call_per_event_with_every_recipient`).
+//!   (`tests/hub/host_transport.rs::one_frame_call_per_event_with_every_recipient`).
 //! - **On the emitting thread**: `frame` runs on the thread that made the emit call (or
 //!   passed the inbound message a reply answers), under the emit lock, so a
 //!   single-threaded host (Node's event loop) never waits on itself and frames reach it
 //!   in the hub's one order. The one exception is the device grace timer, which emits
 //!   `module_offline` from its own thread.
 //! - **Isolation is the registry's**: a host connection is resolved exactly like a socket
-//!   of the built-in server (`tests/host_transport.rs::host_connections_keep_isolation`).
+//!   of the built-in server (`tests/hub/host_transport.rs::host_connections_keep_isolation`).
 //!
 //! This module must not route, decide change, or hold a socket.
 

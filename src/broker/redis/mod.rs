@@ -5,7 +5,7 @@
 //! touch connections or the store (the hub does that, `hub/cluster.rs`).
 //!
 //! `health.rs` owns outages, heartbeats and recovery; `subscriber.rs` the receiving
-//! thread. Guarded by `tests/broker_redis.rs` and `tests/clients/node/cluster.test.js`.
+//! thread. Guarded by `tests/cluster/broker_redis.rs` and `tests/clients/node/cluster.test.js`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -15,7 +15,7 @@
 //!
 //! Invariants (each guarded by the named tests):
 //! - No lock is held while writing: a session drains its queues (one short lock each)
-//!   and then writes (`tests/server_socketio.rs`).
+//!   and then writes (`tests/server/server_socketio.rs`).
 //! - A socket writes every frame it has queued with one flush when it is behind, and a
 //!   busy socket flushes at most once per `write_coalesce` (2 ms by default), so under
 //!   sustained traffic several frames share one system call; an idle socket's first frame

@@ -48,7 +48,7 @@
 //! the client the 500 ms the node waits for an answer. Only Socket.IO clients are
 //! recovered across nodes; native clients recover on their own node.
 //!
-//! Guarded by `tests/recovery.rs`, `tests/clients/node/recovery.test.js` and
+//! Guarded by `tests/server/recovery.rs`, `tests/clients/node/recovery.test.js` and
 //! `tests/clients/node/cross_node_recovery.test.js`. This
 //! module must not decide who receives an event (the registry does) nor parse packets.
 

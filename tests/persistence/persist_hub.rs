@@ -2,7 +2,7 @@
 //! restart, the audit log is complete, `Sync` durability makes each emit's audit row
 //! durable before the call returns, and a bad database file is a typed build error.
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use microcoaster_realtime::persist::{AuditFilter, Durability, PersistError, Pers
 use microcoaster_realtime::{BuildError, EmitOutcome, Hub};
 use serde_json::json;
 
-use common::TempDir;
+use crate::support::TempDir;
 
 fn all() -> AuditFilter {
     AuditFilter {
@@ -250,7 +250,7 @@ fn without_persistence_the_hub_is_memory_only() {
 fn a_logged_out_session_stays_refused_after_a_restart_even_as_a_jwt_sid() {
     let dir = TempDir::new("revoked");
     let secret = b"persist-hub-revoked-secret";
-    let token = common::jwt::user_token(secret, "7", "user", Some("sess-jwt"));
+    let token = support::jwt::user_token(secret, "7", "user", Some("sess-jwt"));
     let build = || {
         Hub::builder()
             .jwt_secret(secret)

@@ -2,16 +2,14 @@
 //! verified credential (JWT, session table, host authenticator), every refusal is an
 //! `auth:error {code, message}` and counted, and repeated failures close the connection.
 
-mod support_b;
-
+use crate::support::jwt::{future_exp, sign, unsigned_token};
+use crate::support::*;
 use jsonwebtoken::Algorithm;
 use microcoaster_realtime::{
     AuthDecision, AuthError, AuthRequest, CloseReason, HandshakeContext, Hub, Identity,
     InboundError, Received, Reply, Role, SessionId, UserId,
 };
 use serde_json::json;
-use support_b::jwt::{future_exp, sign, unsigned_token};
-use support_b::*;
 
 /// Sends every kind of admin event the hub has while `admin` (a real admin on `admin`)
 /// proves they were delivered.
@@ -42,7 +40,7 @@ fn user_token_claiming_admin_is_refused_and_gets_no_admin_event() {
     let hub = builder().build().unwrap();
     let mut admin = connect_as(&hub, "1", "admin", "admin");
     let mut mallory = hub.connect_in_process();
-    let user_token = token("7", "user");
+    let user_token = token("7", "user", None);
 
     let refused =
         mallory.authenticate(json!({"token": user_token, "userType": "admin", "page": "admin"}));
@@ -162,7 +160,7 @@ fn malformed_expired_wrongly_signed_and_unsigned_tokens_are_refused() {
         (
             sign(
                 &json!({"sub": "7", "role": "admin", "exp": 1_000_000_000}),
-                SECRET,
+                JWT_SECRET,
                 Algorithm::HS256,
             ),
             "expired_token",
@@ -182,7 +180,7 @@ fn malformed_expired_wrongly_signed_and_unsigned_tokens_are_refused() {
         (
             sign(
                 &json!({"sub": "7", "role": "admin", "exp": exp}),
-                SECRET,
+                JWT_SECRET,
                 Algorithm::HS512,
             ),
             "invalid_token",
@@ -190,7 +188,7 @@ fn malformed_expired_wrongly_signed_and_unsigned_tokens_are_refused() {
         (
             sign(
                 &json!({"sub": "7", "role": "admin"}),
-                SECRET,
+                JWT_SECRET,
                 Algorithm::HS256,
             ),
             "invalid_token",
@@ -198,7 +196,7 @@ fn malformed_expired_wrongly_signed_and_unsigned_tokens_are_refused() {
         (
             sign(
                 &json!({"sub": "7", "role": "root", "exp": exp}),
-                SECRET,
+                JWT_SECRET,
                 Algorithm::HS256,
             ),
             "invalid_token",
@@ -215,7 +213,7 @@ fn malformed_expired_wrongly_signed_and_unsigned_tokens_are_refused() {
     assert_eq!(hub.metrics().connections.admins, 0);
 
     // The connection can still authenticate with a good token.
-    tab.authenticate(json!({"token": token("7", "admin"), "page": "admin"}))
+    tab.authenticate(json!({"token": token("7", "admin", None), "page": "admin"}))
         .unwrap();
     assert_eq!(names(&mut tab), ["auth:ok", "page:snapshot"]);
 }
@@ -225,7 +223,7 @@ fn token_without_jwt_secret_configured_is_refused_as_not_configured() {
     let hub = Hub::builder().build().unwrap();
     let mut tab = hub.connect_in_process();
     assert_eq!(
-        tab.authenticate(json!({"token": token("7", "admin")})),
+        tab.authenticate(json!({"token": token("7", "admin", None)})),
         Err(InboundError::Auth(AuthError::JwtNotConfigured))
     );
     expect_auth_error(&mut tab, "jwt_not_configured");
@@ -450,7 +448,7 @@ fn authenticate_ack_is_the_auth_ok_body_and_refusals_ack_code_and_message() {
 
     let token_reply = hub
         .connect_in_process()
-        .authenticate(json!({"token": token("8", "user")}))
+        .authenticate(json!({"token": token("8", "user", None)}))
         .unwrap();
     assert_eq!(
         token_reply.ack,
@@ -471,10 +469,10 @@ fn auth_successes_and_failures_are_counted() {
     assert_eq!(after_failures.auth_failures - before.auth_failures, 4);
     assert_eq!(after_failures.auth_successes, before.auth_successes);
 
-    tab.authenticate(json!({"token": token("1", "user")}))
+    tab.authenticate(json!({"token": token("1", "user", None)}))
         .unwrap();
     hub.connect_in_process()
-        .authenticate(json!({"token": token("2", "admin"), "page": "admin"}))
+        .authenticate(json!({"token": token("2", "admin", None), "page": "admin"}))
         .unwrap();
     let after = hub.metrics();
     assert_eq!(after.auth_successes - before.auth_successes, 2);

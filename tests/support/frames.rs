@@ -1,40 +1,20 @@
-//! Helpers shared by `tests/auth.rs`, `bad_input.rs`, `hooks.rs`, `encode_once.rs` and
+//! Helpers shared by `tests/hub/auth.rs`, `bad_input.rs`, `hooks.rs`, `encode_once.rs` and
 //! `queue_policy.rs`: connections authenticated by JWT, frame readers that fail loudly,
 //! and the positive sentinels that every "receives nothing" check is paired with.
-//!
-//! Every test file uses a different subset, hence the `dead_code` allowance.
-#![allow(dead_code)]
-
-#[path = "../jwt/mod.rs"]
-pub mod jwt;
 
 use std::sync::Arc;
 
 use microcoaster_realtime::{Hub, HubBuilder, InProcessConnection, OutboundEvent, Received};
 use serde_json::{Value, json};
 
-/// The JWT secret of hubs built with [`builder`].
-pub const SECRET: &[u8] = b"support-b-test-secret";
-
-/// The name of the sentinel event sent to prove that nothing came before it.
-pub const SENTINEL: &str = "test:sentinel";
-
-/// A hub builder that verifies tokens signed with [`SECRET`].
-pub fn builder() -> HubBuilder {
-    Hub::builder().jwt_secret(SECRET)
-}
-
-/// A valid HS256 token for `user` with `role`, signed with [`SECRET`].
-pub fn token(user: &str, role: &str) -> String {
-    jwt::user_token(SECRET, user, role, None)
-}
+use super::{SENTINEL, token};
 
 /// Opens a connection authenticated as `user` with `role` on `page` (by JWT), and checks
 /// that it received `auth:ok` then `page:snapshot` and nothing else yet.
 pub fn connect_as(hub: &Hub, user: &str, role: &str, page: &str) -> InProcessConnection {
     let mut connection = hub.connect_in_process();
     connection
-        .authenticate(json!({"token": token(user, role), "page": page}))
+        .authenticate(json!({"token": token(user, role, None), "page": page}))
         .expect("valid token is accepted");
     let ok = next_frame(&mut connection);
     assert_eq!(ok.name(), "auth:ok");

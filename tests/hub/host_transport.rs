@@ -1,7 +1,7 @@
 //! The host-callback transport: sockets the host owns, frames handed to its sink once
 //! per event with every recipient, on the emitting thread, with the registry's isolation.
 
-mod common;
+use crate::support;
 
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, ThreadId};
@@ -14,7 +14,7 @@ use microcoaster_realtime::{
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-use common::{JWT_SECRET, token};
+use crate::support::{JWT_SECRET, token};
 
 /// One `HostSink::frame` call as the host saw it.
 #[derive(Debug, Clone)]
@@ -242,7 +242,7 @@ fn unchanged_emits_call_nothing_then_the_sentinel_arrives() {
 fn host_and_server_style_connections_share_one_encoded_event() {
     let (hub, recorder) = host_hub();
     let host_tab = tab(&hub, &recorder, "alice", "user", "modules");
-    let mut local = common::connect(&hub, "alice", "user", "sid-local", "modules");
+    let mut local = support::connect(&hub, "alice", "user", "sid-local", "modules");
     hub.emit_module_added(&json!({"id": "MC-1", "userId": "alice"}))
         .expect("module added");
     let call = recorder.expect_only("user:module:added");
@@ -314,7 +314,7 @@ fn emitting_from_inside_the_sink_is_refused_not_deadlocked() {
 
 #[test]
 fn attaching_a_host_socket_needs_a_sink() {
-    let hub = common::hub();
+    let hub = support::hub();
     let error = hub
         .attach_host(HandshakeContext::default())
         .err()

@@ -3,11 +3,10 @@
 //! events carry the verified identity; the audit sink sees emits, authentications and
 //! closes; an emit from inside a before-emit hook is refused, not a deadlock.
 
-mod support_b;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::support::*;
 use microcoaster_realtime::hooks::{AuditKind, AuditOutcome};
 use microcoaster_realtime::{
     Audience, AuditRecord, AuthDecision, AuthError, AuthRequest, BadInputKind, ClientEvent,
@@ -16,7 +15,6 @@ use microcoaster_realtime::{
 };
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use support_b::*;
 
 #[test]
 fn panicking_hooks_are_counted_and_the_hub_keeps_serving() {
@@ -58,14 +56,14 @@ fn panicking_hooks_are_counted_and_the_hub_keeps_serving() {
     // Authenticator: the attempt is refused, nothing else.
     let mut victim = hub.connect_in_process();
     assert_eq!(
-        victim.authenticate(json!({"boom": true, "token": token("v", "admin")})),
+        victim.authenticate(json!({"boom": true, "token": token("v", "admin", None)})),
         Err(InboundError::Auth(AuthError::HookFailed))
     );
     expect_auth_error(&mut victim, "authenticator_failed");
     assert_eq!(panics(), 1);
     expect_sentinel(&hub, &mut watcher, "w");
     victim
-        .authenticate(json!({"token": token("v", "user")}))
+        .authenticate(json!({"token": token("v", "user", None)}))
         .unwrap();
     assert_eq!(names(&mut victim), ["auth:ok", "page:snapshot"]);
 
@@ -150,7 +148,7 @@ fn before_emit_rewrites_the_payload_every_recipient_gets() {
     // The stored state is not rewritten: a new tab's snapshot still has the name.
     let mut fresh = hub.connect_in_process();
     fresh
-        .authenticate(json!({"token": token("o", "user")}))
+        .authenticate(json!({"token": token("o", "user", None)}))
         .unwrap();
     assert_eq!(next_frame(&mut fresh).name(), "auth:ok");
     let snapshot = next_frame(&mut fresh);
@@ -190,7 +188,7 @@ fn before_emit_drop_sends_nothing_but_the_state_change_stands() {
     assert_eq!(hub.metrics().events_dropped_by_hook, 1);
     let mut fresh = hub.connect_in_process();
     fresh
-        .authenticate(json!({"token": token("o", "user")}))
+        .authenticate(json!({"token": token("o", "user", None)}))
         .unwrap();
     next_frame(&mut fresh);
     assert_eq!(
@@ -437,7 +435,7 @@ fn audit_close_records_name_the_user_for_logout_and_auth_failures() {
     // An authenticated connection that keeps trying to become someone else.
     let mut eve = connect_as(&hub, "8", "user", "modules");
     for _ in 0..2 {
-        eve.authenticate(json!({"token": token("9", "user")}))
+        eve.authenticate(json!({"token": token("9", "user", None)}))
             .unwrap_err();
     }
     assert_eq!(

@@ -2,14 +2,12 @@
 //! connection cap, malformed frames and the inbound rate limit. Each offender is closed
 //! and counted while another connection keeps being served (checked with a sentinel).
 
-mod server_support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use microcoaster_realtime::BadInputKind;
 use microcoaster_realtime::transport::server::{RateLimit, ServerConfig};
 use serde_json::json;
-use server_support::*;
 
 fn small_messages() -> ServerConfig {
     ServerConfig {

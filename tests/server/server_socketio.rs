@@ -2,14 +2,12 @@
 //! encode once across websockets, the websocket, polling and upgrade paths, CONNECT
 //! and its errors, acks, DISCONNECT, heartbeats, HTTP errors and graceful shutdown.
 
-mod server_support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use microcoaster_realtime::EmitOutcome;
 use microcoaster_realtime::transport::server::ServerConfig;
 use serde_json::{Value, json};
-use server_support::*;
 
 #[test]
 fn one_event_to_twenty_admin_websockets_is_encoded_once() {

@@ -1,13 +1,11 @@
 //! Encode once (DESIGN §3, §8): an event is serialized once per wire format, and every
 //! recipient gets the same frame and the same bytes.
 
-mod support_b;
-
 use std::sync::Arc;
 
+use crate::support::*;
 use microcoaster_realtime::{EmitOutcome, InProcessConnection, OutboundEvent, WireFormat};
 use serde_json::{Value, json};
-use support_b::*;
 
 const ADMINS: usize = 50;
 

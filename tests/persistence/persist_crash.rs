@@ -4,8 +4,6 @@
 //! and a full disk (`RLIMIT_FSIZE`): the hub keeps delivering live events and says so in
 //! its metrics.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,7 +14,7 @@ use microcoaster_realtime::persist::{Durability, PersistConfig};
 use microcoaster_realtime::{EmitOutcome, Hub, InProcessConnection, Received};
 use serde_json::{Value, json};
 
-use common::TempDir;
+use crate::support::TempDir;
 
 const CHILD_ENV: &str = "MCRT_CRASH_CHILD";
 const PATH_ENV: &str = "MCRT_CRASH_PATH";
@@ -27,7 +25,12 @@ const BATCH: usize = 1_000;
 
 fn spawn_child(mode: &str, path: &Path) -> Child {
     Command::new(std::env::current_exe().expect("test binary path"))
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "persist_crash::child_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, mode)
         .env(PATH_ENV, path)
         .stdout(Stdio::piped())

@@ -2,12 +2,10 @@
 //! snapshot and events as `{"event","data"}` frames, and every close code the crate
 //! docs promise (1007, 1003, 4001, 4002, 4003).
 
-mod server_support;
-
+use crate::support::*;
 use microcoaster_realtime::BadInputKind;
 use microcoaster_realtime::EmitOutcome;
 use serde_json::json;
-use server_support::*;
 
 #[test]
 fn authenticates_then_gets_auth_ok_snapshot_and_events() {

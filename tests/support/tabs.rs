@@ -1,6 +1,5 @@
-//! Helpers shared by the integration tests: hubs with a known JWT secret, authenticated
-//! in-process connections ("tabs"), frame expectations, and the *nothing-then-sentinel*
-//! check.
+//! Authenticated in-process connections ("tabs"), frame expectations, and the
+//! *nothing-then-sentinel* check.
 //!
 //! Why a sentinel: "connection X received nothing" is only meaningful if X would have
 //! received something had it been sent. Every delivery happens under the hub's one emit
@@ -9,12 +8,7 @@
 //! *very next* frame X holds is that sentinel. If an unwanted event had been queued it
 //! would come first; if X had silently dropped out of the registry the sentinel would
 //! never come. No sleeps are needed anywhere.
-#![allow(dead_code)] // each test crate uses a different subset
-
-#[path = "../jwt/mod.rs"]
-pub mod jwt;
-
-use std::path::{Path, PathBuf};
+use super::{JWT_SECRET, SENTINEL, builder, hub, jwt, token};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,30 +17,6 @@ use microcoaster_realtime::{
     CloseReason, Hub, HubBuilder, InProcessConnection, OutboundEvent, Received,
 };
 use serde_json::{Value, json};
-
-/// The HS256 secret every test hub verifies tokens with.
-pub const JWT_SECRET: &[u8] = b"integration-tests-secret-not-for-production";
-
-/// Name of the host event used as a sentinel.
-pub const SENTINEL: &str = "test:sentinel";
-
-/// A builder with the test JWT secret, for tests that add hooks (stats provider, …).
-pub fn builder() -> HubBuilder {
-    Hub::builder().jwt_secret(JWT_SECRET)
-}
-
-/// A hub with the test JWT secret and nothing else configured.
-pub fn hub() -> Hub {
-    builder()
-        .build()
-        .expect("a hub with default settings builds")
-}
-
-/// A valid HS256 token for `user` with `role` (`"user"` or `"admin"`) and, if given,
-/// login session `sid`; expires in an hour.
-pub fn token(user: &str, role: &str, sid: Option<&str>) -> String {
-    jwt::user_token(JWT_SECRET, user, role, sid)
-}
 
 /// One client connection (a browser tab) and the user it authenticated as.
 pub struct Tab {
@@ -244,39 +214,4 @@ pub fn assert_timestamp(payload: &Value) {
         timestamp + 60_000 >= now && timestamp <= now + 60_000,
         "timestamp {timestamp} is not close to now ({now}) in {payload}"
     );
-}
-
-/// A fresh directory under the system temp dir (`mcrt-<tag>-<pid>-<n>`), removed on drop;
-/// the databases of persistence tests live here.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// Creates an empty directory named after `tag`.
-    pub fn new(tag: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mcrt-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir created");
-        Self(dir)
-    }
-
-    /// The directory itself.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// The database path inside it.
-    pub fn db(&self) -> PathBuf {
-        self.0.join("realtime.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

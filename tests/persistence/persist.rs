@@ -4,8 +4,6 @@
 //! The crash and full-disk cases re-run this test binary as a child process
 //! (`child_process_entry`, driven by `MCRT_PERSIST_CHILD`); run alone it does nothing.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,7 +19,7 @@ use microcoaster_realtime::store::{Maintenance, ModuleRecord};
 use microcoaster_realtime::{Audience, ModuleId, Role, SessionId, UserId};
 use serde_json::{Map, Value, json};
 
-use common::TempDir;
+use crate::support::TempDir;
 
 /// A recent base time, so the default retention (90 days) keeps the test rows.
 fn base() -> u64 {
@@ -604,7 +602,7 @@ fn spawn_child(mode: &str, path: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_process_entry",
+            "persist::child_process_entry",
             "--nocapture",
             "--test-threads=1",
         ])

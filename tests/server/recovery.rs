@@ -5,13 +5,11 @@
 //! expired one or an unknown pid get a fresh session. The native `/ws` protocol does the
 //! same with `client:resume`.
 
-mod server_support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use microcoaster_realtime::transport::server::{RecoveryConfig, ServerConfig};
 use serde_json::{Value, json};
-use server_support::*;
 
 fn recovery_config(window: Duration) -> ServerConfig {
     ServerConfig {

@@ -2,8 +2,6 @@
 //! folder, killed at the end): two hubs in one process stand for two nodes. Fails, never
 //! skips, when `redis-server` (or `MCRT_REDIS_SERVER`) is missing.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
@@ -14,7 +12,7 @@ use microcoaster_realtime::transport::in_process::Received;
 use microcoaster_realtime::{EmitOutcome, Hub};
 use serde_json::json;
 
-use common::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
+use crate::support::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
 
 struct Redis {
     child: Child,

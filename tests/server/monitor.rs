@@ -3,14 +3,12 @@
 //! isolation: a non-admin connection never receives a monitoring event (each "nothing"
 //! is checked up to a sentinel the same connection receives afterwards).
 
-mod server_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use microcoaster_realtime::{Alert, AlertLevel, AlertRules, Hub, MonitorConfig};
 use serde_json::{Value, json};
-use server_support::*;
 
 fn monitored(config: MonitorConfig) -> Hub {
     builder().monitor(config).build().unwrap()

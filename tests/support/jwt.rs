@@ -1,8 +1,6 @@
 //! Token minting for the integration tests, in one place: HS256 tokens for users,
 //! admins and devices, tokens signed with any algorithm or secret (to be refused), and
-//! unsigned `alg: none` tokens. Included by the other support modules with `#[path]`;
-//! it must not build hubs or connections.
-#![allow(dead_code)] // each test crate uses a different subset
+//! unsigned `alg: none` tokens. It must not build hubs or connections.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

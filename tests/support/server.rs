@@ -6,10 +6,6 @@
 //! timeout ([`WAIT`]) and panics with a label when it does not come; conditions that
 //! have no frame to await (a counter, the server's connection count) are polled with
 //! [`eventually`], which also fails after [`WAIT`].
-#![allow(dead_code)] // each test crate uses a different subset
-
-#[path = "../jwt/mod.rs"]
-pub mod jwt;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -19,6 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 use microcoaster_realtime::transport::server::{ServerConfig, ServerHandle};
 use microcoaster_realtime::{Hub, HubBuilder};
 use serde_json::{Value, json};
+
+use super::{SENTINEL, builder, token};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -27,22 +25,6 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 /// How long any awaited frame or condition may take (generous: CI machines are noisy).
 pub const WAIT: Duration = Duration::from_secs(5);
-
-/// The HS256 secret every test hub verifies tokens with.
-pub const JWT_SECRET: &[u8] = b"server-transport-tests-secret";
-
-/// Name of the host event used as a positive sentinel.
-pub const SENTINEL: &str = "test:sentinel";
-
-/// A builder with the test JWT secret.
-pub fn builder() -> HubBuilder {
-    Hub::builder().jwt_secret(JWT_SECRET)
-}
-
-/// A valid HS256 token for `user` with `role`, optionally bound to login session `sid`.
-pub fn token(user: &str, role: &str, sid: Option<&str>) -> String {
-    jwt::user_token(JWT_SECRET, user, role, sid)
-}
 
 /// A hub served on an ephemeral port.
 pub struct Server {

@@ -5,14 +5,14 @@
 //! in place. (The server threads' HTTP API and device traffic through the executor are
 //! covered with real sockets by `bindings/node/test/before-emit.test.js`.)
 
-mod common;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use common::TempDir;
-use common::{assert_nothing_then_sentinel, connect};
+use crate::support::TempDir;
+use crate::support::{assert_nothing_then_sentinel, connect};
 use crossbeam_channel::{Receiver, Sender};
 use microcoaster_realtime::{
     Audience, Durability, Executor, Hub, InProcessConnection, Job, MonitorConfig, Verdict,
@@ -45,7 +45,7 @@ fn hub_with_executor(here: bool) -> (Hub, Receiver<Job>, Arc<Mutex<Vec<ThreadId>
     let (jobs, queued) = crossbeam_channel::unbounded();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let threads = Arc::clone(&seen);
-    let hub = common::builder()
+    let hub = support::builder()
         .device_offline_grace(Duration::from_millis(20))
         .before_emit(move |name: &str, _: &Audience, _: &mut Value| {
             if name.starts_with("module:") {
@@ -60,7 +60,7 @@ fn hub_with_executor(here: bool) -> (Hub, Receiver<Job>, Arc<Mutex<Vec<ThreadId>
 }
 
 fn device(hub: &Hub) -> InProcessConnection {
-    let token = common::jwt::device_token(common::JWT_SECRET, MODULE, OWNER);
+    let token = support::jwt::device_token(support::JWT_SECRET, MODULE, OWNER);
     let conn = hub.connect_in_process();
     conn.authenticate(json!({"token": token}))
         .expect("device authenticates");
@@ -159,7 +159,7 @@ fn a_job_queued_for_a_dropped_hub_does_nothing() {
 #[test]
 fn monitor_ticks_are_published_by_the_executor() {
     let (jobs, queued) = crossbeam_channel::unbounded();
-    let hub = common::builder()
+    let hub = support::builder()
         .monitor(MonitorConfig {
             stats_interval: Duration::from_millis(20),
             activity_window: Duration::from_millis(10),
@@ -204,7 +204,7 @@ fn the_restart_check_goes_through_the_executor() {
         .executor(Queue { jobs, here: false })
         .build()
         .unwrap();
-    let mut tab = common::Tab {
+    let mut tab = support::Tab {
         conn: hub.connect_in_process(),
         user: Some("1".into()),
     };

@@ -3,14 +3,16 @@
 //! nothing is sent at all (`EmitOutcome::Unchanged`).
 //!
 //! Every "receives nothing" is proved with a sentinel the same connection must receive
-//! next (`common::assert_nothing_then_sentinel`). Cast: user 1 is an admin, users 2
+//! next (`support::assert_nothing_then_sentinel`). Cast: user 1 is an admin, users 2
 //! (Alice) and 3 (Bob) are plain users.
 
-mod common;
+use crate::support;
 
 use std::sync::Arc;
 
-use common::{Tab, anonymous, assert_nothing_then_sentinel, assert_timestamp, connect, login};
+use crate::support::{
+    Tab, anonymous, assert_nothing_then_sentinel, assert_timestamp, connect, login,
+};
 use microcoaster_realtime::{
     CloseReason, EmitOutcome, Hub, HubError, InProcessConnection, OutboundEvent,
 };
@@ -89,7 +91,7 @@ impl Cast {
 
 #[test]
 fn module_status_reaches_owner_on_modules_and_dashboard_and_admins_on_admin() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
 
     let outcome = hub.emit_module_online("MC-1", &station_info()).unwrap();
@@ -130,7 +132,7 @@ fn module_status_reaches_owner_on_modules_and_dashboard_and_admins_on_admin() {
 
 #[test]
 fn module_already_online_going_online_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     assert_eq!(
         hub.emit_module_online("MC-1", &station_info()).unwrap(),
@@ -154,7 +156,7 @@ fn module_already_online_going_online_is_unchanged() {
 
 #[test]
 fn offline_module_going_offline_emits_nothing() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     assert_eq!(
         hub.emit_module_offline("MC-1", &station_info()).unwrap(),
@@ -184,7 +186,7 @@ fn offline_module_going_offline_emits_nothing() {
 
 #[test]
 fn admin_owning_a_module_receives_its_status_once_per_tab() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut on_admin = connect(&hub, ADMIN, "admin", "s-admin", "admin");
     let mut on_modules = connect(&hub, ADMIN, "admin", "s-admin", "modules");
     let info = json!({"userId": ADMIN, "name": "Lift", "type": "Lift"});
@@ -201,7 +203,7 @@ fn admin_owning_a_module_receives_its_status_once_per_tab() {
 fn admin_qualifying_both_as_owner_and_as_admin_receives_the_event_once() {
     // A route that shows module status to owners on `admin` too: the admin who owns the
     // module and sits on `admin` is reached by both parts of the audience.
-    let hub = common::builder()
+    let hub = support::builder()
         .route(
             "module:status:changed",
             &["modules", "dashboard", "admin"],
@@ -221,7 +223,7 @@ fn admin_qualifying_both_as_owner_and_as_admin_receives_the_event_once() {
 
 #[test]
 fn module_added_reaches_owner_on_every_page_and_admins_on_admin() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     let module = json!({"id": "MC-1", "userId": 2, "name": "Station principale",
                         "type": "Station", "track": "A"});
@@ -251,7 +253,7 @@ fn module_added_reaches_owner_on_every_page_and_admins_on_admin() {
 
 #[test]
 fn module_added_twice_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     let module = json!({"moduleId": "MC-1", "userId": ALICE});
     assert_eq!(hub.emit_module_added(&module).unwrap(), delivered(4));
@@ -272,7 +274,7 @@ fn module_added_twice_is_unchanged() {
 
 #[test]
 fn module_first_seen_online_is_still_announced_when_added() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     hub.emit_module_online("MC-1", &station_info()).unwrap();
     alice.expect("module:status:changed");
@@ -291,7 +293,7 @@ fn module_first_seen_online_is_still_announced_when_added() {
 
 #[test]
 fn module_removed_reaches_owner_on_every_page_and_admins_on_admin() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     hub.emit_module_online("MC-1", &station_info()).unwrap();
     for tab in [
@@ -325,7 +327,7 @@ fn module_removed_reaches_owner_on_every_page_and_admins_on_admin() {
 
 #[test]
 fn removing_an_unknown_module_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     assert_eq!(
         hub.emit_module_removed(&json!({"id": "MC-404", "userId": ALICE}))
@@ -363,7 +365,7 @@ fn removing_an_unknown_module_is_unchanged() {
 
 #[test]
 fn telemetry_reaches_owner_on_modules_and_dashboard_only() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     hub.emit_module_added(&json!({"id": "MC-1", "userId": ALICE}))
         .unwrap();
@@ -393,7 +395,7 @@ fn telemetry_reaches_owner_on_modules_and_dashboard_only() {
 
 #[test]
 fn user_never_receives_other_users_telemetry() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     let mut bob = connect(&hub, BOB, "user", "s-bob", "modules");
     hub.emit_module_online("MC-B", &json!({"userId": BOB}))
@@ -414,7 +416,7 @@ fn user_never_receives_other_users_telemetry() {
 
 #[test]
 fn equal_telemetry_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     hub.emit_module_online("MC-1", &station_info()).unwrap();
     hub.emit_telemetry_update("MC-1", &json!({"speed": 3, "lap": 1}))
@@ -444,7 +446,7 @@ fn equal_telemetry_is_unchanged() {
 
 #[test]
 fn telemetry_for_an_unknown_module_is_refused() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     let error = hub
         .emit_telemetry_update("MC-404", &json!({"speed": 1}))
@@ -457,7 +459,7 @@ fn telemetry_for_an_unknown_module_is_refused() {
 
 #[test]
 fn login_notifies_the_users_other_sessions_and_admins_on_admin() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut old_session = connect(&hub, ALICE, "user", "s-alice-laptop", "modules");
     let mut old_session_admin_page = connect(&hub, ALICE, "user", "s-alice-laptop", "admin");
     let mut new_session = connect(&hub, ALICE, "user", "s-alice-phone", "dashboard");
@@ -512,7 +514,7 @@ fn assert_no_session_id(frame: &OutboundEvent, session: &str) {
 
 #[test]
 fn same_session_logging_in_twice_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut old_session = connect(&hub, ALICE, "user", "s-alice-laptop", "modules");
     let mut admin = connect(&hub, ADMIN, "admin", "s-admin", "admin");
     let user = json!({"id": ALICE, "name": "Alice"});
@@ -529,7 +531,7 @@ fn same_session_logging_in_twice_is_unchanged() {
 
 #[test]
 fn session_login_lets_the_seed_browser_payload_authenticate() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut admin = connect(&hub, ADMIN, "admin", "s-admin", "admin");
     let mut alice = login(&hub, ALICE, "user", "s-alice", "dashboard");
     admin.expect("admin:user:logged_in");
@@ -557,7 +559,7 @@ fn session_login_lets_the_seed_browser_payload_authenticate() {
 
 #[test]
 fn logout_ends_and_closes_only_that_sessions_connections() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut admin = connect(&hub, ADMIN, "admin", "s-admin", "admin");
     let mut laptop_modules = login(&hub, ALICE, "user", "s-alice-laptop", "modules");
     let mut laptop_admin_page = connect(&hub, ALICE, "user", "s-alice-laptop", "admin");
@@ -596,7 +598,7 @@ fn logout_ends_and_closes_only_that_sessions_connections() {
 
 #[test]
 fn logged_out_session_can_no_longer_authenticate() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut tab = login(&hub, ALICE, "user", "s-alice", "modules");
     hub.emit_user_logged_out(&json!({"id": ALICE}), "s-alice")
         .unwrap();
@@ -616,7 +618,7 @@ fn logged_out_session_can_no_longer_authenticate() {
     );
 
     let mut by_token = anonymous(&hub);
-    let token = common::token(ALICE, "user", Some("s-alice"));
+    let token = support::token(ALICE, "user", Some("s-alice"));
     assert!(
         by_token
             .conn
@@ -632,7 +634,7 @@ fn logged_out_session_can_no_longer_authenticate() {
 
 #[test]
 fn logging_out_an_unknown_session_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut admin = connect(&hub, ADMIN, "admin", "s-admin", "admin");
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     let user = json!({"id": ALICE});
@@ -661,7 +663,7 @@ fn logging_out_an_unknown_session_is_unchanged() {
 
 #[test]
 fn profile_update_sends_only_changed_fields_to_every_tab_of_the_user() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     let old = json!({"id": 2, "name": "Ada", "email": "ada@example.org"});
     let new = json!({"id": 2, "name": "Ada L.", "email": "ada@example.org"});
@@ -685,7 +687,7 @@ fn profile_update_sends_only_changed_fields_to_every_tab_of_the_user() {
 
 #[test]
 fn profile_update_changing_nothing_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     let same = json!({"id": ALICE, "name": "Ada"});
     assert_eq!(
@@ -712,7 +714,7 @@ fn profile_update_changing_nothing_is_unchanged() {
 
 #[test]
 fn registration_reaches_admins_on_admin_page_only() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     let mut newcomer = connect(&hub, "5", "user", "s-eve", "admin");
     let user = json!({"id": 5, "name": "Eve"});
@@ -740,7 +742,7 @@ fn registration_reaches_admins_on_admin_page_only() {
 fn stats_reach_admins_on_admin_page_only_and_only_when_changed() {
     let stats = Arc::new(Mutex::new(json!({"users": 2, "modules": 5})));
     let source = Arc::clone(&stats);
-    let hub = common::builder()
+    let hub = support::builder()
         .stats_provider(move || Ok(source.lock().clone()))
         .build()
         .unwrap();
@@ -768,7 +770,7 @@ fn stats_reach_admins_on_admin_page_only_and_only_when_changed() {
 
 #[test]
 fn admin_action_reaches_admins_on_admin_page_every_time() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     let details = json!({"userId": BOB, "to": "admin"});
     for _ in 0..2 {
@@ -789,7 +791,7 @@ fn admin_action_reaches_admins_on_admin_page_every_time() {
 
 #[test]
 fn maintenance_reaches_every_authenticated_connection() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     assert_eq!(
         hub.emit_maintenance_mode(true, "Mise à jour", 1).unwrap(),
@@ -815,7 +817,7 @@ fn maintenance_reaches_every_authenticated_connection() {
 
 #[test]
 fn maintenance_in_the_same_state_with_the_same_message_is_unchanged() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     hub.emit_maintenance_mode(true, "Mise à jour", ADMIN)
         .unwrap();
@@ -847,12 +849,12 @@ fn maintenance_in_the_same_state_with_the_same_message_is_unchanged() {
 
 #[test]
 fn connection_authenticating_during_maintenance_is_told_in_snapshot_and_event() {
-    let hub = common::hub();
+    let hub = support::hub();
     hub.emit_maintenance_mode(true, "Mise à jour", ADMIN)
         .unwrap();
 
     let mut late = anonymous(&hub);
-    let token = common::token(BOB, "user", Some("s-bob"));
+    let token = support::token(BOB, "user", Some("s-bob"));
     late.conn
         .authenticate(json!({"token": token, "page": "modules"}))
         .unwrap();
@@ -874,7 +876,7 @@ fn connection_authenticating_during_maintenance_is_told_in_snapshot_and_event() 
     let mut after = anonymous(&hub);
     after
         .conn
-        .authenticate(json!({"token": common::token(ALICE, "user", None), "page": "modules"}))
+        .authenticate(json!({"token": support::token(ALICE, "user", None), "page": "modules"}))
         .unwrap();
     after.user = Some(ALICE.to_owned());
     after.expect("auth:ok");
@@ -886,7 +888,7 @@ fn connection_authenticating_during_maintenance_is_told_in_snapshot_and_event() 
 
 #[test]
 fn host_events_in_reserved_prefixes_are_refused() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     for name in [
         "auth:ok",
@@ -918,7 +920,7 @@ fn host_events_in_reserved_prefixes_are_refused() {
 
 #[test]
 fn emit_to_user_reaches_every_tab_of_that_user_only() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     assert_eq!(
         hub.emit_to_user(2, "coaster:lap", &json!({"lap": 7}))
@@ -940,7 +942,7 @@ fn emit_to_user_reaches_every_tab_of_that_user_only() {
 
 #[test]
 fn emit_to_admins_reaches_admins_on_every_page_only() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut cast = Cast::new(&hub);
     assert_eq!(
         hub.emit_to_admins("coaster:alert", &json!({"level": "high"}))
@@ -959,7 +961,7 @@ fn emit_to_admins_reaches_admins_on_every_page_only() {
 
 #[test]
 fn user_with_three_tabs_gets_each_event_once_per_tab_that_shows_it() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut modules_a = connect(&hub, ALICE, "user", "s-alice-laptop", "modules");
     let mut modules_b = connect(&hub, ALICE, "user", "s-alice-phone", "modules");
     let mut admin_page = connect(&hub, ALICE, "user", "s-alice-laptop", "admin");
@@ -999,7 +1001,7 @@ fn user_with_three_tabs_gets_each_event_once_per_tab_that_shows_it() {
 
 #[test]
 fn snapshot_after_authenticate_lists_only_the_users_own_modules() {
-    let hub = common::hub();
+    let hub = support::hub();
     hub.emit_module_online("MC-1", &station_info()).unwrap();
     hub.emit_telemetry_update("MC-1", &json!({"speed": 3}))
         .unwrap();
@@ -1008,7 +1010,7 @@ fn snapshot_after_authenticate_lists_only_the_users_own_modules() {
     hub.emit_stats_update_with(&json!({"users": 2})).unwrap();
 
     let mut alice = anonymous(&hub);
-    let token = common::token(ALICE, "user", Some("s-alice"));
+    let token = support::token(ALICE, "user", Some("s-alice"));
     let ack = alice
         .conn
         .authenticate(json!({"token": token, "page": "dashboard"}))
@@ -1047,7 +1049,7 @@ fn snapshot_after_authenticate_lists_only_the_users_own_modules() {
 
 #[test]
 fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
-    let hub = common::hub();
+    let hub = support::hub();
     hub.emit_module_added(&json!({"id": "MC-1", "userId": ALICE}))
         .unwrap();
     hub.emit_module_added(&json!({"id": "MC-A", "userId": ADMIN}))
@@ -1056,7 +1058,7 @@ fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
         .unwrap();
 
     let mut admin = anonymous(&hub);
-    let token = common::token(ADMIN, "admin", Some("s-admin"));
+    let token = support::token(ADMIN, "admin", Some("s-admin"));
     admin
         .conn
         .authenticate(json!({"token": token, "page": "admin"}))
@@ -1089,7 +1091,7 @@ fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
 
 #[test]
 fn client_page_sends_a_snapshot_and_moves_the_tab_to_that_pages_events() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     let mut admin = connect(&hub, ADMIN, "admin", "s-admin", "modules");
     hub.emit_module_online("MC-1", &station_info()).unwrap();
@@ -1137,7 +1139,7 @@ fn client_page_sends_a_snapshot_and_moves_the_tab_to_that_pages_events() {
 
 #[test]
 fn unauthenticated_connection_cannot_change_page() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut stranger = anonymous(&hub);
     assert!(
         stranger
@@ -1155,7 +1157,7 @@ fn unauthenticated_connection_cannot_change_page() {
 
 #[test]
 fn switching_maintenance_off_while_off_is_unchanged_whatever_the_message() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = connect(&hub, ALICE, "user", "s-alice", "modules");
     assert_eq!(
         hub.emit_maintenance_mode(false, "anything", ADMIN).unwrap(),
@@ -1175,7 +1177,7 @@ fn switching_maintenance_off_while_off_is_unchanged_whatever_the_message() {
 
 #[test]
 fn logout_naming_another_users_session_is_refused_and_closes_nothing() {
-    let hub = common::hub();
+    let hub = support::hub();
     let mut alice = login(&hub, ALICE, "user", "s-alice", "modules");
     let error = hub
         .emit_user_logged_out(&json!({"id": BOB}), "s-alice")
@@ -1191,7 +1193,7 @@ fn logout_naming_another_users_session_is_refused_and_closes_nothing() {
 
 #[test]
 fn logout_closes_only_the_named_users_connections_with_that_session_id() {
-    let hub = common::hub();
+    let hub = support::hub();
     // Two JWTs carrying the same sid for different users: a host mistake the hub must
     // not turn into closing someone else's tab.
     let mut alice = connect(&hub, ALICE, "user", "shared-sid", "modules");

@@ -3,11 +3,11 @@
 //! after the grace period (a quick reconnect emits nothing), and a device never receives
 //! user or admin events.
 
-mod common;
+use crate::support;
 
 use std::time::Duration;
 
-use common::{Tab, assert_nothing_then_sentinel, connect};
+use crate::support::{Tab, assert_nothing_then_sentinel, connect};
 use microcoaster_realtime::{EmitOutcome, Hub, InProcessConnection, Received};
 use serde_json::{Value, json};
 
@@ -15,11 +15,11 @@ const OWNER: &str = "7";
 const MODULE: &str = "MC-7001-STN";
 
 fn device_token(module: &str, owner: &str) -> String {
-    common::jwt::device_token(common::JWT_SECRET, module, owner)
+    support::jwt::device_token(support::JWT_SECRET, module, owner)
 }
 
 fn hub_with_grace(grace: Duration) -> Hub {
-    common::builder()
+    support::builder()
         .device_offline_grace(grace)
         .build()
         .unwrap()

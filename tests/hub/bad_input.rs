@@ -1,14 +1,12 @@
 //! Bad input from clients and from the host: every case gets a typed error (never a
 //! panic), is counted in `hub.metrics()`, and leaves every other connection served.
 
-mod support_b;
-
+use crate::support::*;
 use microcoaster_realtime::{
     AuthError, BadInputKind, EmitOutcome, Hub, HubError, IdError, InProcessConnection,
     InboundError, input::InputError, protocol::native::FrameError,
 };
 use serde_json::{Value, json};
-use support_b::*;
 
 /// A hub, one authenticated bystander (user `w`), and its connection.
 fn hub_with_bystander(hub: Hub) -> (Hub, InProcessConnection) {
@@ -334,7 +332,7 @@ fn invalid_module_ids_are_refused_with_typed_errors() {
     );
     assert_eq!(next_frame(&mut bystander).name(), "module:status:changed");
     let mut tab = hub.connect_in_process();
-    tab.authenticate(json!({"token": token("w", "user")}))
+    tab.authenticate(json!({"token": token("w", "user", None)}))
         .unwrap();
     assert_eq!(next_frame(&mut tab).name(), "auth:ok");
     let snapshot = next_frame(&mut tab);

@@ -2,10 +2,8 @@
 //! `prometheus-client` from the hub's counters, after real Socket.IO traffic, and its
 //! optional bearer token.
 
-mod server_support;
-
+use crate::support::*;
 use serde_json::json;
-use server_support::*;
 
 fn get(url: &str, token: Option<&str>) -> (u16, String, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()

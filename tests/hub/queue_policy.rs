@@ -2,13 +2,11 @@
 //! telemetry for one module is conflated (latest wins); past the bound the slow
 //! connection alone is closed, with a reason, and counted.
 
-mod support_b;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use microcoaster_realtime::{CloseReason, EmitOutcome, Received};
 use serde_json::json;
-use support_b::*;
 
 /// Far more than any emit here takes; an emit that waited for a reader would exceed it.
 const PROMPT: Duration = Duration::from_secs(2);

@@ -1,0 +1,6 @@
+//! Several hubs sharing a real `redis-server` (the Redis broker).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod broker_redis;

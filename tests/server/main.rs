@@ -1,0 +1,13 @@
+//! The server transport over real sockets on 127.0.0.1: Socket.IO (websocket, polling,
+//! upgrade), the native `/ws` protocol, limits, `GET /metrics`, admin monitoring and
+//! connection-state recovery.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod metrics_endpoint;
+mod monitor;
+mod recovery;
+mod server_limits;
+mod server_native;
+mod server_socketio;
