@@ -3,7 +3,6 @@
 //! The real-time core of MicroCoaster.
 //!
 //! ```
-//! use std::time::Duration;
 //! use microcoaster_realtime::{EmitOutcome, Hub};
 //! use serde_json::json;
 //!
@@ -34,7 +33,6 @@
 //! }
 //! assert_eq!(names(&mut bob), ["auth:ok", "page:snapshot"]); // nothing of Ada's
 //! assert!(names(&mut stranger).is_empty());                  // nothing before authenticate
-//! # let _ = Duration::ZERO;
 //! ```
 //!
 //! ## Tour
@@ -84,149 +82,12 @@
 //! ## Serving
 //!
 //! [`Hub::serve`] starts the server transport ([`transport::server`]) on its own tokio
-//! runtime and returns a [`ServerHandle`] (bound
-//! address, `shutdown()`). It serves three protocols on one port:
-//!
-//! **Socket.IO v5 over Engine.IO v4** at `/socket.io/`, for the official clients
-//! (browser, Node, python-socketio), over websocket, long-polling, or polling upgraded
-//! to websocket. Frames the server sends: `0{sid,upgrades,pingInterval,pingTimeout,
-//! maxPayload}` (open), `2` (ping, every `ping_interval`; no `3` within `ping_timeout`
-//! closes the session), `40{"sid"}` (namespace joined), `44{"message","data":{"code"}}`
-//! (CONNECT refused: unknown namespace, or credentials in `auth` refused), `42["event",
-//! data]` (every event), `43<id>[body]` (ack of an event that asked for one:
-//! `client:authenticate` gets the `auth:ok` or `{code,message}` body), `41` (the server
-//! disconnects the client: after a logout or too many failed authentications; the
-//! official client then does not reconnect), `6` (noop during an upgrade), `1` (close,
-//! over polling). Credentials may come in the CONNECT `auth` object (`io(url, {auth:
-//! {token}})` or the seed's `{userId, userType, page, sessionId}`) or in a
-//! `client:authenticate` event. HTTP errors: 400 `{"code","message"}` (0 unknown
-//! transport, 1 unknown session id, 2 bad handshake method, 3 bad request, 5 unsupported
-//! protocol version), 413 for a body over `max_payload`, 503 past `max_connections`.
-//!
-//! **The native JSON protocol** at `/ws`, for devices and languages without a Socket.IO
-//! client: every text frame both ways is `{"event": "<name>", "data": <JSON>}`. Send
-//! `client:authenticate` (same payload; devices use a device JWT or `{moduleId,
-//! deviceKey}`), then `client:page` or any event; a device sends `telemetry`. Close
-//! codes: 1000 normal, 1001 shutdown, 1003 binary frame, 1007 invalid UTF-8/JSON or a
-//! frame of the wrong shape, 1008 `auth_timeout` or `rate_limited`, 1009 over
-//! `max_message_bytes`, 4001 `slow_consumer`, 4002 `logged_out`, 4003
-//! `too_many_auth_failures`.
-//!
-//! **Connection-state recovery** (both protocols; off unless
-//! [`ServerConfig::recovery`](transport::server::ServerConfig) is set, `--recovery-window-ms`
-//! in the server example). Every event then carries its offset, a number that only
-//! grows across the whole hub (the same bytes for every recipient):
-//! `42["name",data,"<offset>"]` on Socket.IO, `{"event","data","offset":<n>}` natively;
-//! replies to one connection (`auth:*`, `page:snapshot`, acks) carry none.
-//! - Socket.IO: the CONNECT reply is `40{"sid","pid"}`, `pid` being a private, random
-//!   session id. The official client (4.8) keeps it and the last offset and reconnects
-//!   with `40{"pid","offset",…auth}`. Within the window the reply carries the same `pid`
-//!   (`socket.recovered === true`) and is followed by every event the client missed, in
-//!   order, exactly once, with its identity and page restored (no `auth:ok` again);
-//!   otherwise a new `pid` and a fresh session, authenticated from the same `auth`
-//!   object, which gets `auth:ok` and `page:snapshot` as on a first connect. A client
-//!   back before the server noticed its old transport died (half-open TCP) takes the
-//!   connection over: the old session is closed and the new one recovers.
-//! - Native: after `auth:ok` and `page:snapshot` a user or admin connection gets
-//!   `auth:resumable {pid}`. A new connection may send `client:resume {pid, offset}`
-//!   (offset: the last one seen; omitted or `null` for none) instead of authenticating:
-//!   `auth:resumed {pid}` then the missed frames in order, or `auth:resume_failed
-//!   {code, message}` (`unknown_pid`, `session_closed`, `offset_too_old`,
-//!   `wrong_protocol`, `already_authenticated`, `bad_resume`) and the connection stays
-//!   open for `client:authenticate`.
-//!
-//! A connection is kept ("parked") for recovery when its transport is lost (websocket
-//! closed or broken, Engine.IO close, ping timeout), not when the client disconnects on
-//! purpose (Socket.IO `41`), nor after a close decided by the server (logout, auth
-//! failures, protocol errors, rate limit, shutdown). While parked it stays in the
-//! registry, so it receives exactly what it is entitled to (isolation holds on replay),
-//! without telemetry conflation, up to the queue bound (1,024 frames by default; past
-//! it the connection is dropped). A `pid` is a bearer secret for the window (2 minutes
-//! by default): treat it like a session id. A session logged out while parked, a
-//! device connection (its module's offline grace period covers quick reconnects), and
-//! anything past the window or the `max_parked` bound are not recoverable; after a
-//! server restart every `pid` is unknown. With persistence on, published events are
-//! also appended to the event history table with the same offsets (a durable record
-//! of what was sent; recovery itself replays from memory).
-//!
-//! **The HTTP API** `POST /api/v1/emit/<call>` ([`transport::server::api`]) when
-//! `ServerConfig::api_key` is set.
-//!
-//! Limits (all in [`ServerConfig`], each counted in
-//! [`Hub::metrics`]): messages over `max_message_bytes` (64 KiB) close that connection;
-//! not authenticated within `auth_deadline` (10 s) closes it; past `max_connections`
-//! (100,000) new handshakes get HTTP 503; malformed Engine.IO / Socket.IO / JSON frames
-//! close that connection only; inbound messages pass a token bucket (`burst` 100,
-//! refilled 50/s): a message without a token is dropped and counted, and a connection
-//! that keeps sending with an empty bucket (more than `burst` drops in a row) is closed.
-//!
-//! ## Decisions where the design is silent
-//!
-//! - Re-authenticating a connection as the *same* user (new token, other session, new
-//!   role) is allowed; as another user it is refused with `auth:error
-//!   {code: "identity_change"}`: open a new connection instead.
-//! - After `max_auth_failures` refusals (default 5) a connection is closed with reason
-//!   `too_many_auth_failures`. An event other than `client:authenticate` before
-//!   authentication counts as a failure and gets `auth:error {code: "not_authenticated"}`.
-//! - A module first seen through `emit_module_online`/`offline` needs `userId` in `info`
-//!   (its owner); later calls may omit it, and naming another owner is refused
-//!   (`owner_mismatch`): transfer a module with `emit_module_removed` then
-//!   `emit_module_added`. Modules seen only through online/offline are known but not
-//!   "added", so a later `emit_module_added` still announces them.
-//! - `emit_telemetry_update` for an unknown module is refused (`unknown_module`): its
-//!   owner, hence its audience, is unknown.
-//! - Events may arrive in this order on a fresh connection: `auth:ok`, `page:snapshot`,
-//!   then events; the snapshot is built under the emit lock, so no event is lost or
-//!   interleaved.
-//! - `page:snapshot` lists the connection's own modules (for admins too); admins on
-//!   `admin` also get the last stats sent.
-//! - `emit_to_admins` reaches admin connections on every page unless a route limits it.
-//! - A logged-out session id is refused afterwards by both built-in authenticators (also
-//!   as a JWT `sid`) until it logs in again.
-//! - A before-emit filter may rewrite an event's payload or drop it, never its audience.
-//! - After a restart with persistence, modules saved as online stay online (a device
-//!   that comes back emits nothing) unless [`HubBuilder::offline_after_restart`] is set:
-//!   then those without a sign of life within the grace period go offline. The server
-//!   example sets it to 30 s.
-//! - Connection-state recovery is off unless configured (see "Serving"); with
-//!   persistence on, published events are then also appended to the event history with
-//!   their offsets. Replay itself comes from connections kept in memory, so it does not
-//!   survive a restart: after one, a client's `pid` is unknown and it gets a fresh
-//!   session.
-//! - Admin monitoring is off in the library unless [`HubBuilder::monitor`] is called (a
-//!   hub sends nothing its host did not ask for, and has no extra thread); the server
-//!   example turns it on. Monitoring events reach admins on the `admin` page only, and
-//!   an admin who opens the page later gets alerts raised from then on
-//!   ([`Hub::alerts`] lists those already raised). Activity entries carry ids (user,
-//!   module, admin action name), never profiles, session ids or action details.
-//! - `admin:server:stats` rates are over the last interval and rounded (0.1 event/s,
-//!   0.1 % CPU, whole MiB), so a quiet server stops sending them. Delivery latency is
-//!   measured from the emit to the server transport taking the frame (the oldest frame
-//!   of each batch a socket drains), in buckets from 100 µs to 5 s; p50/p99 are bucket
-//!   upper bounds.
-//! - `GET /metrics` is open by default (counters hold no ids or payloads); set
-//!   `ServerConfig::metrics_token` to require a bearer token.
-//! - Emits the library originates itself (the device grace timer, the restart check,
-//!   monitor ticks, device connections and telemetry and the HTTP API on server
-//!   threads) run in place on that library thread unless the host gives a
-//!   [`HubBuilder::executor`]: then each is a [`Job`] the host runs on its own thread,
-//!   in order. That is how a single-threaded host (Node) runs a before-emit filter
-//!   synchronously without deadlocking: no emit, hence no filter call under the emit
-//!   lock, happens off its thread. With an executor, a device's telemetry received off
-//!   the host's thread is acknowledged `{"outcome": "queued"}`, and an HTTP API call
-//!   waits up to 10 s for its emit (else `503 host_busy`). A C or JS filter that fails
-//!   drops its event and counts in `hook_panics`, like a panicking Rust filter and a
-//!   raising Python one.
-//! - C ABI, host-callback transport: frames produced on library threads (the device
-//!   grace timer, a served device connection) are handed to the host by one delivery
-//!   thread per hub, and later frames queue behind them until it is drained, so a
-//!   callback never waits for a host's event loop while the emit lock is held, and every
-//!   socket still gets events in emit order ([`ffi::host`]). Likewise a C audit sink
-//!   gets records caused on library threads from its own thread ([`ffi::emit_hooks`]).
-//! - Node attach mode: an event the host's own handlers listen to on a socket (the seed's
-//!   `esp:register`) is the host's and is not forwarded to the library. The Node package
-//!   has no before-emit hook (it would run under the emit lock on the grace timer thread
-//!   and wait for the event loop); C hosts have it.
+//! runtime and returns a [`ServerHandle`] (bound address, `shutdown()`). It serves, on
+//! one port, Socket.IO v5 at `/socket.io/` for the official clients, the native JSON
+//! protocol at `/ws` for devices, and the HTTP API `POST /api/v1/emit/<call>` for
+//! backends in any language. What goes over each wire, connection-state recovery and
+//! the limits are in [`docs::wire`]; what the library does where the design is silent,
+//! in [`docs::decisions`].
 
 #![deny(unsafe_code)]
 
@@ -234,6 +95,7 @@ pub mod auth;
 pub mod broker;
 pub mod call;
 mod devices;
+pub mod docs;
 pub mod event;
 #[allow(unsafe_code)]
 pub mod ffi;

@@ -93,7 +93,7 @@ impl Drop for Connection {
 /// [`HubBuilder::host_sink`](crate::HubBuilder::host_sink).
 pub trait HostSink: Send + Sync + 'static {
     /// One event for `recipients` (host connections only; never empty). Runs on the
-    /// thread that made the emit call, or, for replies (`auth:success`,
+    /// thread that made the emit call, or, for replies (`auth:ok`,
     /// `page:snapshot`…), on the thread that passed the inbound message; the emit lock is
     /// held, so an `emit_*` from here returns [`HubError::Reentrant`](crate::HubError).
     /// [`OutboundEvent::socketio_packet`] is the Socket.IO packet to write to each
