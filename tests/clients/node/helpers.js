@@ -1,13 +1,14 @@
 'use strict';
 // Shared helpers for the real-client suite: start the real server example as a child
 // process, drive it through the HTTP API, mint JWTs, await Socket.IO events with
-// timeouts (a timeout is a failure; nothing here sleeps to synchronise), and check the
-// exact events a socket received up to a sentinel.
+// timeouts (a timeout is a failure; nothing here sleeps to synchronise), check the exact
+// events a socket received up to a sentinel, and put a proxy refusing websocket in front.
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { io } = require('socket.io-client');
@@ -268,6 +269,47 @@ async function assertNothingBeforeSentinel(server, socket, userId, forbidden) {
   return before;
 }
 
+/**
+ * A reverse proxy on 127.0.0.1 in front of `server` that forwards plain HTTP requests
+ * (so long-polling works through it) and refuses every websocket upgrade with a 403,
+ * as a proxy without websocket support does. Resolves to {url, refusedUpgrades (a
+ * count), close()}.
+ */
+function startNoWebsocketProxy(server) {
+  const target = new URL(server.url);
+  const proxy = { refusedUpgrades: 0 };
+  const listener = http.createServer((request, response) => {
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.destroy());
+    // A client that goes away mid long-poll ends the upstream request too.
+    response.on('close', () => {
+      if (!response.writableFinished) upstream.destroy();
+    });
+    request.pipe(upstream);
+  });
+  listener.on('upgrade', (request, socket) => {
+    proxy.refusedUpgrades += 1;
+    socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return new Promise((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(0, '127.0.0.1', () => {
+      proxy.url = `http://127.0.0.1:${listener.address().port}`;
+      proxy.close = () => new Promise((done) => {
+        listener.closeAllConnections();
+        listener.close(done);
+      });
+      resolve(proxy);
+    });
+  });
+}
+
 /** Closes sockets, ignoring ones already closed. */
 function closeAll(...sockets) {
   for (const socket of sockets) {
@@ -307,6 +349,7 @@ module.exports = {
   mintToken,
   once,
   received,
+  startNoWebsocketProxy,
   startServer,
   uid,
 };
