@@ -1,12 +1,14 @@
 'use strict';
 // Shared helpers for the real-client suite: start the real server example as a child
-// process, drive it through the HTTP API, mint JWTs, and await Socket.IO events with
-// timeouts (a timeout is a failure; nothing here sleeps to synchronise).
+// process, drive it through the HTTP API, mint JWTs, await Socket.IO events with
+// timeouts (a timeout is a failure; nothing here sleeps to synchronise), check the exact
+// events a socket received up to a sentinel, and put a proxy refusing websocket in front.
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { io } = require('socket.io-client');
@@ -208,35 +210,104 @@ async function connectAuthed(url, options = {}) {
 }
 
 /**
- * The "receives nothing" check, always paired with a positive sentinel: sends
- * `test:sentinel` with a fresh nonce through the API (`to_user` to `userId`), waits for
- * it on `socket`, and asserts that none of `forbidden` arrived on `socket` before it.
- * Events of one connection are delivered in the order the hub queued them, and an API
- * call returns once its events are queued, so anything emitted before the sentinel
- * would have arrived first. Returns the names of the events that came before it.
+ * The positive sentinel every "receives nothing" check is paired with: sends
+ * `test:sentinel` with a fresh nonce through the API (`call` with `target`, e.g.
+ * `'to_user', {userId}` or `'to_admins', {}`), waits until it arrived on every socket
+ * of `sockets` (made by `connect`), and returns, per socket, the names of every event
+ * it received since it connected, up to and including that sentinel. Events of one
+ * connection are delivered in the order the hub queued them, and an API call returns
+ * once its events are queued, so anything emitted to a socket before the sentinel
+ * arrived before it.
  */
-function assertNothingBeforeSentinel(server, socket, userId, forbidden) {
-  return sentinelCheck(server, socket, 'to_user', { userId }, forbidden);
-}
-
-/** The same check with the sentinel sent by `to_admins`, for an admin socket. */
-function assertNothingBeforeAdminSentinel(server, socket, forbidden) {
-  return sentinelCheck(server, socket, 'to_admins', {}, forbidden);
-}
-
-async function sentinelCheck(server, socket, call, target, forbidden) {
+async function eventsThroughSentinel(server, sockets, call, target) {
   const nonce = crypto.randomUUID();
   const isSentinel = (entry) => entry.event === 'test:sentinel' && entry.data && entry.data.nonce === nonce;
-  const waiting = received(socket, 'test:sentinel', TIMEOUT_MS, (data) => isSentinel({ event: 'test:sentinel', data }));
+  const waiting = sockets.map((socket) =>
+    received(socket, 'test:sentinel', TIMEOUT_MS, (data) => isSentinel({ event: 'test:sentinel', data })));
   await server.api(call, { ...target, event: 'test:sentinel', data: { nonce } });
-  await waiting;
-  const before = socket.received.slice(0, socket.received.findIndex(isSentinel)).map((entry) => entry.event);
+  await Promise.all(waiting);
+  return sockets.map((socket) =>
+    socket.received.slice(0, socket.received.findIndex(isSentinel) + 1).map((entry) => entry.event));
+}
+
+/**
+ * The "receives nothing else" check: sends one sentinel to `userId` and asserts that
+ * each of `sockets` (one socket or an array) received exactly `expected`, in order,
+ * since it connected, and then the sentinel. An allow-list, not a deny-list: any
+ * event not named, whatever its name, fails the check.
+ */
+async function assertEventsThroughSentinel(server, sockets, userId, expected) {
+  return assertExact(server, sockets, 'to_user', { userId }, expected);
+}
+
+/** The same check with the sentinel sent by `to_admins`, for admin sockets. */
+async function assertAdminEventsThroughSentinel(server, sockets, expected) {
+  return assertExact(server, sockets, 'to_admins', {}, expected);
+}
+
+async function assertExact(server, sockets, call, target, expected) {
+  const list = Array.isArray(sockets) ? sockets : [sockets];
+  const arrived = await eventsThroughSentinel(server, list, call, target);
+  for (const names of arrived) {
+    assert.deepEqual(names, [...expected, 'test:sentinel'], `events through the sentinel: ${JSON.stringify(names)}`);
+  }
+}
+
+/**
+ * The older deny-list form, kept for the recovery suites: sends a sentinel to `userId`,
+ * throws if any of `forbidden` arrived on `socket` before it, and returns the names of
+ * the events that came before it.
+ */
+async function assertNothingBeforeSentinel(server, socket, userId, forbidden) {
+  const [names] = await eventsThroughSentinel(server, [socket], 'to_user', { userId });
+  const before = names.slice(0, -1);
   for (const name of forbidden) {
     if (before.includes(name)) {
       throw new Error(`'${name}' arrived but must not have: ${JSON.stringify(before)}`);
     }
   }
   return before;
+}
+
+/**
+ * A reverse proxy on 127.0.0.1 in front of `server` that forwards plain HTTP requests
+ * (so long-polling works through it) and refuses every websocket upgrade with a 403,
+ * as a proxy without websocket support does. Resolves to {url, refusedUpgrades (a
+ * count), close()}.
+ */
+function startNoWebsocketProxy(server) {
+  const target = new URL(server.url);
+  const proxy = { refusedUpgrades: 0 };
+  const listener = http.createServer((request, response) => {
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', () => response.destroy());
+    // A client that goes away mid long-poll ends the upstream request too.
+    response.on('close', () => {
+      if (!response.writableFinished) upstream.destroy();
+    });
+    request.pipe(upstream);
+  });
+  listener.on('upgrade', (request, socket) => {
+    proxy.refusedUpgrades += 1;
+    socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return new Promise((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(0, '127.0.0.1', () => {
+      proxy.url = `http://127.0.0.1:${listener.address().port}`;
+      proxy.close = () => new Promise((done) => {
+        listener.closeAllConnections();
+        listener.close(done);
+      });
+      resolve(proxy);
+    });
+  });
 }
 
 /** Closes sockets, ignoring ones already closed. */
@@ -266,16 +337,19 @@ module.exports = {
   JWT_SECRET,
   TIMEOUT_MS,
   api,
-  assertNothingBeforeAdminSentinel,
+  assertAdminEventsThroughSentinel,
+  assertEventsThroughSentinel,
   assertNothingBeforeSentinel,
   closeAll,
   connect,
   connectAuthed,
   connected,
   dropTransport,
+  eventsThroughSentinel,
   mintToken,
   once,
   received,
+  startNoWebsocketProxy,
   startServer,
   uid,
 };

@@ -16,11 +16,19 @@ after(async () => {
   if (server) await server.stop();
 });
 
-async function roundTrip(t, transportOptions, expectedTransport) {
+/**
+ * Connects with `transportOptions` to `url`, checks the session works over
+ * `expectedTransport`, and resolves to {socket, attempted}, `attempted` being the
+ * transport the client opened first.
+ */
+async function roundTrip(t, transportOptions, expectedTransport, url = server.url) {
   const user = h.uid('user');
   const token = h.mintToken({ sub: user });
-  const socket = await h.connectAuthed(server.url, { ...transportOptions, auth: { token } });
+  const socket = h.connect(url, { ...transportOptions, auth: { token } });
   t.after(() => socket.close());
+  // io() opens its first transport synchronously.
+  const attempted = socket.io.engine.transport.name;
+  await h.connected(socket);
   if (expectedTransport === 'websocket' && socket.io.engine.transport.name !== 'websocket') {
     await h.once(socket.io.engine, 'upgrade');
   }
@@ -47,8 +55,9 @@ async function roundTrip(t, transportOptions, expectedTransport) {
     await server.api('module_online', { moduleId, userId: user, type: 'Station', name: 'Gare' }),
     { outcome: 'unchanged' },
   );
-  const before = await h.assertNothingBeforeSentinel(server, socket, user, []);
-  assert.equal(before.filter((e) => e === 'module:status:changed').length, 1, `events: ${before}`);
+  await h.assertEventsThroughSentinel(server, socket, user, ['auth:ok', 'page:snapshot', 'module:status:changed']);
+  assert.equal(socket.io.engine.transport.name, expectedTransport);
+  return { socket, attempted };
 }
 
 test('websocket only', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -63,8 +72,19 @@ test('default: polling upgraded to websocket', { timeout: TEST_TIMEOUT }, async 
   await roundTrip(t, {}, 'websocket');
 });
 
-test('websocket first, polling as fallback (tryAllTransports)', { timeout: TEST_TIMEOUT }, async (t) => {
-  await roundTrip(t, { transports: ['websocket', 'polling'], tryAllTransports: true }, 'websocket');
+test('websocket first with polling as fallback (tryAllTransports): websocket when it works', { timeout: TEST_TIMEOUT }, async (t) => {
+  const { attempted } = await roundTrip(t, { transports: ['websocket', 'polling'], tryAllTransports: true }, 'websocket');
+  assert.equal(attempted, 'websocket');
+});
+
+test('websocket refused by a proxy: the client falls back to polling (tryAllTransports)', { timeout: TEST_TIMEOUT }, async (t) => {
+  const proxy = await h.startNoWebsocketProxy(server);
+  t.after(() => proxy.close());
+  const { socket, attempted } = await roundTrip(
+    t, { transports: ['websocket', 'polling'], tryAllTransports: true }, 'polling', proxy.url);
+  assert.equal(attempted, 'websocket', 'the client tried websocket first');
+  assert.equal(proxy.refusedUpgrades, 1, 'the proxy refused that websocket upgrade');
+  assert.deepEqual(socket.io.engine.transports, ['polling'], 'the client gave up websocket for this connection');
 });
 
 test('CONNECT to an unknown namespace gets connect_error', { timeout: TEST_TIMEOUT }, async (t) => {
