@@ -88,13 +88,18 @@ class Recorder:
             return condition()
 
     def wait_event(self, name: str, predicate: Callable[[Any], bool] = lambda data: True) -> Any:
-        def found() -> Optional[Tuple[Any]]:
-            for event, data in self.events:
+        return self.events[self.wait_index(name, predicate)][1]
+
+    def wait_index(self, name: str, predicate: Callable[[Any], bool] = lambda data: True) -> int:
+        """The position in ``events`` of the first ``name`` event whose data matches."""
+
+        def found() -> Optional[Tuple[int]]:
+            for index, (event, data) in enumerate(self.events):
                 if event == name and predicate(data):
-                    return (data,)
+                    return (index,)
             return None
 
-        return self.wait(found, repr(name))[0]
+        return int(self.wait(found, repr(name))[0])
 
     def names(self) -> List[str]:
         with self._changed:
@@ -211,13 +216,15 @@ class Setup:
         return recorder
 
     def assert_nothing_before_sentinel(self, recorder: Recorder, user_id: str, forbidden: List[str]) -> List[str]:
-        """The "receives nothing" check with its positive sentinel: ``test:sentinel`` is
-        sent to ``user_id`` and must arrive; none of ``forbidden`` may precede it."""
+        """The "receives nothing" check with its positive sentinel: ``test:sentinel`` with
+        a fresh nonce is sent to ``user_id`` and must arrive; none of ``forbidden`` may
+        precede it. Returns the names of everything received before this call's
+        sentinel (earlier calls' sentinels included), so a second check on the same
+        recorder also sees what arrived after the first one's sentinel."""
         nonce = str(uuid.uuid4())
         assert self.hub.emit_to_user(user_id, "test:sentinel", {"nonce": nonce}).connections >= 1
-        recorder.wait_event("test:sentinel", lambda data: data.get("nonce") == nonce)
-        names = recorder.names()
-        before = names[: names.index("test:sentinel")]
+        index = recorder.wait_index("test:sentinel", lambda data: isinstance(data, dict) and data.get("nonce") == nonce)
+        before = recorder.names()[:index]
         for name in forbidden:
             assert name not in before, f"{name} arrived but must not have: {before}"
         return before

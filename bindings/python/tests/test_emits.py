@@ -3,6 +3,7 @@
 isolation between users, admin-only events, and unchanged emits that send nothing."""
 
 import microcoaster_realtime
+import pytest
 
 from conftest import Setup, uid
 
@@ -140,6 +141,17 @@ def test_emit_to_user_reaches_every_tab_of_that_user_only(setup: Setup) -> None:
     for tab in tabs:
         assert tab.wait_event("cart:moved")["x"] == 1
     setup.assert_nothing_before_sentinel(bob_tab, bob, ["cart:moved"])
+
+
+def test_a_second_sentinel_check_sees_what_arrived_after_the_first_sentinel(setup: Setup) -> None:
+    # The check reads up to the sentinel carrying its own nonce, not to the first
+    # sentinel the recorder ever got: an event between two checks is seen by the second.
+    ada = uid("ada")
+    tab = setup.user(ada)
+    setup.assert_nothing_before_sentinel(tab, ada, ["cart:moved"])
+    assert setup.hub.emit_to_user(ada, "cart:moved", {"x": 1}).connections == 1
+    with pytest.raises(AssertionError, match="cart:moved arrived"):
+        setup.assert_nothing_before_sentinel(tab, ada, ["cart:moved"])
 
 
 def test_in_process_connection_receives_the_same_events() -> None:

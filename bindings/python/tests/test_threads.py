@@ -1,9 +1,13 @@
 """Concurrent emits from 8 Python threads: every changed emit reaches its owner exactly
-once, in per-module order, while the GIL is released during the hub's work."""
+once, in per-module order; and every emit_* releases the GIL while it waits inside the
+hub, so other Python threads run meanwhile."""
 
+import subprocess
+import sys
 import threading
 from typing import Any, Dict, List
 
+import pytest
 from microcoaster_realtime import Hub
 
 from conftest import Setup, uid
@@ -41,25 +45,98 @@ def test_concurrent_emits_from_8_threads_over_sockets(setup: Setup) -> None:
         assert {d["moduleId"] for e, d in tab.events if e == "module:telemetry:updated"} == {modules[index]}
 
 
-def test_other_python_threads_run_while_emits_work() -> None:
-    hub = Hub()
-    stop = threading.Event()
-    ticks = [0]
+# Run in a fresh interpreter by the test below. For each emit_*: a "holder" emit sits in
+# a before_emit hook (under the emit lock) until `release` is set; the emit under test
+# is then called on a second thread and blocks on that lock, inside the hub. Only the
+# main thread sets `release`, and it can do so only if the blocked emit gave the GIL
+# up. A switch interval of 60 s stops CPython from handing the GIL over on a timer, so
+# the main thread runs only where another thread releases the GIL itself. If an emit
+# held the GIL, the interpreter would deadlock (that emit waits for the lock, the
+# lock's holder and the main thread for the GIL); the parent's timeout turns that into
+# a failure naming the emit.
+GIL_PROBE = """
+import sys, threading
+from microcoaster_realtime import Hub
 
-    def counter() -> None:
-        while not stop.is_set():
-            ticks[0] += 1
+WAIT = 10.0
+sys.setswitchinterval(60.0)
+held = threading.Event()
+release = threading.Event()
 
-    thread = threading.Thread(target=counter)
+
+def before_emit(name, audience, payload):
+    if name == "test:hold":
+        held.set()
+        release.wait(WAIT)
+    return None
+
+
+hub = Hub({"before_emit": before_emit})
+ada = {"id": "ada", "name": "Ada"}
+calls = [
+    ("emit_module_online", lambda: hub.emit_module_online("MC-1", {"userId": "ada"})),
+    ("emit_telemetry_update", lambda: hub.emit_telemetry_update("MC-1", {"speed": 1})),
+    ("emit_module_added", lambda: hub.emit_module_added({"id": "MC-2", "userId": "ada"})),
+    ("emit_module_removed", lambda: hub.emit_module_removed({"id": "MC-2", "userId": "ada"})),
+    ("emit_module_offline", lambda: hub.emit_module_offline("MC-1")),
+    ("emit_user_logged_in", lambda: hub.emit_user_logged_in(ada, "s1")),
+    ("emit_user_profile_updated", lambda: hub.emit_user_profile_updated(ada, {"id": "ada", "name": "Ada L."})),
+    ("emit_user_registered", lambda: hub.emit_user_registered(ada)),
+    ("emit_user_logged_out", lambda: hub.emit_user_logged_out(ada, "s1")),
+    ("emit_stats_update", lambda: hub.emit_stats_update({"users": 1})),
+    ("emit_admin_action", lambda: hub.emit_admin_action("root", "ban", {"userId": "bob"})),
+    ("emit_maintenance_mode", lambda: hub.emit_maintenance_mode(True, "back soon", "root")),
+    ("emit_to_user", lambda: hub.emit_to_user("ada", "cart:moved", {"x": 1})),
+    ("emit_to_admins", lambda: hub.emit_to_admins("ops:alert", {"level": "high"})),
+]
+print("calls", ",".join(name for name, _ in calls), flush=True)
+for name, call in calls:
+    held.clear()
+    release.clear()
+    holder = threading.Thread(target=hub.emit_to_user, args=("holder", "test:hold", {}))
+    holder.start()
+    if not held.wait(WAIT):
+        sys.exit(f"the holding emit never reached its before_emit hook (before {name})")
+    entering = threading.Lock()
+    entering.acquire()
+    finished_after_release = []
+
+    def blocked():
+        entering.release()
+        call()
+        finished_after_release.append(release.is_set())
+
+    thread = threading.Thread(target=blocked)
     thread.start()
+    if not entering.acquire(timeout=WAIT):
+        sys.exit(f"{name}: its thread never started")
+    # This line runs while `name` waits for the emit lock: it gave the GIL up.
+    release.set()
+    holder.join(WAIT)
+    thread.join(WAIT)
+    if holder.is_alive() or thread.is_alive():
+        sys.exit(f"{name}: an emit did not return")
+    if finished_after_release != [True]:
+        sys.exit(f"{name} did not wait for the emit lock: {finished_after_release}")
+    print("released", name, flush=True)
+"""
+
+
+def test_every_emit_waiting_for_the_emit_lock_lets_other_python_threads_run() -> None:
     try:
-        hub.emit_user_logged_in({"id": "u"}, "s")
-        for seq in range(20000):
-            hub.emit_to_user("u", "cart:tick", {"seq": seq})
-    finally:
-        stop.set()
-        thread.join()
-    assert ticks[0] > 0
+        run = subprocess.run([sys.executable, "-c", GIL_PROBE], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired as expired:
+        output = expired.stdout or b""
+        lines = (output.decode() if isinstance(output, bytes) else output).splitlines()
+        calls = lines[0].split()[1].split(",") if lines else []
+        released = [line.split()[1] for line in lines[1:]]
+        stuck = calls[len(released)] if len(released) < len(calls) else "?"
+        pytest.fail(f"deadlock: {stuck} held the GIL while waiting for the emit lock (released: {released})")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    calls = lines[0].split()[1].split(",")
+    assert sorted(calls) == sorted(name for name in dir(Hub) if name.startswith("emit_")), "probe every emit_*"
+    assert [line.split()[1] for line in lines[1:]] == calls
 
 
 def test_send_from_one_thread_while_another_waits_in_recv() -> None:
