@@ -228,6 +228,7 @@
 pub mod auth;
 pub mod broker;
 pub mod call;
+pub mod config;
 mod devices;
 pub mod event;
 #[allow(unsafe_code)]
@@ -255,6 +256,7 @@ pub use auth::{
     AuthDecision, AuthError, AuthRequest, Authenticator, HandshakeContext, Identity, Role,
 };
 pub use call::{CallName, HostCall};
+pub use config::{ConfigError, HubConfig, ServeConfig};
 pub use event::{Audience, Event};
 pub use hooks::{
     AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler, StatsProvider, Verdict,
