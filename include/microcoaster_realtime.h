@@ -56,6 +56,25 @@ typedef enum McrtStatus {
   MCRT_STATUS_PANIC = 11,
 } McrtStatus;
 
+// What an emit did: the `outcome` of every language's `{outcome, connections}`.
+enum McrtOutcomeKind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing changed; nothing was sent.
+  MCRT_OUTCOME_KIND_UNCHANGED = 0,
+  // The change was sent (possibly to 0 connections).
+  MCRT_OUTCOME_KIND_DELIVERED = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum McrtOutcomeKind McrtOutcomeKind;
+#else
+typedef uint8_t McrtOutcomeKind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // What an authenticator callback decided.
 typedef enum McrtAuthVerdict {
   // Not this authenticator's kind of credential: ask the next one.
@@ -102,10 +121,15 @@ typedef struct McrtReply McrtReply;
 // A running server transport. Opaque: from `mcrt_serve`, freed with `mcrt_server_free`.
 typedef struct McrtServer McrtServer;
 
-// The outcome of an emit, written through the `out` parameter of every `mcrt_emit_*`.
+// The outcome of an emit, written through the `out` parameter of every `mcrt_emit_*`:
+// `outcome` and `connections`, the shape every binding shows (Node `{outcome,
+// connections}`, Python `EmitOutcome.outcome` / `.connections`, the HTTP API's body).
 typedef struct McrtOutcome {
-  // Whether anything changed and was sent (false: unchanged, nothing was sent).
+  // Alias of `outcome == MCRT_OUTCOME_KIND_DELIVERED`, kept at its original offset for
+  // programs written before `outcome` existed.
   bool delivered;
+  // `MCRT_OUTCOME_KIND_UNCHANGED` (nothing was sent) or `MCRT_OUTCOME_KIND_DELIVERED`.
+  McrtOutcomeKind outcome;
   // Frames queued (summed over the events of the call); 0 when unchanged, or when
   // nobody concerned is connected.
   size_t connections;
@@ -224,6 +248,19 @@ void mcrt_string_free(char *string);
 // The library version, e.g. "0.1.0". Borrowed, static: do not free. Thread: any.
 const char *mcrt_version(void);
 
+// Checks `config_json` as `mcrt_builder_new` reads it and writes to `*out` the hub
+// configuration it describes, in canonical form: camelCase keys, durations in
+// milliseconds, every default filled in (`"{}"` shows the defaults). Aliases and
+// Python's forms (`device_grace` in seconds, `limits`, routes as a map) come out under
+// their canonical key. NULL `config_json` means `{}`. An unknown key, a wrong type or an
+// out-of-range value is `MCRT_STATUS_INVALID_ARGUMENT` with a message naming the key.
+// On success `*out` is a JSON string the caller frees with `mcrt_string_free`.
+// Thread: any.
+enum McrtStatus mcrt_hub_config_normalize(const char *config_json, size_t len, char **out);
+
+// `mcrt_hub_config_normalize` for the server configuration of `mcrt_serve`.
+enum McrtStatus mcrt_serve_config_normalize(const char *config_json, size_t len, char **out);
+
 // Attaches one host-owned socket; `context_json` (NULL means `{}`) is its handshake:
 // `{"remoteAddr": "ip:port", "headers": {name: value}, "query": {name: value}}`, read by
 // authenticators. On success `*id_out` is the connection's id, the one the frame and
@@ -276,7 +313,7 @@ enum McrtStatus mcrt_host_detach(const struct McrtHub *hub, uint64_t id);
 
 // A module came online (seed: `emitModuleOnline(id, info)`); `info_json` is
 // `{"userId", "name"?, "type"?, …}` (`userId` required the first time a module is
-// seen). Sends `module:status:changed` unless it was already online.
+// seen), or NULL for none. Sends `module:status:changed` unless it was already online.
 enum McrtStatus mcrt_emit_module_online(const struct McrtHub *hub,
                                         const char *module_id,
                                         size_t module_id_len,
@@ -285,7 +322,7 @@ enum McrtStatus mcrt_emit_module_online(const struct McrtHub *hub,
                                         struct McrtOutcome *out);
 
 // A module went offline (seed: `emitModuleOffline(id, info)`). Sends
-// `module:status:changed` unless it was already offline.
+// `module:status:changed` unless it was already offline. `info_json` may be NULL.
 enum McrtStatus mcrt_emit_module_offline(const struct McrtHub *hub,
                                          const char *module_id,
                                          size_t module_id_len,
@@ -367,7 +404,8 @@ enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
                                             struct McrtOutcome *out);
 
 // An administrator acted (seed: `emitAdminAction(adminId, action, details)`);
-// `admin_id_json` is a JSON number or string. Always sends `admin:action`.
+// `admin_id_json` is a JSON number or string; `details_json` may be NULL (`null`).
+// Always sends `admin:action`.
 enum McrtStatus mcrt_emit_admin_action(const struct McrtHub *hub,
                                        const char *admin_id_json,
                                        size_t admin_id_len,
@@ -390,7 +428,7 @@ enum McrtStatus mcrt_emit_maintenance_mode(const struct McrtHub *hub,
 
 // Sends the host's own event `event` (not in a reserved prefix: `auth:`, `page:`,
 // `system:`, `admin:`, `user:`, `module:`) with `data_json` to every connection of one
-// user (`user_id_json`, a JSON number or string).
+// user (`user_id_json`, a JSON number or string); `data_json` may be NULL (`null`).
 enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
                                   const char *user_id_json,
                                   size_t user_id_len,
@@ -400,7 +438,8 @@ enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
                                   size_t data_len,
                                   struct McrtOutcome *out);
 
-// Sends the host's own event `event` with `data_json` to admin connections.
+// Sends the host's own event `event` with `data_json` to admin connections;
+// `data_json` may be NULL (`null`).
 enum McrtStatus mcrt_emit_to_admins(const struct McrtHub *hub,
                                     const char *event,
                                     size_t event_len,
@@ -437,7 +476,12 @@ enum McrtStatus mcrt_reply_set(struct McrtReply *reply, const char *data, size_t
 // "userPages", "adminPages"}], "queueCapacity": 1024, "maxAuthFailures": 5,
 // "maxMessageBytes": 65536, "deviceOfflineGraceMs": 5000, "persist": {"path": "…",
 // "durability": "off"|"batched"|"sync"}}`; every key is optional and unknown keys are
-// refused. On success `*out` owns a builder (build it or free it). Thread: any.
+// refused. This is the library's one configuration schema, which Node and Python read
+// too: every key also has a snake_case alias, and Python's forms are accepted
+// (`device_grace` in seconds, `limits: {queue_capacity, …}`, `routes` as a map
+// `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every
+// default. An error names the key, what was expected and what arrived.
+// On success `*out` owns a builder (build it or free it). Thread: any.
 enum McrtStatus mcrt_builder_new(const char *config_json, size_t len, struct McrtBuilder **out);
 
 // Adds a host authenticator, tried (in the order added) before the built-in JWT and

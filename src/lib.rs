@@ -94,6 +94,7 @@
 pub mod auth;
 pub mod broker;
 pub mod call;
+pub mod config;
 mod devices;
 pub mod docs;
 pub mod event;
@@ -124,6 +125,7 @@ pub use auth::{
     AuthDecision, AuthError, AuthRequest, Authenticator, HandshakeContext, Identity, Role,
 };
 pub use call::{CallName, HostCall};
+pub use config::{ConfigError, HubConfig, ServeConfig};
 pub use event::{Audience, Event};
 pub use hooks::{
     AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler, StatsProvider, Verdict,

@@ -3,8 +3,12 @@
 import type { Server, Socket } from 'socket.io';
 
 declare namespace RealTimeAPI {
-  /** What an emit did: nothing changed (nothing sent), or how many connections got it. */
-  type EmitOutcome = { outcome: 'unchanged' } | { outcome: 'delivered'; connections: number };
+  /** What an emit did: nothing changed (nothing sent), or how many connections got it.
+   * The same `{outcome, connections}` as C's `McrtOutcome`, Python's `EmitOutcome` and
+   * the HTTP API. */
+  type EmitOutcome =
+    | { outcome: 'unchanged'; connections: 0 }
+    | { outcome: 'delivered'; connections: number };
 
   type Id = string | number;
 
@@ -66,15 +70,23 @@ declare namespace RealTimeAPI {
     /** Standalone mode: where to listen (default 127.0.0.1:3000; 0 picks a free port). */
     host?: string;
     port?: number;
-    /** Standalone mode: server settings (pingIntervalMs, maxConnections, apiKey, ...). */
-    server?: Record<string, unknown>;
-    /** Verifies `token`s as JWT HS256. */
+    /** Standalone mode: server settings, the library's one server schema (see
+     * ServerOptions); unknown keys throw. */
+    server?: ServerOptions;
+    /** Verifies `token`s as JWT HS256 (not empty). */
     jwtSecret?: string;
+    /** Default `['modules', 'admin', 'dashboard']`. */
     pages?: string[];
-    routes?: { event: string; userPages?: string[]; adminPages?: string[] }[];
+    /** Also accepted: a map `{[event]: {users?, admins?}}`. */
+    routes?: { event: string; userPages?: string[]; adminPages?: string[] }[]
+      | Record<string, { users?: string[]; admins?: string[] }>;
+    /** Default 1024 (>= 1). */
     queueCapacity?: number;
+    /** Default 5 (>= 1). */
     maxAuthFailures?: number;
+    /** Default 65536. */
     maxMessageBytes?: number;
+    /** Default 5000 (ms). */
     deviceOfflineGraceMs?: number;
     /** SQLite persistence: state survives restarts, everything is audited. */
     persist?: { path: string; durability?: 'off' | 'batched' | 'sync' };
@@ -92,6 +104,43 @@ declare namespace RealTimeAPI {
     /** Stats for emitStatsUpdate (else `databaseManager.getStats()`). */
     getStats?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   }
+
+  /** Server settings (`options.server`); every key optional, durations in ms, each key
+   * also accepted in snake_case. Defaults: see `normalizeConfig({}).server`. */
+  interface ServerOptions {
+    workerThreads?: number;
+    pingIntervalMs?: number;
+    pingTimeoutMs?: number;
+    maxPayload?: number;
+    maxMessageBytes?: number;
+    authDeadlineMs?: number;
+    maxConnections?: number;
+    socketioPath?: string;
+    nativePath?: string;
+    shutdownDeadlineMs?: number;
+    writeCoalesceMs?: number;
+    apiKey?: string | null;
+  }
+
+  /** A configuration as the library reads it: canonical keys, every default filled in. */
+  interface NormalizedConfig {
+    hub: {
+      jwtSecret: string | number[] | null;
+      pages: string[];
+      routes: { event: string; userPages: string[]; adminPages: string[] }[];
+      queueCapacity: number;
+      maxAuthFailures: number;
+      maxMessageBytes: number;
+      deviceOfflineGraceMs: number;
+      persist: { path: string; durability: 'off' | 'batched' | 'sync' } | null;
+    };
+    server: Required<ServerOptions>;
+  }
+
+  /** The configuration `new RealTimeAPI(io, db, options)` would use (the library's one
+   * schema, shared with C and Python); throws as the constructor would on an unknown
+   * key or a bad value. */
+  function normalizeConfig(options?: Options): NormalizedConfig;
 
   /** An error the library returned; `code` is stable (`unknown_module`, `reserved_event`...). */
   class RealTimeError extends Error {
@@ -111,8 +160,9 @@ declare class RealTimeAPI {
   /** Attaches to `io` (attach mode) or starts listening (standalone mode). */
   initialize(): this;
 
-  emitModuleOnline(moduleId: string, info?: Record<string, unknown>): RealTimeAPI.EmitOutcome;
-  emitModuleOffline(moduleId: string, info?: Record<string, unknown>): RealTimeAPI.EmitOutcome;
+  /** `info` is optional (omitted or null: none), as in C, Rust and Python. */
+  emitModuleOnline(moduleId: string, info?: Record<string, unknown> | null): RealTimeAPI.EmitOutcome;
+  emitModuleOffline(moduleId: string, info?: Record<string, unknown> | null): RealTimeAPI.EmitOutcome;
   emitModuleAdded(moduleData: Record<string, unknown>): RealTimeAPI.EmitOutcome;
   emitModuleRemoved(moduleData: Record<string, unknown>): RealTimeAPI.EmitOutcome;
   emitTelemetryUpdate(moduleId: string, telemetryData: unknown): RealTimeAPI.EmitOutcome;
@@ -124,6 +174,7 @@ declare class RealTimeAPI {
   emitStatsUpdate(): Promise<RealTimeAPI.EmitOutcome>;
   emitAdminAction(adminId: RealTimeAPI.Id, action: string, details?: unknown): RealTimeAPI.EmitOutcome;
   emitMaintenanceMode(enabled: boolean, message: string, adminId: RealTimeAPI.Id): RealTimeAPI.EmitOutcome;
+  /** `data` is optional (omitted: null, as in C, Rust and Python). */
   emitToUser(userId: RealTimeAPI.Id, event: string, data?: unknown): RealTimeAPI.EmitOutcome;
   emitToAdmins(event: string, data?: unknown): RealTimeAPI.EmitOutcome;
 

@@ -1,148 +1,86 @@
-//! The JSON the C ABI reads: the hub configuration of `mcrt_builder_new`, the server
-//! configuration of `mcrt_serve` and the audit filter of `mcrt_hub_audit_query`, each
-//! turned into the Rust type it configures. Unknown keys are refused so that a typo never
-//! silently falls back to a default. This module must not call the hub.
+//! The JSON the C ABI reads: the hub configuration of `mcrt_builder_new` and the server
+//! configuration of `mcrt_serve` (both the core's one schema, [`crate::config`], which
+//! Node and Python read too), the audit filter of `mcrt_hub_audit_query`, and
+//! `mcrt_hub_config_normalize` / `mcrt_serve_config_normalize`, which show a
+//! configuration as the library reads it. Unknown keys are refused so that a typo never
+//! silently falls back to a default. This module must not call the hub. Guarded by
+//! `test_config_schema` in `tests/c/test_ffi.c` and the unit tests of `crate::config`.
 
-use std::time::Duration;
+use std::ffi::c_char;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::FfiError;
+use super::{FfiError, McrtStatus, args, entry};
+pub(super) use crate::config::ServeConfig;
+use crate::config::{ConfigError, HubConfig};
 use crate::hooks::AuditKind;
-use crate::hub::{Hub, HubBuilder};
+use crate::hub::HubBuilder;
 use crate::ids::{ModuleId, UserId};
-use crate::persist::{AuditFilter, Durability, PersistConfig};
-use crate::transport::server::ServerConfig;
+use crate::persist::AuditFilter;
 
-/// The hub configuration JSON: every key is optional; unknown keys are refused so that
-/// a typo does not silently fall back to a default.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct HubConfig {
-    jwt_secret: Option<String>,
-    pages: Option<Vec<String>>,
-    routes: Vec<RouteConfig>,
-    queue_capacity: Option<usize>,
-    max_auth_failures: Option<u32>,
-    max_message_bytes: Option<usize>,
-    device_offline_grace_ms: Option<u64>,
-    persist: Option<PersistSection>,
+/// A `config_json` argument: NULL means `{}`.
+///
+/// # Safety
+/// A non-null `json` must be readable for `len` bytes.
+unsafe fn document(json: *const c_char, len: usize) -> Result<Value, FfiError> {
+    let empty = Value::Object(serde_json::Map::new());
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { args::json_or(json, len, "config_json", empty) }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct RouteConfig {
-    event: String,
-    #[serde(default)]
-    user_pages: Vec<String>,
-    #[serde(default)]
-    admin_pages: Vec<String>,
+fn refused(error: &ConfigError) -> FfiError {
+    FfiError::invalid(format!("config_json: {error}"))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct PersistSection {
-    path: String,
-    #[serde(default)]
-    durability: Option<String>,
+/// The builder `mcrt_builder_new` starts from.
+pub(super) fn hub_builder(value: &Value) -> Result<HubBuilder, FfiError> {
+    Ok(HubConfig::from_json(value)
+        .map_err(|e| refused(&e))?
+        .into_builder())
 }
 
-impl HubConfig {
-    pub(super) fn into_builder(self) -> Result<HubBuilder, FfiError> {
-        let mut builder = Hub::builder();
-        if let Some(secret) = self.jwt_secret {
-            builder = builder.jwt_secret(secret);
-        }
-        if let Some(pages) = self.pages {
-            builder = builder.pages(&pages);
-        }
-        for route in &self.routes {
-            let user: Vec<&str> = route.user_pages.iter().map(String::as_str).collect();
-            let admin: Vec<&str> = route.admin_pages.iter().map(String::as_str).collect();
-            builder = builder.route(&route.event, &user, &admin);
-        }
-        if let Some(frames) = self.queue_capacity {
-            builder = builder.queue_capacity(frames);
-        }
-        if let Some(attempts) = self.max_auth_failures {
-            builder = builder.max_auth_failures(attempts);
-        }
-        if let Some(bytes) = self.max_message_bytes {
-            builder = builder.max_message_bytes(bytes);
-        }
-        if let Some(ms) = self.device_offline_grace_ms {
-            builder = builder.device_offline_grace(Duration::from_millis(ms));
-        }
-        if let Some(persist) = self.persist {
-            let durability: Durability = match persist.durability {
-                Some(text) => text.parse().map_err(FfiError::invalid)?,
-                None => Durability::default(),
-            };
-            builder = builder.persist_with(persist.path, PersistConfig::new(durability));
-        }
-        Ok(builder)
-    }
+/// Checks `config_json` as `mcrt_builder_new` reads it and writes to `*out` the hub
+/// configuration it describes, in canonical form: camelCase keys, durations in
+/// milliseconds, every default filled in (`"{}"` shows the defaults). Aliases and
+/// Python's forms (`device_grace` in seconds, `limits`, routes as a map) come out under
+/// their canonical key. NULL `config_json` means `{}`. An unknown key, a wrong type or an
+/// out-of-range value is `MCRT_STATUS_INVALID_ARGUMENT` with a message naming the key.
+/// On success `*out` is a JSON string the caller frees with `mcrt_string_free`.
+/// Thread: any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_hub_config_normalize(
+    config_json: *const c_char,
+    len: usize,
+    out: *mut *mut c_char,
+) -> McrtStatus {
+    entry(|| {
+        args::require(out, "out")?;
+        // SAFETY: readable for `len` bytes per the caller's contract.
+        let value = unsafe { document(config_json, len)? };
+        let config = HubConfig::from_json(&value).map_err(|e| refused(&e))?;
+        let text = serde_json::to_string(&config).map_err(|e| FfiError::invalid(e.to_string()))?;
+        // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
+        unsafe { args::write_required(out, args::string_out(text), "out") }
+    })
 }
 
-/// The server configuration JSON of `mcrt_serve`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct ServeConfig {
-    worker_threads: Option<usize>,
-    ping_interval_ms: Option<u64>,
-    ping_timeout_ms: Option<u64>,
-    max_payload: Option<usize>,
-    max_message_bytes: Option<usize>,
-    auth_deadline_ms: Option<u64>,
-    max_connections: Option<usize>,
-    socketio_path: Option<String>,
-    native_path: Option<String>,
-    shutdown_deadline_ms: Option<u64>,
-    write_coalesce_ms: Option<u64>,
-    api_key: Option<String>,
-}
-
-impl ServeConfig {
-    pub(super) fn into_config(self) -> ServerConfig {
-        let mut config = ServerConfig::default();
-        let ms = Duration::from_millis;
-        if let Some(n) = self.worker_threads {
-            config.worker_threads = n.max(1);
-        }
-        if let Some(n) = self.ping_interval_ms {
-            config.ping_interval = ms(n);
-        }
-        if let Some(n) = self.ping_timeout_ms {
-            config.ping_timeout = ms(n);
-        }
-        if let Some(n) = self.max_payload {
-            config.max_payload = n;
-        }
-        if let Some(n) = self.max_message_bytes {
-            config.max_message_bytes = n;
-        }
-        if let Some(n) = self.auth_deadline_ms {
-            config.auth_deadline = ms(n);
-        }
-        if let Some(n) = self.max_connections {
-            config.max_connections = n;
-        }
-        if let Some(path) = self.socketio_path {
-            config.socketio_path = path;
-        }
-        if let Some(path) = self.native_path {
-            config.native_path = path;
-        }
-        if let Some(n) = self.shutdown_deadline_ms {
-            config.shutdown_deadline = ms(n);
-        }
-        if let Some(n) = self.write_coalesce_ms {
-            config.write_coalesce = ms(n);
-        }
-        config.api_key = self.api_key;
-        config
-    }
+/// `mcrt_hub_config_normalize` for the server configuration of `mcrt_serve`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_serve_config_normalize(
+    config_json: *const c_char,
+    len: usize,
+    out: *mut *mut c_char,
+) -> McrtStatus {
+    entry(|| {
+        args::require(out, "out")?;
+        // SAFETY: readable for `len` bytes per the caller's contract.
+        let value = unsafe { document(config_json, len)? };
+        let config = ServeConfig::from_json(&value).map_err(|e| refused(&e))?;
+        let text = serde_json::to_string(&config).map_err(|e| FfiError::invalid(e.to_string()))?;
+        // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
+        unsafe { args::write_required(out, args::string_out(text), "out") }
+    })
 }
 
 /// The audit filter JSON of `mcrt_hub_audit_query`.

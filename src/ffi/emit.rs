@@ -1,8 +1,10 @@
 //! The seed's twelve emits (and `emit_to_user` / `emit_to_admins`) over the C ABI.
 //! Every payload is UTF-8 JSON with an explicit length; ids that the seed gives as
 //! numbers or strings (`userId`, `adminId`) cross as JSON values; module ids, session
-//! ids, event names and messages as plain UTF-8. Each writes what happened to an
-//! optional `McrtOutcome *out` (NULL: not wanted).
+//! ids, event names and messages as plain UTF-8. Optional JSON arguments (`info_json`,
+//! `details_json`, `data_json`) may be NULL, meaning JSON `null` (no info, no details, no
+//! data), as an omitted argument does in Rust, Python and Node. Each writes what happened
+//! to an optional `McrtOutcome *out` (NULL: not wanted).
 //!
 //! Threads: any; frames for host connections are handed to the frame callback on the
 //! calling thread before the emit returns. Not from inside a before-emit filter or the
@@ -32,7 +34,7 @@ fn emit(
 
 /// A module came online (seed: `emitModuleOnline(id, info)`); `info_json` is
 /// `{"userId", "name"?, "type"?, …}` (`userId` required the first time a module is
-/// seen). Sends `module:status:changed` unless it was already online.
+/// seen), or NULL for none. Sends `module:status:changed` unless it was already online.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_module_online(
     hub: *const McrtHub,
@@ -47,7 +49,7 @@ pub unsafe extern "C" fn mcrt_emit_module_online(
         let (module_id, info) = unsafe {
             (
                 args::text(module_id, module_id_len, "module_id")?,
-                args::json(info_json, info_len, "info_json")?,
+                args::json_or(info_json, info_len, "info_json", Value::Null)?,
             )
         };
         Ok(hub.emit_module_online(module_id, &info)?)
@@ -55,7 +57,7 @@ pub unsafe extern "C" fn mcrt_emit_module_online(
 }
 
 /// A module went offline (seed: `emitModuleOffline(id, info)`). Sends
-/// `module:status:changed` unless it was already offline.
+/// `module:status:changed` unless it was already offline. `info_json` may be NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_module_offline(
     hub: *const McrtHub,
@@ -70,7 +72,7 @@ pub unsafe extern "C" fn mcrt_emit_module_offline(
         let (module_id, info) = unsafe {
             (
                 args::text(module_id, module_id_len, "module_id")?,
-                args::json(info_json, info_len, "info_json")?,
+                args::json_or(info_json, info_len, "info_json", Value::Null)?,
             )
         };
         Ok(hub.emit_module_offline(module_id, &info)?)
@@ -249,7 +251,8 @@ pub unsafe extern "C" fn mcrt_emit_stats_update_with(
 }
 
 /// An administrator acted (seed: `emitAdminAction(adminId, action, details)`);
-/// `admin_id_json` is a JSON number or string. Always sends `admin:action`.
+/// `admin_id_json` is a JSON number or string; `details_json` may be NULL (`null`).
+/// Always sends `admin:action`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_admin_action(
     hub: *const McrtHub,
@@ -301,7 +304,7 @@ pub unsafe extern "C" fn mcrt_emit_maintenance_mode(
 
 /// Sends the host's own event `event` (not in a reserved prefix: `auth:`, `page:`,
 /// `system:`, `admin:`, `user:`, `module:`) with `data_json` to every connection of one
-/// user (`user_id_json`, a JSON number or string).
+/// user (`user_id_json`, a JSON number or string); `data_json` may be NULL (`null`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_to_user(
     hub: *const McrtHub,
@@ -319,14 +322,15 @@ pub unsafe extern "C" fn mcrt_emit_to_user(
             (
                 args::json(user_id_json, user_id_len, "user_id_json")?,
                 args::text(event, event_len, "event")?,
-                args::json(data_json, data_len, "data_json")?,
+                args::json_or(data_json, data_len, "data_json", Value::Null)?,
             )
         };
         Ok(hub.emit_to_user(IdArg::Json(user_id), event, &data)?)
     })
 }
 
-/// Sends the host's own event `event` with `data_json` to admin connections.
+/// Sends the host's own event `event` with `data_json` to admin connections;
+/// `data_json` may be NULL (`null`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_to_admins(
     hub: *const McrtHub,
@@ -341,7 +345,7 @@ pub unsafe extern "C" fn mcrt_emit_to_admins(
         let (event, data) = unsafe {
             (
                 args::text(event, event_len, "event")?,
-                args::json(data_json, data_len, "data_json")?,
+                args::json_or(data_json, data_len, "data_json", Value::Null)?,
             )
         };
         Ok(hub.emit_to_admins(event, &data)?)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::config::{HubConfig, parse};
+use super::config::hub_builder;
 use super::emit_hooks::{self, McrtAuditCallback, McrtBeforeEmitCallback};
 use super::executor::ExecutorState;
 use super::hooks::{
@@ -57,7 +57,12 @@ pub(super) fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) 
 /// "userPages", "adminPages"}], "queueCapacity": 1024, "maxAuthFailures": 5,
 /// "maxMessageBytes": 65536, "deviceOfflineGraceMs": 5000, "persist": {"path": "…",
 /// "durability": "off"|"batched"|"sync"}}`; every key is optional and unknown keys are
-/// refused. On success `*out` owns a builder (build it or free it). Thread: any.
+/// refused. This is the library's one configuration schema, which Node and Python read
+/// too: every key also has a snake_case alias, and Python's forms are accepted
+/// (`device_grace` in seconds, `limits: {queue_capacity, …}`, `routes` as a map
+/// `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every
+/// default. An error names the key, what was expected and what arrived.
+/// On success `*out` owns a builder (build it or free it). Thread: any.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_builder_new(
     config_json: *const c_char,
@@ -75,9 +80,8 @@ pub unsafe extern "C" fn mcrt_builder_new(
                 Value::Object(Default::default()),
             )?
         };
-        let config: HubConfig = parse(value, "config_json")?;
         let builder = Box::new(McrtBuilder {
-            builder: config.into_builder()?,
+            builder: hub_builder(&value)?,
             host: None,
             executor: None,
         });

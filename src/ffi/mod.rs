@@ -269,12 +269,28 @@ pub(crate) fn hub_entry(
     })
 }
 
-/// The outcome of an emit, written through the `out` parameter of every `mcrt_emit_*`.
+/// What an emit did: the `outcome` of every language's `{outcome, connections}`.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum McrtOutcomeKind {
+    /// Nothing changed; nothing was sent.
+    #[default]
+    Unchanged = 0,
+    /// The change was sent (possibly to 0 connections).
+    Delivered = 1,
+}
+
+/// The outcome of an emit, written through the `out` parameter of every `mcrt_emit_*`:
+/// `outcome` and `connections`, the shape every binding shows (Node `{outcome,
+/// connections}`, Python `EmitOutcome.outcome` / `.connections`, the HTTP API's body).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct McrtOutcome {
-    /// Whether anything changed and was sent (false: unchanged, nothing was sent).
+    /// Alias of `outcome == MCRT_OUTCOME_KIND_DELIVERED`, kept at its original offset for
+    /// programs written before `outcome` existed.
     pub delivered: bool,
+    /// `MCRT_OUTCOME_KIND_UNCHANGED` (nothing was sent) or `MCRT_OUTCOME_KIND_DELIVERED`.
+    pub outcome: McrtOutcomeKind,
     /// Frames queued (summed over the events of the call); 0 when unchanged, or when
     /// nobody concerned is connected.
     pub connections: usize,
@@ -285,6 +301,7 @@ impl From<EmitOutcome> for McrtOutcome {
         match outcome {
             EmitOutcome::Delivered { connections } => Self {
                 delivered: true,
+                outcome: McrtOutcomeKind::Delivered,
                 connections,
             },
             _ => Self::default(),

@@ -13,10 +13,18 @@ use crate::call::{
     Telemetry, ToAdmins, ToUser,
 };
 
-fn status<'a>(module_id: &'a str, info: &'a Value) -> ModuleStatus<'a> {
+/// What an omitted optional argument (`info`, `details`, `data`) means: JSON `null`,
+/// as in every binding (Python `None`, Node `undefined`, C `NULL`).
+static OMITTED: Value = Value::Null;
+
+fn optional<'a>(value: impl Into<Option<&'a Value>>) -> Cow<'a, Value> {
+    Cow::Borrowed(value.into().unwrap_or(&OMITTED))
+}
+
+fn status<'a>(module_id: &'a str, info: impl Into<Option<&'a Value>>) -> ModuleStatus<'a> {
     ModuleStatus {
         module_id: Cow::Borrowed(module_id),
-        info: Cow::Borrowed(info),
+        info: optional(info),
     }
 }
 
@@ -29,23 +37,25 @@ fn login<'a>(user: &'a Value, session_id: &'a str) -> Login<'a> {
 
 impl Hub {
     /// A module came online (seed: `emitModuleOnline(id, info)`); `info` is
-    /// `{userId, name?, type?, …}` (`userId` required the first time a module is seen).
+    /// `{userId, name?, type?, …}` (`userId` required the first time a module is seen),
+    /// optional: `None` (or `&Value::Null`) for none, as in every binding.
     /// Sends `module:status:changed` unless it was already online.
-    pub fn emit_module_online(
+    pub fn emit_module_online<'a>(
         &self,
-        module_id: &str,
-        info: &Value,
+        module_id: &'a str,
+        info: impl Into<Option<&'a Value>>,
     ) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::ModuleOnline(status(module_id, info)))
     }
 
     /// A module went offline (seed: `emitModuleOffline(id, info)`). Sends
     /// `module:status:changed` unless it was already offline (a module never seen is
-    /// recorded as offline and nothing is sent).
-    pub fn emit_module_offline(
+    /// recorded as offline and nothing is sent). `info` is optional as for
+    /// [`emit_module_online`](Self::emit_module_online).
+    pub fn emit_module_offline<'a>(
         &self,
-        module_id: &str,
-        info: &Value,
+        module_id: &'a str,
+        info: impl Into<Option<&'a Value>>,
     ) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::ModuleOffline(status(module_id, info)))
     }
@@ -140,17 +150,18 @@ impl Hub {
     }
 
     /// An administrator acted (seed: `emitAdminAction(adminId, action, details)`).
-    /// Always sends `admin:action {adminId, action, details}` to admins.
-    pub fn emit_admin_action(
+    /// Always sends `admin:action {adminId, action, details}` to admins; `details` is
+    /// optional (`None`: `null`).
+    pub fn emit_admin_action<'a>(
         &self,
         admin_id: impl Into<IdArg>,
-        action: &str,
-        details: &Value,
+        action: &'a str,
+        details: impl Into<Option<&'a Value>>,
     ) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::AdminAction(AdminAction {
             admin_id: admin_id.into(),
             action: Cow::Borrowed(action),
-            details: Cow::Borrowed(details),
+            details: optional(details),
         }))
     }
 
@@ -173,26 +184,30 @@ impl Hub {
 
     /// Sends a host event to every connection of one user (seed: `emitToUser`), for
     /// anything the twelve calls don't cover. Names in a reserved prefix are refused;
-    /// object data gets `timestamp`.
-    pub fn emit_to_user(
+    /// object data gets `timestamp`; `data` is optional (`None`: `null`).
+    pub fn emit_to_user<'a>(
         &self,
         user_id: impl Into<IdArg>,
-        event_name: &str,
-        data: &Value,
+        event_name: &'a str,
+        data: impl Into<Option<&'a Value>>,
     ) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::ToUser(ToUser {
             user_id: user_id.into(),
             event: Cow::Borrowed(event_name),
-            data: Cow::Borrowed(data),
+            data: optional(data),
         }))
     }
 
     /// Sends a host event to admin connections (seed: `emitToAdmins`), on every page
-    /// unless a route says otherwise.
-    pub fn emit_to_admins(&self, event_name: &str, data: &Value) -> Result<EmitOutcome, HubError> {
+    /// unless a route says otherwise; `data` is optional (`None`: `null`).
+    pub fn emit_to_admins<'a>(
+        &self,
+        event_name: &'a str,
+        data: impl Into<Option<&'a Value>>,
+    ) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::ToAdmins(ToAdmins {
             event: Cow::Borrowed(event_name),
-            data: Cow::Borrowed(data),
+            data: optional(data),
         }))
     }
 }

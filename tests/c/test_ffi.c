@@ -73,6 +73,81 @@ static void test_bad_arguments(void) {
     mcrt_hub_free(hub);
 }
 
+/* The one configuration schema (src/config.rs): the same keys and defaults as Node
+ * (bindings/node/test/config.test.js) and Python (bindings/python/tests/test_config.py). */
+static const char HUB_DEFAULTS[] =
+    "{\"jwtSecret\":null,\"pages\":[\"modules\",\"admin\",\"dashboard\"],\"routes\":[],"
+    "\"queueCapacity\":1024,\"maxAuthFailures\":5,\"maxMessageBytes\":65536,"
+    "\"deviceOfflineGraceMs\":5000,\"persist\":null}";
+static const char SERVE_DEFAULTS[] =
+    "{\"workerThreads\":2,\"pingIntervalMs\":25000,\"pingTimeoutMs\":20000,\"maxPayload\":1000000,"
+    "\"maxMessageBytes\":65536,\"authDeadlineMs\":10000,\"maxConnections\":100000,"
+    "\"socketioPath\":\"/socket.io/\",\"nativePath\":\"/ws\",\"shutdownDeadlineMs\":5000,"
+    "\"writeCoalesceMs\":2,\"apiKey\":null}";
+
+static void test_config_schema(void) {
+    char *json = NULL;
+    OK(mcrt_hub_config_normalize(NULL, 0, &json));
+    CHECK(strcmp(json, HUB_DEFAULTS) == 0);
+    mcrt_string_free(json);
+    OK(mcrt_serve_config_normalize(S("{}"), &json));
+    CHECK(strcmp(json, SERVE_DEFAULTS) == 0);
+    mcrt_string_free(json);
+    /* Python's forms are documented aliases of the same keys. */
+    OK(mcrt_hub_config_normalize(S("{\"limits\":{\"queue_capacity\":16},\"device_grace\":0.25,"
+                                   "\"routes\":{\"cart:moved\":{\"users\":[\"dashboard\"]}}}"), &json));
+    CHECK(strstr(json, "\"queueCapacity\":16") && strstr(json, "\"deviceOfflineGraceMs\":250") &&
+          strstr(json, "[{\"event\":\"cart:moved\",\"userPages\":[\"dashboard\"],\"adminPages\":[]}]"));
+    mcrt_string_free(json);
+    OK(mcrt_serve_config_normalize(S("{\"ping_interval\":1.5,\"api_key\":\"k\"}"), &json));
+    CHECK(strstr(json, "\"pingIntervalMs\":1500") && strstr(json, "\"apiKey\":\"k\""));
+    mcrt_string_free(json);
+
+    /* An unknown key is refused, naming it: by the normalizers, the builder and mcrt_serve. */
+    json = NULL;
+    CHECK(mcrt_hub_config_normalize(S("{\"persist\":{\"path\":\"x\",\"durabilty\":\"sync\"}}"), &json) ==
+          MCRT_STATUS_INVALID_ARGUMENT && json == NULL);
+    CHECK(strstr(mcrt_last_error_message(), "\"persist.durabilty\"") != NULL);
+    McrtBuilder *builder = NULL;
+    CHECK(mcrt_builder_new(S("{\"jwtSecert\":\"x\"}"), &builder) == MCRT_STATUS_INVALID_ARGUMENT && builder == NULL);
+    CHECK(strstr(mcrt_last_error_message(), "\"jwtSecert\"") != NULL);
+    CHECK(mcrt_serve_config_normalize(S("{\"pingIntervalSecs\":1}"), &json) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(mcrt_last_error_message(), "\"pingIntervalSecs\"") != NULL);
+    McrtHub *hub = NULL;
+    McrtServer *server = NULL;
+    OK(mcrt_hub_new(NULL, 0, &hub));
+    CHECK(mcrt_serve(hub, S("127.0.0.1:0"), S("{\"pingIntervalSecs\":1}"), &server) == MCRT_STATUS_INVALID_ARGUMENT &&
+          server == NULL);
+    CHECK(strstr(mcrt_last_error_message(), "\"pingIntervalSecs\"") != NULL);
+    mcrt_hub_free(hub);
+
+    /* A bad value names the key, what was expected and what arrived. */
+    CHECK(mcrt_hub_config_normalize(S("{\"queueCapacity\":\"many\"}"), &json) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(mcrt_last_error_message(), "queueCapacity: expected") &&
+          strstr(mcrt_last_error_message(), "got string \"many\""));
+}
+
+/* Optional JSON arguments may be NULL (JSON null, as an omitted argument in Rust, Python
+ * and Node), and the outcome is {outcome, connections} with `delivered` kept as an alias. */
+static void test_optional_arguments_and_outcome(void) {
+    McrtHub *hub = NULL;
+    OK(mcrt_hub_new(NULL, 0, &hub));
+    OK(mcrt_emit_module_online(hub, S("M1"), S("{\"userId\":1}"), &outcome));
+    CHECK(outcome.outcome == MCRT_OUTCOME_KIND_DELIVERED && outcome.delivered && outcome.connections == 0);
+    OK(mcrt_emit_module_online(hub, S("M1"), NULL, 0, &outcome));
+    CHECK(outcome.outcome == MCRT_OUTCOME_KIND_UNCHANGED && !outcome.delivered && outcome.connections == 0);
+    OK(mcrt_emit_module_offline(hub, S("M1"), NULL, 0, &outcome));
+    CHECK(outcome.outcome == MCRT_OUTCOME_KIND_DELIVERED && outcome.delivered);
+    OK(mcrt_emit_admin_action(hub, S("1"), S("purge"), NULL, 0, &outcome));
+    CHECK(outcome.outcome == MCRT_OUTCOME_KIND_DELIVERED);
+    OK(mcrt_emit_to_user(hub, S("1"), S("cart:moved"), NULL, 0, &outcome));
+    CHECK(outcome.outcome == MCRT_OUTCOME_KIND_DELIVERED);
+    OK(mcrt_emit_to_admins(hub, S("cart:moved"), NULL, 0, NULL));
+    /* Required JSON stays required. */
+    CHECK(mcrt_emit_telemetry_update(hub, S("M1"), NULL, 0, &outcome) == MCRT_STATUS_NULL_POINTER);
+    mcrt_hub_free(hub);
+}
+
 static void test_persistence_and_audit(void) {
     char path[] = "/tmp/mcrt-c-test-XXXXXX";
     int fd = mkstemp(path);
@@ -119,6 +194,8 @@ int main(void) {
     test_frames_from_library_threads();
     test_executor_runs_originated_emits_on_the_host_thread();
     test_bad_arguments();
+    test_config_schema();
+    test_optional_arguments_and_outcome();
     test_persistence_and_audit();
     test_serve();
     printf("C suite: %d checks passed (microcoaster-realtime %s)\n", checks, mcrt_version());

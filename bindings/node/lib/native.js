@@ -86,6 +86,8 @@ const fn = {
   stringFree: lib.func('void mcrt_string_free(void *string)'),
   replySet: lib.func(`int mcrt_reply_set(void *reply, ${S} data, size_t len)`),
 
+  hubConfigNormalize: lib.func(`int mcrt_hub_config_normalize(${S} config, size_t len, _Out_ void **out)`),
+  serveConfigNormalize: lib.func(`int mcrt_serve_config_normalize(${S} config, size_t len, _Out_ void **out)`),
   builderNew: lib.func(`int mcrt_builder_new(${S} config, size_t len, _Out_ McrtBuilder **out)`),
   builderSetAuthenticator: lib.func('int mcrt_builder_set_authenticator(McrtBuilder *b, McrtAuthenticateCallback *cb, void *user_data)'),
   builderSetClientEventHandler: lib.func('int mcrt_builder_set_client_event_handler(McrtBuilder *b, McrtClientEventCallback *cb, void *user_data)'),

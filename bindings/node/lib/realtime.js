@@ -10,33 +10,54 @@ const args = require('./args');
 const { SocketIoAttachment } = require('./attach');
 const { beforeEmitHooks, installBeforeEmit, runPending } = require('./before-emit');
 
-const HUB_OPTIONS = [
-  'jwtSecret', 'pages', 'routes', 'queueCapacity', 'maxAuthFailures', 'maxMessageBytes',
-  'deviceOfflineGraceMs', 'persist',
-];
-const SERVE_OPTIONS = [
-  'workerThreads', 'pingIntervalMs', 'pingTimeoutMs', 'maxPayload', 'maxMessageBytes',
-  'authDeadlineMs', 'maxConnections', 'socketioPath', 'nativePath', 'shutdownDeadlineMs',
-  'writeCoalesceMs', 'apiKey',
-];
+// The options that are the Node package's own (the mode, where to listen, the JS hooks);
+// every other key is hub configuration and goes to the library's one schema as is
+// (src/config.rs: camelCase, durations in milliseconds, unknown keys refused), so Node
+// has no list of its own to drift from C's and Python's.
+const BINDING_OPTIONS = new Set([
+  'mode', 'host', 'port', 'server', 'authenticate', 'onClientEvent', 'onAudit', 'beforeEmit',
+  'getStats',
+]);
 
-function pick(source, keys) {
-  const out = {};
-  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
-  return out;
+/** The hub configuration JSON: `options` without the binding's own keys. */
+function hubConfigJson(options) {
+  const config = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (BINDING_OPTIONS.has(key) || value === undefined) continue;
+    // JSON would drop a function silently; as text, a misspelt hook is still an
+    // unknown key the library names.
+    config[key] = typeof value === 'function' ? '<function>' : value;
+  }
+  return args.json('new RealTimeAPI', 'options', config);
 }
 
-// McrtOutcome as the C ABI lays it out: bool delivered at 0, then size_t connections
-// aligned to its size. A reused buffer is read directly, cheaper than a decoded struct.
+/** The server configuration JSON: `options.server`, whole. */
+function serveConfigJson(options) {
+  const server = options.server === undefined ? {} : options.server;
+  return args.json('new RealTimeAPI', 'options.server', args.object('new RealTimeAPI', 'options.server', server));
+}
+
+// McrtOutcome as the C ABI lays it out: bool delivered at 0, uint8_t outcome at 1 (0
+// unchanged, 1 delivered), then size_t connections aligned to its size. A reused buffer
+// is read directly, cheaper than a decoded struct.
 const SIZE_T = koffi.sizeof('size_t');
 const OUTCOME_SIZE = 2 * SIZE_T;
 
+/** `{outcome, connections}`, the shape of every binding and of the HTTP API. */
 function outcome(out) {
-  if (out[0] === 0) return { outcome: 'unchanged' };
+  if (out[1] === 0) return { outcome: 'unchanged', connections: 0 };
   const connections = SIZE_T === 8
     ? out.readUInt32LE(8) + out.readUInt32LE(12) * 2 ** 32
     : out.readUInt32LE(4);
   return { outcome: 'delivered', connections };
+}
+
+/** An optional JSON argument: `undefined` or `null` crosses as NULL (the library's
+ * "omitted", JSON null), anything else as its JSON text. */
+function optionalJson(call, name, value, check = (v) => v) {
+  if (value === undefined || value === null) return [null, 0];
+  const json = args.json(call, name, check(value));
+  return [json, byteLength(json)];
 }
 
 /** Reports an exception thrown by a host hook without letting it cross into C. */
@@ -91,7 +112,7 @@ class RealTimeAPI {
   }
 
   _build(beforeEmit) {
-    const config = JSON.stringify(pick(this.options, HUB_OPTIONS));
+    const config = hubConfigJson(this.options);
     const builderOut = [null];
     check(fn.builderNew(config, byteLength(config), builderOut), 'new RealTimeAPI');
     const builder = builderOut[0];
@@ -196,7 +217,7 @@ class RealTimeAPI {
     const host = this.options.host || '127.0.0.1';
     const port = this.options.port === undefined ? 3000 : this.options.port;
     const addr = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const config = JSON.stringify(pick(this.options.server || {}, SERVE_OPTIONS));
+    const config = serveConfigJson(this.options);
     const serverOut = [null];
     check(fn.serve(hub, addr, byteLength(addr), config, byteLength(config), serverOut), 'initialize');
     this._server = serverOut[0];
@@ -223,18 +244,18 @@ class RealTimeAPI {
     return outcome(out);
   }
 
-  emitModuleOnline(moduleId, info = {}) {
+  emitModuleOnline(moduleId, info) {
     const c = 'emitModuleOnline';
     const id = args.text(c, 'moduleId', moduleId);
-    const json = args.json(c, 'info', args.object(c, 'info', info));
-    return this._emit(c, fn.moduleOnline, id, byteLength(id), json, byteLength(json));
+    const [json, len] = optionalJson(c, 'info', info, (v) => args.object(c, 'info', v));
+    return this._emit(c, fn.moduleOnline, id, byteLength(id), json, len);
   }
 
-  emitModuleOffline(moduleId, info = {}) {
+  emitModuleOffline(moduleId, info) {
     const c = 'emitModuleOffline';
     const id = args.text(c, 'moduleId', moduleId);
-    const json = args.json(c, 'info', args.object(c, 'info', info));
-    return this._emit(c, fn.moduleOffline, id, byteLength(id), json, byteLength(json));
+    const [json, len] = optionalJson(c, 'info', info, (v) => args.object(c, 'info', v));
+    return this._emit(c, fn.moduleOffline, id, byteLength(id), json, len);
   }
 
   emitModuleAdded(moduleData) {
@@ -302,12 +323,12 @@ class RealTimeAPI {
     return this._emit(c, fn.statsUpdateWith, json, byteLength(json));
   }
 
-  emitAdminAction(adminId, action, details = null) {
+  emitAdminAction(adminId, action, details) {
     const c = 'emitAdminAction';
     const admin = args.json(c, 'adminId', args.id(c, 'adminId', adminId));
     const name = args.text(c, 'action', action);
-    const json = args.json(c, 'details', details === undefined ? null : details);
-    return this._emit(c, fn.adminAction, admin, byteLength(admin), name, byteLength(name), json, byteLength(json));
+    const [json, len] = optionalJson(c, 'details', details);
+    return this._emit(c, fn.adminAction, admin, byteLength(admin), name, byteLength(name), json, len);
   }
 
   emitMaintenanceMode(enabled, message = '', adminId) {
@@ -319,20 +340,20 @@ class RealTimeAPI {
   }
 
   /** The host's own event to every connection of one user (not in a reserved prefix). */
-  emitToUser(userId, event, data = {}) {
+  emitToUser(userId, event, data) {
     const c = 'emitToUser';
     const user = args.json(c, 'userId', args.id(c, 'userId', userId));
     const name = args.text(c, 'event', event);
-    const json = args.json(c, 'data', data);
-    return this._emit(c, fn.toUser, user, byteLength(user), name, byteLength(name), json, byteLength(json));
+    const [json, len] = optionalJson(c, 'data', data);
+    return this._emit(c, fn.toUser, user, byteLength(user), name, byteLength(name), json, len);
   }
 
   /** The host's own event to admin connections. */
-  emitToAdmins(event, data = {}) {
+  emitToAdmins(event, data) {
     const c = 'emitToAdmins';
     const name = args.text(c, 'event', event);
-    const json = args.json(c, 'data', data);
-    return this._emit(c, fn.toAdmins, name, byteLength(name), json, byteLength(json));
+    const [json, len] = optionalJson(c, 'data', data);
+    return this._emit(c, fn.toAdmins, name, byteLength(name), json, len);
   }
 
   /** Every counter (connections, emits, bad inputs, ...). */
@@ -379,5 +400,21 @@ class RealTimeAPI {
     this._unregister();
   }
 }
+
+/** The configuration `new RealTimeAPI(io, db, options)` would use, as the library reads
+ * it: `{hub, server}` in canonical form (camelCase, milliseconds, every default filled
+ * in). Throws as the constructor would on an unknown key or a bad value. */
+RealTimeAPI.normalizeConfig = function normalizeConfig(options = {}) {
+  args.object('normalizeConfig', 'options', options);
+  const read = (native, json) => {
+    const out = [null];
+    check(native(json, byteLength(json), out), 'normalizeConfig');
+    return JSON.parse(takeString(out[0]));
+  };
+  return {
+    hub: read(fn.hubConfigNormalize, hubConfigJson(options)),
+    server: read(fn.serveConfigNormalize, serveConfigJson(options)),
+  };
+};
 
 module.exports = { RealTimeAPI };

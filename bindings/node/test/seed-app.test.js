@@ -50,7 +50,7 @@ test('the seed app.js integration', async (t) => {
     assert.deepEqual(await bobTab.namesBefore('test:sentinel'), []);
 
     // Already online: nothing is sent.
-    assert.deepEqual(api.emitModuleOnline('MC-1234-STN', STATION), { outcome: 'unchanged' });
+    assert.deepEqual(api.emitModuleOnline('MC-1234-STN', STATION), { outcome: 'unchanged', connections: 0 });
     sentinel(adaTab1, 123);
     assert.deepEqual(await adaTab1.namesBefore('test:sentinel'), []);
     await adaTab2.next('test:sentinel');
@@ -68,12 +68,12 @@ test('the seed app.js integration', async (t) => {
     assert.equal((await adaTab1.next('user:module:added')).data.module.name, 'Lift');
     await adaTab2.next('user:module:added');
     assert.equal((await admin.next('admin:module:added')).data.module.moduleId, 'MC-77-LFT');
-    assert.deepEqual(api.emitModuleAdded(module), { outcome: 'unchanged' });
+    assert.deepEqual(api.emitModuleAdded(module), { outcome: 'unchanged', connections: 0 });
 
     api.emitTelemetryUpdate('MC-77-LFT', { speed: 12.5 });
     const { data } = await adaTab1.next('module:telemetry:updated');
     assert.deepEqual({ moduleId: data.moduleId, telemetry: data.telemetry }, { moduleId: 'MC-77-LFT', telemetry: { speed: 12.5 } });
-    assert.deepEqual(api.emitTelemetryUpdate('MC-77-LFT', { speed: 12.5 }), { outcome: 'unchanged' });
+    assert.deepEqual(api.emitTelemetryUpdate('MC-77-LFT', { speed: 12.5 }), { outcome: 'unchanged', connections: 0 });
 
     api.emitModuleRemoved(module);
     await adaTab1.next('user:module:removed');
@@ -87,7 +87,7 @@ test('the seed app.js integration', async (t) => {
     const first = await api.emitStatsUpdate();
     assert.equal(first.outcome, 'delivered');
     assert.deepEqual((await admin.next('admin:stats:updated')).data.stats, { users: 3, modules: 1 });
-    assert.deepEqual(await api.emitStatsUpdate(), { outcome: 'unchanged' });
+    assert.deepEqual(await api.emitStatsUpdate(), { outcome: 'unchanged', connections: 0 });
 
     api.emitUserRegistered({ id: 789, name: 'Cy' });
     assert.equal((await admin.next('admin:user:registered')).data.user.name, 'Cy');
@@ -105,7 +105,7 @@ test('the seed app.js integration', async (t) => {
     for (const tab of [adaTab1, adaTab2]) {
       assert.deepEqual((await tab.next('user:profile:updated')).data.changes.name, 'Ada L.');
     }
-    assert.deepEqual(api.emitUserProfileUpdated({ id: 123, name: 'Ada L.' }, { id: 123, name: 'Ada L.' }), { outcome: 'unchanged' });
+    assert.deepEqual(api.emitUserProfileUpdated({ id: 123, name: 'Ada L.' }, { id: 123, name: 'Ada L.' }), { outcome: 'unchanged', connections: 0 });
     sentinel(adaTab1, 123);
     assert.deepEqual(await adaTab1.namesBefore('test:sentinel'), []);
   });
@@ -115,7 +115,7 @@ test('the seed app.js integration', async (t) => {
     for (const client of everyone) {
       assert.equal((await client.next('system:maintenance')).data.message, 'Mise à jour');
     }
-    assert.deepEqual(api.emitMaintenanceMode(true, 'Mise à jour', 1), { outcome: 'unchanged' });
+    assert.deepEqual(api.emitMaintenanceMode(true, 'Mise à jour', 1), { outcome: 'unchanged', connections: 0 });
     api.emitMaintenanceMode(false, '', 1);
     for (const client of everyone) await client.next('system:maintenance');
     assert.deepEqual(stranger.events, []);

@@ -1,24 +1,33 @@
-//! `Hub(config)`: reads the configuration dict into a `HubBuilder`. Unknown keys are
-//! refused (a typo must not silently drop a security setting such as `jwt_secret`).
-//! This module must not build or start anything.
+//! `Hub(config)` and `Hub.serve(**options)` over the core's one configuration schema
+//! (`microcoaster_realtime::config`, shared with C and Node). This file is the one place
+//! a Python configuration becomes the schema's JSON, and it only does what Python alone
+//! needs:
+//! - the hooks (`authenticator`, `on_client_event`, `stats_provider`, `before_emit`,
+//!   `audit_sink`) are callables: they are taken out and installed on the builder;
+//! - `jwt_secret` given as `bytes` crosses as an array of bytes, and `persist["path"]`
+//!   given as an `os.PathLike` as its `str`;
+//! - every other key and value crosses as JSON, unchanged. Python's forms are documented
+//!   aliases in the core (snake_case keys, the nested `limits`, `routes` as a dict
+//!   `event → {users, admins}`, `device_grace` / `ping_interval` / `ping_timeout` /
+//!   `auth_deadline` in seconds as floats), which owns the defaults, refuses unknown keys
+//!   and validates values, naming the key.
+//!
+//! A wrong type is a `TypeError`, anything else a `ValueError`. This module must not
+//! build or start anything. Guarded by `tests/test_config.py`.
 
-use std::time::Duration;
+use std::path::PathBuf;
 
-use microcoaster_realtime::{Durability, HubBuilder};
+use microcoaster_realtime::{ConfigError, HubBuilder, HubConfig, ServeConfig};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
+use serde_json::{Map, Value};
 
 use crate::hooks::{PyAudit, PyAuthenticator, PyBeforeEmit, PyClientEvents, PyHook, PyStats};
+use crate::json::{to_json, to_py};
 
-/// Every key `Hub(config)` accepts.
-pub const KEYS: &[&str] = &[
-    "jwt_secret",
-    "pages",
-    "routes",
-    "limits",
-    "device_grace",
-    "persist",
+/// The config keys that hold callables: Python's own, never seen by the core.
+pub const HOOKS: &[&str] = &[
     "authenticator",
     "on_client_event",
     "stats_provider",
@@ -26,45 +35,70 @@ pub const KEYS: &[&str] = &[
     "audit_sink",
 ];
 
-fn seconds(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
-    let secs: f64 = value
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{what}: expected seconds as a number")))?;
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| PyValueError::new_err(format!("{what}: {secs} is not a duration in seconds")))
-}
-
-fn strings(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
-    if value.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what}: expected a list of str, got a str"
-        )));
+fn refused(what: &str, error: &ConfigError) -> PyErr {
+    let message = format!("{what}: {error}");
+    match error {
+        ConfigError::WrongType { .. } => PyTypeError::new_err(message),
+        _ => PyValueError::new_err(message),
     }
-    value
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("{what}: expected a list of str")))
 }
 
-fn dict<'py>(value: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyDict>> {
-    value
+/// The hook callables of a config dict, by key, in the dict's order.
+type Hooks<'py> = Vec<(String, Bound<'py, PyAny>)>;
+
+/// `config` split into the schema's JSON and the hook callables.
+fn split<'py>(config: Option<&Bound<'py, PyAny>>) -> PyResult<(Value, Hooks<'py>)> {
+    let mut core = Map::new();
+    let mut hooks = Vec::new();
+    let Some(config) = config.filter(|c| !c.is_none()) else {
+        return Ok((Value::Object(core), hooks));
+    };
+    let config = config
         .cast::<PyDict>()
-        .cloned()
-        .map_err(|_| PyTypeError::new_err(format!("{what}: expected a dict")))
+        .map_err(|_| PyTypeError::new_err("config: expected a dict"))?;
+    for (key, value) in config.iter() {
+        let key: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("config: keys must be str"))?;
+        let what = format!("config[{key:?}]");
+        let json = match key.as_str() {
+            hook if HOOKS.contains(&hook) => {
+                hooks.push((key, value));
+                continue;
+            }
+            "jwt_secret" if value.is_instance_of::<PyBytes>() => {
+                Value::from(value.cast::<PyBytes>()?.as_bytes().to_vec())
+            }
+            "persist" => persist(&value, &what)?,
+            _ => to_json(&value, &what)?,
+        };
+        core.insert(key, json);
+    }
+    Ok((Value::Object(core), hooks))
 }
 
-fn check_keys(dict: &Bound<'_, PyDict>, allowed: &[&str], what: &str) -> PyResult<()> {
-    for key in dict.keys() {
-        let name: String = key
+/// `persist` with an `os.PathLike` path as its `str`; the core checks the rest.
+fn persist(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
+    let Ok(section) = value.cast::<PyDict>() else {
+        return to_json(value, what);
+    };
+    let mut out = Map::new();
+    for (key, item) in section.iter() {
+        let key: String = key
             .extract()
             .map_err(|_| PyTypeError::new_err(format!("{what}: keys must be str")))?;
-        if !allowed.contains(&name.as_str()) {
-            return Err(PyValueError::new_err(format!(
-                "{what}: unknown key {name:?}; expected one of {}",
-                allowed.join(", ")
-            )));
-        }
+        let is_path = key == "path" && !item.is_instance_of::<PyString>();
+        let json = match item.extract::<PathBuf>() {
+            Ok(path) if is_path => {
+                Value::from(path.into_os_string().into_string().map_err(|_| {
+                    PyValueError::new_err(format!("{what}[\"path\"]: not valid UTF-8"))
+                })?)
+            }
+            _ => to_json(&item, &format!("{what}[{key:?}]"))?,
+        };
+        out.insert(key, json);
     }
-    Ok(())
+    Ok(Value::Object(out))
 }
 
 fn hooks<'py>(value: &Bound<'py, PyAny>) -> Vec<Bound<'py, PyAny>> {
@@ -74,129 +108,82 @@ fn hooks<'py>(value: &Bound<'py, PyAny>) -> Vec<Bound<'py, PyAny>> {
     }
 }
 
-/// Applies `config` to a fresh builder.
-/// Reads `config`; the slot of every hook callable goes into `slots` (see `gc.rs`).
+/// Reads `config` into a builder; the slot of every hook callable goes into `slots` (see
+/// `gc.rs`).
 pub fn builder(
     config: Option<&Bound<'_, PyAny>>,
     slots: &mut Vec<crate::gc::Slot>,
 ) -> PyResult<HubBuilder> {
-    let mut builder = microcoaster_realtime::Hub::builder();
-    let Some(config) = config.filter(|c| !c.is_none()) else {
-        return Ok(builder);
-    };
-    let config = dict(config, "config")?;
-    check_keys(&config, KEYS, "config")?;
-    if let Some(secret) = config.get_item("jwt_secret")? {
-        if let Ok(bytes) = secret.cast::<PyBytes>() {
-            builder = builder.jwt_secret(bytes.as_bytes());
-        } else {
-            let text: String = secret.extract().map_err(|_| {
-                PyTypeError::new_err("config[\"jwt_secret\"]: expected str or bytes")
-            })?;
-            if text.is_empty() {
-                return Err(PyValueError::new_err(
-                    "config[\"jwt_secret\"] must not be empty",
-                ));
+    let (core, found) = split(config)?;
+    let mut builder = HubConfig::from_json(&core)
+        .map_err(|e| refused("config", &e))?
+        .into_builder();
+    for (key, hook) in found {
+        builder = match key.as_str() {
+            "authenticator" => hooks(&hook).iter().try_fold(builder, |b, h| {
+                let hook = PyHook::new("authenticator", h, slots)?;
+                PyResult::Ok(b.authenticator(PyAuthenticator(hook)))
+            })?,
+            "on_client_event" => builder.on_client_event(PyClientEvents(PyHook::new(
+                "on_client_event",
+                &hook,
+                slots,
+            )?)),
+            "stats_provider" => {
+                builder.stats_provider(PyStats(PyHook::new("stats_provider", &hook, slots)?))
             }
-            builder = builder.jwt_secret(text.as_bytes());
-        }
-    }
-    if let Some(pages) = config.get_item("pages")? {
-        builder = builder.pages(&strings(&pages, "config[\"pages\"]")?);
-    }
-    if let Some(routes) = config.get_item("routes")? {
-        for (event, route) in dict(&routes, "config[\"routes\"]")?.iter() {
-            let event: String = event.extract()?;
-            let what = format!("config[\"routes\"][{event:?}]");
-            let route = dict(&route, &what)?;
-            check_keys(&route, &["users", "admins"], &what)?;
-            let pages = |key: &str| -> PyResult<Vec<String>> {
-                route
-                    .get_item(key)?
-                    .map_or(Ok(Vec::new()), |v| strings(&v, &format!("{what}[{key:?}]")))
-            };
-            let (users, admins) = (pages("users")?, pages("admins")?);
-            let users: Vec<&str> = users.iter().map(String::as_str).collect();
-            let admins: Vec<&str> = admins.iter().map(String::as_str).collect();
-            builder = builder.route(&event, &users, &admins);
-        }
-    }
-    if let Some(limits) = config.get_item("limits")? {
-        let limits = dict(&limits, "config[\"limits\"]")?;
-        let keys = ["queue_capacity", "max_auth_failures", "max_message_bytes"];
-        check_keys(&limits, &keys, "config[\"limits\"]")?;
-        let number = |key: &str| -> PyResult<Option<u64>> {
-            limits.get_item(key)?.map_or(Ok(None), |v| {
-                v.extract().map(Some).map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "config[\"limits\"][{key:?}]: expected an int >= 0"
-                    ))
-                })
-            })
+            "before_emit" => hooks(&hook).iter().try_fold(builder, |b, h| {
+                let hook = PyHook::new("before_emit", h, slots)?;
+                PyResult::Ok(b.before_emit(PyBeforeEmit(hook)))
+            })?,
+            _ => hooks(&hook).iter().try_fold(builder, |b, h| {
+                let hook = PyHook::new("audit_sink", h, slots)?;
+                PyResult::Ok(b.audit_sink(PyAudit(hook)))
+            })?,
         };
-        if let Some(n) = number("queue_capacity")? {
-            builder = builder.queue_capacity(usize::try_from(n).unwrap_or(usize::MAX));
-        }
-        if let Some(n) = number("max_auth_failures")? {
-            builder = builder.max_auth_failures(u32::try_from(n).unwrap_or(u32::MAX));
-        }
-        if let Some(n) = number("max_message_bytes")? {
-            builder = builder.max_message_bytes(usize::try_from(n).unwrap_or(usize::MAX));
-        }
-    }
-    if let Some(grace) = config.get_item("device_grace")? {
-        builder = builder.device_offline_grace(seconds(&grace, "config[\"device_grace\"]")?);
-    }
-    if let Some(persist) = config.get_item("persist")? {
-        let persist = dict(&persist, "config[\"persist\"]")?;
-        check_keys(&persist, &["path", "durability"], "config[\"persist\"]")?;
-        let path: std::path::PathBuf = persist
-            .get_item("path")?
-            .ok_or_else(|| PyValueError::new_err("config[\"persist\"] needs \"path\""))?
-            .extract()
-            .map_err(|_| {
-                PyTypeError::new_err("config[\"persist\"][\"path\"]: expected str or os.PathLike")
-            })?;
-        let durability = match persist.get_item("durability")? {
-            None => Durability::Batched,
-            Some(mode) => match mode.extract::<String>().as_deref() {
-                Ok("off") => Durability::Off,
-                Ok("batched") => Durability::Batched,
-                Ok("sync") => Durability::Sync,
-                _ => {
-                    return Err(PyValueError::new_err(
-                        "config[\"persist\"][\"durability\"]: expected \"off\", \"batched\" or \"sync\"",
-                    ));
-                }
-            },
-        };
-        builder = builder.persist(path, durability);
-    }
-    if let Some(hook) = config.get_item("authenticator")? {
-        for hook in hooks(&hook) {
-            builder =
-                builder.authenticator(PyAuthenticator(PyHook::new("authenticator", &hook, slots)?));
-        }
-    }
-    if let Some(hook) = config.get_item("on_client_event")? {
-        builder = builder.on_client_event(PyClientEvents(PyHook::new(
-            "on_client_event",
-            &hook,
-            slots,
-        )?));
-    }
-    if let Some(hook) = config.get_item("stats_provider")? {
-        builder = builder.stats_provider(PyStats(PyHook::new("stats_provider", &hook, slots)?));
-    }
-    if let Some(hook) = config.get_item("before_emit")? {
-        for hook in hooks(&hook) {
-            builder = builder.before_emit(PyBeforeEmit(PyHook::new("before_emit", &hook, slots)?));
-        }
-    }
-    if let Some(hook) = config.get_item("audit_sink")? {
-        for hook in hooks(&hook) {
-            builder = builder.audit_sink(PyAudit(PyHook::new("audit_sink", &hook, slots)?));
-        }
     }
     Ok(builder)
+}
+
+/// The server configuration of `Hub.serve`'s keyword arguments (`None`: not given).
+pub fn serve_config(options: &Bound<'_, PyDict>) -> PyResult<ServeConfig> {
+    let mut core = Map::new();
+    for (key, value) in options.iter() {
+        if value.is_none() {
+            continue;
+        }
+        let key: String = key.extract()?;
+        let json = to_json(&value, &key)?;
+        core.insert(key, json);
+    }
+    ServeConfig::from_json(&Value::Object(core)).map_err(|e| refused("serve", &e))
+}
+
+/// `normalize_config(config=None)`: the configuration `Hub(config)` would use, as the
+/// core reads it (camelCase keys, milliseconds, every default filled in; the hooks are
+/// left out). Raises as `Hub(config)` would on an unknown key or a bad value.
+#[pyfunction]
+#[pyo3(signature = (config = None))]
+pub fn normalize_config<'py>(
+    py: Python<'py>,
+    config: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (core, _hooks) = split(config)?;
+    let config = HubConfig::from_json(&core).map_err(|e| refused("config", &e))?;
+    let json = serde_json::to_value(&config).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    to_py(py, &json)
+}
+
+/// `normalize_serve_config(**options)`: the server configuration `Hub.serve(**options)`
+/// would use, as the core reads it.
+#[pyfunction]
+#[pyo3(signature = (**options))]
+pub fn normalize_serve_config<'py>(
+    py: Python<'py>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let empty = PyDict::new(py);
+    let config = serve_config(options.unwrap_or(&empty))?;
+    let json = serde_json::to_value(&config).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    to_py(py, &json)
 }

@@ -16,12 +16,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::connection::{InProcessConnection, handshake_context};
 use crate::errors::{build_error, hub_error, persist_error};
 use crate::json::{flag, text, to_json, to_json_object, to_py};
-use crate::outcome::{Outcome, id_arg, optional_json, outcome};
+use crate::outcome::{Outcome, id_arg, optional_json, optional_object, outcome};
 
 /// The real-time hub. Build it once per process with an optional config dict (see the
 /// stubs, `_native.pyi`, for every key); every method may be called from any thread and
@@ -76,16 +76,20 @@ impl PyHub {
     }
 
     /// `module:status:changed` to the owner (and admins on `admin`) unless the module
-    /// was already online.
+    /// was already online. `info` is optional (`None`: none), as in C, Rust and Node.
+    #[pyo3(signature = (module_id, info = None))]
     fn emit_module_online(
         &self,
         py: Python<'_>,
         #[pyo3(from_py_with = text)] module_id: String,
-        info: &Bound<'_, PyAny>,
+        info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
-        let info = to_json_object(info, "info")?;
+        let info = optional_object(info, "info")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_module_online(&module_id, &info)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_module_online(&module_id, info.as_ref())),
+        )
     }
 
     /// `module:status:changed` unless the module was already offline.
@@ -96,12 +100,12 @@ impl PyHub {
         #[pyo3(from_py_with = text)] module_id: String,
         info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
-        let info = match info {
-            Some(info) => to_json_object(info, "info")?,
-            None => Value::Object(Map::new()),
-        };
+        let info = optional_object(info, "info")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_module_offline(&module_id, &info)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_module_offline(&module_id, info.as_ref())),
+        )
     }
 
     /// `user:module:added` to the owner and `admin:module:added` to admins, unless
@@ -218,7 +222,7 @@ impl PyHub {
         let hub = self.hub();
         outcome(
             py,
-            py.detach(|| hub.emit_admin_action(admin, &action, &details)),
+            py.detach(|| hub.emit_admin_action(admin, &action, details.as_ref())),
         )
     }
 
@@ -251,7 +255,10 @@ impl PyHub {
         let user = id_arg(user_id, "user_id")?;
         let data = optional_json(data, "data")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_to_user(user, &event, &data)))
+        outcome(
+            py,
+            py.detach(|| hub.emit_to_user(user, &event, data.as_ref())),
+        )
     }
 
     /// A host event (name outside the reserved prefixes) to admin connections.
@@ -264,7 +271,7 @@ impl PyHub {
     ) -> PyResult<Outcome> {
         let data = optional_json(data, "data")?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_to_admins(&event, &data)))
+        outcome(py, py.detach(|| hub.emit_to_admins(&event, data.as_ref())))
     }
 
     /// Lets a device authenticate with `{"moduleId": module_id, "deviceKey": key}` (a
@@ -382,15 +389,16 @@ impl PyHub {
         max_connections: Option<usize>,
         worker_threads: Option<usize>,
     ) -> PyResult<crate::server::Server> {
-        let options = crate::server::Options {
-            api_key,
-            ping_interval,
-            ping_timeout,
-            auth_deadline,
-            max_connections,
-            worker_threads,
-        };
-        crate::server::serve(py, self.hub(), host, port, options, &self.owned)
+        // Python's names (seconds for the durations) are aliases in the core's schema.
+        let options = PyDict::new(py);
+        options.set_item("api_key", api_key)?;
+        options.set_item("ping_interval", ping_interval)?;
+        options.set_item("ping_timeout", ping_timeout)?;
+        options.set_item("auth_deadline", auth_deadline)?;
+        options.set_item("max_connections", max_connections)?;
+        options.set_item("worker_threads", worker_threads)?;
+        let config = crate::config::serve_config(&options)?.into_config();
+        crate::server::serve(py, self.hub(), host, port, config, &self.owned)
     }
 
     /// Stops every server `serve` started, closes every connection (after what was queued for it, within

@@ -3,7 +3,7 @@
 //! re-exports this native module (`microcoaster_realtime._native`).
 //!
 //! One concept per file: `hub.rs` (the `Hub` class and its emits), `config.rs` (the
-//! config dict), `hooks.rs` (Python callables as hooks), `server.rs` (`Hub.serve`),
+//! config dict and serve options over the core's one schema), `hooks.rs` (Python callables as hooks), `server.rs` (`Hub.serve`),
 //! `connection.rs` (in-process connections), `host.rs` (attach mode: sockets owned by a
 //! python-socketio server), `gc.rs` (what the garbage collector sees; letting a hub go), `outcome.rs` (`EmitOutcome`, shared argument helpers), `observe.rs` (metrics and
 //! audit as dicts), `json.rs` (payload conversion), `errors.rs` (exceptions).
@@ -18,8 +18,9 @@
 //! - Arguments the binding refuses before the core sees them (a set in a payload, an int
 //!   module id, `1` for a bool) count in `metrics()["bad_inputs"]["python_argument"]`,
 //!   process-wide (one interpreter usually has one hub).
-//! - `emit_module_offline(module_id)` may omit `info` (the seed passes it; the core only
-//!   needs it for a module it has never seen). `emit_stats_update(stats)` with stats is the
+//! - `info`, `details` and `data` may be omitted (or `None`), as in every binding: the
+//!   core reads them as JSON `null` (the seed passes `info`; the core only needs it for a
+//!   module it has never seen). `emit_stats_update(stats)` with stats is the
 //!   core's `emit_stats_update_with`; without, it asks the `stats_provider`.
 //! - A before-emit filter returns `None`/`True` (keep), `False` (drop) or a new payload.
 //! - A hub that is garbage-collected (hooks may refer back to it, see `gc.rs`) or whose
@@ -61,6 +62,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<server::Server>()?;
     module.add_class::<connection::InProcessConnection>()?;
     module.add_class::<host::HostConnection>()?;
+    module.add_function(wrap_pyfunction!(config::normalize_config, module)?)?;
+    module.add_function(wrap_pyfunction!(config::normalize_serve_config, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -8,14 +8,16 @@ use pyo3::types::{PyBool, PyInt, PyString};
 use serde_json::Value;
 
 use crate::errors::hub_error;
-use crate::json::{counted, to_json};
+use crate::json::{counted, to_json, to_json_object};
 
-/// What an emit did: `unchanged` (nothing changed, nothing was sent) or the number of
-/// `connections` the events were queued for (summed over the call's events; 0 is
-/// possible when nobody concerned is connected).
+/// What an emit did, the `{outcome, connections}` of every binding: `outcome` is
+/// `"delivered"` or `"unchanged"` (nothing changed, nothing was sent) and `connections`
+/// the number of connections the events were queued for (summed over the call's events;
+/// 0 is possible when nobody concerned is connected). `unchanged` and `delivered` are
+/// kept as aliases of `outcome == "unchanged"` / `"delivered"`.
 #[pyclass(frozen, module = "microcoaster_realtime", name = "EmitOutcome")]
 pub struct Outcome {
-    /// True when nothing changed and nothing was sent.
+    /// True when nothing changed and nothing was sent (alias of `outcome == "unchanged"`).
     #[pyo3(get)]
     pub unchanged: bool,
     /// Frames queued (0 when unchanged).
@@ -25,7 +27,26 @@ pub struct Outcome {
 
 #[pymethods]
 impl Outcome {
-    /// True when the change was sent (possibly to 0 connections).
+    /// `"delivered"` or `"unchanged"`, as Node's and the HTTP API's `outcome`.
+    #[getter]
+    fn outcome(&self) -> &'static str {
+        if self.unchanged {
+            "unchanged"
+        } else {
+            "delivered"
+        }
+    }
+
+    /// `{"outcome": …, "connections": …}`, the dict Node returns and HTTP sends.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let dict = pyo3::types::PyDict::new(py);
+        dict.set_item("outcome", self.outcome())?;
+        dict.set_item("connections", self.connections)?;
+        Ok(dict)
+    }
+
+    /// True when the change was sent, possibly to 0 connections (alias of
+    /// `outcome == "delivered"`).
     #[getter]
     fn delivered(&self) -> bool {
         !self.unchanged
@@ -96,8 +117,21 @@ fn id_arg_uncounted(value: &Bound<'_, PyAny>, what: &str) -> PyResult<IdArg> {
     )))
 }
 
-pub fn optional_json(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Value> {
-    value.map_or(Ok(Value::Null), |value| to_json(value, what))
+/// An optional argument (`details`, `data`): `None` (or omitted) is `None`, which the
+/// core reads as JSON `null`, as C's NULL and Node's `undefined`.
+pub fn optional_json(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Value>> {
+    value
+        .filter(|value| !value.is_none())
+        .map(|value| to_json(value, what))
+        .transpose()
+}
+
+/// An optional dict argument (`info`): `None` (or omitted) is `None`.
+pub fn optional_object(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Value>> {
+    value
+        .filter(|value| !value.is_none())
+        .map(|value| to_json_object(value, what))
+        .transpose()
 }
 
 /// `IdArg` → JSON, for filters that take a user id.

@@ -3,62 +3,23 @@
 //! GIL released, so hooks called from the server's threads can take it. This module
 //! must not handle connections itself.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use microcoaster_realtime::{Hub, ServerConfig, ServerHandle};
 use parking_lot::Mutex;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::sync::Arc;
 
 use crate::errors::serve_error;
 use crate::gc::ServerSlot;
 
-/// Optional server settings from `Hub.serve`'s keyword arguments.
-pub struct Options {
-    pub api_key: Option<String>,
-    pub ping_interval: Option<f64>,
-    pub ping_timeout: Option<f64>,
-    pub auth_deadline: Option<f64>,
-    pub max_connections: Option<usize>,
-    pub worker_threads: Option<usize>,
-}
-
-fn seconds(value: f64, what: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| PyValueError::new_err(format!("{what}: expected seconds > 0, got {value}")))
-}
-
-/// Starts the server.
+/// Starts the server with `config` (read by `config::serve_config`).
 pub fn serve(
     py: Python<'_>,
     hub: &Hub,
     host: &str,
     port: u16,
-    options: Options,
+    config: ServerConfig,
     owner: &crate::gc::Owned,
 ) -> PyResult<Server> {
-    let mut config = ServerConfig {
-        api_key: options.api_key,
-        ..ServerConfig::default()
-    };
-    if let Some(value) = options.ping_interval {
-        config.ping_interval = seconds(value, "ping_interval")?;
-    }
-    if let Some(value) = options.ping_timeout {
-        config.ping_timeout = seconds(value, "ping_timeout")?;
-    }
-    if let Some(value) = options.auth_deadline {
-        config.auth_deadline = seconds(value, "auth_deadline")?;
-    }
-    if let Some(value) = options.max_connections {
-        config.max_connections = value;
-    }
-    if let Some(value) = options.worker_threads {
-        config.worker_threads = value.max(1);
-    }
     let addr = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {

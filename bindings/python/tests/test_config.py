@@ -1,6 +1,7 @@
 """Hub(config): pages, routes, limits and the device grace period change behaviour as
 documented; bad configurations are refused with a clear error."""
 
+import re
 from typing import Any, List, Tuple
 
 import pytest
@@ -79,18 +80,122 @@ def test_device_grace_takes_a_module_offline_after_its_board_leaves() -> None:
 @pytest.mark.parametrize(
     "config, error, message",
     [
-        ({"limits": {"queue_size": 1}}, ValueError, "unknown key"),
-        ({"device_grace": "soon"}, TypeError, "seconds"),
-        ({"device_grace": -1}, ValueError, "duration"),
-        ({"persist": {"durability": "sync"}}, ValueError, "needs \"path\""),
-        ({"pages": "modules"}, TypeError, "list of str"),
-        ({"jwt_secret": 42}, TypeError, "str or bytes"),
-        ({"jwt_secret": ""}, ValueError, "must not be empty"),
+        ({"limits": {"queue_size": 1}}, ValueError, 'unknown key "limits.queue_size"'),
+        ({"device_grace": "soon"}, TypeError, 'device_grace: expected a number >= 0, got string "soon"'),
+        ({"device_grace": -1}, ValueError, "device_grace: expected a number >= 0, got number -1"),
+        ({"persist": {"durability": "sync"}}, ValueError, "persist.path: expected a file path, got nothing"),
+        ({"pages": "modules"}, TypeError, 'pages: expected a sequence, got string "modules"'),
+        ({"jwt_secret": 42}, TypeError, "jwt_secret: expected a non-empty string"),
+        ({"jwt_secret": ""}, ValueError, "jwtSecret: expected a non-empty secret"),
+        ({"limits": {"queue_capacity": 8}, "queue_capacity": 8}, ValueError, "set the same thing"),
     ],
 )
 def test_bad_configurations_are_refused(config: Any, error: Any, message: str) -> None:
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=re.escape(message)):
         Hub(config)
+
+
+# The core's one schema (src/config.rs), with the same defaults as C (tests/c/test_ffi.c)
+# and Node (bindings/node/test/config.test.js).
+HUB_DEFAULTS = {
+    "jwtSecret": None,
+    "pages": ["modules", "admin", "dashboard"],
+    "routes": [],
+    "queueCapacity": 1024,
+    "maxAuthFailures": 5,
+    "maxMessageBytes": 65536,
+    "deviceOfflineGraceMs": 5000,
+    "persist": None,
+}
+SERVE_DEFAULTS = {
+    "workerThreads": 2,
+    "pingIntervalMs": 25000,
+    "pingTimeoutMs": 20000,
+    "maxPayload": 1000000,
+    "maxMessageBytes": 65536,
+    "authDeadlineMs": 10000,
+    "maxConnections": 100000,
+    "socketioPath": "/socket.io/",
+    "nativePath": "/ws",
+    "shutdownDeadlineMs": 5000,
+    "writeCoalesceMs": 2,
+    "apiKey": None,
+}
+
+
+def test_the_config_has_the_same_keys_and_defaults_as_in_c_and_node(tmp_path: Any) -> None:
+    assert mcrt.normalize_config() == HUB_DEFAULTS
+    assert mcrt.normalize_config({}) == HUB_DEFAULTS
+    assert mcrt.normalize_serve_config() == SERVE_DEFAULTS
+    # Hooks are Python's own, not configuration.
+    assert mcrt.normalize_config({"stats_provider": dict, "before_emit": [lambda *a: None]}) == HUB_DEFAULTS
+    routes = [{"event": "cart:moved", "userPages": ["dashboard"], "adminPages": []}]
+    python_forms = mcrt.normalize_config(
+        {
+            "jwt_secret": b"s3cret",
+            "limits": {"queue_capacity": 16},
+            "device_grace": 0.25,
+            "routes": {"cart:moved": {"users": ["dashboard"]}},
+            "persist": {"path": tmp_path / "x.db"},
+        }
+    )
+    expected = {
+        **HUB_DEFAULTS,
+        "jwtSecret": "s3cret",
+        "queueCapacity": 16,
+        "deviceOfflineGraceMs": 250,
+        "routes": routes,
+        "persist": {"path": str(tmp_path / "x.db"), "durability": "batched"},
+    }
+    assert python_forms == expected
+    # The C and Node keys are accepted too: one schema.
+    assert mcrt.normalize_config({**expected, "jwtSecret": "s3cret"}) == expected
+    assert mcrt.normalize_serve_config(ping_interval=1.5, api_key="k") == {
+        **SERVE_DEFAULTS,
+        "pingIntervalMs": 1500,
+        "apiKey": "k",
+    }
+
+
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"jwt_secert": "x"}, "jwt_secert"),
+        ({"persist": {"path": "x", "durabilty": "sync"}}, "persist.durabilty"),
+        ({"routes": {"e": {"user": []}}}, "routes.e.user"),
+    ],
+)
+def test_an_unknown_key_is_refused_naming_it(config: Any, key: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f'unknown key "{key}"')):
+        mcrt.normalize_config(config)
+    with pytest.raises(ValueError, match=re.escape(f'unknown key "{key}"')):
+        Hub(config)
+
+
+def test_serve_refuses_what_the_schema_refuses() -> None:
+    with pytest.raises(ValueError, match=re.escape("ping_interval: expected a duration > 0")):
+        Hub().serve(ping_interval=0)
+    with pytest.raises(ValueError, match=re.escape('unknown key "ping_intervall"')):
+        mcrt.normalize_serve_config(ping_intervall=1)  # type: ignore[call-arg]
+
+
+def test_optional_arguments_and_the_outcome_shape() -> None:
+    hub = Hub()
+    owner = logged_in_tab(hub, "ada", "modules")
+    first = hub.emit_module_online("MC-9", {"userId": "ada"})
+    assert (first.outcome, first.connections) == ("delivered", 1)
+    assert first.to_dict() == {"outcome": "delivered", "connections": 1}
+    again = hub.emit_module_online("MC-9")  # info omitted, as in C (NULL) and Node
+    assert again.to_dict() == {"outcome": "unchanged", "connections": 0}
+    assert (again.unchanged, again.delivered) == (True, False)  # the old names, kept
+    assert hub.emit_module_offline("MC-9", None).outcome == "delivered"
+    assert hub.emit_admin_action("root", "purge").outcome == "delivered"
+    assert hub.emit_to_user("ada", "cart:ping").outcome == "delivered"
+    seen: Any = None
+    while seen is None or seen[0] != "cart:ping":
+        seen = owner.recv(5.0)
+        assert seen is not None
+    assert seen[1] is None  # omitted data is null, as in C and Node
 
 
 def test_persistence_and_audit(tmp_path: Any) -> None:
@@ -103,5 +208,5 @@ def test_persistence_and_audit(tmp_path: Any) -> None:
     hub.shutdown()
     again = Hub({"persist": {"path": str(path)}})
     assert again.emit_module_online("MC-1", {"userId": 7}).unchanged  # restored state
-    with pytest.raises(ValueError, match="durability"):
+    with pytest.raises(ValueError, match="persist.durability"):
         Hub({"persist": {"path": str(path), "durability": "sometimes"}})

@@ -45,7 +45,16 @@ from ._errors import (
     StatsProviderError,
     UnknownModuleError,
 )
-from ._native import EmitOutcome, HostConnection, Hub, InProcessConnection, Server, __version__
+from ._native import (
+    EmitOutcome,
+    HostConnection,
+    Hub,
+    InProcessConnection,
+    Server,
+    __version__,
+    normalize_config,
+    normalize_serve_config,
+)
 from .socketio_async import AsyncSocketIOBridge
 from .socketio_bridge import SocketIOBridge, attach_socketio
 
@@ -71,4 +80,6 @@ __all__ = [
     "UnknownModuleError",
     "__version__",
     "attach_socketio",
+    "normalize_config",
+    "normalize_serve_config",
 ]

@@ -80,13 +80,18 @@ class Persist(TypedDict, total=False):
     durability: Literal["off", "batched", "sync"]
 
 class Config(TypedDict, total=False):
-    """``Hub(config)``; every key is optional and unknown keys raise ``ValueError``."""
+    """``Hub(config)``: the core's one schema (shared with C and Node; see
+    ``normalize_config``). Every key is optional; an unknown key raises ``ValueError``
+    and a value of the wrong type ``TypeError``, naming the key. The C/Node camelCase keys
+    (``jwtSecret``, ``queueCapacity``, ``deviceOfflineGraceMs`` in ms, routes as a list of
+    ``{event, userPages, adminPages}``) and flat snake_case limits are accepted too; a
+    setting given under two names is refused."""
 
     jwt_secret: Union[str, bytes]
     pages: List[str]
     routes: Dict[str, Route]
     limits: Limits
-    device_grace: float
+    device_grace: float  # seconds (default 5.0): the setting C and Node call deviceOfflineGraceMs
     persist: Persist
     authenticator: Union[Authenticator, Sequence[Authenticator]]
     on_client_event: ClientEventHandler
@@ -100,14 +105,22 @@ class ContextArg(TypedDict, total=False):
     query: Union[Mapping[str, str], Sequence[Tuple[str, str]]]
 
 class EmitOutcome:
-    """What an emit did. Compares by value."""
+    """What an emit did: ``outcome`` and ``connections``, the shape of every binding
+    (C ``McrtOutcome``, Node ``{outcome, connections}``, the HTTP API). Compares by
+    value."""
+
+    @property
+    def outcome(self) -> Literal["delivered", "unchanged"]:
+        """``"delivered"`` (sent, possibly to 0 connections) or ``"unchanged"``."""
+    def to_dict(self) -> Dict[str, Any]:
+        """``{"outcome": ..., "connections": ...}``."""
 
     @property
     def unchanged(self) -> bool:
-        """Nothing changed; nothing was sent."""
+        """Nothing changed; nothing was sent. Alias of ``outcome == "unchanged"``."""
     @property
     def delivered(self) -> bool:
-        """The change was sent (possibly to 0 connections)."""
+        """The change was sent (possibly to 0 connections). Alias of ``outcome == "delivered"``."""
     @property
     def connections(self) -> int:
         """Frames queued, summed over the call's events (0 when unchanged)."""
@@ -189,6 +202,23 @@ class HostConnection:
         traceback: Optional[TracebackType],
     ) -> bool: ...
 
+def normalize_config(config: Optional[Config] = None) -> Dict[str, Any]:
+    """The configuration ``Hub(config)`` would use, as the core reads it: camelCase keys,
+    durations in milliseconds, every default filled in (the same as C's
+    ``mcrt_hub_config_normalize`` and Node's ``RealTimeAPI.normalizeConfig``); hooks are
+    left out. Raises as ``Hub(config)`` would."""
+
+def normalize_serve_config(
+    *,
+    api_key: Optional[str] = None,
+    ping_interval: Optional[float] = None,
+    ping_timeout: Optional[float] = None,
+    auth_deadline: Optional[float] = None,
+    max_connections: Optional[int] = None,
+    worker_threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """The server configuration ``Hub.serve(**options)`` would use, as the core reads it."""
+
 class Hub:
     """The real-time hub: the seed's emit API, thread-safe, releasing the GIL.
 
@@ -197,7 +227,7 @@ class Hub:
     ``serve`` started and shuts down; it supports ``weakref``."""
 
     def __init__(self, config: Optional[Config] = None) -> None: ...
-    def emit_module_online(self, module_id: str, info: Dict[str, Any]) -> EmitOutcome:
+    def emit_module_online(self, module_id: str, info: Optional[Dict[str, Any]] = None) -> EmitOutcome:
         """``module:status:changed`` unless already online; ``info`` needs ``userId`` the
         first time a module is seen."""
     def emit_module_offline(self, module_id: str, info: Optional[Dict[str, Any]] = None) -> EmitOutcome:

@@ -1,0 +1,99 @@
+'use strict';
+// The options are the library's one configuration schema (src/config.rs), shared with C
+// (tests/c/test_ffi.c) and Python (bindings/python/tests/test_config.py): the same keys,
+// the same defaults, unknown keys refused by name. And the arguments every binding makes
+// optional, with the one outcome shape {outcome, connections}.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const RealTimeAPI = require('../');
+const { startSeedApp } = require('./seed-app');
+const { browser, login } = require('./clients');
+
+const HUB_DEFAULTS = {
+  jwtSecret: null,
+  pages: ['modules', 'admin', 'dashboard'],
+  routes: [],
+  queueCapacity: 1024,
+  maxAuthFailures: 5,
+  maxMessageBytes: 65536,
+  deviceOfflineGraceMs: 5000,
+  persist: null,
+};
+const SERVE_DEFAULTS = {
+  workerThreads: 2,
+  pingIntervalMs: 25000,
+  pingTimeoutMs: 20000,
+  maxPayload: 1000000,
+  maxMessageBytes: 65536,
+  authDeadlineMs: 10000,
+  maxConnections: 100000,
+  socketioPath: '/socket.io/',
+  nativePath: '/ws',
+  shutdownDeadlineMs: 5000,
+  writeCoalesceMs: 2,
+  apiKey: null,
+};
+
+test('the options have the same keys and defaults as in C and Python', () => {
+  assert.deepEqual(RealTimeAPI.normalizeConfig(), { hub: HUB_DEFAULTS, server: SERVE_DEFAULTS });
+  // The binding's own options (mode, address, JS hooks) are not configuration.
+  const own = {
+    mode: 'standalone', host: '127.0.0.1', port: 0, authenticate() {}, onClientEvent() {},
+    onAudit() {}, beforeEmit() {}, getStats() {},
+  };
+  assert.deepEqual(RealTimeAPI.normalizeConfig(own), { hub: HUB_DEFAULTS, server: SERVE_DEFAULTS });
+
+  const routes = [{ event: 'cart:moved', userPages: ['dashboard'], adminPages: [] }];
+  const given = RealTimeAPI.normalizeConfig({
+    jwtSecret: 's3cret', queueCapacity: 16, deviceOfflineGraceMs: 250, routes,
+    persist: { path: '/tmp/x.db' }, server: { pingIntervalMs: 1500, apiKey: 'k' },
+  });
+  assert.deepEqual(given.hub, {
+    ...HUB_DEFAULTS, jwtSecret: 's3cret', queueCapacity: 16, deviceOfflineGraceMs: 250, routes,
+    persist: { path: '/tmp/x.db', durability: 'batched' },
+  });
+  assert.deepEqual(given.server, { ...SERVE_DEFAULTS, pingIntervalMs: 1500, apiKey: 'k' });
+  // Python's forms are documented aliases of the same keys.
+  const python = RealTimeAPI.normalizeConfig({
+    limits: { queue_capacity: 16 }, device_grace: 0.25, routes: { 'cart:moved': { users: ['dashboard'] } },
+    server: { ping_interval: 1.5 },
+  });
+  assert.deepEqual(python.hub, { ...HUB_DEFAULTS, queueCapacity: 16, deviceOfflineGraceMs: 250, routes });
+  assert.equal(python.server.pingIntervalMs, 1500);
+});
+
+test('an unknown option is refused with an error naming it', async () => {
+  const cases = [
+    [{ jwtSecert: 'x' }, 'jwtSecert'],
+    [{ onAuidt() {} }, 'onAuidt'], // a misspelt hook is not silently dropped
+    [{ persist: { path: 'x', durabilty: 'sync' } }, 'persist.durabilty'],
+    [{ server: { pingIntervalSecs: 1 } }, 'pingIntervalSecs'],
+  ];
+  for (const [options, key] of cases) {
+    assert.throws(() => RealTimeAPI.normalizeConfig(options),
+      (e) => e instanceof TypeError && e.message.includes(`unknown key "${key}"`), key);
+  }
+  assert.throws(() => new RealTimeAPI(null, null, { mode: 'standalone', jwtSecert: 'x' }),
+    (e) => e instanceof TypeError && e.message.includes('unknown key "jwtSecert"'));
+  assert.throws(() => RealTimeAPI.normalizeConfig({ queueCapacity: 'many' }),
+    /queueCapacity: expected .*, got string "many"/);
+  const api = new RealTimeAPI(null, null, { mode: 'standalone', port: 0, server: { pingIntervalSecs: 1 } });
+  assert.throws(() => api.initialize(), /unknown key "pingIntervalSecs"/);
+  await api.close();
+});
+
+test('info, details and data may be omitted; every outcome is {outcome, connections}', async (t) => {
+  const seed = await startSeedApp();
+  const api = seed.realTimeAPI;
+  const tab = await browser(seed.url, await login(seed.url, 'ada'), 'modules');
+  t.after(async () => { tab.close(); await seed.close(); });
+
+  assert.deepEqual(api.emitModuleOnline('MC-9', { userId: 123 }), { outcome: 'delivered', connections: 1 });
+  assert.deepEqual(api.emitModuleOnline('MC-9'), { outcome: 'unchanged', connections: 0 });
+  assert.deepEqual(api.emitModuleOffline('MC-9', null), { outcome: 'delivered', connections: 1 });
+  assert.equal(api.emitAdminAction(1, 'purge').outcome, 'delivered');
+  assert.deepEqual(api.emitToUser(123, 'cart:ping'), { outcome: 'delivered', connections: 1 });
+  assert.equal((await tab.next('cart:ping')).data, null); // omitted: null, as in C and Python
+  assert.deepEqual(api.emitToAdmins('ops:ping'), { outcome: 'delivered', connections: 0 });
+});

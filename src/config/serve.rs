@@ -1,0 +1,192 @@
+//! [`ServeConfig`]: the server settings of the one schema (C `mcrt_serve`, Node
+//! `options.server`, Python `Hub.serve(...)` keywords), whose defaults are
+//! [`ServerConfig::default`]'s, and the forms it accepts (camelCase in milliseconds,
+//! snake_case, Python's `ping_interval` / `ping_timeout` / `auth_deadline` in seconds).
+//! This module must not start a server. Guarded by the unit tests of `config.rs`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::accept::{Number, duration};
+use super::check::{Section, check, serde_error};
+use super::{ConfigError, millis};
+use crate::transport::server::ServerConfig;
+
+/// The server settings the bindings expose: the serializable part of [`ServerConfig`],
+/// whose [`Default`] is this one's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", rename_all = "camelCase")]
+pub struct ServeConfig {
+    /// Tokio worker threads (default 2; 0 is taken as 1).
+    pub worker_threads: usize,
+    /// Engine.IO ping interval (default 25 s; > 0).
+    #[serde(rename = "pingIntervalMs", serialize_with = "millis")]
+    pub ping_interval: Duration,
+    /// Engine.IO ping timeout (default 20 s; > 0).
+    #[serde(rename = "pingTimeoutMs", serialize_with = "millis")]
+    pub ping_timeout: Duration,
+    /// Largest Engine.IO HTTP body (default 1,000,000 bytes).
+    pub max_payload: usize,
+    /// Largest inbound message (default 64 KiB).
+    pub max_message_bytes: usize,
+    /// Time a connection has to authenticate (default 10 s; > 0).
+    #[serde(rename = "authDeadlineMs", serialize_with = "millis")]
+    pub auth_deadline: Duration,
+    /// Open connections beyond which handshakes get 503 (default 100,000).
+    pub max_connections: usize,
+    /// Socket.IO path (default `/socket.io/`).
+    pub socketio_path: String,
+    /// Native protocol path (default `/ws`).
+    pub native_path: String,
+    /// How long shutdown waits for queues to drain (default 5 s).
+    #[serde(rename = "shutdownDeadlineMs", serialize_with = "millis")]
+    pub shutdown_deadline: Duration,
+    /// How long a socket gathers frames into one write (default 2 ms; 0: none).
+    #[serde(rename = "writeCoalesceMs", serialize_with = "millis")]
+    pub write_coalesce: Duration,
+    /// Turns on the HTTP emit API with this bearer key (default none).
+    pub api_key: Option<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        let d = ServerConfig::default();
+        Self {
+            worker_threads: d.worker_threads,
+            ping_interval: d.ping_interval,
+            ping_timeout: d.ping_timeout,
+            max_payload: d.max_payload,
+            max_message_bytes: d.max_message_bytes,
+            auth_deadline: d.auth_deadline,
+            max_connections: d.max_connections,
+            socketio_path: d.socketio_path,
+            native_path: d.native_path,
+            shutdown_deadline: d.shutdown_deadline,
+            write_coalesce: d.write_coalesce,
+            api_key: d.api_key,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Reads and validates a server configuration document (every key optional).
+    pub fn from_json(value: &Value) -> Result<Self, ConfigError> {
+        check::<RawServe>(value, "")?;
+        let raw: RawServe =
+            serde_json::from_value(value.clone()).map_err(|e| serde_error("", &e, value))?;
+        raw.resolve()
+    }
+
+    /// The [`ServerConfig`] with these settings (the others at their defaults).
+    pub fn into_config(self) -> ServerConfig {
+        ServerConfig {
+            worker_threads: self.worker_threads.max(1),
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            max_payload: self.max_payload,
+            max_message_bytes: self.max_message_bytes,
+            auth_deadline: self.auth_deadline,
+            max_connections: self.max_connections,
+            socketio_path: self.socketio_path,
+            native_path: self.native_path,
+            shutdown_deadline: self.shutdown_deadline,
+            write_coalesce: self.write_coalesce,
+            api_key: self.api_key,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+impl TryFrom<Value> for ServeConfig {
+    type Error = ConfigError;
+    fn try_from(value: Value) -> Result<Self, ConfigError> {
+        Self::from_json(&value)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawServe {
+    #[serde(alias = "worker_threads")]
+    worker_threads: Option<usize>,
+    #[serde(alias = "ping_interval_ms")]
+    ping_interval_ms: Option<Number>,
+    #[serde(rename = "ping_interval")]
+    ping_interval_s: Option<Number>,
+    #[serde(alias = "ping_timeout_ms")]
+    ping_timeout_ms: Option<Number>,
+    #[serde(rename = "ping_timeout")]
+    ping_timeout_s: Option<Number>,
+    #[serde(alias = "max_payload")]
+    max_payload: Option<usize>,
+    #[serde(alias = "max_message_bytes")]
+    max_message_bytes: Option<usize>,
+    #[serde(alias = "auth_deadline_ms")]
+    auth_deadline_ms: Option<Number>,
+    #[serde(rename = "auth_deadline")]
+    auth_deadline_s: Option<Number>,
+    #[serde(alias = "max_connections")]
+    max_connections: Option<usize>,
+    #[serde(alias = "socketio_path")]
+    socketio_path: Option<String>,
+    #[serde(alias = "native_path")]
+    native_path: Option<String>,
+    #[serde(alias = "shutdown_deadline_ms")]
+    shutdown_deadline_ms: Option<Number>,
+    #[serde(alias = "write_coalesce_ms")]
+    write_coalesce_ms: Option<Number>,
+    #[serde(alias = "api_key")]
+    api_key: Option<String>,
+}
+
+impl Section for RawServe {}
+
+impl RawServe {
+    fn resolve(self) -> Result<ServeConfig, ConfigError> {
+        let d = ServeConfig::default();
+        let ms = |ms, key, default| -> Result<Duration, ConfigError> {
+            Ok(duration(ms, key, None, "", false)?.unwrap_or(default))
+        };
+        Ok(ServeConfig {
+            worker_threads: self.worker_threads.unwrap_or(d.worker_threads),
+            ping_interval: duration(
+                self.ping_interval_ms,
+                "pingIntervalMs",
+                self.ping_interval_s,
+                "ping_interval",
+                true,
+            )?
+            .unwrap_or(d.ping_interval),
+            ping_timeout: duration(
+                self.ping_timeout_ms,
+                "pingTimeoutMs",
+                self.ping_timeout_s,
+                "ping_timeout",
+                true,
+            )?
+            .unwrap_or(d.ping_timeout),
+            max_payload: self.max_payload.unwrap_or(d.max_payload),
+            max_message_bytes: self.max_message_bytes.unwrap_or(d.max_message_bytes),
+            auth_deadline: duration(
+                self.auth_deadline_ms,
+                "authDeadlineMs",
+                self.auth_deadline_s,
+                "auth_deadline",
+                true,
+            )?
+            .unwrap_or(d.auth_deadline),
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            socketio_path: self.socketio_path.unwrap_or(d.socketio_path),
+            native_path: self.native_path.unwrap_or(d.native_path),
+            shutdown_deadline: ms(
+                self.shutdown_deadline_ms,
+                "shutdownDeadlineMs",
+                d.shutdown_deadline,
+            )?,
+            write_coalesce: ms(self.write_coalesce_ms, "writeCoalesceMs", d.write_coalesce)?,
+            api_key: self.api_key.or(d.api_key),
+        })
+    }
+}
