@@ -102,7 +102,10 @@ impl Presence {
             let (sender, receiver) = crossbeam_channel::unbounded();
             let spawned = std::thread::Builder::new()
                 .name("mcrt-device-grace".into())
-                .spawn(move || run_timer(&receiver, &owner, fire));
+                .spawn(move || {
+                    crate::outbound::mark_library_thread();
+                    run_timer(&receiver, &owner, fire)
+                });
             if let Err(error) = spawned {
                 tracing::error!(%error, "cannot start the device grace timer");
             }

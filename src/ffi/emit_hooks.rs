@@ -144,6 +144,7 @@ impl CAuditSink {
         let thread = std::thread::Builder::new()
             .name("mcrt-audit".to_owned())
             .spawn(move || {
+                crate::outbound::mark_library_thread();
                 for text in records {
                     // SAFETY: the host registered `callback`; the string lives until it
                     // returns.

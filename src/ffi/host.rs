@@ -5,30 +5,30 @@
 //! outbound event once through the frame callback: the recipients' connection ids and
 //! the frame encoded once for all of them.
 //!
-//! **Which thread runs the callbacks.** A frame (or close) produced inside a `mcrt_`
-//! call — an emit, or a reply to an inbound message — is handed to the callback on that
-//! calling thread before the call returns. A frame produced by a library thread (the
-//! device grace-period timer taking a module offline, or a connection of `mcrt_serve`
-//! that authenticated as a device) is queued to this hub's delivery thread, which calls
-//! the callback with no library lock held. Once anything is queued, later frames queue
-//! behind it until the queue is empty, so every recipient sees events in emit order.
-//! This is what lets a single-threaded host whose callbacks always run on its event loop
-//! (Node through koffi) use it: the emit lock is never held while a callback waits for
-//! that loop, so a synchronous emit on the loop can never wait on itself.
+//! **Which thread runs the callbacks**: the hub's one contract for host sinks
+//! ([`crate::outbound::HostSink`]): a frame (or close) produced inside a `mcrt_` call —
+//! an emit, a reply to an inbound message, a job run by `mcrt_run_pending` — is handed
+//! to the callback on that calling thread before the call returns; a frame produced by
+//! a library thread (the device grace-period timer, a device connection of
+//! `mcrt_serve`, another node's event) comes from the hub's delivery thread, with no
+//! library lock held, and later frames queue behind it, so every recipient sees events
+//! in emit order. This is what lets a single-threaded host whose callbacks always run
+//! on its event loop (Node through koffi) use it: the emit lock is never held while a
+//! callback waits for that loop, so a synchronous emit on the loop can never wait on
+//! itself.
 //!
 //! This module must not decide who receives an event (the registry did) nor re-encode
 //! it: the bytes handed over are the event's one shared encoding.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use smallvec::SmallVec;
 
 use super::hooks::UserData;
-use super::{FfiError, McrtStatus, in_host_call};
+use super::{FfiError, McrtStatus};
 use crate::ids::ConnectionId;
 use crate::outbound::CloseReason;
 use crate::outbound::OutboundEvent;
@@ -77,30 +77,13 @@ pub type McrtCloseCallback = Option<
 type FrameFn = unsafe extern "C" fn(*mut c_void, *const u64, usize, *const c_char, usize);
 type CloseFn = unsafe extern "C" fn(*mut c_void, u64, *const c_char, usize);
 
-enum Delivery {
-    Frame(SmallVec<[u64; 8]>, Arc<OutboundEvent>),
-    Close(u64, &'static str),
-}
-
-#[derive(Default)]
-struct Pending {
-    queue: VecDeque<Delivery>,
-    /// The delivery thread is inside a callback.
-    in_flight: bool,
-    stopped: bool,
-}
-
-/// The host transport of one hub: callbacks, the attached connections and the delivery
-/// thread for frames produced off the host's threads.
+/// The host transport of one hub: the callbacks and the attached connections.
 pub struct HostState {
     format: McrtWireFormat,
     frame: FrameFn,
     close: Option<CloseFn>,
     user_data: UserData,
     pub(super) connections: Mutex<HashMap<u64, Arc<Connection>>>,
-    pending: Mutex<Pending>,
-    wake: Condvar,
-    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 thread_local! {
@@ -126,82 +109,20 @@ impl HostState {
             close,
             user_data,
             connections: Mutex::new(HashMap::new()),
-            pending: Mutex::new(Pending::default()),
-            wake: Condvar::new(),
-            thread: Mutex::new(None),
         })
     }
 
-    /// Starts the delivery thread.
-    pub(crate) fn start(self: &Arc<Self>) {
-        let state = Arc::clone(self);
-        let spawned = std::thread::Builder::new()
-            .name("mcrt-host-delivery".to_owned())
-            .spawn(move || state.run());
-        match spawned {
-            Ok(handle) => *self.thread.lock() = Some(handle),
-            Err(error) => tracing::error!(%error, "the host delivery thread did not start"),
-        }
-    }
-
-    /// Stops delivering (frames still queued are dropped: their sockets are going
-    /// away with the hub), detaches every connection and joins the delivery thread.
+    /// Detaches every connection (the hub has stopped its delivery thread first:
+    /// `mcrt_hub_free`).
     pub(crate) fn stop(&self) {
-        {
-            let mut pending = self.pending.lock();
-            pending.stopped = true;
-            pending.queue.clear();
-        }
-        self.wake.notify_all();
         let connections: Vec<_> = self.connections.lock().drain().collect();
         drop(connections);
-        if let Some(handle) = self.thread.lock().take() {
-            let _ = handle.join();
-        }
     }
 
-    fn run(&self) {
-        loop {
-            let delivery = {
-                let mut pending = self.pending.lock();
-                pending.in_flight = false;
-                loop {
-                    if pending.stopped {
-                        return;
-                    }
-                    if let Some(delivery) = pending.queue.pop_front() {
-                        pending.in_flight = true;
-                        break delivery;
-                    }
-                    self.wake.wait(&mut pending);
-                }
-            };
-            self.deliver(&delivery);
-        }
-    }
-
-    /// Hands one delivery to the host on this thread now, or queues it behind earlier
-    /// ones (see the module docs for the rule).
-    fn dispatch(&self, delivery: Delivery) {
-        {
-            let mut pending = self.pending.lock();
-            if pending.stopped {
-                return;
-            }
-            if !in_host_call() || pending.in_flight || !pending.queue.is_empty() {
-                pending.queue.push_back(delivery);
-                drop(pending);
-                self.wake.notify_one();
-                return;
-            }
-        }
-        self.deliver(&delivery);
-    }
-
-    fn deliver(&self, delivery: &Delivery) {
+    fn deliver_frame(&self, ids: &[u64], event: &OutboundEvent) {
         IN_CALLBACK.with(|flag| flag.set(true));
-        match delivery {
-            Delivery::Frame(ids, event) => {
+        {
+            {
                 let bytes: &[u8] = match self.format {
                     McrtWireFormat::SocketIo => event.socketio_packet().as_bytes(),
                     McrtWireFormat::Native => event.encoded(WireFormat::Native),
@@ -218,15 +139,18 @@ impl HostState {
                     );
                 }
             }
-            Delivery::Close(id, reason) => {
-                if let Some(close) = self.close {
-                    let text = std::ffi::CString::new(*reason).unwrap_or_default();
-                    // SAFETY: the host registered `close`; the string outlives the call.
-                    unsafe { close(self.user_data.ptr(), *id, text.as_ptr(), reason.len()) };
-                }
-            }
         }
         IN_CALLBACK.with(|flag| flag.set(false));
+    }
+
+    fn deliver_close(&self, id: u64, reason: &str) {
+        if let Some(close) = self.close {
+            IN_CALLBACK.with(|flag| flag.set(true));
+            let text = std::ffi::CString::new(reason).unwrap_or_default();
+            // SAFETY: the host registered `close`; the string outlives the call.
+            unsafe { close(self.user_data.ptr(), id, text.as_ptr(), reason.len()) };
+            IN_CALLBACK.with(|flag| flag.set(false));
+        }
     }
 
     pub(super) fn connection(&self, id: u64) -> Result<Arc<Connection>, FfiError> {
@@ -248,14 +172,14 @@ struct Sink(std::sync::Weak<HostState>);
 impl HostSink for Sink {
     fn frame(&self, recipients: &[ConnectionId], event: &Arc<OutboundEvent>) {
         if let Some(state) = self.0.upgrade() {
-            let ids = recipients.iter().map(|id| id.0).collect();
-            state.dispatch(Delivery::Frame(ids, Arc::clone(event)));
+            let ids: SmallVec<[u64; 8]> = recipients.iter().map(|id| id.0).collect();
+            state.deliver_frame(&ids, event);
         }
     }
 
     fn close(&self, connection: ConnectionId, reason: &CloseReason) {
         if let Some(state) = self.0.upgrade() {
-            state.dispatch(Delivery::Close(connection.0, reason.as_str()));
+            state.deliver_close(connection.0, reason.as_str());
         }
     }
 }

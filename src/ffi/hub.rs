@@ -257,9 +257,6 @@ pub unsafe extern "C" fn mcrt_builder_build(
             };
             FfiError::new(status, "build_failed", error.to_string())
         })?;
-        if let Some(host) = &host {
-            host.start();
-        }
         let handle = Box::into_raw(Box::new(McrtHub {
             hub,
             host,
@@ -314,6 +311,7 @@ pub unsafe extern "C" fn mcrt_hub_free(hub: *mut McrtHub) {
             // SAFETY: a live hub handle, given back once.
             let hub = unsafe { Box::from_raw(hub) };
             if let Some(host) = &hub.host {
+                hub.hub.stop_host_delivery();
                 host.stop();
             }
             if let Some(executor) = &hub.executor {

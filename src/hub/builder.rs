@@ -25,7 +25,7 @@ pub struct HubBuilder {
     pages: Vec<String>,
     routes: Vec<(String, Vec<String>, Vec<String>)>,
     transports: Vec<Arc<dyn Transport>>,
-    host: Option<Arc<dyn HostSink>>,
+    host: Option<Box<dyn HostSink>>,
     device_grace: Duration,
     restart_grace: Option<Duration>,
     persist: Option<(PathBuf, PersistConfig)>,
@@ -182,10 +182,12 @@ impl HubBuilder {
 
     /// Installs the host-callback transport's sink: the host owns some sockets,
     /// attaches them with [`Hub::attach_host`] and receives their frames through `sink`,
-    /// one call per event with every recipient (see [`crate::transport::host`]). A
+    /// one call per event with every recipient (see [`crate::transport::host`]), on the
+    /// host thread that caused them or, for frames caused on library threads, on the
+    /// hub's delivery thread ([`crate::outbound::HostSink`] states the contract). A
     /// second call replaces the first.
     pub fn host_sink(mut self, sink: impl HostSink) -> Self {
-        self.host = Some(Arc::new(sink));
+        self.host = Some(Box::new(sink));
         self
     }
 
@@ -275,7 +277,7 @@ impl HubBuilder {
                 audit,
                 next_connection: AtomicU64::new(1),
                 transports: Mutex::new(Vec::new()),
-                host: self.host,
+                host: self.host.map(|sink| Arc::new(HostDelivery::new(sink))),
                 persist,
                 persist_closed: AtomicBool::new(false),
                 event_offsets: AtomicBool::new(false),

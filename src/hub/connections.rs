@@ -36,7 +36,8 @@ impl Hub {
     ) -> Result<Connection, HubError> {
         let sink = self.inner.host.as_ref().ok_or(HubError::NoHostSink)?;
         let id = self.next_connection_id();
-        let queue = OutboundQueue::new_host(id, WireFormat::SocketIo, waker(id, Arc::clone(sink)));
+        let sink: Arc<dyn HostSink> = Arc::clone(sink) as Arc<dyn HostSink>;
+        let queue = OutboundQueue::new_host(id, WireFormat::SocketIo, waker(id, sink));
         Ok(self.attach_queue(queue, context))
     }
 

@@ -90,7 +90,7 @@ use crate::input::InputError;
 use crate::metrics::{BadInputKind, Metrics};
 use crate::monitor::{Monitor, MonitorConfig, Observed};
 use crate::outbound::OutboundEvent;
-use crate::outbound::{CloseReason, OutboundQueue, Pushed, Wake};
+use crate::outbound::{CloseReason, HostDelivery, OutboundQueue, Pushed, Wake};
 use crate::persist::{
     AuditFilter, AuditLog, AuditRow, Durability, PersistConfig, PersistError, Persistence,
 };
@@ -117,7 +117,7 @@ struct HubInner {
     next_connection: AtomicU64,
     transports: Mutex<Vec<Arc<dyn Transport>>>,
     /// The host-callback transport's sink, when the host owns sockets.
-    host: Option<Arc<dyn HostSink>>,
+    host: Option<Arc<HostDelivery>>,
     presence: Presence,
     /// The database, when built with `persist`.
     persist: Option<Persistence>,
@@ -289,6 +289,15 @@ impl Hub {
             self.inner.persist.as_ref().map(Persistence::metrics),
             self.inner.broker.stats(),
         )
+    }
+
+    /// Stops delivering host frames from the delivery thread and waits for a frame
+    /// being delivered (the C ABI calls it before the host frees what its callbacks
+    /// use; see `outbound/host.rs`).
+    pub(crate) fn stop_host_delivery(&self) {
+        if let Some(host) = &self.inner.host {
+            host.stop(true);
+        }
     }
 
     /// Every counter in the Prometheus text exposition format (what the server's

@@ -39,6 +39,7 @@ impl Hub {
         let spawned = std::thread::Builder::new()
             .name("mcrt-monitor".into())
             .spawn(move || {
+                crate::outbound::mark_library_thread();
                 let mut ticker = Ticker {
                     stats: StatsTracker::default(),
                     next_stats: Instant::now(),

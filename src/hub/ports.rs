@@ -1,7 +1,8 @@
 //! The ports the hub offers its transports, owned by the core so that every adapter in
 //! `transport/` depends on the hub and never the other way: [`Transport`] (a transport
 //! the hub starts and stops), [`Connection`] (one attached connection, as its transport
-//! holds it) and [`HostSink`] (where the frames of host-owned sockets go).
+//! holds it) and [`HostSink`] (where the frames of host-owned sockets go; defined with
+//! its delivery contract in `outbound/host.rs`, re-exported here).
 //!
 //! The contract: [`Hub::attach`] gives a [`Connection`] whose
 //! [`OutboundQueue`] the transport drains whenever its [`Wake`](crate::Wake) fires;
@@ -20,7 +21,8 @@ use serde_json::Value;
 use super::{Hub, InboundError, Reply};
 use crate::auth::Identity;
 use crate::ids::ConnectionId;
-use crate::outbound::{CloseReason, OutboundEvent, OutboundQueue};
+pub use crate::outbound::HostSink;
+use crate::outbound::OutboundQueue;
 
 /// A pluggable transport the hub starts and stops.
 pub trait Transport: Send + Sync + 'static {
@@ -87,23 +89,4 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.hub.detach(self.id());
     }
-}
-
-/// Where the hub delivers the frames of host-owned connections. Installed with
-/// [`HubBuilder::host_sink`](crate::HubBuilder::host_sink).
-pub trait HostSink: Send + Sync + 'static {
-    /// One event for `recipients` (host connections only; never empty). Runs on the
-    /// thread that made the emit call, or, for replies (`auth:ok`,
-    /// `page:snapshot`…), on the thread that passed the inbound message; the emit lock is
-    /// held, so an `emit_*` from here returns [`HubError::Reentrant`](crate::HubError).
-    /// [`OutboundEvent::socketio_packet`] is the Socket.IO packet to write to each
-    /// recipient's socket.
-    fn frame(&self, recipients: &[ConnectionId], event: &Arc<OutboundEvent>);
-
-    /// The hub closed a host connection (its session logged out, too many failed
-    /// authentications, shutdown): the host should disconnect that socket. Every frame
-    /// meant for it before the close was already passed to [`HostSink::frame`]. Runs on
-    /// the thread that caused the close. Not called when the host detached the
-    /// connection itself (dropped its [`Connection`]).
-    fn close(&self, connection: ConnectionId, reason: &CloseReason);
 }

@@ -58,6 +58,7 @@ impl Hub {
         let spawned = std::thread::Builder::new()
             .name("mcrt-restart-grace".into())
             .spawn(move || {
+                crate::outbound::mark_library_thread();
                 if stopped.recv_timeout(grace) == Err(RecvTimeoutError::Timeout)
                     && let Some(inner) = hub.upgrade()
                 {

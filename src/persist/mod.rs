@@ -180,7 +180,10 @@ impl Persistence {
         let writer = Writer::new(&path, conn, rx, Arc::clone(&shared), config.clone());
         let handle = std::thread::Builder::new()
             .name("mcrt-persist".to_owned())
-            .spawn(move || writer.run())
+            .spawn(move || {
+                crate::outbound::mark_library_thread();
+                writer.run()
+            })
             .map_err(|e| PersistError::Database {
                 operation: "starting the writer thread",
                 detail: e.to_string(),

@@ -10,11 +10,13 @@
 //! - **One call per event**: a broadcast to many host connections is one
 //!   [`HostSink::frame`] call with every recipient id, sharing one encoded frame
 //!   (`tests/hub/host_transport.rs::one_frame_call_per_event_with_every_recipient`).
-//! - **On the emitting thread**: `frame` runs on the thread that made the emit call (or
-//!   passed the inbound message a reply answers), under the emit lock, so a
-//!   single-threaded host (Node's event loop) never waits on itself and frames reach it
-//!   in the hub's one order. The one exception is the device grace timer, which emits
-//!   `module_offline` from its own thread.
+//! - **On the host's thread, or the delivery thread**: `frame` runs on the host thread
+//!   that made the emit call (or passed the inbound message a reply answers), under the
+//!   emit lock, so a single-threaded host (Node's event loop) never waits on itself;
+//!   frames caused on library threads (device grace timer, served devices, the broker)
+//!   come from the hub's one delivery thread with no lock held, in the hub's one order
+//!   (`crate::outbound::HostSink`;
+//!   `tests/hub/host_transport.rs::frames_from_a_library_thread_come_from_the_delivery_thread_without_the_emit_lock`).
 //! - **Isolation is the registry's**: a host connection is resolved exactly like a socket
 //!   of the built-in server (`tests/hub/host_transport.rs::host_connections_keep_isolation`).
 //!

@@ -1,5 +1,6 @@
 //! The host-callback transport: sockets the host owns, frames handed to its sink once
-//! per event with every recipient, on the emitting thread, with the registry's isolation.
+//! per event with every recipient, on the emitting host thread (or the delivery thread
+//! for frames caused on library threads), with the registry's isolation.
 
 use crate::support;
 
@@ -321,4 +322,100 @@ fn attaching_a_host_socket_needs_a_sink() {
         .expect("no sink configured");
     assert_eq!(error, HubError::NoHostSink);
     assert_eq!(error.code(), "no_host_sink");
+}
+
+/// A sink that reports every frame with the thread it ran on and, for frames of
+/// `module:status:changed`, whether an emit from inside the sink was possible (it is
+/// refused as re-entrant exactly when the sink runs under the emit lock).
+/// What [`Reporting`] saw of one frame call: the event, the thread, the inner emit.
+type Reported = (String, String, Option<Result<EmitOutcome, HubError>>);
+
+struct Reporting {
+    frames: std::sync::mpsc::Sender<Reported>,
+    hub: Arc<OnceLock<Hub>>,
+}
+
+impl HostSink for Reporting {
+    fn frame(&self, _recipients: &[ConnectionId], event: &Arc<OutboundEvent>) {
+        let thread = thread::current().name().unwrap_or("").to_owned();
+        let emitted = (event.name() == "module:status:changed")
+            .then(|| {
+                self.hub
+                    .get()
+                    .map(|hub| hub.emit_to_user("alice", "from:sink", &json!({})))
+            })
+            .flatten();
+        let _ = self.frames.send((event.name().to_owned(), thread, emitted));
+    }
+
+    fn close(&self, _connection: ConnectionId, _reason: &CloseReason) {}
+}
+
+#[test]
+fn frames_from_a_library_thread_come_from_the_delivery_thread_without_the_emit_lock() {
+    let (frames, received) = std::sync::mpsc::channel();
+    let cell = Arc::new(OnceLock::new());
+    let hub = Hub::builder()
+        .jwt_secret(JWT_SECRET)
+        .device_offline_grace(std::time::Duration::from_millis(20))
+        .host_sink(Reporting {
+            frames,
+            hub: Arc::clone(&cell),
+        })
+        .build()
+        .expect("a hub with a host sink builds");
+    let _ = cell.set(hub.clone());
+    let next = || {
+        received
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("a frame call within 5 s")
+    };
+    let here = thread::current().name().unwrap_or("").to_owned();
+
+    let tab = hub.attach_host(HandshakeContext::default()).expect("sink");
+    tab.on_message(
+        "client:authenticate",
+        &json!({"token": token("alice", "user", None), "page": "modules"}),
+    )
+    .expect("authenticates");
+    assert_eq!(
+        (next().0, next().0),
+        ("auth:ok".into(), "page:snapshot".into())
+    );
+
+    // A device connecting on this (host) thread: its module's status comes inline,
+    // under the emit lock, so the sink's own emit is refused as re-entrant.
+    let device = hub.connect_in_process();
+    device
+        .authenticate(json!({"token": support::jwt::device_token(JWT_SECRET, "MC-9", "alice")}))
+        .expect("device authenticates");
+    let (name, thread, emitted) = next();
+    assert_eq!(
+        (name.as_str(), thread.as_str()),
+        ("module:status:changed", here.as_str())
+    );
+    assert!(
+        matches!(emitted, Some(Err(HubError::Reentrant))),
+        "{emitted:?}"
+    );
+
+    // The device goes away: the grace timer (a library thread) takes the module
+    // offline, and the frame comes from the delivery thread, with no lock held.
+    drop(device);
+    let (name, thread, emitted) = next();
+    assert_eq!(
+        (name.as_str(), thread.as_str()),
+        ("module:status:changed", "mcrt-host-delivery")
+    );
+    assert!(
+        matches!(emitted, Some(Ok(EmitOutcome::Delivered { connections: 1 }))),
+        "{emitted:?}"
+    );
+    // The sink's own emit follows, then a sentinel from this thread, in that order.
+    assert_eq!(next().0, "from:sink");
+    hub.emit_to_user("alice", support::SENTINEL, &json!({}))
+        .expect("sentinel");
+    assert_eq!(next().0, support::SENTINEL);
+    assert!(received.try_recv().is_err(), "nothing else was delivered");
+    drop(tab);
 }

@@ -6,8 +6,11 @@
 //! `microcoaster_realtime.socketio_bridge` wires a whole `socketio.Server` this way.
 //!
 //! Invariants: each event becomes one Python str shared by every recipient (encode
-//! once); `send` runs on the thread that made the emit call, under the emit lock (it must
-//! not emit; `close` likewise, so the bridge disconnects from a background task). An
+//! once); `send` runs on the Python thread that made the emit call, under the emit lock
+//! (it must not emit; `close` likewise, so the bridge disconnects from a background
+//! task), or, for frames caused on library threads (device grace timer, served devices,
+//! another node's events), on the hub's delivery thread with no library lock held: the
+//! one host-sink contract of the core (`outbound/host.rs`), the same as C and Node. An
 //! exception in `send`/`close` is logged and counted in `metrics()["host_send_failures"]`
 //! and never reaches the core. Locks: the endpoint map is never held while Python runs
 //! (a Python call may hand the GIL to a thread that waits for the map) and is written

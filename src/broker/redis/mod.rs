@@ -272,7 +272,10 @@ impl Broker for RedisBroker {
         threads.push(
             std::thread::Builder::new()
                 .name("mcrt-redis-sub".into())
-                .spawn(move || shared.subscriber_loop(subscribed))
+                .spawn(move || {
+                    crate::outbound::mark_library_thread();
+                    shared.subscriber_loop(subscribed)
+                })
                 .expect("spawning the Redis subscriber thread"),
         );
         if ready.recv_timeout(Duration::from_secs(2)).is_err() {
@@ -284,7 +287,10 @@ impl Broker for RedisBroker {
         threads.push(
             std::thread::Builder::new()
                 .name("mcrt-redis-beat".into())
-                .spawn(move || shared.heartbeat_loop())
+                .spawn(move || {
+                    crate::outbound::mark_library_thread();
+                    shared.heartbeat_loop()
+                })
                 .expect("spawning the Redis heartbeat thread"),
         );
     }

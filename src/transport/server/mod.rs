@@ -299,6 +299,8 @@ pub(crate) fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.worker_threads.max(1))
         .thread_name("mcrt-server")
+        // Host sinks are called from these threads only through the delivery thread.
+        .on_thread_start(crate::outbound::mark_library_thread)
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;

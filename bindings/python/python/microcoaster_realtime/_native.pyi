@@ -284,9 +284,10 @@ class Hub:
         close: Optional[Callable[[str], object]] = None,
         context: Optional[ContextArg] = None,
     ) -> HostConnection:
-        """Attach mode: ``send(packet)`` runs on the emitting thread under the emit lock
-        (write it with ``sio.eio.send(eio_sid, packet)``; never emit from it); ``close(reason)``
-        when the hub ends the connection."""
+        """Attach mode: ``send(packet)`` runs on the emitting Python thread under the emit
+        lock (write it with ``sio.eio.send(eio_sid, packet)``; never emit from it), or on
+        the hub's delivery thread for frames caused on library threads (device grace timer,
+        served devices); ``close(reason)`` when the hub ends the connection."""
     def serve(
         self,
         host: str = "127.0.0.1",
