@@ -311,9 +311,13 @@ enum McrtStatus mcrt_host_receive(const struct McrtHub *hub,
 // frame or close callback (`MCRT_STATUS_REENTRANT`): defer it.
 enum McrtStatus mcrt_host_detach(const struct McrtHub *hub, uint64_t id);
 
-// A module came online (seed: `emitModuleOnline(id, info)`); `info_json` is
-// `{"userId", "name"?, "type"?, …}` (`userId` required the first time a module is
-// seen), or NULL for none. Sends `module:status:changed` unless it was already online.
+// A module came online (seed: `emitModuleOnline(id, info)`). `info` is
+// `{userId, name?, type?, …}`; `userId` is required the first time a module is seen, and
+// `info` may be omitted afterwards.
+//
+// Sends `module:status:changed {moduleId, online: true, …}` to the owner's connections on
+// `modules` and `dashboard` and to admins on `admin`, unless the module was already
+// online: then the outcome is `unchanged` and nothing is sent.
 enum McrtStatus mcrt_emit_module_online(const struct McrtHub *hub,
                                         const char *module_id,
                                         size_t module_id_len,
@@ -321,8 +325,12 @@ enum McrtStatus mcrt_emit_module_online(const struct McrtHub *hub,
                                         size_t info_len,
                                         struct McrtOutcome *out);
 
-// A module went offline (seed: `emitModuleOffline(id, info)`). Sends
-// `module:status:changed` unless it was already offline. `info_json` may be NULL.
+// A module went offline (seed: `emitModuleOffline(id, info)`); `info` is optional, as for
+// `module_online`.
+//
+// Sends `module:status:changed {moduleId, online: false, …}` to the owner's connections
+// and to admins on `admin`, unless the module was already offline. A module never seen
+// before is recorded as offline and nothing is sent.
 enum McrtStatus mcrt_emit_module_offline(const struct McrtHub *hub,
                                          const char *module_id,
                                          size_t module_id_len,
@@ -330,24 +338,32 @@ enum McrtStatus mcrt_emit_module_offline(const struct McrtHub *hub,
                                          size_t info_len,
                                          struct McrtOutcome *out);
 
-// A module was added (seed: `emitModuleAdded(module)`); `module_json` is the module
-// object (`id` or `moduleId`, `userId`, …). Sends `user:module:added` to the owner and
-// `admin:module:added` to admins, unless it was already added with the same fields.
+// A module was added (seed: `emitModuleAdded(module)`). `module` has `id` or `moduleId`,
+// `userId` (its owner) and any other fields.
+//
+// Sends `user:module:added {module}` to the owner and `admin:module:added {module}` to
+// admins on `admin`, unless the module was already added (`unchanged`).
 enum McrtStatus mcrt_emit_module_added(const struct McrtHub *hub,
                                        const char *module_json,
                                        size_t len,
                                        struct McrtOutcome *out);
 
-// A module was removed (seed: `emitModuleRemoved(module)`). Sends
-// `user:module:removed` and `admin:module:removed`, unless it was unknown.
+// A module was removed (seed: `emitModuleRemoved(module)`). `module` has `id` or
+// `moduleId`.
+//
+// Sends `user:module:removed` to the owner and `admin:module:removed` to admins on
+// `admin`; an unknown module is `unchanged`.
 enum McrtStatus mcrt_emit_module_removed(const struct McrtHub *hub,
                                          const char *module_json,
                                          size_t len,
                                          struct McrtOutcome *out);
 
 // New telemetry for a known module (seed: `emitTelemetryUpdate(id, telemetry)`).
-// Sends `module:telemetry:updated` to the owner's connections unless it is the same as
-// the last value.
+//
+// Sends `module:telemetry:updated {moduleId, telemetry}` to the owner's connections on
+// `modules` and `dashboard`, unless it equals the last value (`unchanged`). A slow
+// connection keeps only the latest telemetry per module. An unknown module is refused
+// (`unknown_module`): its owner, hence its audience, is unknown.
 enum McrtStatus mcrt_emit_telemetry_update(const struct McrtHub *hub,
                                            const char *module_id,
                                            size_t module_id_len,
@@ -355,9 +371,13 @@ enum McrtStatus mcrt_emit_telemetry_update(const struct McrtHub *hub,
                                            size_t telemetry_len,
                                            struct McrtOutcome *out);
 
-// A user logged in (seed: `emitUserLoggedIn(user, sessionId)`): registers the session
-// (its id is then that user's credential; the role comes from `role` or `userType` in
-// `user_json`) and sends `user:session:started` / `admin:user:logged_in`.
+// A user logged in with a session (seed: `emitUserLoggedIn(user, sessionId)`). `user` has
+// `id` or `userId`, `role` or `userType` (default `user`) and profile fields.
+//
+// Registers the session for the session authenticator (the session id is then a
+// credential), then sends `user:session:started` to the user's connections of other
+// sessions and `admin:user:logged_in` to admins. The same session logging in twice is
+// `unchanged`.
 enum McrtStatus mcrt_emit_user_logged_in(const struct McrtHub *hub,
                                          const char *user_json,
                                          size_t user_len,
@@ -365,9 +385,12 @@ enum McrtStatus mcrt_emit_user_logged_in(const struct McrtHub *hub,
                                          size_t session_id_len,
                                          struct McrtOutcome *out);
 
-// A user logged out (seed: `emitUserLoggedOut(user, sessionId)`): ends the session,
-// sends `user:session:ended` to its connections and then closes them (host connections
-// get the close callback), and `admin:user:logged_out` to admins.
+// A session logged out (seed: `emitUserLoggedOut(user, sessionId)`).
+//
+// Sends `user:session:ended` to that session's connections, then closes them (reason
+// `logged_out`), on every node, and sends `admin:user:logged_out` to admins. The session
+// id is refused by both built-in authenticators afterwards. A session that is neither
+// logged in nor connected is `unchanged`.
 enum McrtStatus mcrt_emit_user_logged_out(const struct McrtHub *hub,
                                           const char *user_json,
                                           size_t user_len,
@@ -375,8 +398,11 @@ enum McrtStatus mcrt_emit_user_logged_out(const struct McrtHub *hub,
                                           size_t session_id_len,
                                           struct McrtOutcome *out);
 
-// A profile changed (seed: `emitUserProfileUpdated(old, new)`). Sends
-// `user:profile:updated {changes}` only if a field changed.
+// A user's profile changed (seed: `emitUserProfileUpdated(old, new)`).
+//
+// Sends `user:profile:updated {userId, changes}` to the user's connections with only the
+// fields that differ from the stored profile (or from `old` the first time); `unchanged`
+// when none differs.
 enum McrtStatus mcrt_emit_user_profile_updated(const struct McrtHub *hub,
                                                const char *old_json,
                                                size_t old_len,
@@ -384,28 +410,36 @@ enum McrtStatus mcrt_emit_user_profile_updated(const struct McrtHub *hub,
                                                size_t new_len,
                                                struct McrtOutcome *out);
 
-// A user registered (seed: `emitUserRegistered(user)`). Sends `admin:user:registered`
-// unless that user was already announced.
+// A new account (seed: `emitUserRegistered(user)`). `user` has `id` or `userId`.
+//
+// Sends `admin:user:registered {user}` to admins on `admin`, unless that user was already
+// registered (`unchanged`).
 enum McrtStatus mcrt_emit_user_registered(const struct McrtHub *hub,
                                           const char *user_json,
                                           size_t len,
                                           struct McrtOutcome *out);
 
-// Asks the stats provider (`mcrt_builder_set_stats_provider`) for the stats (seed:
-// `await emitStatsUpdate()`) and sends `admin:stats:updated` if they differ from the
-// last sent. `MCRT_STATUS_NOT_CONFIGURED` without a provider.
+// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
+// none is given, what the hub's stats provider returns.
+//
+// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
+// the last sent (`unchanged` otherwise).
 enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub, struct McrtOutcome *out);
 
-// `mcrt_emit_stats_update` with the stats given (`stats_json`, a JSON object) instead
-// of asked from a provider.
+// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
+// none is given, what the hub's stats provider returns.
+//
+// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
+// the last sent (`unchanged` otherwise).
 enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
                                             const char *stats_json,
                                             size_t len,
                                             struct McrtOutcome *out);
 
-// An administrator acted (seed: `emitAdminAction(adminId, action, details)`);
-// `admin_id_json` is a JSON number or string; `details_json` may be NULL (`null`).
-// Always sends `admin:action`.
+// An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
+// optional (`null` when omitted).
+//
+// Always sends `admin:action {adminId, action, details}` to admins on `admin`.
 enum McrtStatus mcrt_emit_admin_action(const struct McrtHub *hub,
                                        const char *admin_id_json,
                                        size_t admin_id_len,
@@ -415,9 +449,11 @@ enum McrtStatus mcrt_emit_admin_action(const struct McrtHub *hub,
                                        size_t details_len,
                                        struct McrtOutcome *out);
 
-// Switches maintenance mode (seed: `emitMaintenanceMode(on, message, adminId)`). Sends
-// `system:maintenance` to every authenticated connection unless already in that state
-// with that message.
+// Maintenance mode switched (seed: `emitMaintenanceMode(enabled, message, adminId)`).
+//
+// Sends `system:maintenance {enabled, message, adminId}` to every authenticated
+// connection, unless already in that state with that message (`unchanged`). While on,
+// newly authenticated connections receive it too.
 enum McrtStatus mcrt_emit_maintenance_mode(const struct McrtHub *hub,
                                            bool enabled,
                                            const char *message,
@@ -426,9 +462,13 @@ enum McrtStatus mcrt_emit_maintenance_mode(const struct McrtHub *hub,
                                            size_t admin_id_len,
                                            struct McrtOutcome *out);
 
-// Sends the host's own event `event` (not in a reserved prefix: `auth:`, `page:`,
-// `system:`, `admin:`, `user:`, `module:`) with `data_json` to every connection of one
-// user (`user_id_json`, a JSON number or string); `data_json` may be NULL (`null`).
+// A host event for every connection of one user (seed: `emitToUser(userId, event, data)`),
+// for anything the twelve calls don't cover: the seed's "an action on one device is
+// visible on all the others".
+//
+// Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
+// are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
+// gets a `timestamp`.
 enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
                                   const char *user_id_json,
                                   size_t user_id_len,
@@ -438,8 +478,11 @@ enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
                                   size_t data_len,
                                   struct McrtOutcome *out);
 
-// Sends the host's own event `event` with `data_json` to admin connections;
-// `data_json` may be NULL (`null`).
+// A host event for admin connections (seed: `emitToAdmins(event, data)`), on every page
+// unless a route limits it.
+//
+// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+// when omitted); object data gets a `timestamp`.
 enum McrtStatus mcrt_emit_to_admins(const struct McrtHub *hub,
                                     const char *event,
                                     size_t event_len,

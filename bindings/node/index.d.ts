@@ -160,22 +160,124 @@ declare class RealTimeAPI {
   /** Attaches to `io` (attach mode) or starts listening (standalone mode). */
   initialize(): this;
 
-  /** `info` is optional (omitted or null: none), as in C, Rust and Python. */
+  /**
+   * A module came online (seed: `emitModuleOnline(id, info)`). `info` is
+   * `{userId, name?, type?, …}`; `userId` is required the first time a module is seen, and
+   * `info` may be omitted afterwards.
+   *
+   * Sends `module:status:changed {moduleId, online: true, …}` to the owner's connections on
+   * `modules` and `dashboard` and to admins on `admin`, unless the module was already
+   * online: then the outcome is `unchanged` and nothing is sent.
+   */
   emitModuleOnline(moduleId: string, info?: Record<string, unknown> | null): RealTimeAPI.EmitOutcome;
+  /**
+   * A module went offline (seed: `emitModuleOffline(id, info)`); `info` is optional, as for
+   * `module_online`.
+   *
+   * Sends `module:status:changed {moduleId, online: false, …}` to the owner's connections
+   * and to admins on `admin`, unless the module was already offline. A module never seen
+   * before is recorded as offline and nothing is sent.
+   */
   emitModuleOffline(moduleId: string, info?: Record<string, unknown> | null): RealTimeAPI.EmitOutcome;
+  /**
+   * A module was added (seed: `emitModuleAdded(module)`). `module` has `id` or `moduleId`,
+   * `userId` (its owner) and any other fields.
+   *
+   * Sends `user:module:added {module}` to the owner and `admin:module:added {module}` to
+   * admins on `admin`, unless the module was already added (`unchanged`).
+   */
   emitModuleAdded(moduleData: Record<string, unknown>): RealTimeAPI.EmitOutcome;
+  /**
+   * A module was removed (seed: `emitModuleRemoved(module)`). `module` has `id` or
+   * `moduleId`.
+   *
+   * Sends `user:module:removed` to the owner and `admin:module:removed` to admins on
+   * `admin`; an unknown module is `unchanged`.
+   */
   emitModuleRemoved(moduleData: Record<string, unknown>): RealTimeAPI.EmitOutcome;
+  /**
+   * New telemetry for a known module (seed: `emitTelemetryUpdate(id, telemetry)`).
+   *
+   * Sends `module:telemetry:updated {moduleId, telemetry}` to the owner's connections on
+   * `modules` and `dashboard`, unless it equals the last value (`unchanged`). A slow
+   * connection keeps only the latest telemetry per module. An unknown module is refused
+   * (`unknown_module`): its owner, hence its audience, is unknown.
+   */
   emitTelemetryUpdate(moduleId: string, telemetryData: unknown): RealTimeAPI.EmitOutcome;
+  /**
+   * A user logged in with a session (seed: `emitUserLoggedIn(user, sessionId)`). `user` has
+   * `id` or `userId`, `role` or `userType` (default `user`) and profile fields.
+   *
+   * Registers the session for the session authenticator (the session id is then a
+   * credential), then sends `user:session:started` to the user's connections of other
+   * sessions and `admin:user:logged_in` to admins. The same session logging in twice is
+   * `unchanged`.
+   */
   emitUserLoggedIn(userData: Record<string, unknown>, sessionId: string): RealTimeAPI.EmitOutcome;
+  /**
+   * A session logged out (seed: `emitUserLoggedOut(user, sessionId)`).
+   *
+   * Sends `user:session:ended` to that session's connections, then closes them (reason
+   * `logged_out`), on every node, and sends `admin:user:logged_out` to admins. The session
+   * id is refused by both built-in authenticators afterwards. A session that is neither
+   * logged in nor connected is `unchanged`.
+   */
   emitUserLoggedOut(userData: Record<string, unknown>, sessionId: string): RealTimeAPI.EmitOutcome;
+  /**
+   * A user's profile changed (seed: `emitUserProfileUpdated(old, new)`).
+   *
+   * Sends `user:profile:updated {userId, changes}` to the user's connections with only the
+   * fields that differ from the stored profile (or from `old` the first time); `unchanged`
+   * when none differs.
+   */
   emitUserProfileUpdated(oldData: Record<string, unknown>, newData: Record<string, unknown>): RealTimeAPI.EmitOutcome;
+  /**
+   * A new account (seed: `emitUserRegistered(user)`). `user` has `id` or `userId`.
+   *
+   * Sends `admin:user:registered {user}` to admins on `admin`, unless that user was already
+   * registered (`unchanged`).
+   */
   emitUserRegistered(userData: Record<string, unknown>): RealTimeAPI.EmitOutcome;
-  /** Stats from `options.getStats()` or `databaseManager.getStats()`. */
+  /**
+   * New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
+   * none is given, what the hub's stats provider returns.
+   *
+   * Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
+   * the last sent (`unchanged` otherwise).
+   */
   emitStatsUpdate(): Promise<RealTimeAPI.EmitOutcome>;
+  /**
+   * An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
+   * optional (`null` when omitted).
+   *
+   * Always sends `admin:action {adminId, action, details}` to admins on `admin`.
+   */
   emitAdminAction(adminId: RealTimeAPI.Id, action: string, details?: unknown): RealTimeAPI.EmitOutcome;
+  /**
+   * Maintenance mode switched (seed: `emitMaintenanceMode(enabled, message, adminId)`).
+   *
+   * Sends `system:maintenance {enabled, message, adminId}` to every authenticated
+   * connection, unless already in that state with that message (`unchanged`). While on,
+   * newly authenticated connections receive it too.
+   */
   emitMaintenanceMode(enabled: boolean, message: string, adminId: RealTimeAPI.Id): RealTimeAPI.EmitOutcome;
-  /** `data` is optional (omitted: null, as in C, Rust and Python). */
+  /**
+   * A host event for every connection of one user (seed: `emitToUser(userId, event, data)`),
+   * for anything the twelve calls don't cover: the seed's "an action on one device is
+   * visible on all the others".
+   *
+   * Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
+   * are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
+   * gets a `timestamp`.
+   */
   emitToUser(userId: RealTimeAPI.Id, event: string, data?: unknown): RealTimeAPI.EmitOutcome;
+  /**
+   * A host event for admin connections (seed: `emitToAdmins(event, data)`), on every page
+   * unless a route limits it.
+   *
+   * Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+   * when omitted); object data gets a `timestamp`.
+   */
   emitToAdmins(event: string, data?: unknown): RealTimeAPI.EmitOutcome;
 
   metrics(): Record<string, unknown>;

@@ -212,6 +212,28 @@ mod tests {
     }
 
     #[test]
+    fn every_call_has_one_doc() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/calls");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("docs/calls")
+            .map(|entry| {
+                entry
+                    .expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        files.sort();
+        let mut expected: Vec<String> = CallName::iter().map(|n| format!("{n}.md")).collect();
+        expected.sort();
+        assert_eq!(
+            files, expected,
+            "one docs/calls/<call>.md per call, no other"
+        );
+    }
+
+    #[test]
     fn a_missing_field_is_named() {
         let error = HostCall::from_body(CallName::TelemetryUpdate, json!({"telemetry": 1}))
             .unwrap_err()

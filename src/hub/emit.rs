@@ -2,6 +2,11 @@
 //! its [`HostCall`] from borrowed arguments (nothing is copied) and runs it through
 //! [`Hub::run`]. What each call does is in `calls/`; the order every call follows is in
 //! `run.rs`. This file must hold nothing but constructors.
+//!
+//! Each call's doc is written once, in `docs/calls/<call>.md`: included here with
+//! `include_str!`, and written into the C header, the Python stubs and the Node types by
+//! `scripts/call-docs` (CI runs `scripts/call-docs --check`; `call::tests::
+//! every_call_has_one_doc` fails when a call has no doc file).
 
 use std::borrow::Cow;
 
@@ -36,10 +41,9 @@ fn login<'a>(user: &'a Value, session_id: &'a str) -> Login<'a> {
 }
 
 impl Hub {
-    /// A module came online (seed: `emitModuleOnline(id, info)`); `info` is
-    /// `{userId, name?, type?, …}` (`userId` required the first time a module is seen),
-    /// optional: `None` (or `&Value::Null`) for none, as in every binding.
-    /// Sends `module:status:changed` unless it was already online.
+    #[doc = include_str!("../../docs/calls/module_online.md")]
+    ///
+    /// Rust: pass `None` (or `&Value::Null`) to omit `info`.
     pub fn emit_module_online<'a>(
         &self,
         module_id: &'a str,
@@ -48,10 +52,9 @@ impl Hub {
         self.run(HostCall::ModuleOnline(status(module_id, info)))
     }
 
-    /// A module went offline (seed: `emitModuleOffline(id, info)`). Sends
-    /// `module:status:changed` unless it was already offline (a module never seen is
-    /// recorded as offline and nothing is sent). `info` is optional as for
-    /// [`emit_module_online`](Self::emit_module_online).
+    #[doc = include_str!("../../docs/calls/module_offline.md")]
+    ///
+    /// Rust: pass `None` to omit `info`.
     pub fn emit_module_offline<'a>(
         &self,
         module_id: &'a str,
@@ -60,23 +63,17 @@ impl Hub {
         self.run(HostCall::ModuleOffline(status(module_id, info)))
     }
 
-    /// A module was added (seed: `emitModuleAdded(module)`); `module` has `id` or
-    /// `moduleId`, `userId`, and any other fields. Sends `user:module:added` to the owner
-    /// and `admin:module:added` to admins, unless it was already added.
+    #[doc = include_str!("../../docs/calls/module_added.md")]
     pub fn emit_module_added(&self, module: &Value) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::ModuleAdded(Cow::Borrowed(module)))
     }
 
-    /// A module was removed (seed: `emitModuleRemoved(module)`). Sends
-    /// `user:module:removed` to the owner and `admin:module:removed` to admins, unless
-    /// the module is unknown.
+    #[doc = include_str!("../../docs/calls/module_removed.md")]
     pub fn emit_module_removed(&self, module: &Value) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::ModuleRemoved(Cow::Borrowed(module)))
     }
 
-    /// New telemetry for a known module (seed: `emitTelemetryUpdate(id, t)`). Sends
-    /// `module:telemetry:updated` to the owner unless equal to the last value; a slow
-    /// connection keeps only the latest telemetry per module.
+    #[doc = include_str!("../../docs/calls/telemetry_update.md")]
     pub fn emit_telemetry_update(
         &self,
         module_id: &str,
@@ -88,11 +85,7 @@ impl Hub {
         }))
     }
 
-    /// A user logged in with `session_id` (seed: `emitUserLoggedIn(user, sid)`); `user`
-    /// has `id`/`userId`, `role`/`userType` (default `user`) and profile fields. Registers
-    /// the session for the session authenticator, then sends `user:session:started` to
-    /// the user's other sessions and `admin:user:logged_in` to admins. The same session
-    /// logging in twice is `Unchanged`.
+    #[doc = include_str!("../../docs/calls/user_logged_in.md")]
     pub fn emit_user_logged_in(
         &self,
         user: &Value,
@@ -101,11 +94,7 @@ impl Hub {
         self.run(HostCall::UserLoggedIn(login(user, session_id)))
     }
 
-    /// A session logged out (seed: `emitUserLoggedOut(user, sid)`). Sends
-    /// `user:session:ended` to that session's connections, then closes them (reason
-    /// `logged_out`), and `admin:user:logged_out` to admins. The session id is refused
-    /// by both built-in authenticators afterwards. A session that is neither logged in
-    /// nor connected is `Unchanged`.
+    #[doc = include_str!("../../docs/calls/user_logged_out.md")]
     pub fn emit_user_logged_out(
         &self,
         user: &Value,
@@ -114,10 +103,7 @@ impl Hub {
         self.run(HostCall::UserLoggedOut(login(user, session_id)))
     }
 
-    /// A profile changed (seed: `emitUserProfileUpdated(old, new)`). Sends
-    /// `user:profile:updated {userId, changes}` to the user's connections with only the
-    /// fields that differ from the stored profile (or from `old` the first time);
-    /// `Unchanged` when none differs.
+    #[doc = include_str!("../../docs/calls/user_profile_updated.md")]
     pub fn emit_user_profile_updated(
         &self,
         old: &Value,
@@ -129,29 +115,31 @@ impl Hub {
         }))
     }
 
-    /// A new account (seed: `emitUserRegistered(user)`). Sends `admin:user:registered
-    /// {user}` to admins unless that user was already registered.
+    #[doc = include_str!("../../docs/calls/user_registered.md")]
     pub fn emit_user_registered(&self, user: &Value) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::UserRegistered(Cow::Borrowed(user)))
     }
 
-    /// Asks the stats provider for current stats (seed: `emitStatsUpdate()`) and sends
-    /// `admin:stats:updated {stats}` to admins if they differ from the last sent.
+    #[doc = include_str!("../../docs/calls/stats_update.md")]
+    ///
+    /// This form asks the stats provider; [`emit_stats_update_with`](Self::emit_stats_update_with)
+    /// takes the stats.
     pub fn emit_stats_update(&self) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::StatsUpdate(Stats { stats: None }))
     }
 
-    /// Sends `admin:stats:updated {stats}` with the given stats (an object) if they
-    /// differ from the last sent.
+    #[doc = include_str!("../../docs/calls/stats_update.md")]
+    ///
+    /// This form takes the stats (an object) instead of asking the stats provider.
     pub fn emit_stats_update_with(&self, stats: &Value) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::StatsUpdate(Stats {
             stats: Some(Cow::Borrowed(stats)),
         }))
     }
 
-    /// An administrator acted (seed: `emitAdminAction(adminId, action, details)`).
-    /// Always sends `admin:action {adminId, action, details}` to admins; `details` is
-    /// optional (`None`: `null`).
+    #[doc = include_str!("../../docs/calls/admin_action.md")]
+    ///
+    /// Rust: pass `None` to omit `details`.
     pub fn emit_admin_action<'a>(
         &self,
         admin_id: impl Into<IdArg>,
@@ -165,10 +153,7 @@ impl Hub {
         }))
     }
 
-    /// Switches maintenance mode (seed: `emitMaintenanceMode(on, msg, adminId)`). Sends
-    /// `system:maintenance {enabled, message, adminId}` to every authenticated
-    /// connection, unless already in that state with that message. While on, newly
-    /// authenticated connections receive it too.
+    #[doc = include_str!("../../docs/calls/maintenance_mode.md")]
     pub fn emit_maintenance_mode(
         &self,
         enabled: bool,
@@ -182,9 +167,9 @@ impl Hub {
         }))
     }
 
-    /// Sends a host event to every connection of one user (seed: `emitToUser`), for
-    /// anything the twelve calls don't cover. Names in a reserved prefix are refused;
-    /// object data gets `timestamp`; `data` is optional (`None`: `null`).
+    #[doc = include_str!("../../docs/calls/to_user.md")]
+    ///
+    /// Rust: pass `None` to omit `data`.
     pub fn emit_to_user<'a>(
         &self,
         user_id: impl Into<IdArg>,
@@ -198,8 +183,9 @@ impl Hub {
         }))
     }
 
-    /// Sends a host event to admin connections (seed: `emitToAdmins`), on every page
-    /// unless a route says otherwise; `data` is optional (`None`: `null`).
+    #[doc = include_str!("../../docs/calls/to_admins.md")]
+    ///
+    /// Rust: pass `None` to omit `data`.
     pub fn emit_to_admins<'a>(
         &self,
         event_name: &'a str,

@@ -228,34 +228,96 @@ class Hub:
 
     def __init__(self, config: Optional[Config] = None) -> None: ...
     def emit_module_online(self, module_id: str, info: Optional[Dict[str, Any]] = None) -> EmitOutcome:
-        """``module:status:changed`` unless already online; ``info`` needs ``userId`` the
-        first time a module is seen."""
+        """A module came online (seed: ``emitModuleOnline(id, info)``). ``info`` is
+        ``{userId, name?, type?, …}``; ``userId`` is required the first time a module is seen, and
+        ``info`` may be omitted afterwards.
+
+        Sends ``module:status:changed {moduleId, online: true, …}`` to the owner's connections on
+        ``modules`` and ``dashboard`` and to admins on ``admin``, unless the module was already
+        online: then the outcome is ``unchanged`` and nothing is sent."""
     def emit_module_offline(self, module_id: str, info: Optional[Dict[str, Any]] = None) -> EmitOutcome:
-        """``module:status:changed`` unless already offline."""
+        """A module went offline (seed: ``emitModuleOffline(id, info)``); ``info`` is optional, as for
+        ``module_online``.
+
+        Sends ``module:status:changed {moduleId, online: false, …}`` to the owner's connections
+        and to admins on ``admin``, unless the module was already offline. A module never seen
+        before is recorded as offline and nothing is sent."""
     def emit_module_added(self, module: Dict[str, Any]) -> EmitOutcome:
-        """``user:module:added`` and ``admin:module:added`` (``id`` or ``moduleId``, ``userId``)."""
+        """A module was added (seed: ``emitModuleAdded(module)``). ``module`` has ``id`` or ``moduleId``,
+        ``userId`` (its owner) and any other fields.
+
+        Sends ``user:module:added {module}`` to the owner and ``admin:module:added {module}`` to
+        admins on ``admin``, unless the module was already added (``unchanged``)."""
     def emit_module_removed(self, module: Dict[str, Any]) -> EmitOutcome:
-        """``user:module:removed`` and ``admin:module:removed``."""
+        """A module was removed (seed: ``emitModuleRemoved(module)``). ``module`` has ``id`` or
+        ``moduleId``.
+
+        Sends ``user:module:removed`` to the owner and ``admin:module:removed`` to admins on
+        ``admin``; an unknown module is ``unchanged``."""
     def emit_telemetry_update(self, module_id: str, telemetry: JSON) -> EmitOutcome:
-        """``module:telemetry:updated`` to the owner unless equal to the last value."""
+        """New telemetry for a known module (seed: ``emitTelemetryUpdate(id, telemetry)``).
+
+        Sends ``module:telemetry:updated {moduleId, telemetry}`` to the owner's connections on
+        ``modules`` and ``dashboard``, unless it equals the last value (``unchanged``). A slow
+        connection keeps only the latest telemetry per module. An unknown module is refused
+        (``unknown_module``): its owner, hence its audience, is unknown."""
     def emit_user_logged_in(self, user: Dict[str, Any], session_id: str) -> EmitOutcome:
-        """Registers the session (the session id is the credential) and announces it."""
+        """A user logged in with a session (seed: ``emitUserLoggedIn(user, sessionId)``). ``user`` has
+        ``id`` or ``userId``, ``role`` or ``userType`` (default ``user``) and profile fields.
+
+        Registers the session for the session authenticator (the session id is then a
+        credential), then sends ``user:session:started`` to the user's connections of other
+        sessions and ``admin:user:logged_in`` to admins. The same session logging in twice is
+        ``unchanged``."""
     def emit_user_logged_out(self, user: Dict[str, Any], session_id: str) -> EmitOutcome:
-        """Ends the session: ``user:session:ended``, then its sockets are closed."""
+        """A session logged out (seed: ``emitUserLoggedOut(user, sessionId)``).
+
+        Sends ``user:session:ended`` to that session's connections, then closes them (reason
+        ``logged_out``), on every node, and sends ``admin:user:logged_out`` to admins. The session
+        id is refused by both built-in authenticators afterwards. A session that is neither
+        logged in nor connected is ``unchanged``."""
     def emit_user_profile_updated(self, old: Dict[str, Any], new: Dict[str, Any]) -> EmitOutcome:
-        """``user:profile:updated {changes}`` when a field changed."""
+        """A user's profile changed (seed: ``emitUserProfileUpdated(old, new)``).
+
+        Sends ``user:profile:updated {userId, changes}`` to the user's connections with only the
+        fields that differ from the stored profile (or from ``old`` the first time); ``unchanged``
+        when none differs."""
     def emit_user_registered(self, user: Dict[str, Any]) -> EmitOutcome:
-        """``admin:user:registered`` unless already registered."""
+        """A new account (seed: ``emitUserRegistered(user)``). ``user`` has ``id`` or ``userId``.
+
+        Sends ``admin:user:registered {user}`` to admins on ``admin``, unless that user was already
+        registered (``unchanged``)."""
     def emit_stats_update(self, stats: Optional[Dict[str, Any]] = None) -> EmitOutcome:
-        """``admin:stats:updated`` when the stats (given, or from ``stats_provider``) changed."""
+        """New statistics for admins (seed: ``emitStatsUpdate()``): the given stats object, or, when
+        none is given, what the hub's stats provider returns.
+
+        Sends ``admin:stats:updated {stats}`` to admins on ``admin``, only if the stats differ from
+        the last sent (``unchanged`` otherwise)."""
     def emit_admin_action(self, admin_id: UserIdArg, action: str, details: JSON = None) -> EmitOutcome:
-        """``admin:action`` to admins (always sent)."""
+        """An administrator acted (seed: ``emitAdminAction(adminId, action, details)``); ``details`` is
+        optional (``null`` when omitted).
+
+        Always sends ``admin:action {adminId, action, details}`` to admins on ``admin``."""
     def emit_maintenance_mode(self, enabled: bool, message: str, admin_id: UserIdArg) -> EmitOutcome:
-        """``system:maintenance`` to every authenticated connection when it changes."""
+        """Maintenance mode switched (seed: ``emitMaintenanceMode(enabled, message, adminId)``).
+
+        Sends ``system:maintenance {enabled, message, adminId}`` to every authenticated
+        connection, unless already in that state with that message (``unchanged``). While on,
+        newly authenticated connections receive it too."""
     def emit_to_user(self, user_id: UserIdArg, event: str, data: JSON = None) -> EmitOutcome:
-        """A host event (outside the reserved prefixes) to all of a user's connections."""
+        """A host event for every connection of one user (seed: ``emitToUser(userId, event, data)``),
+        for anything the twelve calls don't cover: the seed's "an action on one device is
+        visible on all the others".
+
+        Names in a reserved prefix (``auth:``, ``page:``, ``system:``, ``admin:``, ``user:``, ``module:``)
+        are refused (``reserved_event``); ``data`` is optional (``null`` when omitted); object data
+        gets a ``timestamp``."""
     def emit_to_admins(self, event: str, data: JSON = None) -> EmitOutcome:
-        """A host event to admin connections."""
+        """A host event for admin connections (seed: ``emitToAdmins(event, data)``), on every page
+        unless a route limits it.
+
+        Names in a reserved prefix are refused (``reserved_event``); ``data`` is optional (``null``
+        when omitted); object data gets a ``timestamp``."""
     def register_device_key(self, module_id: str, owner: UserIdArg, key: str) -> None:
         """Lets a device authenticate with ``{"moduleId", "deviceKey"}``."""
     def revoke_device_key(self, module_id: str) -> bool:
