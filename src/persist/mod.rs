@@ -27,7 +27,7 @@
 //! Owns [`Persistence`], the only entry point; the parts are one concept per file:
 //! `schema.rs` (opening, refusing foreign or newer files, migrations), `writer.rs` (the
 //! one writer thread, batching, retries, retention), `audit.rs` (audit table, queries,
-//! the [`AuditSink`](crate::hooks::AuditSink) adapter), `snapshot.rs` (state tables),
+//! the [`AuditSink`](crate::hooks::AuditSink) adapter), `snapshot/` (state tables),
 //! `history.rs` (event history), `config.rs`, `error.rs`.
 //!
 //! Invariants:
