@@ -26,8 +26,10 @@
 //!
 //! Owns [`Persistence`], the only entry point; the parts are one concept per file:
 //! `schema.rs` (opening, refusing foreign or newer files, migrations), `writer.rs` (the
-//! one writer thread, batching, retries, retention), `audit.rs` (audit table, queries,
-//! the [`AuditSink`](crate::hooks::AuditSink) adapter), `snapshot/` (state tables),
+//! one writer thread, batching, retries), `commands.rs` (what its queue carries),
+//! `wal_sync.rs` (the WAL fsync of `Batched` mode), `retention.rs` (the pruning
+//! queries), `audit.rs` (audit table, queries, the
+//! [`AuditSink`](crate::hooks::AuditSink) adapter), `snapshot/` (state tables),
 //! `history.rs` (event history), `config.rs`, `error.rs`.
 //!
 //! Invariants:
@@ -50,11 +52,14 @@
 //! does) nor who may receive a replayed event (the registry does).
 
 mod audit;
+mod commands;
 mod config;
 mod error;
 mod history;
+mod retention;
 mod schema;
 mod snapshot;
+mod wal_sync;
 mod writer;
 
 pub use audit::{AuditFilter, AuditLog, AuditRow, MAX_AUDIT_PAGE, PersistenceAudit};
@@ -83,8 +88,9 @@ use crate::event::Audience;
 use crate::hooks::AuditRecord;
 use crate::ids::{ModuleId, SessionId, UserId};
 use crate::store::{Maintenance, ModuleRecord, Store};
+use commands::{Ack, Command, Shared, Write};
 use snapshot::{StateWrite, StoreImage};
-use writer::{Command, Shared, Write, Writer};
+use writer::Writer;
 
 /// The health of persistence at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -255,7 +261,7 @@ impl Persistence {
     }
 
     /// Sends a control command and waits for its answer.
-    fn control(&self, make: impl FnOnce(writer::Ack) -> Command) -> Result<(), PersistError> {
+    fn control(&self, make: impl FnOnce(Ack) -> Command) -> Result<(), PersistError> {
         let (ack, answer) = crossbeam_channel::bounded(1);
         self.inner
             .queue
