@@ -2,8 +2,24 @@
 //! `build()`, which restores persisted state and starts the transports. This module must
 //! not emit anything.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::{BuildError, Executor, HostSink, Hub, HubInner, Transport, cluster, restart};
+use crate::auth::{AuthChain, Authenticator, DeviceKeys, JwtAuthenticator, SessionTable};
+use crate::broker::{Broker, InMemory};
+use crate::devices::Presence;
+use crate::hooks::{AuditSink, BeforeEmit, ClientEventHandler, StatsProvider};
+use crate::metrics::Metrics;
+use crate::monitor::{Monitor, MonitorConfig};
+use crate::persist::{Durability, PersistConfig, Persistence};
+use crate::registry::Registry;
+use crate::registry::routing::{Routing, RoutingError};
+use crate::store::Store;
 
 /// Limits and sizes.
 #[derive(Debug, Clone)]

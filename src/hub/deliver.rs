@@ -2,8 +2,17 @@
 //! connection queues, slow-consumer closes, and the audit trail of each emit. Runs under
 //! the emit lock; must not decide change nor touch sockets.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::Hub;
+use crate::event::{Audience, Event, now_ms};
+use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, Verdict, guarded};
+use crate::ids::{ConnectionId, UserId};
+use crate::monitor::Observed;
+use crate::outbound::{CloseReason, OutboundEvent, OutboundQueue, Pushed};
 
 impl Hub {
     // ----- delivery -------------------------------------------------------------

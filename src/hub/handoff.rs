@@ -20,8 +20,18 @@
 //! Must not touch sockets or the parked table (the transport's surrender callback does)
 //! nor decide who receives an event (the registry does, on each node).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+
+use super::Hub;
+use crate::auth::{HandshakeContext, Identity, Role};
+use crate::event::{self, Audience};
+use crate::ids::{ConnectionId, SessionId, UserId};
+use crate::outbound::OutboundEvent;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;

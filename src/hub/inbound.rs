@@ -4,8 +4,21 @@
 //! authentication only `client:authenticate` is accepted
 //! (`tests/hub/bad_input.rs::unknown_event_before_authenticate_is_refused`).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::{Hub, InboundError, Reply};
+use crate::auth::{AuthDecision, AuthError, AuthRequest, HandshakeContext, Identity, Role};
+use crate::event::{self, DEVICE_TELEMETRY, now_ms};
+use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, ClientEvent, guarded};
+use crate::ids::ConnectionId;
+use crate::metrics::BadInputKind;
+use crate::outbound::{CloseReason, OutboundQueue};
+use crate::protocol::native::{self, FrameError};
+use crate::registry::RegistryError;
+use crate::registry::routing::PageIndex;
+use crate::store::Store;
 
 impl Hub {
     /// Handles a raw native-protocol frame from connection `id`.

@@ -7,8 +7,15 @@
 //! This module must not decide what the events say (that is `monitor/`) nor who
 //! receives them (that is the registry, through the routing table).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{Hub, HubInner};
+use crate::event::{self, Audience, Event, now_ms};
+use crate::hooks::guarded;
+use crate::registry::routing::PageIndex;
 
 use std::sync::Weak;
 use std::time::Instant;
