@@ -30,6 +30,7 @@ mod http;
 mod metrics_endpoint;
 mod namespace;
 mod native_ws;
+mod rate_limit;
 mod readiness;
 mod recovery;
 mod session;
