@@ -171,6 +171,30 @@ impl Hub {
                 _ => Err(InboundError::Closed(id)),
             };
         }
+        let ok = self.announce_authenticated(id, &identity, page);
+        self.send_direct(
+            &queue,
+            event::AUTH_OK,
+            event::with_timestamp(ok.clone(), now_ms()),
+        );
+        self.send_snapshot(&guard.store, &queue, &identity, page);
+        drop(guard);
+        if let Some(module) = &identity.module_id
+            && !was_device
+        {
+            self.device_connected(module, &identity.user_id);
+        }
+        self.audit_authenticated(id, &identity, &context);
+        Ok(Reply { ack: Some(ok) })
+    }
+
+    /// Counts and logs a successful authentication; returns the `auth:ok` payload.
+    fn announce_authenticated(
+        &self,
+        id: ConnectionId,
+        identity: &Identity,
+        page: PageIndex,
+    ) -> Value {
         self.inner.metrics.auth_successes.increment();
         // Ids only at info (no profile, token or session id): see the crate docs.
         tracing::info!(
@@ -189,18 +213,16 @@ impl Hub {
         if let Some(module) = &identity.module_id {
             ok["moduleId"] = json!(module);
         }
-        self.send_direct(
-            &queue,
-            event::AUTH_OK,
-            event::with_timestamp(ok.clone(), now_ms()),
-        );
-        self.send_snapshot(&guard.store, &queue, &identity, page);
-        drop(guard);
-        if let Some(module) = &identity.module_id
-            && !was_device
-        {
-            self.device_connected(module, &identity.user_id);
-        }
+        ok
+    }
+
+    /// Audits an accepted authentication (when an audit sink is installed).
+    fn audit_authenticated(
+        &self,
+        id: ConnectionId,
+        identity: &Identity,
+        context: &HandshakeContext,
+    ) {
         if !self.inner.audit.is_empty() {
             self.record_audit(AuditRecord {
                 timestamp: now_ms(),
@@ -213,7 +235,6 @@ impl Hub {
                 detail: json!({"role": identity.role.as_str(), "remoteAddr": context.remote_addr.map(|a| a.to_string())}),
             });
         }
-        Ok(Reply { ack: Some(ok) })
     }
 
     /// Runs the authenticator chain (host ones first, panics caught) and checks the page.
