@@ -25,7 +25,7 @@
 //!   value, the event is built from the mirror. The mirror is updated by the node that
 //!   decided and by every node that receives the event.
 //! - **Publication.** A changed emit is delivered locally first, then published once
-//!   (`PUBLISH` on one channel) as its typed call and its steps (`broker/wire.rs`,
+//!   (`PUBLISH` on one channel) as its typed call and its steps (`broker/wire/`,
 //!   versioned); every other node applies the call to its mirror with the same code as
 //!   the deciding node and runs the steps on its own registry (before-emit hooks run on
 //!   each node; a logout closes the session's sockets everywhere). A node skips its own

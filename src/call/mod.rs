@@ -3,7 +3,7 @@
 //!
 //! Every surface is a view of this type: the Rust `emit_*` methods construct it, the
 //! HTTP API deserializes it (`POST /api/v1/emit/<call>` with the body as `args`), the
-//! broker envelope carries it (`broker/wire.rs`), the audit record stores its name and
+//! broker envelope carries it (`broker/wire/`), the audit record stores its name and
 //! its arguments, and the activity feed names its entries after it. A call's name is
 //! spelled once, as its variant's identifier: serde and [`CallName::as_str`] both derive
 //! the snake_case name from it, and `call_names_agree_with_serde` guards that they agree.

@@ -2,8 +2,25 @@
 //! `build()`, which restores persisted state and starts the transports. This module must
 //! not emit anything.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::{BuildError, Executor, HostSink, Hub, HubInner, Transport, cluster, restart};
+use crate::auth::{AuthChain, Authenticator, DeviceKeys, JwtAuthenticator, SessionTable};
+use crate::broker::{Broker, InMemory};
+use crate::devices::Presence;
+use crate::hooks::{AuditSink, BeforeEmit, ClientEventHandler, StatsProvider};
+use crate::metrics::Metrics;
+use crate::monitor::{Monitor, MonitorConfig};
+use crate::outbound::HostDelivery;
+use crate::persist::{Durability, PersistConfig, Persistence};
+use crate::registry::Registry;
+use crate::registry::routing::{Routing, RoutingError};
+use crate::store::Store;
 
 /// Limits and sizes.
 #[derive(Debug, Clone)]
@@ -220,13 +237,7 @@ impl HubBuilder {
 
     /// Builds the hub and starts its transports.
     pub fn build(self) -> Result<Hub, BuildError> {
-        let pages: Vec<&str> = self.pages.iter().map(String::as_str).collect();
-        let mut routing = Routing::with_pages(&pages)?;
-        for (event, user_pages, admin_pages) in &self.routes {
-            let user: Vec<&str> = user_pages.iter().map(String::as_str).collect();
-            let admin: Vec<&str> = admin_pages.iter().map(String::as_str).collect();
-            routing.set_route(event, &user, &admin)?;
-        }
+        let routing = self.routing()?;
         let admin_page = routing
             .page("admin")
             .ok_or(RoutingError::MissingPage("admin"))?;
@@ -236,21 +247,8 @@ impl HubBuilder {
         let persist = match self.persist {
             None => None,
             Some((path, config)) => {
-                let persistence = Persistence::open_with(&path, config)?;
-                let saved = persistence.load_state()?;
-                store = saved.to_store();
-                for session in saved.revoked_sessions {
-                    sessions.restore_revoked(session);
-                }
-                for session in saved.sessions {
-                    sessions.log_in(session.session_id, session.user_id, session.role);
-                }
-                tracing::info!(
-                    path = %path.display(),
-                    modules = store.module_count(),
-                    sessions = sessions.len(),
-                    "state restored"
-                );
+                let (persistence, restored) = restore(&path, config, &sessions)?;
+                store = restored;
                 // First, so a `Sync` emit returns once its row is durable whatever the
                 // host's own sinks do.
                 audit.insert(0, Box::new(persistence.audit_sink()));
@@ -290,26 +288,79 @@ impl HubBuilder {
                 handoffs: Default::default(),
             }),
         };
-        if hub.inner.shared {
-            hub.inner
-                .broker
-                .start(Arc::new(cluster::NodeLink(Arc::downgrade(&hub.inner))));
-        }
-        if let Some(grace) = self.restart_grace
-            && hub.inner.persist.is_some()
-        {
-            hub.start_restart_check(grace);
-        }
-        hub.start_monitor();
-        for transport in self.transports {
-            transport
-                .start(hub.clone())
-                .map_err(|message| BuildError::Transport {
-                    name: transport.name().to_owned(),
-                    message,
-                })?;
-            hub.inner.transports.lock().push(transport);
-        }
+        start(&hub, self.restart_grace, self.transports)?;
         Ok(hub)
     }
+
+    /// The pages and the per-event routes set on the builder.
+    fn routing(&self) -> Result<Routing, BuildError> {
+        let pages: Vec<&str> = self.pages.iter().map(String::as_str).collect();
+        let mut routing = Routing::with_pages(&pages)?;
+        for (event, user_pages, admin_pages) in &self.routes {
+            let user: Vec<&str> = user_pages.iter().map(String::as_str).collect();
+            let admin: Vec<&str> = admin_pages.iter().map(String::as_str).collect();
+            routing.set_route(event, &user, &admin)?;
+        }
+        Ok(routing)
+    }
+}
+
+/// Opens the database at `path` and restores what it saved: the store (returned) and
+/// the live and revoked sessions (into `sessions`).
+fn restore(
+    path: &Path,
+    config: PersistConfig,
+    sessions: &SessionTable,
+) -> Result<(Persistence, Store), BuildError> {
+    let persistence = Persistence::open_with(path, config)?;
+    let saved = persistence.load_state()?;
+    let store = saved.to_store();
+    for session in saved.revoked_sessions {
+        sessions.restore_revoked(session);
+    }
+    for session in saved.sessions {
+        sessions.log_in(session.session_id, session.user_id, session.role);
+    }
+    tracing::info!(
+        path = %path.display(),
+        modules = store.module_count(),
+        sessions = sessions.len(),
+        "state restored"
+    );
+    Ok((persistence, store))
+}
+
+/// Starts what runs beside the built hub: the broker link (when shared), the restart
+/// check (when restored from a database), the monitor, then the transports.
+fn start(
+    hub: &Hub,
+    restart_grace: Option<Duration>,
+    transports: Vec<Arc<dyn Transport>>,
+) -> Result<(), BuildError> {
+    if hub.inner.shared {
+        hub.inner
+            .broker
+            .start(Arc::new(cluster::NodeLink(Arc::downgrade(&hub.inner))));
+    }
+    if let Some(grace) = restart_grace
+        && hub.inner.persist.is_some()
+    {
+        hub.start_restart_check(grace);
+    }
+    hub.start_monitor();
+    start_transports(hub, transports)
+}
+
+/// Starts each transport with the built hub, in the order they were added.
+fn start_transports(hub: &Hub, transports: Vec<Arc<dyn Transport>>) -> Result<(), BuildError> {
+    for transport in transports {
+        transport
+            .start(hub.clone())
+            .map_err(|message| BuildError::Transport {
+                name: transport.name().to_owned(),
+                message,
+            })?;
+        hub.inner.transports.lock().push(transport);
+    }
+    Ok(())
 }

@@ -9,8 +9,11 @@
 //! Redis (the broker does). Guarded by `tests/clients/node/cluster.test.js` (three server
 //! processes on one Redis) and `tests/cluster/broker_redis.rs`.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use serde_json::{Map, Value, json};
+
+use super::{EmitGuard, Hub, HubInner};
+use crate::ids::UserId;
+use crate::registry::routing::PageIndex;
 
 use std::sync::Weak;
 

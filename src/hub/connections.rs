@@ -2,8 +2,19 @@
 //! device presence: a device's connection makes its module online, losing it starts the
 //! offline grace period. This module must not parse client messages.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+
+use super::{Connection, HostSink, Hub, HubError, HubInner, IN_EMIT};
+use crate::auth::{HandshakeContext, Identity};
+use crate::call::IdArg;
+use crate::ids::{ConnectionId, ModuleId, UserId};
+use crate::input::InputError;
+use crate::outbound::{CloseReason, OutboundQueue, Wake};
+use crate::protocol::WireFormat;
 
 impl Hub {
     // ----- connections ----------------------------------------------------------

@@ -2,8 +2,17 @@
 //! connection queues, slow-consumer closes, and the audit trail of each emit. Runs under
 //! the emit lock; must not decide change nor touch sockets.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::Hub;
+use crate::event::{Audience, Event, now_ms};
+use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, Verdict, guarded};
+use crate::ids::{ConnectionId, UserId};
+use crate::monitor::Observed;
+use crate::outbound::{CloseReason, HostSink, OutboundEvent, OutboundQueue, Pushed};
 
 impl Hub {
     // ----- delivery -------------------------------------------------------------
@@ -11,16 +20,10 @@ impl Hub {
     /// Runs the before-emit hooks, then resolves and queues one event. Must be called
     /// with the emit lock held. Returns the number of connections reached.
     pub(super) fn publish(&self, mut event: Event) -> usize {
-        let inner = &*self.inner;
-        for filter in &inner.before_emit {
-            let verdict = guarded(&inner.metrics, "before_emit", || {
-                filter.before_emit(&event.name, &event.audience, &mut event.payload)
-            });
-            if verdict != Some(Verdict::Keep) {
-                inner.metrics.events_dropped_by_hook.increment();
-                return 0;
-            }
+        if !self.passes_before_emit(&mut event) {
+            return 0;
         }
+        let inner = &*self.inner;
         if let Some(monitor) = &inner.monitor
             && monitor.observe(&event, || inner.registry.admins_on(monitor.admin_page) > 0)
                 == Observed::AdminsOnly
@@ -75,6 +78,22 @@ impl Hub {
             self.slow_consumer(id);
         }
         reached
+    }
+
+    /// Runs the before-emit hooks in order; `false` (counted) once one drops the event
+    /// or panics. A hook may edit the payload for the hooks after it.
+    fn passes_before_emit(&self, event: &mut Event) -> bool {
+        let inner = &*self.inner;
+        for filter in &inner.before_emit {
+            let verdict = guarded(&inner.metrics, "before_emit", || {
+                filter.before_emit(&event.name, &event.audience, &mut event.payload)
+            });
+            if verdict != Some(Verdict::Keep) {
+                inner.metrics.events_dropped_by_hook.increment();
+                return false;
+            }
+        }
+        true
     }
 
     /// The offset of an event about to be published, when offsets are on: the event

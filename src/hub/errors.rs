@@ -1,8 +1,16 @@
 //! What the hub answers: emit outcomes and the typed errors of emits, inbound
 //! messages and building. This module must not decide anything.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::auth::AuthError;
+use crate::ids::{ConnectionId, IdError, UserId};
+use crate::input::InputError;
+use crate::persist::PersistError;
+use crate::protocol::native::FrameError;
+use crate::registry::routing::RoutingError;
+use crate::store::StoreError;
 
 /// What an emit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +60,8 @@ pub enum HubError {
     /// `emit_*` called from inside a before-emit hook or a host sink.
     #[error("emit called from inside a before-emit hook or a host frame callback")]
     Reentrant,
-    /// [`Hub::attach_host`] on a hub built without [`HubBuilder::host_sink`].
+    /// [`Hub::attach_host`](super::Hub::attach_host) on a hub built without
+    /// [`HubBuilder::host_sink`](super::HubBuilder::host_sink).
     #[error(
         "no host sink is configured; build the hub with host_sink(...) to attach host connections"
     )]
@@ -145,7 +154,7 @@ pub enum BuildError {
         message: String,
     },
     /// The database could not be opened or its saved state could not be read
-    /// ([`HubBuilder::persist`]).
+    /// ([`HubBuilder::persist`](super::HubBuilder::persist)).
     #[error("persistence: {0}")]
     Persist(#[from] PersistError),
 }

@@ -21,14 +21,16 @@
 //! `tests/hub/executor.rs` (`device_grace_emit_lands_in_the_executor_not_in_place`, …).
 //! This module must not decide what an emit does, only where it runs.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Hub;
 
 /// One emit the library originated, to run on the host's thread.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// Runs the emits the library originates itself on a thread of the host's choosing
-/// ([`HubBuilder::executor`]). Implementations queue the job and wake the host thread,
+/// ([`HubBuilder::executor`](super::HubBuilder::executor)). Implementations queue the job and wake the host thread,
 /// which runs it; they must not run it in place unless [`Executor::runs_here`] says
 /// this thread is the host's.
 pub trait Executor: Send + Sync + 'static {

@@ -20,14 +20,21 @@
 //! Must not touch sockets or the parked table (the transport's surrender callback does)
 //! nor decide who receives an event (the registry does, on each node).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
-
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+
+use super::Hub;
+use crate::auth::{HandshakeContext, Identity, Role};
 use crate::broker::Message;
-use crate::registry::routing::Route;
+use crate::event::{self, Audience};
+use crate::ids::{ConnectionId, SessionId, UserId};
+use crate::outbound::OutboundEvent;
+use crate::registry::routing::{PageIndex, Route};
 
 /// What a transport gives up when another node takes its parked connection over.
 pub(crate) struct Surrendered {
@@ -277,7 +284,37 @@ impl Hub {
         if let Some(code) = args.get("refused").and_then(Value::as_str) {
             return Err(code.to_owned());
         }
-        let malformed = || "malformed_answer".to_owned();
+        let (identity, page) = self.surrendered_identity(args)?;
+        let frames = args["frames"].as_array().ok_or_else(malformed)?;
+        // The session was logged out after the holder's drain: its sockets are closed on
+        // every node, so this one is not adopted either.
+        let ended = pending.kept.iter().any(|kept| {
+            kept.frame.name() == event::USER_SESSION_ENDED
+                && matches!(&kept.audience, Audience::Session { session: ended, .. }
+                    if Some(ended) == identity.session_id.as_ref())
+        });
+        if ended {
+            return Err("session_closed".into());
+        }
+        let (queue, _) = self
+            .inner
+            .registry
+            .connection(pending.connection)
+            .ok_or("session_closed")?;
+        // Nothing reaches an unauthenticated connection but replies it has not asked
+        // for yet; start it clean.
+        let _ = queue.drain();
+        self.inner
+            .registry
+            .authenticate(pending.connection, identity, page)
+            .map_err(|e| e.to_string())?;
+        let replay = self.replay_frames(frames, pending.base)?;
+        self.deliver_kept(pending, holder);
+        Ok(replay)
+    }
+
+    /// The identity and page the holder surrendered (a device never is).
+    fn surrendered_identity(&self, args: &Value) -> Result<(Identity, PageIndex), String> {
         let identity = &args["identity"];
         let user = identity["user"].as_str().ok_or_else(malformed)?;
         let user = UserId::new(user).map_err(|_| malformed())?;
@@ -294,35 +331,16 @@ impl Hub {
             .as_str()
             .and_then(|name| self.inner.routing.page(name))
             .ok_or_else(malformed)?;
-        let frames = args["frames"].as_array().ok_or_else(malformed)?;
-        // The session was logged out after the holder's drain: its sockets are closed on
-        // every node, so this one is not adopted either.
-        let ended = pending.kept.iter().any(|kept| {
-            kept.frame.name() == event::USER_SESSION_ENDED
-                && matches!(&kept.audience, Audience::Session { session: ended, .. }
-                    if Some(ended) == session.as_ref())
-        });
-        if ended {
-            return Err("session_closed".into());
-        }
-        let (queue, _) = self
-            .inner
-            .registry
-            .connection(pending.connection)
-            .ok_or("session_closed")?;
-        // Nothing reaches an unauthenticated connection but replies it has not asked
-        // for yet; start it clean.
-        let _ = queue.drain();
-        self.inner
-            .registry
-            .authenticate(
-                pending.connection,
-                Identity::user(user, role, session),
-                page,
-            )
-            .map_err(|e| e.to_string())?;
-        let base = Some(pending.base);
-        let replay = frames
+        Ok((Identity::user(user, role, session), page))
+    }
+
+    /// The holder's missed frames, as events with offsets from `base`.
+    fn replay_frames(
+        &self,
+        frames: &[Value],
+        base: u64,
+    ) -> Result<Vec<Arc<OutboundEvent>>, String> {
+        frames
             .iter()
             .map(|frame| {
                 let name = frame["name"].as_str().ok_or_else(malformed)?;
@@ -330,12 +348,16 @@ impl Hub {
                     Arc::from(name),
                     frame["payload"].clone(),
                     None,
-                    base,
+                    Some(base),
                     Arc::clone(&self.inner.metrics),
                 ))
             })
-            .collect::<Result<Vec<_>, String>>()?;
-        // The holder's own emits before its answer are in the replay.
+            .collect()
+    }
+
+    /// Queues for the adopted connection what was kept aside while it waited, except
+    /// the holder's own emits (already in the replay).
+    fn deliver_kept(&self, pending: &Pending, holder: &str) {
         for kept in pending
             .kept
             .iter()
@@ -349,6 +371,10 @@ impl Hub {
                     }
                 });
         }
-        Ok(replay)
     }
+}
+
+/// The error of a holder's answer that does not parse.
+fn malformed() -> String {
+    "malformed_answer".to_owned()
 }

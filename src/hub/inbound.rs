@@ -1,11 +1,23 @@
-//! The clients → hub path: raw native frames, `client:authenticate` (the authenticator
-//! chain, then `auth:ok` and `page:snapshot` under the emit lock), `client:page`, device
-//! telemetry, and forwarding other events to the client-event hook. Invariant: before
-//! authentication only `client:authenticate` is accepted
+//! The clients → hub path: raw native frames, `client:page`, device telemetry, and
+//! forwarding other events to the client-event hook; `client:authenticate` itself is
+//! `authenticate.rs`. Invariant: before authentication only `client:authenticate` is
+//! accepted
 //! (`tests/hub/bad_input.rs::unknown_event_before_authenticate_is_refused`).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::{Hub, InboundError, Reply};
+use crate::auth::{AuthError, Identity, Role};
+use crate::event::{self, DEVICE_TELEMETRY, now_ms};
+use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, ClientEvent, guarded};
+use crate::ids::ConnectionId;
+use crate::metrics::BadInputKind;
+use crate::outbound::OutboundQueue;
+use crate::protocol::native::{self, FrameError};
+use crate::registry::routing::PageIndex;
+use crate::store::Store;
 
 impl Hub {
     /// Handles a raw native-protocol frame from connection `id`.
@@ -108,180 +120,6 @@ impl Hub {
             None => self.inner.metrics.client_events_dropped.increment(),
         }
         Ok(Reply::default())
-    }
-
-    /// Authenticates connection `id` with `data`; on refusal `auth:error` is sent to it
-    /// only when `notify_failure` (the connect-time path answers in its handshake).
-    pub(crate) fn authenticate_connection(
-        &self,
-        id: ConnectionId,
-        data: &Value,
-        notify_failure: bool,
-    ) -> Result<Reply, InboundError> {
-        let (queue, context) = self
-            .inner
-            .registry
-            .connection(id)
-            .ok_or(InboundError::Closed(id))?;
-        if queue.closed().is_some() {
-            return Err(InboundError::Closed(id));
-        }
-        let verified = self.verify(data, &context);
-        let (identity, page) = match verified {
-            Ok(verified) => verified,
-            Err(error) => {
-                if let AuthError::InvalidPayload(message) = &error {
-                    self.bad_input(id, BadInputKind::WrongShape, message);
-                }
-                return Err(self.refuse(&queue, error, notify_failure));
-            }
-        };
-        let guard = self.lock().map_err(|_| InboundError::Reentrant)?;
-        if let Some(module) = &identity.module_id
-            && guard
-                .store
-                .module(module.as_str())
-                .is_some_and(|record| record.owner != identity.user_id)
-        {
-            drop(guard);
-            return Err(self.refuse(&queue, AuthError::DeviceOwnerMismatch, notify_failure));
-        }
-        let was_device = self
-            .inner
-            .registry
-            .identity(id)
-            .is_some_and(|(previous, _)| previous.module_id.is_some());
-        if let Err(error) = self.inner.registry.authenticate(id, identity.clone(), page) {
-            drop(guard);
-            return match error {
-                RegistryError::Auth(error) => Err(self.refuse(&queue, error, notify_failure)),
-                _ => Err(InboundError::Closed(id)),
-            };
-        }
-        self.inner.metrics.auth_successes.increment();
-        // Ids only at info (no profile, token or session id): see the crate docs.
-        tracing::info!(
-            connection = %id,
-            user = %identity.user_id,
-            role = identity.role.as_str(),
-            page = self.inner.routing.page_name(page),
-            "authenticated"
-        );
-        let mut ok = json!({
-            "userId": identity.user_id,
-            "role": identity.role.as_str(),
-            "sessionId": identity.session_id,
-            "page": self.inner.routing.page_name(page),
-        });
-        if let Some(module) = &identity.module_id {
-            ok["moduleId"] = json!(module);
-        }
-        self.send_direct(
-            &queue,
-            event::AUTH_OK,
-            event::with_timestamp(ok.clone(), now_ms()),
-        );
-        self.send_snapshot(&guard.store, &queue, &identity, page);
-        drop(guard);
-        if let Some(module) = &identity.module_id
-            && !was_device
-        {
-            self.device_connected(module, &identity.user_id);
-        }
-        if !self.inner.audit.is_empty() {
-            self.record_audit(AuditRecord {
-                timestamp: now_ms(),
-                kind: AuditKind::Auth,
-                action: "authenticate".into(),
-                user_id: Some(identity.user_id.clone()),
-                module_id: identity.module_id.clone(),
-                connection: Some(id),
-                outcome: AuditOutcome::Accepted,
-                detail: json!({"role": identity.role.as_str(), "remoteAddr": context.remote_addr.map(|a| a.to_string())}),
-            });
-        }
-        Ok(Reply { ack: Some(ok) })
-    }
-
-    /// Runs the authenticator chain (host ones first, panics caught) and checks the page.
-    pub(super) fn verify(
-        &self,
-        data: &Value,
-        context: &HandshakeContext,
-    ) -> Result<(Identity, PageIndex), AuthError> {
-        let request = AuthRequest::parse(data)?;
-        let page_name = request.page.as_deref().unwrap_or("modules");
-        let page = self
-            .inner
-            .routing
-            .page(page_name)
-            .ok_or_else(|| AuthError::UnknownPage(page_name.to_owned()))?;
-        for authenticator in &self.inner.auth.custom {
-            match guarded(&self.inner.metrics, "authenticator", || {
-                authenticator.authenticate(&request, context)
-            }) {
-                Some(AuthDecision::Accept(identity)) => {
-                    request.check_claims(&identity)?;
-                    return Ok((identity, page));
-                }
-                Some(AuthDecision::Refuse(error)) => return Err(error),
-                Some(AuthDecision::Pass) => {}
-                None => return Err(AuthError::HookFailed),
-            }
-        }
-        Ok((self.inner.auth.builtin(&request)?, page))
-    }
-
-    /// Sends `auth:error`, counts the failure, closes the connection past the limit.
-    pub(super) fn refuse(
-        &self,
-        queue: &Arc<OutboundQueue>,
-        error: AuthError,
-        notify: bool,
-    ) -> InboundError {
-        let metrics = &self.inner.metrics;
-        metrics.auth_failures.increment();
-        tracing::info!(connection = %queue.id(), code = error.code(), "authentication refused");
-        if let Some(monitor) = &self.inner.monitor {
-            let address = self
-                .inner
-                .registry
-                .connection(queue.id())
-                .and_then(|(_, context)| context.remote_addr)
-                .map(|address| address.ip());
-            monitor.auth_failed(address);
-        }
-        let failures = self.inner.registry.record_auth_failure(queue.id());
-        if notify {
-            let body = json!({"code": error.code(), "message": error.to_string()});
-            self.send_direct(
-                queue,
-                event::AUTH_ERROR,
-                event::with_timestamp(body, now_ms()),
-            );
-        }
-        if !self.inner.audit.is_empty() {
-            self.record_audit(AuditRecord {
-                timestamp: now_ms(),
-                kind: AuditKind::Auth,
-                action: "authenticate".into(),
-                user_id: None,
-                module_id: None,
-                connection: Some(queue.id()),
-                outcome: AuditOutcome::Refused {
-                    code: error.code().to_owned(),
-                },
-                detail: json!({"message": error.to_string()}),
-            });
-        }
-        if failures >= self.inner.limits.max_auth_failures {
-            let user = self.user_of(queue.id());
-            self.unsubscribe_closing(queue.id());
-            if queue.close(CloseReason::TooManyAuthFailures) {
-                self.audit_close(queue.id(), CloseReason::TooManyAuthFailures, user);
-            }
-        }
-        InboundError::Auth(error)
     }
 
     pub(super) fn change_page(

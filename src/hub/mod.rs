@@ -1,6 +1,6 @@
 //! The Hub: the facade hosts call, with the seed's `emit_*` API, wiring the parts below.
 //!
-//! Data flows one way (DESIGN §2): **host → `emit_*` → store (changed?) → [`Event`] →
+//! Data flows one way (DESIGN §2): **host → `emit_*` → store (changed?) → [`Event`](crate::event::Event) →
 //! before-emit hooks → persistence (state saves, audit) → registry resolution →
 //! connection queues**; inbound:
 //! **transport → [`Hub::on_client_message`] → authentication / page / client-event hook**.
@@ -39,6 +39,7 @@
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
 //! is `registry/`).
 
+mod authenticate;
 mod builder;
 mod calls;
 mod cluster;
@@ -64,42 +65,26 @@ pub use executor::{Executor, Job};
 pub(crate) use handoff::{SurrenderFn, Surrendered};
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
 
-use crate::auth::{
-    AuthChain, AuthDecision, AuthError, AuthRequest, Authenticator, DeviceKeys, HandshakeContext,
-    Identity, JwtAuthenticator, Role, SessionTable,
-};
-use crate::broker::{Broker, InMemory};
+use crate::auth::AuthChain;
+use crate::broker::Broker;
 use crate::devices::Presence;
-use crate::event::{self, Audience, Event, now_ms};
-use crate::hooks::{
-    AuditKind, AuditOutcome, AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler,
-    StatsProvider, Verdict, guarded,
-};
+use crate::hooks::{AuditSink, BeforeEmit, ClientEventHandler, StatsProvider};
 use crate::ids::ConnectionId;
-use crate::ids::{IdError, ModuleId, SessionId, UserId};
-use crate::input::InputError;
+use crate::ids::UserId;
 use crate::metrics::{BadInputKind, Metrics};
-use crate::monitor::{Monitor, MonitorConfig, Observed};
-use crate::outbound::OutboundEvent;
-use crate::outbound::{CloseReason, HostDelivery, OutboundQueue, Pushed, Wake};
-use crate::persist::{
-    AuditFilter, AuditLog, AuditRow, Durability, PersistConfig, PersistError, Persistence,
-};
-use crate::protocol::WireFormat;
-use crate::protocol::native::{self, FrameError};
-use crate::registry::routing::{PageIndex, Routing, RoutingError};
-use crate::registry::{Registry, RegistryError};
+use crate::monitor::Monitor;
+use crate::outbound::{CloseReason, HostDelivery};
+use crate::persist::{AuditFilter, AuditLog, AuditRow, PersistError, Persistence};
+use crate::registry::Registry;
+use crate::registry::routing::Routing;
 use crate::snapshot::MetricsSnapshot;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 pub use ports::{Connection, HostSink, Transport};
 
 struct HubInner {

@@ -7,16 +7,19 @@
 //! This module must not decide what the events say (that is `monitor/`) nor who
 //! receives them (that is the registry, through the routing table).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
-use std::sync::Weak;
-use std::time::Instant;
+use serde_json::Value;
 
+use super::{Hub, HubInner};
+use crate::event::{self, Audience, Event, now_ms};
+use crate::hooks::guarded;
 use crate::monitor::{
-    ADMIN_SERVER_STATS, Alert, AlertBook, StatsTracker, activity_events, process,
+    ADMIN_SERVER_STATS, Alert, AlertBook, Monitor, StatsTracker, activity_events, process,
     status_batch_events,
 };
+use crate::registry::routing::PageIndex;
 
 /// What the ticker keeps between two ticks.
 struct Ticker {
@@ -96,29 +99,7 @@ impl Hub {
                 monitor.config.max_entries_per_event,
             ));
         }
-        if now >= ticker.next_stats {
-            ticker.next_stats = now + monitor.config.stats_interval;
-            if watching || !rules.custom.is_empty() {
-                let stats = self.server_stats(&mut ticker.stats, now);
-                ticker.custom = rules
-                    .custom
-                    .iter()
-                    .filter_map(|rule| {
-                        guarded(&self.inner.metrics, "alert_rule", || rule.check(&stats))
-                    })
-                    .flatten()
-                    .collect();
-                if watching && ticker.stats.changed(&stats) {
-                    events.push(Event::new(
-                        ADMIN_SERVER_STATS,
-                        event::with_timestamp(stats, now_ms()),
-                        Audience::Admins,
-                    ));
-                }
-            } else {
-                ticker.stats.rebase(now, self.metrics(), process::sample());
-            }
-        }
+        self.stats_tick(monitor, ticker, now, watching, &mut events);
         let counts = self.inner.registry.counts();
         let connections = counts.unauthenticated + counts.users + counts.admins + counts.devices;
         let persistence = self.inner.persist.as_ref().map(|persist| {
@@ -146,6 +127,45 @@ impl Hub {
             }
             drop(guard);
         });
+    }
+
+    /// Every `stats_interval`: computes the server stats when admins watch or custom
+    /// rules need them (queuing `admin:server:stats` when they changed and are watched),
+    /// else only moves the rate baseline.
+    fn stats_tick(
+        &self,
+        monitor: &Monitor,
+        ticker: &mut Ticker,
+        now: Instant,
+        watching: bool,
+        events: &mut Vec<Event>,
+    ) {
+        if now < ticker.next_stats {
+            return;
+        }
+        ticker.next_stats = now + monitor.config.stats_interval;
+        if watching || !monitor.config.alerts.custom.is_empty() {
+            let stats = self.server_stats(&mut ticker.stats, now);
+            ticker.custom = monitor
+                .config
+                .alerts
+                .custom
+                .iter()
+                .filter_map(|rule| {
+                    guarded(&self.inner.metrics, "alert_rule", || rule.check(&stats))
+                })
+                .flatten()
+                .collect();
+            if watching && ticker.stats.changed(&stats) {
+                events.push(Event::new(
+                    ADMIN_SERVER_STATS,
+                    event::with_timestamp(stats, now_ms()),
+                    Audience::Admins,
+                ));
+            }
+        } else {
+            ticker.stats.rebase(now, self.metrics(), process::sample());
+        }
     }
 
     fn server_stats(&self, tracker: &mut StatsTracker, now: Instant) -> Value {

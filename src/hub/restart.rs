@@ -11,8 +11,15 @@
 //! `tests/persistence/persist_hub.rs::modules_whose_device_did_not_return_go_offline_after_a_restart`.
 //! This module must not decide change (the store does through the emit it calls).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::json;
+
+use super::Hub;
+use crate::ids::UserId;
 
 use std::collections::HashMap;
 

@@ -72,6 +72,15 @@ impl ActivityEntry {
         }
     }
 
+    /// An entry about a module, its id, owner and name read from `module`.
+    fn of_module(kind: &'static str, at: u64, module: &Value) -> Self {
+        let mut entry = Self::new(kind, at);
+        entry.module_id = text(module, "moduleId");
+        entry.user_id = text(module, "userId");
+        entry.name = text(module, "name");
+        entry
+    }
+
     /// The entry an event makes, if it makes one.
     pub(crate) fn from_event(name: &str, payload: &Value) -> Option<Self> {
         let at = payload
@@ -81,34 +90,21 @@ impl ActivityEntry {
         let entry = match name {
             event::MODULE_STATUS_CHANGED => {
                 let online = payload.get("online").and_then(Value::as_bool) == Some(true);
-                let mut entry = Self::new(
-                    if online {
-                        CallName::ModuleOnline.as_str()
-                    } else {
-                        CallName::ModuleOffline.as_str()
-                    },
-                    at,
-                );
-                entry.module_id = text(payload, "moduleId");
-                entry.user_id = text(payload, "userId");
-                entry.name = text(payload, "name");
-                entry
+                let kind = if online {
+                    CallName::ModuleOnline
+                } else {
+                    CallName::ModuleOffline
+                };
+                Self::of_module(kind.as_str(), at, payload)
             }
             event::ADMIN_MODULE_ADDED | event::ADMIN_MODULE_REMOVED => {
-                let added = name == event::ADMIN_MODULE_ADDED;
-                let mut entry = Self::new(
-                    if added {
-                        CallName::ModuleAdded.as_str()
-                    } else {
-                        CallName::ModuleRemoved.as_str()
-                    },
-                    at,
-                );
+                let kind = if name == event::ADMIN_MODULE_ADDED {
+                    CallName::ModuleAdded
+                } else {
+                    CallName::ModuleRemoved
+                };
                 let module = payload.get("module").unwrap_or(&Value::Null);
-                entry.module_id = text(module, "moduleId");
-                entry.user_id = text(module, "userId");
-                entry.name = text(module, "name");
-                entry
+                Self::of_module(kind.as_str(), at, module)
             }
             event::ADMIN_USER_LOGGED_IN
             | event::ADMIN_USER_LOGGED_OUT

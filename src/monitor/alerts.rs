@@ -135,6 +135,15 @@ pub(crate) fn window_conditions(
     now: Instant,
 ) -> Vec<Alert> {
     let mut alerts = Vec::new();
+    flapping(rules, windows, now, &mut alerts);
+    offline_together(rules, windows, now, &mut alerts);
+    auth_failures(rules, windows, now, &mut alerts);
+    slow_consumers(rules, windows, now, &mut alerts);
+    alerts
+}
+
+/// Modules whose status changed more than `flapping_changes` times in the window.
+fn flapping(rules: &AlertRules, windows: &mut Windows, now: Instant, alerts: &mut Vec<Alert>) {
     windows.module_changes.retain(|module, (user, times)| {
         prune(times, now, rules.flapping_window);
         if times.len() > rules.flapping_changes {
@@ -153,6 +162,15 @@ pub(crate) fn window_conditions(
         }
         !times.is_empty()
     });
+}
+
+/// Users with at least `offline_together` modules gone offline in the window.
+fn offline_together(
+    rules: &AlertRules,
+    windows: &mut Windows,
+    now: Instant,
+    alerts: &mut Vec<Alert>,
+) {
     windows.user_offline.retain(|user, times| {
         prune(times, now, rules.offline_together_window);
         if times.len() >= rules.offline_together {
@@ -171,6 +189,10 @@ pub(crate) fn window_conditions(
         }
         !times.is_empty()
     });
+}
+
+/// Addresses with at least `auth_failures` refused authentications in the window.
+fn auth_failures(rules: &AlertRules, windows: &mut Windows, now: Instant, alerts: &mut Vec<Alert>) {
     windows.auth_failures.retain(|address, times| {
         prune(times, now, rules.auth_failures_window);
         if times.len() >= rules.auth_failures {
@@ -186,6 +208,15 @@ pub(crate) fn window_conditions(
         }
         !times.is_empty()
     });
+}
+
+/// Connections closed as slow consumers in the window, past the threshold.
+fn slow_consumers(
+    rules: &AlertRules,
+    windows: &mut Windows,
+    now: Instant,
+    alerts: &mut Vec<Alert>,
+) {
     prune(&mut windows.slow_closes, now, rules.slow_consumer_window);
     let closes = windows.slow_closes.len();
     if closes >= rules.slow_consumer_closes.max(1) {
@@ -197,7 +228,6 @@ pub(crate) fn window_conditions(
             data: json!({"closes": closes, "windowSeconds": rules.slow_consumer_window.as_secs()}),
         });
     }
-    alerts
 }
 
 /// Conditions of the whole server: persistence health and the connection count.

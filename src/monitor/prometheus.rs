@@ -90,213 +90,257 @@ fn labelled<const N: usize>(
 
 impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), Error> {
-        let m = &self.metrics;
-        let c = &m.connections;
         let e = &mut encoder;
-        labelled(
-            e,
-            "mcrt_connections",
-            "Open connections by state.",
-            MetricType::Gauge,
-            "state",
-            [
-                ("unauthenticated", c.unauthenticated as u64),
-                ("user", c.users as u64),
-                ("admin", c.admins as u64),
-                ("device", c.devices as u64),
-            ],
-        )?;
-        labelled(
-            e,
-            "mcrt_emits",
-            "Host emit calls by outcome.",
-            MetricType::Counter,
-            "outcome",
-            [
-                ("changed", m.emits_changed),
-                ("unchanged", m.emits_unchanged),
-                ("failed", m.emits_failed),
-            ],
-        )?;
-        counter(
-            e,
-            "mcrt_events_dropped_by_hook",
-            "Events dropped by a before-emit hook.",
-            m.events_dropped_by_hook,
-        )?;
-        counter(
-            e,
-            "mcrt_frames_delivered",
-            "Frames placed in connection queues.",
-            m.frames_delivered,
-        )?;
-        counter(
-            e,
-            "mcrt_frames_conflated",
-            "Queued telemetry frames replaced by a newer one.",
-            m.frames_conflated,
-        )?;
-        counter(
-            e,
-            "mcrt_frames_encoded",
-            "Serializations of an event into a wire format.",
-            m.frames_encoded,
-        )?;
-        counter(
-            e,
-            "mcrt_queue_overflows",
-            "Connections closed because their queue was full.",
-            m.queue_overflows,
-        )?;
-        labelled(
-            e,
-            "mcrt_auth_attempts",
-            "Authentications by result.",
-            MetricType::Counter,
-            "result",
-            [("success", m.auth_successes), ("failure", m.auth_failures)],
-        )?;
-        counter(
-            e,
-            "mcrt_auth_timeouts",
-            "Connections closed for not authenticating in time.",
-            m.auth_timeouts,
-        )?;
-        counter(
-            e,
-            "mcrt_ping_timeouts",
-            "Connections closed for not answering a ping.",
-            m.ping_timeouts,
-        )?;
-        counter(
-            e,
-            "mcrt_connections_refused",
-            "Handshakes refused at the connection limit.",
-            m.connections_refused,
-        )?;
-        labelled(
-            e,
-            "mcrt_client_events",
-            "Client events by outcome.",
-            MetricType::Counter,
-            "outcome",
-            [
-                ("forwarded", m.client_events_forwarded),
-                ("dropped", m.client_events_dropped),
-            ],
-        )?;
-        counter(
-            e,
-            "mcrt_hook_panics",
-            "Panics caught inside host hooks.",
-            m.hook_panics,
-        )?;
-        let mut bad = e.encode_descriptor(
-            "mcrt_bad_inputs",
-            "Bad inputs by kind.",
-            None,
-            MetricType::Counter,
-        )?;
-        for (kind, n) in &m.bad_inputs {
-            let name = serde_json::to_value(kind).ok();
-            let label = name.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown");
-            ConstCounter::new(*n).encode(bad.encode_family(&[("kind", label)])?)?;
-        }
-        let latency = &m.delivery_latency;
-        e.encode_descriptor(
-            "mcrt_delivery_latency",
-            "Time from an emit to the transport taking its frame for writing (oldest frame of each batch a socket drains).",
-            Some(&Unit::Seconds),
-            MetricType::Histogram,
-        )?
-        .encode_histogram::<NoLabelSet>(
-            latency.sum_nanos as f64 / 1e9,
-            latency.count,
-            &latency.buckets_seconds(),
-            None,
-        )?;
-        if let Some(p) = &m.persistence {
-            ConstGauge::new(u64::from(p.degraded)).encode(e.encode_descriptor(
-                "mcrt_persistence_degraded",
-                "1 while the database is failing and writes are retried.",
-                None,
-                MetricType::Gauge,
-            )?)?;
-            ConstGauge::new(p.lag).encode(e.encode_descriptor(
-                "mcrt_persistence_lag_rows",
-                "Rows accepted but not yet committed.",
-                None,
-                MetricType::Gauge,
-            )?)?;
-            counter(
-                e,
-                "mcrt_persistence_rows_written",
-                "Rows committed.",
-                p.rows_written,
-            )?;
-            counter(
-                e,
-                "mcrt_persistence_rows_dropped",
-                "Rows that will never be written.",
-                p.rows_dropped,
-            )?;
-            counter(
-                e,
-                "mcrt_persistence_write_errors",
-                "Failed commits.",
-                p.write_errors,
-            )?;
-        }
-        if let Some(b) = &m.broker {
-            ConstGauge::new(u64::from(b.reachable)).encode(e.encode_descriptor(
-                "mcrt_broker_reachable",
-                "1 while the shared broker (Redis) answers.",
-                None,
-                MetricType::Gauge,
-            )?)?;
-            counter(
-                e,
-                "mcrt_broker_fallback",
-                "Change decisions taken locally because the broker was unreachable.",
-                b.fallbacks,
-            )?;
-            counter(
-                e,
-                "mcrt_broker_publish_failures",
-                "Changed emits not published to the other nodes.",
-                b.publish_failures,
-            )?;
-            counter(
-                e,
-                "mcrt_broker_received",
-                "Messages from other nodes delivered here.",
-                b.received,
-            )?;
-            counter(
-                e,
-                "mcrt_broker_malformed",
-                "Broker messages that could not be parsed (dropped).",
-                b.malformed,
-            )?;
-        }
-        if let Some(rss) = self.process.rss_bytes {
-            ConstGauge::new(rss).encode(e.encode_descriptor(
-                "process_resident_memory",
-                "Resident memory size.",
-                Some(&Unit::Bytes),
-                MetricType::Gauge,
-            )?)?;
-        }
-        if let Some(cpu) = self.process.cpu_time {
-            ConstCounter::new(cpu.as_secs_f64()).encode(e.encode_descriptor(
-                "process_cpu",
-                "User and system CPU time spent.",
-                Some(&Unit::Seconds),
-                MetricType::Counter,
-            )?)?;
-        }
+        encode_emits(e, &self.metrics)?;
+        encode_frames(e, &self.metrics)?;
+        encode_connection_health(e, &self.metrics)?;
+        encode_bad_inputs_and_latency(e, &self.metrics)?;
+        encode_persistence(e, &self.metrics)?;
+        encode_broker(e, &self.metrics)?;
+        encode_process(e, &self.process)?;
         Ok(())
     }
+}
+
+/// Connections by state, emits by outcome, and events a hook dropped.
+fn encode_emits(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
+    let c = &m.connections;
+    labelled(
+        e,
+        "mcrt_connections",
+        "Open connections by state.",
+        MetricType::Gauge,
+        "state",
+        [
+            ("unauthenticated", c.unauthenticated as u64),
+            ("user", c.users as u64),
+            ("admin", c.admins as u64),
+            ("device", c.devices as u64),
+        ],
+    )?;
+    labelled(
+        e,
+        "mcrt_emits",
+        "Host emit calls by outcome.",
+        MetricType::Counter,
+        "outcome",
+        [
+            ("changed", m.emits_changed),
+            ("unchanged", m.emits_unchanged),
+            ("failed", m.emits_failed),
+        ],
+    )?;
+    counter(
+        e,
+        "mcrt_events_dropped_by_hook",
+        "Events dropped by a before-emit hook.",
+        m.events_dropped_by_hook,
+    )?;
+    Ok(())
+}
+
+/// What happened to frames: delivered, conflated, encoded, and queues that overflowed.
+fn encode_frames(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
+    counter(
+        e,
+        "mcrt_frames_delivered",
+        "Frames placed in connection queues.",
+        m.frames_delivered,
+    )?;
+    counter(
+        e,
+        "mcrt_frames_conflated",
+        "Queued telemetry frames replaced by a newer one.",
+        m.frames_conflated,
+    )?;
+    counter(
+        e,
+        "mcrt_frames_encoded",
+        "Serializations of an event into a wire format.",
+        m.frames_encoded,
+    )?;
+    counter(
+        e,
+        "mcrt_queue_overflows",
+        "Connections closed because their queue was full.",
+        m.queue_overflows,
+    )?;
+    Ok(())
+}
+
+/// Authentications, timeouts, refused handshakes, client events and hook panics.
+fn encode_connection_health(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
+    labelled(
+        e,
+        "mcrt_auth_attempts",
+        "Authentications by result.",
+        MetricType::Counter,
+        "result",
+        [("success", m.auth_successes), ("failure", m.auth_failures)],
+    )?;
+    counter(
+        e,
+        "mcrt_auth_timeouts",
+        "Connections closed for not authenticating in time.",
+        m.auth_timeouts,
+    )?;
+    counter(
+        e,
+        "mcrt_ping_timeouts",
+        "Connections closed for not answering a ping.",
+        m.ping_timeouts,
+    )?;
+    counter(
+        e,
+        "mcrt_connections_refused",
+        "Handshakes refused at the connection limit.",
+        m.connections_refused,
+    )?;
+    labelled(
+        e,
+        "mcrt_client_events",
+        "Client events by outcome.",
+        MetricType::Counter,
+        "outcome",
+        [
+            ("forwarded", m.client_events_forwarded),
+            ("dropped", m.client_events_dropped),
+        ],
+    )?;
+    counter(
+        e,
+        "mcrt_hook_panics",
+        "Panics caught inside host hooks.",
+        m.hook_panics,
+    )?;
+    Ok(())
+}
+
+/// Bad inputs by kind, and the delivery latency histogram.
+fn encode_bad_inputs_and_latency(
+    e: &mut DescriptorEncoder,
+    m: &MetricsSnapshot,
+) -> Result<(), Error> {
+    let mut bad = e.encode_descriptor(
+        "mcrt_bad_inputs",
+        "Bad inputs by kind.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (kind, n) in &m.bad_inputs {
+        let name = serde_json::to_value(kind).ok();
+        let label = name.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown");
+        ConstCounter::new(*n).encode(bad.encode_family(&[("kind", label)])?)?;
+    }
+    let latency = &m.delivery_latency;
+    e.encode_descriptor(
+        "mcrt_delivery_latency",
+        "Time from an emit to the transport taking its frame for writing (oldest frame of each batch a socket drains).",
+        Some(&Unit::Seconds),
+        MetricType::Histogram,
+    )?
+    .encode_histogram::<NoLabelSet>(
+        latency.sum_nanos as f64 / 1e9,
+        latency.count,
+        &latency.buckets_seconds(),
+        None,
+    )?;
+    Ok(())
+}
+
+/// The database's health, when the hub persists.
+fn encode_persistence(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
+    if let Some(p) = &m.persistence {
+        ConstGauge::new(u64::from(p.degraded)).encode(e.encode_descriptor(
+            "mcrt_persistence_degraded",
+            "1 while the database is failing and writes are retried.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        ConstGauge::new(p.lag).encode(e.encode_descriptor(
+            "mcrt_persistence_lag_rows",
+            "Rows accepted but not yet committed.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        counter(
+            e,
+            "mcrt_persistence_rows_written",
+            "Rows committed.",
+            p.rows_written,
+        )?;
+        counter(
+            e,
+            "mcrt_persistence_rows_dropped",
+            "Rows that will never be written.",
+            p.rows_dropped,
+        )?;
+        counter(
+            e,
+            "mcrt_persistence_write_errors",
+            "Failed commits.",
+            p.write_errors,
+        )?;
+    }
+    Ok(())
+}
+
+/// The shared broker's health, when the hub has one.
+fn encode_broker(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
+    if let Some(b) = &m.broker {
+        ConstGauge::new(u64::from(b.reachable)).encode(e.encode_descriptor(
+            "mcrt_broker_reachable",
+            "1 while the shared broker (Redis) answers.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        counter(
+            e,
+            "mcrt_broker_fallback",
+            "Change decisions taken locally because the broker was unreachable.",
+            b.fallbacks,
+        )?;
+        counter(
+            e,
+            "mcrt_broker_publish_failures",
+            "Changed emits not published to the other nodes.",
+            b.publish_failures,
+        )?;
+        counter(
+            e,
+            "mcrt_broker_received",
+            "Messages from other nodes delivered here.",
+            b.received,
+        )?;
+        counter(
+            e,
+            "mcrt_broker_malformed",
+            "Broker messages that could not be parsed (dropped).",
+            b.malformed,
+        )?;
+    }
+    Ok(())
+}
+
+/// This process's memory and CPU time (Linux).
+fn encode_process(e: &mut DescriptorEncoder, process: &ProcessSample) -> Result<(), Error> {
+    if let Some(rss) = process.rss_bytes {
+        ConstGauge::new(rss).encode(e.encode_descriptor(
+            "process_resident_memory",
+            "Resident memory size.",
+            Some(&Unit::Bytes),
+            MetricType::Gauge,
+        )?)?;
+    }
+    if let Some(cpu) = process.cpu_time {
+        ConstCounter::new(cpu.as_secs_f64()).encode(e.encode_descriptor(
+            "process_cpu",
+            "User and system CPU time spent.",
+            Some(&Unit::Seconds),
+            MetricType::Counter,
+        )?)?;
+    }
+    Ok(())
 }
 
 /// Encodes `metrics` (and this process's memory and CPU) in the text exposition format.

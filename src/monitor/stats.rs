@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
+use crate::metrics::LatencySnapshot;
 use crate::snapshot::MetricsSnapshot;
 
 use super::process::ProcessSample;
@@ -58,41 +59,14 @@ impl StatsTracker {
     /// of the next rates.
     pub(crate) fn compute(&mut self, now: Instant, input: StatsInput) -> Value {
         let m = &input.metrics;
-        let (rate_in, rate_out, unchanged_ratio, cpu, latency) = match &self.previous {
-            Some((at, before, process_before)) => {
-                let seconds = now.duration_since(*at).as_secs_f64().max(1e-3);
-                let rate = |now: u64, then: u64| round1(now.saturating_sub(then) as f64 / seconds);
-                let changed = m.emits_changed.saturating_sub(before.emits_changed);
-                let unchanged = m.emits_unchanged.saturating_sub(before.emits_unchanged);
-                let ratio = (changed + unchanged > 0).then(|| {
-                    (unchanged as f64 / (changed + unchanged) as f64 * 1000.0).round() / 1000.0
-                });
-                let cpu = match (input.process.cpu_time, process_before.cpu_time) {
-                    (Some(now_cpu), Some(then_cpu)) => Some(round1(
-                        now_cpu.saturating_sub(then_cpu).as_secs_f64() / seconds * 100.0,
-                    )),
-                    _ => None,
-                };
-                (
-                    rate(inbound(m), inbound(before)),
-                    rate(m.frames_delivered, before.frames_delivered),
-                    ratio,
-                    cpu,
-                    m.delivery_latency.since(&before.delivery_latency),
-                )
-            }
-            None => (0.0, 0.0, None, None, m.delivery_latency.clone()),
-        };
-        let mut by_page = Map::new();
-        let (mut users, mut admins) = (0, 0);
-        for census in &input.pages {
-            users += census.users;
-            admins += census.admins;
-            by_page.insert(
-                census.page.clone(),
-                json!({"users": census.users, "admins": census.admins}),
-            );
-        }
+        let Rates {
+            rate_in,
+            rate_out,
+            unchanged_ratio,
+            cpu,
+            latency,
+        } = self.rates(now, &input);
+        let (by_page, users, admins) = page_census(&input.pages);
         let c = &m.connections;
         let ms = |micros: Option<u64>| micros.map(|micros| micros as f64 / 1000.0);
         let stats = json!({
@@ -128,6 +102,42 @@ impl StatsTracker {
         stats
     }
 
+    /// Rates and deltas since the previous computation (zero and none for the first).
+    fn rates(&self, now: Instant, input: &StatsInput) -> Rates {
+        let m = &input.metrics;
+        match &self.previous {
+            Some((at, before, process_before)) => {
+                let seconds = now.duration_since(*at).as_secs_f64().max(1e-3);
+                let rate = |now: u64, then: u64| round1(now.saturating_sub(then) as f64 / seconds);
+                let changed = m.emits_changed.saturating_sub(before.emits_changed);
+                let unchanged = m.emits_unchanged.saturating_sub(before.emits_unchanged);
+                let ratio = (changed + unchanged > 0).then(|| {
+                    (unchanged as f64 / (changed + unchanged) as f64 * 1000.0).round() / 1000.0
+                });
+                let cpu = match (input.process.cpu_time, process_before.cpu_time) {
+                    (Some(now_cpu), Some(then_cpu)) => Some(round1(
+                        now_cpu.saturating_sub(then_cpu).as_secs_f64() / seconds * 100.0,
+                    )),
+                    _ => None,
+                };
+                Rates {
+                    rate_in: rate(inbound(m), inbound(before)),
+                    rate_out: rate(m.frames_delivered, before.frames_delivered),
+                    unchanged_ratio: ratio,
+                    cpu,
+                    latency: m.delivery_latency.since(&before.delivery_latency),
+                }
+            }
+            None => Rates {
+                rate_in: 0.0,
+                rate_out: 0.0,
+                unchanged_ratio: None,
+                cpu: None,
+                latency: m.delivery_latency.clone(),
+            },
+        }
+    }
+
     /// Moves the rate baseline to `now` without computing stats (nobody is watching).
     pub(crate) fn rebase(
         &mut self,
@@ -146,6 +156,30 @@ impl StatsTracker {
         self.last_sent = Some(stats.clone());
         true
     }
+}
+
+/// What changed since the previous stats computation.
+struct Rates {
+    rate_in: f64,
+    rate_out: f64,
+    unchanged_ratio: Option<f64>,
+    cpu: Option<f64>,
+    latency: LatencySnapshot,
+}
+
+/// The connections of each page, and the user and admin totals.
+fn page_census(pages: &[PageCensus]) -> (Map<String, Value>, usize, usize) {
+    let mut by_page = Map::new();
+    let (mut users, mut admins) = (0, 0);
+    for census in pages {
+        users += census.users;
+        admins += census.admins;
+        by_page.insert(
+            census.page.clone(),
+            json!({"users": census.users, "admins": census.admins}),
+        );
+    }
+    (by_page, users, admins)
 }
 
 #[cfg(test)]

@@ -26,9 +26,12 @@
 //!
 //! Owns [`Persistence`], the only entry point; the parts are one concept per file:
 //! `schema.rs` (opening, refusing foreign or newer files, migrations), `writer.rs` (the
-//! one writer thread, batching, retries, retention), `audit.rs` (audit table, queries,
-//! the [`AuditSink`](crate::hooks::AuditSink) adapter), `snapshot.rs` (state tables),
-//! `history.rs` (event history), `config.rs`, `error.rs`.
+//! one writer thread, batching, retries), `commands.rs` (what its queue carries),
+//! `wal_sync.rs` (the WAL fsync of `Batched` mode), `retention.rs` (the pruning
+//! queries), `audit.rs` (audit table, queries, the
+//! [`AuditSink`](crate::hooks::AuditSink) adapter), `snapshot/` (state tables),
+//! `state.rs` (saving them through [`Persistence`]), `history.rs` (event history),
+//! `health.rs` ([`PersistMetrics`]), `config.rs`, `error.rs`.
 //!
 //! Invariants:
 //! - **The hot path never waits for disk** in `Batched`/`Off` mode: every write is a
@@ -50,16 +53,22 @@
 //! does) nor who may receive a replayed event (the registry does).
 
 mod audit;
+mod commands;
 mod config;
 mod error;
+mod health;
 mod history;
+mod retention;
 mod schema;
 mod snapshot;
+mod state;
+mod wal_sync;
 mod writer;
 
 pub use audit::{AuditFilter, AuditLog, AuditRow, MAX_AUDIT_PAGE, PersistenceAudit};
 pub use config::{Durability, PersistConfig, Retention};
 pub use error::PersistError;
+pub use health::PersistMetrics;
 
 /// Logged-out session ids kept (in memory and in the database), newest first.
 pub use crate::auth::REVOKED_SESSIONS_KEPT;
@@ -75,39 +84,12 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::Mutex;
 use rusqlite::Connection;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::auth::Role;
 use crate::event::Audience;
 use crate::hooks::AuditRecord;
-use crate::ids::{ModuleId, SessionId, UserId};
-use crate::store::{Maintenance, ModuleRecord, Store};
-use snapshot::{StateWrite, StoreImage};
-use writer::{Command, Shared, Write, Writer};
-
-/// The health of persistence at one moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PersistMetrics {
-    /// The durability mode.
-    pub durability: Durability,
-    /// The last commit failed; rows are being retried (live events are unaffected).
-    pub degraded: bool,
-    /// Rows committed since open.
-    pub rows_written: u64,
-    /// Rows that will never be written: full queue, retry buffer full while the disk
-    /// failed, a commit that cannot heal, or shutdown while the disk failed.
-    pub rows_dropped: u64,
-    /// Failed commits (and failed retention passes).
-    pub write_errors: u64,
-    /// Rows accepted but not yet committed (queued plus pending in the writer).
-    pub lag: u64,
-    /// The highest event offset dropped, if any: a client that acknowledged an offset
-    /// below it cannot be replayed exactly and needs a fresh snapshot.
-    pub last_dropped_event: Option<u64>,
-    /// The last write failure's text.
-    pub last_error: Option<String>,
-}
+use commands::{Ack, Command, Shared, Write};
+use writer::Writer;
 
 /// SQLite persistence: open once, clone freely (clones share one writer), close at
 /// shutdown. All methods take `&self` and may be called from any thread.
@@ -258,7 +240,7 @@ impl Persistence {
     }
 
     /// Sends a control command and waits for its answer.
-    fn control(&self, make: impl FnOnce(writer::Ack) -> Command) -> Result<(), PersistError> {
+    fn control(&self, make: impl FnOnce(Ack) -> Command) -> Result<(), PersistError> {
         let (ack, answer) = crossbeam_channel::bounded(1);
         self.inner
             .queue
@@ -332,81 +314,6 @@ impl Persistence {
         history::bounds(&self.inner.reader.lock())
     }
 
-    fn save(&self, write: StateWrite) -> Result<(), PersistError> {
-        self.enqueue(Write::State(write))
-    }
-
-    /// Saves a module's state (upsert).
-    pub fn save_module(&self, module: &ModuleRecord) -> Result<(), PersistError> {
-        self.save(StateWrite::Module(Box::new(module.clone())))
-    }
-
-    /// Forgets a module.
-    pub fn remove_module(&self, module_id: &ModuleId) -> Result<(), PersistError> {
-        self.save(StateWrite::RemoveModule(module_id.clone()))
-    }
-
-    /// Saves the last stats sent.
-    pub fn save_stats(&self, stats: &Value) -> Result<(), PersistError> {
-        self.save(StateWrite::Stats {
-            stats: stats.clone(),
-            at: crate::event::now_ms(),
-        })
-    }
-
-    /// Saves the maintenance state.
-    pub fn save_maintenance(&self, maintenance: &Maintenance) -> Result<(), PersistError> {
-        self.save(StateWrite::Maintenance(maintenance.clone()))
-    }
-
-    /// Saves a user's recorded profile fields (upsert).
-    pub fn save_user(
-        &self,
-        user_id: &UserId,
-        registered: bool,
-        profile: &Map<String, Value>,
-    ) -> Result<(), PersistError> {
-        self.save(StateWrite::User(UserProfile {
-            user_id: user_id.clone(),
-            registered,
-            profile: profile.clone(),
-        }))
-    }
-
-    /// Saves a live session (`emit_user_logged_in`).
-    pub fn save_session(
-        &self,
-        session_id: &SessionId,
-        user_id: &UserId,
-        role: Role,
-    ) -> Result<(), PersistError> {
-        self.save(StateWrite::Session(LiveSession {
-            session_id: session_id.clone(),
-            user_id: user_id.clone(),
-            role,
-        }))
-    }
-
-    /// Forgets a session (`emit_user_logged_out`).
-    pub fn remove_session(&self, session_id: &SessionId) -> Result<(), PersistError> {
-        self.save(StateWrite::RemoveSession(session_id.clone()))
-    }
-
-    /// Replaces the saved modules, users, stats and maintenance with `store`'s, in one
-    /// transaction, and waits for the commit: call it under the emit lock at shutdown,
-    /// before [`close`](Self::close), so the snapshot is exact even if saves were
-    /// dropped. Sessions are not part of the store and are left as they are.
-    pub fn save_store(&self, store: &Store) -> Result<(), PersistError> {
-        self.write_acked(Write::State(StateWrite::Store(Box::new(StoreImage::of(
-            store,
-        )))))
-    }
-
-    /// The saved state, read at start (committed rows only).
-    pub fn load_state(&self) -> Result<StateSnapshot, PersistError> {
-        snapshot::load(&self.inner.reader.lock())
-    }
-
     /// Commits everything enqueued so far and waits; the error says why a commit failed.
     pub fn flush(&self) -> Result<(), PersistError> {
         self.control(Command::Flush)
@@ -416,22 +323,6 @@ impl Persistence {
     /// [`Retention::interval`]).
     pub fn prune_now(&self) -> Result<(), PersistError> {
         self.control(Command::Prune)
-    }
-
-    /// Counters and health.
-    pub fn metrics(&self) -> PersistMetrics {
-        let shared = &self.inner.shared;
-        let dropped_event = shared.last_dropped_event.load(Ordering::Relaxed);
-        PersistMetrics {
-            durability: self.durability(),
-            degraded: shared.degraded.load(Ordering::Relaxed),
-            rows_written: shared.rows_written.load(Ordering::Relaxed),
-            rows_dropped: shared.rows_dropped.load(Ordering::Relaxed),
-            write_errors: shared.write_errors.load(Ordering::Relaxed),
-            lag: self.inner.queue.len() as u64 + shared.pending.load(Ordering::Relaxed),
-            last_dropped_event: (dropped_event > 0).then_some(dropped_event),
-            last_error: shared.last_error.lock().clone(),
-        }
     }
 
     /// Commits everything received, checkpoints the WAL and stops the writer. Writes

@@ -1,5 +1,7 @@
 //! The single writer thread: drains the bounded queue, batches rows into transactions,
-//! retries while the disk fails, prunes by retention, and flushes on shutdown.
+//! retries while the disk fails, prunes by retention, and flushes on shutdown. What the
+//! queue carries is `commands.rs`; the WAL fsync of `Batched` mode is `wal_sync.rs`;
+//! the retention queries are `retention.rs`.
 //!
 //! Owns the write connection and the commit policy. Invariants:
 //! - one thread writes, in queue order, so the last save of a row wins and event
@@ -25,71 +27,19 @@
 //! This module must not be called from the hot path except through the queue.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rusqlite::Connection;
 
-use super::audit;
+use super::commands::{Ack, Command, Shared, Write};
 use super::config::{Durability, PersistConfig};
 use super::error::{PersistError, is_transient};
-use super::history::{self, EventRow};
-use super::snapshot::{self, StateWrite};
-
-/// Where a waiting caller learns the fate of its commit.
-pub(super) type Ack = Sender<Result<(), PersistError>>;
-
-/// One row for the writer.
-#[derive(Debug)]
-pub(super) enum Write {
-    Audit(audit::AuditEntry),
-    Event(EventRow),
-    State(StateWrite),
-}
-
-/// What the queue carries.
-#[derive(Debug)]
-pub(super) enum Command {
-    /// A row; the caller does not wait.
-    Write(Write),
-    /// A row; the caller waits for its commit.
-    WriteAcked(Write, Ack),
-    /// Commit everything received, then answer.
-    Flush(Ack),
-    /// Commit, apply retention now, then answer.
-    Prune(Ack),
-    /// Commit, checkpoint, answer and stop.
-    Shutdown(Ack),
-}
-
-/// Counters shared between the writer and [`Persistence::metrics`](super::Persistence::metrics).
-#[derive(Debug, Default)]
-pub(super) struct Shared {
-    pub(super) degraded: AtomicBool,
-    pub(super) rows_written: AtomicU64,
-    pub(super) rows_dropped: AtomicU64,
-    pub(super) write_errors: AtomicU64,
-    pub(super) pending: AtomicU64,
-    /// Highest event offset dropped (0: none).
-    pub(super) last_dropped_event: AtomicU64,
-    pub(super) last_error: Mutex<Option<String>>,
-}
-
-impl Shared {
-    /// Counts a row that will never be written; logs the first, then every power of two.
-    pub(super) fn dropped(&self, write: &Write, why: &str) {
-        let count = self.rows_dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Write::Event(row) = write {
-            self.last_dropped_event
-                .fetch_max(row.offset, Ordering::Relaxed);
-        }
-        if count.is_power_of_two() {
-            tracing::warn!(rows_dropped = count, why, "persistence dropped a row");
-        }
-    }
-}
+use super::retention;
+use super::snapshot;
+use super::wal_sync::WalSync;
+use super::{audit, history};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -111,19 +61,6 @@ pub(super) struct Writer {
     wal: Option<WalSync>,
 }
 
-/// `Batched` mode commits with `synchronous=NORMAL` (no fsync per commit) and fsyncs
-/// the WAL itself, at most once per `batch_interval`: right after a commit if the last
-/// fsync is older than that, else when it is due. An fsync on our own descriptor makes
-/// SQLite's frames of the same file durable; SQLite keeps no lock on the `-wal` file
-/// (WAL locks live in `-shm`), so this descriptor cannot disturb its locking.
-struct WalSync {
-    path: std::path::PathBuf,
-    file: Option<std::fs::File>,
-    last_sync: Instant,
-    /// The first commit not yet fsynced.
-    unsynced_since: Option<Instant>,
-}
-
 impl Writer {
     pub(super) fn new(
         db_path: &std::path::Path,
@@ -133,18 +70,8 @@ impl Writer {
         config: PersistConfig,
     ) -> Self {
         let next_prune = Instant::now() + config.retention.interval;
-        let wal = (config.durability == Durability::Batched).then(|| WalSync {
-            path: {
-                let mut path = db_path.as_os_str().to_owned();
-                path.push("-wal");
-                path.into()
-            },
-            file: None,
-            last_sync: Instant::now()
-                .checked_sub(config.batch_interval)
-                .unwrap_or_else(Instant::now),
-            unsynced_since: None,
-        });
+        let wal = (config.durability == Durability::Batched)
+            .then(|| WalSync::new(db_path, config.batch_interval));
         Self {
             conn,
             rx,
@@ -214,10 +141,10 @@ impl Writer {
             let batch = oldest + self.config.batch_interval;
             self.retry_at.map_or(batch, |retry| retry.max(batch))
         });
-        let sync = self.wal.as_ref().and_then(|wal| {
-            wal.unsynced_since
-                .map(|_| wal.last_sync + self.config.batch_interval)
-        });
+        let sync = self
+            .wal
+            .as_ref()
+            .and_then(|wal| wal.due(self.config.batch_interval));
         let mut at = self.next_prune;
         for candidate in [commit, sync].into_iter().flatten() {
             at = at.min(candidate);
@@ -295,49 +222,8 @@ impl Writer {
         let result = write_batch(&mut self.conn, &self.pending, self.event_high);
         let rows = self.pending.len() as u64;
         let answer = match result {
-            Ok(()) => {
-                self.shared.rows_written.fetch_add(rows, Ordering::Relaxed);
-                if let Some(wal) = &mut self.wal {
-                    wal.unsynced_since.get_or_insert_with(Instant::now);
-                }
-                self.pending.clear();
-                self.oldest_pending = None;
-                self.event_high = 0;
-                self.retry_at = None;
-                self.backoff = FIRST_BACKOFF;
-                if self.shared.degraded.swap(false, Ordering::Relaxed) {
-                    tracing::info!("persistence recovered: writes commit again");
-                }
-                Ok(())
-            }
-            Err(error) => {
-                let detail = error.to_string();
-                self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
-                self.shared.degraded.store(true, Ordering::Relaxed);
-                *self.shared.last_error.lock() = Some(detail.clone());
-                if is_transient(&error) {
-                    tracing::warn!(
-                        error = %detail,
-                        pending = rows,
-                        retry_in_ms = self.backoff.as_millis() as u64,
-                        "persistence commit failed; rows kept for retry, live events unaffected"
-                    );
-                    self.retry_at = Some(Instant::now() + self.backoff);
-                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                } else {
-                    tracing::error!(
-                        error = %detail,
-                        dropped = rows,
-                        "persistence commit failed and cannot heal; rows dropped"
-                    );
-                    for write in self.pending.drain(..) {
-                        self.shared.dropped(&write, "commit failed permanently");
-                    }
-                    self.oldest_pending = None;
-                    self.event_high = 0;
-                }
-                Err(PersistError::WriteFailed { detail })
-            }
+            Ok(()) => self.committed(rows),
+            Err(error) => self.commit_failed(&error, rows),
         };
         self.shared
             .pending
@@ -347,34 +233,57 @@ impl Writer {
         }
     }
 
-    /// `Batched` mode: fsyncs the WAL if commits are waiting for it and the last fsync
-    /// is at least `batch_interval` old (or `now`). A failure is counted and logged;
-    /// the commits stay unsynced and the next turn tries again.
-    fn sync_wal_if_due(&mut self, now: bool) {
-        let interval = self.config.batch_interval;
-        let Some(wal) = &mut self.wal else { return };
-        if wal.unsynced_since.is_none() || (!now && wal.last_sync.elapsed() < interval) {
-            return;
+    /// A commit of `rows` rows went through: the pending rows are done.
+    fn committed(&mut self, rows: u64) -> Result<(), PersistError> {
+        self.shared.rows_written.fetch_add(rows, Ordering::Relaxed);
+        if let Some(wal) = &mut self.wal {
+            wal.committed();
         }
-        if wal.file.is_none() {
-            wal.file = std::fs::OpenOptions::new().write(true).open(&wal.path).ok();
+        self.pending.clear();
+        self.oldest_pending = None;
+        self.event_high = 0;
+        self.retry_at = None;
+        self.backoff = FIRST_BACKOFF;
+        if self.shared.degraded.swap(false, Ordering::Relaxed) {
+            tracing::info!("persistence recovered: writes commit again");
         }
-        let result = match &wal.file {
-            Some(file) => file.sync_data(),
-            None => Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the WAL file cannot be opened",
-            )),
-        };
-        wal.last_sync = Instant::now();
-        match result {
-            Ok(()) => wal.unsynced_since = None,
-            Err(error) => {
-                wal.file = None;
-                self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
-                *self.shared.last_error.lock() = Some(format!("fsync of the WAL: {error}"));
-                tracing::warn!(error = %error, "persistence could not fsync the WAL; retrying");
+        Ok(())
+    }
+
+    /// A commit of `rows` rows failed: keep them for a retry (transient) or drop them.
+    fn commit_failed(&mut self, error: &rusqlite::Error, rows: u64) -> Result<(), PersistError> {
+        let detail = error.to_string();
+        self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.shared.degraded.store(true, Ordering::Relaxed);
+        *self.shared.last_error.lock() = Some(detail.clone());
+        if is_transient(error) {
+            tracing::warn!(
+                error = %detail,
+                pending = rows,
+                retry_in_ms = self.backoff.as_millis() as u64,
+                "persistence commit failed; rows kept for retry, live events unaffected"
+            );
+            self.retry_at = Some(Instant::now() + self.backoff);
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        } else {
+            tracing::error!(
+                error = %detail,
+                dropped = rows,
+                "persistence commit failed and cannot heal; rows dropped"
+            );
+            for write in self.pending.drain(..) {
+                self.shared.dropped(&write, "commit failed permanently");
             }
+            self.oldest_pending = None;
+            self.event_high = 0;
+        }
+        Err(PersistError::WriteFailed { detail })
+    }
+
+    /// `Batched` mode: fsyncs the WAL if it is due (or `now`), see [`WalSync`].
+    fn sync_wal_if_due(&mut self, now: bool) {
+        if let Some(wal) = &mut self.wal {
+            wal.sync_if_due(now, self.config.batch_interval, &self.shared);
         }
     }
 
@@ -382,44 +291,7 @@ impl Writer {
     fn prune(&mut self) -> Result<(), PersistError> {
         self.next_prune = Instant::now() + self.config.retention.interval;
         let now = crate::event::now_ms();
-        let retention = &self.config.retention;
-        let cutoff = |age: Option<Duration>| {
-            age.map(|age| now.saturating_sub(age.as_millis() as u64) as i64)
-        };
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = self.conn.transaction()?;
-            if let Some(cut) = cutoff(retention.audit_max_age) {
-                tx.execute("DELETE FROM audit WHERE timestamp < ?1", [cut])?;
-            }
-            if let Some(rows) = retention.audit_max_rows {
-                tx.execute(
-                    "DELETE FROM audit WHERE id < \
-                     (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1)",
-                    [rows.saturating_sub(1) as i64],
-                )?;
-            }
-            tx.execute(
-                "DELETE FROM revoked_sessions WHERE id NOT IN \
-                 (SELECT id FROM revoked_sessions ORDER BY at DESC LIMIT ?1)",
-                [super::REVOKED_SESSIONS_KEPT as i64],
-            )?;
-            if let Some(cut) = cutoff(retention.history_max_age) {
-                tx.execute(
-                    "DELETE FROM events WHERE event_offset <= \
-                     (SELECT max(event_offset) FROM events WHERE timestamp < ?1)",
-                    [cut],
-                )?;
-            }
-            if let Some(rows) = retention.history_max_rows {
-                tx.execute(
-                    "DELETE FROM events WHERE event_offset < \
-                     (SELECT event_offset FROM events ORDER BY event_offset DESC LIMIT 1 OFFSET ?1)",
-                    [rows.saturating_sub(1) as i64],
-                )?;
-            }
-            tx.commit()
-        })();
-        result.map_err(|error| {
+        retention::prune(&mut self.conn, &self.config.retention, now).map_err(|error| {
             self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
             *self.shared.last_error.lock() = Some(error.to_string());
             tracing::warn!(error = %error, "persistence retention pass failed; retried next interval");

@@ -78,22 +78,7 @@ pub enum SocketIoError {
 
 /// Decodes one client packet (the Engine.IO message data, without its `4`).
 pub fn decode(text: &str) -> Result<Packet, SocketIoError> {
-    let bytes = text.as_bytes();
-    let first = *bytes.first().ok_or(SocketIoError::Empty)?;
-    let kind = match first {
-        b'0' => Kind::Connect,
-        b'1' => Kind::Disconnect,
-        b'2' => Kind::Event,
-        b'3' => Kind::Ack,
-        b'4' => return Err(SocketIoError::NotFromClient),
-        b'5' => Kind::BinaryEvent,
-        b'6' => Kind::BinaryAck,
-        _ => {
-            return Err(SocketIoError::UnknownType(
-                text.chars().next().unwrap_or('\0'),
-            ));
-        }
-    };
+    let kind = packet_kind(text)?;
     let mut rest = &text[1..];
     let mut attachments = 0;
     if matches!(kind, Kind::BinaryEvent | Kind::BinaryAck) {
@@ -127,7 +112,40 @@ pub fn decode(text: &str) -> Result<Packet, SocketIoError> {
     } else {
         Some(serde_json::from_str::<Value>(rest).map_err(|_| SocketIoError::InvalidJson)?)
     };
-    match (kind, &data) {
+    check_shape(kind, data.as_ref(), ack_id)?;
+    Ok(Packet {
+        kind,
+        namespace,
+        ack_id,
+        attachments,
+        data,
+    })
+}
+
+/// The packet type from its first character; `4` (ERROR) is the server's only.
+fn packet_kind(text: &str) -> Result<Kind, SocketIoError> {
+    let bytes = text.as_bytes();
+    let first = *bytes.first().ok_or(SocketIoError::Empty)?;
+    let kind = match first {
+        b'0' => Kind::Connect,
+        b'1' => Kind::Disconnect,
+        b'2' => Kind::Event,
+        b'3' => Kind::Ack,
+        b'4' => return Err(SocketIoError::NotFromClient),
+        b'5' => Kind::BinaryEvent,
+        b'6' => Kind::BinaryAck,
+        _ => {
+            return Err(SocketIoError::UnknownType(
+                text.chars().next().unwrap_or('\0'),
+            ));
+        }
+    };
+    Ok(kind)
+}
+
+/// Refuses a payload of the wrong shape for its packet type.
+fn check_shape(kind: Kind, data: Option<&Value>, ack_id: Option<u64>) -> Result<(), SocketIoError> {
+    match (kind, data) {
         (Kind::Connect, Some(value)) if !value.is_object() => {
             return Err(SocketIoError::WrongShape(
                 "CONNECT payload must be an object",
@@ -135,7 +153,6 @@ pub fn decode(text: &str) -> Result<Packet, SocketIoError> {
         }
         (Kind::Event | Kind::BinaryEvent, data) => {
             let valid = data
-                .as_ref()
                 .and_then(Value::as_array)
                 .and_then(|args| args.first())
                 .is_some_and(Value::is_string);
@@ -146,7 +163,7 @@ pub fn decode(text: &str) -> Result<Packet, SocketIoError> {
             }
         }
         (Kind::Ack | Kind::BinaryAck, data)
-            if !data.as_ref().is_some_and(Value::is_array) || ack_id.is_none() =>
+            if !data.is_some_and(Value::is_array) || ack_id.is_none() =>
         {
             return Err(SocketIoError::WrongShape("ACK needs an id and an array"));
         }
@@ -155,13 +172,7 @@ pub fn decode(text: &str) -> Result<Packet, SocketIoError> {
         }
         _ => {}
     }
-    Ok(Packet {
-        kind,
-        namespace,
-        ack_id,
-        attachments,
-        data,
-    })
+    Ok(())
 }
 
 fn with_namespace(out: &mut String, namespace: &str) {

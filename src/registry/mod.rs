@@ -5,7 +5,8 @@
 //! one user walks only that user's connections, so it costs the same with 10 or 100,000
 //! others connected (`benches/fanout.rs`, `fanout/one_user/*`).
 //!
-//! Isolation is enforced here, in `Registry::for_each_recipient`, and nowhere else:
+//! Isolation is enforced in `recipients.rs` (`Registry::for_each_recipient`), and
+//! nowhere else:
 //! - an unauthenticated connection is in no index, so it receives nothing but its own
 //!   replies (`auth:*`, `page:snapshot`);
 //! - a device is in no index either: it never receives user or admin events;
@@ -19,6 +20,7 @@
 //! and `tests/hub/events.rs`. This module must not encode frames or touch state.
 
 mod census;
+mod recipients;
 pub mod routing;
 
 use std::collections::HashMap;
@@ -28,12 +30,11 @@ use indexmap::IndexMap;
 use parking_lot::RwLock;
 
 use crate::auth::{AuthError, HandshakeContext, Identity, Role};
-use crate::event::Audience;
 use crate::ids::ConnectionId;
 use crate::ids::{SessionId, UserId};
 use crate::metrics::ConnectionCounts;
 use crate::outbound::OutboundQueue;
-use routing::{PageIndex, Route};
+use routing::PageIndex;
 
 #[derive(Clone)]
 struct Member {
@@ -323,83 +324,6 @@ impl Registry {
             users: inner.everyone.len() - admins,
             admins,
             devices: inner.devices,
-        }
-    }
-
-    /// Calls `deliver` once for every connection that `audience` reaches under `route`.
-    /// Holds the read lock while visiting: `deliver` must only push into queues.
-    pub(crate) fn for_each_recipient(
-        &self,
-        audience: &Audience,
-        route: Route,
-        mut deliver: impl FnMut(&Arc<OutboundQueue>),
-    ) {
-        let inner = self.inner.read();
-        match audience {
-            Audience::User {
-                user,
-                except_session,
-            } => {
-                let own = inner.by_user.get(user);
-                let reaches_own = |member: &Member| {
-                    route.user_pages.contains(member.page)
-                        && (except_session.is_none() || member.session != *except_session)
-                };
-                if let Some(own) = own {
-                    for member in own.values().filter(|m| reaches_own(m)) {
-                        deliver(&member.queue);
-                    }
-                }
-                self.visit_admins(&inner, route, |id, queue| {
-                    let already = own.and_then(|own| own.get(&id)).is_some_and(reaches_own);
-                    if !already {
-                        deliver(queue);
-                    }
-                });
-            }
-            Audience::Session { user, session } => {
-                if let Some(members) = inner.by_user.get(user) {
-                    for member in members.values() {
-                        if member.session.as_ref() == Some(session)
-                            && route.user_pages.contains(member.page)
-                        {
-                            deliver(&member.queue);
-                        }
-                    }
-                }
-            }
-            Audience::Admins => self.visit_admins(&inner, route, |_, queue| deliver(queue)),
-            Audience::Everyone => {
-                if route.user_pages.is_all() {
-                    for member in inner.everyone.values() {
-                        deliver(&member.queue);
-                    }
-                } else {
-                    for member in inner.everyone.values() {
-                        if route.user_pages.contains(member.page) {
-                            deliver(&member.queue);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn visit_admins(
-        &self,
-        inner: &Inner,
-        route: Route,
-        mut visit: impl FnMut(ConnectionId, &Arc<OutboundQueue>),
-    ) {
-        if route.admin_pages.is_empty() {
-            return;
-        }
-        for (index, admins) in inner.admins.iter().enumerate() {
-            if route.admin_pages.contains(PageIndex(index as u8)) {
-                for (id, queue) in admins {
-                    visit(*id, queue);
-                }
-            }
         }
     }
 }

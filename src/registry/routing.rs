@@ -87,14 +87,7 @@ pub const DEFAULT_PAGES: [&str; 3] = ["modules", "admin", "dashboard"];
 impl Routing {
     /// The default pages and DESIGN §4's routes.
     pub fn with_pages(pages: &[&str]) -> Result<Self, RoutingError> {
-        if pages.len() > 64 {
-            return Err(RoutingError::TooManyPages(pages.len()));
-        }
-        for required in ["modules", "admin"] {
-            if !pages.contains(&required) {
-                return Err(RoutingError::MissingPage(required));
-            }
-        }
+        check_pages(pages)?;
         let mut routing = Self {
             pages: pages.iter().map(|p| (*p).to_owned()).collect(),
             routes: HashMap::new(),
@@ -103,39 +96,51 @@ impl Routing {
                 admin_pages: PageSet::ALL,
             },
         };
+        routing.insert_module_routes();
+        routing.insert_broadcast_routes();
+        Ok(routing)
+    }
+
+    /// A module's status and telemetry reach its owner's module pages (`modules`, and
+    /// `dashboard` when there is one); its status also reaches the `admin` page.
+    fn insert_module_routes(&mut self) {
         let mut owner_pages = vec!["modules"];
-        if pages.contains(&"dashboard") {
+        if self.pages.iter().any(|page| page == "dashboard") {
             owner_pages.push("dashboard");
         }
+        self.routes.insert(
+            event::MODULE_STATUS_CHANGED.into(),
+            Route {
+                user_pages: self.set(&owner_pages),
+                admin_pages: self.set(&["admin"]),
+            },
+        );
+        self.routes.insert(
+            crate::event::MODULE_STATUS_BATCH.into(),
+            Route {
+                user_pages: self.set(&owner_pages),
+                admin_pages: PageSet::NONE,
+            },
+        );
+        self.routes.insert(
+            event::MODULE_TELEMETRY_UPDATED.into(),
+            Route {
+                user_pages: self.set(&owner_pages),
+                admin_pages: PageSet::NONE,
+            },
+        );
+    }
+
+    /// Per-user events reach every page; admin events only the `admin` page.
+    fn insert_broadcast_routes(&mut self) {
         let any = Route {
             user_pages: PageSet::ALL,
             admin_pages: PageSet::NONE,
         };
         let admin_only = Route {
             user_pages: PageSet::NONE,
-            admin_pages: routing.set(&["admin"]),
+            admin_pages: self.set(&["admin"]),
         };
-        routing.routes.insert(
-            event::MODULE_STATUS_CHANGED.into(),
-            Route {
-                user_pages: routing.set(&owner_pages),
-                admin_pages: routing.set(&["admin"]),
-            },
-        );
-        routing.routes.insert(
-            crate::event::MODULE_STATUS_BATCH.into(),
-            Route {
-                user_pages: routing.set(&owner_pages),
-                admin_pages: PageSet::NONE,
-            },
-        );
-        routing.routes.insert(
-            event::MODULE_TELEMETRY_UPDATED.into(),
-            Route {
-                user_pages: routing.set(&owner_pages),
-                admin_pages: PageSet::NONE,
-            },
-        );
         for name in [
             event::USER_MODULE_ADDED,
             event::USER_MODULE_REMOVED,
@@ -144,7 +149,7 @@ impl Routing {
             event::USER_PROFILE_UPDATED,
             event::SYSTEM_MAINTENANCE,
         ] {
-            routing.routes.insert(name.into(), any);
+            self.routes.insert(name.into(), any);
         }
         for name in [
             event::ADMIN_MODULE_ADDED,
@@ -159,9 +164,8 @@ impl Routing {
             crate::event::ADMIN_ALERT_CLEARED,
             crate::event::ADMIN_SERVER_STATS,
         ] {
-            routing.routes.insert(name.into(), admin_only);
+            self.routes.insert(name.into(), admin_only);
         }
-        Ok(routing)
     }
 
     fn set(&self, names: &[&str]) -> PageSet {
@@ -240,6 +244,19 @@ impl Default for Routing {
             Err(error) => unreachable!("default pages are valid: {error}"),
         }
     }
+}
+
+/// Refuses a page list over 64 pages or without `modules` and `admin`.
+fn check_pages(pages: &[&str]) -> Result<(), RoutingError> {
+    if pages.len() > 64 {
+        return Err(RoutingError::TooManyPages(pages.len()));
+    }
+    for required in ["modules", "admin"] {
+        if !pages.contains(&required) {
+            return Err(RoutingError::MissingPage(required));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -56,8 +56,21 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
     if let Some(refused) = unauthorized(api_key, request) {
         return Some(refused);
     }
+    let call = match parse_call(hub, name, request) {
+        Ok(call) => call,
+        Err(refused) => return Some(refused),
+    };
+    Some(run_call(hub, call))
+}
+
+/// The call named `name` with the request's JSON body, or the error to answer.
+fn parse_call(
+    hub: &Hub,
+    name: &str,
+    request: &HttpRequest,
+) -> Result<HostCall<'static>, HttpResponse> {
     let Ok(name) = CallName::from_str(name) else {
-        return Some(error(
+        return Err(error(
             404,
             "unknown_call",
             &format!("no emit call named {name:?}"),
@@ -68,23 +81,24 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
     } else {
         match serde_json::from_slice(&request.body) {
             Ok(body) => body,
-            Err(parse) => return Some(error(400, "invalid_json", &parse.to_string())),
+            Err(parse) => return Err(error(400, "invalid_json", &parse.to_string())),
         }
     };
     if !body.is_object() {
-        return Some(error(
+        return Err(error(
             400,
             "invalid_argument",
             "the body must be a JSON object",
         ));
     }
-    let call = match HostCall::from_body(name, body) {
-        Ok(call) => call,
-        Err(refused) => {
-            hub.count_bad_input(BadInputKind::HostArgument);
-            return Some(error(400, "invalid_argument", &refused.to_string()));
-        }
-    };
+    HostCall::from_body(name, body).map_err(|refused| {
+        hub.count_bad_input(BadInputKind::HostArgument);
+        error(400, "invalid_argument", &refused.to_string())
+    })
+}
+
+/// Runs the call (on the host's thread when it has an executor) and answers its outcome.
+fn run_call(hub: &Hub, call: HostCall<'static>) -> HttpResponse {
     let outcome = if hub.emits_here() {
         hub.run(call)
     } else {
@@ -92,15 +106,15 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
         match hub.originate_and_wait(move |hub| hub.run(call), API_PATIENCE) {
             Some(outcome) => outcome,
             None => {
-                return Some(error(
+                return error(
                     503,
                     "host_busy",
                     "the host did not run this emit in time (it may still run)",
-                ));
+                );
             }
         }
     };
-    Some(match outcome {
+    match outcome {
         // Serialized straight to text: a `Value` in between added a map and its strings
         // to every call's answer (about a sixth of the handler's instructions for a
         // telemetry update, under callgrind).
@@ -112,7 +126,7 @@ pub fn handle(hub: &Hub, api_key: &str, request: &HttpRequest) -> Option<HttpRes
                 .into(),
         },
         Err(hub_error) => error(400, hub_error.code(), &hub_error.to_string()),
-    })
+    }
 }
 
 /// `401` unless the request carries `Authorization: Bearer <api key>`.

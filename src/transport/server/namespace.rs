@@ -1,7 +1,7 @@
 //! The Socket.IO v5 layer of an Engine.IO session: the default namespace (CONNECT
 //! with its `auth`, and connection-state recovery's `{pid, offset}`), events and acks.
 //! Other namespaces are refused with CONNECT_ERROR. This module must not touch the
-//! Engine.IO transport (`engine.rs`) nor decide who receives what (the hub does).
+//! Engine.IO transport (`engine/`) nor decide who receives what (the hub does).
 
 use std::time::Duration;
 

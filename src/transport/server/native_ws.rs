@@ -19,10 +19,12 @@
 //! This module must not decide who receives what.
 
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
 use hyper::upgrade::Upgraded;
@@ -44,6 +46,7 @@ use crate::protocol::native::{self, FrameError};
 
 use super::Shared;
 use super::http::{self, Body};
+use super::rate_limit::{Admit, RateLimiter};
 use super::recovery::{Attachment, Resumed};
 
 pub(crate) async fn handle(
@@ -110,6 +113,25 @@ fn policy(code: CloseCode, reason: &'static str) -> CloseFrame {
     }
 }
 
+/// The split websocket's writing half.
+type Sink = SplitSink<WebSocketStream<TokioIo<Upgraded>>, Message>;
+
+/// What the loop does next: go on, or end with this close frame (`None`: no frame, the
+/// socket is gone or the client closed it).
+type Next = ControlFlow<Option<CloseFrame>>;
+
+/// One native connection's state across its loop.
+struct NativeSocket<'a> {
+    shared: &'a Arc<Shared>,
+    attachment: Arc<Attachment>,
+    carrier: u64,
+    notify: Arc<Notify>,
+    recovery: bool,
+    /// Whether the client knows its pid (told after authenticating, or it resumed).
+    pid_told: bool,
+    rate: RateLimiter,
+}
+
 async fn run(
     shared: &Arc<Shared>,
     ws: WebSocketStream<TokioIo<Upgraded>>,
@@ -117,142 +139,209 @@ async fn run(
 ) {
     let notify = Arc::new(Notify::new());
     let carrier = super::recovery::next_carrier();
-    let mut attachment = Attachment::new(shared, context, WireFormat::Native, carrier, &notify);
     let recovery = shared.config.recovery.is_some();
-    // Whether the client knows its pid (told after authenticating, or it resumed).
-    let mut pid_told = !recovery;
+    let mut socket = NativeSocket {
+        shared,
+        attachment: Attachment::new(shared, context, WireFormat::Native, carrier, &notify),
+        carrier,
+        notify,
+        recovery,
+        pid_told: !recovery,
+        rate: RateLimiter::new(shared.config.rate_limit),
+    };
     let (mut sink, mut stream) = ws.split();
     let mut shutdown = shared.shutdown.clone();
     let deadline = tokio::time::sleep(shared.config.auth_deadline);
     tokio::pin!(deadline);
-    let limit = shared.config.rate_limit;
-    let mut tokens = f64::from(limit.burst);
-    let mut refilled = Instant::now();
-    let mut dropped_in_a_row = 0u32;
     let window = shared.config.write_coalesce;
     let mut last_flush = Instant::now() - window;
     let close: Option<CloseFrame> = loop {
         tokio::select! {
-            () = notify.notified() => {
+            () = socket.notify.notified() => {
                 last_flush = super::coalesce(last_flush, window).await;
-                let Some(drained) = attachment.drain(carrier) else {
-                    break None;
-                };
-                if let Some(oldest) = drained.frames.first() {
-                    oldest.record_delivery();
-                }
-                let mut failed = false;
-                for frame in &drained.frames {
-                    if sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err() {
-                        failed = true;
-                        break;
-                    }
-                }
-                if !pid_told && drained.closed.is_none() && resumable(&attachment) == Some(true) {
-                    pid_told = true;
-                    let told = control(event::AUTH_RESUMABLE, &json!({"pid": attachment.pid}));
-                    failed |= sink.feed(told).await.is_err();
-                }
-                if failed || sink.flush().await.is_err() {
-                    break None;
-                }
-                if let Some(reason) = &drained.closed {
-                    break Some(hub_close(reason));
+                if let ControlFlow::Break(close) = socket.write_queued(&mut sink).await {
+                    break close;
                 }
             }
-            message = stream.next() => match message {
-                Some(Ok(Message::Text(text))) => {
-                    let now = Instant::now();
-                    tokens = (tokens + now.duration_since(refilled).as_secs_f64() * limit.per_second).min(f64::from(limit.burst));
-                    refilled = now;
-                    if tokens < 1.0 {
-                        shared.hub.count_bad_input(BadInputKind::RateLimited);
-                        dropped_in_a_row += 1;
-                        if dropped_in_a_row > limit.burst {
-                            break Some(policy(CloseCode::Policy, "rate_limited"));
-                        }
-                        continue;
-                    }
-                    tokens -= 1.0;
-                    dropped_in_a_row = 0;
-                    if recovery && text.as_str().contains(event::CLIENT_RESUME)
-                        && let Ok(frame) = native::decode(text.as_bytes(), shared.config.max_message_bytes)
-                        && frame.event == event::CLIENT_RESUME
-                    {
-                        let (reply, replay) = match resume(shared, &attachment, &frame.data, carrier, &notify) {
-                            Ok(Resumed { attachment: resumed, replay }) => {
-                                let fresh = std::mem::replace(&mut attachment, resumed);
-                                drop(fresh);
-                                pid_told = true;
-                                let reply = json!({"pid": attachment.pid});
-                                (control(event::AUTH_RESUMED, &reply), replay)
-                            }
-                            Err((code, message)) => {
-                                (control(event::AUTH_RESUME_FAILED, &json!({"code": code, "message": message})), Vec::new())
-                            }
-                        };
-                        let mut failed = sink.feed(reply).await.is_err();
-                        for frame in &replay {
-                            failed |= sink.feed(Message::Text(frame.encoded_text(WireFormat::Native).clone())).await.is_err();
-                        }
-                        if failed || sink.flush().await.is_err() {
-                            break None;
-                        }
-                        continue;
-                    }
-                    match attachment.connection.receive(text.as_bytes()) {
-                        Err(InboundError::Frame(FrameError::TooLarge { .. })) => {
-                            break Some(policy(CloseCode::Size, "message_too_big"));
-                        }
-                        Err(InboundError::Frame(_)) => break Some(policy(CloseCode::Invalid, "malformed_frame")),
-                        _ => {}
-                    }
-                    if !pid_told {
-                        match resumable(&attachment) {
-                            // Tell the pid after the replies just queued (`auth:ok`, …).
-                            Some(true) => notify.notify_one(),
-                            // A device is never told one: stop asking on its every frame.
-                            Some(false) => pid_told = true,
-                            None => {}
-                        }
-                    }
+            message = stream.next() => {
+                if let ControlFlow::Break(close) = socket.on_message(&mut sink, message).await {
+                    break close;
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    shared.hub.count_bad_input(BadInputKind::Protocol);
-                    break Some(policy(CloseCode::Unsupported, "binary_not_supported"));
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break None,
-                Some(Err(error)) => {
-                    if matches!(error, tokio_tungstenite::tungstenite::Error::Capacity(_)) {
-                        shared.hub.count_bad_input(BadInputKind::TooLarge);
-                        break Some(policy(CloseCode::Size, "message_too_big"));
-                    }
-                    if matches!(error, tokio_tungstenite::tungstenite::Error::Utf8(_)) {
-                        shared.hub.count_bad_input(BadInputKind::InvalidUtf8);
-                        break Some(policy(CloseCode::Invalid, "invalid_utf8"));
-                    }
-                    break None;
-                }
-            },
-            () = &mut deadline, if !attachment.connection.is_authenticated() => {
+            }
+            () = &mut deadline, if !socket.attachment.connection.is_authenticated() => {
                 shared.hub.count_auth_timeout();
                 break Some(policy(CloseCode::Policy, "auth_timeout"));
             }
             _ = shutdown.changed() => {
-                attachment.connection.queue().close(CloseReason::Shutdown);
+                socket.attachment.connection.queue().close(CloseReason::Shutdown);
             }
         }
     };
     // The socket broke or the client closed it (not a close decided here or by the
     // hub): park the connection for recovery, before the close handshake ends.
     if recovery && close.is_none() {
-        shared.parked.park(shared, attachment);
+        shared.parked.park(shared, socket.attachment);
     }
     if let Some(frame) = close {
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
+}
+
+impl NativeSocket<'_> {
+    /// Writes what the hub queued, then the pid once the connection may resume.
+    async fn write_queued(&mut self, sink: &mut Sink) -> Next {
+        let Some(drained) = self.attachment.drain(self.carrier) else {
+            return ControlFlow::Break(None);
+        };
+        if let Some(oldest) = drained.frames.first() {
+            oldest.record_delivery();
+        }
+        let mut failed = false;
+        for frame in &drained.frames {
+            if sink
+                .feed(Message::Text(
+                    frame.encoded_text(WireFormat::Native).clone(),
+                ))
+                .await
+                .is_err()
+            {
+                failed = true;
+                break;
+            }
+        }
+        if !self.pid_told && drained.closed.is_none() && resumable(&self.attachment) == Some(true) {
+            self.pid_told = true;
+            let told = control(event::AUTH_RESUMABLE, &json!({"pid": self.attachment.pid}));
+            failed |= sink.feed(told).await.is_err();
+        }
+        if failed || sink.flush().await.is_err() {
+            return ControlFlow::Break(None);
+        }
+        if let Some(reason) = &drained.closed {
+            return ControlFlow::Break(Some(hub_close(reason)));
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Handles one websocket message from the client.
+    async fn on_message(
+        &mut self,
+        sink: &mut Sink,
+        message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Next {
+        match message {
+            Some(Ok(Message::Text(text))) => self.on_text(sink, text.as_str()).await,
+            Some(Ok(Message::Binary(_))) => {
+                self.shared.hub.count_bad_input(BadInputKind::Protocol);
+                ControlFlow::Break(Some(policy(CloseCode::Unsupported, "binary_not_supported")))
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                ControlFlow::Continue(())
+            }
+            Some(Ok(Message::Close(_))) | None => ControlFlow::Break(None),
+            Some(Err(error)) => ControlFlow::Break(self.read_failed(&error)),
+        }
+    }
+
+    /// The close frame for a read error, counted when it is the client's fault.
+    fn read_failed(&self, error: &tokio_tungstenite::tungstenite::Error) -> Option<CloseFrame> {
+        match error {
+            tokio_tungstenite::tungstenite::Error::Capacity(_) => {
+                self.shared.hub.count_bad_input(BadInputKind::TooLarge);
+                Some(policy(CloseCode::Size, "message_too_big"))
+            }
+            tokio_tungstenite::tungstenite::Error::Utf8(_) => {
+                self.shared.hub.count_bad_input(BadInputKind::InvalidUtf8);
+                Some(policy(CloseCode::Invalid, "invalid_utf8"))
+            }
+            _ => None,
+        }
+    }
+
+    /// A text frame: rate-limited, then a `client:resume` or a frame for the hub.
+    async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Next {
+        match self.rate.admit() {
+            Admit::Handle => {}
+            Admit::Drop => {
+                self.shared.hub.count_bad_input(BadInputKind::RateLimited);
+                return ControlFlow::Continue(());
+            }
+            Admit::Close => {
+                self.shared.hub.count_bad_input(BadInputKind::RateLimited);
+                return ControlFlow::Break(Some(policy(CloseCode::Policy, "rate_limited")));
+            }
+        }
+        if self.recovery
+            && text.contains(event::CLIENT_RESUME)
+            && let Ok(frame) = native::decode(text.as_bytes(), self.shared.config.max_message_bytes)
+            && frame.event == event::CLIENT_RESUME
+        {
+            return self.on_resume(sink, &frame.data).await;
+        }
+        match self.attachment.connection.receive(text.as_bytes()) {
+            Err(InboundError::Frame(FrameError::TooLarge { .. })) => {
+                return ControlFlow::Break(Some(policy(CloseCode::Size, "message_too_big")));
+            }
+            Err(InboundError::Frame(_)) => {
+                return ControlFlow::Break(Some(policy(CloseCode::Invalid, "malformed_frame")));
+            }
+            _ => {}
+        }
+        if !self.pid_told {
+            match resumable(&self.attachment) {
+                // Tell the pid after the replies just queued (`auth:ok`, …).
+                Some(true) => self.notify.notify_one(),
+                // A device is never told one: stop asking on its every frame.
+                Some(false) => self.pid_told = true,
+                None => {}
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// `client:resume`: takes the parked connection over and replays what it missed, or
+    /// says why not (the connection stays open, unauthenticated).
+    async fn on_resume(&mut self, sink: &mut Sink, data: &Value) -> Next {
+        let (reply, replay) = match resume(
+            self.shared,
+            &self.attachment,
+            data,
+            self.carrier,
+            &self.notify,
+        ) {
+            Ok(Resumed {
+                attachment: resumed,
+                replay,
+            }) => {
+                let fresh = std::mem::replace(&mut self.attachment, resumed);
+                drop(fresh);
+                self.pid_told = true;
+                let reply = json!({"pid": self.attachment.pid});
+                (control(event::AUTH_RESUMED, &reply), replay)
+            }
+            Err((code, message)) => (
+                control(
+                    event::AUTH_RESUME_FAILED,
+                    &json!({"code": code, "message": message}),
+                ),
+                Vec::new(),
+            ),
+        };
+        let mut failed = sink.feed(reply).await.is_err();
+        for frame in &replay {
+            failed |= sink
+                .feed(Message::Text(
+                    frame.encoded_text(WireFormat::Native).clone(),
+                ))
+                .await
+                .is_err();
+        }
+        if failed || sink.flush().await.is_err() {
+            return ControlFlow::Break(None);
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// A frame only this connection gets (not an event: no offset).

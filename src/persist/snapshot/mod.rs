@@ -8,12 +8,15 @@
 //! shutdown should end with [`Persistence::save_store`](super::Persistence::save_store)
 //! (one write that replaces modules, users, stats and maintenance together). This
 //! module must not decide changes (the store does) nor restore sessions into the
-//! authenticator (the hub does).
+//! authenticator (the hub does). Loading at start is `load.rs`.
 
-use rusqlite::{Connection, Transaction};
+mod load;
+
+pub(super) use load::load;
+
+use rusqlite::Transaction;
 use serde_json::{Map, Value};
 
-use super::error::PersistError;
 use crate::auth::Role;
 use crate::ids::{ModuleId, SessionId, UserId};
 use crate::store::{Maintenance, ModuleRecord, Store};
@@ -216,191 +219,5 @@ pub(super) fn apply(tx: &Transaction<'_>, write: &StateWrite) -> rusqlite::Resul
     }
 }
 
-/// Reads every state table (reader connection).
-pub(super) fn load(conn: &Connection) -> Result<StateSnapshot, PersistError> {
-    let fail = |e: rusqlite::Error| PersistError::database("loading the state snapshot", &e);
-    let invalid = |table: &'static str, key: &str, detail: String| PersistError::InvalidRow {
-        table,
-        key: key.to_owned(),
-        detail,
-    };
-    let mut snapshot = StateSnapshot::default();
-
-    let mut statement = conn
-        .prepare(
-            "SELECT id, owner, name, type, online, telemetry, last_change, added, extra \
-             FROM modules ORDER BY id",
-        )
-        .map_err(fail)?;
-    let mut rows = statement.query([]).map_err(fail)?;
-    while let Some(row) = rows.next().map_err(fail)? {
-        let id_text: String = row.get(0).map_err(fail)?;
-        let bad = |detail: String| invalid("modules", &id_text, detail);
-        let id = ModuleId::new(&id_text).map_err(|e| bad(e.to_string()))?;
-        let owner =
-            UserId::new(&row.get::<_, String>(1).map_err(fail)?).map_err(|e| bad(e.to_string()))?;
-        let telemetry = row
-            .get::<_, Option<String>>(5)
-            .map_err(fail)?
-            .map(|text| serde_json::from_str::<Value>(&text))
-            .transpose()
-            .map_err(|e| bad(e.to_string()))?;
-        let extra = match serde_json::from_str::<Value>(&row.get::<_, String>(8).map_err(fail)?)
-            .map_err(|e| bad(e.to_string()))?
-        {
-            Value::Object(map) => map,
-            other => return Err(bad(format!("extra is not an object: {other}"))),
-        };
-        let mut record = ModuleRecord::new(id, owner, row.get::<_, i64>(6).map_err(fail)? as u64);
-        record.name = row.get(2).map_err(fail)?;
-        record.kind = row.get(3).map_err(fail)?;
-        record.online = row.get(4).map_err(fail)?;
-        record.telemetry = telemetry;
-        record.added = row.get(7).map_err(fail)?;
-        record.extra = extra;
-        snapshot.modules.push(record);
-    }
-    drop(rows);
-    drop(statement);
-
-    snapshot.last_stats = conn
-        .query_row("SELECT value FROM stats WHERE id = 1", [], |row| {
-            row.get::<_, String>(0)
-        })
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            other => Err(other),
-        })
-        .map_err(fail)?
-        .map(|text| serde_json::from_str::<Value>(&text))
-        .transpose()
-        .map_err(|e| invalid("stats", "1", e.to_string()))?;
-
-    snapshot.maintenance = conn
-        .query_row(
-            "SELECT enabled, message FROM maintenance WHERE id = 1",
-            [],
-            |row| {
-                Ok(Maintenance {
-                    enabled: row.get(0)?,
-                    message: row.get(1)?,
-                })
-            },
-        )
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(Maintenance::default()),
-            other => Err(other),
-        })
-        .map_err(fail)?;
-
-    let mut statement = conn
-        .prepare("SELECT id, registered, profile FROM users ORDER BY id")
-        .map_err(fail)?;
-    let mut rows = statement.query([]).map_err(fail)?;
-    while let Some(row) = rows.next().map_err(fail)? {
-        let id_text: String = row.get(0).map_err(fail)?;
-        let bad = |detail: String| invalid("users", &id_text, detail);
-        let profile = match serde_json::from_str::<Value>(&row.get::<_, String>(2).map_err(fail)?)
-            .map_err(|e| bad(e.to_string()))?
-        {
-            Value::Object(map) => map,
-            other => return Err(bad(format!("profile is not an object: {other}"))),
-        };
-        snapshot.users.push(UserProfile {
-            user_id: UserId::new(&id_text).map_err(|e| bad(e.to_string()))?,
-            registered: row.get(1).map_err(fail)?,
-            profile,
-        });
-    }
-    drop(rows);
-    drop(statement);
-
-    let mut statement = conn
-        .prepare("SELECT id, user_id, role FROM sessions ORDER BY id")
-        .map_err(fail)?;
-    let mut rows = statement.query([]).map_err(fail)?;
-    while let Some(row) = rows.next().map_err(fail)? {
-        let id_text: String = row.get(0).map_err(fail)?;
-        let bad = |detail: String| invalid("sessions", &id_text, detail);
-        let role_text: String = row.get(2).map_err(fail)?;
-        snapshot.sessions.push(LiveSession {
-            session_id: SessionId::new(&id_text).map_err(|e| bad(e.to_string()))?,
-            user_id: UserId::new(&row.get::<_, String>(1).map_err(fail)?)
-                .map_err(|e| bad(e.to_string()))?,
-            role: Role::parse(&role_text)
-                .ok_or_else(|| bad(format!("unknown role {role_text:?}")))?,
-        });
-    }
-    drop(rows);
-    drop(statement);
-
-    let mut statement = conn
-        .prepare(
-            "SELECT id FROM (SELECT id, at FROM revoked_sessions ORDER BY at DESC, id LIMIT ?1) \
-             ORDER BY at, id",
-        )
-        .map_err(fail)?;
-    let mut rows = statement
-        .query([crate::persist::REVOKED_SESSIONS_KEPT as i64])
-        .map_err(fail)?;
-    while let Some(row) = rows.next().map_err(fail)? {
-        let id_text: String = row.get(0).map_err(fail)?;
-        let session = SessionId::new(&id_text)
-            .map_err(|e| invalid("revoked_sessions", &id_text, e.to_string()))?;
-        snapshot.revoked_sessions.push(session);
-    }
-    Ok(snapshot)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::input::ModuleFields;
-    use serde_json::json;
-
-    fn tables() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        let version = conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0));
-        assert_eq!(version.unwrap(), 0);
-        conn.execute_batch(super::super::schema::V1).unwrap();
-        conn.execute_batch(super::super::schema::V2).unwrap();
-        conn
-    }
-
-    #[test]
-    fn a_store_image_loads_back_into_an_equivalent_store() {
-        let mut store = Store::default();
-        let owner = UserId::new("123").unwrap();
-        let id = ModuleId::new("MC-1").unwrap();
-        let fields = ModuleFields {
-            owner: Some(owner.clone()),
-            ..ModuleFields::default()
-        };
-        store.set_online(&id, &fields, true, 5).unwrap();
-        store.set_telemetry("MC-1", &json!({"v": 1}), 6).unwrap();
-        store.set_stats(&json!({"n": 1}));
-        store.register_user(&owner, json!({"name": "Ada"}).as_object().unwrap());
-
-        let mut conn = tables();
-        let tx = conn.transaction().unwrap();
-        apply(&tx, &StateWrite::Store(Box::new(StoreImage::of(&store)))).unwrap();
-        tx.commit().unwrap();
-        let mut restored = load(&conn).unwrap().to_store();
-
-        assert!(restored.is_unchanged_online("MC-1", Some(&owner), true));
-        assert_eq!(restored.module("MC-1"), store.module("MC-1"));
-        assert!(
-            restored
-                .set_telemetry("MC-1", &json!({"v": 1}), 7)
-                .unwrap()
-                .is_none()
-        );
-        assert!(!restored.set_stats(&json!({"n": 1})));
-        assert!(
-            !restored.register_user(&owner, &Map::new()),
-            "already registered"
-        );
-        assert_eq!(restored.modules_of(&owner).count(), 1);
-    }
-}
+mod tests;

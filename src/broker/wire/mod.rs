@@ -6,7 +6,8 @@
 //! version is refused with a [`WireError`] naming both versions, counted and dropped:
 //! every node of a cluster runs the same version. Must not decide anything.
 //!
-//! Guarded by the unit tests below (`every_step_survives_encoding`,
+//! Guarded by the unit tests in `wire/tests.rs`
+//! (`broker::wire::tests::every_step_survives_encoding`,
 //! `another_version_is_refused_by_name`, `malformed_messages_are_typed_errors`).
 
 use serde_json::{Map, Value, json};
@@ -286,116 +287,4 @@ fn check_handoff(call: &str, args: &Value) -> Result<(), WireError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::borrow::Cow;
-
-    use crate::call::Telemetry;
-
-    fn telemetry_call() -> HostCall<'static> {
-        HostCall::TelemetryUpdate(Telemetry {
-            module_id: Cow::Borrowed("m1"),
-            telemetry: Cow::Owned(json!({"speed": 3})),
-        })
-    }
-
-    #[test]
-    fn every_step_survives_encoding() {
-        let mut telemetry = Event::new(
-            "module:telemetry:updated",
-            json!({"moduleId": "m1", "telemetry": {"speed": 3}}),
-            Audience::User {
-                user: UserId::new("u1").unwrap(),
-                except_session: None,
-            },
-        );
-        telemetry.conflation_key = Some(ModuleId::new("m1").unwrap());
-        let ended = Event::new(
-            "user:session:ended",
-            json!({}),
-            Audience::Session {
-                user: UserId::new("u1").unwrap(),
-                session: SessionId::new("s1").unwrap(),
-            },
-        );
-        let steps = vec![
-            Step::Event(telemetry),
-            Step::Event(ended),
-            Step::EndSession {
-                user: UserId::new("u1").unwrap(),
-                session: SessionId::new("s1").unwrap(),
-            },
-            Step::Event(Event::new("x", json!(1), Audience::Admins)),
-        ];
-        let envelope = Envelope {
-            origin: "n1".into(),
-            message: Message::Emit {
-                call: telemetry_call(),
-                steps: steps.clone(),
-            },
-            claim: Some(("module:m1:telemetry".into(), 7)),
-        };
-        let back = Envelope::decode(&envelope.encode()).unwrap();
-        assert_eq!(back.origin, "n1");
-        assert_eq!(back.claim, Some(("module:m1:telemetry".into(), 7)));
-        let Message::Emit { call, steps: back } = back.message else {
-            panic!("not an emit");
-        };
-        assert_eq!(call, telemetry_call());
-        assert_eq!(back.len(), 4);
-        for (back, sent) in back.iter().zip(&steps) {
-            match (back, sent) {
-                (Step::Event(back), Step::Event(sent)) => {
-                    assert_eq!(back.name, sent.name);
-                    assert_eq!(back.payload, sent.payload);
-                    assert_eq!(back.audience, sent.audience);
-                    assert_eq!(back.conflation_key, sent.conflation_key);
-                }
-                (
-                    Step::EndSession { user, session },
-                    Step::EndSession {
-                        user: u,
-                        session: s,
-                    },
-                ) => assert_eq!((user, session), (u, s)),
-                _ => panic!("steps out of order"),
-            }
-        }
-    }
-
-    #[test]
-    fn another_version_is_refused_by_name() {
-        let envelope = Envelope {
-            origin: "n1".into(),
-            message: Message::RecoveryRequest(json!({"request": "r", "pid": "p", "offset": 1})),
-            claim: None,
-        };
-        let mut value: Value = serde_json::from_slice(&envelope.encode()).unwrap();
-        assert!(Envelope::decode(&serde_json::to_vec(&value).unwrap()).is_ok());
-        value["v"] = json!(WIRE_VERSION + 1);
-        let newer = Envelope::decode(&serde_json::to_vec(&value).unwrap()).unwrap_err();
-        assert!(newer.to_string().contains("version 3"), "{newer}");
-        // What a node of the previous release published: a call name and its detail.
-        let older = br#"{"origin":"n","call":"telemetry_update","args":{},"events":[]}"#;
-        let older = Envelope::decode(older).unwrap_err().to_string();
-        assert!(
-            older.contains("version 1") && older.contains("version 2"),
-            "{older}"
-        );
-    }
-
-    #[test]
-    fn malformed_messages_are_typed_errors() {
-        for bad in [
-            &b"\xff"[..],
-            b"[]",
-            b"{}",
-            br#"{"v":2,"origin":"n","kind":"emit","body":{"call":"nope"},"steps":[]}"#,
-            br#"{"v":2,"origin":"n","kind":"emit","body":{"call":"to_admins","args":{"event":"x"}},"steps":[1]}"#,
-            br#"{"v":2,"origin":"n","kind":"recovery_request","body":{"request":"r"}}"#,
-            br#"{"v":2,"origin":"n","kind":"gossip","body":{}}"#,
-        ] {
-            assert!(Envelope::decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
-        }
-    }
-}
+mod tests;

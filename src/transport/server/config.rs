@@ -1,0 +1,106 @@
+//! The server's settings: [`ServerConfig`] and its [`RateLimit`], with their defaults.
+//!
+//! Owns every tunable of the server transport and its default value. It must not read
+//! them anywhere else than where they take effect (the engine, the native websocket,
+//! the HTTP routes).
+
+use std::time::Duration;
+
+use super::HttpHandler;
+use super::http::Cors;
+use super::recovery::RecoveryConfig;
+
+/// Server settings. `ServerConfig::default()` suits a local server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Runtime worker threads (default 2).
+    pub worker_threads: usize,
+    /// Engine.IO ping interval (default 25 s).
+    pub ping_interval: Duration,
+    /// Engine.IO ping timeout (default 20 s).
+    pub ping_timeout: Duration,
+    /// How long a polling→websocket upgrade may take (default 10 s).
+    pub upgrade_timeout: Duration,
+    /// Largest HTTP body (polling POST) accepted, in bytes; Engine.IO `maxPayload`
+    /// (default 1,000,000).
+    pub max_payload: usize,
+    /// Largest single message (websocket frame or polling packet), in bytes (default
+    /// 64 KiB); larger closes that connection.
+    pub max_message_bytes: usize,
+    /// A connection not authenticated within this time is closed (default 10 s).
+    pub auth_deadline: Duration,
+    /// Connections beyond this are refused: new handshakes get HTTP 503 (default 100,000).
+    pub max_connections: usize,
+    /// Inbound messages per connection: a token bucket of `burst` tokens refilled at
+    /// `per_second` (default 100 and 50/s). A message with no token is dropped and
+    /// counted; a connection that keeps sending past `burst` drops in a row is closed.
+    pub rate_limit: RateLimit,
+    /// CORS policy for polling requests (default same-origin only).
+    pub cors: Cors,
+    /// Path of the Engine.IO endpoint (default `/socket.io/`).
+    pub socketio_path: String,
+    /// Path of the native JSON protocol (default `/ws`).
+    pub native_path: String,
+    /// How long `shutdown()` waits for queues to flush (default 5 s).
+    pub shutdown_deadline: Duration,
+    /// Write coalescing: a websocket flushes at most once per this interval, so under
+    /// sustained traffic several frames share one write (one system call and one TCP
+    /// segment) instead of one write per frame. A frame for an idle socket still goes at
+    /// once; a busy one waits at most this long. Zero writes every wake-up immediately
+    /// (default 2 ms).
+    pub write_coalesce: Duration,
+    /// Enables the HTTP API (`POST /api/v1/emit/<call>`, see [`api`](super::api)) with this
+    /// bearer key. `None` (the default) serves no API.
+    pub api_key: Option<String>,
+    /// Path of the Prometheus endpoint, `GET` only (default `/metrics`; `None` serves
+    /// none). See [`crate::monitor::prometheus`] for the families.
+    pub metrics_path: Option<String>,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>` (401
+    /// otherwise). `None` (the default) serves the counters to anyone who can reach the
+    /// address: they hold no ids or payloads.
+    pub metrics_token: Option<String>,
+    /// Handler for every other path.
+    pub http_handler: Option<HttpHandler>,
+    /// Connection-state recovery for both protocols (see [`RecoveryConfig`]); `None`
+    /// (the default) turns it off: events carry no offset and a lost transport ends
+    /// its connection.
+    pub recovery: Option<RecoveryConfig>,
+}
+
+/// Inbound rate limit (token bucket).
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Bucket size.
+    pub burst: u32,
+    /// Refill rate, tokens per second.
+    pub per_second: f64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            worker_threads: 2,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            upgrade_timeout: Duration::from_secs(10),
+            max_payload: 1_000_000,
+            max_message_bytes: 64 * 1024,
+            auth_deadline: Duration::from_secs(10),
+            max_connections: 100_000,
+            rate_limit: RateLimit {
+                burst: 100,
+                per_second: 50.0,
+            },
+            cors: Cors::SameOrigin,
+            socketio_path: "/socket.io/".into(),
+            native_path: "/ws".into(),
+            shutdown_deadline: Duration::from_secs(5),
+            write_coalesce: Duration::from_millis(2),
+            api_key: None,
+            metrics_path: Some("/metrics".into()),
+            metrics_token: None,
+            http_handler: None,
+            recovery: None,
+        }
+    }
+}

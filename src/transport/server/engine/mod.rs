@@ -1,0 +1,212 @@
+//! Engine.IO v4 over HTTP long-polling and websocket, with the polling→websocket
+//! upgrade, heartbeats and the Socket.IO v5 default namespace on top.
+//!
+//! Requests to the Socket.IO path:
+//! - `GET ?EIO=4&transport=polling` (no sid): handshake, answers the `0` open packet.
+//! - `GET ?EIO=4&transport=polling&sid=…`: a long poll; answers queued packets joined by
+//!   `\x1e` as soon as there are any (at the latest the next ping).
+//! - `POST ?EIO=4&transport=polling&sid=…`: a payload of client packets; answers `ok`.
+//! - `GET ?EIO=4&transport=websocket` (no sid): a websocket-only session.
+//! - `GET ?EIO=4&transport=websocket&sid=…`: upgrade of a polling session
+//!   (`2probe`/`3probe`, a `6` noop to the pending poll, then `5`).
+//!
+//! Errors follow the protocol: HTTP 400 with `{"code","message"}` (0 unknown transport,
+//! 1 unknown session id, 2 bad handshake method, 3 bad request, 5 unsupported protocol
+//! version), 503 when `max_connections` is reached, 413 for a body over `maxPayload`.
+//! The Socket.IO layer on top is `namespace.rs`. This module must not decide who
+//! The Socket.IO layer on top is `namespace.rs`. This module must not decide who
+//! receives what: the hub does.
+//!
+//! This file routes a request and owns a session's slot (open, release, park);
+//! `polling.rs` serves long polls and posts, `websocket.rs` the websocket carrier and
+//! the upgrade, `timers.rs` the heartbeat and the authentication deadline.
+
+mod polling;
+mod timers;
+mod websocket;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::metrics::BadInputKind;
+use crate::protocol::engineio::{self, Handshake, Packet};
+
+use super::Shared;
+use super::http::{self, Body};
+use super::namespace;
+use super::session::{Carrier, Ending, Session};
+
+/// Transports offered for upgrade in the handshake.
+const UPGRADES: &[&str] = &["websocket"];
+
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    if request.method() == Method::OPTIONS {
+        let mut response = http::respond(StatusCode::NO_CONTENT, "text/plain", "");
+        shared.config.cors.apply(origin.as_ref(), &mut response);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type"),
+        );
+        return response;
+    }
+    let query = http::query_pairs(&request);
+    let mut response = route(&shared, request, remote, query).await;
+    shared.config.cors.apply(origin.as_ref(), &mut response);
+    response
+}
+
+async fn route(
+    shared: &Arc<Shared>,
+    request: Request<Incoming>,
+    remote: SocketAddr,
+    query: Vec<(String, String)>,
+) -> Response<Body> {
+    if http::query_param(&query, "EIO") != Some("4") {
+        return http::json_error(StatusCode::BAD_REQUEST, 5, "Unsupported protocol version");
+    }
+    let transport = http::query_param(&query, "transport")
+        .unwrap_or_default()
+        .to_owned();
+    let sid = http::query_param(&query, "sid").map(str::to_owned);
+    // While the server drains for a shutdown, only polling requests of live sessions
+    // are served (so they collect their last frames); no session opens or upgrades.
+    if *shared.shutdown.borrow() && !(transport == "polling" && sid.is_some()) {
+        return http::json_error(StatusCode::SERVICE_UNAVAILABLE, 3, "Server shutting down");
+    }
+    match (transport.as_str(), sid) {
+        ("polling", None) => polling::handshake(shared, &request, remote, query),
+        ("polling", Some(sid)) => {
+            let Some(session) = shared.sessions.get(&sid) else {
+                return http::json_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown");
+            };
+            match *request.method() {
+                Method::GET => polling::poll(shared, &session).await,
+                Method::POST => polling::post(shared, &session, request).await,
+                _ => http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request"),
+            }
+        }
+        ("websocket", sid) => websocket::accept(shared, request, remote, query, sid),
+        _ => http::json_error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
+    }
+}
+
+/// The answer when `max_connections` is reached.
+fn too_many_connections() -> Response<Body> {
+    http::json_error(StatusCode::SERVICE_UNAVAILABLE, 3, "Too many connections")
+}
+
+fn open_packet(shared: &Shared, session: &Session) -> String {
+    engineio::encode_open(&Handshake {
+        sid: &session.sid,
+        upgrades: if session.state.lock().carrier == Carrier::Polling {
+            UPGRADES
+        } else {
+            &[]
+        },
+        ping_interval: shared.config.ping_interval.as_millis() as u64,
+        ping_timeout: shared.config.ping_timeout.as_millis() as u64,
+        max_payload: shared.config.max_payload as u64,
+    })
+}
+
+/// Creates a session (or refuses past `max_connections`) and starts its timers.
+fn open_session(
+    shared: &Arc<Shared>,
+    request: &Request<Incoming>,
+    remote: SocketAddr,
+    query: Vec<(String, String)>,
+    carrier: Carrier,
+) -> Option<Arc<Session>> {
+    let previous = shared.active.fetch_add(1, Ordering::SeqCst);
+    if previous >= shared.config.max_connections {
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+        shared.hub.count_refused_connection();
+        return None;
+    }
+    let context = http::handshake_context(request, remote, query);
+    let session = Session::new(shared, context, carrier);
+    shared.sessions.insert(&session);
+    tokio::spawn(timers::heartbeat(
+        Arc::clone(shared),
+        Arc::downgrade(&session),
+    ));
+    tokio::spawn(timers::auth_deadline(
+        Arc::clone(shared),
+        Arc::downgrade(&session),
+    ));
+    Some(session)
+}
+
+/// Frees a closing session now unless a websocket task owns its end.
+fn release_if_polling(shared: &Shared, session: &Session) {
+    if session.state.lock().carrier != Carrier::WebSocket {
+        release(shared, session);
+    }
+}
+
+/// Forgets a session and frees its connection slot (once). A session whose transport
+/// was lost (not ended on purpose) parks its connection for recovery, when it is on.
+pub(super) fn release(shared: &Shared, session: &Session) {
+    if shared.sessions.remove(&session.sid) {
+        if let Some(attachment) = session.attachment() {
+            let mut live = shared.live_pids.lock();
+            if live.get(&attachment.pid) == Some(&session.sid) {
+                live.remove(&attachment.pid);
+            }
+        }
+        let lost = shared.config.recovery.is_some() && {
+            let state = session.state.lock();
+            state.namespace_connected
+                && matches!(
+                    state.ending,
+                    None | Some(Ending::ClientGone | Ending::PingTimeout)
+                )
+        };
+        if lost && let Some(attachment) = session.take_attachment() {
+            shared.parked.park(shared, attachment);
+        }
+        // Last, so a connection count of zero means every decision to park was made.
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Handles one client packet; `false` once the session is ending.
+fn on_packet(shared: &Shared, session: &Session, packet: Packet<'_>) -> bool {
+    match packet {
+        Packet::Pong(_) => {
+            session.pong.store(true, Ordering::SeqCst);
+            session.pong_notify.notify_one();
+        }
+        Packet::Ping(data) => session.send_control(format!("3{data}")),
+        Packet::Message(text) => {
+            if text.len() > shared.config.max_message_bytes {
+                shared.hub.count_bad_input(BadInputKind::TooLarge);
+                session.end(Ending::TooLarge);
+                return false;
+            }
+            namespace::on_socketio(shared, session, text);
+        }
+        Packet::Close => session.end(Ending::ClientGone),
+        Packet::Upgrade | Packet::Noop => {}
+        Packet::Binary(_) => {
+            shared.hub.count_bad_input(BadInputKind::Protocol);
+            session.end(Ending::ProtocolError);
+        }
+    }
+    session.ending().is_none()
+}

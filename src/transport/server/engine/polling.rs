@@ -1,0 +1,171 @@
+//! Engine.IO over HTTP long-polling: the handshake, the long poll (`GET`) and the
+//! client's payloads (`POST`).
+//!
+//! Owns how queued frames and a session's end are packed into one poll's payload (see
+//! [`polling_packets`] for why a `41` ends a payload and a bare `1` goes alone). It must
+//! not wait on anything but the session's wake-up and the shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::metrics::BadInputKind;
+use crate::outbound::CloseReason;
+use crate::protocol::engineio;
+
+use super::super::Shared;
+use super::super::http::{self, Body};
+use super::super::session::{Carrier, Ending, Pending, Session};
+use super::{
+    on_packet, open_packet, open_session, release, release_if_polling, too_many_connections,
+};
+
+/// A polling handshake: opens a session and answers its `0` open packet.
+pub(super) fn handshake(
+    shared: &Arc<Shared>,
+    request: &Request<Incoming>,
+    remote: SocketAddr,
+    query: Vec<(String, String)>,
+) -> Response<Body> {
+    if request.method() != Method::GET {
+        return http::json_error(StatusCode::BAD_REQUEST, 2, "Bad handshake method");
+    }
+    let Some(session) = open_session(shared, request, remote, query, Carrier::Polling) else {
+        return too_many_connections();
+    };
+    http::respond(
+        StatusCode::OK,
+        "text/plain; charset=UTF-8",
+        open_packet(shared, &session),
+    )
+}
+
+/// A long poll: answers as soon as anything is queued.
+pub(super) async fn poll(shared: &Arc<Shared>, session: &Arc<Session>) -> Response<Body> {
+    {
+        let mut state = session.state.lock();
+        if state.carrier == Carrier::WebSocket {
+            return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
+        }
+        if state.polling_get {
+            drop(state);
+            session.end(Ending::ProtocolError);
+            release(shared, session);
+            return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
+        }
+        state.polling_get = true;
+    }
+    let mut shutdown = shared.shutdown.clone();
+    let mut frames = Vec::new();
+    let body = loop {
+        let pending = session.take_pending(&mut frames);
+        if let Some(packets) = polling_packets(shared, session, &frames, pending) {
+            break packets;
+        }
+        tokio::select! {
+            () = session.notify.notified() => {}
+            _ = shutdown.changed() => {}
+        }
+    };
+    session.state.lock().polling_get = false;
+    http::respond(StatusCode::OK, "text/plain; charset=UTF-8", body)
+}
+
+/// The payload for a poll, or `None` when there is nothing to send yet.
+fn polling_packets(
+    shared: &Shared,
+    session: &Session,
+    frames: &[Utf8Bytes],
+    pending: Pending,
+) -> Option<String> {
+    let closing = closing_packets(session, &pending);
+    if frames.is_empty() && closing.is_none() {
+        return None;
+    }
+    let mut body = String::new();
+    for frame in frames {
+        if !body.is_empty() {
+            body.push(engineio::SEPARATOR);
+        }
+        body.push_str(frame.as_str());
+    }
+    if let Some(tail) = closing {
+        // The official client hands a payload's packets to its Socket.IO layer a tick
+        // later but closes at once on an Engine.IO `1`: whatever shares a payload with
+        // a `1` is lost (the last events, or the `41` that tells it not to reconnect).
+        // So a `41` ends the payload and the session (the client closes by itself on
+        // it; a later request finds the session unknown), and a bare `1` goes alone,
+        // in the poll after the last frames.
+        if tail.contains(&"41") {
+            for packet in tail.iter().filter(|packet| **packet != "1") {
+                if !body.is_empty() {
+                    body.push(engineio::SEPARATOR);
+                }
+                body.push_str(packet);
+            }
+            release(shared, session);
+        } else if body.is_empty() {
+            body.push('1');
+            release(shared, session);
+        }
+    }
+    Some(body)
+}
+
+/// Packets that end a session: `41` (Socket.IO disconnect, so the client does not
+/// reconnect) for a logout or repeated auth failures, then `1` (Engine.IO close).
+pub(super) fn closing_packets(session: &Session, pending: &Pending) -> Option<Vec<&'static str>> {
+    if let Some(reason) = &pending.hub_closed {
+        let namespace = session.state.lock().namespace_connected;
+        return Some(match reason {
+            CloseReason::LoggedOut | CloseReason::TooManyAuthFailures if namespace => {
+                vec!["41", "1"]
+            }
+            _ => vec!["1"],
+        });
+    }
+    pending.ending.map(|_| vec!["1"])
+}
+
+/// A client's payload of packets: handles each until the session ends.
+pub(super) async fn post(
+    shared: &Arc<Shared>,
+    session: &Arc<Session>,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let bytes = match super::super::read_body(request, shared.config.max_payload).await {
+        Ok(bytes) => bytes,
+        Err(response) => {
+            shared.hub.count_bad_input(BadInputKind::TooLarge);
+            session.end(Ending::TooLarge);
+            return response;
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        shared.hub.count_bad_input(BadInputKind::InvalidUtf8);
+        session.end(Ending::ProtocolError);
+        return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
+    };
+    let packets = match engineio::decode_payload(text) {
+        Ok(packets) => packets,
+        Err(error) => {
+            tracing::debug!(sid = %session.sid, %error, "bad polling payload");
+            shared.hub.count_bad_input(BadInputKind::Protocol);
+            session.end(Ending::ProtocolError);
+            return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
+        }
+    };
+    for packet in packets {
+        if !on_packet(shared, session, packet) {
+            break;
+        }
+    }
+    if session.ending().is_some() {
+        // A pending poll answers the close; without one nobody else would free the slot.
+        release_if_polling(shared, session);
+    }
+    http::respond(StatusCode::OK, "text/html", "ok")
+}

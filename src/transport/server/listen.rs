@@ -1,0 +1,187 @@
+//! Starting and stopping the server: binding, the runtime, the accept loop, and the
+//! [`ServerHandle`] that shuts it down.
+//!
+//! Owns the server's tokio runtime (the hub stays synchronous) and the order of a
+//! shutdown. It must not route requests: each accepted connection goes to
+//! [`super::route`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::{ServerConfig, Shared, recovery, route, session};
+use crate::hub::Hub;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Binding the address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The runtime could not start.
+    #[error("cannot start the server runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A running server. Dropping it shuts the server down.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    shared: Arc<Shared>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+
+    /// Connections whose transport was lost and that wait for their client to resume
+    /// (connection-state recovery; always 0 when it is off).
+    pub fn parked_connections(&self) -> usize {
+        self.shared.parked.len()
+    }
+
+    /// Stops accepting, lets every connection flush what the hub had queued for it
+    /// (up to `shutdown_deadline`), closes them, and stops the runtime. Events accepted
+    /// by `emit_*` before this call reach every connected client addressed.
+    pub fn shutdown(&self) {
+        let Some(runtime) = self.runtime.lock().take() else {
+            return;
+        };
+        let _ = self.stop.send(true);
+        self.shared.parked.clear();
+        self.shared.sessions.close_all(&self.shared);
+        let deadline = Instant::now() + self.shared.config.shutdown_deadline;
+        while self.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        runtime.shutdown_timeout(Duration::from_millis(100));
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts the server on `addr` (e.g. `127.0.0.1:3000`, or port 0 for any free port).
+pub(super) fn serve(
+    hub: Hub,
+    addr: &str,
+    config: ServerConfig,
+) -> Result<ServerHandle, ServeError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads.max(1))
+        .thread_name("mcrt-server")
+        // Host sinks are called from these threads only through the delivery thread.
+        .on_thread_start(crate::outbound::mark_library_thread)
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let (stop, shutdown) = watch::channel(false);
+    hub.set_connection_limit(config.max_connections);
+    let shared = Arc::new(Shared {
+        hub,
+        config,
+        sessions: session::Sessions::default(),
+        parked: recovery::Parked::default(),
+        live_pids: Mutex::new(std::collections::HashMap::new()),
+        active: AtomicUsize::new(0),
+        shutdown,
+    });
+    let accept_shared = Arc::clone(&shared);
+    let bound = runtime
+        .block_on(async { tokio::net::TcpListener::from_std(listener) })
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
+    if shared.config.recovery.is_some() {
+        shared.hub.enable_event_offsets();
+        shared
+            .hub
+            .set_surrender(recovery::surrender_to_cluster(&shared));
+        runtime.spawn(recovery::sweeper(Arc::clone(&shared)));
+    }
+    runtime.spawn(accept_loop(accept_shared, bound));
+    tracing::info!(%local, "server listening");
+    Ok(ServerHandle {
+        addr: local,
+        stop,
+        shared,
+        runtime: Mutex::new(Some(runtime)),
+    })
+}
+
+/// Accepts until the runtime stops: while `shutdown()` drains, a polling client still
+/// needs a new request to collect its last frames and the close packet (new sessions
+/// are refused then, see `engine::route`).
+async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, std::convert::Infallible>(route(shared, request, remote).await) }
+            });
+            // Pipelined requests (a backend driving the emit API) get their answers in
+            // one write instead of one syscall each.
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .pipeline_flush(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
