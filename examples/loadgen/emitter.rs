@@ -22,7 +22,7 @@ pub struct Answers {
     /// Non-200 answers, unreadable answers, or a closed connection.
     pub failures: u64,
     pub first_failure: Option<String>,
-    /// `{"outcome":"unchanged"}` answers.
+    /// `{"outcome":"unchanged","connections":0}` answers.
     pub unchanged: u64,
     /// Sum of the `connections` the server says each emit reached.
     pub reported_connections: u64,

@@ -12,9 +12,10 @@ use crate::protocol::native::FrameError;
 use crate::registry::routing::RoutingError;
 use crate::store::StoreError;
 
-/// What an emit did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+/// What an emit did. Serialized as `{"outcome": "unchanged" | "delivered",
+/// "connections": n}` (0 when unchanged): the one shape every binding and the HTTP API
+/// answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EmitOutcome {
     /// Nothing changed; nothing was sent.
@@ -26,6 +27,20 @@ pub enum EmitOutcome {
         /// Frames queued.
         connections: usize,
     },
+}
+
+impl Serialize for EmitOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (outcome, connections) = match self {
+            Self::Unchanged => ("unchanged", 0),
+            Self::Delivered { connections } => ("delivered", *connections),
+        };
+        let mut body = serializer.serialize_struct("EmitOutcome", 2)?;
+        body.serialize_field("outcome", outcome)?;
+        body.serialize_field("connections", &connections)?;
+        body.end()
+    }
 }
 
 /// Why an emit was refused. Nothing was changed or sent.

@@ -82,7 +82,10 @@ fn device_telemetry_frames_become_telemetry_updates_and_equal_ones_send_nothing(
     assert_eq!(telemetry["telemetry"], json!({"speed": 3.5}));
 
     let reply = device.send("telemetry", json!({"speed": 3.5})).unwrap();
-    assert_eq!(reply.ack, Some(json!({"outcome": "unchanged"})));
+    assert_eq!(
+        reply.ack,
+        Some(json!({"outcome": "unchanged", "connections": 0}))
+    );
     assert_nothing_then_sentinel(&hub, &mut [&mut owner]);
 }
 

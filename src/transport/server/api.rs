@@ -6,7 +6,7 @@
 //! on each variant's body type in [`crate::call`]); `stats_update` with `{}` asks the
 //! hub's stats provider.
 //!
-//! Answers: `200 {"outcome":"unchanged"}` or `200 {"outcome":"delivered","connections":N}`;
+//! Answers: `200 {"outcome":"unchanged","connections":0}` or `200 {"outcome":"delivered","connections":N}`;
 //! `400 {"error":{"code","message"}}` for bad input (invalid JSON, a missing or mistyped
 //! field, counted as `bad_input{kind="host_argument"}`, and the hub's typed errors); `401` without a valid key; `404` for an unknown call; `405` for
 //! another method; with a host executor ([`crate::HubBuilder::executor`]) the emit runs

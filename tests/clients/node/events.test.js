@@ -59,7 +59,7 @@ test('modules page: the owner sees added, online, telemetry, offline, removed', 
   assert.equal(telemetry.moduleId, moduleId);
   assert.deepEqual(telemetry.telemetry, { speed: 3.5, laps: 2 });
   // Identical telemetry is no change.
-  assert.deepEqual(await server.api('telemetry_update', { moduleId, telemetry: { speed: 3.5, laps: 2 } }), { outcome: 'unchanged' });
+  assert.deepEqual(await server.api('telemetry_update', { moduleId, telemetry: { speed: 3.5, laps: 2 } }), { outcome: 'unchanged', connections: 0 });
 
   got = h.once(socket, 'module:status:changed');
   await server.api('module_offline', { moduleId, userId: user });
@@ -112,7 +112,7 @@ test('admin page: stats, module added, user registered, module status, admin act
   let got = h.once(admin, 'admin:stats:updated');
   await server.api('stats_update', { stats });
   assert.deepEqual((await got).stats, stats);
-  assert.deepEqual(await server.api('stats_update', { stats }), { outcome: 'unchanged' });
+  assert.deepEqual(await server.api('stats_update', { stats }), { outcome: 'unchanged', connections: 0 });
 
   const owner = h.uid('user');
   const moduleId = h.uid('MC');

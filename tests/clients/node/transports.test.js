@@ -53,7 +53,7 @@ async function roundTrip(t, transportOptions, expectedTransport, url = server.ur
   // A second identical emit is no change: nothing is sent.
   assert.deepEqual(
     await server.api('module_online', { moduleId, userId: user, type: 'Station', name: 'Gare' }),
-    { outcome: 'unchanged' },
+    { outcome: 'unchanged', connections: 0 },
   );
   await h.assertEventsThroughSentinel(server, socket, user, ['auth:ok', 'page:snapshot', 'module:status:changed']);
   assert.equal(socket.io.engine.transport.name, expectedTransport);
