@@ -54,15 +54,8 @@ pub unsafe extern "C" fn mcrt_hub_config_normalize(
     len: usize,
     out: *mut *mut c_char,
 ) -> McrtStatus {
-    entry(|| {
-        args::require(out, "out")?;
-        // SAFETY: readable for `len` bytes per the caller's contract.
-        let value = unsafe { document(config_json, len)? };
-        let config = HubConfig::from_json(&value).map_err(|e| refused(&e))?;
-        let text = serde_json::to_string(&config).map_err(|e| FfiError::invalid(e.to_string()))?;
-        // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
-        unsafe { args::write_required(out, args::string_out(text), "out") }
-    })
+    // SAFETY: forwarded from this function's own contract.
+    unsafe { normalize(config_json, len, out, HubConfig::from_json) }
 }
 
 /// `mcrt_hub_config_normalize` for the server configuration of `mcrt_serve`.
@@ -72,11 +65,26 @@ pub unsafe extern "C" fn mcrt_serve_config_normalize(
     len: usize,
     out: *mut *mut c_char,
 ) -> McrtStatus {
+    // SAFETY: forwarded from this function's own contract.
+    unsafe { normalize(config_json, len, out, ServeConfig::from_json) }
+}
+
+/// Reads `config_json` with `parse` and writes its canonical JSON to `*out`.
+///
+/// # Safety
+/// As the `mcrt_*_config_normalize` functions: `config_json` readable for `len` bytes
+/// (or NULL), `out` writable.
+unsafe fn normalize<C: serde::Serialize>(
+    config_json: *const c_char,
+    len: usize,
+    out: *mut *mut c_char,
+    parse: fn(&Value) -> Result<C, ConfigError>,
+) -> McrtStatus {
     entry(|| {
         args::require(out, "out")?;
         // SAFETY: readable for `len` bytes per the caller's contract.
         let value = unsafe { document(config_json, len)? };
-        let config = ServeConfig::from_json(&value).map_err(|e| refused(&e))?;
+        let config = parse(&value).map_err(|e| refused(&e))?;
         let text = serde_json::to_string(&config).map_err(|e| FfiError::invalid(e.to_string()))?;
         // SAFETY: `out` is non-null (checked) and writable per the caller's contract.
         unsafe { args::write_required(out, args::string_out(text), "out") }
