@@ -100,12 +100,9 @@ impl Presence {
         let mut timer = self.timer.lock();
         let sender = timer.get_or_insert_with(|| {
             let (sender, receiver) = crossbeam_channel::unbounded();
-            let spawned = std::thread::Builder::new()
-                .name("mcrt-device-grace".into())
-                .spawn(move || {
-                    crate::outbound::mark_library_thread();
-                    run_timer(&receiver, &owner, fire)
-                });
+            let spawned = crate::outbound::spawn_library_thread("mcrt-device-grace", move || {
+                run_timer(&receiver, &owner, fire)
+            });
             if let Err(error) = spawned {
                 tracing::error!(%error, "cannot start the device grace timer");
             }

@@ -141,16 +141,13 @@ pub(crate) struct CAuditSink {
 impl CAuditSink {
     pub(crate) fn new(callback: AuditFn, user_data: UserData) -> Self {
         let (queue, records) = crossbeam_channel::bounded::<CString>(AUDIT_QUEUE);
-        let thread = std::thread::Builder::new()
-            .name("mcrt-audit".to_owned())
-            .spawn(move || {
-                crate::outbound::mark_library_thread();
-                for text in records {
-                    // SAFETY: the host registered `callback`; the string lives until it
-                    // returns.
-                    unsafe { callback(user_data.ptr(), text.as_ptr(), text.as_bytes().len()) };
-                }
-            });
+        let thread = crate::outbound::spawn_library_thread("mcrt-audit", move || {
+            for text in records {
+                // SAFETY: the host registered `callback`; the string lives until it
+                // returns.
+                unsafe { callback(user_data.ptr(), text.as_ptr(), text.as_bytes().len()) };
+            }
+        });
         let (queue, thread) = match thread {
             Ok(handle) => (Some(queue), Some(handle)),
             Err(error) => {

@@ -39,24 +39,21 @@ impl Hub {
         *monitor.stop.lock() = Some(stop);
         let window = monitor.config.activity_window.max(Duration::from_millis(1));
         let weak: Weak<HubInner> = Arc::downgrade(&self.inner);
-        let spawned = std::thread::Builder::new()
-            .name("mcrt-monitor".into())
-            .spawn(move || {
-                crate::outbound::mark_library_thread();
-                let mut ticker = Ticker {
-                    stats: StatsTracker::default(),
-                    next_stats: Instant::now(),
-                    custom: Vec::new(),
-                };
-                loop {
-                    match stopped.recv_timeout(window) {
-                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                        _ => return,
-                    }
-                    let Some(inner) = weak.upgrade() else { return };
-                    Hub { inner }.monitor_tick(&mut ticker);
+        let spawned = crate::outbound::spawn_library_thread("mcrt-monitor", move || {
+            let mut ticker = Ticker {
+                stats: StatsTracker::default(),
+                next_stats: Instant::now(),
+                custom: Vec::new(),
+            };
+            loop {
+                match stopped.recv_timeout(window) {
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    _ => return,
                 }
-            });
+                let Some(inner) = weak.upgrade() else { return };
+                Hub { inner }.monitor_tick(&mut ticker);
+            }
+        });
         if let Err(error) = spawned {
             tracing::error!(%error, "the monitor thread could not start: no admin monitoring");
         }

@@ -62,16 +62,13 @@ impl Hub {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         *restored.stop.lock() = Some(stop);
         let hub = Arc::downgrade(&self.inner);
-        let spawned = std::thread::Builder::new()
-            .name("mcrt-restart-grace".into())
-            .spawn(move || {
-                crate::outbound::mark_library_thread();
-                if stopped.recv_timeout(grace) == Err(RecvTimeoutError::Timeout)
-                    && let Some(inner) = hub.upgrade()
-                {
-                    Hub { inner }.restart_grace_over();
-                }
-            });
+        let spawned = crate::outbound::spawn_library_thread("mcrt-restart-grace", move || {
+            if stopped.recv_timeout(grace) == Err(RecvTimeoutError::Timeout)
+                && let Some(inner) = hub.upgrade()
+            {
+                Hub { inner }.restart_grace_over();
+            }
+        });
         if let Err(error) = spawned {
             tracing::error!(%error, "cannot start the restart grace timer");
         }

@@ -46,6 +46,21 @@ pub fn mark_library_thread() {
     LIBRARY_THREAD.with(|flag| flag.set(true));
 }
 
+/// Starts a thread of the library's own, named `name` and marked with
+/// [`mark_library_thread`] before `body` runs: every thread the library starts goes
+/// through here, so none can forget the mark.
+pub(crate) fn spawn_library_thread<T: Send + 'static>(
+    name: impl Into<String>,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            mark_library_thread();
+            body()
+        })
+}
+
 /// Whether the calling thread was marked with [`mark_library_thread`].
 pub fn on_library_thread() -> bool {
     LIBRARY_THREAD.with(Cell::get)
@@ -160,12 +175,9 @@ impl HostDelivery {
 
     fn spawn(&self) -> Option<(ThreadId, JoinHandle<()>)> {
         let shared = Arc::clone(&self.shared);
-        let spawned = std::thread::Builder::new()
-            .name("mcrt-host-delivery".to_owned())
-            .spawn(move || {
-                mark_library_thread();
-                shared.run();
-            });
+        let spawned = spawn_library_thread("mcrt-host-delivery".to_owned(), move || {
+            shared.run();
+        });
         match spawned {
             Ok(handle) => Some((handle.thread().id(), handle)),
             Err(error) => {

@@ -15,7 +15,7 @@ mod queue;
 
 pub use close::{CloseReason, Wake};
 pub use event::OutboundEvent;
-pub(crate) use host::HostDelivery;
+pub(crate) use host::{HostDelivery, spawn_library_thread};
 pub use host::{HostSink, mark_library_thread, on_library_thread};
 pub(crate) use queue::Pushed;
 pub use queue::{Drained, OutboundQueue};

@@ -160,12 +160,7 @@ impl Persistence {
         let (queue, rx) = crossbeam_channel::bounded(config.queue_capacity);
         let shared = Arc::new(Shared::default());
         let writer = Writer::new(&path, conn, rx, Arc::clone(&shared), config.clone());
-        let handle = std::thread::Builder::new()
-            .name("mcrt-persist".to_owned())
-            .spawn(move || {
-                crate::outbound::mark_library_thread();
-                writer.run()
-            })
+        let handle = crate::outbound::spawn_library_thread("mcrt-persist", move || writer.run())
             .map_err(|e| PersistError::Database {
                 operation: "starting the writer thread",
                 detail: e.to_string(),

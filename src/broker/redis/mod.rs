@@ -270,13 +270,10 @@ impl Broker for RedisBroker {
         let shared = Arc::clone(&self.shared);
         let (subscribed, ready) = std::sync::mpsc::channel();
         threads.push(
-            std::thread::Builder::new()
-                .name("mcrt-redis-sub".into())
-                .spawn(move || {
-                    crate::outbound::mark_library_thread();
-                    shared.subscriber_loop(subscribed)
-                })
-                .expect("spawning the Redis subscriber thread"),
+            crate::outbound::spawn_library_thread("mcrt-redis-sub", move || {
+                shared.subscriber_loop(subscribed)
+            })
+            .expect("spawning the Redis subscriber thread"),
         );
         if ready.recv_timeout(Duration::from_secs(2)).is_err() {
             tracing::warn!(
@@ -285,13 +282,10 @@ impl Broker for RedisBroker {
         }
         let shared = Arc::clone(&self.shared);
         threads.push(
-            std::thread::Builder::new()
-                .name("mcrt-redis-beat".into())
-                .spawn(move || {
-                    crate::outbound::mark_library_thread();
-                    shared.heartbeat_loop()
-                })
-                .expect("spawning the Redis heartbeat thread"),
+            crate::outbound::spawn_library_thread("mcrt-redis-beat", move || {
+                shared.heartbeat_loop()
+            })
+            .expect("spawning the Redis heartbeat thread"),
         );
     }
 
