@@ -7,6 +7,7 @@
 //! an event is [`crate::outbound::OutboundEvent`], which calls the encoders here.
 //! Guarded by the unit tests of each codec and the fuzz targets in `fuzz/`.
 
+pub mod binary;
 pub mod engineio;
 pub mod native;
 pub mod socketio;

@@ -51,6 +51,19 @@ impl Packet {
         let name = args.first()?.as_str()?;
         Some((name, args.get(1).unwrap_or(&NULL)))
     }
+
+    /// The arguments: after the event name for an EVENT, all of them for an ACK.
+    pub fn args(&self) -> &[Value] {
+        let args = self
+            .data
+            .as_ref()
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        match self.kind {
+            Kind::Event | Kind::BinaryEvent => args.get(1..).unwrap_or(&[]),
+            _ => args,
+        }
+    }
 }
 
 /// Why a Socket.IO packet was refused.
@@ -243,6 +256,69 @@ pub fn encode_ack(namespace: &str, id: u64, body: &Value) -> String {
     out
 }
 
+/// Encodes an EVENT with any number of arguments, asking for ack `ack_id` if given.
+/// With `attachments > 0` it is a BINARY_EVENT (`45<n>-…`) whose arguments hold that
+/// many placeholders; the attachments follow as binary messages.
+pub fn encode_event_args(
+    namespace: &str,
+    ack_id: Option<u64>,
+    name: &str,
+    args: &[Value],
+    attachments: usize,
+) -> String {
+    let mut out = header(
+        if attachments > 0 { '5' } else { '2' },
+        attachments,
+        namespace,
+    );
+    if let Some(id) = ack_id {
+        out.push_str(&id.to_string());
+    }
+    out.push_str(&serde_json::to_string(&NamedArgs(name, args)).unwrap_or_default());
+    out
+}
+
+/// Encodes an ACK with any number of arguments; with `attachments > 0` a BINARY_ACK
+/// (`46<n>-…`).
+pub fn encode_ack_args(namespace: &str, id: u64, args: &[Value], attachments: usize) -> String {
+    let mut out = header(
+        if attachments > 0 { '6' } else { '3' },
+        attachments,
+        namespace,
+    );
+    out.push_str(&id.to_string());
+    out.push_str(&serde_json::to_string(args).unwrap_or_default());
+    out
+}
+
+/// `4<type>[<n>-][<namespace>,]`: the start of every server packet.
+fn header(kind: char, attachments: usize, namespace: &str) -> String {
+    let mut out = String::with_capacity(64);
+    out.push('4');
+    out.push(kind);
+    if attachments > 0 {
+        out.push_str(&attachments.to_string());
+        out.push('-');
+    }
+    with_namespace(&mut out, namespace);
+    out
+}
+
+/// `["name", ...args]` serialized without building a new array.
+struct NamedArgs<'a>(&'a str, &'a [Value]);
+
+impl serde::Serialize for NamedArgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.1.len() + 1))?;
+        seq.serialize_element(self.0)?;
+        for arg in self.1 {
+            seq.serialize_element(arg)?;
+        }
+        seq.end()
+    }
+}
+
 /// `41`: the server disconnects the client from the namespace.
 pub fn encode_disconnect(namespace: &str) -> String {
     let mut out = String::from("41");
@@ -326,5 +402,33 @@ mod tests {
         );
         assert_eq!(encode_ack("/", 4, &json!({"ok": 1})), r#"434[{"ok":1}]"#);
         assert_eq!(encode_disconnect("/"), "41");
+    }
+
+    #[test]
+    fn events_and_acks_carry_every_argument_and_their_attachment_count() {
+        let args = [json!(1), json!("2"), json!({"3": [true]})];
+        assert_eq!(
+            encode_event_args("/", None, "m", &args, 0),
+            r#"42["m",1,"2",{"3":[true]}]"#
+        );
+        assert_eq!(
+            encode_event_args(
+                "/custom",
+                Some(5),
+                "m",
+                &[json!({"_placeholder": true, "num": 0})],
+                1
+            ),
+            r#"451-/custom,5["m",{"_placeholder":true,"num":0}]"#
+        );
+        assert_eq!(
+            encode_ack_args("/", 456, &args, 0),
+            r#"43456[1,"2",{"3":[true]}]"#
+        );
+        assert_eq!(encode_ack_args("/", 789, &[], 2), "462-789[]");
+        let p = decode(r#"2["m",1,2]"#).unwrap();
+        assert_eq!(p.args(), &[json!(1), json!(2)]);
+        let p = decode("37[1,2]").unwrap();
+        assert_eq!(p.args(), &[json!(1), json!(2)]);
     }
 }
