@@ -55,10 +55,13 @@ pub enum BadInputKind {
     Protocol,
     /// An inbound message dropped by the per-connection rate limit.
     RateLimited,
+    /// A Socket.IO binary packet refused: more attachments than allowed, attachments
+    /// over the size bound, a bad placeholder, or a binary message out of sequence.
+    Binary,
 }
 
 impl BadInputKind {
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 9] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -67,6 +70,7 @@ impl BadInputKind {
         Self::HostArgument,
         Self::Protocol,
         Self::RateLimited,
+        Self::Binary,
     ];
 
     fn index(self) -> usize {
@@ -111,7 +115,7 @@ pub struct Metrics {
     pub ping_timeouts: Counter,
     /// Time from an emit to a transport taking its frame (oldest of each drained batch).
     pub delivery_latency: LatencyHistogram,
-    bad_inputs: [Counter; 8],
+    bad_inputs: [Counter; BadInputKind::ALL.len()],
 }
 
 impl Metrics {

@@ -203,16 +203,15 @@ fn malformed_packets_close_only_the_offending_session() {
         let mut other =
             SioWs::login(server.addr, "other", &token("u9", "user", None), "modules").await;
         let cases = [
-            "9",               // unknown Engine.IO type
-            "0{}",             // open packet from a client
-            "",                // empty packet
-            "4",               // empty Socket.IO packet
-            "49",              // unknown Socket.IO type
-            "44{}",            // CONNECT_ERROR from a client
-            r#"42{"a":1}"#,    // event that is not an array
-            r#"42["a""#,       // invalid JSON
-            r#"43["no-id"]"#,  // ack without id
-            r#"451-["a",{}]"#, // binary event: attachments are not supported
+            "9",              // unknown Engine.IO type
+            "0{}",            // open packet from a client
+            "",               // empty packet
+            "4",              // empty Socket.IO packet
+            "49",             // unknown Socket.IO type
+            "44{}",           // CONNECT_ERROR from a client
+            r#"42{"a":1}"#,   // event that is not an array
+            r#"42["a""#,      // invalid JSON
+            r#"43["no-id"]"#, // ack without id
         ];
         for (n, frame) in cases.into_iter().enumerate() {
             let before = server.hub.metrics().bad_inputs(BadInputKind::Protocol);
@@ -229,10 +228,55 @@ fn malformed_packets_close_only_the_offending_session() {
             other.sentinel(n as u64).await;
         }
 
-        let mut client =
-            SioWs::login(server.addr, "binary", &token("u1", "user", None), "modules").await;
-        client.ws.send_binary(vec![1, 2, 3]).await;
-        assert_eq!(client.closed().await, Some(1002));
+        // Binary packets, each closing only its own session; the first four are
+        // counted as `binary`, the last (a complete binary event) as `protocol`: the
+        // hub's events are JSON.
+        enum Frame {
+            Text(&'static str),
+            Binary,
+        }
+        use Frame::{Binary, Text};
+        let binary_cases: [(&[Frame], u16, BadInputKind); 5] = [
+            (&[Binary], 1002, BadInputKind::Binary), // nothing announced it
+            (
+                &[Text(r#"451-["a",{"_placeholder":true,"num":1}]"#)],
+                1002,
+                BadInputKind::Binary,
+            ), // a placeholder past the attachments
+            (&[Text(r#"4511-["a"]"#)], 1009, BadInputKind::Binary), // over max_attachments
+            (
+                &[
+                    Text(r#"451-["a",{"_placeholder":true,"num":0}]"#),
+                    Text(r#"42["a"]"#),
+                ],
+                1002,
+                BadInputKind::Binary,
+            ), // text while an attachment is due
+            (
+                &[Text(r#"451-["a",{"_placeholder":true,"num":0}]"#), Binary],
+                1002,
+                BadInputKind::Protocol,
+            ),
+        ];
+        for (n, (frames, code, kind)) in binary_cases.into_iter().enumerate() {
+            let before = server.hub.metrics().bad_inputs(kind);
+            let mut client =
+                SioWs::login(server.addr, "binary", &token("u1", "user", None), "modules").await;
+            for frame in frames {
+                match frame {
+                    Text(text) => client.ws.send_text(*text).await,
+                    Binary => client.ws.send_binary(vec![1, 2, 3]).await,
+                }
+            }
+            assert_eq!(client.closed().await, Some(code), "case {n}");
+            assert_eq!(
+                server.hub.metrics().bad_inputs(kind),
+                before + 1,
+                "case {n}"
+            );
+            send_sentinel(&server.hub, "u9", 100 + n as u64);
+            other.sentinel(100 + n as u64).await;
+        }
 
         // Over polling: a bad payload is refused with 400 and ends the session.
         let mut polling = SioPolling::login(

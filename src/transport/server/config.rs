@@ -9,6 +9,8 @@ use std::time::Duration;
 use super::HttpHandler;
 use super::http::Cors;
 use super::recovery::RecoveryConfig;
+use super::service::{EngineEndpoint, Namespaces};
+use crate::protocol::binary::BinaryLimits;
 
 /// Server settings. `ServerConfig::default()` suits a local server.
 #[derive(Clone)]
@@ -27,8 +29,15 @@ pub struct ServerConfig {
     /// Largest single message (websocket frame or polling packet), in bytes (default
     /// 64 KiB); larger closes that connection.
     pub max_message_bytes: usize,
-    /// A connection not authenticated within this time is closed (default 10 s).
+    /// A connection not authenticated within this time is closed (default 10 s). It
+    /// applies to sessions that carry the hub's namespace `/`.
     pub auth_deadline: Duration,
+    /// A Socket.IO session that joined no namespace within this time is closed
+    /// (Socket.IO's `connectTimeout`; default 45 s).
+    pub connect_timeout: Duration,
+    /// Most binary attachments one Socket.IO packet may announce (default 10); their
+    /// bytes together are bounded by `max_payload`. More closes that connection.
+    pub max_attachments: usize,
     /// Connections beyond this are refused: new handshakes get HTTP 503 (default 100,000).
     pub max_connections: usize,
     /// Inbound messages per connection: a token bucket of `burst` tokens refilled at
@@ -39,6 +48,11 @@ pub struct ServerConfig {
     pub cors: Cors,
     /// Path of the Engine.IO endpoint (default `/socket.io/`).
     pub socketio_path: String,
+    /// Socket.IO namespaces served by their own handlers beside (or, for `/`, instead
+    /// of) the hub's protocol (default none). See [`Namespaces`].
+    pub namespaces: Namespaces,
+    /// A raw Engine.IO endpoint at its own path (default none). See [`EngineEndpoint`].
+    pub engine_io: Option<EngineEndpoint>,
     /// Path of the native JSON protocol (default `/ws`).
     pub native_path: String,
     /// How long `shutdown()` waits for queues to flush (default 5 s).
@@ -86,6 +100,8 @@ impl Default for ServerConfig {
             max_payload: 1_000_000,
             max_message_bytes: 64 * 1024,
             auth_deadline: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(45),
+            max_attachments: 10,
             max_connections: 100_000,
             rate_limit: RateLimit {
                 burst: 100,
@@ -93,6 +109,8 @@ impl Default for ServerConfig {
             },
             cors: Cors::SameOrigin,
             socketio_path: "/socket.io/".into(),
+            namespaces: Namespaces::new(),
+            engine_io: None,
             native_path: "/ws".into(),
             shutdown_deadline: Duration::from_secs(5),
             write_coalesce: Duration::from_millis(2),
@@ -101,6 +119,16 @@ impl Default for ServerConfig {
             metrics_token: None,
             http_handler: None,
             recovery: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The bounds of one binary packet: `max_attachments`, and `max_payload` bytes.
+    pub(crate) fn binary_limits(&self) -> BinaryLimits {
+        BinaryLimits {
+            max_attachments: self.max_attachments,
+            max_bytes: self.max_payload,
         }
     }
 }

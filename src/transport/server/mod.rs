@@ -25,6 +25,7 @@
 //! This module must not decide routing or state: it only moves frames.
 
 pub mod api;
+mod custom;
 mod engine;
 mod http;
 mod metrics_endpoint;
@@ -33,6 +34,7 @@ mod native_ws;
 mod rate_limit;
 mod readiness;
 mod recovery;
+mod service;
 mod session;
 
 mod config;
@@ -44,6 +46,10 @@ pub use host_http::{HttpHandler, HttpRequest, HttpResponse};
 pub use http::Cors;
 pub use listen::{ServeError, ServerHandle};
 pub use recovery::RecoveryConfig;
+pub use service::{
+    Ack, ConnectRefusal, EngineEndpoint, EngineMessage, EngineService, EngineSocket, Gone,
+    Namespace, NamespaceSocket, Namespaces, Payload,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,7 +90,14 @@ async fn route(
     let path = request.uri().path();
     let socketio = shared.config.socketio_path.trim_end_matches('/');
     if path == socketio || path.strip_prefix(socketio) == Some("/") {
-        return engine::handle(shared, request, remote).await;
+        return engine::handle(shared, request, remote, session::Service::SocketIo).await;
+    }
+    if let Some(endpoint) = &shared.config.engine_io {
+        let engine_path = endpoint.path.trim_end_matches('/');
+        if path == engine_path || path.strip_prefix(engine_path) == Some("/") {
+            let service = session::Service::Engine(std::sync::Arc::clone(&endpoint.service));
+            return engine::handle(shared, request, remote, service).await;
+        }
     }
     if path == shared.config.native_path {
         if *shared.shutdown.borrow() {

@@ -1,23 +1,34 @@
-//! The Socket.IO v5 layer of an Engine.IO session: the default namespace (CONNECT
-//! with its `auth`, and connection-state recovery's `{pid, offset}`), events and acks.
-//! Other namespaces are refused with CONNECT_ERROR. This module must not touch the
-//! Engine.IO transport (`engine/`) nor decide who receives what (the hub does).
+//! The Socket.IO v5 layer of an Engine.IO session: binary packets reassembled with
+//! their attachments (bounded, see [`crate::protocol::binary`]), each complete packet
+//! dispatched to its namespace, and the hub's namespace `/` (CONNECT with its `auth`,
+//! connection-state recovery's `{pid, offset}`, events and acks). Registered
+//! namespaces are `custom.rs`'s; others are refused with CONNECT_ERROR. This module
+//! must not touch the Engine.IO transport (`engine/`) nor decide who receives what
+//! (the hub does).
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::metrics::BadInputKind;
 use crate::protocol::WireFormat;
-use crate::protocol::socketio::{self, Kind};
+use crate::protocol::binary::{BinaryError, Reassembly};
+use crate::protocol::socketio::{self, Kind, Packet};
 
 use super::Shared;
+use super::custom;
 use super::engine;
 use super::recovery::{Attachment, Refusal};
 use super::session::{Ending, Session};
 
-/// The Socket.IO layer: the default namespace, events and acks.
+/// The Socket.IO layer: decodes a packet; a binary one waits for its attachments
+/// (see [`on_binary`]), any other is dispatched now.
 pub(crate) fn on_socketio(shared: &Shared, session: &Session, text: &str) {
+    if session.state.lock().partial.is_some() {
+        refuse_binary(shared, session, &BinaryError::OutOfSequence);
+        return;
+    }
     let packet = match socketio::decode(text) {
         Ok(packet) => packet,
         Err(error) => {
@@ -27,7 +38,61 @@ pub(crate) fn on_socketio(shared: &Shared, session: &Session, text: &str) {
             return;
         }
     };
-    if packet.namespace != "/" {
+    if packet.attachments > 0 {
+        match Reassembly::start(packet, shared.config.binary_limits()) {
+            Ok(partial) => session.state.lock().partial = Some(partial),
+            Err(error) => refuse_binary(shared, session, &error),
+        }
+        return;
+    }
+    dispatch(shared, session, packet, Vec::new());
+}
+
+/// A binary message: the next attachment of the packet waiting for it, which is
+/// dispatched once complete. One that nothing waits for closes the session.
+pub(crate) fn on_binary(shared: &Shared, session: &Session, data: Bytes) {
+    let mut state = session.state.lock();
+    let Some(partial) = state.partial.as_mut() else {
+        drop(state);
+        refuse_binary(shared, session, &BinaryError::OutOfSequence);
+        return;
+    };
+    match partial.push(data) {
+        Ok(false) => {}
+        Ok(true) => {
+            let complete = state.partial.take();
+            drop(state);
+            if let Some(complete) = complete {
+                let (packet, attachments) = complete.finish();
+                dispatch(shared, session, packet, attachments);
+            }
+        }
+        Err(error) => {
+            state.partial = None;
+            drop(state);
+            refuse_binary(shared, session, &error);
+        }
+    }
+}
+
+/// Counts a refused binary packet and closes the session.
+fn refuse_binary(shared: &Shared, session: &Session, error: &BinaryError) {
+    tracing::debug!(sid = %session.sid, %error, "bad Socket.IO binary packet");
+    shared.hub.count_bad_input(BadInputKind::Binary);
+    session.end(match error {
+        BinaryError::TooLarge { .. } | BinaryError::TooManyAttachments { .. } => Ending::TooLarge,
+        _ => Ending::ProtocolError,
+    });
+}
+
+/// A complete packet to its namespace: a registered handler's, the hub's `/`, or a
+/// CONNECT_ERROR for an unknown one.
+fn dispatch(shared: &Shared, session: &Session, packet: Packet, attachments: Vec<Bytes>) {
+    if let Some(handler) = shared.config.namespaces.get(&packet.namespace) {
+        custom::on_packet(shared, session, handler, packet, attachments);
+        return;
+    }
+    if packet.namespace != "/" || !session.carries_hub {
         if packet.kind == Kind::Connect {
             session.send_control(socketio::encode_connect_error(
                 &packet.namespace,
@@ -37,6 +102,12 @@ pub(crate) fn on_socketio(shared: &Shared, session: &Session, text: &str) {
         }
         return;
     }
+    on_hub_packet(shared, session, &packet);
+}
+
+/// A packet for the hub's namespace `/`: CONNECT, the seed's events with their acks,
+/// DISCONNECT. Binary events are refused (the hub's events are JSON).
+fn on_hub_packet(shared: &Shared, session: &Session, packet: &Packet) {
     let connected = session.state.lock().namespace_connected;
     match packet.kind {
         Kind::Connect if !connected => connect(shared, session, packet.data.as_ref()),

@@ -7,6 +7,12 @@
 //! `Notify`; the writer takes both (control first) under short locks and writes after
 //! releasing them.
 //!
+//! A session serves one [`Service`]: Socket.IO (the hub's namespace `/` unless a handler
+//! replaces it, and the registered [`Namespace`](super::Namespace)s, whose memberships
+//! and a binary packet awaiting its attachments live in [`SessionState`]) or a raw
+//! Engine.IO endpoint. Frames are text or binary ([`Frame`]); a packet and its binary
+//! attachments are queued under one lock so nothing comes between them.
+//!
 //! The hub connection is held through an [`Attachment`] that a lost transport may park
 //! and a reconnecting client's session may take over (connection-state recovery, see
 //! `recovery.rs`): once a session gave its attachment away it never drains it again.
@@ -17,15 +23,45 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::outbound::CloseReason;
 use crate::protocol::WireFormat;
+use crate::protocol::binary::Reassembly;
 
 use super::Shared;
 use super::recovery::Attachment;
+use super::service::{EngineService, NamespaceSocket};
+
+/// One outbound Engine.IO frame: a text packet, or a binary message.
+#[derive(Debug, Clone)]
+pub(crate) enum Frame {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+}
+
+/// What a session serves.
+#[derive(Clone)]
+pub(crate) enum Service {
+    /// Socket.IO: the hub's namespace and the registered ones.
+    SocketIo,
+    /// A raw Engine.IO endpoint.
+    Engine(Arc<dyn EngineService>),
+}
+
+impl Service {
+    /// Whether both are the same endpoint.
+    pub(crate) fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::SocketIo, Self::SocketIo) => true,
+            (Self::Engine(a), Self::Engine(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
 
 /// Which transport currently carries the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +74,11 @@ pub(crate) enum Carrier {
 /// Why the transport closed a session itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
-    /// The client closed it or went away.
+    /// The client went away (or a newer transport of it took over).
     ClientGone,
+    /// The client sent an Engine.IO close (`1`): a pending poll is answered with a
+    /// noop, as the reference server does.
+    ClientClosed,
     /// No pong within the ping timeout.
     PingTimeout,
     /// Not authenticated within the deadline.
@@ -50,6 +89,10 @@ pub(crate) enum Ending {
     TooLarge,
     /// Kept sending past the rate limit.
     RateLimited,
+    /// Joined no namespace within the connect timeout.
+    ConnectTimeout,
+    /// The server's code closed it on purpose.
+    Closed,
 }
 
 pub(crate) struct SessionState {
@@ -57,20 +100,33 @@ pub(crate) struct SessionState {
     pub(crate) polling_get: bool,
     pub(crate) namespace_connected: bool,
     pub(crate) ending: Option<Ending>,
+    /// When the pong to the last ping is due (`None` once it came): past it the session
+    /// is dead even if its timer has not run yet.
+    pub(crate) pong_due: Option<Instant>,
+    /// The registered namespaces this client joined, by name.
+    pub(crate) joined: HashMap<String, NamespaceSocket>,
+    /// A binary packet waiting for its attachments.
+    pub(crate) partial: Option<Reassembly>,
     tokens: f64,
     refilled: Instant,
     dropped_in_a_row: u32,
 }
 
 pub(crate) struct Session {
+    /// This session, for the handles given to namespace and engine handlers.
+    pub(crate) weak: std::sync::Weak<Session>,
     pub(crate) sid: String,
     pub(crate) socket_sid: String,
     /// This session's transport serial: which attachment it may still drain.
     pub(crate) serial: u64,
-    /// The hub connection; `None` once parked or ended.
+    /// What this session serves.
+    pub(crate) service: Service,
+    /// Whether it carries a hub connection (Socket.IO with the hub's `/`).
+    pub(crate) carries_hub: bool,
+    /// The hub connection; `None` once parked or ended, or when it carries none.
     attachment: Mutex<Option<Arc<Attachment>>>,
     pub(crate) notify: Arc<Notify>,
-    control: Mutex<VecDeque<Utf8Bytes>>,
+    control: Mutex<VecDeque<Frame>>,
     pub(crate) state: Mutex<SessionState>,
     pub(crate) pong: AtomicBool,
     /// Woken when a pong arrives, so the next ping is scheduled one interval after it.
@@ -90,16 +146,23 @@ impl Session {
         shared: &Shared,
         context: crate::auth::HandshakeContext,
         carrier: Carrier,
+        service: Service,
     ) -> Arc<Self> {
         let notify = Arc::new(Notify::new());
         let serial = super::recovery::next_carrier();
-        let attachment = Attachment::new(shared, context, WireFormat::SocketIo, serial, &notify);
+        let carries_hub =
+            matches!(service, Service::SocketIo) && shared.config.namespaces.hub_serves_root();
+        let attachment = carries_hub
+            .then(|| Attachment::new(shared, context, WireFormat::SocketIo, serial, &notify));
         let burst = f64::from(shared.config.rate_limit.burst);
-        Arc::new(Self {
+        Arc::new_cyclic(|weak| Self {
+            weak: weak.clone(),
             sid: random_id(),
             socket_sid: random_id(),
             serial,
-            attachment: Mutex::new(Some(attachment)),
+            service,
+            carries_hub,
+            attachment: Mutex::new(attachment),
             notify,
             control: Mutex::new(VecDeque::new()),
             state: Mutex::new(SessionState {
@@ -107,6 +170,9 @@ impl Session {
                 polling_get: false,
                 namespace_connected: false,
                 ending: None,
+                pong_due: None,
+                joined: HashMap::new(),
+                partial: None,
                 tokens: burst,
                 refilled: Instant::now(),
                 dropped_in_a_row: 0,
@@ -143,8 +209,41 @@ impl Session {
 
     /// Queues a packet for this session only.
     pub(crate) fn send_control(&self, packet: impl Into<Utf8Bytes>) {
-        self.control.lock().push_back(packet.into());
+        self.control.lock().push_back(Frame::Text(packet.into()));
         self.notify.notify_one();
+    }
+
+    /// Queues a binary message for this session only.
+    pub(crate) fn send_binary(&self, data: Bytes) {
+        self.control.lock().push_back(Frame::Binary(data));
+        self.notify.notify_one();
+    }
+
+    /// Queues a Socket.IO packet (its Engine.IO text) and its binary attachments, with
+    /// nothing between them.
+    pub(crate) fn send_packet(&self, text: String, attachments: &[Bytes]) {
+        let mut control = self.control.lock();
+        control.push_back(Frame::Text(text.into()));
+        control.extend(attachments.iter().cloned().map(Frame::Binary));
+        drop(control);
+        self.notify.notify_one();
+    }
+
+    /// Whether the client joined any namespace (the hub's or a registered one).
+    pub(crate) fn joined_any(&self) -> bool {
+        let state = self.state.lock();
+        state.namespace_connected || !state.joined.is_empty()
+    }
+
+    /// The server shuts down: the hub connection closes after its queue, a session
+    /// without one ends now.
+    pub(crate) fn shut_down(&self) {
+        match self.attachment() {
+            Some(attachment) => {
+                attachment.connection.queue().close(CloseReason::Shutdown);
+            }
+            None => self.end(Ending::Closed),
+        }
     }
 
     /// Asks the transport to close the session.
@@ -161,11 +260,22 @@ impl Session {
         self.state.lock().ending
     }
 
+    /// Whether the pong to the last ping is overdue at `now`.
+    pub(crate) fn pong_overdue(&self, now: Instant) -> bool {
+        self.state.lock().pong_due.is_some_and(|due| now >= due)
+    }
+
     /// Takes everything to send, appending it to `frames`: control packets first, then
     /// hub frames. The writer keeps `frames` across wake-ups, so once it has grown to
     /// the largest batch a drain allocates nothing.
-    pub(crate) fn take_pending(&self, frames: &mut Vec<Utf8Bytes>) -> Pending {
+    pub(crate) fn take_pending(&self, frames: &mut Vec<Frame>) -> Pending {
         frames.extend(self.control.lock().drain(..));
+        if !self.carries_hub {
+            return Pending {
+                hub_closed: None,
+                ending: self.ending(),
+            };
+        }
         let Some(attachment) = self.attachment() else {
             // Parked or ended: the frames belong to whoever takes the connection over.
             return Pending {
@@ -189,7 +299,9 @@ impl Session {
                 frame.record_delivery();
                 oldest = false;
             }
-            frames.push(frame.encoded_text(WireFormat::SocketIo).clone());
+            frames.push(Frame::Text(
+                frame.encoded_text(WireFormat::SocketIo).clone(),
+            ));
         });
         let Some(hub_closed) = drained else {
             // Taken over by the client's newer transport.
@@ -258,9 +370,7 @@ impl Sessions {
     pub(crate) fn close_all(&self, _shared: &Shared) {
         let sessions: Vec<_> = self.map.lock().values().cloned().collect();
         for session in sessions {
-            if let Some(attachment) = session.attachment() {
-                attachment.connection.queue().close(CloseReason::Shutdown);
-            }
+            session.shut_down();
         }
     }
 }

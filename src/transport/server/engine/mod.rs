@@ -13,9 +13,10 @@
 //! Errors follow the protocol: HTTP 400 with `{"code","message"}` (0 unknown transport,
 //! 1 unknown session id, 2 bad handshake method, 3 bad request, 5 unsupported protocol
 //! version), 503 when `max_connections` is reached, 413 for a body over `maxPayload`.
-//! The Socket.IO layer on top is `namespace.rs`. This module must not decide who
-//! The Socket.IO layer on top is `namespace.rs`. This module must not decide who
-//! receives what: the hub does.
+//! The same code serves the Socket.IO path (the Socket.IO layer on top is
+//! `namespace.rs`) and a raw Engine.IO endpoint ([`super::EngineEndpoint`], whose text
+//! and binary messages go to its handler); a session is only found at the endpoint
+//! that opened it. This module must not decide who receives what: the hub does.
 //!
 //! This file routes a request and owns a session's slot (open, release, park);
 //! `polling.rs` serves long polls and posts, `websocket.rs` the websocket carrier and
@@ -29,6 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -37,9 +39,11 @@ use crate::metrics::BadInputKind;
 use crate::protocol::engineio::{self, Handshake, Packet};
 
 use super::Shared;
+use super::custom;
 use super::http::{self, Body};
 use super::namespace;
-use super::session::{Carrier, Ending, Session};
+use super::service::{EngineMessage, EngineSocket};
+use super::session::{Carrier, Ending, Service, Session};
 
 /// Transports offered for upgrade in the handshake.
 const UPGRADES: &[&str] = &["websocket"];
@@ -48,6 +52,7 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     remote: SocketAddr,
+    service: Service,
 ) -> Response<Body> {
     let origin = request.headers().get(header::ORIGIN).cloned();
     if request.method() == Method::OPTIONS {
@@ -65,7 +70,7 @@ pub(crate) async fn handle(
         return response;
     }
     let query = http::query_pairs(&request);
-    let mut response = route(&shared, request, remote, query).await;
+    let mut response = route(&shared, request, remote, query, service).await;
     shared.config.cors.apply(origin.as_ref(), &mut response);
     response
 }
@@ -75,6 +80,7 @@ async fn route(
     request: Request<Incoming>,
     remote: SocketAddr,
     query: Vec<(String, String)>,
+    service: Service,
 ) -> Response<Body> {
     if http::query_param(&query, "EIO") != Some("4") {
         return http::json_error(StatusCode::BAD_REQUEST, 5, "Unsupported protocol version");
@@ -89,9 +95,9 @@ async fn route(
         return http::json_error(StatusCode::SERVICE_UNAVAILABLE, 3, "Server shutting down");
     }
     match (transport.as_str(), sid) {
-        ("polling", None) => polling::handshake(shared, &request, remote, query),
+        ("polling", None) => polling::handshake(shared, &request, remote, query, service),
         ("polling", Some(sid)) => {
-            let Some(session) = shared.sessions.get(&sid) else {
+            let Some(session) = find(shared, &sid, &service) else {
                 return http::json_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown");
             };
             match *request.method() {
@@ -100,9 +106,26 @@ async fn route(
                 _ => http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request"),
             }
         }
-        ("websocket", sid) => websocket::accept(shared, request, remote, query, sid),
+        ("websocket", sid) => websocket::accept(shared, request, remote, query, sid, service),
         _ => http::json_error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
     }
+}
+
+/// The live session `sid`, if it was opened at this endpoint. A session whose pong is
+/// overdue is ended here (its timer may not have run yet): it is as dead as the
+/// protocol says, whatever the timer's scheduling.
+fn find(shared: &Shared, sid: &str, service: &Service) -> Option<Arc<Session>> {
+    let session = shared
+        .sessions
+        .get(sid)
+        .filter(|session| session.service.same(service))?;
+    if session.pong_overdue(std::time::Instant::now()) {
+        shared.hub.count_ping_timeout();
+        session.end(Ending::PingTimeout);
+        release_if_polling(shared, &session);
+        return None;
+    }
+    Some(session)
 }
 
 /// The answer when `max_connections` is reached.
@@ -131,6 +154,7 @@ fn open_session(
     remote: SocketAddr,
     query: Vec<(String, String)>,
     carrier: Carrier,
+    service: Service,
 ) -> Option<Arc<Session>> {
     let previous = shared.active.fetch_add(1, Ordering::SeqCst);
     if previous >= shared.config.max_connections {
@@ -139,16 +163,27 @@ fn open_session(
         return None;
     }
     let context = http::handshake_context(request, remote, query);
-    let session = Session::new(shared, context, carrier);
+    let session = Session::new(shared, context, carrier, service);
     shared.sessions.insert(&session);
     tokio::spawn(timers::heartbeat(
         Arc::clone(shared),
         Arc::downgrade(&session),
     ));
-    tokio::spawn(timers::auth_deadline(
-        Arc::clone(shared),
-        Arc::downgrade(&session),
-    ));
+    match &session.service {
+        Service::SocketIo => {
+            tokio::spawn(timers::connect_deadline(
+                Arc::clone(shared),
+                Arc::downgrade(&session),
+            ));
+            if session.carries_hub {
+                tokio::spawn(timers::auth_deadline(
+                    Arc::clone(shared),
+                    Arc::downgrade(&session),
+                ));
+            }
+        }
+        Service::Engine(handler) => handler.on_open(&EngineSocket::new(&session)),
+    }
     Some(session)
 }
 
@@ -174,11 +209,16 @@ pub(super) fn release(shared: &Shared, session: &Session) {
             state.namespace_connected
                 && matches!(
                     state.ending,
-                    None | Some(Ending::ClientGone | Ending::PingTimeout)
+                    None | Some(Ending::ClientGone | Ending::ClientClosed | Ending::PingTimeout)
                 )
         };
         if lost && let Some(attachment) = session.take_attachment() {
             shared.parked.park(shared, attachment);
+        }
+        session.state.lock().partial = None;
+        match &session.service {
+            Service::SocketIo => custom::leave_all(session),
+            Service::Engine(handler) => handler.on_close(&EngineSocket::new(session)),
         }
         // Last, so a connection count of zero means every decision to park was made.
         shared.active.fetch_sub(1, Ordering::SeqCst);
@@ -189,6 +229,7 @@ pub(super) fn release(shared: &Shared, session: &Session) {
 fn on_packet(shared: &Shared, session: &Session, packet: Packet<'_>) -> bool {
     match packet {
         Packet::Pong(_) => {
+            session.state.lock().pong_due = None;
             session.pong.store(true, Ordering::SeqCst);
             session.pong_notify.notify_one();
         }
@@ -199,13 +240,38 @@ fn on_packet(shared: &Shared, session: &Session, packet: Packet<'_>) -> bool {
                 session.end(Ending::TooLarge);
                 return false;
             }
-            namespace::on_socketio(shared, session, text);
+            match &session.service {
+                Service::SocketIo => namespace::on_socketio(shared, session, text),
+                Service::Engine(handler) => {
+                    if session.admit(shared) {
+                        let message = EngineMessage::Text(text.to_owned());
+                        handler.on_message(&EngineSocket::new(session), message);
+                    }
+                }
+            }
         }
-        Packet::Close => session.end(Ending::ClientGone),
+        Packet::Close => session.end(Ending::ClientClosed),
         Packet::Upgrade | Packet::Noop => {}
-        Packet::Binary(_) => {
-            shared.hub.count_bad_input(BadInputKind::Protocol);
-            session.end(Ending::ProtocolError);
+        Packet::Binary(data) => return on_binary(shared, session, Bytes::from(data)),
+    }
+    session.ending().is_none()
+}
+
+/// Handles one binary message (a websocket binary frame or a polling `b` packet);
+/// `false` once the session is ending.
+fn on_binary(shared: &Shared, session: &Session, data: Bytes) -> bool {
+    if data.len() > shared.config.max_message_bytes {
+        shared.hub.count_bad_input(BadInputKind::TooLarge);
+        session.end(Ending::TooLarge);
+        return false;
+    }
+    match &session.service {
+        // Attachments are not rate-limited on their own: their packet was.
+        Service::SocketIo => namespace::on_binary(shared, session, data),
+        Service::Engine(handler) => {
+            if session.admit(shared) {
+                handler.on_message(&EngineSocket::new(session), EngineMessage::Binary(data));
+            }
         }
     }
     session.ending().is_none()

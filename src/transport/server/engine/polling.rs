@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::metrics::BadInputKind;
 use crate::outbound::CloseReason;
@@ -18,7 +17,7 @@ use crate::protocol::engineio;
 
 use super::super::Shared;
 use super::super::http::{self, Body};
-use super::super::session::{Carrier, Ending, Pending, Session};
+use super::super::session::{Carrier, Ending, Frame, Pending, Service, Session};
 use super::{
     on_packet, open_packet, open_session, release, release_if_polling, too_many_connections,
 };
@@ -29,11 +28,13 @@ pub(super) fn handshake(
     request: &Request<Incoming>,
     remote: SocketAddr,
     query: Vec<(String, String)>,
+    service: Service,
 ) -> Response<Body> {
     if request.method() != Method::GET {
         return http::json_error(StatusCode::BAD_REQUEST, 2, "Bad handshake method");
     }
-    let Some(session) = open_session(shared, request, remote, query, Carrier::Polling) else {
+    let Some(session) = open_session(shared, request, remote, query, Carrier::Polling, service)
+    else {
         return too_many_connections();
     };
     http::respond(
@@ -61,6 +62,11 @@ pub(super) async fn poll(shared: &Arc<Shared>, session: &Arc<Session>) -> Respon
     let mut shutdown = shared.shutdown.clone();
     let mut frames = Vec::new();
     let body = loop {
+        if session.state.lock().carrier != Carrier::Polling {
+            // An upgrade is under way (or done): the poll ends with a noop and leaves
+            // every queued frame to the websocket.
+            break String::from("6");
+        }
         let pending = session.take_pending(&mut frames);
         if let Some(packets) = polling_packets(shared, session, &frames, pending) {
             break packets;
@@ -78,7 +84,7 @@ pub(super) async fn poll(shared: &Arc<Shared>, session: &Arc<Session>) -> Respon
 fn polling_packets(
     shared: &Shared,
     session: &Session,
-    frames: &[Utf8Bytes],
+    frames: &[Frame],
     pending: Pending,
 ) -> Option<String> {
     let closing = closing_packets(session, &pending);
@@ -90,7 +96,10 @@ fn polling_packets(
         if !body.is_empty() {
             body.push(engineio::SEPARATOR);
         }
-        body.push_str(frame.as_str());
+        match frame {
+            Frame::Text(text) => body.push_str(text.as_str()),
+            Frame::Binary(data) => body.push_str(&engineio::encode_binary_for_polling(data)),
+        }
     }
     if let Some(tail) = closing {
         // The official client hands a payload's packets to its Socket.IO layer a tick
@@ -105,6 +114,12 @@ fn polling_packets(
                     body.push(engineio::SEPARATOR);
                 }
                 body.push_str(packet);
+            }
+            release(shared, session);
+        } else if tail == ["6"] {
+            // The client closed: the poll it left pending ends with a noop.
+            if body.is_empty() {
+                body.push('6');
             }
             release(shared, session);
         } else if body.is_empty() {
@@ -127,7 +142,10 @@ pub(super) fn closing_packets(session: &Session, pending: &Pending) -> Option<Ve
             _ => vec!["1"],
         });
     }
-    pending.ending.map(|_| vec!["1"])
+    pending.ending.map(|ending| match ending {
+        Ending::ClientClosed => vec!["6"],
+        _ => vec!["1"],
+    })
 }
 
 /// A client's payload of packets: handles each until the session ends.
@@ -147,6 +165,7 @@ pub(super) async fn post(
     let Ok(text) = std::str::from_utf8(&bytes) else {
         shared.hub.count_bad_input(BadInputKind::InvalidUtf8);
         session.end(Ending::ProtocolError);
+        release_if_polling(shared, session);
         return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
     };
     let packets = match engineio::decode_payload(text) {
@@ -155,6 +174,8 @@ pub(super) async fn post(
             tracing::debug!(sid = %session.sid, %error, "bad polling payload");
             shared.hub.count_bad_input(BadInputKind::Protocol);
             session.end(Ending::ProtocolError);
+            // Closed at once (as the protocol says): a later request finds it unknown.
+            release_if_polling(shared, session);
             return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
         }
     };

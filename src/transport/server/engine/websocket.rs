@@ -28,9 +28,9 @@ use crate::protocol::engineio;
 use super::super::Shared;
 use super::super::http::{self, Body};
 use super::super::readiness::ReadReadiness;
-use super::super::session::{Carrier, Ending, Pending, Session};
+use super::super::session::{Carrier, Ending, Frame, Pending, Service, Session};
 use super::polling::closing_packets;
-use super::{on_packet, open_packet, open_session, release, too_many_connections};
+use super::{find, on_binary, on_packet, open_packet, open_session, release, too_many_connections};
 
 /// A served websocket.
 type Socket = WebSocketStream<TokioIo<Upgraded>>;
@@ -43,20 +43,24 @@ pub(super) fn accept(
     remote: SocketAddr,
     query: Vec<(String, String)>,
     sid: Option<String>,
+    service: Service,
 ) -> Response<Body> {
     if !http::is_websocket_upgrade(&request) {
         return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
     }
     let existing = match &sid {
-        Some(sid) => match shared.sessions.get(sid) {
+        Some(sid) => match find(shared, sid, &service) {
             Some(session) if session.state.lock().carrier == Carrier::Polling => Some(session),
-            _ => return http::json_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
+            // Already upgraded (or upgrading): as the reference server, the second
+            // websocket is accepted and closed at once; the session is untouched.
+            Some(_) => return refuse_second_websocket(shared, request),
+            None => return http::json_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
         },
         None => None,
     };
     let new_session = match existing {
         Some(_) => None,
-        None => match open_session(shared, &request, remote, query, Carrier::WebSocket) {
+        None => match open_session(shared, &request, remote, query, Carrier::WebSocket, service) {
             Some(session) => Some(session),
             None => return too_many_connections(),
         },
@@ -89,6 +93,25 @@ pub(super) fn accept(
     response
 }
 
+/// Accepts a websocket for a session that already has one, and closes it.
+fn refuse_second_websocket(shared: &Shared, mut request: Request<Incoming>) -> Response<Body> {
+    let Some((response, socket)) =
+        http::accept_websocket(&mut request, shared.config.max_message_bytes)
+    else {
+        return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad websocket handshake");
+    };
+    tokio::spawn(async move {
+        if let Some(mut ws) = socket.await {
+            let frame = CloseFrame {
+                code: CloseCode::Policy,
+                reason: "session already upgraded".into(),
+            };
+            let _ = ws.close(Some(frame)).await;
+        }
+    });
+    response
+}
+
 /// Completes a polling→websocket upgrade, then serves the session over the websocket.
 async fn upgrade(shared: Arc<Shared>, session: Arc<Session>, mut ws: Socket) {
     session.state.lock().carrier = Carrier::Upgrading;
@@ -104,8 +127,8 @@ async fn upgrade(shared: Arc<Shared>, session: Arc<Session>, mut ws: Socket) {
         {
             return false;
         }
-        // Releases the pending poll so the client can finish the switch.
-        session.send_control("6");
+        // Releases a pending poll (with a noop) so the client can finish the switch.
+        session.notify.notify_one();
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(text))) if text.as_str() == "5" => return true,
@@ -113,6 +136,11 @@ async fn upgrade(shared: Arc<Shared>, session: Arc<Session>, mut ws: Socket) {
                     if let Ok(packet) = engineio::decode_packet(text.as_str())
                         && !on_packet(&shared, &session, packet)
                     {
+                        return false;
+                    }
+                }
+                Some(Ok(Message::Binary(data))) => {
+                    if !on_binary(&shared, &session, data) {
                         return false;
                     }
                 }
@@ -160,7 +188,7 @@ async fn run_websocket(
     let (readiness, read_waker) = ReadReadiness::new();
     let window = shared.config.write_coalesce;
     let mut last_flush = Instant::now() - window;
-    let mut frames: Vec<Utf8Bytes> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = session.notify.notified() => {
@@ -176,9 +204,7 @@ async fn run_websocket(
             }
             _ = &mut shutdown_changed, if !shut_down => {
                 shut_down = true;
-                if let Some(attachment) = session.attachment() {
-                    attachment.connection.queue().close(CloseReason::Shutdown);
-                }
+                session.shut_down();
             }
         }
     };
@@ -196,19 +222,23 @@ async fn run_websocket(
 async fn write_pending(
     session: &Session,
     ws: &mut Socket,
-    frames: &mut Vec<Utf8Bytes>,
+    frames: &mut Vec<Frame>,
 ) -> ControlFlow<Option<CloseFrame>> {
     let pending = session.take_pending(frames);
     let closing = closing_packets(session, &pending);
     let mut failed = false;
     for frame in frames.drain(..) {
-        if ws.feed(Message::Text(frame)).await.is_err() {
+        let message = match frame {
+            Frame::Text(text) => Message::Text(text),
+            Frame::Binary(data) => Message::Binary(data),
+        };
+        if ws.feed(message).await.is_err() {
             failed = true;
             break;
         }
     }
     if let Some(tail) = &closing {
-        for packet in tail.iter().filter(|p| **p != "1") {
+        for packet in tail.iter().filter(|p| !matches!(**p, "1" | "6")) {
             if ws
                 .feed(Message::Text(Utf8Bytes::from_static(packet)))
                 .await
@@ -236,7 +266,9 @@ fn close_code(pending: &Pending) -> CloseCode {
         (Some(CloseReason::Shutdown), _) => CloseCode::Away,
         (_, Some(Ending::TooLarge)) => CloseCode::Size,
         (_, Some(Ending::ProtocolError)) => CloseCode::Protocol,
-        (_, Some(Ending::AuthTimeout | Ending::RateLimited)) => CloseCode::Policy,
+        (_, Some(Ending::AuthTimeout | Ending::RateLimited | Ending::ConnectTimeout)) => {
+            CloseCode::Policy
+        }
         _ => CloseCode::Normal,
     }
 }
@@ -259,9 +291,8 @@ fn on_message(
                 session.end(Ending::ProtocolError);
             }
         },
-        Some(Ok(Message::Binary(_))) => {
-            shared.hub.count_bad_input(BadInputKind::Protocol);
-            session.end(Ending::ProtocolError);
+        Some(Ok(Message::Binary(data))) => {
+            on_binary(shared, session, data);
         }
         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
         Some(Ok(Message::Close(_))) | None => return ControlFlow::Break(None),
