@@ -7,6 +7,7 @@ mod support;
 
 mod metrics_endpoint;
 mod monitor;
+mod namespaces;
 mod recovery;
 mod server_limits;
 mod server_native;
