@@ -215,3 +215,101 @@ pub fn socketio_packet(data: &[u8]) {
         }
     }
 }
+
+/// Socket.IO binary reassembly: the input is a packet (up to the first `\n`) followed by
+/// attachments (each a length byte and that many bytes). Never panics, and:
+///
+/// - bounds: a packet announcing more than 4 attachments is refused; attachments adding
+///   up to more than 64 bytes are refused at the one that crosses the bound, and never
+///   after it;
+/// - sequencing: an accepted packet completes after exactly its announced attachments,
+///   and one more is refused as out of sequence;
+/// - placeholders: an accepted packet's every placeholder resolves to an attachment
+///   that arrived;
+/// - round trip: the completed packet re-encoded (server form, same namespace, id and
+///   attachment count) decodes to the same packet.
+pub fn socketio_binary(data: &[u8]) {
+    use crate::protocol::binary::{BinaryError, BinaryLimits, Reassembly, placeholder_index};
+    const LIMITS: BinaryLimits = BinaryLimits {
+        max_attachments: 4,
+        max_bytes: 64,
+    };
+    let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
+    let Ok(text) = std::str::from_utf8(&data[..split]) else {
+        return;
+    };
+    let Ok(packet) = socketio::decode(text) else {
+        return;
+    };
+    let announced = packet.attachments;
+    let mut partial = match Reassembly::start(packet.clone(), LIMITS) {
+        Ok(partial) => partial,
+        Err(BinaryError::TooManyAttachments { .. }) => {
+            assert!(announced > LIMITS.max_attachments);
+            return;
+        }
+        Err(_) => return,
+    };
+    assert!(
+        announced <= LIMITS.max_attachments,
+        "the attachment bound holds"
+    );
+    let mut rest = data.get(split + 1..).unwrap_or(&[]);
+    let mut total = 0usize;
+    let mut pushed = 0usize;
+    while let Some((&len, tail)) = rest.split_first() {
+        let chunk = &tail[..usize::from(len).min(tail.len())];
+        rest = &tail[chunk.len()..];
+        let complete_before = partial.is_complete();
+        match partial.push(bytes::Bytes::copy_from_slice(chunk)) {
+            Ok(done) => {
+                total += chunk.len();
+                pushed += 1;
+                assert!(total <= LIMITS.max_bytes, "the byte bound holds");
+                assert_eq!(done, pushed == announced);
+            }
+            Err(BinaryError::OutOfSequence) => {
+                assert!(complete_before, "only a complete packet refuses more");
+                break;
+            }
+            Err(BinaryError::TooLarge { .. }) => {
+                assert!(total + chunk.len() > LIMITS.max_bytes);
+                return;
+            }
+            Err(other) => panic!("unexpected refusal while collecting: {other}"),
+        }
+    }
+    if !partial.is_complete() {
+        return;
+    }
+    let (packet, attachments) = partial.finish();
+    assert_eq!(attachments.len(), announced);
+    fn each_placeholder(value: &Value, count: usize) {
+        match value {
+            Value::Object(o) if o.get("_placeholder") == Some(&Value::Bool(true)) => {
+                let index = placeholder_index(value).expect("an accepted placeholder");
+                assert!(index < count, "placeholder {index} of {count}");
+            }
+            Value::Object(o) => o.values().for_each(|v| each_placeholder(v, count)),
+            Value::Array(a) => a.iter().for_each(|v| each_placeholder(v, count)),
+            _ => {}
+        }
+    }
+    if let Some(data) = &packet.data {
+        each_placeholder(data, attachments.len());
+    }
+    let encoded = match (packet.kind, packet.event(), packet.ack_id) {
+        (socketio::Kind::BinaryEvent | socketio::Kind::Event, Some((name, _)), id) => {
+            socketio::encode_event_args(&packet.namespace, id, name, packet.args(), announced)
+        }
+        (socketio::Kind::BinaryAck | socketio::Kind::Ack, _, Some(id)) => {
+            socketio::encode_ack_args(&packet.namespace, id, packet.args(), announced)
+        }
+        _ => return,
+    };
+    let again = socketio::decode(&encoded[1..]).expect("our encoding decodes");
+    assert_eq!(again.namespace, packet.namespace);
+    assert_eq!(again.ack_id, packet.ack_id);
+    assert_eq!(again.attachments, packet.attachments);
+    assert_eq!(again.args(), packet.args());
+}

@@ -42,3 +42,11 @@ fn socketio_packet_corpus_replays_cleanly() {
         microcoaster_realtime::fuzzing::socketio_packet,
     );
 }
+
+#[test]
+fn socketio_binary_corpus_replays_cleanly() {
+    replay(
+        "socketio_binary",
+        microcoaster_realtime::fuzzing::socketio_binary,
+    );
+}
