@@ -61,6 +61,10 @@
 //!   and the host-callback transport ([`transport::host`]) for hosts that keep their own
 //!   sockets: [`HubBuilder::host_sink`] + [`Hub::attach_host`], one [`HostSink::frame`]
 //!   call per event with every recipient and the already-encoded Socket.IO packet.
+//!   The server also serves plain Socket.IO namespaces and a raw Engine.IO endpoint
+//!   with the host's own handlers ([`transport::server::Namespace`],
+//!   [`transport::server::EngineService`]), binary included, on the same sessions code
+//!   (`examples/conformance.rs` passes the official protocol suites with it).
 //! - [`protocol`] holds the wire codecs, pure functions with no I/O.
 //! - [`metrics`] counts everything; [`snapshot`] assembles the copy `hub.metrics()`
 //!   returns with the persistence and broker health; [`Hub::prometheus_text`] and the

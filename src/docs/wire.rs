@@ -23,11 +23,37 @@
 //! transport, 1 unknown session id, 2 bad handshake method, 3 bad request, 5 unsupported
 //! protocol version), 413 for a body over `max_payload`, 503 past `max_connections`.
 //!
+//! **Namespaces, binary, and plain Socket.IO services.** The hub's protocol is the
+//! namespace `/`; [`ServerConfig::namespaces`](crate::transport::server::ServerConfig)
+//! registers [`Namespace`](crate::transport::server::Namespace) handlers for others (or
+//! for `/`, which then replaces the hub's protocol), each with per-connection emit and
+//! acks of any number of arguments; unregistered namespaces get `44/<ns>,{"message":
+//! "Invalid namespace"}`. Binary events and acks (`45<n>-…`, `46<n>-…`, each binary
+//! value a `{"_placeholder":true,"num":N}` followed by its attachment as a websocket
+//! binary frame, or a `b<base64>` packet over polling) are reassembled per session: at
+//! most `max_attachments` (10) per packet and `max_payload` bytes in all; a placeholder
+//! past the attachments, an attachment nothing announced, or a text packet while
+//! attachments are due close that session (counted as `bad_inputs{kind="binary"}`); a
+//! packet still incomplete when its session ends is dropped. The hub's own events are
+//! JSON: a binary event on the hub's `/` is a protocol error. A Socket.IO session that
+//! joins no namespace within `connect_timeout` (45 s) is closed.
+//! [`ServerConfig::engine_io`](crate::transport::server::ServerConfig) adds a raw
+//! Engine.IO endpoint ([`EngineService`](crate::transport::server::EngineService)) at
+//! its own path, on the same sessions code; a session id is valid only at the endpoint
+//! that opened it. `examples/conformance.rs` is such a server; the official Socket.IO v5
+//! and Engine.IO v4 suites pass against it (`scripts/conformance`, run by CI).
+//!
+//! As the reference server: a client's Engine.IO close (`1`) answers its pending poll
+//! with a noop (`6`); a request after the pong deadline finds the session gone; a poll
+//! during an upgrade ends with a noop; a second websocket for an upgraded session is
+//! accepted and closed with 1008.
+//!
 //! **The native JSON protocol** at `/ws`, for devices and languages without a Socket.IO
 //! client: every text frame both ways is `{"event": "<name>", "data": <JSON>}`. Send
 //! `client:authenticate` (same payload; devices use a device JWT or `{moduleId,
 //! deviceKey}`), then `client:page` or any event; a device sends `telemetry`. Close
-//! codes: 1000 normal, 1001 shutdown, 1003 binary frame, 1007 invalid UTF-8/JSON or a
+//! codes: 1000 normal, 1001 shutdown, 1003 binary frame (the native protocol is text
+//! only: send binary as base64 in a JSON string, or use Socket.IO), 1007 invalid UTF-8/JSON or a
 //! frame of the wrong shape, 1008 `auth_timeout` or `rate_limited`, 1009 over
 //! `max_message_bytes`, 4001 `slow_consumer`, 4002 `logged_out`, 4003
 //! `too_many_auth_failures`.
