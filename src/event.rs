@@ -149,6 +149,9 @@ pub struct Event {
     pub audience: Audience,
     /// Set for telemetry: a newer frame for the same module replaces a queued one.
     pub conflation_key: Option<ModuleId>,
+    /// Binary values, each standing where `payload` has the placeholder
+    /// `{"_placeholder":true,"num":N}` (Socket.IO's encoding); empty for JSON events.
+    pub attachments: Vec<bytes::Bytes>,
 }
 
 impl Event {
@@ -159,6 +162,7 @@ impl Event {
             payload,
             audience,
             conflation_key: None,
+            attachments: Vec::new(),
         }
     }
 }

@@ -31,8 +31,11 @@ pub struct ClientEvent {
     pub page: String,
     /// The event name.
     pub event: String,
-    /// Its data.
+    /// Its data (binary values as placeholders `{"_placeholder":true,"num":N}`).
     pub data: Value,
+    /// The binary values `data`'s placeholders stand for, in order (a Socket.IO binary
+    /// event; empty otherwise).
+    pub attachments: Vec<bytes::Bytes>,
 }
 
 /// Receives forwarded client events. Runs on the thread that delivered the message

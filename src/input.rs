@@ -38,6 +38,9 @@ pub enum InputError {
     /// A role other than `user` or `admin`.
     #[error("unknown role {0:?}: expected \"user\" or \"admin\"")]
     UnknownRole(String),
+    /// Binary data whose placeholders do not match its attachments.
+    #[error("binary data: {0}")]
+    Binary(#[from] crate::protocol::binary::BinaryError),
 }
 
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);

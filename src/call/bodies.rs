@@ -3,6 +3,7 @@
 //! them (JSON values, text or number ids), so that a bad argument reaches the hub and is
 //! refused, counted and audited there like any other. Must not validate.
 
+use bytes::Bytes;
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
@@ -280,6 +281,13 @@ pub struct ToUser<'a> {
     /// The payload (objects get `timestamp`).
     #[serde(default)]
     pub data: Cow<'a, Value>,
+    /// Binary values `data`'s placeholders stand for (base64 strings in JSON).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "super::attachments"
+    )]
+    pub attachments: Vec<Bytes>,
 }
 
 impl ToUser<'_> {
@@ -288,6 +296,7 @@ impl ToUser<'_> {
             user_id: self.user_id,
             event: own(self.event),
             data: own(self.data),
+            attachments: self.attachments,
         }
     }
 }
@@ -300,6 +309,13 @@ pub struct ToAdmins<'a> {
     /// The payload (objects get `timestamp`).
     #[serde(default)]
     pub data: Cow<'a, Value>,
+    /// Binary values `data`'s placeholders stand for (base64 strings in JSON).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "super::attachments"
+    )]
+    pub attachments: Vec<Bytes>,
 }
 
 impl ToAdmins<'_> {
@@ -307,6 +323,7 @@ impl ToAdmins<'_> {
         ToAdmins {
             event: own(self.event),
             data: own(self.data),
+            attachments: self.attachments,
         }
     }
 }

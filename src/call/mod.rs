@@ -18,6 +18,7 @@
 //! Guarded by the unit tests below (wire names, round trips of every variant) and
 //! `tests/server/server_socketio.rs` (the HTTP API).
 
+mod attachments;
 mod bodies;
 
 pub use bodies::{
@@ -182,7 +183,10 @@ mod tests {
             CallName::StatsUpdate => json!({"stats": {"users": 3}}),
             CallName::AdminAction => json!({"adminId": 1, "action": "ban", "details": {"u": 7}}),
             CallName::MaintenanceMode => json!({"enabled": true, "message": "m", "adminId": 1}),
-            CallName::ToUser => json!({"userId": "7", "event": "x", "data": {"a": 1}}),
+            CallName::ToUser => json!({
+                "userId": "7", "event": "x",
+                "data": {"a": {"_placeholder": true, "num": 0}}, "attachments": ["AQID"]
+            }),
             CallName::ToAdmins => json!({"event": "x", "data": [1]}),
         };
         HostCall::from_body(name, body).unwrap()
@@ -231,6 +235,27 @@ mod tests {
             files, expected,
             "one docs/calls/<call>.md per call, no other"
         );
+    }
+
+    #[test]
+    fn attachments_travel_as_base64_and_bad_base64_is_refused() {
+        let HostCall::ToUser(body) = example(CallName::ToUser) else {
+            unreachable!()
+        };
+        assert_eq!(
+            body.attachments,
+            vec![bytes::Bytes::from_static(&[1, 2, 3])]
+        );
+        let wire = serde_json::to_value(HostCall::ToUser(body)).unwrap();
+        assert_eq!(wire["args"]["attachments"], json!(["AQID"]));
+        let refused = HostCall::from_body(
+            CallName::ToAdmins,
+            json!({"event": "x", "attachments": ["not base64!"]}),
+        );
+        assert!(refused.is_err());
+        // Without attachments the wire form is unchanged from before binary events.
+        let plain = serde_json::to_value(example(CallName::ToAdmins)).unwrap();
+        assert!(plain["args"].get("attachments").is_none(), "{plain}");
     }
 
     #[test]

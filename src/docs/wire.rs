@@ -34,9 +34,15 @@
 //! most `max_attachments` (10) per packet and `max_payload` bytes in all; a placeholder
 //! past the attachments, an attachment nothing announced, or a text packet while
 //! attachments are due close that session (counted as `bad_inputs{kind="binary"}`); a
-//! packet still incomplete when its session ends is dropped. The hub's own events are
-//! JSON: a binary event on the hub's `/` is a protocol error. A Socket.IO session that
-//! joins no namespace within `connect_timeout` (45 s) is closed.
+//! packet still incomplete when its session ends is dropped. On the hub's `/`, a
+//! client's binary event reaches the client-event hook with its values as bytes
+//! ([`ClientEvent::attachments`](crate::ClientEvent)), and a host's binary emit
+//! ([`Hub::emit_binary_to_user`](crate::Hub::emit_binary_to_user),
+//! [`Hub::emit_binary_to_admins`](crate::Hub::emit_binary_to_admins), or `attachments`:
+//! base64 strings in the HTTP API's `to_user` / `to_admins` body) is sent as one
+//! `45<n>-…` packet and its attachments, built once and shared by every recipient.
+//! A Socket.IO session that joins no namespace within `connect_timeout` (45 s) is
+//! closed.
 //! [`ServerConfig::engine_io`](crate::transport::server::ServerConfig) adds a raw
 //! Engine.IO endpoint ([`EngineService`](crate::transport::server::EngineService)) at
 //! its own path, on the same sessions code; a session id is valid only at the endpoint
@@ -53,7 +59,9 @@
 //! `client:authenticate` (same payload; devices use a device JWT or `{moduleId,
 //! deviceKey}`), then `client:page` or any event; a device sends `telemetry`. Close
 //! codes: 1000 normal, 1001 shutdown, 1003 binary frame (the native protocol is text
-//! only: send binary as base64 in a JSON string, or use Socket.IO), 1007 invalid UTF-8/JSON or a
+//! only: a client sends binary as base64 in a JSON string; a host's binary event
+//! arrives with Socket.IO's placeholders in `data` and the values as base64 strings in
+//! the frame's `"attachments"` list), 1007 invalid UTF-8/JSON or a
 //! frame of the wrong shape, 1008 `auth_timeout` or `rate_limited`, 1009 over
 //! `max_message_bytes`, 4001 `slow_consumer`, 4002 `logged_out`, 4003
 //! `too_many_auth_failures`.

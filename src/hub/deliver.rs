@@ -37,6 +37,7 @@ impl Hub {
             event.payload,
             event.conflation_key,
             offset,
+            event.attachments,
             Arc::clone(&inner.metrics),
         );
         let mut reached = 0usize;

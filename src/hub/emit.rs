@@ -8,6 +8,7 @@
 //! `scripts/call-docs` (CI runs `scripts/call-docs --check`; `call::tests::
 //! every_call_has_one_doc` fails when a call has no doc file).
 
+use bytes::Bytes;
 use std::borrow::Cow;
 
 use serde_json::Value;
@@ -180,6 +181,7 @@ impl Hub {
             user_id: user_id.into(),
             event: Cow::Borrowed(event_name),
             data: optional(data),
+            attachments: Vec::new(),
         }))
     }
 
@@ -194,6 +196,43 @@ impl Hub {
         self.run(HostCall::ToAdmins(ToAdmins {
             event: Cow::Borrowed(event_name),
             data: optional(data),
+            attachments: Vec::new(),
+        }))
+    }
+
+    /// [`Hub::emit_to_user`] with binary values: each value of `attachments` stands
+    /// where `data` has the placeholder `{"_placeholder":true,"num":N}` (build one with
+    /// [`crate::protocol::binary::placeholder`]). Socket.IO clients receive the binary
+    /// values in place (a `Buffer` in socket.io-client, `bytes` in python-socketio);
+    /// native clients get them as base64 in the frame's `attachments`. The packet and
+    /// its attachments are built once and shared by every recipient. A placeholder
+    /// past the attachments is refused (`invalid_argument`).
+    pub fn emit_binary_to_user<'a>(
+        &self,
+        user_id: impl Into<IdArg>,
+        event_name: &'a str,
+        data: &'a Value,
+        attachments: Vec<Bytes>,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::ToUser(ToUser {
+            user_id: user_id.into(),
+            event: Cow::Borrowed(event_name),
+            data: Cow::Borrowed(data),
+            attachments,
+        }))
+    }
+
+    /// [`Hub::emit_to_admins`] with binary values, as [`Hub::emit_binary_to_user`].
+    pub fn emit_binary_to_admins<'a>(
+        &self,
+        event_name: &'a str,
+        data: &'a Value,
+        attachments: Vec<Bytes>,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::ToAdmins(ToAdmins {
+            event: Cow::Borrowed(event_name),
+            data: Cow::Borrowed(data),
+            attachments,
         }))
     }
 }

@@ -20,6 +20,8 @@
 //! Must not touch sockets or the parked table (the transport's surrender callback does)
 //! nor decide who receives an event (the registry does, on each node).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -245,7 +247,11 @@ impl Hub {
                 answer["page"] = json!(self.inner.routing.page_name(page));
                 answer["frames"] = frames
                     .iter()
-                    .map(|f| json!({"name": f.name(), "payload": f.payload()}))
+                    .map(|f| {
+                        let attachments: Vec<String> =
+                            f.attachments().iter().map(|a| BASE64.encode(a)).collect();
+                        json!({"name": f.name(), "payload": f.payload(), "attachments": attachments})
+                    })
                     .collect();
             }
             Err(code) => answer["refused"] = json!(code),
@@ -344,11 +350,28 @@ impl Hub {
             .iter()
             .map(|frame| {
                 let name = frame["name"].as_str().ok_or_else(malformed)?;
+                // Absent from a node that predates binary events: none.
+                let attachments = match frame.get("attachments") {
+                    None => Vec::new(),
+                    Some(list) => list
+                        .as_array()
+                        .ok_or_else(malformed)?
+                        .iter()
+                        .map(|a| {
+                            let text = a.as_str().ok_or_else(malformed)?;
+                            BASE64
+                                .decode(text)
+                                .map(bytes::Bytes::from)
+                                .map_err(|_| malformed())
+                        })
+                        .collect::<Result<Vec<_>, String>>()?,
+                };
                 Ok(OutboundEvent::with_offset(
                     Arc::from(name),
                     frame["payload"].clone(),
                     None,
                     Some(base),
+                    attachments,
                     Arc::clone(&self.inner.metrics),
                 ))
             })

@@ -65,6 +65,18 @@ impl Hub {
         event_name: &str,
         data: &Value,
     ) -> Result<Reply, InboundError> {
+        self.on_client_message_with(id, event_name, data, Vec::new())
+    }
+
+    /// [`Hub::on_client_message`] for an event with binary values (`data` keeps their
+    /// placeholders); the values reach the client-event hook only.
+    pub fn on_client_message_with(
+        &self,
+        id: ConnectionId,
+        event_name: &str,
+        data: &Value,
+        attachments: Vec<bytes::Bytes>,
+    ) -> Result<Reply, InboundError> {
         if event_name == event::CLIENT_AUTHENTICATE {
             return self.authenticate_connection(id, data, true);
         }
@@ -111,6 +123,7 @@ impl Hub {
                     page: self.inner.routing.page_name(page).to_owned(),
                     event: event_name.to_owned(),
                     data: data.clone(),
+                    attachments,
                 };
                 self.inner.metrics.client_events_forwarded.increment();
                 guarded(&self.inner.metrics, "client_event", || {

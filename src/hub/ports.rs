@@ -67,6 +67,19 @@ impl Connection {
         self.hub.on_client_message(self.id(), event, data)
     }
 
+    /// Handles one decoded client event with binary values (a Socket.IO binary event:
+    /// `data` keeps its placeholders, `attachments` are the values, in order). They
+    /// reach the client-event hook as [`ClientEvent::attachments`](crate::hooks::ClientEvent).
+    pub fn on_message_with(
+        &self,
+        event: &str,
+        data: &Value,
+        attachments: Vec<bytes::Bytes>,
+    ) -> Result<Reply, InboundError> {
+        self.hub
+            .on_client_message_with(self.id(), event, data, attachments)
+    }
+
     /// Authenticates with credentials given at connect time (the Socket.IO `auth`
     /// object). A refusal is returned (the transport answers it in its own handshake,
     /// e.g. a Socket.IO CONNECT_ERROR) instead of being sent as `auth:error`.

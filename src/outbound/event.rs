@@ -18,8 +18,22 @@ use crate::ids::ModuleId;
 use crate::metrics::Metrics;
 use crate::protocol::{WireFormat, native, socketio};
 
-/// Encodes an event (name, payload, offset) in one wire format.
-type Encoder = fn(&str, &Value, Option<u64>) -> String;
+/// Encodes an event (name, payload, offset, attachments) in one wire format.
+type Encoder = fn(&str, &Value, Option<u64>, &[Bytes]) -> String;
+
+/// The Socket.IO frame: `42[…]`, or `45<n>-[…]` when the event has attachments.
+fn encode_socketio(
+    name: &str,
+    payload: &Value,
+    offset: Option<u64>,
+    attachments: &[Bytes],
+) -> String {
+    if attachments.is_empty() {
+        socketio::encode_event_at(name, payload, offset)
+    } else {
+        socketio::encode_binary_event_at(name, payload, offset, attachments.len())
+    }
+}
 
 /// An event as it sits in connection queues: shared by every recipient through an
 /// `Arc`, encoded at most once per wire format.
@@ -30,6 +44,9 @@ pub struct OutboundEvent {
     /// The event's place in the hub's one global order, when connection-state recovery
     /// is on: part of the event, so every recipient still shares the same bytes.
     offset: Option<u64>,
+    /// Binary values the payload's placeholders stand for (shared, never copied per
+    /// recipient).
+    attachments: Vec<Bytes>,
     native: OnceLock<Utf8Bytes>,
     socketio: OnceLock<Utf8Bytes>,
     metrics: Arc<Metrics>,
@@ -53,7 +70,7 @@ impl OutboundEvent {
         conflation_key: Option<ModuleId>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
-        Self::with_offset(name, payload, conflation_key, None, metrics)
+        Self::with_offset(name, payload, conflation_key, None, Vec::new(), metrics)
     }
 
     pub(crate) fn with_offset(
@@ -61,6 +78,7 @@ impl OutboundEvent {
         payload: Value,
         conflation_key: Option<ModuleId>,
         offset: Option<u64>,
+        attachments: Vec<Bytes>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -68,6 +86,7 @@ impl OutboundEvent {
             payload,
             conflation_key,
             offset,
+            attachments,
             native: OnceLock::new(),
             socketio: OnceLock::new(),
             metrics,
@@ -83,6 +102,14 @@ impl OutboundEvent {
     /// The payload every recipient receives.
     pub fn payload(&self) -> &Value {
         &self.payload
+    }
+
+    /// The binary values the payload's placeholders stand for (empty for JSON events).
+    /// A Socket.IO transport writes them, in order, as binary messages after the
+    /// [`WireFormat::SocketIo`] frame (a `45<n>-…` packet); the native frame carries them
+    /// as base64.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
     }
 
     /// The event's offset (connection-state recovery on), `None` for replies that only
@@ -125,12 +152,17 @@ impl OutboundEvent {
     /// already known to be UTF-8, so handing it to a socket copies and checks nothing.
     pub fn encoded_text(&self, format: WireFormat) -> &Utf8Bytes {
         let (cell, encode): (_, Encoder) = match format {
-            WireFormat::Native => (&self.native, native::encode_event_at),
-            WireFormat::SocketIo => (&self.socketio, socketio::encode_event_at),
+            WireFormat::Native => (&self.native, native::encode_event_with_attachments),
+            WireFormat::SocketIo => (&self.socketio, encode_socketio),
         };
         cell.get_or_init(|| {
             self.metrics.frames_encoded.increment();
-            Utf8Bytes::from(encode(&self.name, &self.payload, self.offset))
+            Utf8Bytes::from(encode(
+                &self.name,
+                &self.payload,
+                self.offset,
+                &self.attachments,
+            ))
         })
     }
 }

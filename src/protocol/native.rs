@@ -102,17 +102,38 @@ pub fn encode_event(name: &str, payload: &Value) -> String {
 /// recovery is on: `{"event":"…","data":…,"offset":17}` (a client resumes from the
 /// last offset it saw).
 pub fn encode_event_at(name: &str, payload: &Value, offset: Option<u64>) -> String {
+    encode_event_with_attachments(name, payload, offset, &[])
+}
+
+/// The native protocol is text only: an event with binary values keeps Socket.IO's
+/// placeholders in `data` and carries the values, base64 (standard alphabet, padded),
+/// in `attachments`: `{"event","data":{"img":{"_placeholder":true,"num":0}},
+/// "attachments":["AQID"]}`.
+pub fn encode_event_with_attachments(
+    name: &str,
+    payload: &Value,
+    offset: Option<u64>,
+    attachments: &[bytes::Bytes],
+) -> String {
+    use base64::Engine as _;
     #[derive(serde::Serialize)]
     struct Out<'a> {
         event: &'a str,
         data: &'a Value,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         offset: Option<u64>,
     }
-    // Serializing a str, a Value and a number cannot fail.
+    let attachments = attachments
+        .iter()
+        .map(|a| base64::engine::general_purpose::STANDARD.encode(a))
+        .collect();
+    // Serializing strings, a Value and a number cannot fail.
     serde_json::to_string(&Out {
         event: name,
         data: payload,
+        attachments,
         offset,
     })
     .unwrap_or_default()

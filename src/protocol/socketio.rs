@@ -216,6 +216,20 @@ pub fn encode_event_at(name: &str, payload: &Value, offset: Option<u64>) -> Stri
     out
 }
 
+/// Encodes an event with binary attachments for the default namespace, as
+/// [`encode_event_at`] does for JSON: `45<n>-["name",data]` (with the offset as last
+/// argument when given); the `n` attachments follow as binary messages.
+pub fn encode_binary_event_at(
+    name: &str,
+    payload: &Value,
+    offset: Option<u64>,
+    attachments: usize,
+) -> String {
+    let offset = offset.map(|offset| Value::String(offset.to_string()));
+    let args: Vec<Value> = std::iter::once(payload.clone()).chain(offset).collect();
+    encode_event_args("/", None, name, &args, attachments)
+}
+
 /// `40{"sid":"…"}` (or `40/ns,{…}`): the namespace was joined.
 pub fn encode_connect(namespace: &str, sid: &str) -> String {
     encode_connect_with_pid(namespace, sid, None)

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod binary;
 mod metrics_endpoint;
 mod monitor;
 mod namespaces;

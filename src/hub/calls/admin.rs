@@ -151,6 +151,7 @@ impl Apply for ToUser<'_> {
     fn check(&self, _hub: &Hub) -> Result<UserId, HubError> {
         let user = self.user_id.to_user_id()?;
         check_host_event(&self.event)?;
+        check_placeholders(&self.data, &self.attachments)?;
         Ok(user)
     }
 
@@ -164,7 +165,9 @@ impl Apply for ToUser<'_> {
             user,
             except_session: None,
         };
-        vec![Step::Event(Event::new(&*self.event, payload, audience))]
+        let mut event = Event::new(&*self.event, payload, audience);
+        event.attachments.clone_from(&self.attachments);
+        vec![Step::Event(event)]
     }
 
     fn audited(&self) -> Audited {
@@ -176,7 +179,8 @@ impl Apply for ToAdmins<'_> {
     type Args = ();
 
     fn check(&self, _hub: &Hub) -> Result<(), HubError> {
-        check_host_event(&self.event)
+        check_host_event(&self.event)?;
+        check_placeholders(&self.data, &self.attachments)
     }
 
     fn apply(&self, _: &mut (), _: &Hub, _: &mut Store, _: Mode) -> Result<bool, HubError> {
@@ -185,10 +189,14 @@ impl Apply for ToAdmins<'_> {
 
     fn steps(&self, _: (), _store: &Store) -> Vec<Step> {
         let payload = event::with_timestamp(self.data.as_ref().clone(), now_ms());
-        vec![Step::Event(Event::new(
-            &*self.event,
-            payload,
-            Audience::Admins,
-        ))]
+        let mut event = Event::new(&*self.event, payload, Audience::Admins);
+        event.attachments.clone_from(&self.attachments);
+        vec![Step::Event(event)]
     }
+}
+
+/// Refuses a host event whose binary placeholders point past its attachments.
+fn check_placeholders(data: &Value, attachments: &[bytes::Bytes]) -> Result<(), HubError> {
+    crate::protocol::binary::check_placeholders(data, attachments.len())
+        .map_err(|error| HubError::Input(error.into()))
 }

@@ -102,17 +102,17 @@ fn dispatch(shared: &Shared, session: &Session, packet: Packet, attachments: Vec
         }
         return;
     }
-    on_hub_packet(shared, session, &packet);
+    on_hub_packet(shared, session, &packet, attachments);
 }
 
-/// A packet for the hub's namespace `/`: CONNECT, the seed's events with their acks,
-/// DISCONNECT. Binary events are refused (the hub's events are JSON).
-fn on_hub_packet(shared: &Shared, session: &Session, packet: &Packet) {
+/// A packet for the hub's namespace `/`: CONNECT, the seed's events with their acks
+/// (a binary event's attachments go with it to the client-event hook), DISCONNECT.
+fn on_hub_packet(shared: &Shared, session: &Session, packet: &Packet, attachments: Vec<Bytes>) {
     let connected = session.state.lock().namespace_connected;
     match packet.kind {
         Kind::Connect if !connected => connect(shared, session, packet.data.as_ref()),
         Kind::Connect => {}
-        Kind::Event if connected => {
+        Kind::Event | Kind::BinaryEvent if connected => {
             if !session.admit(shared) {
                 return;
             }
@@ -120,7 +120,10 @@ fn on_hub_packet(shared: &Shared, session: &Session, packet: &Packet) {
             else {
                 return;
             };
-            let answer = match attachment.connection.on_message(name, data) {
+            let answer = match attachment
+                .connection
+                .on_message_with(name, data, attachments)
+            {
                 Ok(reply) => reply.ack,
                 Err(error) => Some(error.ack_body()),
             };
@@ -247,7 +250,7 @@ fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>)
         Some(&resumed.attachment.pid),
     ));
     for frame in &resumed.replay {
-        session.send_control(frame.encoded_text(WireFormat::SocketIo).clone());
+        session.send_event(frame);
     }
     shared
         .live_pids
@@ -309,7 +312,7 @@ fn resume_elsewhere(shared: &Shared, session: &Session, pid: &str, offset: u64) 
         Some(&attachment.pid),
     ));
     for frame in &replay {
-        session.send_control(frame.encoded_text(WireFormat::SocketIo).clone());
+        session.send_event(frame);
     }
     shared
         .live_pids

@@ -229,6 +229,18 @@ impl Session {
         self.notify.notify_one();
     }
 
+    /// Queues a hub event for this session only (a recovery replay), with its binary
+    /// attachments right after it.
+    pub(crate) fn send_event(&self, frame: &crate::outbound::OutboundEvent) {
+        let mut control = self.control.lock();
+        control.push_back(Frame::Text(
+            frame.encoded_text(WireFormat::SocketIo).clone(),
+        ));
+        control.extend(frame.attachments().iter().cloned().map(Frame::Binary));
+        drop(control);
+        self.notify.notify_one();
+    }
+
     /// Whether the client joined any namespace (the hub's or a registered one).
     pub(crate) fn joined_any(&self) -> bool {
         let state = self.state.lock();
@@ -302,6 +314,7 @@ impl Session {
             frames.push(Frame::Text(
                 frame.encoded_text(WireFormat::SocketIo).clone(),
             ));
+            frames.extend(frame.attachments().iter().cloned().map(Frame::Binary));
         });
         let Some(hub_closed) = drained else {
             // Taken over by the client's newer transport.
