@@ -29,7 +29,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::gc::Slot;
-use crate::json::{to_json, to_py};
+use crate::json::{to_json, to_py, to_py_binary};
 
 /// One Python callable and the hook name it is logged under. The callable sits in a
 /// slot the hub reports to the garbage collector and empties when it is let go
@@ -211,7 +211,7 @@ impl ClientEventHandler for PyClientEvents {
             )?;
             dict.set_item("page", &event.page)?;
             dict.set_item("event", &event.event)?;
-            dict.set_item("data", to_py(py, &event.data)?)?;
+            dict.set_item("data", to_py_binary(py, &event.data, &event.attachments)?)?;
             hook.call1((dict,))?;
             Ok(())
         });

@@ -149,8 +149,22 @@ impl HostSink for Sink {
                     .filter_map(|id| endpoints.get(id).map(|e| e.send.clone_ref(py)))
                     .collect()
             };
+            // A binary event's attachments follow its packet, each one `send(bytes)`
+            // (python-socketio's `eio.send` writes bytes as a binary message).
+            let attachments: Vec<_> = event
+                .attachments()
+                .iter()
+                .map(|data| PyBytes::new(py, data))
+                .collect();
             for send in sends {
-                if let Err(failure) = send.call1(py, (&packet,)) {
+                let mut result = send.call1(py, (&packet,));
+                for data in &attachments {
+                    if result.is_err() {
+                        break;
+                    }
+                    result = send.call1(py, (data,));
+                }
+                if let Err(failure) = result {
                     self.shared.failures.fetch_add(1, Ordering::Relaxed);
                     log_hook_error(py, "host send", &failure);
                 }
@@ -235,8 +249,11 @@ impl HostConnection {
         event: &str,
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let data = data.map_or(Ok(serde_json::Value::Null), |d| to_json(d, "data"))?;
-        match self.call(py, |c| c.on_message(event, &data))? {
+        let (data, attachments) = match data {
+            Some(data) => crate::json::to_json_binary(data, "data")?,
+            None => (serde_json::Value::Null, Vec::new()),
+        };
+        match self.call(py, |c| c.on_message_with(event, &data, attachments))? {
             Ok(reply) => reply_ack(py, &reply),
             Err(refused) => Err(inbound_error(py, &refused)),
         }

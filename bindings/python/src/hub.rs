@@ -253,11 +253,16 @@ impl PyHub {
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
         let user = id_arg(user_id, "user_id")?;
-        let data = optional_json(data, "data")?;
+        let (data, attachments) = optional_binary(data)?;
         let hub = self.hub();
         outcome(
             py,
-            py.detach(|| hub.emit_to_user(user, &event, data.as_ref())),
+            py.detach(|| match &data {
+                Some(data) if !attachments.is_empty() => {
+                    hub.emit_binary_to_user(user, &event, data, attachments)
+                }
+                _ => hub.emit_to_user(user, &event, data.as_ref()),
+            }),
         )
     }
 
@@ -269,9 +274,17 @@ impl PyHub {
         #[pyo3(from_py_with = text)] event: String,
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
-        let data = optional_json(data, "data")?;
+        let (data, attachments) = optional_binary(data)?;
         let hub = self.hub();
-        outcome(py, py.detach(|| hub.emit_to_admins(&event, data.as_ref())))
+        outcome(
+            py,
+            py.detach(|| match &data {
+                Some(data) if !attachments.is_empty() => {
+                    hub.emit_binary_to_admins(&event, data, attachments)
+                }
+                _ => hub.emit_to_admins(&event, data.as_ref()),
+            }),
+        )
     }
 
     /// Lets a device authenticate with `{"moduleId": module_id, "deviceKey": key}` (a
@@ -415,5 +428,20 @@ impl PyHub {
 
     fn __repr__(&self) -> String {
         format!("{:?}", self.hub())
+    }
+}
+
+/// An optional host-event payload that may hold `bytes` values: JSON with placeholders
+/// and the attachments (`None` passes no data).
+fn optional_binary(
+    data: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Option<serde_json::Value>, Vec<bytes::Bytes>)> {
+    match data {
+        None => Ok((None, Vec::new())),
+        Some(data) if data.is_none() => Ok((None, Vec::new())),
+        Some(data) => {
+            let (json, attachments) = crate::json::to_json_binary(data, "data")?;
+            Ok((Some(json), attachments))
+        }
     }
 }

@@ -1,6 +1,11 @@
 //! Python objects ⇄ JSON values: the only shapes that cross the binding are what
 //! `json.dumps` accepts (dict with str keys, list, tuple, str, int, float, bool, None).
 //!
+//! Binary values (`bytes`, `bytearray`, `memoryview`) cross where an argument may be
+//! binary ([`to_json_binary`], [`to_py_binary`]): each becomes Socket.IO's placeholder
+//! `{"_placeholder":true,"num":N}` and an attachment, and placeholders come back as
+//! `bytes`.
+//!
 //! Everything else is refused with a `TypeError` naming where in the argument it was
 //! found (`info["telemetry"][2]: expected …, got set`), and NaN, infinities, integers
 //! outside 64 bits and nesting deeper than [`MAX_DEPTH`] with a `ValueError`, so a bad
@@ -11,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple,
+};
 use serde_json::{Map, Number, Value};
 
 /// Deeper nesting is refused: it also stops a list that contains itself.
@@ -32,7 +39,19 @@ pub fn counted<T>(result: PyResult<T>) -> PyResult<T> {
 /// Converts a Python value to JSON; `what` names the argument in error messages.
 pub fn to_json(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
     let mut path = what.to_owned();
-    counted(convert(value, &mut path, 0))
+    counted(convert(value, &mut path, 0, &mut None))
+}
+
+/// Converts a Python value that may hold binary values to JSON with placeholders and
+/// the attachments they stand for.
+pub fn to_json_binary(
+    value: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<(Value, Vec<bytes::Bytes>)> {
+    let mut path = what.to_owned();
+    let mut attachments = Some(Vec::new());
+    let json = counted(convert(value, &mut path, 0, &mut attachments))?;
+    Ok((json, attachments.unwrap_or_default()))
 }
 
 /// Converts a Python dict to a JSON object; anything else is a `TypeError`.
@@ -76,7 +95,13 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "an unknown type".to_owned())
 }
 
-fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult<Value> {
+/// `attachments`: `Some` where binary values are allowed (they are collected there).
+fn convert(
+    value: &Bound<'_, PyAny>,
+    path: &mut String,
+    depth: usize,
+    attachments: &mut Option<Vec<bytes::Bytes>>,
+) -> PyResult<Value> {
     if depth > MAX_DEPTH {
         return Err(PyValueError::new_err(format!(
             "{path}: nested deeper than {MAX_DEPTH} levels (or contains itself)"
@@ -104,6 +129,14 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResul
             value.str()?
         )));
     }
+    if let Some(list) = attachments.as_mut()
+        && let Some(data) = binary(value)?
+    {
+        list.push(data);
+        return Ok(microcoaster_realtime::protocol::binary::placeholder(
+            list.len() - 1,
+        ));
+    }
     if let Ok(float) = value.cast::<PyFloat>() {
         let number = Number::from_f64(float.value()).ok_or_else(|| {
             PyValueError::new_err(format!("{path}: {} is not a JSON number", float.value()))
@@ -122,7 +155,7 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResul
             };
             let key = key.to_cow()?;
             path.push_str(&format!("[{key:?}]"));
-            let item = convert(&item, path, depth + 1)?;
+            let item = convert(&item, path, depth + 1, attachments)?;
             path.truncate(base);
             object.insert(key.into_owned(), item);
         }
@@ -133,7 +166,7 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResul
         let mut array = Vec::new();
         for (index, item) in value.try_iter()?.enumerate() {
             path.push_str(&format!("[{index}]"));
-            array.push(convert(&item?, path, depth + 1)?);
+            array.push(convert(&item?, path, depth + 1, attachments)?);
             path.truncate(base);
         }
         return Ok(Value::Array(array));
@@ -142,6 +175,55 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResul
         "{path}: expected a JSON value (dict, list, tuple, str, int, float, bool or None), got {}",
         type_name(value)
     )))
+}
+
+/// The bytes of a `bytes`, `bytearray` or `memoryview`, if `value` is one.
+fn binary(value: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>> {
+    if let Ok(data) = value.cast::<PyBytes>() {
+        return Ok(Some(bytes::Bytes::copy_from_slice(data.as_bytes())));
+    }
+    if let Ok(data) = value.cast::<PyByteArray>() {
+        return Ok(Some(bytes::Bytes::from(data.to_vec())));
+    }
+    if value.is_instance_of::<PyMemoryView>() {
+        let data: Vec<u8> = value.call_method0("tobytes")?.extract()?;
+        return Ok(Some(bytes::Bytes::from(data)));
+    }
+    Ok(None)
+}
+
+/// Converts a JSON value to Python objects, each placeholder of `attachments` as the
+/// `bytes` it stands for.
+pub fn to_py_binary<'py>(
+    py: Python<'py>,
+    value: &Value,
+    attachments: &[bytes::Bytes],
+) -> PyResult<Bound<'py, PyAny>> {
+    if attachments.is_empty() {
+        return to_py(py, value);
+    }
+    if let Some(data) = microcoaster_realtime::protocol::binary::placeholder_index(value)
+        .and_then(|index| attachments.get(index))
+    {
+        return Ok(PyBytes::new(py, data).into_any());
+    }
+    Ok(match value {
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py_binary(py, item, attachments)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(object) => {
+            let dict = PyDict::new(py);
+            for (key, item) in object {
+                dict.set_item(key, to_py_binary(py, item, attachments)?)?;
+            }
+            dict.into_any()
+        }
+        other => to_py(py, other)?,
+    })
 }
 
 /// Converts a JSON value to plain Python objects.

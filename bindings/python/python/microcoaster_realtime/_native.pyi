@@ -10,6 +10,12 @@ __version__: str
 JSON = Any
 """A value ``json.dumps`` accepts: dict (str keys), list, tuple, str, int, float, bool, None."""
 
+BinaryJSON = Any
+"""A ``JSON`` value in which any value may also be ``bytes``, ``bytearray`` or
+``memoryview``: a host event's data (Socket.IO clients receive those values as binary,
+python-socketio as ``bytes``) and a client event's data (binary values arrive as
+``bytes``, in place)."""
+
 UserIdArg = Union[str, int]
 
 class Identity(TypedDict, total=False):
@@ -184,7 +190,7 @@ class HostConnection:
     def id(self) -> int: ...
     @property
     def authenticated(self) -> bool: ...
-    def message(self, event: str, data: JSON = None) -> JSON:
+    def message(self, event: str, data: BinaryJSON = None) -> JSON:
         """Passes one client event; returns the ack body or ``None``; raises
         ``MessageRefusedError`` (its ``ack`` answers an ack)."""
     def authenticate_at_connect(self, auth: Dict[str, Any]) -> JSON:
@@ -304,7 +310,7 @@ class Hub:
         Sends ``system:maintenance {enabled, message, adminId}`` to every authenticated
         connection, unless already in that state with that message (``unchanged``). While on,
         newly authenticated connections receive it too."""
-    def emit_to_user(self, user_id: UserIdArg, event: str, data: JSON = None) -> EmitOutcome:
+    def emit_to_user(self, user_id: UserIdArg, event: str, data: BinaryJSON = None) -> EmitOutcome:
         """A host event for every connection of one user (seed: ``emitToUser(userId, event, data)``),
         for anything the twelve calls don't cover: the seed's "an action on one device is
         visible on all the others".
@@ -312,7 +318,7 @@ class Hub:
         Names in a reserved prefix (``auth:``, ``page:``, ``system:``, ``admin:``, ``user:``, ``module:``)
         are refused (``reserved_event``); ``data`` is optional (``null`` when omitted); object data
         gets a ``timestamp``."""
-    def emit_to_admins(self, event: str, data: JSON = None) -> EmitOutcome:
+    def emit_to_admins(self, event: str, data: BinaryJSON = None) -> EmitOutcome:
         """A host event for admin connections (seed: ``emitToAdmins(event, data)``), on every page
         unless a route limits it.
 

@@ -47,10 +47,10 @@ class _Outbox:
         self.sid = sid
         self.eio_sid = eio_sid
         self.namespace = namespace
-        self.items: Deque[Union[str, _Close]] = deque()
+        self.items: Deque[Union[str, bytes, _Close]] = deque()
         self.writer: Optional["asyncio.Task[None]"] = None
 
-    def send(self, packet: str) -> None:
+    def send(self, packet: Union[str, bytes]) -> None:
         """The hub's ``send``: any thread, under the emit lock."""
         self._schedule(packet)
 
@@ -58,14 +58,14 @@ class _Outbox:
         """The hub's ``close``: disconnects after the packets queued before it."""
         self._schedule(_CLOSE)
 
-    def _schedule(self, item: Union[str, _Close]) -> None:
+    def _schedule(self, item: Union[str, bytes, _Close]) -> None:
         try:
             self.loop.call_soon_threadsafe(self._enqueue, item)
         except RuntimeError:
             # The loop is closed: the server is gone, and so is the socket.
             pass
 
-    def _enqueue(self, item: Union[str, _Close]) -> None:
+    def _enqueue(self, item: Union[str, bytes, _Close]) -> None:
         self.items.append(item)
         if self.writer is None:
             self.writer = self.loop.create_task(self._write())

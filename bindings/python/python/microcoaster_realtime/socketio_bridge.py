@@ -27,7 +27,7 @@ the emit (the loop itself, a worker thread, a library timer), and written in ord
 socket.
 """
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl
 
 from ._errors import MessageRefusedError
@@ -77,7 +77,7 @@ class SocketIOBridge:
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, self.namespace)
         send_packet = self.sio.eio.send
 
-        def send(packet: str) -> None:
+        def send(packet: Union[str, bytes]) -> None:
             send_packet(eio_sid, packet)
 
         def close(reason: str) -> None:
