@@ -62,6 +62,8 @@ class Recorder:
         self.events: List[Tuple[str, Any]] = []
         self.disconnects: List[Any] = []
         self.connect_errors: List[Any] = []
+        # Events before this index were accounted for by an earlier check.
+        self.checked = 0
         self._changed = threading.Condition()
 
         @self.client.on("*")
@@ -210,24 +212,24 @@ class Setup:
         return recorder
 
     def user(self, user_id: str, page: str = "modules", role: str = "user") -> Recorder:
-        """A client authenticated with a JWT for ``user_id``, past its page snapshot."""
+        """A client authenticated with a JWT for ``user_id``, past its page snapshot (the
+        events up to it count as checked)."""
         recorder = self.client({"token": mint_token(user_id, role), "page": page})
-        recorder.wait_event("page:snapshot")
+        recorder.checked = recorder.wait_index("page:snapshot") + 1
         return recorder
 
-    def assert_nothing_before_sentinel(self, recorder: Recorder, user_id: str, forbidden: List[str]) -> List[str]:
-        """The "receives nothing" check with its positive sentinel: ``test:sentinel`` with
-        a fresh nonce is sent to ``user_id`` and must arrive; none of ``forbidden`` may
-        precede it. Returns the names of everything received before this call's
-        sentinel (earlier calls' sentinels included), so a second check on the same
-        recorder also sees what arrived after the first one's sentinel."""
+    def assert_events_through_sentinel(self, recorder: Recorder, user_id: str, expected: List[str]) -> None:
+        """The "receives nothing else" check, an allow-list paired with its positive
+        sentinel: ``test:sentinel`` with a fresh nonce is sent to ``user_id`` and must
+        arrive, and the events ``recorder`` received since its previous check (or since
+        ``user()`` returned it, or since it connected) must be exactly ``expected``, in
+        order: any other event, whatever its name, fails."""
         nonce = str(uuid.uuid4())
         assert self.hub.emit_to_user(user_id, "test:sentinel", {"nonce": nonce}).connections >= 1
         index = recorder.wait_index("test:sentinel", lambda data: isinstance(data, dict) and data.get("nonce") == nonce)
-        before = recorder.names()[:index]
-        for name in forbidden:
-            assert name not in before, f"{name} arrived but must not have: {before}"
-        return before
+        names = recorder.names()[recorder.checked:index]
+        recorder.checked = index + 1
+        assert names == expected, f"events through the sentinel: {names}, expected {expected}"
 
     def close(self) -> None:
         for recorder in self.recorders:

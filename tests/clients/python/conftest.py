@@ -180,19 +180,21 @@ class Recorder:
             self.client.disconnect()
 
 
-def assert_nothing_before_sentinel(server, recorder, user_id, forbidden):
-    """The "receives nothing" check, paired with a positive sentinel: `test:sentinel` is
-    sent to `user_id` through the API and must arrive; none of `forbidden` may have
-    arrived before it (a connection's events arrive in the order they were queued)."""
+def assert_events_through_sentinel(server, recorders, user_id, expected):
+    """The "receives nothing else" check, an allow-list paired with a positive sentinel:
+    one `test:sentinel` with a fresh nonce is sent to `user_id` through the API and must
+    reach each of `recorders` (one or a list), and each must have received exactly
+    `expected`, in order, since it connected, then that sentinel: any other event,
+    whatever its name, fails (a connection's events arrive in the order they were
+    queued)."""
+    recorders = recorders if isinstance(recorders, list) else [recorders]
     nonce = str(uuid.uuid4())
     server.api("to_user", {"userId": user_id, "event": "test:sentinel", "data": {"nonce": nonce}})
-    recorder.wait_event("test:sentinel", lambda data: data.get("nonce") == nonce)
-    names = recorder.names()
-    index = next(i for i, (e, d) in enumerate(recorder.events) if e == "test:sentinel" and d.get("nonce") == nonce)
-    before = names[:index]
-    for name in forbidden:
-        assert name not in before, f"{name} arrived but must not have: {before}"
-    return before
+    for recorder in recorders:
+        recorder.wait_event("test:sentinel", lambda data: data.get("nonce") == nonce)
+        index = next(i for i, (e, d) in enumerate(recorder.events) if e == "test:sentinel" and d.get("nonce") == nonce)
+        names = recorder.names()[:index]
+        assert names == expected, f"events through the sentinel: {names}, expected {expected}"
 
 
 @pytest.fixture(scope="session")
