@@ -121,6 +121,14 @@ typedef struct McrtReply McrtReply;
 // A running server transport. Opaque: from `mcrt_serve`, freed with `mcrt_server_free`.
 typedef struct McrtServer McrtServer;
 
+// One binary value: `len` bytes at `data` (`data` may be NULL only when `len` is 0).
+typedef struct McrtBytes {
+  // The first byte.
+  const uint8_t *data;
+  // How many bytes.
+  size_t len;
+} McrtBytes;
+
 // The outcome of an emit, written through the `out` parameter of every `mcrt_emit_*`:
 // `outcome` and `connections`, the shape every binding shows (Node `{outcome,
 // connections}`, Python `EmitOutcome.outcome` / `.connections`, the HTTP API's body).
@@ -165,7 +173,9 @@ typedef int32_t (*McrtAuthenticateCallback)(void *user_data,
 
 // Receives a client event the library does not handle, as
 // `{"connection": id, "userId": "…", "role": "…", "sessionId": …, "moduleId": …,
-// "page": "…", "event": "…", "data": …}` (NUL-terminated, valid during the call).
+// "page": "…", "event": "…", "data": …}` (NUL-terminated, valid during the call). A
+// binary event's `data` keeps Socket.IO's placeholders `{"_placeholder":true,"num":N}`
+// and the JSON gains `"attachments": ["<base64>", …]`, value N at index N.
 // Thread: the one that passed the message (as for the authenticator); no library lock
 // is held, so it may call `mcrt_emit_*`.
 typedef void (*McrtClientEventCallback)(void *user_data, const char *event_json, size_t len);
@@ -205,7 +215,10 @@ typedef void (*McrtAuditCallback)(void *user_data, const char *record_json, size
 
 // One outbound event for `n` host connections `ids`: `frame` (`len` bytes, not
 // NUL-terminated, valid only during the call) is the event encoded once in the format
-// chosen at `mcrt_builder_set_host_transport`; write it to each of those sockets.
+// chosen at `mcrt_builder_set_host_transport`; write it to each of those sockets. With
+// `MCRT_WIRE_FORMAT_SOCKET_IO`, a binary event is its packet `5<n>-[…]` (text), then
+// `n` more calls, one per attachment, whose bytes are to be written as binary messages
+// (Node: `socket.conn.write(buffer)`), in order, before anything else.
 //
 // Thread: the thread whose `mcrt_` call produced it (an emit, or a reply such as
 // `auth:ok` / `page:snapshot` to `mcrt_host_message`), before that call returns; or the
@@ -248,6 +261,33 @@ void mcrt_string_free(char *string);
 // The library version, e.g. "0.1.0". Borrowed, static: do not free. Thread: any.
 const char *mcrt_version(void);
 
+// `mcrt_emit_to_user` with binary values: `data_json` holds a placeholder
+// `{"_placeholder":true,"num":N}` where `attachments[N]` belongs. Socket.IO clients
+// receive the values as binary (a `Buffer` in socket.io-client, `bytes` in
+// python-socketio); native clients as base64 in the frame's `attachments`. A
+// placeholder past `count` is refused (`invalid_argument`). The values are copied
+// before this returns.
+enum McrtStatus mcrt_emit_binary_to_user(const struct McrtHub *hub,
+                                         const char *user_id_json,
+                                         size_t user_id_len,
+                                         const char *event,
+                                         size_t event_len,
+                                         const char *data_json,
+                                         size_t data_len,
+                                         const struct McrtBytes *attachments,
+                                         size_t count,
+                                         struct McrtOutcome *out);
+
+// `mcrt_emit_to_admins` with binary values, as `mcrt_emit_binary_to_user`.
+enum McrtStatus mcrt_emit_binary_to_admins(const struct McrtHub *hub,
+                                           const char *event,
+                                           size_t event_len,
+                                           const char *data_json,
+                                           size_t data_len,
+                                           const struct McrtBytes *attachments,
+                                           size_t count,
+                                           struct McrtOutcome *out);
+
 // Checks `config_json` as `mcrt_builder_new` reads it and writes to `*out` the hub
 // configuration it describes, in canonical form: camelCase keys, durations in
 // milliseconds, every default filled in (`"{}"` shows the defaults). Aliases and
@@ -285,6 +325,20 @@ enum McrtStatus mcrt_host_message(const struct McrtHub *hub,
                                   const char *data_json,
                                   size_t data_len,
                                   char **ack_out);
+
+// `mcrt_host_message` for a binary client event (what a host's Socket.IO server decoded
+// with binary values): `data_json` holds a placeholder `{"_placeholder":true,"num":N}`
+// where `attachments[N]` was; the client-event handler receives them as the event
+// JSON's `"attachments"` (base64). The values are copied before this returns.
+enum McrtStatus mcrt_host_message_binary(const struct McrtHub *hub,
+                                         uint64_t id,
+                                         const char *event,
+                                         size_t event_len,
+                                         const char *data_json,
+                                         size_t data_len,
+                                         const struct McrtBytes *attachments,
+                                         size_t count,
+                                         char **ack_out);
 
 // Authenticates connection `id` with the credentials its client gave when connecting
 // (the Socket.IO `auth` object, `auth_json`). On success `auth:ok` and `page:snapshot`

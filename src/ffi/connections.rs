@@ -186,6 +186,43 @@ pub unsafe extern "C" fn mcrt_host_message(
     })
 }
 
+/// `mcrt_host_message` for a binary client event (what a host's Socket.IO server decoded
+/// with binary values): `data_json` holds a placeholder `{"_placeholder":true,"num":N}`
+/// where `attachments[N]` was; the client-event handler receives them as the event
+/// JSON's `"attachments"` (base64). The values are copied before this returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_host_message_binary(
+    hub: *const McrtHub,
+    id: u64,
+    event: *const c_char,
+    event_len: usize,
+    data_json: *const c_char,
+    data_len: usize,
+    attachments: *const super::binary::McrtBytes,
+    count: usize,
+    ack_out: *mut *mut c_char,
+) -> McrtStatus {
+    hub_entry(hub, |hub| {
+        // SAFETY: a non-null `ack_out` is writable per the caller's contract.
+        unsafe { args::write_optional(ack_out, std::ptr::null_mut()) };
+        let state = host_state(hub)?;
+        not_in_callback("mcrt_host_message_binary")?;
+        // SAFETY: each pointer is readable for its length per the caller's contract.
+        let (event, data, values) = unsafe {
+            (
+                args::text(event, event_len, "event")?,
+                args::json_or(data_json, data_len, "data_json", Value::Null)?,
+                super::binary::attachments(attachments, count)?,
+            )
+        };
+        crate::protocol::binary::check_placeholders(&data, values.len())
+            .map_err(|error| FfiError::invalid(format!("data_json: {error}")))?;
+        let connection = state.connection(id)?;
+        // SAFETY: `ack_out` as above.
+        unsafe { answer(connection.on_message_with(event, &data, values), ack_out) }
+    })
+}
+
 /// Authenticates connection `id` with the credentials its client gave when connecting
 /// (the Socket.IO `auth` object, `auth_json`). On success `auth:ok` and `page:snapshot`
 /// reach the frame callback; on refusal nothing is sent (the host answers in its own

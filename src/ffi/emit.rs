@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::{FfiError, McrtHub, McrtOutcome, McrtStatus, args, hub_entry};
 use crate::hub::{EmitOutcome, Hub, IdArg};
 
-fn emit(
+pub(super) fn emit(
     hub: *const McrtHub,
     out: *mut McrtOutcome,
     call: impl FnOnce(&Hub) -> Result<EmitOutcome, FfiError>,

@@ -102,7 +102,9 @@ pub enum McrtAuthVerdict {
 
 /// Receives a client event the library does not handle, as
 /// `{"connection": id, "userId": "…", "role": "…", "sessionId": …, "moduleId": …,
-/// "page": "…", "event": "…", "data": …}` (NUL-terminated, valid during the call).
+/// "page": "…", "event": "…", "data": …}` (NUL-terminated, valid during the call). A
+/// binary event's `data` keeps Socket.IO's placeholders `{"_placeholder":true,"num":N}`
+/// and the JSON gains `"attachments": ["<base64>", …]`, value N at index N.
 /// Thread: the one that passed the message (as for the authenticator); no library lock
 /// is held, so it may call `mcrt_emit_*`.
 pub type McrtClientEventCallback =
@@ -258,7 +260,7 @@ pub(crate) fn client_events(
 ) -> impl Fn(&ClientEvent) + Send + Sync + 'static {
     move |event| {
         let identity = &event.identity;
-        let text = c_json(&json!({
+        let mut body = json!({
             "connection": event.connection.0,
             "userId": identity.user_id.as_str(),
             "role": identity.role.as_str(),
@@ -267,7 +269,17 @@ pub(crate) fn client_events(
             "page": event.page,
             "event": event.event,
             "data": event.data,
-        }));
+        });
+        if !event.attachments.is_empty() {
+            use base64::Engine as _;
+            let values: Vec<String> = event
+                .attachments
+                .iter()
+                .map(|data| base64::engine::general_purpose::STANDARD.encode(data))
+                .collect();
+            body["attachments"] = json!(values);
+        }
+        let text = c_json(&body);
         // SAFETY: the host registered `callback`; the string lives until it returns.
         unsafe { callback(user_data.ptr(), text.as_ptr(), text.as_bytes().len()) };
     }

@@ -49,7 +49,10 @@ pub enum McrtWireFormat {
 
 /// One outbound event for `n` host connections `ids`: `frame` (`len` bytes, not
 /// NUL-terminated, valid only during the call) is the event encoded once in the format
-/// chosen at `mcrt_builder_set_host_transport`; write it to each of those sockets.
+/// chosen at `mcrt_builder_set_host_transport`; write it to each of those sockets. With
+/// `MCRT_WIRE_FORMAT_SOCKET_IO`, a binary event is its packet `5<n>-[…]` (text), then
+/// `n` more calls, one per attachment, whose bytes are to be written as binary messages
+/// (Node: `socket.conn.write(buffer)`), in order, before anything else.
 ///
 /// Thread: the thread whose `mcrt_` call produced it (an emit, or a reply such as
 /// `auth:ok` / `page:snapshot` to `mcrt_host_message`), before that call returns; or the
@@ -137,6 +140,22 @@ impl HostState {
                         bytes.as_ptr().cast(),
                         bytes.len(),
                     );
+                }
+                if self.format == McrtWireFormat::SocketIo {
+                    // A binary event's packet (`5<n>-…`) announces the n attachments
+                    // that follow it, each as its own call, to write as binary messages.
+                    for data in event.attachments() {
+                        // SAFETY: as above; the attachment outlives the call.
+                        unsafe {
+                            (self.frame)(
+                                self.user_data.ptr(),
+                                ids.as_ptr(),
+                                ids.len(),
+                                data.as_ptr().cast(),
+                                data.len(),
+                            );
+                        }
+                    }
                 }
             }
         }

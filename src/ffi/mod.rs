@@ -42,6 +42,7 @@
 #![allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
 
 mod args;
+pub mod binary;
 mod config;
 pub mod connections;
 pub mod emit;

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t ids[MAX_IDS];
     size_t n;
     char *frame;
+    size_t len;
 } Frame;
 
 typedef struct {
@@ -65,6 +66,7 @@ static inline void on_frame(void *user_data, const uint64_t *ids, size_t n, cons
     memcpy(f->ids, ids, n * sizeof *ids);
     f->n = n;
     f->frame = malloc(len + 1);
+    f->len = len;
     memcpy(f->frame, frame, len);
     f->frame[len] = '\0';
     pthread_cond_broadcast(&rec->changed);

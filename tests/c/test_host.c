@@ -223,6 +223,31 @@ void test_host_transport_and_every_emit(void) {
     CHECK(mcrt_emit_to_user(hub, S("123"), S("admin:fake"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
     CHECK(strcmp(mcrt_last_error_code(), "reserved_event") == 0);
 
+    /* A binary host emit: its packet announces one attachment, which follows as the
+     * next frame call for the same recipients, copied before the emit returned. */
+    reset(&rec);
+    {
+        uint8_t image[] = {1, 2, 0, 255};
+        McrtBytes values[] = {{image, sizeof image}};
+        const char *photo = "{\"img\":{\"_placeholder\":true,\"num\":0}}";
+        OK(mcrt_emit_binary_to_user(hub, S("123"), S("photo"), S(photo), values, 1, &outcome));
+        image[0] = 9;
+        CHECK(outcome.delivered && outcome.connections == 2 && rec.count == 2);
+        CHECK(strncmp(rec.frames[0].frame, "51-[\"photo\",", 12) == 0 && rec.frames[0].n == 2);
+        CHECK(rec.frames[1].len == 4 && memcmp(rec.frames[1].frame, "\x01\x02\x00\xff", 4) == 0);
+        CHECK(rec.frames[1].n == 2 && has_id(&rec.frames[1], ada1) && has_id(&rec.frames[1], ada2));
+        /* A placeholder past the values, NULL values with a count, a NULL value. */
+        const char *past = "{\"img\":{\"_placeholder\":true,\"num\":1}}";
+        CHECK(mcrt_emit_binary_to_user(hub, S("123"), S("photo"), S(past), values, 1, &outcome) ==
+              MCRT_STATUS_INVALID_ARGUMENT);
+        CHECK(mcrt_emit_binary_to_admins(hub, S("photo"), S("[]"), NULL, 1, &outcome) ==
+              MCRT_STATUS_INVALID_ARGUMENT);
+        McrtBytes null_value[] = {{NULL, 3}};
+        CHECK(mcrt_emit_binary_to_admins(hub, S("photo"), S("[]"), null_value, 1, &outcome) ==
+              MCRT_STATUS_INVALID_ARGUMENT);
+        CHECK(rec.count == 2);
+    }
+
     /* A before-emit filter drops an event; its emit from under the lock was refused. */
     reset(&rec);
     OK(mcrt_emit_to_admins(hub, S("secret:drop"), S("{}"), &outcome));
@@ -233,6 +258,22 @@ void test_host_transport_and_every_emit(void) {
     OK(mcrt_host_message(hub, bob, S("ride:start"), S("{\"lap\":1}"), NULL));
     CHECK(strstr(last_client_event, "\"event\":\"ride:start\"") && strstr(last_client_event, "\"userId\":\"456\""));
     OK(mcrt_host_message(hub, bob, S("client:page"), S("{\"page\":\"dashboard\"}"), NULL));
+
+    /* A binary client event: placeholders in data, the values in base64 beside it. */
+    {
+        uint8_t upload[] = {1, 2, 0, 255};
+        McrtBytes values[] = {{upload, sizeof upload}};
+        const char *file = "{\"file\":{\"_placeholder\":true,\"num\":0}}";
+        OK(mcrt_host_message_binary(hub, bob, S("upload"), S(file), values, 1, NULL));
+        CHECK(strstr(last_client_event, "\"event\":\"upload\"") &&
+              strstr(last_client_event, "\"attachments\":[\"AQIA/w==\"]") &&
+              strstr(last_client_event, "\"_placeholder\":true"));
+        const char *past = "{\"file\":{\"_placeholder\":true,\"num\":2}}";
+        CHECK(mcrt_host_message_binary(hub, bob, S("upload"), S(past), values, 1, NULL) ==
+              MCRT_STATUS_INVALID_ARGUMENT);
+        CHECK(mcrt_host_message_binary(hub, bob, S("upload"), S(file), NULL, 1, NULL) ==
+              MCRT_STATUS_INVALID_ARGUMENT);
+    }
 
     /* A host authenticator accepts its own token, reading the handshake headers. */
     reset(&rec);
