@@ -36,6 +36,7 @@ declare namespace RealTimeAPI {
     moduleId: string | null;
     page: string;
     event: string;
+    /** The event's data; binary values a client sent arrive as Buffers, in place. */
     data: unknown;
   }
 
@@ -270,7 +271,7 @@ declare class RealTimeAPI {
    * are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
    * gets a `timestamp`.
    */
-  emitToUser(userId: RealTimeAPI.Id, event: string, data?: unknown): RealTimeAPI.EmitOutcome;
+  emitToUser(userId: RealTimeAPI.Id, event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
   /**
    * A host event for admin connections (seed: `emitToAdmins(event, data)`), on every page
    * unless a route limits it.
@@ -278,7 +279,7 @@ declare class RealTimeAPI {
    * Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
    * when omitted); object data gets a `timestamp`.
    */
-  emitToAdmins(event: string, data?: unknown): RealTimeAPI.EmitOutcome;
+  emitToAdmins(event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
 
   metrics(): Record<string, unknown>;
   auditQuery(filter?: Record<string, unknown>): unknown[];

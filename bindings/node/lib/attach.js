@@ -6,6 +6,7 @@
 // write it to. Nothing here decides who receives what: the library's registry did.
 
 const { koffi, fn, check, takeString, byteLength } = require('./native');
+const binary = require('./binary');
 
 /** `ip:port` as the library parses it, or null. */
 function remoteAddr(socket) {
@@ -23,14 +24,28 @@ class SocketIoAttachment {
     this.sockets = new Map();
     /** ws's `Sender.frame`, found on the first websocket recipient. */
     this.wsFrame = undefined;
+    /** Binary attachments still to come after the last packet (its `5<n>-` header). */
+    this.attachmentsDue = 0;
   }
 
   /** The frame callback: one event, its recipients and its Socket.IO packet. Runs on
    * the event loop: synchronously inside the emit (or message) call that produced it,
    * or queued by koffi from the library's delivery thread. */
   onFrame(idsPointer, count, framePointer, length) {
-    const packet = koffi.decode.string(framePointer, Number(length));
     const ids = koffi.decode(idsPointer, 'uint64_t', Number(count));
+    if (this.attachmentsDue > 0) {
+      // An attachment of the binary packet just written: a binary message, as is.
+      this.attachmentsDue -= 1;
+      const data = Buffer.from(koffi.decode(framePointer, 'uint8_t', Number(length)));
+      for (const id of ids) {
+        const socket = this.sockets.get(Number(id));
+        if (socket && socket.connected) socket.conn.write(data);
+      }
+      return;
+    }
+    const packet = koffi.decode.string(framePointer, Number(length));
+    const announced = /^[56](\d+)-/.exec(packet);
+    if (announced) this.attachmentsDue = Number(announced[1]);
     const options = ids.length > 1 ? this.preEncoded(packet, ids) : undefined;
     for (const id of ids) {
       const socket = this.sockets.get(Number(id));
@@ -104,11 +119,20 @@ class SocketIoAttachment {
     const socket = this.sockets.get(id);
     if (socket && socket.listeners(event).length > 0) return;
     const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
-    const data = safeJson(args.length > 0 ? args[0] : null);
+    const value = args.length > 0 ? args[0] : null;
     const ackOut = [null];
     // A refusal here is the client's mistake, already answered (auth:error) and counted
     // by the library: nothing to throw at the host.
-    fn.hostMessage(this.api._hub, id, event, byteLength(event), data, byteLength(data), ackOut);
+    if (binary.hasBinary(value)) {
+      // socket.io decoded a binary event: its Buffers go as attachments.
+      const { data: json, attachments } = binary.extract(value);
+      const data = safeJson(json);
+      fn.hostMessageBinary(this.api._hub, id, event, byteLength(event), data, byteLength(data),
+        binary.bytesArray(attachments), attachments.length, ackOut);
+    } else {
+      const data = safeJson(value);
+      fn.hostMessage(this.api._hub, id, event, byteLength(event), data, byteLength(data), ackOut);
+    }
     const body = takeString(ackOut[0]);
     if (ack && body !== null) ack(JSON.parse(body));
   }

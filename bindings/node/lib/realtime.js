@@ -6,6 +6,7 @@
 
 const { promisify } = require('node:util');
 const { koffi, fn, check, takeString, byteLength, RealTimeError, callbacks } = require('./native');
+const binary = require('./binary');
 const args = require('./args');
 const { SocketIoAttachment } = require('./attach');
 const { beforeEmitHooks, installBeforeEmit, runPending } = require('./before-emit');
@@ -125,7 +126,7 @@ class RealTimeAPI {
       }
       if (o.onClientEvent) {
         const cb = this._register((_, text) => {
-          try { o.onClientEvent(JSON.parse(text)); } catch (error) { hookFailed('onClientEvent', error); }
+          try { o.onClientEvent(binary.clientEvent(JSON.parse(text))); } catch (error) { hookFailed('onClientEvent', error); }
         }, callbacks.ClientEventCallback);
         check(fn.builderSetClientEventHandler(builder, cb, null), 'onClientEvent hook');
       }
@@ -344,6 +345,13 @@ class RealTimeAPI {
     const c = 'emitToUser';
     const user = args.json(c, 'userId', args.id(c, 'userId', userId));
     const name = args.text(c, 'event', event);
+    if (binary.hasBinary(data)) {
+      // Buffers travel as Socket.IO attachments: socket.io-client receives Buffers.
+      const { data: json, attachments } = binary.extract(data);
+      const text = args.json(c, 'data', json);
+      return this._emit(c, fn.toUserBinary, user, byteLength(user), name, byteLength(name),
+        text, byteLength(text), binary.bytesArray(attachments), attachments.length);
+    }
     const [json, len] = optionalJson(c, 'data', data);
     return this._emit(c, fn.toUser, user, byteLength(user), name, byteLength(name), json, len);
   }
@@ -352,6 +360,12 @@ class RealTimeAPI {
   emitToAdmins(event, data) {
     const c = 'emitToAdmins';
     const name = args.text(c, 'event', event);
+    if (binary.hasBinary(data)) {
+      const { data: json, attachments } = binary.extract(data);
+      const text = args.json(c, 'data', json);
+      return this._emit(c, fn.toAdminsBinary, name, byteLength(name), text, byteLength(text),
+        binary.bytesArray(attachments), attachments.length);
+    }
     const [json, len] = optionalJson(c, 'data', data);
     return this._emit(c, fn.toAdmins, name, byteLength(name), json, len);
   }
