@@ -229,7 +229,7 @@ pub fn socketio_packet(data: &[u8]) {
 /// - round trip: the completed packet re-encoded (server form, same namespace, id and
 ///   attachment count) decodes to the same packet.
 pub fn socketio_binary(data: &[u8]) {
-    use crate::protocol::binary::{BinaryError, BinaryLimits, Reassembly, placeholder_index};
+    use crate::protocol::binary::{BinaryError, BinaryLimits, Reassembly};
     const LIMITS: BinaryLimits = BinaryLimits {
         max_attachments: 4,
         max_bytes: 64,
@@ -254,7 +254,30 @@ pub fn socketio_binary(data: &[u8]) {
         announced <= LIMITS.max_attachments,
         "the attachment bound holds"
     );
-    let mut rest = data.get(split + 1..).unwrap_or(&[]);
+    if !collect_attachments(
+        &mut partial,
+        data.get(split + 1..).unwrap_or(&[]),
+        announced,
+        LIMITS,
+    ) {
+        return;
+    }
+    if !partial.is_complete() {
+        return;
+    }
+    let (packet, attachments) = partial.finish();
+    assert_complete_packet(&packet, &attachments, announced);
+}
+
+/// Feeds the length-prefixed attachments of `rest` to `partial`, checking the bounds and
+/// the sequencing; `false` once the packet was refused (nothing more to check).
+fn collect_attachments(
+    partial: &mut crate::protocol::binary::Reassembly,
+    mut rest: &[u8],
+    announced: usize,
+    limits: crate::protocol::binary::BinaryLimits,
+) -> bool {
+    use crate::protocol::binary::BinaryError;
     let mut total = 0usize;
     let mut pushed = 0usize;
     while let Some((&len, tail)) = rest.split_first() {
@@ -265,7 +288,7 @@ pub fn socketio_binary(data: &[u8]) {
             Ok(done) => {
                 total += chunk.len();
                 pushed += 1;
-                assert!(total <= LIMITS.max_bytes, "the byte bound holds");
+                assert!(total <= limits.max_bytes, "the byte bound holds");
                 assert_eq!(done, pushed == announced);
             }
             Err(BinaryError::OutOfSequence) => {
@@ -273,16 +296,23 @@ pub fn socketio_binary(data: &[u8]) {
                 break;
             }
             Err(BinaryError::TooLarge { .. }) => {
-                assert!(total + chunk.len() > LIMITS.max_bytes);
-                return;
+                assert!(total + chunk.len() > limits.max_bytes);
+                return false;
             }
             Err(other) => panic!("unexpected refusal while collecting: {other}"),
         }
     }
-    if !partial.is_complete() {
-        return;
-    }
-    let (packet, attachments) = partial.finish();
+    true
+}
+
+/// A completed binary packet: its attachments as announced, every placeholder
+/// resolving, and its re-encoding decoding to the same packet.
+fn assert_complete_packet(
+    packet: &socketio::Packet,
+    attachments: &[bytes::Bytes],
+    announced: usize,
+) {
+    use crate::protocol::binary::placeholder_index;
     assert_eq!(attachments.len(), announced);
     fn each_placeholder(value: &Value, count: usize) {
         match value {

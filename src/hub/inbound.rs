@@ -115,24 +115,30 @@ impl Hub {
                 ack: serde_json::to_value(outcome).ok(),
             });
         }
+        let event = ClientEvent {
+            connection: id,
+            identity,
+            page: self.inner.routing.page_name(page).to_owned(),
+            event: event_name.to_owned(),
+            data: data.clone(),
+            attachments,
+        };
+        self.forward_client_event(&event);
+        Ok(Reply::default())
+    }
+
+    /// Hands an event the library does not handle to the client-event hook (counted as
+    /// forwarded), or counts it dropped when there is none.
+    fn forward_client_event(&self, event: &ClientEvent) {
         match &self.inner.client_events {
             Some(handler) => {
-                let client_event = ClientEvent {
-                    connection: id,
-                    identity,
-                    page: self.inner.routing.page_name(page).to_owned(),
-                    event: event_name.to_owned(),
-                    data: data.clone(),
-                    attachments,
-                };
                 self.inner.metrics.client_events_forwarded.increment();
                 guarded(&self.inner.metrics, "client_event", || {
-                    handler.on_client_event(&client_event)
+                    handler.on_client_event(event)
                 });
             }
             None => self.inner.metrics.client_events_dropped.increment(),
         }
-        Ok(Reply::default())
     }
 
     pub(super) fn change_page(

@@ -36,6 +36,7 @@ mod readiness;
 mod recovery;
 mod service;
 mod session;
+mod sessions;
 
 mod config;
 mod host_http;

@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -35,6 +35,8 @@ use crate::protocol::binary::Reassembly;
 use super::Shared;
 use super::recovery::Attachment;
 use super::service::{EngineService, NamespaceSocket};
+
+pub(crate) use super::sessions::{Sessions, random_id};
 
 /// One outbound Engine.IO frame: a text packet, or a binary message.
 #[derive(Debug, Clone)]
@@ -354,52 +356,4 @@ impl Session {
         }
         false
     }
-}
-
-/// Live sessions by Engine.IO sid.
-#[derive(Default)]
-pub(crate) struct Sessions {
-    map: Mutex<HashMap<String, Arc<Session>>>,
-}
-
-impl Sessions {
-    pub(crate) fn insert(&self, session: &Arc<Session>) {
-        self.map
-            .lock()
-            .insert(session.sid.clone(), Arc::clone(session));
-    }
-
-    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Session>> {
-        self.map.lock().get(sid).cloned()
-    }
-
-    /// Removes the session; returns whether it was there (so one caller releases its
-    /// connection slot).
-    pub(crate) fn remove(&self, sid: &str) -> bool {
-        self.map.lock().remove(sid).is_some()
-    }
-
-    /// Closes every session's hub queue (after what is queued) for a shutdown.
-    pub(crate) fn close_all(&self, _shared: &Shared) {
-        let sessions: Vec<_> = self.map.lock().values().cloned().collect();
-        for session in sessions {
-            session.shut_down();
-        }
-    }
-}
-
-/// A random, URL-safe id (120 bits).
-pub(crate) fn random_id() -> String {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 15];
-    if getrandom::fill(&mut bytes).is_err() {
-        // The OS random source is unavailable: fall back to time and a counter, still
-        // unique within this process.
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let t = crate::event::now_ms();
-        bytes[..8].copy_from_slice(&t.to_le_bytes());
-        bytes[8..15].copy_from_slice(&n.to_le_bytes()[..7]);
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
