@@ -386,3 +386,27 @@ fn native_frames_past_the_rate_limit_are_dropped_then_the_connection_closed() {
         other.sentinel(2).await;
     });
 }
+
+#[test]
+fn a_poll_that_arrives_just_after_its_client_closed_gets_the_noop_then_the_session_is_unknown() {
+    let server = serve(builder().build().unwrap(), config());
+    run(async {
+        let mut client = SioPolling::login(
+            server.addr,
+            "closing",
+            &token("u1", "user", None),
+            "modules",
+        )
+        .await;
+        // The close arrives before the poll the client sent first (two connections).
+        client.post(&["1"]).await;
+        eventually("the slot to be freed at once", || {
+            server.handle.connections() == 0
+        })
+        .await;
+        let late = client.poll().await;
+        assert_eq!((late.status, late.body.as_str()), (200, "6"), "{late:?}");
+        let after = client.poll().await;
+        assert_eq!(after.status, 400, "{after:?}");
+    });
+}

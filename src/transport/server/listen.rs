@@ -128,6 +128,7 @@ pub(super) fn serve(
         sessions: session::Sessions::default(),
         parked: recovery::Parked::default(),
         live_pids: Mutex::new(std::collections::HashMap::new()),
+        client_closed: Default::default(),
         active: AtomicUsize::new(0),
         shutdown,
     });

@@ -77,6 +77,9 @@ pub(crate) struct Shared {
     /// session's sid, so a client that reconnects before its old transport was found
     /// dead can take the connection over.
     pub(crate) live_pids: Mutex<std::collections::HashMap<String, String>>,
+    /// Polling sessions their client closed (`1`) with no poll pending, freed at once,
+    /// whose client may still have a poll on its way: see `engine::polling::closed_poll`.
+    pub(crate) client_closed: sessions::Tombstones,
     /// Open connections (Engine.IO sessions and native websockets).
     pub(crate) active: AtomicUsize,
     pub(crate) shutdown: watch::Receiver<bool>,

@@ -1,10 +1,12 @@
-//! The table of live Engine.IO sessions by sid, and the random ids sessions and
-//! namespace sockets are given. This module must not look inside a session beyond
+//! The table of live Engine.IO sessions by sid, the short-lived record of polling
+//! sessions their client closed, and the random ids sessions and namespace sockets are
+//! given. This module must not look inside a session beyond
 //! closing its hub queue at shutdown. Guarded by `tests/server/server_socketio.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -57,4 +59,38 @@ pub(crate) fn random_id() -> String {
         bytes[8..15].copy_from_slice(&n.to_le_bytes()[..7]);
     }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Sids of polling sessions their client closed while no poll was pending, for a
+/// moment: the client may have sent a poll before its close that arrives after it (two
+/// HTTP connections, handled in either order). That poll is answered with the noop it
+/// would have got, instead of "unknown session"; any later one gets 400.
+#[derive(Default)]
+pub(crate) struct Tombstones {
+    map: Mutex<HashMap<String, Instant>>,
+}
+
+impl Tombstones {
+    /// How long a closed session's late poll is still answered.
+    const KEEP: Duration = Duration::from_secs(2);
+    /// Beyond this many, expired records are swept on insert.
+    const SWEEP_AT: usize = 1024;
+
+    /// Records that the client closed session `sid`.
+    pub(crate) fn insert(&self, sid: &str) {
+        let now = Instant::now();
+        let mut map = self.map.lock();
+        if map.len() >= Self::SWEEP_AT {
+            map.retain(|_, closed| now.duration_since(*closed) < Self::KEEP);
+        }
+        map.insert(sid.to_owned(), now);
+    }
+
+    /// Whether `sid` was closed by its client a moment ago (once: the record goes).
+    pub(crate) fn take(&self, sid: &str) -> bool {
+        self.map
+            .lock()
+            .remove(sid)
+            .is_some_and(|closed| closed.elapsed() < Self::KEEP)
+    }
 }

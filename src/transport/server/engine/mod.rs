@@ -98,6 +98,9 @@ async fn route(
         ("polling", None) => polling::handshake(shared, &request, remote, query, service),
         ("polling", Some(sid)) => {
             let Some(session) = find(shared, &sid, &service) else {
+                if request.method() == Method::GET && shared.client_closed.take(&sid) {
+                    return polling::closed_poll();
+                }
                 return http::json_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown");
             };
             match *request.method() {

@@ -130,6 +130,12 @@ fn polling_packets(
     Some(body)
 }
 
+/// The answer to a poll that arrives just after its client closed the session (see
+/// `Tombstones`): the noop a pending poll gets.
+pub(super) fn closed_poll() -> Response<Body> {
+    http::respond(StatusCode::OK, "text/plain; charset=UTF-8", "6")
+}
+
 /// Packets that end a session: `41` (Socket.IO disconnect, so the client does not
 /// reconnect) for a logout or repeated auth failures, then `1` (Engine.IO close).
 pub(super) fn closing_packets(session: &Session, pending: &Pending) -> Option<Vec<&'static str>> {
@@ -186,6 +192,10 @@ pub(super) async fn post(
     }
     if session.ending().is_some() {
         // A pending poll answers the close; without one nobody else would free the slot.
+        let poll_pending = session.state.lock().polling_get;
+        if session.ending() == Some(Ending::ClientClosed) && !poll_pending {
+            shared.client_closed.insert(&session.sid);
+        }
         release_if_polling(shared, session);
     }
     http::respond(StatusCode::OK, "text/html", "ok")
