@@ -170,7 +170,7 @@ typedef int32_t (*McrtAuthenticateCallback)(void *user_data,
 // is held, so it may call `mcrt_emit_*`.
 typedef void (*McrtClientEventCallback)(void *user_data, const char *event_json, size_t len);
 
-// Computes the global stats for `mcrt_emit_stats_update`: return 0 after
+// Computes the global stats for `mcrt_emit_stats_update` called with NULL stats: return 0 after
 // `mcrt_reply_set(reply, <JSON object>)`, or non-zero on failure (optionally after
 // `mcrt_reply_set(reply, "<why>")`). Thread: the one that called
 // `mcrt_emit_stats_update`, before the emit lock is taken.
@@ -424,13 +424,16 @@ enum McrtStatus mcrt_emit_user_registered(const struct McrtHub *hub,
 //
 // Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
 // the last sent (`unchanged` otherwise).
-enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub, struct McrtOutcome *out);
-
-// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
-// none is given, what the hub's stats provider returns.
 //
-// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
-// the last sent (`unchanged` otherwise).
+// C: `stats_json` NULL asks the stats provider (`mcrt_builder_set_stats_provider`;
+// `MCRT_STATUS_NOT_CONFIGURED` without one).
+enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub,
+                                       const char *stats_json,
+                                       size_t len,
+                                       struct McrtOutcome *out);
+
+// Alias of `mcrt_emit_stats_update` with a non-NULL `stats_json`, kept for code written
+// when the stats call was two functions. Same arguments, ownership and threads.
 enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
                                             const char *stats_json,
                                             size_t len,
@@ -540,7 +543,7 @@ enum McrtStatus mcrt_builder_set_client_event_handler(struct McrtBuilder *builde
                                                       McrtClientEventCallback callback,
                                                       void *user_data);
 
-// Sets the stats provider `mcrt_emit_stats_update` asks. `user_data` as for
+// Sets the stats provider `mcrt_emit_stats_update` asks when given NULL stats. `user_data` as for
 // `mcrt_builder_set_authenticator` (thread: `McrtStatsCallback`).
 enum McrtStatus mcrt_builder_set_stats_provider(struct McrtBuilder *builder,
                                                 McrtStatsCallback callback,

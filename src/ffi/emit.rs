@@ -258,19 +258,30 @@ pub unsafe extern "C" fn mcrt_emit_user_registered(
 ///
 /// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
 /// the last sent (`unchanged` otherwise).
+///
+/// C: `stats_json` NULL asks the stats provider (`mcrt_builder_set_stats_provider`;
+/// `MCRT_STATUS_NOT_CONFIGURED` without one).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_stats_update(
     hub: *const McrtHub,
+    stats_json: *const c_char,
+    len: usize,
     out: *mut McrtOutcome,
 ) -> McrtStatus {
-    emit(hub, out, |hub| Ok(hub.emit_stats_update()?))
+    emit(hub, out, |hub| {
+        let stats = if stats_json.is_null() {
+            None
+        } else {
+            // SAFETY: a non-null `stats_json` is readable for `len` bytes per the caller's
+            // contract.
+            Some(unsafe { args::json(stats_json, len, "stats_json")? })
+        };
+        Ok(hub.emit_stats_update(stats.as_ref())?)
+    })
 }
 
-/// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
-/// none is given, what the hub's stats provider returns.
-///
-/// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
-/// the last sent (`unchanged` otherwise).
+/// Alias of `mcrt_emit_stats_update` with a non-NULL `stats_json`, kept for code written
+/// when the stats call was two functions. Same arguments, ownership and threads.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_stats_update_with(
     hub: *const McrtHub,
@@ -278,11 +289,12 @@ pub unsafe extern "C" fn mcrt_emit_stats_update_with(
     len: usize,
     out: *mut McrtOutcome,
 ) -> McrtStatus {
-    emit(hub, out, |hub| {
-        // SAFETY: readable for `len` bytes per the caller's contract.
-        let stats = unsafe { args::json(stats_json, len, "stats_json")? };
-        Ok(hub.emit_stats_update_with(&stats)?)
-    })
+    if stats_json.is_null() {
+        // Keep this form's old contract: the stats are required here.
+        return emit(hub, out, |_| Err(super::args::null("stats_json")));
+    }
+    // SAFETY: forwarded with the caller's own contract.
+    unsafe { mcrt_emit_stats_update(hub, stats_json, len, out) }
 }
 
 /// An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is

@@ -108,7 +108,7 @@ pub enum McrtAuthVerdict {
 pub type McrtClientEventCallback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char, len: usize)>;
 
-/// Computes the global stats for `mcrt_emit_stats_update`: return 0 after
+/// Computes the global stats for `mcrt_emit_stats_update` called with NULL stats: return 0 after
 /// `mcrt_reply_set(reply, <JSON object>)`, or non-zero on failure (optionally after
 /// `mcrt_reply_set(reply, "<why>")`). Thread: the one that called
 /// `mcrt_emit_stats_update`, before the emit lock is taken.

@@ -198,14 +198,12 @@ impl PyHub {
         py: Python<'_>,
         stats: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
+        let stats = match stats.filter(|s| !s.is_none()) {
+            Some(stats) => Some(to_json_object(stats, "stats")?),
+            None => None,
+        };
         let hub = self.hub();
-        match stats.filter(|s| !s.is_none()) {
-            Some(stats) => {
-                let stats = to_json_object(stats, "stats")?;
-                outcome(py, py.detach(|| hub.emit_stats_update_with(&stats)))
-            }
-            None => outcome(py, py.detach(|| hub.emit_stats_update())),
-        }
+        outcome(py, py.detach(|| hub.emit_stats_update(stats.as_ref())))
     }
 
     /// `admin:action {adminId, action, details}` to admins (always sent).
