@@ -174,19 +174,30 @@ pub struct Persist {
 }
 
 impl Default for HubConfig {
+    /// `Hub::builder()`'s settings: the defaults are written once, in `HubBuilder::new()`
+    /// (the hub sits below this schema, so the values live on its side).
     fn default() -> Self {
+        let builder = Hub::builder();
         Self {
-            jwt_secret: None,
-            pages: crate::registry::routing::DEFAULT_PAGES
-                .iter()
-                .map(|p| (*p).to_owned())
+            jwt_secret: builder.jwt_secret.map(Secret),
+            pages: builder.pages,
+            routes: builder
+                .routes
+                .into_iter()
+                .map(|(event, user_pages, admin_pages)| Route {
+                    event,
+                    user_pages,
+                    admin_pages,
+                })
                 .collect(),
-            routes: Vec::new(),
-            queue_capacity: 1024,
-            max_auth_failures: 5,
-            max_message_bytes: 64 * 1024,
-            device_offline_grace: Duration::from_secs(5),
-            persist: None,
+            queue_capacity: builder.limits.queue_capacity,
+            max_auth_failures: builder.limits.max_auth_failures,
+            max_message_bytes: builder.limits.max_message_bytes,
+            device_offline_grace: builder.device_grace,
+            persist: builder.persist.map(|(path, config)| Persist {
+                path: path.to_string_lossy().into_owned(),
+                durability: config.durability,
+            }),
         }
     }
 }
@@ -292,6 +303,33 @@ mod tests {
                 "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2, "apiKey": null,
             })
         );
+    }
+
+    /// The builder a configuration makes and `Hub::builder()` agree, and on the
+    /// documented values: neither side keeps defaults of its own.
+    #[test]
+    fn hub_builder_defaults_are_the_schema_defaults() {
+        let schema = HubConfig::default().into_builder();
+        let builder = Hub::builder();
+        assert_eq!(schema.limits, builder.limits);
+        assert_eq!(schema.pages, builder.pages);
+        assert_eq!(schema.device_grace, builder.device_grace);
+        assert_eq!(schema.jwt_secret, builder.jwt_secret);
+        assert_eq!(schema.routes, builder.routes);
+        assert_eq!(schema.persist, builder.persist);
+        let config = HubConfig::default();
+        assert_eq!(
+            (
+                config.queue_capacity,
+                config.max_auth_failures,
+                config.max_message_bytes
+            ),
+            (1024, 5, 64 * 1024)
+        );
+        assert_eq!(config.device_offline_grace, Duration::from_secs(5));
+        assert_eq!(config.pages, ["modules", "admin", "dashboard"]);
+        assert!(config.jwt_secret.is_none() && config.routes.is_empty());
+        assert!(config.persist.is_none());
     }
 
     #[test]
