@@ -248,6 +248,13 @@ void mcrt_string_free(char *string);
 // The library version, e.g. "0.1.0". Borrowed, static: do not free. Thread: any.
 const char *mcrt_version(void);
 
+// Alias of `mcrt_emit_stats_update` with a non-NULL `stats_json`, kept for code written
+// when the stats call was two functions. Same arguments, ownership and threads.
+enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
+                                            const char *stats_json,
+                                            size_t len,
+                                            struct McrtOutcome *out);
+
 // Checks `config_json` as `mcrt_builder_new` reads it and writes to `*out` the hub
 // configuration it describes, in canonical form: camelCase keys, durations in
 // milliseconds, every default filled in (`"{}"` shows the defaults). Aliases and
@@ -431,13 +438,6 @@ enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub,
                                        const char *stats_json,
                                        size_t len,
                                        struct McrtOutcome *out);
-
-// Alias of `mcrt_emit_stats_update` with a non-NULL `stats_json`, kept for code written
-// when the stats call was two functions. Same arguments, ownership and threads.
-enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
-                                            const char *stats_json,
-                                            size_t len,
-                                            struct McrtOutcome *out);
 
 // An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
 // optional (`null` when omitted).

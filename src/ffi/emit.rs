@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::{FfiError, McrtHub, McrtOutcome, McrtStatus, args, hub_entry};
 use crate::hub::{EmitOutcome, Hub, IdArg};
 
-fn emit(
+pub(super) fn emit(
     hub: *const McrtHub,
     out: *mut McrtOutcome,
     call: impl FnOnce(&Hub) -> Result<EmitOutcome, FfiError>,
@@ -278,23 +278,6 @@ pub unsafe extern "C" fn mcrt_emit_stats_update(
         };
         Ok(hub.emit_stats_update(stats.as_ref())?)
     })
-}
-
-/// Alias of `mcrt_emit_stats_update` with a non-NULL `stats_json`, kept for code written
-/// when the stats call was two functions. Same arguments, ownership and threads.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mcrt_emit_stats_update_with(
-    hub: *const McrtHub,
-    stats_json: *const c_char,
-    len: usize,
-    out: *mut McrtOutcome,
-) -> McrtStatus {
-    if stats_json.is_null() {
-        // Keep this form's old contract: the stats are required here.
-        return emit(hub, out, |_| Err(super::args::null("stats_json")));
-    }
-    // SAFETY: forwarded with the caller's own contract.
-    unsafe { mcrt_emit_stats_update(hub, stats_json, len, out) }
 }
 
 /// An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
