@@ -4,7 +4,7 @@
 //! one set of defaults ([`Default`]) and their one validation ([`HubConfig::from_json`]).
 //!
 //! The canonical form is camelCase JSON with durations in milliseconds (`…Ms`, a number,
-//! fractions allowed); [`Serialize`] writes it, every default filled in. The forms the
+//! fractions allowed); [`Serialize`](serde::Serialize) writes it, every default filled in. The forms the
 //! bindings accepted before are documented aliases of the same fields, so no binding
 //! keeps a schema of its own: snake_case for every key; Python's seconds
 //! (`device_grace`, `ping_interval`, `ping_timeout`, `auth_deadline`); Python's nested

@@ -33,8 +33,9 @@ pub(crate) struct Limits {
 /// Configures and builds a [`Hub`].
 ///
 /// The settings that `config::HubConfig` also holds are `pub(crate)` so that
-/// `HubConfig::default()` reads them from [`HubBuilder::new`], where the defaults are
-/// written once (the schema sits above the hub: `config` → `transport` → `hub`).
+/// `HubConfig::default()` reads them from `HubBuilder::new` ([`Hub::builder`]), where
+/// the defaults are written once (the schema sits above the hub: `config` →
+/// `transport` → `hub`).
 pub struct HubBuilder {
     pub(crate) limits: Limits,
     pub(crate) jwt_secret: Option<Vec<u8>>,
