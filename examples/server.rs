@@ -256,9 +256,9 @@ fn run_demo(hub: Hub, running: Arc<AtomicBool>) {
             .enumerate()
             .filter(|(index, _)| (tick + *index as u64 * 3) % 12 < 9)
             .count();
-        let _ = hub.emit_stats_update_with(
-            &json!({"users": 2, "modules": modules.len(), "online": online}),
-        );
+        let _ = hub.emit_stats_update(Some(&json!({
+            "users": 2, "modules": modules.len(), "online": online
+        })));
         tick += 1;
         std::thread::sleep(Duration::from_secs(1));
     }

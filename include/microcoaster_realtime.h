@@ -121,14 +121,6 @@ typedef struct McrtReply McrtReply;
 // A running server transport. Opaque: from `mcrt_serve`, freed with `mcrt_server_free`.
 typedef struct McrtServer McrtServer;
 
-// One binary value: `len` bytes at `data` (`data` may be NULL only when `len` is 0).
-typedef struct McrtBytes {
-  // The first byte.
-  const uint8_t *data;
-  // How many bytes.
-  size_t len;
-} McrtBytes;
-
 // The outcome of an emit, written through the `out` parameter of every `mcrt_emit_*`:
 // `outcome` and `connections`, the shape every binding shows (Node `{outcome,
 // connections}`, Python `EmitOutcome.outcome` / `.connections`, the HTTP API's body).
@@ -142,6 +134,14 @@ typedef struct McrtOutcome {
   // nobody concerned is connected.
   size_t connections;
 } McrtOutcome;
+
+// One binary value: `len` bytes at `data` (`data` may be NULL only when `len` is 0).
+typedef struct McrtBytes {
+  // The first byte.
+  const uint8_t *data;
+  // How many bytes.
+  size_t len;
+} McrtBytes;
 
 // Tells the host that emits wait for `mcrt_run_pending`. Called once per batch (again
 // only after `mcrt_run_pending` found the queue empty, or left jobs for a next call),
@@ -180,7 +180,7 @@ typedef int32_t (*McrtAuthenticateCallback)(void *user_data,
 // is held, so it may call `mcrt_emit_*`.
 typedef void (*McrtClientEventCallback)(void *user_data, const char *event_json, size_t len);
 
-// Computes the global stats for `mcrt_emit_stats_update`: return 0 after
+// Computes the global stats for `mcrt_emit_stats_update` called with NULL stats: return 0 after
 // `mcrt_reply_set(reply, <JSON object>)`, or non-zero on failure (optionally after
 // `mcrt_reply_set(reply, "<why>")`). Thread: the one that called
 // `mcrt_emit_stats_update`, before the emit lock is taken.
@@ -260,6 +260,13 @@ void mcrt_string_free(char *string);
 
 // The library version, e.g. "0.1.0". Borrowed, static: do not free. Thread: any.
 const char *mcrt_version(void);
+
+// Alias of `mcrt_emit_stats_update` with a non-NULL `stats_json`, kept for code written
+// when the stats call was two functions. Same arguments, ownership and threads.
+enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
+                                            const char *stats_json,
+                                            size_t len,
+                                            struct McrtOutcome *out);
 
 // `mcrt_emit_to_user` with binary values: `data_json` holds a placeholder
 // `{"_placeholder":true,"num":N}` where `attachments[N]` belongs. Socket.IO clients
@@ -478,17 +485,13 @@ enum McrtStatus mcrt_emit_user_registered(const struct McrtHub *hub,
 //
 // Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
 // the last sent (`unchanged` otherwise).
-enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub, struct McrtOutcome *out);
-
-// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
-// none is given, what the hub's stats provider returns.
 //
-// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
-// the last sent (`unchanged` otherwise).
-enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
-                                            const char *stats_json,
-                                            size_t len,
-                                            struct McrtOutcome *out);
+// C: `stats_json` NULL asks the stats provider (`mcrt_builder_set_stats_provider`;
+// `MCRT_STATUS_NOT_CONFIGURED` without one).
+enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub,
+                                       const char *stats_json,
+                                       size_t len,
+                                       struct McrtOutcome *out);
 
 // An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
 // optional (`null` when omitted).
@@ -594,7 +597,7 @@ enum McrtStatus mcrt_builder_set_client_event_handler(struct McrtBuilder *builde
                                                       McrtClientEventCallback callback,
                                                       void *user_data);
 
-// Sets the stats provider `mcrt_emit_stats_update` asks. `user_data` as for
+// Sets the stats provider `mcrt_emit_stats_update` asks when given NULL stats. `user_data` as for
 // `mcrt_builder_set_authenticator` (thread: `McrtStatsCallback`).
 enum McrtStatus mcrt_builder_set_stats_provider(struct McrtBuilder *builder,
                                                 McrtStatsCallback callback,

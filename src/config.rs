@@ -4,7 +4,7 @@
 //! one set of defaults ([`Default`]) and their one validation ([`HubConfig::from_json`]).
 //!
 //! The canonical form is camelCase JSON with durations in milliseconds (`…Ms`, a number,
-//! fractions allowed); [`Serialize`] writes it, every default filled in. The forms the
+//! fractions allowed); [`Serialize`](serde::Serialize) writes it, every default filled in. The forms the
 //! bindings accepted before are documented aliases of the same fields, so no binding
 //! keeps a schema of its own: snake_case for every key; Python's seconds
 //! (`device_grace`, `ping_interval`, `ping_timeout`, `auth_deadline`); Python's nested
@@ -16,219 +16,34 @@
 //! every error is a [`ConfigError`] naming the key (`persist.path`, `routes[0].event`),
 //! what was expected and what arrived.
 //!
-//! This module must not build or start anything (it returns a [`HubBuilder`] or a
-//! [`ServerConfig`](crate::ServerConfig)) and holds no host hooks: callables stay in
-//! each binding, which takes them out of its options before handing the rest here. Guarded by the unit tests below
+//! Files: `hub.rs` ([`HubConfig`]), `serve.rs` ([`ServeConfig`]), `error.rs`
+//! ([`ConfigError`]), `accept.rs` (the accepted forms and aliases), `check.rs` (unknown
+//! keys, conflicts); this file keeps the canonical form of durations and the tests.
+//!
+//! This module must not build or start anything (it returns a
+//! [`HubBuilder`](crate::HubBuilder) or a [`ServerConfig`](crate::ServerConfig)) and
+//! holds no host hooks: callables stay in each binding, which takes them out of its
+//! options before handing the rest here. Guarded by the unit tests below
 //! (`defaults_are_the_documented_ones`, `every_alias_reaches_its_field`,
 //! `unknown_keys_are_refused_naming_the_key`, …), `tests/c/test_ffi.c`
 //! (`test_config_schema`), `bindings/node/test/config.test.js` and
 //! `bindings/python/tests/test_config.py`, which check that each binding accepts the same
 //! keys with the same defaults.
 
-use std::fmt;
+mod accept;
+mod check;
+mod error;
+mod hub;
+mod serve;
+
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
+use serde::Serializer;
 
-use self::accept::RawHub;
-use self::check::{check, serde_error};
-use crate::hub::{Hub, HubBuilder};
-use crate::persist::{Durability, PersistConfig};
+pub use error::ConfigError;
+pub use hub::{HubConfig, Persist, Route, Secret};
+pub use serve::ServeConfig;
 
-/// A configuration the schema refuses. `key` is the dotted path of the offending key
-/// (`persist.durability`, `routes[1].event`; empty for the whole document).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A key the schema does not have.
-    #[error("unknown key {key:?}; expected one of {}", .expected.join(", "))]
-    UnknownKey {
-        /// The key as given, with its path.
-        key: String,
-        /// Every key accepted at that place (canonical names and aliases).
-        expected: Vec<&'static str>,
-    },
-    /// A value of the wrong JSON type.
-    #[error("{}: expected {expected}, got {found}", at(.key))]
-    WrongType {
-        /// Where.
-        key: String,
-        /// What the schema wants there.
-        expected: String,
-        /// What arrived.
-        found: String,
-    },
-    /// A value of the right type but out of range, or a required key missing.
-    #[error("{}: expected {expected}, got {found}", at(.key))]
-    BadValue {
-        /// Where.
-        key: String,
-        /// What the schema wants there.
-        expected: String,
-        /// What arrived.
-        found: String,
-    },
-    /// One setting given under two names (a key and its alias).
-    #[error("{key} and {other} set the same thing: give one")]
-    Conflict {
-        /// The first name.
-        key: String,
-        /// The other.
-        other: String,
-    },
-}
-
-fn at(key: &str) -> &str {
-    if key.is_empty() {
-        "the configuration"
-    } else {
-        key
-    }
-}
-
-impl ConfigError {
-    /// The dotted path of the key the error is about.
-    pub fn key(&self) -> &str {
-        match self {
-            Self::UnknownKey { key, .. }
-            | Self::WrongType { key, .. }
-            | Self::BadValue { key, .. }
-            | Self::Conflict { key, .. } => key,
-        }
-    }
-
-    fn bad(key: &str, expected: &str, found: impl Into<String>) -> Self {
-        Self::BadValue {
-            key: key.to_owned(),
-            expected: expected.to_owned(),
-            found: found.into(),
-        }
-    }
-}
-
-/// The hub settings. [`Default`] is the one set of defaults; deserializing goes through
-/// [`HubConfig::from_json`]'s validation.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "Value", rename_all = "camelCase")]
-pub struct HubConfig {
-    /// Verifies `token`s as JWT HS256 (none: the JWT authenticator is off). Not empty.
-    pub jwt_secret: Option<Secret>,
-    /// The pages a connection may be on (default `modules`, `admin`, `dashboard`).
-    pub pages: Vec<String>,
-    /// Extra routing: which pages an event reaches (default none).
-    pub routes: Vec<Route>,
-    /// Frames queued per connection before it counts as slow (default 1,024; ≥ 1).
-    pub queue_capacity: usize,
-    /// Refused authentications before a connection is closed (default 5; ≥ 1).
-    pub max_auth_failures: u32,
-    /// Largest inbound message of an attached connection (default 64 KiB).
-    pub max_message_bytes: usize,
-    /// How long a module stays online after its device left (default 5 s).
-    #[serde(rename = "deviceOfflineGraceMs", serialize_with = "millis")]
-    pub device_offline_grace: Duration,
-    /// SQLite persistence (default none: memory only).
-    pub persist: Option<Persist>,
-}
-
-/// A JWT secret: text, or bytes (an array of numbers 0–255 in JSON). Its `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub Vec<u8>);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secret({} bytes)", self.0.len())
-    }
-}
-
-impl fmt::Debug for HubConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Through the canonical JSON, with the secret's Debug, so logs never show it.
-        let mut shown = serde_json::to_value(self).unwrap_or_default();
-        if let (Some(secret), Some(map)) = (&self.jwt_secret, shown.as_object_mut()) {
-            map.insert("jwtSecret".into(), format!("{secret:?}").into());
-        }
-        write!(f, "HubConfig({shown})")
-    }
-}
-
-/// One route: `event` reaches users on `user_pages` and admins on `admin_pages`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Route {
-    /// The event name.
-    pub event: String,
-    /// Pages whose users receive it.
-    pub user_pages: Vec<String>,
-    /// Pages whose admins receive it.
-    pub admin_pages: Vec<String>,
-}
-
-/// Where and how durably the hub persists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Persist {
-    /// The SQLite file (created if needed).
-    pub path: String,
-    /// `off`, `batched` (default) or `sync`.
-    pub durability: Durability,
-}
-
-impl Default for HubConfig {
-    fn default() -> Self {
-        Self {
-            jwt_secret: None,
-            pages: crate::registry::routing::DEFAULT_PAGES
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect(),
-            routes: Vec::new(),
-            queue_capacity: 1024,
-            max_auth_failures: 5,
-            max_message_bytes: 64 * 1024,
-            device_offline_grace: Duration::from_secs(5),
-            persist: None,
-        }
-    }
-}
-
-impl HubConfig {
-    /// Reads and validates a configuration document (a JSON object; every key optional).
-    pub fn from_json(value: &Value) -> Result<Self, ConfigError> {
-        check::<RawHub>(value, "")?;
-        let raw: RawHub =
-            serde_json::from_value(value.clone()).map_err(|e| serde_error("", &e, value))?;
-        raw.resolve()
-    }
-
-    /// A builder with these settings; hooks and transports are added by the caller.
-    pub fn into_builder(self) -> HubBuilder {
-        let mut builder = Hub::builder()
-            .pages(&self.pages)
-            .queue_capacity(self.queue_capacity)
-            .max_auth_failures(self.max_auth_failures)
-            .max_message_bytes(self.max_message_bytes)
-            .device_offline_grace(self.device_offline_grace);
-        if let Some(secret) = self.jwt_secret {
-            builder = builder.jwt_secret(secret.0);
-        }
-        for route in &self.routes {
-            let user: Vec<&str> = route.user_pages.iter().map(String::as_str).collect();
-            let admin: Vec<&str> = route.admin_pages.iter().map(String::as_str).collect();
-            builder = builder.route(&route.event, &user, &admin);
-        }
-        if let Some(persist) = self.persist {
-            builder = builder.persist_with(persist.path, PersistConfig::new(persist.durability));
-        }
-        builder
-    }
-}
-
-impl TryFrom<Value> for HubConfig {
-    type Error = ConfigError;
-    fn try_from(value: Value) -> Result<Self, ConfigError> {
-        Self::from_json(&value)
-    }
-}
 /// Durations are written as whole milliseconds when they are, else fractional ones.
 pub(crate) fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     if duration.subsec_nanos().is_multiple_of(1_000_000) {
@@ -238,25 +53,12 @@ pub(crate) fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Resul
     }
 }
 
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match std::str::from_utf8(&self.0) {
-            Ok(text) => serializer.serialize_str(text),
-            Err(_) => self.0.serialize(serializer),
-        }
-    }
-}
-mod accept;
-mod check;
-mod serve;
-
-pub use serve::ServeConfig;
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
+    use crate::hub::Hub;
 
     /// The canonical form of the defaults; the C, Node and Python suites check the same.
     fn documented_defaults() -> Value {
@@ -292,6 +94,33 @@ mod tests {
                 "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2, "apiKey": null,
             })
         );
+    }
+
+    /// The builder a configuration makes and `Hub::builder()` agree, and on the
+    /// documented values: neither side keeps defaults of its own.
+    #[test]
+    fn hub_builder_defaults_are_the_schema_defaults() {
+        let schema = HubConfig::default().into_builder();
+        let builder = Hub::builder();
+        assert_eq!(schema.limits, builder.limits);
+        assert_eq!(schema.pages, builder.pages);
+        assert_eq!(schema.device_grace, builder.device_grace);
+        assert_eq!(schema.jwt_secret, builder.jwt_secret);
+        assert_eq!(schema.routes, builder.routes);
+        assert_eq!(schema.persist, builder.persist);
+        let config = HubConfig::default();
+        assert_eq!(
+            (
+                config.queue_capacity,
+                config.max_auth_failures,
+                config.max_message_bytes
+            ),
+            (1024, 5, 64 * 1024)
+        );
+        assert_eq!(config.device_offline_grace, Duration::from_secs(5));
+        assert_eq!(config.pages, ["modules", "admin", "dashboard"]);
+        assert!(config.jwt_secret.is_none() && config.routes.is_empty());
+        assert!(config.persist.is_none());
     }
 
     #[test]
@@ -369,9 +198,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bad_values_name_the_key_what_was_expected_and_what_arrived() {
-        let cases = [
+    /// Refused hub documents: the document, the key, what was expected, what arrived.
+    fn bad_hub_values() -> [(Value, &'static str, &'static str, &'static str); 12] {
+        [
             (json!([]), "", "an object", "an array"),
             (
                 json!({"queueCapacity": "many"}),
@@ -434,8 +263,12 @@ mod tests {
                 "an event name",
                 "none",
             ),
-        ];
-        for (config, key, expected, found) in cases {
+        ]
+    }
+
+    #[test]
+    fn bad_values_name_the_key_what_was_expected_and_what_arrived() {
+        for (config, key, expected, found) in bad_hub_values() {
             let error = hub(config.clone()).unwrap_err();
             let text = error.to_string();
             assert_eq!(error.key(), key, "{config}: {text}");
@@ -444,6 +277,10 @@ mod tests {
                 "{config}: {text}"
             );
         }
+    }
+
+    #[test]
+    fn a_bad_server_value_names_its_key() {
         let zero = ServeConfig::from_json(&json!({"ping_interval": 0})).unwrap_err();
         assert_eq!(zero.key(), "ping_interval");
         assert!(zero.to_string().contains("> 0"), "{zero}");

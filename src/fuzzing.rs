@@ -151,7 +151,13 @@ pub fn engineio_payload(data: &[u8]) {
     assert_eq!(twice.len(), 2 * packets.len());
     assert_eq!(twice[..packets.len()], packets[..]);
     assert_eq!(twice[packets.len()..], packets[..]);
+    assert_engineio_bounds(text, &packets);
+}
 
+/// The bounds of [`engineio_payload`]: packets are never empty, base64 shrinks, and
+/// nothing decodes to more than its text.
+fn assert_engineio_bounds(text: &str, packets: &[engineio::Packet<'_>]) {
+    let sep = engineio::SEPARATOR;
     assert!(
         2 * packets.len() - 1 <= text.len(),
         "{} packets from {} bytes",

@@ -102,7 +102,8 @@ declare namespace RealTimeAPI {
     onAudit?: (record: AuditRecord) => void;
     /** Before-emit filters, run in order: keep, drop or rewrite each event. */
     beforeEmit?: BeforeEmit | BeforeEmit[];
-    /** Stats for emitStatsUpdate (else `databaseManager.getStats()`). */
+    /** The library's stats provider, asked by `emitStatsUpdate()` without stats (else
+     * `databaseManager.getStats()`); an async one is settled on the event loop first. */
     getStats?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   }
 
@@ -246,7 +247,7 @@ declare class RealTimeAPI {
    * Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
    * the last sent (`unchanged` otherwise).
    */
-  emitStatsUpdate(): Promise<RealTimeAPI.EmitOutcome>;
+  emitStatsUpdate(stats?: Record<string, unknown> | null): Promise<RealTimeAPI.EmitOutcome>;
   /**
    * An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
    * optional (`null` when omitted).

@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
     printf("module_online: %s, %zu connections\n", outcome.delivered ? "delivered" : "unchanged", outcome.connections);
     mcrt_emit_module_online(hub, S("MC-1234-STN"), S(info), &outcome);
     printf("module_online again: %s\n", outcome.delivered ? "delivered" : "unchanged");
-    if (mcrt_emit_stats_update(hub, &outcome) != MCRT_STATUS_OK) return fail("stats update");
+    if (mcrt_emit_stats_update(hub, NULL, 0, &outcome) != MCRT_STATUS_OK) return fail("stats update");
     printf("stats_update: %s\n", outcome.delivered ? "delivered" : "unchanged");
 
     for (int tick = 0; tick < seconds; tick++) {

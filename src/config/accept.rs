@@ -207,32 +207,49 @@ fn at_least_one<T: PartialEq + From<u8> + fmt::Display>(
     }
 }
 
+impl RawLimits {
+    /// The top-level limits (`self`) and Python's nested `limits` section as one; a
+    /// limit given in both is a conflict.
+    fn merge(self, nested: Option<RawLimits>) -> Result<RawLimits, ConfigError> {
+        let Some(nested) = nested else {
+            return Ok(self);
+        };
+        Ok(RawLimits {
+            queue_capacity: one_of(
+                self.queue_capacity,
+                "queueCapacity",
+                nested.queue_capacity,
+                "limits.queue_capacity",
+            )?,
+            max_auth_failures: one_of(
+                self.max_auth_failures,
+                "maxAuthFailures",
+                nested.max_auth_failures,
+                "limits.max_auth_failures",
+            )?,
+            max_message_bytes: one_of(
+                self.max_message_bytes,
+                "maxMessageBytes",
+                nested.max_message_bytes,
+                "limits.max_message_bytes",
+            )?,
+        })
+    }
+}
+
 impl RawHub {
     pub(super) fn resolve(self) -> Result<HubConfig, ConfigError> {
         let defaults = HubConfig::default();
-        let limits = self.limits.unwrap_or(RawLimits {
-            queue_capacity: None,
-            max_auth_failures: None,
-            max_message_bytes: None,
-        });
-        let queue_capacity = one_of(
-            self.queue_capacity,
-            "queueCapacity",
-            limits.queue_capacity,
-            "limits.queue_capacity",
-        )?;
-        let max_auth_failures = one_of(
-            self.max_auth_failures,
-            "maxAuthFailures",
-            limits.max_auth_failures,
-            "limits.max_auth_failures",
-        )?;
-        let max_message_bytes = one_of(
-            self.max_message_bytes,
-            "maxMessageBytes",
-            limits.max_message_bytes,
-            "limits.max_message_bytes",
-        )?;
+        let RawLimits {
+            queue_capacity,
+            max_auth_failures,
+            max_message_bytes,
+        } = RawLimits {
+            queue_capacity: self.queue_capacity,
+            max_auth_failures: self.max_auth_failures,
+            max_message_bytes: self.max_message_bytes,
+        }
+        .merge(self.limits)?;
         if self.jwt_secret.as_ref().is_some_and(|s| s.0.is_empty()) {
             return Err(ConfigError::bad(
                 "jwtSecret",

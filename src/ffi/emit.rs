@@ -258,30 +258,25 @@ pub unsafe extern "C" fn mcrt_emit_user_registered(
 ///
 /// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
 /// the last sent (`unchanged` otherwise).
+///
+/// C: `stats_json` NULL asks the stats provider (`mcrt_builder_set_stats_provider`;
+/// `MCRT_STATUS_NOT_CONFIGURED` without one).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_stats_update(
-    hub: *const McrtHub,
-    out: *mut McrtOutcome,
-) -> McrtStatus {
-    emit(hub, out, |hub| Ok(hub.emit_stats_update()?))
-}
-
-/// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
-/// none is given, what the hub's stats provider returns.
-///
-/// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
-/// the last sent (`unchanged` otherwise).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mcrt_emit_stats_update_with(
     hub: *const McrtHub,
     stats_json: *const c_char,
     len: usize,
     out: *mut McrtOutcome,
 ) -> McrtStatus {
     emit(hub, out, |hub| {
-        // SAFETY: readable for `len` bytes per the caller's contract.
-        let stats = unsafe { args::json(stats_json, len, "stats_json")? };
-        Ok(hub.emit_stats_update_with(&stats)?)
+        let stats = if stats_json.is_null() {
+            None
+        } else {
+            // SAFETY: a non-null `stats_json` is readable for `len` bytes per the caller's
+            // contract.
+            Some(unsafe { args::json(stats_json, len, "stats_json")? })
+        };
+        Ok(hub.emit_stats_update(stats.as_ref())?)
     })
 }
 

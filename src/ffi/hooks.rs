@@ -110,7 +110,7 @@ pub enum McrtAuthVerdict {
 pub type McrtClientEventCallback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char, len: usize)>;
 
-/// Computes the global stats for `mcrt_emit_stats_update`: return 0 after
+/// Computes the global stats for `mcrt_emit_stats_update` called with NULL stats: return 0 after
 /// `mcrt_reply_set(reply, <JSON object>)`, or non-zero on failure (optionally after
 /// `mcrt_reply_set(reply, "<why>")`). Thread: the one that called
 /// `mcrt_emit_stats_update`, before the emit lock is taken.
@@ -217,39 +217,44 @@ pub(crate) fn authenticator(
                 &raw mut reply,
             )
         };
-        let failed = |message: String| {
-            AuthDecision::Refuse(AuthError::Refused {
-                code: "authenticator_failed".to_owned(),
-                message,
-            })
-        };
-        match verdict {
-            v if v == McrtAuthVerdict::Pass as i32 => AuthDecision::Pass,
-            v if v == McrtAuthVerdict::Accept as i32 => match reply_json(&reply) {
-                Some(Ok(value)) => match identity_from(&value) {
-                    Ok(identity) => AuthDecision::Accept(identity),
-                    Err(message) => failed(message),
-                },
-                Some(Err(message)) => failed(message),
-                None => failed("accepted without an identity reply".to_owned()),
+        decision(verdict, &reply)
+    }
+}
+
+/// What a C authenticator's verdict and reply mean.
+fn decision(verdict: i32, reply: &McrtReply) -> AuthDecision {
+    let failed = |message: String| {
+        AuthDecision::Refuse(AuthError::Refused {
+            code: "authenticator_failed".to_owned(),
+            message,
+        })
+    };
+    match verdict {
+        v if v == McrtAuthVerdict::Pass as i32 => AuthDecision::Pass,
+        v if v == McrtAuthVerdict::Accept as i32 => match reply_json(reply) {
+            Some(Ok(value)) => match identity_from(&value) {
+                Ok(identity) => AuthDecision::Accept(identity),
+                Err(message) => failed(message),
             },
-            v if v == McrtAuthVerdict::Refuse as i32 => {
-                let answer = reply_json(&reply).and_then(Result::ok);
-                let field = |name: &str| {
-                    answer
-                        .as_ref()
-                        .and_then(|value| value.get(name))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                };
-                AuthDecision::Refuse(AuthError::Refused {
-                    code: field("code").unwrap_or_else(|| "refused".to_owned()),
-                    message: field("message")
-                        .unwrap_or_else(|| "refused by the host authenticator".to_owned()),
-                })
-            }
-            other => failed(format!("the authenticator returned {other}, not 0, 1 or 2")),
+            Some(Err(message)) => failed(message),
+            None => failed("accepted without an identity reply".to_owned()),
+        },
+        v if v == McrtAuthVerdict::Refuse as i32 => {
+            let answer = reply_json(reply).and_then(Result::ok);
+            let field = |name: &str| {
+                answer
+                    .as_ref()
+                    .and_then(|value| value.get(name))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            AuthDecision::Refuse(AuthError::Refused {
+                code: field("code").unwrap_or_else(|| "refused".to_owned()),
+                message: field("message")
+                    .unwrap_or_else(|| "refused by the host authenticator".to_owned()),
+            })
         }
+        other => failed(format!("the authenticator returned {other}, not 0, 1 or 2")),
     }
 }
 

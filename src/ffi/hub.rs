@@ -129,7 +129,7 @@ pub unsafe extern "C" fn mcrt_builder_set_client_event_handler(
     })
 }
 
-/// Sets the stats provider `mcrt_emit_stats_update` asks. `user_data` as for
+/// Sets the stats provider `mcrt_emit_stats_update` asks when given NULL stats. `user_data` as for
 /// `mcrt_builder_set_authenticator` (thread: `McrtStatsCallback`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_builder_set_stats_provider(

@@ -41,6 +41,7 @@
 // so several have more than seven parameters.
 #![allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
 
+pub mod aliases;
 mod args;
 pub mod binary;
 mod config;

@@ -42,16 +42,9 @@ impl Hub {
         if queue.closed().is_some() {
             return Err(InboundError::Closed(id));
         }
-        let verified = self.verify(data, &context);
-        let (identity, page) = match verified {
-            Ok(verified) => verified,
-            Err(error) => {
-                if let AuthError::InvalidPayload(message) = &error {
-                    self.bad_input(id, BadInputKind::WrongShape, message);
-                }
-                return Err(self.refuse(&queue, error, notify_failure));
-            }
-        };
+        let (identity, page) = self
+            .verify(data, &context)
+            .map_err(|error| self.refuse_unverified(id, &queue, error, notify_failure))?;
         let guard = self.lock().map_err(|_| InboundError::Reentrant)?;
         if let Some(module) = &identity.module_id
             && guard
@@ -89,6 +82,20 @@ impl Hub {
         }
         self.audit_authenticated(id, &identity, &context);
         Ok(Reply { ack: Some(ok) })
+    }
+
+    /// Refuses a payload that did not verify, counting a malformed one as bad input.
+    fn refuse_unverified(
+        &self,
+        id: ConnectionId,
+        queue: &Arc<OutboundQueue>,
+        error: AuthError,
+        notify_failure: bool,
+    ) -> InboundError {
+        if let AuthError::InvalidPayload(message) = &error {
+            self.bad_input(id, BadInputKind::WrongShape, message);
+        }
+        self.refuse(queue, error, notify_failure)
     }
 
     /// Counts and logs a successful authentication; returns the `auth:ok` payload.

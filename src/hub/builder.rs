@@ -23,36 +23,42 @@ use crate::registry::routing::{Routing, RoutingError};
 use crate::store::Store;
 
 /// Limits and sizes.
-#[derive(Debug, Clone)]
-pub(super) struct Limits {
-    pub(super) queue_capacity: usize,
-    pub(super) max_auth_failures: u32,
-    pub(super) max_message_bytes: usize,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) queue_capacity: usize,
+    pub(crate) max_auth_failures: u32,
+    pub(crate) max_message_bytes: usize,
 }
 
 /// Configures and builds a [`Hub`].
+///
+/// The settings that `config::HubConfig` also holds are `pub(crate)` so that
+/// `HubConfig::default()` reads them from `HubBuilder::new` ([`Hub::builder`]), where
+/// the defaults are written once (the schema sits above the hub: `config` →
+/// `transport` → `hub`).
 pub struct HubBuilder {
-    limits: Limits,
-    jwt_secret: Option<Vec<u8>>,
+    pub(crate) limits: Limits,
+    pub(crate) jwt_secret: Option<Vec<u8>>,
     authenticators: Vec<Box<dyn Authenticator>>,
     client_events: Option<Box<dyn ClientEventHandler>>,
     stats: Option<Box<dyn StatsProvider>>,
     before_emit: Vec<Box<dyn BeforeEmit>>,
     audit: Vec<Box<dyn AuditSink>>,
-    pages: Vec<String>,
-    routes: Vec<(String, Vec<String>, Vec<String>)>,
+    pub(crate) pages: Vec<String>,
+    pub(crate) routes: Vec<(String, Vec<String>, Vec<String>)>,
     transports: Vec<Arc<dyn Transport>>,
     host: Option<Box<dyn HostSink>>,
-    device_grace: Duration,
+    pub(crate) device_grace: Duration,
     restart_grace: Option<Duration>,
-    persist: Option<(PathBuf, PersistConfig)>,
+    pub(crate) persist: Option<(PathBuf, PersistConfig)>,
     monitor: Option<MonitorConfig>,
     executor: Option<Box<dyn Executor>>,
     broker: Arc<dyn Broker>,
 }
 
 impl HubBuilder {
-    /// The default configuration (see [`Hub::builder`]).
+    /// The default configuration (see [`Hub::builder`]), the only place its values are
+    /// written: `HubConfig::default()` (every binding's defaults) reads them from here.
     pub(super) fn new() -> Self {
         HubBuilder {
             limits: Limits {

@@ -123,19 +123,19 @@ impl Hub {
 
     #[doc = include_str!("../../docs/calls/stats_update.md")]
     ///
-    /// This form asks the stats provider; [`emit_stats_update_with`](Self::emit_stats_update_with)
-    /// takes the stats.
-    pub fn emit_stats_update(&self) -> Result<EmitOutcome, HubError> {
-        self.run(HostCall::StatsUpdate(Stats { stats: None }))
+    /// Rust: pass `None` to ask the stats provider ([`HubBuilder::stats_provider`]).
+    ///
+    /// [`HubBuilder::stats_provider`]: crate::HubBuilder::stats_provider
+    pub fn emit_stats_update(&self, stats: Option<&Value>) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::StatsUpdate(Stats {
+            stats: stats.map(Cow::Borrowed),
+        }))
     }
 
-    #[doc = include_str!("../../docs/calls/stats_update.md")]
-    ///
-    /// This form takes the stats (an object) instead of asking the stats provider.
+    /// Alias of [`emit_stats_update(Some(stats))`](Self::emit_stats_update), kept for code
+    /// written when the stats call was two methods.
     pub fn emit_stats_update_with(&self, stats: &Value) -> Result<EmitOutcome, HubError> {
-        self.run(HostCall::StatsUpdate(Stats {
-            stats: Some(Cow::Borrowed(stats)),
-        }))
+        self.emit_stats_update(Some(stats))
     }
 
     #[doc = include_str!("../../docs/calls/admin_action.md")]

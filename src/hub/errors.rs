@@ -61,7 +61,7 @@ pub enum HubError {
     #[error("invalid event name: {0}")]
     InvalidEventName(String),
     /// `emit_stats_update` without a stats provider.
-    #[error("no stats provider is configured; use emit_stats_update_with(stats)")]
+    #[error("no stats provider is configured; pass the stats to the call")]
     NoStatsProvider,
     /// The stats provider failed (or panicked).
     #[error("stats provider failed: {0}")]

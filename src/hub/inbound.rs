@@ -12,7 +12,7 @@ use super::{Hub, InboundError, Reply};
 use crate::auth::{AuthError, Identity, Role};
 use crate::event::{self, DEVICE_TELEMETRY, now_ms};
 use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, ClientEvent, guarded};
-use crate::ids::ConnectionId;
+use crate::ids::{ConnectionId, ModuleId};
 use crate::metrics::BadInputKind;
 use crate::outbound::OutboundQueue;
 use crate::protocol::native::{self, FrameError};
@@ -94,26 +94,7 @@ impl Hub {
             return self.change_page(id, data);
         }
         if let (Some(module), DEVICE_TELEMETRY) = (&identity.module_id, event_name) {
-            // A device's telemetry frame is its module's telemetry, nothing else. Off
-            // the host's thread with an executor, it is queued for the host and the ack
-            // says so (the outcome is not known yet).
-            if !self.emits_here() {
-                let (module, data) = (module.clone(), data.clone());
-                self.originate(move |hub| {
-                    if let Err(error) = hub.emit_telemetry_update(module.as_str(), &data) {
-                        tracing::debug!(%module, %error, "device telemetry refused");
-                    }
-                });
-                return Ok(Reply {
-                    ack: Some(json!({"outcome": "queued"})),
-                });
-            }
-            let outcome = self
-                .emit_telemetry_update(module.as_str(), data)
-                .map_err(|error| InboundError::Device(error.to_string()))?;
-            return Ok(Reply {
-                ack: serde_json::to_value(outcome).ok(),
-            });
+            return self.device_telemetry(module, data);
         }
         let event = ClientEvent {
             connection: id,
@@ -139,6 +120,29 @@ impl Hub {
             }
             None => self.inner.metrics.client_events_dropped.increment(),
         }
+    }
+
+    /// A device's telemetry frame is its module's telemetry, nothing else. Off the host's
+    /// thread with an executor, it is queued for the host and the ack says so (the
+    /// outcome is not known yet).
+    fn device_telemetry(&self, module: &ModuleId, data: &Value) -> Result<Reply, InboundError> {
+        if !self.emits_here() {
+            let (module, data) = (module.clone(), data.clone());
+            self.originate(move |hub| {
+                if let Err(error) = hub.emit_telemetry_update(module.as_str(), &data) {
+                    tracing::debug!(%module, %error, "device telemetry refused");
+                }
+            });
+            return Ok(Reply {
+                ack: Some(json!({"outcome": "queued"})),
+            });
+        }
+        let outcome = self
+            .emit_telemetry_update(module.as_str(), data)
+            .map_err(|error| InboundError::Device(error.to_string()))?;
+        Ok(Reply {
+            ack: serde_json::to_value(outcome).ok(),
+        })
     }
 
     pub(super) fn change_page(

@@ -81,7 +81,10 @@ pub(super) trait Visit {
     fn visit<C: Apply>(self, call: &C) -> Self::Out;
 }
 
-/// The one place that maps each call to its [`Apply`].
+/// The one place that maps each call to its [`Apply`]. Inlined into [`Hub::run`]: one
+/// call through fewer frames (`store/unchanged` under callgrind: 2,285 → 2,271
+/// instructions per emit).
+#[inline]
 pub(super) fn dispatch<V: Visit>(call: &HostCall<'_>, visit: V) -> V::Out {
     use calls::{Added, LogIn, LogOut, Registered, Removed, Status};
     match call {

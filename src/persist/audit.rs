@@ -156,6 +156,19 @@ pub(super) fn query(
     conn: &Connection,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditRow>, PersistError> {
+    let (sql, values) = select(filter);
+    let fail = |e: rusqlite::Error| PersistError::database("querying the audit log", &e);
+    let mut statement = conn.prepare_cached(&sql).map_err(fail)?;
+    let mut rows = statement.query(params_from_iter(values)).map_err(fail)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(fail)? {
+        out.push(read_row(row)?);
+    }
+    Ok(out)
+}
+
+/// The `SELECT` for `filter` and the values of its placeholders, in order.
+fn select(filter: &AuditFilter) -> (String, Vec<SqlValue>) {
     let mut clauses: Vec<&str> = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
     if let Some(since) = filter.since {
@@ -204,14 +217,7 @@ pub(super) fn query(
     } else {
         " ORDER BY id ASC LIMIT ?"
     });
-    let fail = |e: rusqlite::Error| PersistError::database("querying the audit log", &e);
-    let mut statement = conn.prepare_cached(&sql).map_err(fail)?;
-    let mut rows = statement.query(params_from_iter(values)).map_err(fail)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(fail)? {
-        out.push(read_row(row)?);
-    }
-    Ok(out)
+    (sql, values)
 }
 
 fn clamp(value: u64) -> i64 {

@@ -50,8 +50,10 @@ static void test_bad_arguments(void) {
     CHECK(mcrt_emit_user_logged_out(hub, S("{\"id\":true}"), S("s"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
     CHECK(mcrt_emit_user_profile_updated(hub, S("{}"), "\xff", 1, &outcome) == MCRT_STATUS_INVALID_UTF8);
     CHECK(mcrt_emit_user_registered(hub, S("null"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
-    CHECK(mcrt_emit_stats_update(hub, &outcome) == MCRT_STATUS_NOT_CONFIGURED);
+    CHECK(mcrt_emit_stats_update(hub, NULL, 0, &outcome) == MCRT_STATUS_NOT_CONFIGURED);
+    CHECK(mcrt_emit_stats_update(hub, S("[]"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
     CHECK(mcrt_emit_stats_update_with(hub, S("[]"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(mcrt_emit_stats_update_with(hub, NULL, 0, &outcome) == MCRT_STATUS_NULL_POINTER);
     CHECK(mcrt_emit_admin_action(hub, S("1"), NULL, 0, S("{}"), &outcome) == MCRT_STATUS_NULL_POINTER);
     CHECK(mcrt_emit_maintenance_mode(hub, true, S("m"), S("{}"), &outcome) == MCRT_STATUS_INVALID_ARGUMENT);
     CHECK(mcrt_emit_to_user(hub, S("1"), S("x"), S("{"), &outcome) == MCRT_STATUS_INVALID_JSON);

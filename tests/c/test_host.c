@@ -195,12 +195,23 @@ void test_host_transport_and_every_emit(void) {
           rec.frames[0].n == 1 && rec.frames[0].ids[0] == admin);
 
     reset(&rec);
-    OK(mcrt_emit_stats_update(hub, &outcome));
-    CHECK(stats_calls == 1 && outcome.delivered && rec.count == 1 && is_event(&rec.frames[0], "admin:stats:updated"));
-    OK(mcrt_emit_stats_update(hub, &outcome));
-    CHECK(stats_calls == 2 && !outcome.delivered && rec.count == 1);
-    OK(mcrt_emit_stats_update_with(hub, S("{\"users\":11}"), &outcome));
-    CHECK(outcome.delivered && rec.count == 2);
+    /* NULL stats: the one stats call asks the provider, whose value is what admins get. */
+    OK(mcrt_emit_stats_update(hub, NULL, 0, &outcome));
+    CHECK(stats_calls == 1 && outcome.outcome == MCRT_OUTCOME_KIND_DELIVERED && outcome.connections == 1);
+    CHECK(rec.count == 1 && is_event(&rec.frames[0], "admin:stats:updated"));
+    CHECK(strstr(rec.frames[0].frame, "\"stats\":{") != NULL && strstr(rec.frames[0].frame, "\"users\":10") != NULL &&
+          strstr(rec.frames[0].frame, "\"modules\":3") != NULL);
+    CHECK(strstr(rec.frames[0].frame, "\"timestamp\":") != NULL);
+    OK(mcrt_emit_stats_update(hub, NULL, 0, &outcome));
+    CHECK(stats_calls == 2 && outcome.outcome == MCRT_OUTCOME_KIND_UNCHANGED && outcome.connections == 0 &&
+          rec.count == 1);
+    /* Given stats: the provider is not asked. */
+    OK(mcrt_emit_stats_update(hub, S("{\"users\":11}"), &outcome));
+    CHECK(stats_calls == 2 && outcome.delivered && rec.count == 2);
+    CHECK(strstr(rec.frames[1].frame, "\"stats\":{\"users\":11}") != NULL);
+    /* The old name is an alias of the call with stats. */
+    OK(mcrt_emit_stats_update_with(hub, S("{\"users\":12}"), &outcome));
+    CHECK(stats_calls == 2 && outcome.delivered && rec.count == 3);
 
     reset(&rec);
     OK(mcrt_emit_admin_action(hub, S("1"), S("user_promoted"), S("{\"userId\":456}"), &outcome));

@@ -748,17 +748,17 @@ fn stats_reach_admins_on_admin_page_only_and_only_when_changed() {
         .unwrap();
     let mut cast = Cast::new(&hub);
 
-    assert_eq!(hub.emit_stats_update().unwrap(), delivered(1));
+    assert_eq!(hub.emit_stats_update(None).unwrap(), delivered(1));
     let payload = cast.admin_admin_page.expect("admin:stats:updated");
     assert_eq!(payload["stats"], json!({"users": 2, "modules": 5}));
     assert_timestamp(&payload);
     cast.assert_all_quiet(&hub);
 
-    assert_eq!(hub.emit_stats_update().unwrap(), EmitOutcome::Unchanged);
+    assert_eq!(hub.emit_stats_update(None).unwrap(), EmitOutcome::Unchanged);
     cast.assert_all_quiet(&hub);
 
     *stats.lock() = json!({"users": 3, "modules": 5});
-    assert_eq!(hub.emit_stats_update().unwrap(), delivered(1));
+    assert_eq!(hub.emit_stats_update(None).unwrap(), delivered(1));
     assert_eq!(
         cast.admin_admin_page.expect("admin:stats:updated")["stats"]["users"],
         json!(3)

@@ -76,7 +76,7 @@ fn panicking_hooks_are_counted_and_the_hub_keeps_serving() {
 
     // Stats provider: the emit fails with a typed error and sends nothing.
     assert!(matches!(
-        hub.emit_stats_update(),
+        hub.emit_stats_update(None),
         Err(HubError::StatsProvider(_))
     ));
     assert_eq!(panics(), 3);

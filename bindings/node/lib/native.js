@@ -76,6 +76,7 @@ const BeforeEmitCallback = koffi.proto(
   'int32_t McrtBeforeEmitCallback(void *user_data, const char *name, size_t name_len, ' +
   'const char *audience, size_t audience_len, const char *payload, size_t payload_len, void *reply)');
 const WakeCallback = koffi.proto('void McrtWakeCallback(void *user_data)');
+const StatsCallback = koffi.proto('int32_t McrtStatsCallback(void *user_data, void *reply)');
 
 /** McrtFilterVerdict. */
 const VERDICT = { KEEP: 0, DROP: 1, FAILED: 2 };
@@ -95,6 +96,7 @@ const fn = {
   builderSetClientEventHandler: lib.func('int mcrt_builder_set_client_event_handler(McrtBuilder *b, McrtClientEventCallback *cb, void *user_data)'),
   builderAddAuditSink: lib.func('int mcrt_builder_add_audit_sink(McrtBuilder *b, McrtAuditCallback *cb, void *user_data)'),
   builderAddBeforeEmit: lib.func('int mcrt_builder_add_before_emit(McrtBuilder *b, McrtBeforeEmitCallback *cb, void *user_data)'),
+  builderSetStatsProvider: lib.func('int mcrt_builder_set_stats_provider(McrtBuilder *b, McrtStatsCallback *cb, void *user_data)'),
   builderSetExecutor: lib.func('int mcrt_builder_set_executor(McrtBuilder *b, McrtWakeCallback *wake, void *user_data)'),
   runPending: lib.func('int mcrt_run_pending(McrtHub *hub, _Out_ size_t *ran)'),
   builderSetHostTransport: lib.func('int mcrt_builder_set_host_transport(McrtBuilder *b, int32_t format, McrtFrameCallback *frame, McrtCloseCallback *close, void *user_data)'),
@@ -124,7 +126,7 @@ const fn = {
   userLoggedOut: lib.func(`int mcrt_emit_user_logged_out(McrtHub *hub, ${S} user, size_t user_len, ${S} sid, size_t sid_len, void *out)`),
   userProfileUpdated: lib.func(`int mcrt_emit_user_profile_updated(McrtHub *hub, ${S} old, size_t old_len, ${S} new_, size_t new_len, void *out)`),
   userRegistered: lib.func(`int mcrt_emit_user_registered(McrtHub *hub, ${S} user, size_t len, void *out)`),
-  statsUpdateWith: lib.func(`int mcrt_emit_stats_update_with(McrtHub *hub, ${S} stats, size_t len, void *out)`),
+  statsUpdate: lib.func(`int mcrt_emit_stats_update(McrtHub *hub, ${S} stats, size_t len, void *out)`),
   adminAction: lib.func(`int mcrt_emit_admin_action(McrtHub *hub, ${S} admin, size_t admin_len, ${S} action, size_t action_len, ${S} details, size_t details_len, void *out)`),
   maintenanceMode: lib.func(`int mcrt_emit_maintenance_mode(McrtHub *hub, bool enabled, ${S} message, size_t message_len, ${S} admin, size_t admin_len, void *out)`),
   toUser: lib.func(`int mcrt_emit_to_user(McrtHub *hub, ${S} user, size_t user_len, ${S} event, size_t event_len, ${S} data, size_t data_len, void *out)`),
@@ -164,6 +166,6 @@ module.exports = {
   koffi, lib, fn, check, takeString, byteLength, libraryPath, RealTimeError, STATUS, VERDICT,
   callbacks: {
     FrameCallback, CloseCallback, AuthenticateCallback, ClientEventCallback, AuditCallback,
-    BeforeEmitCallback, WakeCallback,
+    BeforeEmitCallback, WakeCallback, StatsCallback,
   },
 };

@@ -2,7 +2,8 @@
 // RealTimeAPI: the seed's surface (`new RealTimeAPI(io, databaseManager, options?)`,
 // `initialize()`, the twelve camelCase emits) over the C ABI. This file owns the hub
 // handle, the JS hooks and the mode; attach.js owns the socket.io glue, before-emit.js
-// the before-emit filter and the executor that runs every emit on the event loop.
+// the before-emit filter and the executor that runs every emit on the event loop,
+// stats.js the stats provider the library asks.
 
 const { promisify } = require('node:util');
 const { koffi, fn, check, takeString, byteLength, RealTimeError, callbacks } = require('./native');
@@ -10,6 +11,7 @@ const binary = require('./binary');
 const args = require('./args');
 const { SocketIoAttachment } = require('./attach');
 const { beforeEmitHooks, installBeforeEmit, runPending } = require('./before-emit');
+const { statsSource, StatsProvider } = require('./stats');
 
 // The options that are the Node package's own (the mode, where to listen, the JS hooks);
 // every other key is hub configuration and goes to the library's one schema as is
@@ -69,7 +71,8 @@ function hookFailed(hook, error) {
 class RealTimeAPI {
   /**
    * @param io the host's socket.io Server (attach mode), or null in standalone mode
-   * @param databaseManager the host's database; `getStats()` feeds emitStatsUpdate
+   * @param databaseManager the host's database; its `getStats()` is the library's stats
+   *   provider unless `options.getStats` is given
    * @param options see index.d.ts
    */
   constructor(io, databaseManager, options = {}) {
@@ -103,6 +106,8 @@ class RealTimeAPI {
     this._emitting = false;
     this._runScheduled = false;
     this._attachment = mode === 'attach' ? new SocketIoAttachment(this) : null;
+    const source = statsSource(options, databaseManager);
+    this._stats = source ? new StatsProvider(source) : null;
     this._hub = this._build(beforeEmit);
   }
 
@@ -136,6 +141,7 @@ class RealTimeAPI {
         }, callbacks.AuditCallback);
         check(fn.builderAddAuditSink(builder, cb, null), 'onAudit hook');
       }
+      if (this._stats) this._stats.install(this, builder, check);
       installBeforeEmit(this, builder, beforeEmit, hookFailed, check);
       if (this._attachment) {
         const attachment = this._attachment;
@@ -305,23 +311,18 @@ class RealTimeAPI {
     return this._emit(c, fn.userRegistered, json, byteLength(json));
   }
 
-  /** Computes the stats with `options.getStats()`, else `databaseManager.getStats()`
-   * (either may be async) and sends `admin:stats:updated` if they changed. */
-  async emitStatsUpdate() {
+  /** The one stats call: with `stats`, sends them; without (or `null`), the library asks
+   * its stats provider (`options.getStats`, else `databaseManager.getStats`, see
+   * stats.js). Sends `admin:stats:updated` if they changed. */
+  async emitStatsUpdate(stats) {
     const c = 'emitStatsUpdate';
     this._handle(c);
-    let stats;
-    if (this.options.getStats) {
-      stats = await this.options.getStats();
-    } else if (this.databaseManager && typeof this.databaseManager.getStats === 'function') {
-      stats = await this.databaseManager.getStats();
-    } else {
-      throw new RealTimeError(
-        `${c}: no stats source: pass options.getStats or a databaseManager with getStats()`,
-        'no_stats_provider', 'NOT_CONFIGURED');
+    if (stats === undefined || stats === null) {
+      const ask = () => this._emit(c, fn.statsUpdate, null, 0);
+      return this._stats ? this._stats.emit(ask) : ask();
     }
     const json = args.json(c, 'stats', args.object(c, 'stats', stats));
-    return this._emit(c, fn.statsUpdateWith, json, byteLength(json));
+    return this._emit(c, fn.statsUpdate, json, byteLength(json));
   }
 
   emitAdminAction(adminId, action, details) {

@@ -150,3 +150,59 @@ test('standalone mode: JS hooks called from the library\'s server threads run on
   assert.equal((await admin.next('ops:tick')).data.i, 0);
   assert.equal((await audited).outcome.outcome, 'accepted');
 });
+
+test('emitStatsUpdate: one call; without stats the library asks the provider, whose value admins get', async (t) => {
+  let calls = 0;
+  let source = () => { calls += 1; return { users: 1, modules: 2 }; };
+  const api = new RealTimeAPI(null, null, {
+    mode: 'standalone', port: 0, jwtSecret: 'x', getStats: (...a) => source(...a),
+  });
+  api.initialize();
+  t.after(() => api.close());
+  api.emitUserLoggedIn({ id: 1, userType: 'admin' }, 'sess-root');
+  const admin = connect(`http://127.0.0.1:${api.port}`, { auth: { userId: 1, userType: 'admin', page: 'admin', sessionId: 'sess-root' } });
+  t.after(() => admin.close());
+  await admin.next('page:snapshot');
+  const stats = async () => (await admin.next('admin:stats:updated')).data;
+
+  // Without stats: the provider's value, in the shape every binding sends.
+  assert.deepEqual(await api.emitStatsUpdate(), { outcome: 'delivered', connections: 1 });
+  const sent = await stats();
+  assert.deepEqual(Object.keys(sent).sort(), ['stats', 'timestamp']);
+  assert.deepEqual(sent.stats, { users: 1, modules: 2 });
+  assert.equal(calls, 1);
+  assert.deepEqual(await api.emitStatsUpdate(null), { outcome: 'unchanged', connections: 0 });
+  assert.equal(calls, 2);
+
+  // With stats: sent as given, the provider is not asked.
+  assert.deepEqual(await api.emitStatsUpdate({ users: 7 }), { outcome: 'delivered', connections: 1 });
+  assert.deepEqual((await stats()).stats, { users: 7 });
+  assert.equal(calls, 2);
+
+  // A promise (from a plain function or an async one) is settled, then answered.
+  source = () => Promise.resolve({ users: 8 });
+  assert.deepEqual(await api.emitStatsUpdate(), { outcome: 'delivered', connections: 1 });
+  assert.deepEqual((await stats()).stats, { users: 8 });
+
+  // The library asks the provider: its failure is the library's (counted, typed).
+  const failed = api.metrics().emits_failed;
+  source = () => { throw new Error('database down'); };
+  await assert.rejects(api.emitStatsUpdate(), /database down/);
+  source = () => 'not an object';
+  await assert.rejects(api.emitStatsUpdate(), TypeError);
+  assert.equal(api.metrics().emits_failed, failed + 2);
+});
+
+test('emitStatsUpdate: an async databaseManager.getStats is the provider the library asks', async (t) => {
+  const api = new RealTimeAPI(null, { async getStats() { return { users: 4 }; } }, { mode: 'standalone', port: 0, jwtSecret: 'x' });
+  api.initialize();
+  t.after(() => api.close());
+  api.emitUserLoggedIn({ id: 1, userType: 'admin' }, 'sess-root');
+  const admin = connect(`http://127.0.0.1:${api.port}`, { auth: { userId: 1, userType: 'admin', page: 'admin', sessionId: 'sess-root' } });
+  t.after(() => admin.close());
+  await admin.next('page:snapshot');
+  const failed = api.metrics().emits_failed;
+  assert.deepEqual(await api.emitStatsUpdate(), { outcome: 'delivered', connections: 1 });
+  assert.deepEqual((await admin.next('admin:stats:updated')).data.stats, { users: 4 });
+  assert.equal(api.metrics().emits_failed, failed);
+});

@@ -198,14 +198,12 @@ impl PyHub {
         py: Python<'_>,
         stats: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Outcome> {
+        let stats = match stats.filter(|s| !s.is_none()) {
+            Some(stats) => Some(to_json_object(stats, "stats")?),
+            None => None,
+        };
         let hub = self.hub();
-        match stats.filter(|s| !s.is_none()) {
-            Some(stats) => {
-                let stats = to_json_object(stats, "stats")?;
-                outcome(py, py.detach(|| hub.emit_stats_update_with(&stats)))
-            }
-            None => outcome(py, py.detach(|| hub.emit_stats_update())),
-        }
+        outcome(py, py.detach(|| hub.emit_stats_update(stats.as_ref())))
     }
 
     /// `admin:action {adminId, action, details}` to admins (always sent).
@@ -388,29 +386,23 @@ impl PyHub {
     /// Serves Socket.IO (`/socket.io/`), the native protocol (`/ws`) and, with
     /// `api_key`, the HTTP emit API on `host:port` (port 0 picks a free one). Returns a
     /// `Server`; use it as a context manager or call `shutdown()`.
-    #[pyo3(signature = (host = "127.0.0.1", port = 0, *, api_key = None, ping_interval = None, ping_timeout = None, auth_deadline = None, max_connections = None, worker_threads = None))]
-    #[allow(clippy::too_many_arguments)]
+    ///
+    /// `options` are the keys of the core's one server schema (`ServeConfig`), passed
+    /// to it as they are: every key in snake_case or camelCase, durations as `…_ms` or,
+    /// for `ping_interval`, `ping_timeout` and `auth_deadline`, in seconds; `None` is not
+    /// given. The schema holds the defaults and refuses unknown keys naming them.
+    #[pyo3(signature = (host = "127.0.0.1", port = 0, **options))]
     fn serve(
         &self,
         py: Python<'_>,
         host: &str,
         port: u16,
-        api_key: Option<String>,
-        ping_interval: Option<f64>,
-        ping_timeout: Option<f64>,
-        auth_deadline: Option<f64>,
-        max_connections: Option<usize>,
-        worker_threads: Option<usize>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<crate::server::Server> {
-        // Python's names (seconds for the durations) are aliases in the core's schema.
-        let options = PyDict::new(py);
-        options.set_item("api_key", api_key)?;
-        options.set_item("ping_interval", ping_interval)?;
-        options.set_item("ping_timeout", ping_timeout)?;
-        options.set_item("auth_deadline", auth_deadline)?;
-        options.set_item("max_connections", max_connections)?;
-        options.set_item("worker_threads", worker_threads)?;
-        let config = crate::config::serve_config(&options)?.into_config();
+        let config = match options {
+            Some(options) => crate::config::serve_config(options)?,
+            None => crate::config::serve_config(&PyDict::new(py))?,
+        };
         crate::server::serve(py, self.hub(), host, port, config, &self.owned)
     }
 

@@ -20,8 +20,8 @@
 //!   process-wide (one interpreter usually has one hub).
 //! - `info`, `details` and `data` may be omitted (or `None`), as in every binding: the
 //!   core reads them as JSON `null` (the seed passes `info`; the core only needs it for a
-//!   module it has never seen). `emit_stats_update(stats)` with stats is the
-//!   core's `emit_stats_update_with`; without, it asks the `stats_provider`.
+//!   module it has never seen). `emit_stats_update(stats=None)` is the core's one
+//!   stats call: without stats (or `None`) it asks the `stats_provider`.
 //! - A before-emit filter returns `None`/`True` (keep), `False` (drop) or a new payload.
 //! - A hub that is garbage-collected (hooks may refer back to it, see `gc.rs`) or whose
 //!   last reference is dropped stops the servers `serve` started and shuts down, with

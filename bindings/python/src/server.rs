@@ -3,30 +3,32 @@
 //! GIL released, so hooks called from the server's threads can take it. This module
 //! must not handle connections itself.
 
-use microcoaster_realtime::{Hub, ServerConfig, ServerHandle};
+use microcoaster_realtime::{Hub, ServeConfig, ServerHandle};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
+use serde_json::Value;
 use std::sync::Arc;
 
 use crate::errors::serve_error;
 use crate::gc::ServerSlot;
 
-/// Starts the server with `config` (read by `config::serve_config`).
+/// Starts the server with `config` (read by `config::serve_config` from the keywords).
 pub fn serve(
     py: Python<'_>,
     hub: &Hub,
     host: &str,
     port: u16,
-    config: ServerConfig,
+    config: ServeConfig,
     owner: &crate::gc::Owned,
 ) -> PyResult<Server> {
+    let shown = serde_json::to_value(&config).unwrap_or(Value::Null);
     let addr = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
     let handle = py
-        .detach(|| hub.serve(&addr, config))
+        .detach(|| hub.serve(&addr, config.into_config()))
         .map_err(|e| serve_error(py, &e))?;
     let bound = handle.local_addr();
     let handle = Arc::new(Mutex::new(Some(handle)));
@@ -34,6 +36,7 @@ pub fn serve(
     Ok(Server {
         host: bound.ip().to_string(),
         port: bound.port(),
+        config: shown,
         handle,
     })
 }
@@ -45,6 +48,8 @@ pub fn serve(
 pub struct Server {
     host: String,
     port: u16,
+    /// The server configuration it was started with, in the schema's canonical form.
+    config: Value,
     /// Shared with the hub, which stops the server when it is let go.
     handle: Arc<ServerSlot>,
 }
@@ -74,6 +79,13 @@ impl Server {
         } else {
             format!("http://{}:{}", self.host, self.port)
         }
+    }
+
+    /// The server configuration it was started with, as the core read it (camelCase
+    /// keys, milliseconds, every default filled in; as `normalize_serve_config`).
+    #[getter]
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::json::to_py(py, &self.config)
     }
 
     /// Open connections (Engine.IO sessions and native websockets); 0 once shut down.

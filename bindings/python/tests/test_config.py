@@ -5,6 +5,7 @@ import re
 from typing import Any, List, Tuple
 
 import pytest
+import requests
 
 import microcoaster_realtime as mcrt
 from microcoaster_realtime import Hub, InProcessConnection
@@ -210,3 +211,54 @@ def test_persistence_and_audit(tmp_path: Any) -> None:
     assert again.emit_module_online("MC-1", {"userId": 7}).unchanged  # restored state
     with pytest.raises(ValueError, match="persist.durability"):
         Hub({"persist": {"path": str(path), "durability": "sometimes"}})
+
+
+def snake(key: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+
+
+# A value other than the default for every key of the server schema, by canonical key.
+SERVE_VALUES = {
+    "workerThreads": 1,
+    "pingIntervalMs": 26000,
+    "pingTimeoutMs": 21000,
+    "maxPayload": 2_000_000,
+    "maxMessageBytes": 32768,
+    "authDeadlineMs": 9000,
+    "maxConnections": 50,
+    "socketioPath": "/rt/",
+    "nativePath": "/native",
+    "shutdownDeadlineMs": 4000,
+    "writeCoalesceMs": 3,
+    "apiKey": "k",
+}
+
+
+def test_serve_takes_every_key_of_the_server_schema() -> None:
+    # Every key the schema has is covered here: a key added to the schema fails this
+    # test until it is (the schema's own defaults say which keys there are).
+    assert set(SERVE_VALUES) == set(mcrt.normalize_serve_config())
+    assert all(SERVE_VALUES[key] != default for key, default in SERVE_DEFAULTS.items())
+    hub = Hub()
+    for key, value in SERVE_VALUES.items():
+        for name in (snake(key), key):
+            with hub.serve(**{name: value}) as server:
+                assert server.config == {**SERVE_DEFAULTS, key: value}, name
+    # Python's seconds, and every key at once.
+    with hub.serve(ping_interval=26, ping_timeout=21, auth_deadline=9) as server:
+        assert server.config == {
+            **SERVE_DEFAULTS, "pingIntervalMs": 26000, "pingTimeoutMs": 21000, "authDeadlineMs": 9000
+        }
+    with hub.serve(**{snake(key): value for key, value in SERVE_VALUES.items()}) as server:
+        assert server.config == SERVE_VALUES
+    hub.shutdown()
+
+
+def test_serve_uses_what_it_was_given() -> None:
+    # A setting that changes what the server does: the Socket.IO path.
+    hub = Hub()
+    with hub.serve(socketio_path="/rt/") as server:
+        moved = requests.get(f"{server.url}/rt/?EIO=4&transport=polling", timeout=5)
+        assert moved.status_code == 200 and moved.text.startswith("0{")
+        assert requests.get(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=5).status_code != 200
+    hub.shutdown()

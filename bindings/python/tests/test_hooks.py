@@ -164,3 +164,26 @@ def test_hook_configuration_is_checked() -> None:
         Hub({"jwt_secrte": "typo"})
     with pytest.raises(TypeError, match="expected a dict"):
         Hub([("jwt_secret", "x")])  # type: ignore[arg-type]
+
+
+def test_one_stats_call_asks_the_provider_without_stats_and_not_with_them(make_setup: Any) -> None:
+    calls: List[int] = []
+
+    def stats_provider() -> Dict[str, Any]:
+        calls.append(1)
+        return {"users": 1, "modules": 2}
+
+    setup: Setup = make_setup("serve", {"stats_provider": stats_provider})
+    admin = setup.user(uid("admin"), page="admin", role="admin")
+    # Without stats (or None): the library asks the provider; its value is what admins get,
+    # in the shape every binding sends.
+    assert setup.hub.emit_stats_update().to_dict() == {"outcome": "delivered", "connections": 1}
+    sent = admin.wait_event("admin:stats:updated")
+    assert sorted(sent) == ["stats", "timestamp"]
+    assert sent["stats"] == {"users": 1, "modules": 2}
+    assert setup.hub.emit_stats_update(None).to_dict() == {"outcome": "unchanged", "connections": 0}
+    assert len(calls) == 2
+    # With stats: sent as given, the provider is not asked.
+    assert setup.hub.emit_stats_update({"users": 7}).to_dict() == {"outcome": "delivered", "connections": 1}
+    admin.wait_event("admin:stats:updated", lambda data: data["stats"] == {"users": 7})
+    assert len(calls) == 2

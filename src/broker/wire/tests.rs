@@ -16,8 +16,8 @@ fn telemetry_call() -> HostCall<'static> {
     })
 }
 
-#[test]
-fn every_step_survives_encoding() {
+/// One step of each kind (events to a user, a session and admins; a session's end).
+fn one_step_of_each_kind() -> Vec<Step> {
     let mut telemetry = Event::new(
         "module:telemetry:updated",
         json!({"moduleId": "m1", "telemetry": {"speed": 3}}),
@@ -35,7 +35,7 @@ fn every_step_survives_encoding() {
             session: SessionId::new("s1").unwrap(),
         },
     );
-    let steps = vec![
+    vec![
         Step::Event(telemetry),
         Step::Event(ended),
         Step::EndSession {
@@ -43,7 +43,12 @@ fn every_step_survives_encoding() {
             session: SessionId::new("s1").unwrap(),
         },
         Step::Event(Event::new("x", json!(1), Audience::Admins)),
-    ];
+    ]
+}
+
+#[test]
+fn every_step_survives_encoding() {
+    let steps = one_step_of_each_kind();
     let envelope = Envelope {
         origin: "n1".into(),
         message: Message::Emit {

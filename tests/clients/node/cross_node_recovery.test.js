@@ -66,12 +66,20 @@ function awaitMoves(socket, count) {
   });
 }
 
-/** A sentinel through every node, awaited on `socket`: all earlier emits are in. */
-async function sentinels(socket, user, forbidden = []) {
-  let before = [];
-  for (const via of nodes) before = await h.assertNothingBeforeSentinel(via, socket, user, forbidden);
-  return before;
+/**
+ * A sentinel through every node, awaited on `socket` (all earlier emits are in), and
+ * the exact check: since it connected, `socket` received `expected`, in order, then the
+ * sentinels, and nothing else.
+ */
+async function assertEventsThroughSentinels(socket, user, expected) {
+  for (const [index, via] of nodes.entries()) {
+    const [names] = await h.eventsThroughSentinel(via, [socket], 'to_user', { userId: user });
+    assert.deepEqual(names, [...expected, ...Array(index + 1).fill('test:sentinel')],
+      `events through the sentinel via node ${index}: ${JSON.stringify(names)}`);
+  }
 }
+
+const times = (count, name) => Array(count).fill(name);
 
 test('a tab parked on one node resumes on another with exactly its missed events', { timeout: TEST_TIMEOUT }, async (t) => {
   const [a, b, c] = nodes;
@@ -92,19 +100,18 @@ test('a tab parked on one node resumes on another with exactly its missed events
   await reconnectTo(adaTab, b);
   assert.equal(adaTab.recovered, true, 'socket.recovered');
   await awaitMoves(adaTab, 31);
-  const before = await sentinels(adaTab, ada);
+  // One authentication (none on B), then its 31 moves, nothing else.
+  await assertEventsThroughSentinels(adaTab, ada, ['auth:ok', 'page:snapshot', ...times(31, 'cart:moved')]);
   const missed = moves(adaTab).slice(1);
   assert.deepEqual(missed.map((e) => e.data.n), [...Array(30).keys()], 'in order, exactly once');
   assert.ok(missed.every((e) => e.data.for === ada), 'only its own events');
-  assert.equal(before.filter((name) => name === 'auth:ok').length, authsBefore, 'no new authentication');
+  assert.equal(authsBefore, 1);
 
   // The identity now lives on B: events for Ada through A reach the resumed tab.
   await a.api('to_user', { userId: ada, event: 'cart:moved', data: { n: 30, for: ada } });
   await awaitMoves(adaTab, 32);
-  const bobBefore = await sentinels(bobTab, bob);
-  assert.equal(moves(bobTab).length, 30, 'Bob got only his own 30');
-  assert.ok(moves(bobTab).every((e) => e.data.for === bob));
-  assert.ok(bobBefore.length > 0);
+  await assertEventsThroughSentinels(bobTab, bob, ['auth:ok', 'page:snapshot', ...times(30, 'cart:moved')]);
+  assert.ok(moves(bobTab).every((e) => e.data.for === bob), 'Bob got only his own 30');
 });
 
 test('emits racing the handover through every node arrive exactly once each', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -126,7 +133,8 @@ test('emits racing the handover through every node arrive exactly once each', { 
   assert.equal(adaTab.recovered, true, 'socket.recovered');
   stopAt = Math.max(...sent) + 20;
   await Promise.all(streams);
-  await sentinels(adaTab, ada);
+  const total = sent.reduce((sum, count) => sum + count, 0);
+  await assertEventsThroughSentinels(adaTab, ada, ['auth:ok', 'page:snapshot', ...times(total, 'cart:moved')]);
   for (const [index, count] of sent.entries()) {
     const got = moves(adaTab).filter((e) => e.data.via === index).map((e) => e.data.n);
     assert.deepEqual(got, [...Array(count).keys()], `stream through node ${index}: each once, in order`);
@@ -159,9 +167,9 @@ test('a tab whose old node still believes it live (network cut) is taken over fr
   await oldGone;
   await awaitMoves(tab, 5);
   await c.api('to_user', { userId: ada, event: 'cart:moved', data: { n: 6, for: ada } });
-  const before = await sentinels(tab, ada);
+  // No auth:ok: the identity came from node A, not from the client.
+  await assertEventsThroughSentinels(tab, ada, times(6, 'cart:moved'));
   assert.deepEqual(moves(tab).map((e) => e.data.n), [1, 2, 3, 4, 5, 6], 'the unseen tail, then live');
-  assert.ok(!before.includes('auth:ok'), 'the identity came from node A, not from the client');
 });
 
 test('a pid no node holds gives a fresh session that works', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -178,5 +186,5 @@ test('a pid no node holds gives a fresh session that works', { timeout: TEST_TIM
   assert.equal((await authed).userId, ada, 'it authenticated again from its auth object');
   await a.api('to_user', { userId: ada, event: 'cart:moved', data: { n: 0 } });
   await awaitMoves(adaTab, 1);
-  await sentinels(adaTab, ada);
+  await assertEventsThroughSentinels(adaTab, ada, ['auth:ok', 'page:snapshot', 'auth:ok', 'page:snapshot', 'cart:moved']);
 });

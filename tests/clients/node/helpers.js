@@ -254,22 +254,6 @@ async function assertExact(server, sockets, call, target, expected) {
 }
 
 /**
- * The older deny-list form, kept for the recovery suites: sends a sentinel to `userId`,
- * throws if any of `forbidden` arrived on `socket` before it, and returns the names of
- * the events that came before it.
- */
-async function assertNothingBeforeSentinel(server, socket, userId, forbidden) {
-  const [names] = await eventsThroughSentinel(server, [socket], 'to_user', { userId });
-  const before = names.slice(0, -1);
-  for (const name of forbidden) {
-    if (before.includes(name)) {
-      throw new Error(`'${name}' arrived but must not have: ${JSON.stringify(before)}`);
-    }
-  }
-  return before;
-}
-
-/**
  * A reverse proxy on 127.0.0.1 in front of `server` that forwards plain HTTP requests
  * (so long-polling works through it) and refuses every websocket upgrade with a 403,
  * as a proxy without websocket support does. Resolves to {url, refusedUpgrades (a
@@ -339,7 +323,6 @@ module.exports = {
   api,
   assertAdminEventsThroughSentinel,
   assertEventsThroughSentinel,
-  assertNothingBeforeSentinel,
   closeAll,
   connect,
   connectAuthed,

@@ -5,6 +5,8 @@ GIL while the hub works."""
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
+from typing_extensions import Unpack
+
 __version__: str
 
 JSON = Any
@@ -105,6 +107,28 @@ class Config(TypedDict, total=False):
     before_emit: Union[BeforeEmit, Sequence[BeforeEmit]]
     audit_sink: Union[AuditSink, Sequence[AuditSink]]
 
+class ServeOptions(TypedDict, total=False):
+    """``Hub.serve`` / ``normalize_serve_config`` keywords: the keys of the core's one server
+    schema in snake_case (camelCase is accepted too). Durations are ``*_ms`` in
+    milliseconds, or in seconds for ``ping_interval``, ``ping_timeout`` and
+    ``auth_deadline``; ``None`` means not given. Defaults: ``normalize_serve_config()``."""
+
+    worker_threads: Optional[int]
+    ping_interval: Optional[float]
+    ping_interval_ms: Optional[float]
+    ping_timeout: Optional[float]
+    ping_timeout_ms: Optional[float]
+    max_payload: Optional[int]
+    max_message_bytes: Optional[int]
+    auth_deadline: Optional[float]
+    auth_deadline_ms: Optional[float]
+    max_connections: Optional[int]
+    socketio_path: Optional[str]
+    native_path: Optional[str]
+    shutdown_deadline_ms: Optional[float]
+    write_coalesce_ms: Optional[float]
+    api_key: Optional[str]
+
 class ContextArg(TypedDict, total=False):
     remote_addr: Optional[str]
     headers: Union[Mapping[str, str], Sequence[Tuple[str, str]]]
@@ -140,6 +164,10 @@ class Server:
     @property
     def url(self) -> str:
         """``http://host:port``."""
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The server configuration it was started with, as the core read it (the form of
+        ``normalize_serve_config``)."""
     @property
     def connections(self) -> int:
         """Open connections."""
@@ -214,15 +242,7 @@ def normalize_config(config: Optional[Config] = None) -> Dict[str, Any]:
     ``mcrt_hub_config_normalize`` and Node's ``RealTimeAPI.normalizeConfig``); hooks are
     left out. Raises as ``Hub(config)`` would."""
 
-def normalize_serve_config(
-    *,
-    api_key: Optional[str] = None,
-    ping_interval: Optional[float] = None,
-    ping_timeout: Optional[float] = None,
-    auth_deadline: Optional[float] = None,
-    max_connections: Optional[int] = None,
-    worker_threads: Optional[int] = None,
-) -> Dict[str, Any]:
+def normalize_serve_config(**options: Unpack[ServeOptions]) -> Dict[str, Any]:
     """The server configuration ``Hub.serve(**options)`` would use, as the core reads it."""
 
 class Hub:
@@ -360,16 +380,12 @@ class Hub:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        *,
-        api_key: Optional[str] = None,
-        ping_interval: Optional[float] = None,
-        ping_timeout: Optional[float] = None,
-        auth_deadline: Optional[float] = None,
-        max_connections: Optional[int] = None,
-        worker_threads: Optional[int] = None,
+        **options: Unpack[ServeOptions],
     ) -> Server:
         """Serves Socket.IO, the native ``/ws`` protocol and (with ``api_key``) the HTTP
-        emit API; the GIL stays free while it serves."""
+        emit API; the GIL stays free while it serves. ``options`` are the server schema's
+        keys (``ServeOptions``), handed to the core as given; its defaults are
+        ``normalize_serve_config()``."""
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stops the servers ``serve`` started, closes connections, saves and closes
         persistence."""

@@ -27,7 +27,12 @@
 //! | `process_resident_memory_bytes` | gauge | (Linux) |
 //! | `process_cpu_seconds_total` | counter | (Linux) |
 //!
-//! This module must not keep state between scrapes.
+//! Files: this one holds the scrape, the helpers and the hub's own families (emits,
+//! frames, connections, bad inputs, latency); `layers.rs` the families of the layers a
+//! hub may not have (persistence, the shared broker, the process).
+//!
+//! This module must not keep state between scrapes. Guarded by the unit tests below
+//! (`counters_get_total_and_units_and_labels`, …) and `tests/server/metrics_endpoint.rs` (`GET /metrics`).
 
 use std::fmt::Error;
 
@@ -42,6 +47,10 @@ use crate::snapshot::MetricsSnapshot;
 
 use super::process::{self, ProcessSample};
 
+mod layers;
+
+use layers::{encode_broker, encode_persistence, encode_process};
+
 /// The content type of what [`encode`] writes: `prometheus-client` writes the
 /// OpenMetrics text format (the Prometheus text format plus `# EOF`), which Prometheus
 /// scrapes natively.
@@ -53,7 +62,7 @@ struct Scrape {
     process: ProcessSample,
 }
 
-fn counter(
+pub(super) fn counter(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -245,101 +254,6 @@ fn encode_bad_inputs_and_latency(
         &latency.buckets_seconds(),
         None,
     )?;
-    Ok(())
-}
-
-/// The database's health, when the hub persists.
-fn encode_persistence(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
-    if let Some(p) = &m.persistence {
-        ConstGauge::new(u64::from(p.degraded)).encode(e.encode_descriptor(
-            "mcrt_persistence_degraded",
-            "1 while the database is failing and writes are retried.",
-            None,
-            MetricType::Gauge,
-        )?)?;
-        ConstGauge::new(p.lag).encode(e.encode_descriptor(
-            "mcrt_persistence_lag_rows",
-            "Rows accepted but not yet committed.",
-            None,
-            MetricType::Gauge,
-        )?)?;
-        counter(
-            e,
-            "mcrt_persistence_rows_written",
-            "Rows committed.",
-            p.rows_written,
-        )?;
-        counter(
-            e,
-            "mcrt_persistence_rows_dropped",
-            "Rows that will never be written.",
-            p.rows_dropped,
-        )?;
-        counter(
-            e,
-            "mcrt_persistence_write_errors",
-            "Failed commits.",
-            p.write_errors,
-        )?;
-    }
-    Ok(())
-}
-
-/// The shared broker's health, when the hub has one.
-fn encode_broker(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
-    if let Some(b) = &m.broker {
-        ConstGauge::new(u64::from(b.reachable)).encode(e.encode_descriptor(
-            "mcrt_broker_reachable",
-            "1 while the shared broker (Redis) answers.",
-            None,
-            MetricType::Gauge,
-        )?)?;
-        counter(
-            e,
-            "mcrt_broker_fallback",
-            "Change decisions taken locally because the broker was unreachable.",
-            b.fallbacks,
-        )?;
-        counter(
-            e,
-            "mcrt_broker_publish_failures",
-            "Changed emits not published to the other nodes.",
-            b.publish_failures,
-        )?;
-        counter(
-            e,
-            "mcrt_broker_received",
-            "Messages from other nodes delivered here.",
-            b.received,
-        )?;
-        counter(
-            e,
-            "mcrt_broker_malformed",
-            "Broker messages that could not be parsed (dropped).",
-            b.malformed,
-        )?;
-    }
-    Ok(())
-}
-
-/// This process's memory and CPU time (Linux).
-fn encode_process(e: &mut DescriptorEncoder, process: &ProcessSample) -> Result<(), Error> {
-    if let Some(rss) = process.rss_bytes {
-        ConstGauge::new(rss).encode(e.encode_descriptor(
-            "process_resident_memory",
-            "Resident memory size.",
-            Some(&Unit::Bytes),
-            MetricType::Gauge,
-        )?)?;
-    }
-    if let Some(cpu) = process.cpu_time {
-        ConstCounter::new(cpu.as_secs_f64()).encode(e.encode_descriptor(
-            "process_cpu",
-            "User and system CPU time spent.",
-            Some(&Unit::Seconds),
-            MetricType::Counter,
-        )?)?;
-    }
     Ok(())
 }
 
