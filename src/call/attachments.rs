@@ -1,4 +1,5 @@
-//! How a host call's binary attachments travel as JSON (the HTTP API, the broker):
+//! How binary attachments travel as JSON (a host call in the HTTP API and on the
+//! broker, a parked connection's frames handed to another node):
 //! a list of base64 strings (standard alphabet, padded). This module must not check
 //! placeholders: the call's `check` does. Guarded by `call::tests`.
 
@@ -8,12 +9,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serializer};
 
 /// Writes the attachments as base64 strings.
-pub(super) fn serialize<S: Serializer>(list: &[Bytes], serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(list: &[Bytes], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(list.iter().map(|data| BASE64.encode(data)))
 }
 
 /// Reads base64 strings back into attachments; invalid base64 is refused.
-pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<Bytes>, D::Error> {
     let list = Vec::<String>::deserialize(deserializer)?;

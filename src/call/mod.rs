@@ -18,7 +18,7 @@
 //! Guarded by the unit tests below (wire names, round trips of every variant) and
 //! `tests/server/server_socketio.rs` (the HTTP API).
 
-mod attachments;
+pub(crate) mod attachments;
 mod bodies;
 
 pub use bodies::{

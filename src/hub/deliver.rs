@@ -32,14 +32,7 @@ impl Hub {
         }
         let route = inner.routing.route_for(&event.name, &event.audience);
         let offset = self.next_event_offset(&event);
-        let frame = OutboundEvent::with_offset(
-            event.name,
-            event.payload,
-            event.conflation_key,
-            offset,
-            event.attachments,
-            Arc::clone(&inner.metrics),
-        );
+        let (frame, audience) = queued_form(event, offset, &inner.metrics);
         let mut reached = 0usize;
         let mut conflated = 0u64;
         let mut overflowed: Vec<ConnectionId> = Vec::new();
@@ -47,7 +40,7 @@ impl Hub {
         let has_host = inner.host.is_some();
         inner
             .registry
-            .for_each_recipient(&event.audience, route, |queue| {
+            .for_each_recipient(&audience, route, |queue| {
                 if has_host && queue.is_host() {
                     if queue.closed().is_none() {
                         hosted.push(queue.id());
@@ -65,7 +58,7 @@ impl Hub {
                 }
             });
         if inner.shared {
-            self.keep_for_takeovers(&frame, &event.audience, route);
+            self.keep_for_takeovers(&frame, &audience, route);
         }
         if let (false, Some(sink)) = (hosted.is_empty(), &inner.host) {
             reached += hosted.len();
@@ -188,4 +181,22 @@ impl Hub {
             detail: Value::Null,
         });
     }
+}
+
+/// The frame every recipient of `event` shares (with its offset, recovery on), and its
+/// audience, which stays with the hub for routing.
+fn queued_form(
+    event: Event,
+    offset: Option<u64>,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> (Arc<OutboundEvent>, Audience) {
+    let frame = OutboundEvent::with_offset(
+        event.name,
+        event.payload,
+        event.conflation_key,
+        offset,
+        event.attachments,
+        Arc::clone(metrics),
+    );
+    (frame, event.audience)
 }

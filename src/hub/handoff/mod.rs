@@ -20,8 +20,9 @@
 //! Must not touch sockets or the parked table (the transport's surrender callback does)
 //! nor decide who receives an event (the registry does, on each node).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+mod frames;
+use frames::WireFrame;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -245,14 +246,7 @@ impl Hub {
                     "session": identity.session_id,
                 });
                 answer["page"] = json!(self.inner.routing.page_name(page));
-                answer["frames"] = frames
-                    .iter()
-                    .map(|f| {
-                        let attachments: Vec<String> =
-                            f.attachments().iter().map(|a| BASE64.encode(a)).collect();
-                        json!({"name": f.name(), "payload": f.payload(), "attachments": attachments})
-                    })
-                    .collect();
+                answer["frames"] = frames.iter().map(|f| WireFrame::of(f).to_json()).collect();
             }
             Err(code) => answer["refused"] = json!(code),
         }
@@ -349,29 +343,13 @@ impl Hub {
         frames
             .iter()
             .map(|frame| {
-                let name = frame["name"].as_str().ok_or_else(malformed)?;
-                // Absent from a node that predates binary events: none.
-                let attachments = match frame.get("attachments") {
-                    None => Vec::new(),
-                    Some(list) => list
-                        .as_array()
-                        .ok_or_else(malformed)?
-                        .iter()
-                        .map(|a| {
-                            let text = a.as_str().ok_or_else(malformed)?;
-                            BASE64
-                                .decode(text)
-                                .map(bytes::Bytes::from)
-                                .map_err(|_| malformed())
-                        })
-                        .collect::<Result<Vec<_>, String>>()?,
-                };
+                let frame = WireFrame::from_json(frame).map_err(|_| malformed())?;
                 Ok(OutboundEvent::with_offset(
-                    Arc::from(name),
-                    frame["payload"].clone(),
+                    Arc::from(frame.name),
+                    frame.payload,
                     None,
                     Some(base),
-                    attachments,
+                    frame.attachments,
                     Arc::clone(&self.inner.metrics),
                 ))
             })
