@@ -193,41 +193,18 @@ fn binary(value: &Bound<'_, PyAny>) -> PyResult<Option<bytes::Bytes>> {
 }
 
 /// Converts a JSON value to Python objects, each placeholder of `attachments` as the
-/// `bytes` it stands for.
+/// `bytes` it stands for (none: plain objects, see [`to_py`]).
 pub fn to_py_binary<'py>(
     py: Python<'py>,
     value: &Value,
     attachments: &[bytes::Bytes],
 ) -> PyResult<Bound<'py, PyAny>> {
-    if attachments.is_empty() {
-        return to_py(py, value);
-    }
-    if let Some(data) = microcoaster_realtime::protocol::binary::placeholder_index(value)
-        .and_then(|index| attachments.get(index))
+    if !attachments.is_empty()
+        && let Some(data) = microcoaster_realtime::protocol::binary::placeholder_index(value)
+            .and_then(|index| attachments.get(index))
     {
         return Ok(PyBytes::new(py, data).into_any());
     }
-    Ok(match value {
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(to_py_binary(py, item, attachments)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(object) => {
-            let dict = PyDict::new(py);
-            for (key, item) in object {
-                dict.set_item(key, to_py_binary(py, item, attachments)?)?;
-            }
-            dict.into_any()
-        }
-        other => to_py(py, other)?,
-    })
-}
-
-/// Converts a JSON value to plain Python objects.
-pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(flag) => PyBool::new(py, *flag).to_owned().into_any(),
@@ -244,16 +221,21 @@ pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
         Value::Array(items) => {
             let list = PyList::empty(py);
             for item in items {
-                list.append(to_py(py, item)?)?;
+                list.append(to_py_binary(py, item, attachments)?)?;
             }
             list.into_any()
         }
         Value::Object(object) => {
             let dict = PyDict::new(py);
             for (key, item) in object {
-                dict.set_item(key, to_py(py, item)?)?;
+                dict.set_item(key, to_py_binary(py, item, attachments)?)?;
             }
             dict.into_any()
         }
     })
+}
+
+/// Converts a JSON value to plain Python objects.
+pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    to_py_binary(py, value, &[])
 }

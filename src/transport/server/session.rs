@@ -223,7 +223,7 @@ impl Session {
 
     /// Queues a Socket.IO packet (its Engine.IO text) and its binary attachments, with
     /// nothing between them.
-    pub(crate) fn send_packet(&self, text: String, attachments: &[Bytes]) {
+    pub(crate) fn send_packet(&self, text: impl Into<Utf8Bytes>, attachments: &[Bytes]) {
         let mut control = self.control.lock();
         control.push_back(Frame::Text(text.into()));
         control.extend(attachments.iter().cloned().map(Frame::Binary));
@@ -234,13 +234,10 @@ impl Session {
     /// Queues a hub event for this session only (a recovery replay), with its binary
     /// attachments right after it.
     pub(crate) fn send_event(&self, frame: &crate::outbound::OutboundEvent) {
-        let mut control = self.control.lock();
-        control.push_back(Frame::Text(
+        self.send_packet(
             frame.encoded_text(WireFormat::SocketIo).clone(),
-        ));
-        control.extend(frame.attachments().iter().cloned().map(Frame::Binary));
-        drop(control);
-        self.notify.notify_one();
+            frame.attachments(),
+        );
     }
 
     /// Whether the client joined any namespace (the hub's or a registered one).
