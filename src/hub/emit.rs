@@ -42,6 +42,14 @@ fn login<'a>(user: &'a Value, session_id: &'a str) -> Login<'a> {
 }
 
 impl Hub {
+    /// Runs a call whose arguments are all borrowed (every `Cow` is `Borrowed`), so
+    /// there is nothing to free: its drop glue is skipped. The module and telemetry
+    /// calls are the most frequent, and mostly unchanged; under callgrind the drop was
+    /// ~34 of ~890 instructions of an unchanged `emit_module_online`.
+    fn run_borrowed(&self, call: HostCall<'_>) -> Result<EmitOutcome, HubError> {
+        self.run_ref(&std::mem::ManuallyDrop::new(call))
+    }
+
     #[doc = include_str!("../../docs/calls/module_online.md")]
     ///
     /// Rust: pass `None` (or `&Value::Null`) to omit `info`.
@@ -50,7 +58,7 @@ impl Hub {
         module_id: &'a str,
         info: impl Into<Option<&'a Value>>,
     ) -> Result<EmitOutcome, HubError> {
-        self.run(HostCall::ModuleOnline(status(module_id, info)))
+        self.run_borrowed(HostCall::ModuleOnline(status(module_id, info)))
     }
 
     #[doc = include_str!("../../docs/calls/module_offline.md")]
@@ -61,17 +69,17 @@ impl Hub {
         module_id: &'a str,
         info: impl Into<Option<&'a Value>>,
     ) -> Result<EmitOutcome, HubError> {
-        self.run(HostCall::ModuleOffline(status(module_id, info)))
+        self.run_borrowed(HostCall::ModuleOffline(status(module_id, info)))
     }
 
     #[doc = include_str!("../../docs/calls/module_added.md")]
     pub fn emit_module_added(&self, module: &Value) -> Result<EmitOutcome, HubError> {
-        self.run(HostCall::ModuleAdded(Cow::Borrowed(module)))
+        self.run_borrowed(HostCall::ModuleAdded(Cow::Borrowed(module)))
     }
 
     #[doc = include_str!("../../docs/calls/module_removed.md")]
     pub fn emit_module_removed(&self, module: &Value) -> Result<EmitOutcome, HubError> {
-        self.run(HostCall::ModuleRemoved(Cow::Borrowed(module)))
+        self.run_borrowed(HostCall::ModuleRemoved(Cow::Borrowed(module)))
     }
 
     #[doc = include_str!("../../docs/calls/telemetry_update.md")]
@@ -80,7 +88,7 @@ impl Hub {
         module_id: &str,
         telemetry: &Value,
     ) -> Result<EmitOutcome, HubError> {
-        self.run(HostCall::TelemetryUpdate(Telemetry {
+        self.run_borrowed(HostCall::TelemetryUpdate(Telemetry {
             module_id: Cow::Borrowed(module_id),
             telemetry: Cow::Borrowed(telemetry),
         }))

@@ -110,13 +110,14 @@ pub(super) fn dispatch<V: Visit>(call: &HostCall<'_>, visit: V) -> V::Out {
 
 type Executed<'h> = Result<(Option<Vec<Step>>, EmitGuard<'h>), HubError>;
 
-/// Runs a local call up to its steps.
-struct Execute<'h> {
+/// Runs a local call: up to its steps, then [`Hub::finish`].
+struct Execute<'h, 'c> {
     hub: &'h Hub,
+    call: &'c HostCall<'c>,
 }
 
-impl<'h> Visit for Execute<'h> {
-    type Out = (Executed<'h>, Option<Audited>);
+impl Visit for Execute<'_, '_> {
+    type Out = Result<EmitOutcome, HubError>;
     fn visit<C: Apply>(self, call: &C) -> Self::Out {
         let hub = self.hub;
         let result = (|| {
@@ -133,7 +134,16 @@ impl<'h> Visit for Execute<'h> {
             let steps = call.steps(args, &guard.store);
             Ok((Some(steps), guard))
         })();
-        (result, hub.audited(|| Some(call.audited())))
+        match result {
+            // The most frequent outcome, answered here: nothing to send, count or
+            // audit, so the result is not moved through `finish`.
+            Ok((None, guard)) if hub.inner.audit.is_empty() => {
+                drop(guard);
+                hub.inner.metrics.emits_unchanged.increment();
+                Ok(EmitOutcome::Unchanged)
+            }
+            result => hub.finish(self.call, hub.audited(|| Some(call.audited())), result),
+        }
     }
 }
 
@@ -158,20 +168,33 @@ impl Hub {
     /// calls. Returns what it did, or why it was refused (nothing changed, nothing
     /// sent).
     pub fn run(&self, call: HostCall<'_>) -> Result<EmitOutcome, HubError> {
-        let call = match call {
-            HostCall::StatsUpdate(Stats { stats: None }) => match self.provided_stats() {
-                Ok(stats) => HostCall::StatsUpdate(Stats {
-                    stats: Some(Cow::Owned(stats)),
-                }),
+        self.run_ref(&call)
+    }
+
+    /// [`Hub::run`] by reference (see `emit.rs`, which skips the drop of calls made of
+    /// borrowed arguments only).
+    pub(super) fn run_ref(&self, call: &HostCall<'_>) -> Result<EmitOutcome, HubError> {
+        // Checked by reference: rebuilding the call only for the provider keeps the
+        // other calls from being moved (copied) once more on the way in.
+        if matches!(call, HostCall::StatsUpdate(Stats { stats: None })) {
+            let stats = match self.provided_stats() {
+                Ok(stats) => stats,
                 Err(error) => {
                     self.inner.metrics.emits_failed.increment();
                     return Err(error);
                 }
-            },
-            call => call,
-        };
-        let (result, audited) = dispatch(&call, Execute { hub: self });
-        self.finish(&call, audited, result)
+            };
+            return self.run_checked(&HostCall::StatsUpdate(Stats {
+                stats: Some(Cow::Owned(stats)),
+            }));
+        }
+        self.run_checked(call)
+    }
+
+    /// [`Hub::run`] once the call's arguments are all there.
+    #[inline]
+    fn run_checked(&self, call: &HostCall<'_>) -> Result<EmitOutcome, HubError> {
+        dispatch(call, Execute { hub: self, call })
     }
 
     /// The stats provider's current stats.
