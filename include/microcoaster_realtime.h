@@ -180,6 +180,16 @@ typedef int32_t (*McrtAuthenticateCallback)(void *user_data,
 // is held, so it may call `mcrt_emit_*`.
 typedef void (*McrtClientEventCallback)(void *user_data, const char *event_json, size_t len);
 
+// Receives a client event as [`McrtClientEventCallback`] does, with a binary event's
+// values as bytes: `attachments` points at `count` [`McrtBytes`] (value N at index N,
+// valid during the call; NULL when `count` is 0) and the JSON has no `"attachments"`
+// field. Thread and locks as for [`McrtClientEventCallback`].
+typedef void (*McrtBinaryClientEventCallback)(void *user_data,
+                                              const char *event_json,
+                                              size_t len,
+                                              const struct McrtBytes *attachments,
+                                              size_t count);
+
 // Computes the global stats for `mcrt_emit_stats_update` called with NULL stats: return 0 after
 // `mcrt_reply_set(reply, <JSON object>)`, or non-zero on failure (optionally after
 // `mcrt_reply_set(reply, "<why>")`). Thread: the one that called
@@ -596,6 +606,14 @@ enum McrtStatus mcrt_builder_set_authenticator(struct McrtBuilder *builder,
 enum McrtStatus mcrt_builder_set_client_event_handler(struct McrtBuilder *builder,
                                                       McrtClientEventCallback callback,
                                                       void *user_data);
+
+// Sets the handler of client events the library does not handle, receiving a binary
+// event's values as bytes (`McrtBinaryClientEventCallback`) instead of base64 text.
+// It replaces a handler set by `mcrt_builder_set_client_event_handler`, and the other
+// way round. `user_data` as for `mcrt_builder_set_authenticator`.
+enum McrtStatus mcrt_builder_set_binary_client_event_handler(struct McrtBuilder *builder,
+                                                             McrtBinaryClientEventCallback callback,
+                                                             void *user_data);
 
 // Sets the stats provider `mcrt_emit_stats_update` asks when given NULL stats. `user_data` as for
 // `mcrt_builder_set_authenticator` (thread: `McrtStatsCallback`).

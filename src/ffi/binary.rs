@@ -1,6 +1,8 @@
 //! Binary values across the C ABI: [`McrtBytes`] (a pointer and a length), the binary
-//! host emits, and how a binary client event reaches the client-event handler (its JSON
-//! keeps Socket.IO's placeholders and gains `"attachments"`, the values in base64).
+//! host emits, and how a binary client event reaches the client-event handlers (its
+//! JSON keeps Socket.IO's placeholders; the values come as bytes to the binary handler,
+//! `mcrt_builder_set_binary_client_event_handler`, and as base64 `"attachments"` to the
+//! plain one).
 //!
 //! This module must not keep a pointer past the call that received it: every
 //! attachment is copied before the call returns. Guarded by `tests/c/test_ffi.c`

@@ -11,6 +11,7 @@ use std::ffi::{CString, c_char, c_void};
 
 use serde_json::{Map, Value, json};
 
+use super::binary::McrtBytes;
 use super::{FfiError, McrtStatus, args, entry};
 use crate::auth::{AuthDecision, AuthError, AuthRequest, HandshakeContext, Identity, Role};
 use crate::hooks::ClientEvent;
@@ -109,6 +110,20 @@ pub enum McrtAuthVerdict {
 /// is held, so it may call `mcrt_emit_*`.
 pub type McrtClientEventCallback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char, len: usize)>;
+
+/// Receives a client event as [`McrtClientEventCallback`] does, with a binary event's
+/// values as bytes: `attachments` points at `count` [`McrtBytes`] (value N at index N,
+/// valid during the call; NULL when `count` is 0) and the JSON has no `"attachments"`
+/// field. Thread and locks as for [`McrtClientEventCallback`].
+pub type McrtBinaryClientEventCallback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        event_json: *const c_char,
+        len: usize,
+        attachments: *const McrtBytes,
+        count: usize,
+    ),
+>;
 
 /// Computes the global stats for `mcrt_emit_stats_update` called with NULL stats: return 0 after
 /// `mcrt_reply_set(reply, <JSON object>)`, or non-zero on failure (optionally after
@@ -258,23 +273,29 @@ fn decision(verdict: i32, reply: &McrtReply) -> AuthDecision {
     }
 }
 
-/// A C client-event handler.
+/// A client event as the C handlers see it: the identity and `data`, without the
+/// binary values.
+fn client_event_json(event: &ClientEvent) -> Value {
+    let identity = &event.identity;
+    json!({
+        "connection": event.connection.0,
+        "userId": identity.user_id.as_str(),
+        "role": identity.role.as_str(),
+        "sessionId": identity.session_id.as_ref().map(SessionId::as_str),
+        "moduleId": identity.module_id.as_ref().map(ModuleId::as_str),
+        "page": event.page,
+        "event": event.event,
+        "data": event.data,
+    })
+}
+
+/// A C client-event handler (binary values in base64 under `"attachments"`).
 pub(crate) fn client_events(
     callback: unsafe extern "C" fn(*mut c_void, *const c_char, usize),
     user_data: UserData,
 ) -> impl Fn(&ClientEvent) + Send + Sync + 'static {
     move |event| {
-        let identity = &event.identity;
-        let mut body = json!({
-            "connection": event.connection.0,
-            "userId": identity.user_id.as_str(),
-            "role": identity.role.as_str(),
-            "sessionId": identity.session_id.as_ref().map(SessionId::as_str),
-            "moduleId": identity.module_id.as_ref().map(ModuleId::as_str),
-            "page": event.page,
-            "event": event.event,
-            "data": event.data,
-        });
+        let mut body = client_event_json(event);
         if !event.attachments.is_empty() {
             use base64::Engine as _;
             let values: Vec<String> = event
@@ -287,6 +308,40 @@ pub(crate) fn client_events(
         let text = c_json(&body);
         // SAFETY: the host registered `callback`; the string lives until it returns.
         unsafe { callback(user_data.ptr(), text.as_ptr(), text.as_bytes().len()) };
+    }
+}
+
+/// A C client-event handler that takes the binary values as bytes.
+pub(crate) fn binary_client_events(
+    callback: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *const McrtBytes, usize),
+    user_data: UserData,
+) -> impl Fn(&ClientEvent) + Send + Sync + 'static {
+    move |event| {
+        let text = c_json(&client_event_json(event));
+        let values: Vec<McrtBytes> = event
+            .attachments
+            .iter()
+            .map(|data| McrtBytes {
+                data: data.as_ptr(),
+                len: data.len(),
+            })
+            .collect();
+        let list = if values.is_empty() {
+            std::ptr::null()
+        } else {
+            values.as_ptr()
+        };
+        // SAFETY: the host registered `callback`; the string, the list and the bytes
+        // it points at (owned by `event`) live until it returns.
+        unsafe {
+            callback(
+                user_data.ptr(),
+                text.as_ptr(),
+                text.as_bytes().len(),
+                list,
+                values.len(),
+            )
+        };
     }
 }
 

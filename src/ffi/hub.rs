@@ -12,7 +12,8 @@ use super::config::hub_builder;
 use super::emit_hooks::{self, McrtAuditCallback, McrtBeforeEmitCallback};
 use super::executor::ExecutorState;
 use super::hooks::{
-    self, McrtAuthenticateCallback, McrtClientEventCallback, McrtStatsCallback, UserData,
+    self, McrtAuthenticateCallback, McrtBinaryClientEventCallback, McrtClientEventCallback,
+    McrtStatsCallback, UserData,
 };
 use super::host::{self, HostState, McrtCloseCallback, McrtFrameCallback, McrtWireFormat};
 use super::{FfiError, McrtStatus, args, entry, hub_entry};
@@ -124,6 +125,27 @@ pub unsafe extern "C" fn mcrt_builder_set_client_event_handler(
         let callback = callback.ok_or_else(|| args::null("callback"))?;
         update(builder, |b| {
             b.on_client_event(hooks::client_events(callback, UserData(user_data)))
+        });
+        Ok(())
+    })
+}
+
+/// Sets the handler of client events the library does not handle, receiving a binary
+/// event's values as bytes (`McrtBinaryClientEventCallback`) instead of base64 text.
+/// It replaces a handler set by `mcrt_builder_set_client_event_handler`, and the other
+/// way round. `user_data` as for `mcrt_builder_set_authenticator`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_builder_set_binary_client_event_handler(
+    builder: *mut McrtBuilder,
+    callback: McrtBinaryClientEventCallback,
+    user_data: *mut c_void,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller passes a live builder handle.
+        let builder = unsafe { builder_mut(builder)? };
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
+        update(builder, |b| {
+            b.on_client_event(hooks::binary_client_events(callback, UserData(user_data)))
         });
         Ok(())
     })

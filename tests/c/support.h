@@ -153,6 +153,7 @@ static inline int has_id(const Frame *f, uint64_t id) {
 /* test_host.c */
 void test_host_transport_and_every_emit(void);
 void test_frames_from_library_threads(void);
+void test_binary_client_event_handler(void);
 
 /* test_executor.c */
 void test_executor_runs_originated_emits_on_the_host_thread(void);

@@ -361,3 +361,55 @@ void test_frames_from_library_threads(void) {
     mcrt_hub_free(hub);
     recorder_free(&rec);
 }
+
+/* The binary client-event handler: a binary event's values arrive as bytes, byte-exact,
+ * with placeholders in data and no base64 copy; a plain event arrives with none. */
+static uint8_t got_bytes[64];
+static size_t got_len = 0, got_count = 0, got_events = 0;
+static char got_json[512];
+
+static void binary_client_event(void *user_data, const char *json, size_t len,
+                                const McrtBytes *attachments, size_t count) {
+    (void)user_data;
+    got_events++;
+    snprintf(got_json, sizeof got_json, "%.*s", (int)len, json);
+    got_count = count;
+    got_len = 0;
+    CHECK((count == 0) == (attachments == NULL));
+    if (count > 0 && attachments[0].len <= sizeof got_bytes) {
+        memcpy(got_bytes, attachments[0].data, attachments[0].len);
+        got_len = attachments[0].len;
+    }
+}
+
+void test_binary_client_event_handler(void) {
+    Recorder rec;
+    recorder_init(&rec);
+    McrtBuilder *b = NULL;
+    McrtHub *hub = NULL;
+    OK(mcrt_builder_new(S("{}"), &b));
+    OK(mcrt_builder_set_host_transport(b, MCRT_WIRE_FORMAT_SOCKET_IO, on_frame, on_close, &rec));
+    CHECK(mcrt_builder_set_binary_client_event_handler(b, NULL, NULL) == MCRT_STATUS_NULL_POINTER);
+    CHECK(mcrt_builder_set_binary_client_event_handler(NULL, binary_client_event, NULL) ==
+          MCRT_STATUS_NULL_POINTER);
+    OK(mcrt_builder_set_binary_client_event_handler(b, binary_client_event, NULL));
+    OK(mcrt_builder_build(b, &hub));
+    OK(mcrt_emit_user_logged_in(hub, S("{\"id\":7,\"name\":\"Eve\"}"), S("sess-eve"), NULL));
+    uint64_t eve = attach(hub);
+    authenticate(hub, &rec, eve, "{\"userId\":7,\"page\":\"modules\",\"sessionId\":\"sess-eve\"}");
+
+    uint8_t upload[] = {0, 1, 2, 255, 0};
+    McrtBytes values[] = {{upload, sizeof upload}};
+    const char *file = "{\"file\":{\"_placeholder\":true,\"num\":0}}";
+    OK(mcrt_host_message_binary(hub, eve, S("upload"), S(file), values, 1, NULL));
+    CHECK(got_events == 1 && got_count == 1 && got_len == sizeof upload &&
+          memcmp(got_bytes, upload, sizeof upload) == 0);
+    CHECK(strstr(got_json, "\"event\":\"upload\"") && strstr(got_json, "\"_placeholder\":true") &&
+          strstr(got_json, "\"attachments\"") == NULL);
+
+    OK(mcrt_host_message(hub, eve, S("ride:start"), S("{\"lap\":1}"), NULL));
+    CHECK(got_events == 2 && got_count == 0 && strstr(got_json, "\"event\":\"ride:start\""));
+
+    mcrt_hub_free(hub);
+    recorder_free(&rec);
+}
