@@ -38,17 +38,66 @@ pub struct ClientEvent {
     pub attachments: Vec<bytes::Bytes>,
 }
 
+/// A client-event handler's answer to the event's ack: `data` (binary values as
+/// placeholders `{"_placeholder":true,"num":N}`) and the values they stand for. A
+/// Socket.IO client that asked for an ack gets `data` as the ack's argument (a binary
+/// ack when there are attachments); a client that did not ask gets nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AckAnswer {
+    /// The ack's argument.
+    pub data: Value,
+    /// The binary values `data`'s placeholders stand for, in order.
+    pub attachments: Vec<bytes::Bytes>,
+}
+
+impl AckAnswer {
+    /// An answer without binary values.
+    pub fn json(data: Value) -> Self {
+        Self {
+            data,
+            attachments: Vec::new(),
+        }
+    }
+}
+
 /// Receives forwarded client events. Runs on the thread that delivered the message
 /// (a transport thread, or the caller of the in-process transport), with no lock held;
 /// it may call `emit_*`.
 pub trait ClientEventHandler: Send + Sync + 'static {
     /// Handles one event.
     fn on_client_event(&self, event: &ClientEvent);
+
+    /// Handles one event and answers its ack (the hub calls this one). The default
+    /// handles it with [`ClientEventHandler::on_client_event`] and answers nothing: a
+    /// client that asked for an ack gets `null`. Answering handlers are written with
+    /// [`Answering`].
+    fn answer(&self, event: &ClientEvent) -> Option<AckAnswer> {
+        self.on_client_event(event);
+        None
+    }
 }
 
 impl<F: Fn(&ClientEvent) + Send + Sync + 'static> ClientEventHandler for F {
     fn on_client_event(&self, event: &ClientEvent) {
         self(event)
+    }
+}
+
+/// A client-event handler that answers acks: `Answering(|event| Some(AckAnswer::json(…)))`.
+/// Python's hook answers the same way (its return value); C's handlers do not answer,
+/// and Node's attach mode leaves acks to the host's socket.io server.
+pub struct Answering<F>(pub F);
+
+impl<F> ClientEventHandler for Answering<F>
+where
+    F: Fn(&ClientEvent) -> Option<AckAnswer> + Send + Sync + 'static,
+{
+    fn on_client_event(&self, event: &ClientEvent) {
+        (self.0)(event);
+    }
+
+    fn answer(&self, event: &ClientEvent) -> Option<AckAnswer> {
+        (self.0)(event)
     }
 }
 

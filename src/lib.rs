@@ -132,7 +132,8 @@ pub use call::{CallName, HostCall};
 pub use config::{ConfigError, HubConfig, ServeConfig};
 pub use event::{Audience, Event};
 pub use hooks::{
-    AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler, StatsProvider, Verdict,
+    AckAnswer, Answering, AuditRecord, AuditSink, BeforeEmit, ClientEvent, ClientEventHandler,
+    StatsProvider, Verdict,
 };
 pub use hub::{
     BuildError, EmitOutcome, Executor, Hub, HubBuilder, HubError, IdArg, InboundError, Job, Reply,

@@ -81,7 +81,10 @@ impl Hub {
             self.device_connected(module, &identity.user_id);
         }
         self.audit_authenticated(id, &identity, &context);
-        Ok(Reply { ack: Some(ok) })
+        Ok(Reply {
+            ack: Some(ok),
+            ..Reply::default()
+        })
     }
 
     /// Refuses a payload that did not verify, counting a malformed one as bad input.

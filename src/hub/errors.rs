@@ -150,8 +150,14 @@ impl InboundError {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reply {
     /// The ack body for a client that asked for one (`auth:ok`'s body after
-    /// `client:authenticate`); `None` when the message has no answer.
+    /// `client:authenticate`, a client-event handler's [`AckAnswer`]); `None` when the
+    /// message has no answer.
+    ///
+    /// [`AckAnswer`]: crate::hooks::AckAnswer
     pub ack: Option<Value>,
+    /// The binary values the ack body's placeholders stand for (an answer with binary
+    /// values; empty otherwise).
+    pub attachments: Vec<bytes::Bytes>,
 }
 
 /// Why a hub could not be built.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::{Hub, InboundError, Reply};
 use crate::auth::{AuthError, Identity, Role};
 use crate::event::{self, DEVICE_TELEMETRY, now_ms};
-use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, ClientEvent, guarded};
+use crate::hooks::{AckAnswer, AuditKind, AuditOutcome, AuditRecord, ClientEvent, guarded};
 use crate::ids::{ConnectionId, ModuleId};
 use crate::metrics::BadInputKind;
 use crate::outbound::OutboundQueue;
@@ -104,21 +104,29 @@ impl Hub {
             data: data.clone(),
             attachments,
         };
-        self.forward_client_event(&event);
-        Ok(Reply::default())
+        let answer = self.forward_client_event(&event).unwrap_or_default();
+        Ok(Reply {
+            ack: Some(answer.data).filter(|data| !data.is_null() || !answer.attachments.is_empty()),
+            attachments: answer.attachments,
+        })
     }
 
     /// Hands an event the library does not handle to the client-event hook (counted as
-    /// forwarded), or counts it dropped when there is none.
-    fn forward_client_event(&self, event: &ClientEvent) {
+    /// forwarded) and returns its answer to the ack, or counts it dropped when there is
+    /// none.
+    fn forward_client_event(&self, event: &ClientEvent) -> Option<AckAnswer> {
         match &self.inner.client_events {
             Some(handler) => {
                 self.inner.metrics.client_events_forwarded.increment();
                 guarded(&self.inner.metrics, "client_event", || {
-                    handler.on_client_event(event)
-                });
+                    handler.answer(event)
+                })
+                .flatten()
             }
-            None => self.inner.metrics.client_events_dropped.increment(),
+            None => {
+                self.inner.metrics.client_events_dropped.increment();
+                None
+            }
         }
     }
 
@@ -135,6 +143,7 @@ impl Hub {
             });
             return Ok(Reply {
                 ack: Some(json!({"outcome": "queued"})),
+                ..Reply::default()
             });
         }
         let outcome = self
@@ -142,6 +151,7 @@ impl Hub {
             .map_err(|error| InboundError::Device(error.to_string()))?;
         Ok(Reply {
             ack: serde_json::to_value(outcome).ok(),
+            ..Reply::default()
         })
     }
 

@@ -136,3 +136,42 @@ fn a_client_binary_event_reaches_the_client_event_hook_as_bytes() {
         tab.sentinel(3).await;
     });
 }
+
+#[test]
+fn a_hook_answers_a_binary_event_with_a_binary_ack_byte_exact() {
+    use microcoaster_realtime::{AckAnswer, Answering, ClientEvent};
+    let hub = builder()
+        .on_client_event(Answering(|event: &ClientEvent| {
+            (event.event == "echo").then(|| AckAnswer {
+                data: json!({"back": event.data["file"], "n": event.attachments.len()}),
+                attachments: event.attachments.clone(),
+            })
+        }))
+        .build()
+        .unwrap();
+    let server = serve(hub, config());
+    run(async {
+        let mut tab =
+            SioWs::login(server.addr, "echo", &token("u1", "user", None), "modules").await;
+        let sent = vec![0u8, 255, 1, 254, 0];
+        tab.ws
+            .send_text(format!(r#"451-4["echo",{{"file":{P0}}}]"#))
+            .await;
+        tab.ws.send_binary(sent.clone()).await;
+        let ack = tab.packet().await;
+        let body = ack
+            .strip_prefix("461-4")
+            .expect("a binary ack with one attachment");
+        let args: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(args, json!([{"back": placeholder(0), "n": 1}]));
+        match tab.ws.read().await {
+            WsRead::Binary(bytes) => assert_eq!(bytes, sent),
+            other => panic!("expected the attachment, got {other:?}"),
+        }
+        // An event the hook does not answer is acked with null, as before.
+        tab.ws.send_text(r#"425["other",1]"#.to_owned()).await;
+        assert_eq!(tab.packet().await, "435[null]");
+        send_sentinel(&server.hub, "u1", 4);
+        tab.sentinel(4).await;
+    });
+}

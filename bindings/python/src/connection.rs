@@ -69,7 +69,7 @@ pub fn handshake_context(context: Option<&Bound<'_, PyDict>>) -> PyResult<Handsh
 /// The ack of a reply, as Python.
 pub fn reply_ack(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> {
     match &reply.ack {
-        Some(ack) => Ok(to_py(py, ack)?.unbind()),
+        Some(ack) => Ok(crate::json::to_py_binary(py, ack, &reply.attachments)?.unbind()),
         None => Ok(py.None()),
     }
 }

@@ -16,8 +16,8 @@
 use microcoaster_realtime::auth::{AuthDecision, AuthError, AuthRequest, HandshakeContext};
 use microcoaster_realtime::event::Audience;
 use microcoaster_realtime::{
-    AuditRecord, AuditSink, Authenticator, BeforeEmit, ClientEvent, ClientEventHandler, Identity,
-    ModuleId, Role, SessionId, StatsProvider, UserId, Verdict,
+    AckAnswer, AuditRecord, AuditSink, Authenticator, BeforeEmit, ClientEvent, ClientEventHandler,
+    Identity, ModuleId, Role, SessionId, StatsProvider, UserId, Verdict,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -191,11 +191,16 @@ impl Authenticator for PyAuthenticator {
     }
 }
 
-/// `on_client_event(event: dict) -> None`.
+/// `on_client_event(event: dict) -> Any`: a value other than `None` answers the
+/// event's ack (`bytes` anywhere in it travel as binary values).
 pub struct PyClientEvents(pub PyHook);
 
 impl ClientEventHandler for PyClientEvents {
     fn on_client_event(&self, event: &ClientEvent) {
+        self.answer(event);
+    }
+
+    fn answer(&self, event: &ClientEvent) -> Option<AckAnswer> {
         self.0.call(|py, hook| {
             let dict = PyDict::new(py);
             dict.set_item("connection", event.connection.0)?;
@@ -212,9 +217,14 @@ impl ClientEventHandler for PyClientEvents {
             dict.set_item("page", &event.page)?;
             dict.set_item("event", &event.event)?;
             dict.set_item("data", to_py_binary(py, &event.data, &event.attachments)?)?;
-            hook.call1((dict,))?;
-            Ok(())
-        });
+            let answer = hook.call1((dict,))?;
+            if answer.is_none() {
+                return Ok(None);
+            }
+            let (data, attachments) =
+                crate::json::to_json_binary(&answer, "on_client_event result")?;
+            Ok(Some(AckAnswer { data, attachments }))
+        })
     }
 }
 

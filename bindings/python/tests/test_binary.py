@@ -45,6 +45,25 @@ def test_bytes_from_a_client_reach_the_hook_as_bytes(make_setup: Callable[..., S
     assert isinstance(seen[0]["data"]["file"], bytes)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_the_hook_answers_the_ack_with_the_bytes_it_got(make_setup: Callable[..., Setup], mode: str) -> None:
+    def on_client_event(event: Dict[str, Any]) -> Any:
+        if event["event"] != "echo":
+            return None
+        return {"back": event["data"]["file"], "by": event["userId"]}
+
+    setup = make_setup(mode, {"on_client_event": on_client_event})
+    ada = uid("ada")
+    tab = setup.user(ada)
+    sent = bytes([0, 255, 1, 254, 0])
+    answer = tab.client.call("echo", {"file": sent}, timeout=5)
+    assert answer == {"back": sent, "by": ada}
+    assert isinstance(answer["back"], bytes)
+    # An event the hook does not answer is acked with nothing, as before.
+    assert tab.client.call("other", {"n": 1}, timeout=5) is None
+    setup.assert_events_through_sentinel(tab, ada, [])
+
+
 def test_binary_outside_a_payload_is_still_refused(make_setup: Callable[..., Setup]) -> None:
     setup = make_setup("serve")
     with pytest.raises(TypeError):

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::hub::Reply;
 use crate::metrics::BadInputKind;
 use crate::protocol::WireFormat;
 use crate::protocol::binary::{BinaryError, Reassembly};
@@ -120,19 +121,21 @@ fn on_hub_packet(shared: &Shared, session: &Session, packet: &Packet, attachment
             else {
                 return;
             };
-            let answer = match attachment
+            let reply = match attachment
                 .connection
                 .on_message_with(name, data, attachments)
             {
-                Ok(reply) => reply.ack,
-                Err(error) => Some(error.ack_body()),
+                Ok(reply) => reply,
+                Err(error) => Reply {
+                    ack: Some(error.ack_body()),
+                    ..Reply::default()
+                },
             };
             if let Some(id) = packet.ack_id {
-                session.send_control(socketio::encode_ack(
-                    "/",
-                    id,
-                    &answer.unwrap_or(Value::Null),
-                ));
+                let answer = [reply.ack.unwrap_or(Value::Null)];
+                let count = reply.attachments.len();
+                let text = socketio::encode_ack_args("/", id, &answer, count);
+                session.send_packet(text, &reply.attachments);
             }
         }
         Kind::Disconnect if connected => {

@@ -58,7 +58,8 @@ for in-process connections. No hub lock is held."""
 
 ClientEventHandler = Callable[[Dict[str, Any]], object]
 """``on_client_event(event)`` (``event`` as in ``ClientEventDict``): called on the same threads as the authenticator, with no
-hub lock held; it may call ``emit_*``."""
+hub lock held; it may call ``emit_*``. A return value other than ``None`` answers the
+event's ack (``bytes`` in it reach the client as binary)."""
 
 StatsProvider = Callable[[], Mapping[str, Any]]
 """``stats_provider()``: called on the thread that called ``emit_stats_update()``, before
