@@ -6,7 +6,7 @@
 // browser must receive `module:status:changed`, then nothing but the allowed events up
 // to a sentinel. Also checks that the library came from the package's native/ folder.
 //
-// Usage: node seed-app.cjs <expected version>
+// Usage: node seed-app.cjs <expected version> <repository root>
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -49,7 +49,7 @@ function recorder(socket) {
   };
 }
 
-function checkInstalledPackage(expected) {
+function checkInstalledPackage(expected, repository) {
   const pkgDir = path.dirname(require.resolve('microcoaster-realtime/package.json'));
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
   const platform = `${process.platform}-${process.arch}`;
@@ -57,14 +57,14 @@ function checkInstalledPackage(expected) {
   assert.equal(RealTimeAPI.version(), expected, 'the native library has the package version');
   assert.equal(RealTimeAPI.libraryPath,
     path.join(pkgDir, 'native', platform, 'libmicrocoaster_realtime.so'));
-  assert.ok(!pkgDir.includes(process.env.MCRT_REPOSITORY || '\0'), 'not loaded from the repository');
+  assert.ok(!RealTimeAPI.libraryPath.startsWith(repository), 'loaded from the repository');
   const carried = fs.readdirSync(path.join(pkgDir, 'native'));
   assert.deepEqual(carried.map((dir) => dir.split('-')[0]), pkg.os);
   assert.deepEqual(carried.map((dir) => dir.split('-')[1]), pkg.cpu);
 }
 
 async function main() {
-  checkInstalledPackage(process.argv[2]);
+  checkInstalledPackage(process.argv[2], process.argv[3]);
   const users = new Map([['ada', { id: 123, username: 'ada', name: 'Ada', userType: 'user' }]]);
   const databaseManager = { getStats: async () => ({ users: users.size, modules: 0 }) };
 
