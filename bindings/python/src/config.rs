@@ -13,7 +13,8 @@
 //!   and validates values, naming the key.
 //!
 //! A wrong type is a `TypeError`, anything else a `ValueError`. This module must not
-//! build or start anything. Guarded by `tests/test_config.py`.
+//! build or start anything. Guarded by `tests/test_config.py` and, for the keyword form,
+//! `tests/test_idiom.py`.
 
 use std::path::PathBuf;
 

@@ -1,7 +1,8 @@
 //! `Hub.serve`: the core's server transport on its own runtime, behind a `Server`
 //! handle that is a context manager. Binding, serving and shutting down all run with the
 //! GIL released, so hooks called from the server's threads can take it. This module
-//! must not handle connections itself.
+//! must not handle connections itself. Guarded by `tests/test_idiom.py` (port, url, close)
+//! and the suites that serve.
 
 use microcoaster_realtime::{Hub, ServeConfig, ServerHandle};
 use parking_lot::Mutex;
