@@ -149,6 +149,18 @@ declare namespace RealTimeAPI {
     code: string;
     status: string;
   }
+  /** `unknown_module`: telemetry for a module the hub has never seen. */
+  class UnknownModuleError extends RealTimeError {}
+  /** `owner_mismatch`: the call names another owner than the module has. */
+  class OwnerMismatchError extends RealTimeError {}
+  /** `reserved_event`: emitToUser / emitToAdmins with a reserved prefix. */
+  class ReservedEventError extends RealTimeError {}
+  /** `no_stats_provider` / `stats_provider_failed`. */
+  class StatsProviderError extends RealTimeError {}
+  /** `reentrant_emit`: an emit from inside a before-emit filter. */
+  class ReentrantEmitError extends RealTimeError {}
+  /** `closed`: a call on a RealTimeAPI after close(). */
+  class ClosedError extends RealTimeError {}
 
   function version(): string;
   const libraryPath: string;

@@ -109,7 +109,7 @@ def on_esp_disconnect(hub: Hub, module_id: str, module_info: Dict[str, Any]) -> 
 
 def main(address: Tuple[str, int] = ("127.0.0.1", 3000)) -> None:
     """Serves Socket.IO on ``address`` and the Flask app on the next port."""
-    hub = Hub({"stats_provider": compute_stats, "persist": {"path": "microcoaster-realtime.db"}})
+    hub = Hub(stats_provider=compute_stats, persist={"path": "microcoaster-realtime.db"})
     with hub.serve(*address) as server:
         print(f"Socket.IO on {server.url}; HTTP API on port {address[1] + 1}")
         create_app(hub).run(host=address[0], port=address[1] + 1)

@@ -18,7 +18,7 @@ async def main() -> None:
         # Called on a server thread (or the thread that passed the message).
         loop.call_soon_threadsafe(client_events.put_nowait, event)
 
-    hub = Hub({"on_client_event": on_client_event})
+    hub = Hub(on_client_event=on_client_event)
     hub.emit_user_logged_in({"id": 123, "name": "Ada"}, "sess-ada")
     with hub.connect_in_process() as tab:
         tab.authenticate({"userId": 123, "page": "modules", "sessionId": "sess-ada"})

@@ -19,7 +19,7 @@ from microcoaster_realtime import Hub, attach_socketio
 Receive = Callable[[], Awaitable[Dict[str, Any]]]
 Send = Callable[[Dict[str, Any]], Awaitable[None]]
 
-hub = Hub({"jwt_secret": "change me"})
+hub = Hub(jwt_secret="change me")
 sio = socketio.AsyncServer(async_mode="asgi")
 attach_socketio(hub, sio)
 

@@ -13,7 +13,7 @@ from microcoaster_realtime import Hub, attach_socketio
 
 
 def build() -> "socketio.WSGIApp":
-    hub = Hub({"jwt_secret": "change me"})
+    hub = Hub(jwt_secret="change me")
     sio = socketio.Server(async_mode="threading")
     attach_socketio(hub, sio)
 

@@ -14,37 +14,59 @@ const STATUS = [
 // Statuses that mean "the caller passed something wrong": thrown as TypeError.
 const ARGUMENT_STATUSES = new Set([1, 2, 3, 4]);
 
-/** An error the library returned: `code` is its stable machine-readable code
- * (`unknown_module`, `reserved_event`, ...), `status` the C status name. */
-class RealTimeError extends Error {
-  constructor(message, code, status) {
-    super(message);
-    this.name = 'RealTimeError';
-    this.code = code;
-    this.status = status;
-  }
-}
+const errors = require('./errors');
 
+const NAMES = {
+  linux: 'libmicrocoaster_realtime.so',
+  darwin: 'libmicrocoaster_realtime.dylib',
+  win32: 'microcoaster_realtime.dll',
+};
+const PLATFORM = `${process.platform}-${process.arch}`;
+const PACKAGE_DIR = path.join(__dirname, '..');
+const LIBRARY = NAMES[process.platform] || NAMES.linux;
+
+/** Where the shared library may be, in order: MCRT_LIBRARY (an explicit choice), the
+ * library this package carries for this platform (the npm tarball's
+ * native/<platform>-<arch>/), then, only when this package is bindings/node of a
+ * repository checkout, that checkout's cargo target folders. */
 function candidates() {
-  const names = ['libmicrocoaster_realtime.so', 'libmicrocoaster_realtime.dylib', 'microcoaster_realtime.dll'];
-  const dirs = [];
   if (process.env.MCRT_LIBRARY) return [process.env.MCRT_LIBRARY];
-  const root = path.resolve(__dirname, '..', '..', '..');
+  const tried = [path.join(PACKAGE_DIR, 'native', PLATFORM, LIBRARY)];
+  const root = path.resolve(PACKAGE_DIR, '..', '..');
+  const inCheckout = path.basename(PACKAGE_DIR) === 'node'
+    && fs.existsSync(path.join(root, 'Cargo.toml'))
+    && fs.existsSync(path.join(root, 'include', 'microcoaster_realtime.h'));
+  if (!inCheckout) return tried;
   const targets = [process.env.CARGO_TARGET_DIR, path.join(root, 'target')].filter(Boolean);
   for (const target of targets) {
-    for (const profile of ['release', 'ci', 'debug']) dirs.push(path.resolve(root, target, profile));
+    for (const profile of ['release', 'ci', 'debug']) {
+      tried.push(path.resolve(root, target, profile, LIBRARY));
+    }
   }
-  dirs.push(path.join(__dirname, '..', 'native'));
-  return dirs.flatMap((dir) => names.map((name) => path.join(dir, name)));
+  return tried;
+}
+
+/** The platforms this package carries a library for (the folders of native/). */
+function carried() {
+  try {
+    return fs.readdirSync(path.join(PACKAGE_DIR, 'native'));
+  } catch {
+    return [];
+  }
 }
 
 function findLibrary() {
   const tried = candidates();
   const found = tried.find((file) => fs.existsSync(file));
   if (!found) {
-    throw new Error(
-      `microcoaster-realtime: the shared library was not found; build it with ` +
-      `\`cargo build --release\` or set MCRT_LIBRARY. Tried:\n  ${tried.join('\n  ')}`);
+    const has = carried();
+    const error = new Error(
+      `microcoaster-realtime: no native library for ${PLATFORM} ` +
+      `(this package carries ${has.length ? has.join(', ') : 'none'}); ` +
+      'install the package built for this platform, build the library with ' +
+      `\`cargo build --release\` and set MCRT_LIBRARY to it. Tried:\n  ${tried.join('\n  ')}`);
+    error.code = 'ERR_MCRT_NO_LIBRARY';
+    throw error;
   }
   return found;
 }
@@ -147,7 +169,7 @@ function check(status, what) {
     error.status = STATUS[status];
     throw error;
   }
-  throw new RealTimeError(message, code, STATUS[status]);
+  throw errors.libraryError(message, code, STATUS[status]);
 }
 
 /** Reads and frees a string the library returned through a `void **` out-parameter. */
@@ -163,7 +185,7 @@ function takeString(pointer) {
 const byteLength = (text) => Buffer.byteLength(text, 'utf8');
 
 module.exports = {
-  koffi, lib, fn, check, takeString, byteLength, libraryPath, RealTimeError, STATUS, VERDICT,
+  koffi, lib, fn, check, takeString, byteLength, libraryPath, RealTimeError: errors.RealTimeError, STATUS, VERDICT,
   callbacks: {
     FrameCallback, CloseCallback, AuthenticateCallback, ClientEventCallback, AuditCallback,
     BeforeEmitCallback, WakeCallback, StatsCallback,

@@ -6,7 +6,8 @@
 // stats.js the stats provider the library asks.
 
 const { promisify } = require('node:util');
-const { koffi, fn, check, takeString, byteLength, RealTimeError, callbacks } = require('./native');
+const { koffi, fn, check, takeString, byteLength, callbacks } = require('./native');
+const { libraryError } = require('./errors');
 const binary = require('./binary');
 const args = require('./args');
 const { SocketIoAttachment } = require('./attach');
@@ -206,7 +207,7 @@ class RealTimeAPI {
   }
 
   _handle(call) {
-    if (this._closed) throw new RealTimeError(`${call}: this RealTimeAPI is closed`, 'closed', 'CLOSED');
+    if (this._closed) throw libraryError(`${call}: this RealTimeAPI is closed`, 'closed', 'CLOSED');
     return this._hub;
   }
 

@@ -39,9 +39,14 @@ test('bad arguments throw a TypeError naming the argument, and the hub keeps ser
   assert.throws(() => api.emitModuleAdded(circular), /moduleData is not JSON-serializable/);
 
   // Refusals by the library are typed errors with a stable code.
-  assert.throws(() => api.emitTelemetryUpdate('nope', {}), (e) => e instanceof RealTimeError && e.code === 'unknown_module');
-  assert.throws(() => api.emitToUser(123, 'admin:fake', {}), (e) => e instanceof RealTimeError && e.code === 'reserved_event');
-  await assert.rejects(new RealTimeAPI(seed.io, {}).emitStatsUpdate(), (e) => e.code === 'no_stats_provider');
+  // Each is also the RealTimeError subclass of its code, exported by the package.
+  assert.throws(() => api.emitTelemetryUpdate('nope', {}),
+    (e) => e instanceof RealTimeAPI.UnknownModuleError && e instanceof RealTimeError
+      && e.code === 'unknown_module' && e.name === 'UnknownModuleError');
+  assert.throws(() => api.emitToUser(123, 'admin:fake', {}),
+    (e) => e instanceof RealTimeAPI.ReservedEventError && e.code === 'reserved_event');
+  await assert.rejects(new RealTimeAPI(seed.io, {}).emitStatsUpdate(),
+    (e) => e instanceof RealTimeAPI.StatsProviderError && e.code === 'no_stats_provider');
   await assert.rejects(new RealTimeAPI(seed.io, null, { getStats: () => [1] }).emitStatsUpdate(), TypeError);
   assert.throws(() => new RealTimeAPI(null, null, { mode: 'attach' }), /attach mode needs the socket.io Server/);
   assert.throws(() => new RealTimeAPI(seed.io, null, { queueCapacty: 3, jwtSecret: 5 }), TypeError);

@@ -13,7 +13,8 @@
 //!   and validates values, naming the key.
 //!
 //! A wrong type is a `TypeError`, anything else a `ValueError`. This module must not
-//! build or start anything. Guarded by `tests/test_config.py`.
+//! build or start anything. Guarded by `tests/test_config.py` and, for the keyword form,
+//! `tests/test_idiom.py`.
 
 use std::path::PathBuf;
 
@@ -45,6 +46,33 @@ fn refused(what: &str, error: &ConfigError) -> PyErr {
 
 /// The hook callables of a config dict, by key, in the dict's order.
 type Hooks<'py> = Vec<(String, Bound<'py, PyAny>)>;
+
+/// `Hub(config, **options)` as one config: the keywords, the dict, or both when no key is
+/// given twice (a `TypeError` naming it).
+pub fn with_keywords<'py>(
+    config: Option<&Bound<'py, PyAny>>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Some(options) = options.filter(|o| !o.is_empty()) else {
+        return Ok(config.cloned());
+    };
+    let merged = PyDict::new(options.py());
+    if let Some(config) = config.filter(|c| !c.is_none()) {
+        let config = config
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("config: expected a dict"))?;
+        merged.update(config.as_mapping())?;
+    }
+    for (key, value) in options.iter() {
+        if merged.contains(&key)? {
+            return Err(PyTypeError::new_err(format!(
+                "Hub(): {key} given both in the config dict and as a keyword"
+            )));
+        }
+        merged.set_item(key, value)?;
+    }
+    Ok(Some(merged.into_any()))
+}
 
 /// `config` split into the schema's JSON and the hook callables.
 fn split<'py>(config: Option<&Bound<'py, PyAny>>) -> PyResult<(Value, Hooks<'py>)> {

@@ -23,9 +23,11 @@ use crate::errors::{build_error, hub_error, persist_error};
 use crate::json::{flag, text, to_json, to_json_object, to_py};
 use crate::outcome::{Outcome, id_arg, optional_json, optional_object, outcome};
 
-/// The real-time hub. Build it once per process with an optional config dict (see the
-/// stubs, `_native.pyi`, for every key); every method may be called from any thread and
-/// releases the GIL while the hub works.
+/// The real-time hub. Build it once per process, configured with keyword arguments
+/// (`Hub(jwt_secret=..., stats_provider=..., persist={"path": ...})`, every key of
+/// `Config` in the stubs) or the same keys as one dict (`Hub({...})`). Every method may
+/// be called from any thread and releases the GIL while the hub works; `with Hub(...) as
+/// hub:` shuts it down when the block ends.
 #[pyclass(frozen, weakref, module = "microcoaster_realtime", name = "Hub")]
 pub struct PyHub {
     /// `None` only while being dropped (see `Drop` in `gc.rs`).
@@ -45,12 +47,18 @@ impl PyHub {
 
 #[pymethods]
 impl PyHub {
+    /// Keywords and the dict may be combined when no key is given twice.
     #[new]
-    #[pyo3(signature = (config = None))]
-    fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (config = None, **options))]
+    fn new(
+        py: Python<'_>,
+        config: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let host = crate::host::HostRegistry::default();
         let mut hooks = Vec::new();
-        let builder = crate::config::builder(config, &mut hooks)?.host_sink(host.sink());
+        let config = crate::config::with_keywords(config, options)?;
+        let builder = crate::config::builder(config.as_ref(), &mut hooks)?.host_sink(host.sink());
         let hub = py
             .detach(move || builder.build())
             .map_err(|e| build_error(py, &e))?;
@@ -416,6 +424,22 @@ impl PyHub {
         let hub = self.hub();
         py.detach(|| hub.shutdown(deadline));
         Ok(())
+    }
+
+    /// `with Hub(...) as hub:` shuts the hub down (as `shutdown()`) when the block ends.
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _kind: Option<&Bound<'_, PyAny>>,
+        _value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.shutdown(py, 5.0)?;
+        Ok(false)
     }
 
     fn __repr__(&self) -> String {

@@ -1,7 +1,8 @@
 //! `Hub.serve`: the core's server transport on its own runtime, behind a `Server`
 //! handle that is a context manager. Binding, serving and shutting down all run with the
 //! GIL released, so hooks called from the server's threads can take it. This module
-//! must not handle connections itself.
+//! must not handle connections itself. Guarded by `tests/test_idiom.py` (port, url, close)
+//! and the suites that serve.
 
 use microcoaster_realtime::{Hub, ServeConfig, ServerHandle};
 use parking_lot::Mutex;
@@ -41,8 +42,8 @@ pub fn serve(
     })
 }
 
-/// A running server. `address` is the bound `(host, port)`; `shutdown()` (or leaving the
-/// `with` block, or garbage collection of this object or of its hub, or
+/// A running server. `port`, `url` and `address` (`(host, port)`) say where it listens;
+/// `close()` or `shutdown()` (or leaving the `with` block, or garbage collection of this object or of its hub, or
 /// `Hub.shutdown`) stops it after flushing what each connection was sent.
 #[pyclass(frozen, module = "microcoaster_realtime")]
 pub struct Server {
@@ -69,6 +70,18 @@ impl Server {
     #[getter]
     fn address(&self) -> (String, u16) {
         (self.host.clone(), self.port)
+    }
+
+    /// The bound port (the real one when 0 was asked for).
+    #[getter]
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The bound host address.
+    #[getter]
+    fn host(&self) -> String {
+        self.host.clone()
     }
 
     /// `http://host:port`, what a Socket.IO client connects to.
@@ -102,6 +115,11 @@ impl Server {
     fn shutdown(&self, py: Python<'_>) {
         let handle = self.handle.lock().take();
         py.detach(move || drop(handle));
+    }
+
+    /// The same as `shutdown()`, under the name Python's closeable objects use.
+    fn close(&self, py: Python<'_>) {
+        self.shutdown(py);
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

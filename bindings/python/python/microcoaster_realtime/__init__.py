@@ -8,13 +8,16 @@ server (``socketio.Server`` or ``socketio.AsyncServer``) and attach its sockets
 
     from microcoaster_realtime import Hub
 
-    hub = Hub({"jwt_secret": "change me"})
-    with hub.serve("127.0.0.1", 3000) as server:
+    with Hub(jwt_secret="change me") as hub, hub.serve("127.0.0.1", 3000) as server:
         hub.emit_user_logged_in({"id": 123, "name": "Ada"}, "sess-ada")  # login route
         hub.emit_module_online("MC-1234-STN", {"userId": 123, "type": "Station"})
 
+The configuration is keyword arguments (``Hub(jwt_secret=..., persist={"path": ...})``;
+``Hub({...})`` with the same keys as one dict is an alias). ``serve()`` returns a
+:class:`Server` with ``port``, ``url`` and ``close()``; both are context managers.
+
 Hooks (``authenticator``, ``on_client_event``, ``stats_provider``, ``before_emit``,
-``audit_sink``) are plain callables given in the config dict. They run on library
+``audit_sink``) are plain callables given as keyword arguments. They run on library
 threads or on the thread of the call that caused them (each key's documentation in
 ``_native.pyi`` says which) with the GIL held for the call only. An exception raised by
 a hook is logged on the ``microcoaster_realtime`` logger and counted in
@@ -25,7 +28,7 @@ From asyncio, never await inside a hook: hand the work to your loop with
 
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[dict] = asyncio.Queue()
-    hub = Hub({"on_client_event": lambda event: loop.call_soon_threadsafe(events.put_nowait, event)})
+    hub = Hub(on_client_event=lambda event: loop.call_soon_threadsafe(events.put_nowait, event))
 
 and call blocking hub methods from coroutines with ``await asyncio.to_thread(hub.emit_...)``
 (or directly: an emit takes microseconds).

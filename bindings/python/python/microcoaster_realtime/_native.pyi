@@ -160,6 +160,12 @@ class Server:
     """A running server; a context manager that shuts it down on exit."""
 
     @property
+    def port(self) -> int:
+        """The bound port (the real one when 0 was asked for)."""
+    @property
+    def host(self) -> str:
+        """The bound host address."""
+    @property
     def address(self) -> Tuple[str, int]:
         """The bound ``(host, port)``."""
     @property
@@ -174,6 +180,8 @@ class Server:
         """Open connections."""
     def shutdown(self) -> None:
         """Stops accepting, flushes and closes every connection (idempotent)."""
+    def close(self) -> None:
+        """The same as ``shutdown()``."""
     def __enter__(self) -> "Server": ...
     def __exit__(
         self,
@@ -253,7 +261,18 @@ class Hub:
     holds. A hub that is collected (or whose last reference goes) stops the servers
     ``serve`` started and shuts down; it supports ``weakref``."""
 
-    def __init__(self, config: Optional[Config] = None) -> None: ...
+    def __init__(self, config: Optional[Config] = None, **options: Unpack[Config]) -> None:
+        """``Hub(jwt_secret=..., stats_provider=..., persist=...)``: the keys of ``Config`` as
+        keyword arguments; ``Hub({...})`` takes the same keys as one dict. A key given in both
+        raises ``TypeError``."""
+    def __enter__(self) -> "Hub": ...
+    def __exit__(
+        self,
+        kind: Optional[type],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool:
+        """Leaving ``with Hub(...) as hub:`` calls ``shutdown()``."""
     def emit_module_online(self, module_id: str, info: Optional[Dict[str, Any]] = None) -> EmitOutcome:
         """A module came online (seed: ``emitModuleOnline(id, info)``). ``info`` is
         ``{userId, name?, type?, …}``; ``userId`` is required the first time a module is seen, and
