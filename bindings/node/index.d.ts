@@ -270,7 +270,7 @@ declare class RealTimeAPI {
    *
    * Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
    * are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
-   * gets a `timestamp`.
+   * gets a `timestamp` unless it carries one.
    */
   emitToUser(userId: RealTimeAPI.Id, event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
   /**
@@ -278,9 +278,20 @@ declare class RealTimeAPI {
    * unless a route limits it.
    *
    * Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
-   * when omitted); object data gets a `timestamp`.
+   * when omitted); object data gets a `timestamp` unless it carries one.
    */
   emitToAdmins(event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
+  /**
+   * A host event for every authenticated user and admin connection, on every page unless a
+   * route limits it (seed: `emitToAll(event, data)`; socket.io's `io.emit`). Connections that
+   * have not authenticated and devices never receive it.
+   *
+   * Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+   * when omitted); object data gets a `timestamp` unless it carries one.
+   */
+  emitToEveryone(event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
+  /** `emitToEveryone` under the seed's name (socket.io's `io.emit`). */
+  emitToAll(event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
 
   metrics(): Record<string, unknown>;
   auditQuery(filter?: Record<string, unknown>): unknown[];

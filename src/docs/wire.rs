@@ -39,7 +39,7 @@
 //! ([`ClientEvent::attachments`](crate::ClientEvent)), and a host's binary emit
 //! ([`Hub::emit_binary_to_user`](crate::Hub::emit_binary_to_user),
 //! [`Hub::emit_binary_to_admins`](crate::Hub::emit_binary_to_admins), or `attachments`:
-//! base64 strings in the HTTP API's `to_user` / `to_admins` body) is sent as one
+//! base64 strings in the HTTP API's `to_user` / `to_admins` / `to_everyone` body) is sent as one
 //! `45<n>-…` packet and its attachments, built once and shared by every recipient.
 //! A Socket.IO session that joins no namespace within `connect_timeout` (45 s) is
 //! closed.
