@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | [`AUTH_OK`] | `{"userId":"123","role":"user","sessionId":"abc","page":"modules","timestamp":1764000000000}` | the connection that authenticated |
 //! | [`AUTH_ERROR`] | `{"code":"invalid_token","message":"…","timestamp":…}` | the connection that failed |
-//! | [`PAGE_SNAPSHOT`] | `{"page":"modules","modules":[{"moduleId":"MC-1","userId":"123","name":"Station","type":"Station","online":true,"telemetry":{"speed":3},"lastChange":…}],"stats":{…}?,"maintenance":{"enabled":true,"message":"…"}?,"timestamp":…}` | the connection, after `auth:ok` and after `client:page` |
+//! | [`PAGE_SNAPSHOT`] | `{"page":"modules","modules":[{"moduleId":"MC-1","userId":"123","name":"Station","type":"Station","online":true,"telemetry":{"speed":3},"lastChange":…}],"total":1,"nextCursor":null,"stats":{…}?,"maintenance":{"enabled":true,"message":"…"}?,"timestamp":…}` | the connection, after `auth:ok` and after `client:page` |
+//! | [`PAGE_SNAPSHOT_MORE`] | `{"page":"admin","modules":[…],"total":1200,"nextCursor":"MC-1000"\|null,"timestamp":…}` | the connection that sent `client:snapshot {cursor}` |
 //! | [`MODULE_STATUS_CHANGED`] | `{"moduleId":"MC-1","online":true,"userId":"123","name":"Station","type":"Station",…,"timestamp":…}` | owner on `modules`/`dashboard`; admins on `admin` |
 //! | [`MODULE_TELEMETRY_UPDATED`] | `{"moduleId":"MC-1","telemetry":{"speed":3},"timestamp":…}` | owner on `modules`/`dashboard` (conflated) |
 //! | [`USER_MODULE_ADDED`] / [`USER_MODULE_REMOVED`] | `{"module":{"moduleId":"MC-1","userId":"123",…},"timestamp":…}` | owner, any page |
@@ -74,6 +75,11 @@ pub const SYSTEM_MAINTENANCE: &str = "system:maintenance";
 pub const CLIENT_AUTHENTICATE: &str = "client:authenticate";
 /// Client → server: the tab moved to another page.
 pub const CLIENT_PAGE: &str = "client:page";
+/// Client → server: the next page of the snapshot (`{cursor}`, the `nextCursor` of the
+/// last `page:snapshot` or `page:snapshot:more`).
+pub const CLIENT_SNAPSHOT: &str = "client:snapshot";
+/// `page:snapshot:more`: the page of modules after a `client:snapshot` cursor.
+pub const PAGE_SNAPSHOT_MORE: &str = "page:snapshot:more";
 
 /// `module:status:batch`: several of one user's modules changed status within one
 /// activity window (only with [`MonitorConfig::user_status_batch`](crate::MonitorConfig::user_status_batch)).
@@ -250,7 +256,10 @@ mod tests {
             host_payload(json!({"a": 1, "timestamp": "host"}), 5),
             json!({"a": 1, "timestamp": "host"})
         );
-        assert_eq!(host_payload(json!({"a": 1}), 5), json!({"a": 1, "timestamp": 5}));
+        assert_eq!(
+            host_payload(json!({"a": 1}), 5),
+            json!({"a": 1, "timestamp": 5})
+        );
         assert_eq!(host_payload(json!("text"), 5), json!("text"));
     }
 }

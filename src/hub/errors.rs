@@ -120,6 +120,9 @@ pub enum InboundError {
     /// `client:page` with a bad payload or an unknown page.
     #[error("invalid client:page: {0}")]
     InvalidPage(String),
+    /// `client:snapshot` without a text `cursor`.
+    #[error("invalid client:snapshot: {0}")]
+    InvalidSnapshot(String),
     /// The connection is closed or detached.
     #[error("connection {0} is closed")]
     Closed(ConnectionId),
@@ -138,6 +141,7 @@ impl InboundError {
             Self::Frame(error) => error.kind(),
             Self::Auth(error) => error.code(),
             Self::InvalidPage(_) => "invalid_page",
+            Self::InvalidSnapshot(_) => "invalid_snapshot",
             Self::Closed(_) => "closed",
             Self::Reentrant => "reentrant",
             Self::Device(_) => "device_refused",

@@ -54,6 +54,7 @@ mod monitoring;
 pub mod ports;
 mod restart;
 mod run;
+mod snapshot;
 
 pub use crate::call::IdArg;
 pub use crate::event::DEVICE_TELEMETRY;

@@ -1108,7 +1108,7 @@ fn snapshot_after_authenticate_lists_only_the_users_own_modules() {
 }
 
 #[test]
-fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
+fn admin_snapshot_on_admin_page_carries_last_stats_and_the_fleet() {
     let hub = support::hub();
     hub.emit_module_added(&json!({"id": "MC-1", "userId": ALICE}))
         .unwrap();
@@ -1135,8 +1135,8 @@ fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
         .collect();
     assert_eq!(
         ids,
-        [&json!("MC-A")],
-        "admins' snapshots list their own modules"
+        [&json!("MC-1"), &json!("MC-A")],
+        "an admin's snapshot on `admin` lists every module, in id order"
     );
 
     admin
@@ -1146,6 +1146,12 @@ fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
     let snapshot = admin.expect("page:snapshot");
     assert_eq!(snapshot["page"], json!("modules"));
     assert!(snapshot.get("stats").is_none());
+    assert_eq!(
+        snapshot["modules"].as_array().unwrap().len(),
+        1,
+        "on another page an admin lists its own modules: {snapshot}"
+    );
+    assert_eq!(snapshot["modules"][0]["moduleId"], json!("MC-A"));
     assert_nothing_then_sentinel(&hub, &mut [&mut admin]);
 }
 
