@@ -7,8 +7,18 @@ const $ = (selector) => document.querySelector(selector);
 const modules = new Map(); // moduleId -> row element
 let socket = null;
 
+const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
 function text(value) {
-  return value === null || value === undefined ? '—' : String(value);
+  if (value === null || value === undefined) return '—';
+  return typeof value === 'number' ? numbers.format(value) : String(value);
+}
+
+/** An object as `key value · key value` with numbers formatted, never raw JSON. */
+function pairs(object) {
+  if (object === null || typeof object !== 'object') return text(object);
+  return Object.entries(object).map(([key, value]) =>
+    `${key} ${typeof value === 'object' && value !== null ? `(${pairs(value)})` : text(value)}`).join(' · ');
 }
 
 function moduleRow(module) {
@@ -43,11 +53,15 @@ function setStatus(moduleId, online) {
   badge.textContent = online ? 'online' : 'offline';
   cell.appendChild(badge);
   row.dataset.online = String(online);
+  applyFleetFilter();
 }
 
 function setTelemetry(moduleId, telemetry) {
   const row = modules.get(moduleId) || moduleRow({ moduleId });
-  row.querySelector('.telemetry').textContent = JSON.stringify(telemetry);
+  const cell = row.querySelector('.telemetry');
+  cell.textContent = pairs(telemetry);
+  const spark = sparkline(moduleId, telemetry);
+  if (spark) cell.prepend(spark);
 }
 
 function removeModule(moduleId) {
@@ -62,22 +76,113 @@ function fill(list, entries) {
     const dt = document.createElement('dt');
     dt.textContent = key;
     const dd = document.createElement('dd');
-    dd.textContent = typeof value === 'object' && value !== null ? JSON.stringify(value) : text(value);
+    dd.textContent = pairs(value);
     list.append(dt, dd);
   }
 }
 
+// ----- charts of admin:server:stats (uPlot), the last CHART_POINTS samples -----------
+const CHART_POINTS = 300;
+const COLORS = ['#1f6feb', '#d1242f', '#1a7f37', '#9a6700', '#8250df', '#bf3989'];
+const charts = new Map(); // name -> {plot, data, element}
+
+/** One chart per figure; `series` are the line labels, `unit` goes on the y axis. */
+function chart(name, title, series, unit) {
+  if (charts.has(name)) return charts.get(name);
+  const element = document.createElement('figure');
+  element.className = 'chart';
+  element.dataset.chart = name;
+  element.dataset.points = '0';
+  const caption = document.createElement('figcaption');
+  caption.textContent = title;
+  element.appendChild(caption);
+  $('#charts').appendChild(element);
+  const data = [[], ...series.map(() => [])];
+  let plot = null;
+  if (typeof uPlot === 'function') {
+    plot = new uPlot({
+      width: 360,
+      height: 160,
+      legend: { live: false },
+      scales: { x: { time: true } },
+      axes: [{}, { label: unit, size: 60, values: (u, ticks) => ticks.map((t) => numbers.format(t)) }],
+      series: [{}, ...series.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5 }))],
+    }, data, element);
+  }
+  const entry = { plot, data, element };
+  charts.set(name, entry);
+  return entry;
+}
+
+/** Appends one sample (`values` in series order, null for no value) at `time` (ms). */
+function sample(entry, time, values) {
+  entry.data[0].push(time / 1000);
+  values.forEach((value, i) => entry.data[i + 1].push(value ?? null));
+  if (entry.data[0].length > CHART_POINTS) for (const column of entry.data) column.shift();
+  if (entry.plot) entry.plot.setData(entry.data);
+  entry.element.dataset.points = String(entry.data[0].length);
+}
+
+function chartServerStats(stats) {
+  const time = stats.timestamp || Date.now();
+  const c = stats.connections || {};
+  const rate = stats.eventsPerSecond || {};
+  const latency = stats.deliveryLatencyMs || {};
+  const proc = stats.process || {};
+  sample(chart('events', 'Events per second', ['in', 'out'], 'events/s'), time, [rate.in, rate.out]);
+  const ratio = stats.unchangedRatio === null || stats.unchangedRatio === undefined ? null : stats.unchangedRatio * 100;
+  sample(chart('unchanged', 'Unchanged emits', ['unchanged'], '%'), time, [ratio]);
+  sample(chart('latency', 'Delivery latency', ['p50', 'p99'], 'ms'), time, [latency.p50, latency.p99]);
+  sample(chart('roles', 'Connections by role', ['users', 'admins', 'devices', 'unauthenticated'], 'connections'),
+    time, [c.users, c.admins, c.devices, c.unauthenticated]);
+  const pages = Object.keys(c.byPage || {});
+  const byPage = chart('pages', 'Connections by page', pages, 'connections');
+  sample(byPage, time, pages.map((page) => (c.byPage[page].users || 0) + (c.byPage[page].admins || 0)));
+  sample(chart('memory', 'Memory', ['RSS'], 'MiB'), time, [proc.rssMiB]);
+  sample(chart('cpu', 'CPU', ['process'], '%'), time, [proc.cpuPercent]);
+}
+
+// ----- per-module telemetry sparklines (inline SVG, the last SPARK_POINTS values) -------
+const SPARK_POINTS = 30;
+const history = new Map(); // moduleId -> numbers
+
+/** The first numeric telemetry field's recent values, drawn as a line. */
+function sparkline(moduleId, telemetry) {
+  const value = Object.values(telemetry || {}).find((v) => typeof v === 'number');
+  if (value === undefined) return null;
+  const values = history.get(moduleId) || [];
+  values.push(value);
+  if (values.length > SPARK_POINTS) values.shift();
+  history.set(moduleId, values);
+  const min = Math.min(...values);
+  const span = Math.max(...values) - min || 1;
+  const points = values.map((v, i) => `${(i * 80) / (SPARK_POINTS - 1)},${18 - ((v - min) / span) * 16}`).join(' ');
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('viewBox', '0 0 80 20');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `recent values of ${Object.keys(telemetry).find((k) => telemetry[k] === value)}`);
+  svg.dataset.points = String(values.length);
+  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+  line.setAttribute('points', points);
+  svg.appendChild(line);
+  return svg;
+}
+
 function showServerStats(stats) {
+  chartServerStats(stats);
   const c = stats.connections || {};
   fill($('#server-stats'), [
     ['connections', `${c.total} (users ${c.users}, admins ${c.admins}, devices ${c.devices}, unauthenticated ${c.unauthenticated})`],
-    ['by page', c.byPage],
+    ['by page', Object.entries(c.byPage || {}).map(([page, n]) =>
+      `${page} ${text((n.users || 0) + (n.admins || 0))}`).join(' · ')],
     ['events/s in', stats.eventsPerSecond && stats.eventsPerSecond.in],
     ['events/s out', stats.eventsPerSecond && stats.eventsPerSecond.out],
-    ['unchanged emits', stats.unchangedRatio],
+    ['unchanged emits', typeof stats.unchangedRatio === 'number' ? `${text(stats.unchangedRatio * 100)} %` : null],
     ['queues', stats.queues],
+    ['delivery p50 (ms)', stats.deliveryLatencyMs && stats.deliveryLatencyMs.p50],
     ['delivery p99 (ms)', stats.deliveryLatencyMs && stats.deliveryLatencyMs.p99],
-    ['memory (MiB)', stats.process && stats.process.rssMiB],
+    ['memory', stats.process && stats.process.rssMiB !== undefined ? `${text(stats.process.rssMiB)} MiB` : null],
     ['CPU %', stats.process && stats.process.cpuPercent],
     ['persistence', stats.persistence],
   ]);
@@ -99,6 +204,7 @@ function addActivity(batch) {
   const summary = Object.entries(batch.counts || {}).map(([k, n]) => `${n} ${k}`).join(', ');
   const item = document.createElement('li');
   item.dataset.entries = String((batch.entries || []).length);
+  item.dataset.kinds = Object.keys(batch.counts || {}).join(' ');
   const time = new Date(batch.timestamp).toLocaleTimeString();
   item.textContent = `${time} — ${summary}`;
   const details = document.createElement('ul');
@@ -118,21 +224,75 @@ function addActivity(batch) {
   item.appendChild(details);
   list.prepend(item);
   while (list.children.length > 100) list.lastChild.remove();
+  applyActivityFilter();
+}
+
+/** Shows only the activity entries of the chosen kind (all by default). */
+function applyActivityFilter() {
+  const kind = $('#activity-kind').value;
+  for (const line of document.querySelectorAll('#activity li.entry')) {
+    line.hidden = kind !== 'all' && line.dataset.kind !== kind;
+  }
 }
 
 function raiseAlert(alert) {
   const item = document.createElement('li');
   item.className = alert.level;
   item.dataset.alertId = alert.id;
-  item.textContent = `[${alert.level}] ${alert.message}`;
+  item.dataset.state = 'raised';
+  const time = new Date(alert.timestamp || Date.now()).toLocaleTimeString();
+  item.textContent = `${time} [${alert.level}] ${alert.message} — raised`;
   const old = document.querySelector(`#alerts li[data-alert-id="${CSS.escape(alert.id)}"]`);
   if (old) old.remove();
   $('#alerts').prepend(item);
 }
 
+/** A cleared alert stays listed with its state, so the history reads top to bottom. */
 function clearAlert(cleared) {
   const old = document.querySelector(`#alerts li[data-alert-id="${CSS.escape(cleared.id)}"]`);
-  if (old) old.remove();
+  if (!old) return;
+  old.dataset.state = 'cleared';
+  const time = new Date(cleared.timestamp || Date.now()).toLocaleTimeString();
+  old.textContent = old.textContent.replace(/ — raised$/, ` — cleared ${time}`);
+}
+
+/** The fleet table's search (id, name, owner) and online/offline filter. */
+function applyFleetFilter() {
+  const query = $('#fleet-search').value.trim().toLowerCase();
+  const state = $('#fleet-state').value;
+  let shown = 0;
+  for (const row of modules.values()) {
+    const haystack = ['id', 'name', 'owner'].map((c) => row.querySelector(`.${c}`).textContent.toLowerCase()).join(' ');
+    const matches = (!query || haystack.includes(query)) &&
+      (state === 'all' || row.dataset.online === String(state === 'online'));
+    row.hidden = !matches;
+    if (matches) shown += 1;
+  }
+  $('#fleet-count').textContent = `${text(shown)} of ${text(modules.size)} shown`;
+}
+
+/** Sorts the table by a column; clicking it again reverses the order. */
+function sortBy(column) {
+  const body = $('#modules tbody');
+  const header = document.querySelector(`#modules th[data-sort="${column}"]`);
+  const ascending = header.getAttribute('aria-sort') !== 'ascending';
+  for (const th of document.querySelectorAll('#modules th[data-sort]')) th.removeAttribute('aria-sort');
+  header.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+  const rows = [...body.children].sort((a, b) => {
+    const x = a.querySelector(`.${column}`).textContent;
+    const y = b.querySelector(`.${column}`).textContent;
+    return (ascending ? 1 : -1) * x.localeCompare(y, 'en', { numeric: true });
+  });
+  body.append(...rows);
+}
+
+/** Adds a snapshot page's modules and asks for the next page while there is one. */
+function addSnapshotPage(snapshot) {
+  for (const module of snapshot.modules || []) moduleRow(module);
+  $('#modules').dataset.total = String(snapshot.total ?? modules.size);
+  if (snapshot.nextCursor) socket.emit('client:snapshot', { cursor: snapshot.nextCursor });
+  else $('#modules').dataset.complete = 'true';
+  applyFleetFilter();
 }
 
 function connect(token, page) {
@@ -165,11 +325,13 @@ function connect(token, page) {
   socket.on('page:snapshot', (snapshot) => {
     modules.clear();
     $('#modules tbody').innerHTML = '';
-    for (const module of snapshot.modules || []) moduleRow(module);
+    delete $('#modules').dataset.complete;
+    addSnapshotPage(snapshot);
     if (snapshot.stats) fill($('#stats'), Object.entries(snapshot.stats));
     showMaintenance(snapshot.maintenance);
     document.body.dataset.ready = 'true';
   });
+  socket.on('page:snapshot:more', addSnapshotPage);
   socket.on('module:status:changed', (data) => {
     moduleRow(data);
     setStatus(data.moduleId, data.online);
@@ -221,6 +383,12 @@ $('#login-form').addEventListener('submit', (event) => {
   connect($('#token').value.trim(), $('#page').value);
 });
 $('#logout').addEventListener('click', logout);
+$('#fleet-search').addEventListener('input', applyFleetFilter);
+$('#fleet-state').addEventListener('change', applyFleetFilter);
+$('#activity-kind').addEventListener('change', applyActivityFilter);
+for (const th of document.querySelectorAll('#modules th[data-sort]')) {
+  th.addEventListener('click', () => sortBy(th.dataset.sort));
+}
 
 // Demo mode: the server lists its demo tokens so a visitor can log in with one click.
 fetch('/demo/tokens').then((r) => (r.ok ? r.json() : [])).then((logins) => {
