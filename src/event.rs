@@ -78,6 +78,9 @@ pub const CLIENT_PAGE: &str = "client:page";
 /// Client → server: the next page of the snapshot (`{cursor}`, the `nextCursor` of the
 /// last `page:snapshot` or `page:snapshot:more`).
 pub const CLIENT_SNAPSHOT: &str = "client:snapshot";
+/// Client → server: a page of the audit log, for admins (answered in the ack with
+/// `{records, nextCursor}`; see `hub/audit_view.rs`).
+pub const CLIENT_AUDIT: &str = "client:audit";
 /// `page:snapshot:more`: the page of modules after a `client:snapshot` cursor.
 pub const PAGE_SNAPSHOT_MORE: &str = "page:snapshot:more";
 

@@ -356,6 +356,53 @@ function connect(token, page) {
   socket.on('user:session:ended', () => logout());
 }
 
+// ----- the audit viewer: client:audit over the admin's own socket, newest first -------
+let auditCursor = null;
+
+function auditRequest(cursor) {
+  const time = (id) => ($(id).value ? new Date($(id).value).getTime() : null);
+  return {
+    userId: $('#audit-user').value.trim() || null,
+    moduleId: $('#audit-module').value.trim() || null,
+    action: $('#audit-action').value.trim() || null,
+    since: time('#audit-from'),
+    until: time('#audit-to'),
+    cursor,
+    limit: 20,
+  };
+}
+
+/** Asks for a page (the first when `cursor` is null) and shows it. */
+async function loadAudit(cursor) {
+  const error = $('#audit-error');
+  error.hidden = true;
+  const reply = await socket.timeout(5000).emitWithAck('client:audit', auditRequest(cursor)).catch((e) => ({ code: 'timeout', message: e.message }));
+  if (reply.code) {
+    error.hidden = false;
+    error.textContent = `${reply.code}: ${reply.message}`;
+    return;
+  }
+  const body = $('#audit tbody');
+  if (cursor === null) body.innerHTML = '';
+  for (const record of reply.records) {
+    const row = document.createElement('tr');
+    row.dataset.auditId = String(record.id);
+    const outcome = record.outcome || {};
+    const cells = [record.id, new Date(record.timestamp).toLocaleString(), record.kind, record.action,
+      record.user_id, record.module_id,
+      outcome.outcome === 'delivered' ? `delivered to ${text(outcome.connections)}` : outcome.code || outcome.outcome];
+    for (const value of cells) {
+      const cell = document.createElement('td');
+      cell.textContent = text(value);
+      row.appendChild(cell);
+    }
+    body.appendChild(row);
+  }
+  auditCursor = reply.nextCursor;
+  $('#audit-older').disabled = auditCursor === null;
+  $('#audit').dataset.pages = String(cursor === null ? 1 : Number($('#audit').dataset.pages || 0) + 1);
+}
+
 function showMaintenance(maintenance) {
   const banner = $('#maintenance');
   banner.hidden = !(maintenance && maintenance.enabled);
@@ -384,6 +431,11 @@ $('#login-form').addEventListener('submit', (event) => {
 });
 $('#logout').addEventListener('click', logout);
 $('#fleet-search').addEventListener('input', applyFleetFilter);
+$('#audit-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadAudit(null);
+});
+$('#audit-older').addEventListener('click', () => loadAudit(auditCursor));
 $('#fleet-state').addEventListener('change', applyFleetFilter);
 $('#activity-kind').addEventListener('change', applyActivityFilter);
 for (const th of document.querySelectorAll('#modules th[data-sort]')) {

@@ -81,7 +81,9 @@ fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Option<HttpResponse
 /// `/demo/tokens` (only in demo mode).
 pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
     let bundle_path = web_dir.join(BUNDLE);
-    let charts_missing = CHARTS.iter().any(|(_, file, _)| !web_dir.join(file).exists());
+    let charts_missing = CHARTS
+        .iter()
+        .any(|(_, file, _)| !web_dir.join(file).exists());
     if (!bundle_path.exists() || charts_missing) && web_dir.join("package-lock.json").exists() {
         install_bundle(web_dir);
     }

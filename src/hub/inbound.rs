@@ -91,6 +91,9 @@ impl Hub {
         if event_name == event::CLIENT_SNAPSHOT && identity.role != Role::Device {
             return self.snapshot_more(id, &identity, page, data);
         }
+        if event_name == event::CLIENT_AUDIT {
+            return self.audit_view(id, &identity, data);
+        }
         if let (Some(module), DEVICE_TELEMETRY) = (&identity.module_id, event_name) {
             return self.device_telemetry(module, data);
         }

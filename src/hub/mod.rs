@@ -39,6 +39,7 @@
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
 //! is `registry/`).
 
+mod audit_view;
 mod authenticate;
 mod builder;
 mod calls;

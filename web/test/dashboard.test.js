@@ -145,6 +145,27 @@ test('the dashboard shows live modules to their owner only and activity to admin
   // A sparkline per module with telemetry.
   assert.ok(await ada.$(`${row} .telemetry svg.spark`), 'sparkline in the telemetry cell');
 
+  // The audit viewer pages newest first; a filter narrows it; a user's socket is refused.
+  await admin.click('#audit-form button[type="submit"]');
+  await admin.waitForFunction(() => document.querySelectorAll('#audit tbody tr').length === 20, { timeout: helpers.TIMEOUT_MS });
+  await admin.click('#audit-older');
+  await admin.waitForSelector('#audit[data-pages="2"]', { timeout: helpers.TIMEOUT_MS });
+  const auditIds = await admin.$$eval('#audit tbody tr', (rows) => rows.map((r) => Number(r.dataset.auditId)));
+  assert.ok(auditIds.length > 20 && auditIds.every((id, i) => i === 0 || id < auditIds[i - 1]), auditIds.join(','));
+  await admin.type('#audit-module', adaModule);
+  await admin.click('#audit-form button[type="submit"]');
+  await admin.waitForFunction((id) => {
+    const modules = [...document.querySelectorAll('#audit tbody tr td:nth-child(6)')].map((c) => c.textContent);
+    return modules.length > 0 && modules.every((m) => m === id);
+  }, { timeout: helpers.TIMEOUT_MS }, adaModule);
+  assert.ok(!(await admin.$eval('#audit', (t) => t.textContent)).includes('demo-'), 'no session id in the audit view');
+  const refused = await bob.evaluate(() => socket.timeout(5000).emitWithAck('client:audit', {}));
+  assert.equal(refused.code, 'forbidden');
+  // Bob's connection still works and got nothing from it: his own sentinel module arrives.
+  const bobLater = helpers.uid('MC-BROWSER-BOB');
+  await server.api('module_added', { id: bobLater, userId: '2', name: 'Later', type: 'Lift' });
+  await bob.waitForSelector(`tr[data-module-id="${bobLater}"]`, { timeout: helpers.TIMEOUT_MS });
+
   for (const [name, page] of [['ada', ada], ['admin', admin]]) {
     await page.addScriptTag({ path: require.resolve('axe-core') });
     const serious = await page.evaluate(async () => (await window.axe.run()).violations
