@@ -57,7 +57,9 @@
 //! **The native JSON protocol** at `/ws`, for devices and languages without a Socket.IO
 //! client: every text frame both ways is `{"event": "<name>", "data": <JSON>}`. Send
 //! `client:authenticate` (same payload; devices use a device JWT or `{moduleId,
-//! deviceKey}`), then `client:page` or any event; a device sends `telemetry`. Close
+//! deviceKey}`), then `client:page`, `client:snapshot {cursor}` (the next page of the
+//! snapshot, answered with `page:snapshot:more`), `client:audit {…}` (admins: a page of
+//! the audit log in the ack) or any event; a device sends `telemetry`. Close
 //! codes: 1000 normal, 1001 shutdown, 1003 binary frame (the native protocol is text
 //! only: a client sends binary as base64 in a JSON string; a host's binary event
 //! arrives with Socket.IO's placeholders in `data` and the values as base64 strings in

@@ -9,6 +9,15 @@
 //! sent under the emit lock, so no event interleaves with a page; an event changing a
 //! module already paged past arrives as an event. Guarded by `tests/hub/snapshot.rs`
 //! and `tests/hub/isolation_prop.rs` (rule 1 and the snapshot contents).
+//!
+//! Cost: a page is found in O(log n) in the store's ordered ids and built in O(page
+//! size), so it does not grow with the fleet. `benches/snapshot.rs` (2026-12-07, load
+//! average 11.4 on 2 shared cores, `cargo bench --profile ci --bench snapshot --
+//! --warm-up-time 1 --measurement-time 3`): a page of 500 modules with telemetry,
+//! built, encoded and queued, median 1.86 ms at 100,000 modules against 1.79 ms at 1,000
+//! (ratio 1.04); a user's own 100 modules among the 100,000, 0.58 ms. The ordered ids
+//! cost one more shared id handle per module in a B-tree set (not measured). The whole
+//! fleet of 100,000 is 200 pages; the emit lock is held for one page at a time.
 
 use std::sync::Arc;
 
