@@ -133,10 +133,10 @@ impl AuditQuery {
                 .transpose()
                 .map_err(|error| FfiError::invalid(format!("moduleId: {error}")))?,
             kind,
-            action: None,
             after_id: self.after_id,
             newest_first: self.newest_first,
             limit: self.limit,
+            ..AuditFilter::default()
         })
     }
 }
