@@ -87,6 +87,8 @@ declare namespace RealTimeAPI {
     maxAuthFailures?: number;
     /** Default 65536. */
     maxMessageBytes?: number;
+    /** Modules per `page:snapshot` / `page:snapshot:more` page. Default 500 (>= 1). */
+    snapshotPageSize?: number;
     /** Default 5000 (ms). */
     deviceOfflineGraceMs?: number;
     /** SQLite persistence: state survives restarts, everything is audited. */
@@ -133,6 +135,7 @@ declare namespace RealTimeAPI {
       queueCapacity: number;
       maxAuthFailures: number;
       maxMessageBytes: number;
+      snapshotPageSize: number;
       deviceOfflineGraceMs: number;
       persist: { path: string; durability: 'off' | 'batched' | 'sync' } | null;
     };

@@ -100,6 +100,7 @@ class Config(TypedDict, total=False):
     routes: Dict[str, Route]
     limits: Limits
     device_grace: float  # seconds (default 5.0): the setting C and Node call deviceOfflineGraceMs
+    snapshot_page_size: int  # modules per page:snapshot page (default 500)
     persist: Persist
     authenticator: Union[Authenticator, Sequence[Authenticator]]
     on_client_event: ClientEventHandler
