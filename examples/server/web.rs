@@ -21,6 +21,7 @@ use serde_json::Value;
 
 const INDEX: &str = include_str!("../../web/index.html");
 const APP: &str = include_str!("../../web/app.js");
+const CHARTS_JS: &str = include_str!("../../web/charts.js");
 const STYLE: &str = include_str!("../../web/style.css");
 
 /// Installs the dashboard's runtime dependency (the Socket.IO browser client) with npm;
@@ -121,6 +122,7 @@ pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
         match request.path.as_str() {
             "/" | "/index.html" => ok("text/html; charset=utf-8", INDEX),
             "/dashboard/app.js" => ok("text/javascript; charset=utf-8", APP),
+            "/dashboard/charts.js" => ok("text/javascript; charset=utf-8", CHARTS_JS),
             "/dashboard/style.css" => ok("text/css; charset=utf-8", STYLE),
             "/vendor/socket.io.min.js" => match &bundle {
                 Some(bytes) => ok("text/javascript; charset=utf-8", bytes.clone()),
