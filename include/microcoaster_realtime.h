@@ -305,6 +305,16 @@ enum McrtStatus mcrt_emit_binary_to_admins(const struct McrtHub *hub,
                                            size_t count,
                                            struct McrtOutcome *out);
 
+// `mcrt_emit_to_everyone` with binary values, as `mcrt_emit_binary_to_user`.
+enum McrtStatus mcrt_emit_binary_to_everyone(const struct McrtHub *hub,
+                                             const char *event,
+                                             size_t event_len,
+                                             const char *data_json,
+                                             size_t data_len,
+                                             const struct McrtBytes *attachments,
+                                             size_t count,
+                                             struct McrtOutcome *out);
+
 // Checks `config_json` as `mcrt_builder_new` reads it and writes to `*out` the hub
 // configuration it describes, in canonical form: camelCase keys, durations in
 // milliseconds, every default filled in (`"{}"` shows the defaults). Aliases and
@@ -535,7 +545,7 @@ enum McrtStatus mcrt_emit_maintenance_mode(const struct McrtHub *hub,
 //
 // Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
 // are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
-// gets a `timestamp`.
+// gets a `timestamp` unless it carries one.
 enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
                                   const char *user_id_json,
                                   size_t user_id_len,
@@ -549,13 +559,26 @@ enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
 // unless a route limits it.
 //
 // Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
-// when omitted); object data gets a `timestamp`.
+// when omitted); object data gets a `timestamp` unless it carries one.
 enum McrtStatus mcrt_emit_to_admins(const struct McrtHub *hub,
                                     const char *event,
                                     size_t event_len,
                                     const char *data_json,
                                     size_t data_len,
                                     struct McrtOutcome *out);
+
+// A host event for every authenticated user and admin connection, on every page unless a
+// route limits it (seed: `emitToAll(event, data)`; socket.io's `io.emit`). Connections that
+// have not authenticated and devices never receive it.
+//
+// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+// when omitted); object data gets a `timestamp` unless it carries one.
+enum McrtStatus mcrt_emit_to_everyone(const struct McrtHub *hub,
+                                      const char *event,
+                                      size_t event_len,
+                                      const char *data_json,
+                                      size_t data_len,
+                                      struct McrtOutcome *out);
 
 // Installs the host executor: every emit the library originates itself is queued
 // instead of running on the library thread, `wake` (not NULL) tells the host, and the
@@ -584,9 +607,10 @@ enum McrtStatus mcrt_reply_set(struct McrtReply *reply, const char *data, size_t
 // Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
 // `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
 // "userPages", "adminPages"}], "queueCapacity": 1024, "maxAuthFailures": 5,
-// "maxMessageBytes": 65536, "deviceOfflineGraceMs": 5000, "persist": {"path": "…",
-// "durability": "off"|"batched"|"sync"}}`; every key is optional and unknown keys are
-// refused. This is the library's one configuration schema, which Node and Python read
+// "maxMessageBytes": 65536, "snapshotPageSize": 500, "deviceOfflineGraceMs": 5000,
+// "persist": {"path": "…", "durability": "off"|"batched"|"sync"}}`; every key is
+// optional and unknown keys are refused. This is the library's one configuration
+// schema, which Node and Python read
 // too: every key also has a snake_case alias, and Python's forms are accepted
 // (`device_grace` in seconds, `limits: {queue_capacity, …}`, `routes` as a map
 // `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every

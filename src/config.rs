@@ -69,6 +69,7 @@ mod tests {
             "queueCapacity": 1024,
             "maxAuthFailures": 5,
             "maxMessageBytes": 65536,
+            "snapshotPageSize": 500,
             "deviceOfflineGraceMs": 5000,
             "persist": null,
         })
@@ -305,5 +306,17 @@ mod tests {
         let config = hub(json!({"pages": ["modules", "admin"], "device_grace": 0})).unwrap();
         let built = config.into_builder().build().unwrap();
         built.shutdown(Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_snapshot_page_size_is_read_and_zero_is_refused() {
+        assert_eq!(
+            hub(json!({"snapshot_page_size": 7}))
+                .unwrap()
+                .snapshot_page_size,
+            7
+        );
+        let error = hub(json!({"snapshotPageSize": 0})).unwrap_err().to_string();
+        assert!(error.contains("snapshotPageSize"), "{error}");
     }
 }

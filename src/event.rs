@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | [`AUTH_OK`] | `{"userId":"123","role":"user","sessionId":"abc","page":"modules","timestamp":1764000000000}` | the connection that authenticated |
 //! | [`AUTH_ERROR`] | `{"code":"invalid_token","message":"…","timestamp":…}` | the connection that failed |
-//! | [`PAGE_SNAPSHOT`] | `{"page":"modules","modules":[{"moduleId":"MC-1","userId":"123","name":"Station","type":"Station","online":true,"telemetry":{"speed":3},"lastChange":…}],"stats":{…}?,"maintenance":{"enabled":true,"message":"…"}?,"timestamp":…}` | the connection, after `auth:ok` and after `client:page` |
+//! | [`PAGE_SNAPSHOT`] | `{"page":"modules","modules":[{"moduleId":"MC-1","userId":"123","name":"Station","type":"Station","online":true,"telemetry":{"speed":3},"lastChange":…}],"total":1,"nextCursor":null,"stats":{…}?,"maintenance":{"enabled":true,"message":"…"}?,"timestamp":…}` | the connection, after `auth:ok` and after `client:page` |
+//! | [`PAGE_SNAPSHOT_MORE`] | `{"page":"admin","modules":[…],"total":1200,"nextCursor":"MC-1000"\|null,"timestamp":…}` | the connection that sent `client:snapshot {cursor}` |
 //! | [`MODULE_STATUS_CHANGED`] | `{"moduleId":"MC-1","online":true,"userId":"123","name":"Station","type":"Station",…,"timestamp":…}` | owner on `modules`/`dashboard`; admins on `admin` |
 //! | [`MODULE_TELEMETRY_UPDATED`] | `{"moduleId":"MC-1","telemetry":{"speed":3},"timestamp":…}` | owner on `modules`/`dashboard` (conflated) |
 //! | [`USER_MODULE_ADDED`] / [`USER_MODULE_REMOVED`] | `{"module":{"moduleId":"MC-1","userId":"123",…},"timestamp":…}` | owner, any page |
@@ -22,7 +23,7 @@
 //! | [`ADMIN_STATS_UPDATED`] | `{"stats":{"users":2,"modules":5},"timestamp":…}` | admins on `admin` |
 //! | [`ADMIN_ACTION`] | `{"adminId":"1","action":"user_promoted","details":{…},"timestamp":…}` | admins on `admin` |
 //! | [`SYSTEM_MAINTENANCE`] | `{"enabled":true,"message":"Mise à jour","adminId":"1","timestamp":…}` | every authenticated connection |
-//! | host event via `emit_to_user` / `emit_to_admins` | `{…host data…}` (objects get `timestamp` added) | that user's connections / admins |
+//! | host event via `emit_to_user` / `emit_to_admins` / `emit_to_everyone` | `{…host data…}` (objects without `timestamp` get one) | that user's connections / admins / every authenticated connection |
 //!
 //! Session ids are secrets for the session authenticator (DESIGN §6), so no event that
 //! reaches anyone but the session's own connections carries one.
@@ -74,6 +75,14 @@ pub const SYSTEM_MAINTENANCE: &str = "system:maintenance";
 pub const CLIENT_AUTHENTICATE: &str = "client:authenticate";
 /// Client → server: the tab moved to another page.
 pub const CLIENT_PAGE: &str = "client:page";
+/// Client → server: the next page of the snapshot (`{cursor}`, the `nextCursor` of the
+/// last `page:snapshot` or `page:snapshot:more`).
+pub const CLIENT_SNAPSHOT: &str = "client:snapshot";
+/// Client → server: a page of the audit log, for admins (answered in the ack with
+/// `{records, nextCursor}`; see `hub/audit_view.rs`).
+pub const CLIENT_AUDIT: &str = "client:audit";
+/// `page:snapshot:more`: the page of modules after a `client:snapshot` cursor.
+pub const PAGE_SNAPSHOT_MORE: &str = "page:snapshot:more";
 
 /// `module:status:batch`: several of one user's modules changed status within one
 /// activity window (only with [`MonitorConfig::user_status_batch`](crate::MonitorConfig::user_status_batch)).
@@ -99,7 +108,7 @@ pub const AUTH_RESUMED: &str = "auth:resumed";
 /// Native server → client: the connection could not be resumed (`{code, message}`).
 pub const AUTH_RESUME_FAILED: &str = "auth:resume_failed";
 
-/// Prefixes of the library's own events; `emit_to_user` / `emit_to_admins` refuse them
+/// Prefixes of the library's own events; the host events (`emit_to_user`, …) refuse them
 /// so that a host event can never impersonate one.
 pub const RESERVED_PREFIXES: [&str; 6] =
     ["auth:", "page:", "system:", "admin:", "user:", "module:"];
@@ -182,6 +191,17 @@ pub(crate) fn with_timestamp(mut payload: Value, timestamp: u64) -> Value {
     payload
 }
 
+/// A host event's payload: an object keeps the `timestamp` the host put in it and gets
+/// one only where there is none (other JSON values are left as they are).
+pub(crate) fn host_payload(mut payload: Value, timestamp: u64) -> Value {
+    if let Value::Object(object) = &mut payload {
+        object
+            .entry("timestamp")
+            .or_insert_with(|| json!(timestamp));
+    }
+    payload
+}
+
 /// Builds an object payload from pairs and stamps it.
 pub(crate) fn object(pairs: Vec<(&str, Value)>, timestamp: u64) -> Value {
     let mut map = Map::with_capacity(pairs.len() + 1);
@@ -231,5 +251,18 @@ mod tests {
             json!({"a": 1, "timestamp": 5})
         );
         assert_eq!(with_timestamp(json!([1]), 5), json!([1]));
+    }
+
+    #[test]
+    fn a_host_timestamp_is_kept_and_added_only_when_absent() {
+        assert_eq!(
+            host_payload(json!({"a": 1, "timestamp": "host"}), 5),
+            json!({"a": 1, "timestamp": "host"})
+        );
+        assert_eq!(
+            host_payload(json!({"a": 1}), 5),
+            json!({"a": 1, "timestamp": 5})
+        );
+        assert_eq!(host_payload(json!("text"), 5), json!("text"));
     }
 }

@@ -38,7 +38,8 @@
 //! ## Tour
 //!
 //! - [`Hub`] (`hub/`: builder, emit, deliver, inbound, connections) is the facade: the seed's twelve `emit_*` calls plus
-//!   [`Hub::emit_to_user`] / [`Hub::emit_to_admins`], each returning an
+//!   [`Hub::emit_to_user`] / [`Hub::emit_to_admins`] / [`Hub::emit_to_everyone`], each
+//!   returning an
 //!   [`EmitOutcome`]. It is synchronous and thread-safe: call it from any thread.
 //! - [`call`] is the typed model of those calls: a [`HostCall`] per call (DESIGN §9
 //!   bodies as fields), run by [`Hub::run`]; the HTTP API, the broker and the audit log

@@ -7,8 +7,18 @@ const $ = (selector) => document.querySelector(selector);
 const modules = new Map(); // moduleId -> row element
 let socket = null;
 
+const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
 function text(value) {
-  return value === null || value === undefined ? '—' : String(value);
+  if (value === null || value === undefined) return '—';
+  return typeof value === 'number' ? numbers.format(value) : String(value);
+}
+
+/** An object as `key value · key value` with numbers formatted, never raw JSON. */
+function pairs(object) {
+  if (object === null || typeof object !== 'object') return text(object);
+  return Object.entries(object).map(([key, value]) =>
+    `${key} ${typeof value === 'object' && value !== null ? `(${pairs(value)})` : text(value)}`).join(' · ');
 }
 
 function moduleRow(module) {
@@ -43,11 +53,15 @@ function setStatus(moduleId, online) {
   badge.textContent = online ? 'online' : 'offline';
   cell.appendChild(badge);
   row.dataset.online = String(online);
+  applyFleetFilter();
 }
 
 function setTelemetry(moduleId, telemetry) {
   const row = modules.get(moduleId) || moduleRow({ moduleId });
-  row.querySelector('.telemetry').textContent = JSON.stringify(telemetry);
+  const cell = row.querySelector('.telemetry');
+  cell.textContent = pairs(telemetry);
+  const spark = sparkline(moduleId, telemetry);
+  if (spark) cell.prepend(spark);
 }
 
 function removeModule(moduleId) {
@@ -62,22 +76,25 @@ function fill(list, entries) {
     const dt = document.createElement('dt');
     dt.textContent = key;
     const dd = document.createElement('dd');
-    dd.textContent = typeof value === 'object' && value !== null ? JSON.stringify(value) : text(value);
+    dd.textContent = pairs(value);
     list.append(dt, dd);
   }
 }
 
 function showServerStats(stats) {
+  chartServerStats(stats);
   const c = stats.connections || {};
   fill($('#server-stats'), [
     ['connections', `${c.total} (users ${c.users}, admins ${c.admins}, devices ${c.devices}, unauthenticated ${c.unauthenticated})`],
-    ['by page', c.byPage],
+    ['by page', Object.entries(c.byPage || {}).map(([page, n]) =>
+      `${page} ${text((n.users || 0) + (n.admins || 0))}`).join(' · ')],
     ['events/s in', stats.eventsPerSecond && stats.eventsPerSecond.in],
     ['events/s out', stats.eventsPerSecond && stats.eventsPerSecond.out],
-    ['unchanged emits', stats.unchangedRatio],
+    ['unchanged emits', typeof stats.unchangedRatio === 'number' ? `${text(stats.unchangedRatio * 100)} %` : null],
     ['queues', stats.queues],
+    ['delivery p50 (ms)', stats.deliveryLatencyMs && stats.deliveryLatencyMs.p50],
     ['delivery p99 (ms)', stats.deliveryLatencyMs && stats.deliveryLatencyMs.p99],
-    ['memory (MiB)', stats.process && stats.process.rssMiB],
+    ['memory', stats.process && stats.process.rssMiB !== undefined ? `${text(stats.process.rssMiB)} MiB` : null],
     ['CPU %', stats.process && stats.process.cpuPercent],
     ['persistence', stats.persistence],
   ]);
@@ -99,6 +116,7 @@ function addActivity(batch) {
   const summary = Object.entries(batch.counts || {}).map(([k, n]) => `${n} ${k}`).join(', ');
   const item = document.createElement('li');
   item.dataset.entries = String((batch.entries || []).length);
+  item.dataset.kinds = Object.keys(batch.counts || {}).join(' ');
   const time = new Date(batch.timestamp).toLocaleTimeString();
   item.textContent = `${time} — ${summary}`;
   const details = document.createElement('ul');
@@ -118,21 +136,75 @@ function addActivity(batch) {
   item.appendChild(details);
   list.prepend(item);
   while (list.children.length > 100) list.lastChild.remove();
+  applyActivityFilter();
+}
+
+/** Shows only the activity entries of the chosen kind (all by default). */
+function applyActivityFilter() {
+  const kind = $('#activity-kind').value;
+  for (const line of document.querySelectorAll('#activity li.entry')) {
+    line.hidden = kind !== 'all' && line.dataset.kind !== kind;
+  }
 }
 
 function raiseAlert(alert) {
   const item = document.createElement('li');
   item.className = alert.level;
   item.dataset.alertId = alert.id;
-  item.textContent = `[${alert.level}] ${alert.message}`;
+  item.dataset.state = 'raised';
+  const time = new Date(alert.timestamp || Date.now()).toLocaleTimeString();
+  item.textContent = `${time} [${alert.level}] ${alert.message} — raised`;
   const old = document.querySelector(`#alerts li[data-alert-id="${CSS.escape(alert.id)}"]`);
   if (old) old.remove();
   $('#alerts').prepend(item);
 }
 
+/** A cleared alert stays listed with its state, so the history reads top to bottom. */
 function clearAlert(cleared) {
   const old = document.querySelector(`#alerts li[data-alert-id="${CSS.escape(cleared.id)}"]`);
-  if (old) old.remove();
+  if (!old) return;
+  old.dataset.state = 'cleared';
+  const time = new Date(cleared.timestamp || Date.now()).toLocaleTimeString();
+  old.textContent = old.textContent.replace(/ — raised$/, ` — cleared ${time}`);
+}
+
+/** The fleet table's search (id, name, owner) and online/offline filter. */
+function applyFleetFilter() {
+  const query = $('#fleet-search').value.trim().toLowerCase();
+  const state = $('#fleet-state').value;
+  let shown = 0;
+  for (const row of modules.values()) {
+    const haystack = ['id', 'name', 'owner'].map((c) => row.querySelector(`.${c}`).textContent.toLowerCase()).join(' ');
+    const matches = (!query || haystack.includes(query)) &&
+      (state === 'all' || row.dataset.online === String(state === 'online'));
+    row.hidden = !matches;
+    if (matches) shown += 1;
+  }
+  $('#fleet-count').textContent = `${text(shown)} of ${text(modules.size)} shown`;
+}
+
+/** Sorts the table by a column; clicking it again reverses the order. */
+function sortBy(column) {
+  const body = $('#modules tbody');
+  const header = document.querySelector(`#modules th[data-sort="${column}"]`);
+  const ascending = header.getAttribute('aria-sort') !== 'ascending';
+  for (const th of document.querySelectorAll('#modules th[data-sort]')) th.removeAttribute('aria-sort');
+  header.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+  const rows = [...body.children].sort((a, b) => {
+    const x = a.querySelector(`.${column}`).textContent;
+    const y = b.querySelector(`.${column}`).textContent;
+    return (ascending ? 1 : -1) * x.localeCompare(y, 'en', { numeric: true });
+  });
+  body.append(...rows);
+}
+
+/** Adds a snapshot page's modules and asks for the next page while there is one. */
+function addSnapshotPage(snapshot) {
+  for (const module of snapshot.modules || []) moduleRow(module);
+  $('#modules').dataset.total = String(snapshot.total ?? modules.size);
+  if (snapshot.nextCursor) socket.emit('client:snapshot', { cursor: snapshot.nextCursor });
+  else $('#modules').dataset.complete = 'true';
+  applyFleetFilter();
 }
 
 function connect(token, page) {
@@ -165,11 +237,13 @@ function connect(token, page) {
   socket.on('page:snapshot', (snapshot) => {
     modules.clear();
     $('#modules tbody').innerHTML = '';
-    for (const module of snapshot.modules || []) moduleRow(module);
+    delete $('#modules').dataset.complete;
+    addSnapshotPage(snapshot);
     if (snapshot.stats) fill($('#stats'), Object.entries(snapshot.stats));
     showMaintenance(snapshot.maintenance);
     document.body.dataset.ready = 'true';
   });
+  socket.on('page:snapshot:more', addSnapshotPage);
   socket.on('module:status:changed', (data) => {
     moduleRow(data);
     setStatus(data.moduleId, data.online);
@@ -192,6 +266,53 @@ function connect(token, page) {
   socket.on('admin:alert:cleared', clearAlert);
   socket.on('system:maintenance', showMaintenance);
   socket.on('user:session:ended', () => logout());
+}
+
+// ----- the audit viewer: client:audit over the admin's own socket, newest first -------
+let auditCursor = null;
+
+function auditRequest(cursor) {
+  const time = (id) => ($(id).value ? new Date($(id).value).getTime() : null);
+  return {
+    userId: $('#audit-user').value.trim() || null,
+    moduleId: $('#audit-module').value.trim() || null,
+    action: $('#audit-action').value.trim() || null,
+    since: time('#audit-from'),
+    until: time('#audit-to'),
+    cursor,
+    limit: 20,
+  };
+}
+
+/** Asks for a page (the first when `cursor` is null) and shows it. */
+async function loadAudit(cursor) {
+  const error = $('#audit-error');
+  error.hidden = true;
+  const reply = await socket.timeout(5000).emitWithAck('client:audit', auditRequest(cursor)).catch((e) => ({ code: 'timeout', message: e.message }));
+  if (reply.code) {
+    error.hidden = false;
+    error.textContent = `${reply.code}: ${reply.message}`;
+    return;
+  }
+  const body = $('#audit tbody');
+  if (cursor === null) body.innerHTML = '';
+  for (const record of reply.records) {
+    const row = document.createElement('tr');
+    row.dataset.auditId = String(record.id);
+    const outcome = record.outcome || {};
+    const cells = [record.id, new Date(record.timestamp).toLocaleString(), record.kind, record.action,
+      record.user_id, record.module_id,
+      outcome.outcome === 'delivered' ? `delivered to ${text(outcome.connections)}` : outcome.code || outcome.outcome];
+    for (const value of cells) {
+      const cell = document.createElement('td');
+      cell.textContent = text(value);
+      row.appendChild(cell);
+    }
+    body.appendChild(row);
+  }
+  auditCursor = reply.nextCursor;
+  $('#audit-older').disabled = auditCursor === null;
+  $('#audit').dataset.pages = String(cursor === null ? 1 : Number($('#audit').dataset.pages || 0) + 1);
 }
 
 function showMaintenance(maintenance) {
@@ -221,6 +342,17 @@ $('#login-form').addEventListener('submit', (event) => {
   connect($('#token').value.trim(), $('#page').value);
 });
 $('#logout').addEventListener('click', logout);
+$('#fleet-search').addEventListener('input', applyFleetFilter);
+$('#audit-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadAudit(null);
+});
+$('#audit-older').addEventListener('click', () => loadAudit(auditCursor));
+$('#fleet-state').addEventListener('change', applyFleetFilter);
+$('#activity-kind').addEventListener('change', applyActivityFilter);
+for (const th of document.querySelectorAll('#modules th[data-sort]')) {
+  th.addEventListener('click', () => sortBy(th.dataset.sort));
+}
 
 // Demo mode: the server lists its demo tokens so a visitor can log in with one click.
 fetch('/demo/tokens').then((r) => (r.ok ? r.json() : [])).then((logins) => {

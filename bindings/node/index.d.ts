@@ -87,6 +87,8 @@ declare namespace RealTimeAPI {
     maxAuthFailures?: number;
     /** Default 65536. */
     maxMessageBytes?: number;
+    /** Modules per `page:snapshot` / `page:snapshot:more` page. Default 500 (>= 1). */
+    snapshotPageSize?: number;
     /** Default 5000 (ms). */
     deviceOfflineGraceMs?: number;
     /** SQLite persistence: state survives restarts, everything is audited. */
@@ -133,6 +135,7 @@ declare namespace RealTimeAPI {
       queueCapacity: number;
       maxAuthFailures: number;
       maxMessageBytes: number;
+      snapshotPageSize: number;
       deviceOfflineGraceMs: number;
       persist: { path: string; durability: 'off' | 'batched' | 'sync' } | null;
     };
@@ -282,7 +285,7 @@ declare class RealTimeAPI {
    *
    * Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
    * are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
-   * gets a `timestamp`.
+   * gets a `timestamp` unless it carries one.
    */
   emitToUser(userId: RealTimeAPI.Id, event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
   /**
@@ -290,9 +293,20 @@ declare class RealTimeAPI {
    * unless a route limits it.
    *
    * Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
-   * when omitted); object data gets a `timestamp`.
+   * when omitted); object data gets a `timestamp` unless it carries one.
    */
   emitToAdmins(event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
+  /**
+   * A host event for every authenticated user and admin connection, on every page unless a
+   * route limits it (seed: `emitToAll(event, data)`; socket.io's `io.emit`). Connections that
+   * have not authenticated and devices never receive it.
+   *
+   * Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+   * when omitted); object data gets a `timestamp` unless it carries one.
+   */
+  emitToEveryone(event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
+  /** `emitToEveryone` under the seed's name (socket.io's `io.emit`). */
+  emitToAll(event: string, data?: unknown /* Buffers and Uint8Arrays anywhere are sent as binary */): RealTimeAPI.EmitOutcome;
 
   metrics(): Record<string, unknown>;
   auditQuery(filter?: Record<string, unknown>): unknown[];

@@ -1,6 +1,7 @@
 //! The dashboard the server example serves at `/`: the reference front end (static
 //! HTML + JS compiled into the binary, using the seed's client event names), the
-//! official Socket.IO browser client at `/vendor/socket.io.min.js`, and in `--demo`
+//! official Socket.IO browser client at `/vendor/socket.io.min.js`, the charting
+//! library uPlot at `/vendor/uPlot.iife.min.js` and `/vendor/uPlot.min.css`, and in `--demo`
 //! mode the demo logins at `/demo/tokens`.
 //!
 //! The Socket.IO client bundle is not part of this repository: it is read at start from
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 const INDEX: &str = include_str!("../../web/index.html");
 const APP: &str = include_str!("../../web/app.js");
+const CHARTS_JS: &str = include_str!("../../web/charts.js");
 const STYLE: &str = include_str!("../../web/style.css");
 
 /// Installs the dashboard's runtime dependency (the Socket.IO browser client) with npm;
@@ -53,6 +55,21 @@ fn install_bundle(web_dir: &Path) {
 /// Where the bundle sits inside the web directory.
 pub const BUNDLE: &str = "node_modules/socket.io-client/dist/socket.io.min.js";
 
+/// The charting library (uPlot, MIT, ~50 KB), installed by the same `npm ci`: served
+/// path, file inside the web directory, content type.
+const CHARTS: [(&str, &str, &str); 2] = [
+    (
+        "/vendor/uPlot.iife.min.js",
+        "node_modules/uplot/dist/uPlot.iife.min.js",
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "/vendor/uPlot.min.css",
+        "node_modules/uplot/dist/uPlot.min.css",
+        "text/css; charset=utf-8",
+    ),
+];
+
 fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Option<HttpResponse> {
     Some(HttpResponse {
         status: 200,
@@ -65,7 +82,10 @@ fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Option<HttpResponse
 /// `/demo/tokens` (only in demo mode).
 pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
     let bundle_path = web_dir.join(BUNDLE);
-    if !bundle_path.exists() && web_dir.join("package-lock.json").exists() {
+    let charts_missing = CHARTS
+        .iter()
+        .any(|(_, file, _)| !web_dir.join(file).exists());
+    if (!bundle_path.exists() || charts_missing) && web_dir.join("package-lock.json").exists() {
         install_bundle(web_dir);
     }
     let bundle = match std::fs::read(&bundle_path) {
@@ -80,6 +100,20 @@ pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
             None
         }
     };
+    let charts: Vec<(&'static str, &'static str, Option<Bytes>)> = CHARTS
+        .iter()
+        .map(|(path, file, content_type)| {
+            let bytes = std::fs::read(web_dir.join(file)).ok().map(Bytes::from);
+            if bytes.is_none() {
+                tracing::warn!(
+                    file,
+                    "the charting library is missing: the dashboard draws no charts \
+                     (run `npm ci --prefix web`)"
+                );
+            }
+            (*path, *content_type, bytes)
+        })
+        .collect();
     let demo = demo_logins.map(|logins| Bytes::from(logins.to_string()));
     Arc::new(move |request: HttpRequest| {
         if request.method != "GET" {
@@ -88,6 +122,7 @@ pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
         match request.path.as_str() {
             "/" | "/index.html" => ok("text/html; charset=utf-8", INDEX),
             "/dashboard/app.js" => ok("text/javascript; charset=utf-8", APP),
+            "/dashboard/charts.js" => ok("text/javascript; charset=utf-8", CHARTS_JS),
             "/dashboard/style.css" => ok("text/css; charset=utf-8", STYLE),
             "/vendor/socket.io.min.js" => match &bundle {
                 Some(bytes) => ok("text/javascript; charset=utf-8", bytes.clone()),
@@ -100,7 +135,10 @@ pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
                 }),
             },
             "/demo/tokens" => demo.clone().and_then(|body| ok("application/json", body)),
-            _ => None,
+            path => charts
+                .iter()
+                .find(|(served, _, _)| *served == path)
+                .and_then(|(_, content_type, bytes)| ok(content_type, bytes.clone()?)),
         }
     })
 }

@@ -278,7 +278,7 @@ pub struct ToUser<'a> {
     pub user_id: IdArg,
     /// The event name (outside the reserved prefixes).
     pub event: Cow<'a, str>,
-    /// The payload (objects get `timestamp`).
+    /// The payload (objects get `timestamp` unless they carry one).
     #[serde(default)]
     pub data: Cow<'a, Value>,
     /// Binary values `data`'s placeholders stand for (base64 strings in JSON).
@@ -306,7 +306,7 @@ impl ToUser<'_> {
 pub struct ToAdmins<'a> {
     /// The event name (outside the reserved prefixes).
     pub event: Cow<'a, str>,
-    /// The payload (objects get `timestamp`).
+    /// The payload (objects get `timestamp` unless they carry one).
     #[serde(default)]
     pub data: Cow<'a, Value>,
     /// Binary values `data`'s placeholders stand for (base64 strings in JSON).
@@ -321,6 +321,33 @@ pub struct ToAdmins<'a> {
 impl ToAdmins<'_> {
     pub(super) fn into_owned(self) -> ToAdmins<'static> {
         ToAdmins {
+            event: own(self.event),
+            data: own(self.data),
+            attachments: self.attachments,
+        }
+    }
+}
+
+/// `to_everyone`: `{event, data}`, for every authenticated user and admin connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToEveryone<'a> {
+    /// The event name (outside the reserved prefixes).
+    pub event: Cow<'a, str>,
+    /// The payload (objects get `timestamp` unless they carry one).
+    #[serde(default)]
+    pub data: Cow<'a, Value>,
+    /// Binary values `data`'s placeholders stand for (base64 strings in JSON).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "super::attachments"
+    )]
+    pub attachments: Vec<Bytes>,
+}
+
+impl ToEveryone<'_> {
+    pub(super) fn into_owned(self) -> ToEveryone<'static> {
+        ToEveryone {
             event: own(self.event),
             data: own(self.data),
             attachments: self.attachments,

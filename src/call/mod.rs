@@ -23,7 +23,7 @@ mod bodies;
 
 pub use bodies::{
     AdminAction, IdArg, Login, Maintenance, ModuleStatus, ProfileUpdate, Stats, Telemetry,
-    ToAdmins, ToUser,
+    ToAdmins, ToEveryone, ToUser,
 };
 
 use std::borrow::Cow;
@@ -44,7 +44,7 @@ use crate::ids::{SessionId, UserId};
 #[serde(tag = "call", content = "args", rename_all = "snake_case")]
 #[strum_discriminants(
     name(CallName),
-    doc = "The name of a host call (`module_online`, …, `to_admins`): the variant of \
+    doc = "The name of a host call (`module_online`, …, `to_everyone`): the variant of \
            [`HostCall`] without its arguments.",
     derive(
         Hash,
@@ -85,6 +85,8 @@ pub enum HostCall<'a> {
     ToUser(ToUser<'a>),
     /// A host event for admin connections.
     ToAdmins(ToAdmins<'a>),
+    /// A host event for every authenticated user and admin connection.
+    ToEveryone(ToEveryone<'a>),
 }
 
 impl CallName {
@@ -121,6 +123,7 @@ impl HostCall<'_> {
             Self::MaintenanceMode(body) => HostCall::MaintenanceMode(body.into_owned()),
             Self::ToUser(body) => HostCall::ToUser(body.into_owned()),
             Self::ToAdmins(body) => HostCall::ToAdmins(body.into_owned()),
+            Self::ToEveryone(body) => HostCall::ToEveryone(body.into_owned()),
         }
     }
 
@@ -188,6 +191,7 @@ mod tests {
                 "data": {"a": {"_placeholder": true, "num": 0}}, "attachments": ["AQID"]
             }),
             CallName::ToAdmins => json!({"event": "x", "data": [1]}),
+            CallName::ToEveryone => json!({"event": "x", "data": {"timestamp": 5}}),
         };
         HostCall::from_body(name, body).unwrap()
     }
@@ -201,7 +205,7 @@ mod tests {
             assert_eq!(wire["call"], name.as_str());
             assert_eq!(CallName::from_str(name.as_str()).unwrap(), name);
         }
-        assert_eq!(CallName::iter().count(), 14);
+        assert_eq!(CallName::iter().count(), 15);
     }
 
     #[test]

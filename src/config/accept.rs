@@ -83,6 +83,8 @@ pub(super) struct RawHub {
     max_auth_failures: Option<u32>,
     #[serde(alias = "max_message_bytes")]
     max_message_bytes: Option<usize>,
+    #[serde(alias = "snapshot_page_size")]
+    snapshot_page_size: Option<usize>,
     #[serde(rename = "deviceOfflineGraceMs", alias = "device_offline_grace_ms")]
     grace_ms: Option<Number>,
     /// Python's name, in seconds.
@@ -275,6 +277,8 @@ impl RawHub {
             max_auth_failures: at_least_one(max_auth_failures, "maxAuthFailures")?
                 .unwrap_or(defaults.max_auth_failures),
             max_message_bytes: max_message_bytes.unwrap_or(defaults.max_message_bytes),
+            snapshot_page_size: at_least_one(self.snapshot_page_size, "snapshotPageSize")?
+                .unwrap_or(defaults.snapshot_page_size),
             device_offline_grace: duration(
                 self.grace_ms,
                 "deviceOfflineGraceMs",

@@ -35,6 +35,8 @@ pub struct HubConfig {
     pub max_auth_failures: u32,
     /// Largest inbound message of an attached connection (default 64 KiB).
     pub max_message_bytes: usize,
+    /// Modules per `page:snapshot` / `page:snapshot:more` page (default 500; ≥ 1).
+    pub snapshot_page_size: usize,
     /// How long a module stays online after its device left (default 5 s).
     #[serde(rename = "deviceOfflineGraceMs", serialize_with = "millis")]
     pub device_offline_grace: Duration,
@@ -104,6 +106,7 @@ impl Default for HubConfig {
             queue_capacity: builder.limits.queue_capacity,
             max_auth_failures: builder.limits.max_auth_failures,
             max_message_bytes: builder.limits.max_message_bytes,
+            snapshot_page_size: builder.limits.snapshot_page_size,
             device_offline_grace: builder.device_grace,
             persist: builder.persist.map(|(path, config)| Persist {
                 path: path.to_string_lossy().into_owned(),
@@ -129,6 +132,7 @@ impl HubConfig {
             .queue_capacity(self.queue_capacity)
             .max_auth_failures(self.max_auth_failures)
             .max_message_bytes(self.max_message_bytes)
+            .snapshot_page_size(self.snapshot_page_size)
             .device_offline_grace(self.device_offline_grace);
         if let Some(secret) = self.jwt_secret {
             builder = builder.jwt_secret(secret.0);

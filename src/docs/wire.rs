@@ -39,7 +39,7 @@
 //! ([`ClientEvent::attachments`](crate::ClientEvent)), and a host's binary emit
 //! ([`Hub::emit_binary_to_user`](crate::Hub::emit_binary_to_user),
 //! [`Hub::emit_binary_to_admins`](crate::Hub::emit_binary_to_admins), or `attachments`:
-//! base64 strings in the HTTP API's `to_user` / `to_admins` body) is sent as one
+//! base64 strings in the HTTP API's `to_user` / `to_admins` / `to_everyone` body) is sent as one
 //! `45<n>-…` packet and its attachments, built once and shared by every recipient.
 //! A Socket.IO session that joins no namespace within `connect_timeout` (45 s) is
 //! closed.
@@ -57,7 +57,9 @@
 //! **The native JSON protocol** at `/ws`, for devices and languages without a Socket.IO
 //! client: every text frame both ways is `{"event": "<name>", "data": <JSON>}`. Send
 //! `client:authenticate` (same payload; devices use a device JWT or `{moduleId,
-//! deviceKey}`), then `client:page` or any event; a device sends `telemetry`. Close
+//! deviceKey}`), then `client:page`, `client:snapshot {cursor}` (the next page of the
+//! snapshot, answered with `page:snapshot:more`), `client:audit {…}` (admins: a page of
+//! the audit log in the ack) or any event; a device sends `telemetry`. Close
 //! codes: 1000 normal, 1001 shutdown, 1003 binary frame (the native protocol is text
 //! only: a client sends binary as base64 in a JSON string; a host's binary event
 //! arrives with Socket.IO's placeholders in `data` and the values as base64 strings in

@@ -124,3 +124,28 @@ pub unsafe extern "C" fn mcrt_emit_binary_to_admins(
         Ok(hub.emit_binary_to_admins(event, &data, values)?)
     })
 }
+
+/// `mcrt_emit_to_everyone` with binary values, as `mcrt_emit_binary_to_user`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_emit_binary_to_everyone(
+    hub: *const McrtHub,
+    event: *const c_char,
+    event_len: usize,
+    data_json: *const c_char,
+    data_len: usize,
+    attachments: *const McrtBytes,
+    count: usize,
+    out: *mut McrtOutcome,
+) -> McrtStatus {
+    emit(hub, out, |hub| {
+        // SAFETY: each pointer is readable for its length per the caller's contract.
+        let (event, data, values) = unsafe {
+            (
+                args::text(event, event_len, "event")?,
+                args::json_or(data_json, data_len, "data_json", Value::Null)?,
+                self::attachments(attachments, count)?,
+            )
+        };
+        Ok(hub.emit_binary_to_everyone(event, &data, values)?)
+    })
+}

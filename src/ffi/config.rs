@@ -136,6 +136,7 @@ impl AuditQuery {
             after_id: self.after_id,
             newest_first: self.newest_first,
             limit: self.limit,
+            ..AuditFilter::default()
         })
     }
 }

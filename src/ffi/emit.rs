@@ -1,4 +1,5 @@
-//! The seed's twelve emits (and `emit_to_user` / `emit_to_admins`) over the C ABI.
+//! The seed's twelve emits (and `emit_to_user` / `emit_to_admins` / `emit_to_everyone`)
+//! over the C ABI.
 //! Every payload is UTF-8 JSON with an explicit length; ids that the seed gives as
 //! numbers or strings (`userId`, `adminId`) cross as JSON values; module ids, session
 //! ids, event names and messages as plain UTF-8. Optional JSON arguments (`info_json`,
@@ -341,7 +342,7 @@ pub unsafe extern "C" fn mcrt_emit_maintenance_mode(
 ///
 /// Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
 /// are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
-/// gets a `timestamp`.
+/// gets a `timestamp` unless it carries one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_to_user(
     hub: *const McrtHub,
@@ -370,7 +371,7 @@ pub unsafe extern "C" fn mcrt_emit_to_user(
 /// unless a route limits it.
 ///
 /// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
-/// when omitted); object data gets a `timestamp`.
+/// when omitted); object data gets a `timestamp` unless it carries one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_emit_to_admins(
     hub: *const McrtHub,
@@ -389,5 +390,32 @@ pub unsafe extern "C" fn mcrt_emit_to_admins(
             )
         };
         Ok(hub.emit_to_admins(event, &data)?)
+    })
+}
+
+/// A host event for every authenticated user and admin connection, on every page unless a
+/// route limits it (seed: `emitToAll(event, data)`; socket.io's `io.emit`). Connections that
+/// have not authenticated and devices never receive it.
+///
+/// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+/// when omitted); object data gets a `timestamp` unless it carries one.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mcrt_emit_to_everyone(
+    hub: *const McrtHub,
+    event: *const c_char,
+    event_len: usize,
+    data_json: *const c_char,
+    data_len: usize,
+    out: *mut McrtOutcome,
+) -> McrtStatus {
+    emit(hub, out, |hub| {
+        // SAFETY: each pointer is readable for its length per the caller's contract.
+        let (event, data) = unsafe {
+            (
+                args::text(event, event_len, "event")?,
+                args::json_or(data_json, data_len, "data_json", Value::Null)?,
+            )
+        };
+        Ok(hub.emit_to_everyone(event, &data)?)
     })
 }

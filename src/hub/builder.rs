@@ -28,6 +28,8 @@ pub(crate) struct Limits {
     pub(crate) queue_capacity: usize,
     pub(crate) max_auth_failures: u32,
     pub(crate) max_message_bytes: usize,
+    /// Modules per `page:snapshot` / `page:snapshot:more`.
+    pub(crate) snapshot_page_size: usize,
 }
 
 /// Configures and builds a [`Hub`].
@@ -65,6 +67,7 @@ impl HubBuilder {
                 queue_capacity: 1024,
                 max_auth_failures: 5,
                 max_message_bytes: 64 * 1024,
+                snapshot_page_size: 500,
             },
             jwt_secret: None,
             authenticators: Vec::new(),
@@ -187,6 +190,14 @@ impl HubBuilder {
     /// Failed authentications allowed per connection before it is closed (default 5).
     pub fn max_auth_failures(mut self, attempts: u32) -> Self {
         self.limits.max_auth_failures = attempts.max(1);
+        self
+    }
+
+    /// Modules per `page:snapshot` (and per `page:snapshot:more`, the reply to
+    /// `client:snapshot {cursor}`), default 500, at least 1. An admin on `admin` pages
+    /// through every module of the system; everyone else through their own.
+    pub fn snapshot_page_size(mut self, modules: usize) -> Self {
+        self.limits.snapshot_page_size = modules.max(1);
         self
     }
 

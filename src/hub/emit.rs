@@ -1,4 +1,4 @@
-//! The seed's host API (`emit_module_online`, …, `emit_to_admins`): each method builds
+//! The seed's host API (`emit_module_online`, …, `emit_to_admins`, `emit_to_everyone`): each method builds
 //! its [`HostCall`] from borrowed arguments (nothing is copied) and runs it through
 //! [`Hub::run`]. What each call does is in `calls/`; the order every call follows is in
 //! `run.rs`. This file must hold nothing but constructors.
@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::{EmitOutcome, Hub, HubError};
 use crate::call::{
     AdminAction, HostCall, IdArg, Login, Maintenance, ModuleStatus, ProfileUpdate, Stats,
-    Telemetry, ToAdmins, ToUser,
+    Telemetry, ToAdmins, ToEveryone, ToUser,
 };
 
 /// What an omitted optional argument (`info`, `details`, `data`) means: JSON `null`,
@@ -208,6 +208,21 @@ impl Hub {
         }))
     }
 
+    #[doc = include_str!("../../docs/calls/to_everyone.md")]
+    ///
+    /// Rust: pass `None` to omit `data`.
+    pub fn emit_to_everyone<'a>(
+        &self,
+        event_name: &'a str,
+        data: impl Into<Option<&'a Value>>,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::ToEveryone(ToEveryone {
+            event: Cow::Borrowed(event_name),
+            data: optional(data),
+            attachments: Vec::new(),
+        }))
+    }
+
     /// [`Hub::emit_to_user`] with binary values: each value of `attachments` stands
     /// where `data` has the placeholder `{"_placeholder":true,"num":N}` (build one with
     /// [`crate::protocol::binary::placeholder`]). Socket.IO clients receive the binary
@@ -238,6 +253,20 @@ impl Hub {
         attachments: Vec<Bytes>,
     ) -> Result<EmitOutcome, HubError> {
         self.run(HostCall::ToAdmins(ToAdmins {
+            event: Cow::Borrowed(event_name),
+            data: Cow::Borrowed(data),
+            attachments,
+        }))
+    }
+
+    /// [`Hub::emit_to_everyone`] with binary values, as [`Hub::emit_binary_to_user`].
+    pub fn emit_binary_to_everyone<'a>(
+        &self,
+        event_name: &'a str,
+        data: &'a Value,
+        attachments: Vec<Bytes>,
+    ) -> Result<EmitOutcome, HubError> {
+        self.run(HostCall::ToEveryone(ToEveryone {
             event: Cow::Borrowed(event_name),
             data: Cow::Borrowed(data),
             attachments,

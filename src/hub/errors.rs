@@ -120,6 +120,18 @@ pub enum InboundError {
     /// `client:page` with a bad payload or an unknown page.
     #[error("invalid client:page: {0}")]
     InvalidPage(String),
+    /// `client:snapshot` without a text `cursor`.
+    #[error("invalid client:snapshot: {0}")]
+    InvalidSnapshot(String),
+    /// `client:audit` refused: `forbidden` (not an admin), `invalid_audit` (a bad
+    /// filter) or `audit_unavailable` (no persistence, or the database failed).
+    #[error("client:audit refused ({code}): {message}")]
+    AuditRefused {
+        /// The ack's code.
+        code: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// The connection is closed or detached.
     #[error("connection {0} is closed")]
     Closed(ConnectionId),
@@ -138,6 +150,8 @@ impl InboundError {
             Self::Frame(error) => error.kind(),
             Self::Auth(error) => error.code(),
             Self::InvalidPage(_) => "invalid_page",
+            Self::InvalidSnapshot(_) => "invalid_snapshot",
+            Self::AuditRefused { code, .. } => code,
             Self::Closed(_) => "closed",
             Self::Reentrant => "reentrant",
             Self::Device(_) => "device_refused",

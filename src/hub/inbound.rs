@@ -4,20 +4,15 @@
 //! accepted
 //! (`tests/hub/bad_input.rs::unknown_event_before_authenticate_is_refused`).
 
-use std::sync::Arc;
-
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{Hub, InboundError, Reply};
-use crate::auth::{AuthError, Identity, Role};
+use crate::auth::{AuthError, Role};
 use crate::event::{self, DEVICE_TELEMETRY, now_ms};
 use crate::hooks::{AckAnswer, AuditKind, AuditOutcome, AuditRecord, ClientEvent, guarded};
 use crate::ids::{ConnectionId, ModuleId};
 use crate::metrics::BadInputKind;
-use crate::outbound::OutboundQueue;
 use crate::protocol::native::{self, FrameError};
-use crate::registry::routing::PageIndex;
-use crate::store::Store;
 
 impl Hub {
     /// Handles a raw native-protocol frame from connection `id`.
@@ -92,6 +87,12 @@ impl Hub {
         };
         if event_name == event::CLIENT_PAGE {
             return self.change_page(id, data);
+        }
+        if event_name == event::CLIENT_SNAPSHOT && identity.role != Role::Device {
+            return self.snapshot_more(id, &identity, page, data);
+        }
+        if event_name == event::CLIENT_AUDIT {
+            return self.audit_view(id, &identity, data);
         }
         if let (Some(module), DEVICE_TELEMETRY) = (&identity.module_id, event_name) {
             return self.device_telemetry(module, data);
@@ -194,47 +195,5 @@ impl Hub {
             .ok_or(InboundError::Closed(id))?;
         self.send_snapshot(&guard.store, &queue, &identity, page);
         Ok(Reply::default())
-    }
-
-    /// `page:snapshot` (and `system:maintenance` while on) for one connection; called
-    /// under the emit lock so no event interleaves.
-    pub(super) fn send_snapshot(
-        &self,
-        store: &Store,
-        queue: &Arc<OutboundQueue>,
-        identity: &Identity,
-        page: PageIndex,
-    ) {
-        if identity.role == Role::Device {
-            return;
-        }
-        let page_name = self.inner.routing.page_name(page);
-        let modules: Vec<Value> = store
-            .modules_of(&identity.user_id)
-            .map(|m| m.to_json())
-            .collect();
-        let mut snapshot = Map::new();
-        snapshot.insert("page".into(), json!(page_name));
-        snapshot.insert("modules".into(), Value::Array(modules));
-        if identity.role == Role::Admin
-            && page_name == "admin"
-            && let Some(stats) = store.stats()
-        {
-            snapshot.insert("stats".into(), stats.clone());
-        }
-        let maintenance = store.maintenance();
-        if maintenance.enabled {
-            snapshot.insert(
-                "maintenance".into(),
-                json!({"enabled": true, "message": maintenance.message}),
-            );
-        }
-        let now = now_ms();
-        snapshot.insert("timestamp".into(), json!(now));
-        self.send_direct(queue, event::PAGE_SNAPSHOT, Value::Object(snapshot));
-        if maintenance.enabled {
-            let body = json!({"enabled": true, "message": maintenance.message, "timestamp": now});
-            self.send_direct(queue, event::SYSTEM_MAINTENANCE, body);
-        }
     }
 }

@@ -39,6 +39,7 @@
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
 //! is `registry/`).
 
+mod audit_view;
 mod authenticate;
 mod builder;
 mod calls;
@@ -54,6 +55,7 @@ mod monitoring;
 pub mod ports;
 mod restart;
 mod run;
+mod snapshot;
 
 pub use crate::call::IdArg;
 pub use crate::event::DEVICE_TELEMETRY;

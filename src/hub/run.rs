@@ -105,6 +105,7 @@ pub(super) fn dispatch<V: Visit>(call: &HostCall<'_>, visit: V) -> V::Out {
         HostCall::MaintenanceMode(body) => visit.visit(body),
         HostCall::ToUser(body) => visit.visit(body),
         HostCall::ToAdmins(body) => visit.visit(body),
+        HostCall::ToEveryone(body) => visit.visit(body),
     }
 }
 

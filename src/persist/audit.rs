@@ -48,6 +48,8 @@ pub struct AuditFilter {
     pub module_id: Option<ModuleId>,
     /// Rows of this kind.
     pub kind: Option<AuditKind>,
+    /// Rows of this action (a call's name such as `module_online`, `jwt`, …).
+    pub action: Option<String>,
     /// Paging cursor: the `id` of the last row of the previous page; rows strictly
     /// after it in the chosen order.
     pub after_id: Option<u64>,
@@ -190,6 +192,10 @@ fn select(filter: &AuditFilter) -> (String, Vec<SqlValue>) {
     if let Some(kind) = filter.kind {
         clauses.push("kind = ?");
         values.push(SqlValue::Text(kind_name(kind).to_owned()));
+    }
+    if let Some(action) = &filter.action {
+        clauses.push("action = ?");
+        values.push(SqlValue::Text(action.clone()));
     }
     if let Some(after) = filter.after_id {
         clauses.push(if filter.newest_first {

@@ -16,9 +16,11 @@
 //!   (switching off while off is no change, whatever the message).
 
 mod modules;
+mod pages;
 mod users;
 
 pub use modules::ModuleRecord;
+pub use pages::ModulePage;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -62,6 +64,8 @@ pub struct Maintenance {
 #[derive(Debug, Default)]
 pub struct Store {
     modules: HashMap<ModuleId, ModuleRecord>,
+    /// Every module id in order, for snapshot pages (`pages.rs`).
+    ordered: BTreeSet<ModuleId>,
     by_owner: HashMap<UserId, BTreeSet<ModuleId>>,
     users: HashMap<UserId, users::UserRecord>,
     last_stats: Option<Value>,
@@ -124,6 +128,7 @@ impl Store {
                 .entry(owner.clone())
                 .or_default()
                 .insert(id.clone());
+            self.ordered.insert(id.clone());
             self.modules
                 .insert(id.clone(), ModuleRecord::new(id.clone(), owner, now));
         }
@@ -176,6 +181,7 @@ impl Store {
             .modules
             .remove(id)
             .ok_or_else(|| StoreError::UnknownModule(id.to_string()))?;
+        self.ordered.remove(id);
         if let Some(owned) = self.by_owner.get_mut(&record.owner) {
             owned.remove(id);
             if owned.is_empty() {
@@ -319,6 +325,7 @@ impl Store {
                 .entry(record.owner.clone())
                 .or_default()
                 .insert(record.id.clone());
+            store.ordered.insert(record.id.clone());
             store.modules.insert(record.id.clone(), record);
         }
         for (id, registered, profile) in users {

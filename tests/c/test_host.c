@@ -231,6 +231,15 @@ void test_host_transport_and_every_emit(void) {
     CHECK(outcome.delivered && rec.count == 1 && rec.frames[0].n == 2 && is_event(&rec.frames[0], "cart:changed"));
     OK(mcrt_emit_to_admins(hub, S("ops:alert"), S("{\"level\":\"high\"}"), &outcome));
     CHECK(outcome.delivered && rec.count == 2 && rec.frames[1].ids[0] == admin);
+    /* Everyone: every authenticated connection in one frame, the stranger left out, and
+     * the timestamp the host put in its data kept. */
+    OK(mcrt_emit_to_everyone(hub, S("park:closing"), S("{\"timestamp\":7}"), &outcome));
+    CHECK(outcome.delivered && rec.count == 3 && is_event(&rec.frames[2], "park:closing"));
+    CHECK(rec.frames[2].n == outcome.connections && has_id(&rec.frames[2], ada1) && has_id(&rec.frames[2], ada2) &&
+          has_id(&rec.frames[2], admin) && has_id(&rec.frames[2], bob) && !has_id(&rec.frames[2], stranger));
+    CHECK(strstr(rec.frames[2].frame, "\"timestamp\":7") != NULL);
+    CHECK(mcrt_emit_to_everyone(hub, S("system:fake"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
+    CHECK(strcmp(mcrt_last_error_code(), "reserved_event") == 0 && rec.count == 3);
     CHECK(mcrt_emit_to_user(hub, S("123"), S("admin:fake"), S("{}"), &outcome) == MCRT_STATUS_REFUSED);
     CHECK(strcmp(mcrt_last_error_code(), "reserved_event") == 0);
 

@@ -914,6 +914,13 @@ fn host_events_in_reserved_prefixes_are_refused() {
             ),
             "emit_to_admins({name})"
         );
+        assert!(
+            matches!(
+                hub.emit_to_everyone(name, &json!({})),
+                Err(HubError::ReservedEvent(ref refused)) if refused == name
+            ),
+            "emit_to_everyone({name})"
+        );
     }
     cast.assert_all_quiet(&hub);
 }
@@ -954,6 +961,59 @@ fn emit_to_admins_reaches_admins_on_every_page_only() {
         assert_eq!(payload["level"], json!("high"));
         assert_timestamp(&payload);
     }
+    cast.assert_all_quiet(&hub);
+}
+
+#[test]
+fn emit_to_everyone_reaches_every_authenticated_connection_only() {
+    let hub = support::hub();
+    let mut cast = Cast::new(&hub);
+    assert_eq!(
+        hub.emit_to_everyone("park:closing", &json!({"in": 15}))
+            .unwrap(),
+        delivered(6)
+    );
+    for tab in [
+        &mut cast.alice_modules,
+        &mut cast.alice_dashboard,
+        &mut cast.alice_admin_page,
+        &mut cast.admin_admin_page,
+        &mut cast.admin_modules,
+        &mut cast.bob,
+    ] {
+        let payload = tab.expect("park:closing");
+        assert_eq!(payload["in"], json!(15));
+        assert_timestamp(&payload);
+    }
+    // The connection that never authenticated gets nothing (then its sentinel).
+    cast.assert_all_quiet(&hub);
+}
+
+#[test]
+fn a_timestamp_the_host_put_in_its_data_is_kept() {
+    let hub = support::hub();
+    let mut cast = Cast::new(&hub);
+    let stamped = json!({"timestamp": 1_234, "note": "host time"});
+    hub.emit_to_everyone("park:note", &stamped).unwrap();
+    hub.emit_to_user(BOB, "park:note", &stamped).unwrap();
+    hub.emit_to_admins("park:note", &stamped).unwrap();
+    assert_eq!(cast.bob.expect("park:note"), stamped);
+    assert_eq!(cast.bob.expect("park:note"), stamped);
+    for _ in 0..2 {
+        assert_eq!(cast.admin_modules.expect("park:note"), stamped);
+    }
+    // Non-object data is passed as it is, with no timestamp to add.
+    hub.emit_to_user(BOB, "park:note", &json!([1, 2])).unwrap();
+    assert_eq!(cast.bob.expect("park:note"), json!([1, 2]));
+    for tab in [
+        &mut cast.alice_modules,
+        &mut cast.alice_dashboard,
+        &mut cast.alice_admin_page,
+        &mut cast.admin_admin_page,
+    ] {
+        assert_eq!(tab.expect("park:note"), stamped);
+    }
+    cast.admin_admin_page.expect("park:note");
     cast.assert_all_quiet(&hub);
 }
 
@@ -1048,7 +1108,7 @@ fn snapshot_after_authenticate_lists_only_the_users_own_modules() {
 }
 
 #[test]
-fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
+fn admin_snapshot_on_admin_page_carries_last_stats_and_the_fleet() {
     let hub = support::hub();
     hub.emit_module_added(&json!({"id": "MC-1", "userId": ALICE}))
         .unwrap();
@@ -1075,8 +1135,8 @@ fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
         .collect();
     assert_eq!(
         ids,
-        [&json!("MC-A")],
-        "admins' snapshots list their own modules"
+        [&json!("MC-1"), &json!("MC-A")],
+        "an admin's snapshot on `admin` lists every module, in id order"
     );
 
     admin
@@ -1086,6 +1146,12 @@ fn admin_snapshot_on_admin_page_carries_last_stats_and_own_modules() {
     let snapshot = admin.expect("page:snapshot");
     assert_eq!(snapshot["page"], json!("modules"));
     assert!(snapshot.get("stats").is_none());
+    assert_eq!(
+        snapshot["modules"].as_array().unwrap().len(),
+        1,
+        "on another page an admin lists its own modules: {snapshot}"
+    );
+    assert_eq!(snapshot["modules"][0]["moduleId"], json!("MC-A"));
     assert_nothing_then_sentinel(&hub, &mut [&mut admin]);
 }
 

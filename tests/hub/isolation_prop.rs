@@ -4,10 +4,13 @@
 //! open and close, authenticate (sessions registered by `emit_user_logged_in`, or JWTs;
 //! sometimes with wrong claims, unknown pages or forged tokens), re-authenticate as the
 //! same or another user (refused), change page, and the host calls every `emit_*`
-//! (the twelve plus `emit_to_user` / `emit_to_admins`), including logouts that close a
+//! (the twelve plus `emit_to_user` / `emit_to_admins` / `emit_to_everyone`), including logouts that close a
 //! session's connections. After every step every open connection is drained and:
 //!
-//! 1. no non-admin connection received an event scoped to another user;
+//! 1. no non-admin connection received an event scoped to another user, nor another
+//!    user's module in its `page:snapshot` (an admin on `admin` lists every module,
+//!    everyone else only their own, a page at a time in id order: the page size is cut
+//!    to 3 here so that pages are cut);
 //! 2. no non-admin connection received an `admin:*` (or `emit_to_admins`) event;
 //! 3. no unauthenticated connection received anything but its own `auth:error` (and a
 //!    device nothing but its auth replies);
@@ -21,8 +24,6 @@
 //! store that knows just enough (owners, online flags, added flags, last telemetry,
 //! profiles, sessions, stats, maintenance) to tell whether an emit changes anything. It
 //! never calls registry code nor the library's routing table.
-
-use std::collections::BTreeSet;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use microcoaster_realtime::{
@@ -55,10 +56,14 @@ const WRONG_SECRET: &[u8] = b"not-the-secret";
 /// The hub's default `max_auth_failures`.
 const MAX_AUTH_FAILURES: u32 = 5;
 const MAX_OPEN_CONNECTIONS: usize = 8;
+/// Modules per snapshot page: fewer than the modules there can be, so pages are cut.
+const SNAPSHOT_PAGE_SIZE: usize = 3;
 /// Host events with the default route: the user's connections on every page, or admins
 /// on every page.
 const TO_USER_EVENT: &str = "host:ping";
 const TO_ADMINS_EVENT: &str = "host:alert";
+/// A host event for everyone (`emit_to_everyone`, default route).
+const TO_EVERYONE_EVENT: &str = "host:all";
 /// A host event the hub is configured to route to users on every page and to admins on
 /// `admin` only: sent with `emit_to_user`, it is mirrored to admins on `admin` (so an
 /// admin who is that user, on `admin`, qualifies twice and must get it once); sent with
@@ -208,6 +213,7 @@ enum HostCall {
     ToAdmins {
         mirrored: bool,
     },
+    ToEveryone,
 }
 
 fn claim<T: std::fmt::Debug + Clone + 'static>(
@@ -288,6 +294,7 @@ fn host_call() -> impl Strategy<Value = HostCall> {
             .prop_map(|(enabled, message)| HostCall::Maintenance { enabled, message }),
         3 => (user, any::<bool>()).prop_map(|(user, mirrored)| HostCall::ToUser { user, mirrored }),
         2 => any::<bool>().prop_map(|mirrored| HostCall::ToAdmins { mirrored }),
+        1 => Just(HostCall::ToEveryone),
     ]
 }
 
@@ -904,6 +911,10 @@ impl Model {
             HostCall::ToAdmins { mirrored: true } => {
                 Outcome::Delivered(self.deliver_to_admin_page(out, MIRRORED_EVENT))
             }
+            // Every authenticated user and admin connection, on every page.
+            HostCall::ToEveryone => {
+                Outcome::Delivered(self.deliver(out, TO_EVERYONE_EVENT, |_, _| true))
+            }
         }
     }
 
@@ -1136,6 +1147,7 @@ fn host_call_on(hub: &Hub, call: &HostCall) -> Result<EmitOutcome, HubError> {
             };
             hub.emit_to_admins(name, &json!({"level": "info"}))
         }
+        HostCall::ToEveryone => hub.emit_to_everyone(TO_EVERYONE_EVENT, &json!({"all": true})),
     }
 }
 
@@ -1212,7 +1224,7 @@ fn check_isolation(
             && let Some(id) = &conn.auth
         {
             let payload = frame.payload();
-            let listed: BTreeSet<String> = payload["modules"]
+            let listed: Vec<String> = payload["modules"]
                 .as_array()
                 .map(|modules| {
                     modules
@@ -1221,25 +1233,44 @@ fn check_isolation(
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut own: BTreeSet<String> = model
+            // An admin on `admin` lists the fleet; everyone else their own modules.
+            let fleet = id.role == MRole::Admin && conn.page == ADMIN_PAGE;
+            let mut visible: Vec<(String, usize)> = model
                 .modules
                 .iter()
                 .enumerate()
-                .filter_map(|(m, record)| record.as_ref().map(|r| (m, r.owner)))
-                .filter(|&(_, owner)| owner == id.user)
-                .map(|(m, owner)| format!("\"{}\"@\"{}\"", MODULES[m], user_id(owner)))
+                .filter_map(|(m, record)| record.as_ref().map(|r| (MODULES[m].to_owned(), r.owner)))
                 .collect();
-            if model.devices[id.user].known {
-                own.insert(format!(
-                    "\"{}\"@\"{}\"",
-                    device_module(id.user),
-                    user_id(id.user)
-                ));
+            for (user, device) in model.devices.iter().enumerate() {
+                if device.known {
+                    visible.push((device_module(user), user));
+                }
             }
+            visible.retain(|&(_, owner)| fleet || owner == id.user);
+            visible.sort();
+            let expected: Vec<String> = visible
+                .iter()
+                .take(SNAPSHOT_PAGE_SIZE)
+                .map(|(module, owner)| format!("\"{module}\"@\"{}\"", user_id(*owner)))
+                .collect();
             prop_assert_eq!(
                 &listed,
-                &own,
-                "page:snapshot of connection #{} ({}) must list exactly its own modules\n{}",
+                &expected,
+                "page:snapshot of connection #{} ({}) must list the first page of {} in id \
+                 order\n{}",
+                index,
+                who,
+                if fleet {
+                    "every module"
+                } else {
+                    "its own modules"
+                },
+                context
+            );
+            prop_assert_eq!(
+                &payload["total"],
+                &json!(visible.len()),
+                "page:snapshot total of connection #{} ({})\n{}",
                 index,
                 who,
                 context
@@ -1273,6 +1304,7 @@ fn run(actions: &[Action]) -> Result<(), TestCaseError> {
         // Zero grace: a device's module goes offline synchronously, as the model says.
         .device_offline_grace(std::time::Duration::ZERO)
         .route(MIRRORED_EVENT, &PAGES, &["admin"])
+        .snapshot_page_size(SNAPSHOT_PAGE_SIZE)
         .build()
         .expect("default hub builds");
     let mut model = Model::default();

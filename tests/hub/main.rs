@@ -17,3 +17,4 @@ mod host_transport;
 mod isolation_prop;
 mod layers;
 mod queue_policy;
+mod snapshot;

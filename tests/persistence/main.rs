@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_view;
 mod persist;
 mod persist_crash;
 mod persist_hub;

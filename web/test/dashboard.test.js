@@ -4,7 +4,10 @@
 // shows a module going online within 1 s of the emit, the admin page shows the activity
 // entry and server performance, and another user's page never shows the first user's
 // modules (checked after a sentinel module of that user's own has appeared).
-// Screenshots are written to SCREENSHOT_DIR (default <repo>/target/screenshots).
+// The admin page's charts gain points as admin:server:stats arrives, the fleet table lists
+// every demo module and its search narrows it, and axe-core finds no serious or
+// critical accessibility violation. Screenshots are written to SCREENSHOT_DIR (default a
+// new temporary folder) and their paths printed.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -14,7 +17,7 @@ const puppeteer = require('puppeteer-core');
 const helpers = require('../../tests/clients/node/helpers.js');
 
 const REPO = path.resolve(__dirname, '..', '..');
-const SHOTS = process.env.SCREENSHOT_DIR || path.join(REPO, 'target', 'screenshots');
+const SHOTS = process.env.SCREENSHOT_DIR || fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mcrt-dashboard-'));
 const CANDIDATES = [
   process.env.CHROMIUM_BIN,
   '/usr/bin/chromium-headless-shell',
@@ -91,7 +94,7 @@ test('the dashboard shows live modules to their owner only and activity to admin
 
   await server.api('telemetry_update', { moduleId: adaModule, telemetry: { speed: 4.5, laps: 12 } });
   await ada.waitForFunction(
-    (selector) => document.querySelector(`${selector} .telemetry`)?.textContent.includes('"laps":12'),
+    (selector) => document.querySelector(`${selector} .telemetry`)?.textContent.includes('laps 12'),
     { timeout: helpers.TIMEOUT_MS },
     row,
   );
@@ -112,6 +115,64 @@ test('the dashboard shows live modules to their owner only and activity to admin
   assert.equal(await bob.$('#admin-view:not([hidden])'), null, "Bob's page shows the admin view");
   const bobModules = await bob.$$eval('#modules tbody tr', (rows) => rows.map((r) => r.dataset.moduleId));
   assert.ok(bobModules.every((id) => !id.startsWith('MC-BROWSER-ADA')), bobModules.join(','));
+
+  // The admin's fleet table lists every demo module (the first snapshot page holds
+  // them all), whoever owns it, and Ada's new one; no telemetry is shown as JSON.
+  const demo = ['MC-0001-STN', 'MC-0002-LFT', 'MC-0003-SWT', 'MC-0101-STN', adaModule];
+  for (const id of demo) await admin.waitForSelector(`tr[data-module-id="${id}"]`, { timeout: helpers.TIMEOUT_MS });
+  await admin.waitForSelector('#modules[data-complete="true"]', { timeout: helpers.TIMEOUT_MS });
+  const telemetry = await admin.$$eval('#modules .telemetry', (cells) => cells.map((c) => c.textContent));
+  assert.ok(telemetry.every((cell) => !cell.includes('{') && !cell.includes('"')), telemetry.join(' | '));
+  // The search narrows the table to Bob's station; clearing it shows everything again.
+  await admin.type('#fleet-search', 'Gare de Bob');
+  await admin.waitForFunction(() => [...document.querySelectorAll('#modules tbody tr')]
+    .filter((r) => !r.hidden).map((r) => r.dataset.moduleId).join() === 'MC-0101-STN', { timeout: helpers.TIMEOUT_MS });
+  await admin.$eval('#fleet-search', (input) => { input.value = ''; input.dispatchEvent(new Event('input')); });
+  // Going offline turns the row on the admin's page too.
+  await server.api('module_offline', { moduleId: adaModule, userId: '1' });
+  await admin.waitForSelector(`tr[data-module-id="${adaModule}"][data-online="false"]`, { timeout: helpers.TIMEOUT_MS });
+  await ada.waitForSelector(`${row}[data-online="false"]`, { timeout: helpers.TIMEOUT_MS });
+
+  // Charts: uPlot drew them, and they gain points as server stats arrive (every 300 ms).
+  const points = () => admin.$eval('figure[data-chart="events"]', (f) => Number(f.dataset.points));
+  await admin.waitForSelector('figure[data-chart="events"] canvas', { timeout: helpers.TIMEOUT_MS });
+  const before = await points();
+  await admin.waitForFunction((n) => Number(document.querySelector('figure[data-chart="events"]').dataset.points) > n,
+    { timeout: helpers.TIMEOUT_MS }, before);
+  for (const name of ['unchanged', 'latency', 'roles', 'pages', 'memory', 'cpu']) {
+    assert.ok(await admin.$(`figure[data-chart="${name}"]`), `chart ${name}`);
+  }
+  // A sparkline per module with telemetry.
+  assert.ok(await ada.$(`${row} .telemetry svg.spark`), 'sparkline in the telemetry cell');
+
+  // The audit viewer pages newest first; a filter narrows it; a user's socket is refused.
+  await admin.click('#audit-form button[type="submit"]');
+  await admin.waitForFunction(() => document.querySelectorAll('#audit tbody tr').length === 20, { timeout: helpers.TIMEOUT_MS });
+  await admin.click('#audit-older');
+  await admin.waitForSelector('#audit[data-pages="2"]', { timeout: helpers.TIMEOUT_MS });
+  const auditIds = await admin.$$eval('#audit tbody tr', (rows) => rows.map((r) => Number(r.dataset.auditId)));
+  assert.ok(auditIds.length > 20 && auditIds.every((id, i) => i === 0 || id < auditIds[i - 1]), auditIds.join(','));
+  await admin.type('#audit-module', adaModule);
+  await admin.click('#audit-form button[type="submit"]');
+  await admin.waitForFunction((id) => {
+    const modules = [...document.querySelectorAll('#audit tbody tr td:nth-child(6)')].map((c) => c.textContent);
+    return modules.length > 0 && modules.every((m) => m === id);
+  }, { timeout: helpers.TIMEOUT_MS }, adaModule);
+  assert.ok(!(await admin.$eval('#audit', (t) => t.textContent)).includes('demo-'), 'no session id in the audit view');
+  const refused = await bob.evaluate(() => socket.timeout(5000).emitWithAck('client:audit', {}));
+  assert.equal(refused.code, 'forbidden');
+  // Bob's connection still works and got nothing from it: his own sentinel module arrives.
+  const bobLater = helpers.uid('MC-BROWSER-BOB');
+  await server.api('module_added', { id: bobLater, userId: '2', name: 'Later', type: 'Lift' });
+  await bob.waitForSelector(`tr[data-module-id="${bobLater}"]`, { timeout: helpers.TIMEOUT_MS });
+
+  for (const [name, page] of [['ada', ada], ['admin', admin]]) {
+    await page.addScriptTag({ path: require.resolve('axe-core') });
+    const serious = await page.evaluate(async () => (await window.axe.run()).violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`));
+    assert.deepEqual(serious, [], `axe-core on ${name}'s page`);
+  }
 
   await shot(ada, 'user-ada');
   await shot(bob, 'user-bob');

@@ -153,8 +153,10 @@ const fn = {
   maintenanceMode: lib.func(`int mcrt_emit_maintenance_mode(McrtHub *hub, bool enabled, ${S} message, size_t message_len, ${S} admin, size_t admin_len, void *out)`),
   toUser: lib.func(`int mcrt_emit_to_user(McrtHub *hub, ${S} user, size_t user_len, ${S} event, size_t event_len, ${S} data, size_t data_len, void *out)`),
   toAdmins: lib.func(`int mcrt_emit_to_admins(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, void *out)`),
+  toEveryone: lib.func(`int mcrt_emit_to_everyone(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, void *out)`),
   toUserBinary: lib.func(`int mcrt_emit_binary_to_user(McrtHub *hub, ${S} user, size_t user_len, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, void *out)`),
   toAdminsBinary: lib.func(`int mcrt_emit_binary_to_admins(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, void *out)`),
+  toEveryoneBinary: lib.func(`int mcrt_emit_binary_to_everyone(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, void *out)`),
   hostMessageBinary: lib.func(`int mcrt_host_message_binary(McrtHub *hub, uint64_t id, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, _Out_ void **ack)`),
 };
 

@@ -372,6 +372,28 @@ class RealTimeAPI {
     return this._emit(c, fn.toAdmins, name, byteLength(name), json, len);
   }
 
+  /** The host's own event to every authenticated user and admin connection. */
+  emitToEveryone(event, data) {
+    return this._emitToEveryone('emitToEveryone', event, data);
+  }
+
+  /** `emitToEveryone` under the seed's name (socket.io's `io.emit`). */
+  emitToAll(event, data) {
+    return this._emitToEveryone('emitToAll', event, data);
+  }
+
+  _emitToEveryone(c, event, data) {
+    const name = args.text(c, 'event', event);
+    if (binary.hasBinary(data)) {
+      const { data: json, attachments } = binary.extract(data);
+      const text = args.json(c, 'data', json);
+      return this._emit(c, fn.toEveryoneBinary, name, byteLength(name), text, byteLength(text),
+        binary.bytesArray(attachments), attachments.length);
+    }
+    const [json, len] = optionalJson(c, 'data', data);
+    return this._emit(c, fn.toEveryone, name, byteLength(name), json, len);
+  }
+
   /** Every counter (connections, emits, bad inputs, ...). */
   metrics() {
     const out = [null];

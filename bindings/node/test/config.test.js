@@ -17,6 +17,7 @@ const HUB_DEFAULTS = {
   queueCapacity: 1024,
   maxAuthFailures: 5,
   maxMessageBytes: 65536,
+  snapshotPageSize: 500,
   deviceOfflineGraceMs: 5000,
   persist: null,
 };

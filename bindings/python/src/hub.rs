@@ -1,6 +1,6 @@
 //! `microcoaster_realtime.Hub`: the core `Hub` for Python, with the twelve snake_case
-//! emits of DESIGN §5 plus `emit_to_user` / `emit_to_admins`, metrics, the audit log,
-//! device keys, shutdown and in-process connections.
+//! emits of DESIGN §5 plus `emit_to_user` / `emit_to_admins` / `emit_to_everyone`,
+//! metrics, the audit log, device keys, shutdown and in-process connections.
 //!
 //! Invariant: the GIL is released (`py.detach`) around every call into the core, after
 //! the arguments were converted, so other Python threads run while the hub works and a
@@ -289,6 +289,28 @@ impl PyHub {
                     hub.emit_binary_to_admins(&event, data, attachments)
                 }
                 _ => hub.emit_to_admins(&event, data.as_ref()),
+            }),
+        )
+    }
+
+    /// A host event (name outside the reserved prefixes) to every authenticated user and
+    /// admin connection.
+    #[pyo3(signature = (event, data = None))]
+    fn emit_to_everyone(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = text)] event: String,
+        data: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Outcome> {
+        let (data, attachments) = optional_binary(data)?;
+        let hub = self.hub();
+        outcome(
+            py,
+            py.detach(|| match &data {
+                Some(data) if !attachments.is_empty() => {
+                    hub.emit_binary_to_everyone(&event, data, attachments)
+                }
+                _ => hub.emit_to_everyone(&event, data.as_ref()),
             }),
         )
     }

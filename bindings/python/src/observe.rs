@@ -82,5 +82,6 @@ pub fn audit_filter(
         after_id,
         newest_first,
         limit,
+        ..AuditFilter::default()
     })
 }

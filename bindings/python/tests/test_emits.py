@@ -5,7 +5,7 @@ isolation between users, admin-only events, and unchanged emits that send nothin
 import microcoaster_realtime
 import pytest
 
-from conftest import Setup, uid
+from conftest import Setup, mint_token, uid
 
 
 def test_the_installed_wheel_is_tested() -> None:
@@ -135,6 +135,26 @@ def test_emit_to_user_reaches_every_tab_of_that_user_only(setup: Setup) -> None:
     for tab in tabs:
         assert tab.wait_event("cart:moved")["x"] == 1
     setup.assert_events_through_sentinel(bob_tab, bob, [])
+
+
+def test_emit_to_everyone_reaches_users_and_admins_but_not_the_unauthenticated(setup: Setup) -> None:
+    ada, root = uid("ada"), uid("root")
+    tab = setup.user(ada)
+    admin = setup.user(root, page="admin", role="admin")
+    stranger = setup.client()
+    outcome = setup.hub.emit_to_everyone("park:closing", {"in": 15, "timestamp": 7})
+    assert outcome.connections == 2
+    for recorder in (tab, admin):
+        assert recorder.wait_event("park:closing") == {"in": 15, "timestamp": 7}
+    setup.assert_events_through_sentinel(tab, ada, ["park:closing"])
+    setup.assert_events_through_sentinel(admin, root, ["park:closing"])
+    # The stranger then authenticates: its first events are auth:ok and its snapshot,
+    # and the sentinel that follows shows nothing else arrived before or between.
+    stranger.client.emit("client:authenticate", {"token": mint_token(uid("late")), "page": "modules"})
+    late = stranger.wait_event("auth:ok")["userId"]
+    setup.assert_events_through_sentinel(stranger, late, ["auth:ok", "page:snapshot"])
+    with pytest.raises(microcoaster_realtime.ReservedEventError):
+        setup.hub.emit_to_everyone("system:fake", {})
 
 
 def test_a_second_sentinel_check_sees_what_arrived_after_the_first_sentinel(setup: Setup) -> None:

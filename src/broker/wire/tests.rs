@@ -120,3 +120,36 @@ fn malformed_messages_are_typed_errors() {
         assert!(Envelope::decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
     }
 }
+
+#[test]
+fn a_call_to_everyone_and_its_event_survive_encoding() {
+    let call = HostCall::from_body(
+        crate::call::CallName::ToEveryone,
+        json!({"event": "park:closing", "data": {"in": 15, "timestamp": 7}}),
+    )
+    .unwrap();
+    let step = Step::Event(Event::new(
+        "park:closing",
+        json!({"in": 15, "timestamp": 7}),
+        Audience::Everyone,
+    ));
+    let envelope = Envelope {
+        origin: "n1".into(),
+        message: Message::Emit {
+            call: call.clone(),
+            steps: vec![step],
+        },
+        claim: None,
+    };
+    let encoded = envelope.encode();
+    let text = String::from_utf8_lossy(&encoded).into_owned();
+    assert!(text.contains(r#""call":"to_everyone""#), "{text}");
+    let Message::Emit { call: back, steps } = Envelope::decode(&encoded).unwrap().message else {
+        panic!("an emit");
+    };
+    assert_eq!(back, call);
+    let [Step::Event(event)] = steps.as_slice() else {
+        panic!("one event step: {steps:?}");
+    };
+    assert_eq!(event.audience, Audience::Everyone);
+}

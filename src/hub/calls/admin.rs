@@ -1,10 +1,11 @@
 //! The host calls for admins and everyone: `stats_update`, `admin_action`,
-//! `maintenance_mode`, and the host's own events (`to_user`, `to_admins`).
+//! `maintenance_mode`, and the host's own events (`to_user`, `to_admins`,
+//! `to_everyone`).
 
 use serde_json::{Value, json};
 
 use super::{check_event_name, check_host_event};
-use crate::call::{AdminAction, Maintenance, Stats, Step, ToAdmins, ToUser};
+use crate::call::{AdminAction, Maintenance, Stats, Step, ToAdmins, ToEveryone, ToUser};
 use crate::event::{self, Audience, Event, now_ms, object};
 use crate::hub::cluster::{Shared, field};
 use crate::hub::run::{Apply, Audited, Mode};
@@ -160,7 +161,7 @@ impl Apply for ToUser<'_> {
     }
 
     fn steps(&self, user: UserId, _store: &Store) -> Vec<Step> {
-        let payload = event::with_timestamp(self.data.as_ref().clone(), now_ms());
+        let payload = event::host_payload(self.data.as_ref().clone(), now_ms());
         let audience = Audience::User {
             user,
             except_session: None,
@@ -188,8 +189,28 @@ impl Apply for ToAdmins<'_> {
     }
 
     fn steps(&self, _: (), _store: &Store) -> Vec<Step> {
-        let payload = event::with_timestamp(self.data.as_ref().clone(), now_ms());
+        let payload = event::host_payload(self.data.as_ref().clone(), now_ms());
         let mut event = Event::new(&*self.event, payload, Audience::Admins);
+        event.attachments.clone_from(&self.attachments);
+        vec![Step::Event(event)]
+    }
+}
+
+impl Apply for ToEveryone<'_> {
+    type Args = ();
+
+    fn check(&self, _hub: &Hub) -> Result<(), HubError> {
+        check_host_event(&self.event)?;
+        check_placeholders(&self.data, &self.attachments)
+    }
+
+    fn apply(&self, _: &mut (), _: &Hub, _: &mut Store, _: Mode) -> Result<bool, HubError> {
+        Ok(true)
+    }
+
+    fn steps(&self, _: (), _store: &Store) -> Vec<Step> {
+        let payload = event::host_payload(self.data.as_ref().clone(), now_ms());
+        let mut event = Event::new(&*self.event, payload, Audience::Everyone);
         event.attachments.clone_from(&self.attachments);
         vec![Step::Event(event)]
     }

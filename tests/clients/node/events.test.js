@@ -207,3 +207,28 @@ test('maintenance mode reaches every authenticated connection and new ones', { t
   await server.api('maintenance_mode', { enabled: false, message: '', adminId: admin.userId });
   await off;
 });
+
+test('to_everyone (HTTP API): every authenticated user and admin socket, never an unauthenticated one', { timeout: TEST_TIMEOUT }, async (t) => {
+  const user = h.uid('user');
+  const socket = await userSocket(t, user);
+  const admin = await adminSocket(t, 'modules');
+  const stranger = h.connect(server.url, { transports: ['websocket'] });
+  t.after(() => stranger.close());
+  await h.once(stranger, 'connect');
+
+  const answer = await server.api('to_everyone', { event: 'park:closing', data: { in: 15, timestamp: 7 } });
+  assert.equal(answer.outcome, 'delivered');
+  assert.ok(answer.connections >= 2, JSON.stringify(answer));
+  assert.deepEqual(await h.received(socket, 'park:closing'), { in: 15, timestamp: 7 });
+  assert.deepEqual(await h.received(admin, 'park:closing'), { in: 15, timestamp: 7 });
+  await h.assertEventsThroughSentinel(server, socket, user, ['auth:ok', 'page:snapshot', 'park:closing']);
+  await h.assertEventsThroughSentinel(server, admin, admin.userId, ['auth:ok', 'page:snapshot', 'park:closing']);
+
+  // The stranger authenticates after it: its own welcome is all it received.
+  const late = h.uid('late');
+  await stranger.timeout(h.TIMEOUT_MS).emitWithAck('client:authenticate', { token: h.mintToken({ sub: late }), page: 'modules' });
+  await h.assertEventsThroughSentinel(server, stranger, late, ['auth:ok', 'page:snapshot']);
+
+  const refused = await h.api(server.url, 'to_everyone', { event: 'system:fake' }, { expectStatus: 400 });
+  assert.equal(refused.error.code, 'reserved_event');
+});

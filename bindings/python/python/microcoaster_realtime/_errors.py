@@ -25,8 +25,8 @@ class InvalidArgumentError(RealtimeError, ValueError):
 
 
 class ReservedEventError(InvalidArgumentError):
-    """``emit_to_user`` / ``emit_to_admins`` with a name in a reserved prefix (``auth:``,
-    ``page:``, ``system:``, ``admin:``, ``user:``, ``module:``)."""
+    """``emit_to_user`` / ``emit_to_admins`` / ``emit_to_everyone`` with a name in a reserved
+    prefix (``auth:``, ``page:``, ``system:``, ``admin:``, ``user:``, ``module:``)."""
 
 
 class UnknownModuleError(RealtimeError):

@@ -101,6 +101,7 @@ class Config(TypedDict, total=False):
     routes: Dict[str, Route]
     limits: Limits
     device_grace: float  # seconds (default 5.0): the setting C and Node call deviceOfflineGraceMs
+    snapshot_page_size: int  # modules per page:snapshot page (default 500)
     persist: Persist
     authenticator: Union[Authenticator, Sequence[Authenticator]]
     on_client_event: ClientEventHandler
@@ -357,13 +358,20 @@ class Hub:
 
         Names in a reserved prefix (``auth:``, ``page:``, ``system:``, ``admin:``, ``user:``, ``module:``)
         are refused (``reserved_event``); ``data`` is optional (``null`` when omitted); object data
-        gets a ``timestamp``."""
+        gets a ``timestamp`` unless it carries one."""
     def emit_to_admins(self, event: str, data: BinaryJSON = None) -> EmitOutcome:
         """A host event for admin connections (seed: ``emitToAdmins(event, data)``), on every page
         unless a route limits it.
 
         Names in a reserved prefix are refused (``reserved_event``); ``data`` is optional (``null``
-        when omitted); object data gets a ``timestamp``."""
+        when omitted); object data gets a ``timestamp`` unless it carries one."""
+    def emit_to_everyone(self, event: str, data: BinaryJSON = None) -> EmitOutcome:
+        """A host event for every authenticated user and admin connection, on every page unless a
+        route limits it (seed: ``emitToAll(event, data)``; socket.io's ``io.emit``). Connections that
+        have not authenticated and devices never receive it.
+
+        Names in a reserved prefix are refused (``reserved_event``); ``data`` is optional (``null``
+        when omitted); object data gets a ``timestamp`` unless it carries one."""
     def register_device_key(self, module_id: str, owner: UserIdArg, key: str) -> None:
         """Lets a device authenticate with ``{"moduleId", "deviceKey"}``."""
     def revoke_device_key(self, module_id: str) -> bool:
