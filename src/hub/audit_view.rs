@@ -51,6 +51,7 @@ impl Hub {
             .collect();
         Ok(Reply {
             ack: Some(json!({"records": records, "nextCursor": next})),
+            ..Reply::default()
         })
     }
 }
