@@ -96,6 +96,23 @@ pub use wire::{Envelope, Message, WIRE_VERSION, WireError};
 
 use serde_json::Value;
 
+/// The broker a hub configured with a Redis `url` joins (`HubBuilder::redis`, the
+/// schema's `redis` key), named `node_id` (random when `None`). The error says why
+/// (bad URL, Redis unreachable, or a build without the `redis` feature).
+pub(crate) fn join(url: &str, node_id: Option<&str>) -> Result<std::sync::Arc<dyn Broker>, String> {
+    #[cfg(feature = "redis")]
+    {
+        let broker = RedisBroker::with_options(url, "mcrt:", node_id).map_err(|e| e.to_string())?;
+        tracing::info!(url, node = broker.node_id(), "joined the cluster on Redis");
+        Ok(std::sync::Arc::new(broker))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, node_id);
+        Err("this build has no Redis support (cargo feature `redis`)".to_owned())
+    }
+}
+
 /// The shared change decision for one emit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {

@@ -218,7 +218,8 @@ impl Hub {
     }
 }
 
-/// Sums node reports (numbers add up field by field; online users are a sorted union).
+/// Sums node reports (numbers add up field by field; online users are a sorted union)
+/// and keeps each node's own figures under `byNode`, by node id.
 pub(crate) fn aggregate(reports: &[Value]) -> Value {
     fn add(into: &mut Value, from: &Value) {
         match (into, from) {
@@ -236,8 +237,16 @@ pub(crate) fn aggregate(reports: &[Value]) -> Value {
     }
     let mut connections = json!({});
     let mut users = std::collections::BTreeSet::new();
+    let mut by_node = Map::new();
     for report in reports {
         add(&mut connections, &report["connections"]);
+        if let Some(node) = report["node"].as_str() {
+            let online = report["onlineUsers"].as_array().map_or(0, Vec::len);
+            by_node.insert(
+                node.to_owned(),
+                json!({"connections": report["connections"], "onlineUsers": online}),
+            );
+        }
         if let Some(online) = report["onlineUsers"].as_array() {
             users.extend(online.iter().filter_map(Value::as_str).map(str::to_owned));
         }
@@ -246,5 +255,6 @@ pub(crate) fn aggregate(reports: &[Value]) -> Value {
         "nodes": reports.len(),
         "connections": connections,
         "onlineUsers": users,
+        "byNode": by_node,
     })
 }

@@ -80,7 +80,7 @@ static void test_bad_arguments(void) {
 static const char HUB_DEFAULTS[] =
     "{\"jwtSecret\":null,\"pages\":[\"modules\",\"admin\",\"dashboard\"],\"routes\":[],"
     "\"queueCapacity\":1024,\"maxAuthFailures\":5,\"maxMessageBytes\":65536,"
-    "\"deviceOfflineGraceMs\":5000,\"persist\":null}";
+    "\"deviceOfflineGraceMs\":5000,\"persist\":null,\"redis\":null,\"nodeId\":null}";
 static const char SERVE_DEFAULTS[] =
     "{\"workerThreads\":2,\"pingIntervalMs\":25000,\"pingTimeoutMs\":20000,\"maxPayload\":1000000,"
     "\"maxMessageBytes\":65536,\"authDeadlineMs\":10000,\"maxConnections\":100000,"

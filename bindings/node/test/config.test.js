@@ -19,6 +19,8 @@ const HUB_DEFAULTS = {
   maxMessageBytes: 65536,
   deviceOfflineGraceMs: 5000,
   persist: null,
+  redis: null,
+  nodeId: null,
 };
 const SERVE_DEFAULTS = {
   workerThreads: 2,

@@ -107,6 +107,8 @@ HUB_DEFAULTS = {
     "maxMessageBytes": 65536,
     "deviceOfflineGraceMs": 5000,
     "persist": None,
+    "redis": None,
+    "nodeId": None,
 }
 SERVE_DEFAULTS = {
     "workerThreads": 2,

@@ -58,6 +58,10 @@ pub enum RedisBrokerError {
     /// The URL is not a Redis URL.
     #[error("invalid Redis URL: {0}")]
     Url(String),
+    /// Another live node already uses the configured node id (its heartbeat expires
+    /// [`HEARTBEAT_TTL`] after it stopped).
+    #[error("node id {0:?} is in use by a live node of this cluster")]
+    NodeIdInUse(String),
     /// Redis did not answer at start.
     #[error("Redis at {url} is unreachable: {message}")]
     Unreachable {
@@ -137,15 +141,42 @@ impl RedisBroker {
     /// Like [`RedisBroker::connect`] with another key prefix (several independent
     /// clusters on one Redis).
     pub fn with_prefix(url: &str, prefix: &str) -> Result<Self, RedisBrokerError> {
+        Self::with_options(url, prefix, None)
+    }
+
+    /// Like [`RedisBroker::with_prefix`], naming this node `node_id` (random when `None`)
+    /// in published messages, heartbeats and the cluster view.
+    pub fn with_options(
+        url: &str,
+        prefix: &str,
+        node_id: Option<&str>,
+    ) -> Result<Self, RedisBrokerError> {
         let client = Client::open(url).map_err(|e| RedisBrokerError::Url(e.to_string()))?;
-        let connection = open(&client).map_err(|e| RedisBrokerError::Unreachable {
+        let unreachable = |e: redis::RedisError| RedisBrokerError::Unreachable {
             url: url.to_owned(),
             message: e.to_string(),
-        })?;
+        };
+        let mut connection = open(&client).map_err(unreachable)?;
+        if let Some(id) = node_id {
+            // Two nodes under one id would drop each other's messages as their own: the
+            // id is taken with the first heartbeat's key, or refused.
+            let ttl = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000);
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(format!("{prefix}node:{id}"))
+                .arg("{}")
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl)
+                .query(&mut connection)
+                .map_err(unreachable)?;
+            if taken.is_none() {
+                return Err(RedisBrokerError::NodeIdInUse(id.to_owned()));
+            }
+        }
         Ok(Self {
             shared: Arc::new(Shared {
                 client,
-                node_id: random_node_id(),
+                node_id: node_id.map_or_else(random_node_id, str::to_owned),
                 prefix: prefix.to_owned(),
                 channel: format!("{prefix}events"),
                 script: Script::new(CLAIM_SCRIPT),
@@ -305,7 +336,9 @@ impl Broker for RedisBroker {
             reports
                 .into_iter()
                 .flatten()
-                .filter_map(|text| serde_json::from_str(&text).ok())
+                .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
+                // A node that has taken its id but not reported yet holds `{}`.
+                .filter(|report| report.get("node").is_some())
                 .collect(),
         )
     }
