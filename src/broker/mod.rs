@@ -19,13 +19,19 @@
 //!   (`EVALSHA`): the fields that differ are written and reported, together with a
 //!   cluster-wide sequence number. Redis runs scripts one at a time, so identical emits racing on several nodes
 //!   produce exactly one `Changed`; the others are `Unchanged`.
+//! - **Claims in batches.** The hub claims before taking its emit lock, so the claims of
+//!   concurrent emitters on one node go to Redis as one pipeline (`redis/batch.rs`), in
+//!   the order they were made; under the emit lock a claim older than one of the same
+//!   key already applied on this node is dropped (`Hub::superseded`: its emit answers
+//!   `Unchanged`, its clients get the newer value).
 //! - **Redis decides, the node-local store mirrors.** With a shared broker the local store
 //!   never short-circuits to `Unchanged` on its own (it may be a few hundred microseconds
 //!   behind another node); when Redis says changed and the local mirror already had the
 //!   value, the event is built from the mirror. The mirror is updated by the node that
 //!   decided and by every node that receives the event.
-//! - **Publication.** A changed emit is delivered locally first, then published once
-//!   (`PUBLISH` on one channel) as its typed call and its steps (`broker/wire/`,
+//! - **Publication.** A changed emit is delivered locally first, then queued (under the
+//!   emit lock, so in this node's order) and published once by the publisher thread
+//!   (`PUBLISH` on one channel, several per pipeline) as its typed call and its steps (`broker/wire/`,
 //!   versioned); every other node applies the call to its mirror with the same code as
 //!   the deciding node and runs the steps on its own registry (before-emit hooks run on
 //!   each node; a logout closes the session's sockets everywhere). A node skips its own

@@ -318,6 +318,7 @@ impl HubBuilder {
                 shared: self.broker.is_shared(),
                 broker: self.broker,
                 handoffs: Default::default(),
+                applied_seqs: Default::default(),
             }),
         };
         start(&hub, self.restart_grace, self.transports)?;

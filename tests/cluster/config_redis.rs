@@ -1,6 +1,7 @@
 //! Hubs that join a cluster through the one configuration schema (`redis`, `nodeId`:
 //! what the C, Node and Python bindings hand the core), against a real `redis-server`.
 
+use microcoaster_realtime::transport::in_process::Received;
 use microcoaster_realtime::{BuildError, EmitOutcome, Hub, HubConfig};
 use serde_json::json;
 
@@ -73,4 +74,67 @@ fn a_node_id_already_live_is_refused_and_an_unreachable_redis_fails_the_build() 
         .build()
         .expect_err("nobody listens there");
     assert!(matches!(error, BuildError::Broker(_)), "{error}");
+}
+
+/// Claims are made before the emit lock and batched: eight threads changing one
+/// module's telemetry on one node must leave every tab (on this node and another) on
+/// the value Redis holds.
+#[test]
+fn concurrent_claims_of_one_key_are_decided_in_order_and_delivered_last_value_wins() {
+    let redis = start_redis();
+    let a = configured(&redis, "busy").expect("busy joins");
+    let b = configured(&redis, "quiet").expect("quiet joins");
+    let mut on_a = connect(&a, "u7", "user", "s7", "modules");
+    let mut on_b = connect(&b, "u7", "user", "s8", "modules");
+    a.emit_module_added(&json!({"id": "hot", "userId": "u7"}))
+        .expect("added");
+    let delivered: usize = (0..8)
+        .map(|thread| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                (0..100)
+                    .filter(|i| {
+                        let value = json!({"thread": thread, "i": i});
+                        matches!(
+                            a.emit_telemetry_update("hot", &value).expect("telemetry"),
+                            EmitOutcome::Delivered { .. }
+                        )
+                    })
+                    .count()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().expect("emitter"))
+        .sum();
+    assert!(delivered > 0);
+    let mut lasts = Vec::new();
+    for tab in [&mut on_a, &mut on_b] {
+        let mut telemetry = Vec::new();
+        // Through A's sentinel: every publication A queued before it is in.
+        a.emit_to_user("u7", crate::support::SENTINEL, &json!({}))
+            .expect("sentinel");
+        loop {
+            match tab.conn.recv_timeout(std::time::Duration::from_secs(5)) {
+                Some(Received::Frame(f)) if f.name() == crate::support::SENTINEL => break,
+                Some(Received::Frame(f)) if f.name() == "user:module:added" => {}
+                Some(Received::Frame(f)) if f.name() == "module:telemetry:updated" => {
+                    telemetry.push(f.payload()["telemetry"].clone());
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // Telemetry is conflated per module in a connection's queue: the count may be
+        // lower than `delivered`, the last value may not differ.
+        assert!(!telemetry.is_empty() && telemetry.len() <= delivered);
+        lasts.push(telemetry.last().cloned().expect("some telemetry"));
+    }
+    assert_eq!(lasts[0], lasts[1], "both nodes end on the same value");
+    for hub in [&a, &b] {
+        assert_eq!(
+            hub.emit_telemetry_update("hot", &lasts[0]).expect("again"),
+            EmitOutcome::Unchanged,
+            "Redis holds the value the tabs were given last"
+        );
+    }
 }

@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use redis::{Client, Commands, Connection, Script};
 use serde_json::Value;
 
+mod batch;
 mod health;
 mod subscriber;
 
@@ -78,8 +79,16 @@ struct Shared {
     prefix: String,
     channel: String,
     script: Script,
-    /// The command connection (claims, publications, heartbeats); `None` while down.
+    /// The command connection (claims, heartbeats, the cluster view); `None` while down.
     command: Mutex<Option<Connection>>,
+    /// Claims waiting to be sent in one pipeline (`batch.rs`), and their leader's signal.
+    claims: Mutex<batch::Claims>,
+    claimed: parking_lot::Condvar,
+    /// Encoded publications in this node's order, for the publisher thread.
+    publications: (
+        crossbeam_channel::Sender<Vec<u8>>,
+        crossbeam_channel::Receiver<Vec<u8>>,
+    ),
     down: AtomicBool,
     /// State written locally while Redis was unreachable: re-asserted on its return.
     pending: Mutex<HashMap<String, Vec<(String, String)>>>,
@@ -173,14 +182,19 @@ impl RedisBroker {
                 return Err(RedisBrokerError::NodeIdInUse(id.to_owned()));
             }
         }
+        let script = Script::new(CLAIM_SCRIPT);
+        script.load(&mut connection).map_err(unreachable)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 client,
                 node_id: node_id.map_or_else(random_node_id, str::to_owned),
                 prefix: prefix.to_owned(),
                 channel: format!("{prefix}events"),
-                script: Script::new(CLAIM_SCRIPT),
+                script,
                 command: Mutex::new(Some(connection)),
+                claims: Mutex::default(),
+                claimed: parking_lot::Condvar::new(),
+                publications: crossbeam_channel::bounded(batch::PUBLISH_QUEUE),
                 down: AtomicBool::new(false),
                 pending: Mutex::default(),
                 applied: Mutex::default(),
@@ -240,21 +254,15 @@ impl Broker for RedisBroker {
         let shared = &*self.shared;
         let full_key = shared.key(key);
         let seq_key = shared.key("seq");
-        let answer = shared.with_command("claim", |c| {
-            let mut invocation = shared.script.key(&full_key);
-            invocation.key(&seq_key);
-            for other in clear {
-                invocation.key(shared.key(other));
-            }
-            for field in fields {
-                invocation.arg(field.name).arg(field.value);
-                match field.baseline {
-                    Some(baseline) => invocation.arg(format!("1{baseline}")),
-                    None => invocation.arg("0"),
-                };
-            }
-            invocation.invoke::<Vec<String>>(c)
-        });
+        let mut keys = Vec::with_capacity(2 + clear.len());
+        keys.extend([full_key, seq_key]);
+        keys.extend(clear.iter().map(|other| shared.key(other)));
+        let mut args = Vec::with_capacity(3 * fields.len());
+        for field in fields {
+            args.extend([field.name.to_owned(), field.value.to_owned()]);
+            args.push(field.baseline.map_or_else(|| "0".to_owned(), |b| format!("1{b}")));
+        }
+        let answer = shared.claim_batched(batch::Request { keys, args });
         let Some(mut answer) = answer else {
             shared.fallbacks.fetch_add(1, Ordering::Relaxed);
             shared.remember_pending(key, fields);
@@ -279,13 +287,7 @@ impl Broker for RedisBroker {
 
     fn publish(&self, envelope: &Envelope) {
         let shared = &*self.shared;
-        let bytes = envelope.encode();
-        let sent = shared.with_command("publish", |c| {
-            c.publish::<_, _, i64>(&shared.channel, &bytes)
-        });
-        if sent.is_none() {
-            shared.publish_failures.fetch_add(1, Ordering::Relaxed);
-        }
+        shared.queue_publication(envelope.encode());
     }
 
     fn origin(&self) -> &str {
@@ -311,6 +313,13 @@ impl Broker for RedisBroker {
                 "the Redis subscription is not in place yet: other nodes' events may be missed until it is"
             );
         }
+        let shared = Arc::clone(&self.shared);
+        threads.push(
+            crate::outbound::spawn_library_thread("mcrt-redis-pub", move || {
+                shared.publisher_loop()
+            })
+            .expect("spawning the Redis publisher thread"),
+        );
         let shared = Arc::clone(&self.shared);
         threads.push(
             crate::outbound::spawn_library_thread("mcrt-redis-beat", move || {
