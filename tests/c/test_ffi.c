@@ -127,6 +127,15 @@ static void test_config_schema(void) {
     CHECK(mcrt_hub_config_normalize(S("{\"queueCapacity\":\"many\"}"), &json) == MCRT_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(mcrt_last_error_message(), "queueCapacity: expected") &&
           strstr(mcrt_last_error_message(), "got string \"many\""));
+
+    /* The broker keys: a Redis URL of another scheme is refused by name; a Redis that
+     * does not answer fails the hub's creation with MCRT_STATUS_IO. */
+    CHECK(mcrt_hub_new(S("{\"redis\":\"http://127.0.0.1:6379\"}"), &hub) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(mcrt_last_error_message(), "redis: expected") != NULL);
+    hub = NULL;
+    CHECK(mcrt_hub_new(S("{\"redis\":\"redis://127.0.0.1:1\",\"nodeId\":\"c-1\"}"), &hub) == MCRT_STATUS_IO &&
+          hub == NULL);
+    CHECK(strstr(mcrt_last_error_message(), "broker:") != NULL);
 }
 
 /* Optional JSON arguments may be NULL (JSON null, as an omitted argument in Rust, Python
