@@ -178,7 +178,9 @@ fn concurrent_changed(
                     });
                 }
             });
-            start.elapsed().mul_f64(iters as f64 / (per_thread * THREADS) as f64)
+            start
+                .elapsed()
+                .mul_f64(iters as f64 / (per_thread * THREADS) as f64)
         });
     });
 }

@@ -46,8 +46,9 @@
 //!   well and every node closes that session's sockets.
 //! - **Per node, by design.** Admin monitoring (`admin:activity`, alerts,
 //!   `admin:server:stats`) describes the node the admin is connected to;
-//!   `admin:server:stats` adds a `cluster` object with every live node's connection
-//!   totals and online users (heartbeats: 1 s period, 3 s expiry).
+//!   `admin:server:stats` names its node (`node`) and adds a `cluster` object with the
+//!   live nodes' connection totals and online users, and each node's own figures under
+//!   `byNode` (heartbeats: 1 s period, 3 s expiry).
 //!
 //! # While Redis is unreachable
 //!
@@ -207,6 +208,10 @@ pub struct BrokerStats {
     pub malformed: u64,
     /// Times the server became reachable again after an outage.
     pub reconnects: u64,
+    /// Claims sent to the server.
+    pub claims: u64,
+    /// Round trips those claims took (claims of concurrent emits share one pipeline).
+    pub claim_round_trips: u64,
 }
 
 /// The default broker: one process, no sharing.

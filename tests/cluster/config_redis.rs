@@ -108,6 +108,11 @@ fn concurrent_claims_of_one_key_are_decided_in_order_and_delivered_last_value_wi
         .map(|t| t.join().expect("emitter"))
         .sum();
     assert!(delivered > 0);
+    let stats = a.metrics().broker.expect("a shared broker reports");
+    assert!(
+        stats.claim_round_trips < stats.claims,
+        "concurrent claims shared round trips: {stats:?}"
+    );
     let mut lasts = Vec::new();
     for tab in [&mut on_a, &mut on_b] {
         let mut telemetry = Vec::new();

@@ -6,10 +6,11 @@
 //! the Lua script decides, in the order the pipeline carries (submission order, so two
 //! claims of one key are decided in the order they were made).
 //!
-//! Guarded by `tests/cluster/broker_redis.rs`
-//! (`concurrent_claims_of_one_key_are_decided_in_order_and_delivered_last_value_wins`,
-//! `racing_identical_emits_on_two_nodes_give_one_event`) and `benches/broker.rs`
-//! (`redis/changed_concurrent`).
+//! Guarded by `tests/cluster/config_redis.rs`
+//! (`concurrent_claims_of_one_key_are_decided_in_order_and_delivered_last_value_wins`:
+//! batches happen, and every node ends on Redis's value), `tests/cluster/broker_redis.rs`
+//! (`racing_identical_emits_on_two_nodes_give_one_event`) and `benches/broker.rs`
+//! (`redis/changed_8_threads`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -89,7 +90,10 @@ impl Shared {
                 pipe.query(c)
             };
             match run(c) {
-                Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                Err(error)
+                    if error.kind()
+                        == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
                     self.script.load(c)?;
                     run(c)
                 }
@@ -98,6 +102,9 @@ impl Shared {
         });
         match answers {
             Some(answers) => {
+                let sent = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+                self.claims_sent.fetch_add(sent, Ordering::Relaxed);
+                self.claim_round_trips.fetch_add(1, Ordering::Relaxed);
                 for (slot, answer) in batch.iter().zip(answers) {
                     *slot.answer.lock() = Some(Some(answer));
                 }

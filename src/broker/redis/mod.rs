@@ -102,6 +102,8 @@ struct Shared {
     stale: AtomicU64,
     malformed: AtomicU64,
     reconnects: AtomicU64,
+    claims_sent: AtomicU64,
+    claim_round_trips: AtomicU64,
 }
 
 /// Shares change detection, events, sessions and the connection view of several hubs
@@ -206,6 +208,8 @@ impl RedisBroker {
                 stale: AtomicU64::new(0),
                 malformed: AtomicU64::new(0),
                 reconnects: AtomicU64::new(0),
+                claims_sent: AtomicU64::new(0),
+                claim_round_trips: AtomicU64::new(0),
             }),
             threads: Mutex::default(),
         })
@@ -260,7 +264,11 @@ impl Broker for RedisBroker {
         let mut args = Vec::with_capacity(3 * fields.len());
         for field in fields {
             args.extend([field.name.to_owned(), field.value.to_owned()]);
-            args.push(field.baseline.map_or_else(|| "0".to_owned(), |b| format!("1{b}")));
+            args.push(
+                field
+                    .baseline
+                    .map_or_else(|| "0".to_owned(), |b| format!("1{b}")),
+            );
         }
         let answer = shared.claim_batched(batch::Request { keys, args });
         let Some(mut answer) = answer else {
@@ -362,6 +370,8 @@ impl Broker for RedisBroker {
             stale: s.stale.load(Ordering::Relaxed),
             malformed: s.malformed.load(Ordering::Relaxed),
             reconnects: s.reconnects.load(Ordering::Relaxed),
+            claims: s.claims_sent.load(Ordering::Relaxed),
+            claim_round_trips: s.claim_round_trips.load(Ordering::Relaxed),
         })
     }
 

@@ -30,7 +30,11 @@ impl Apply for Stats<'_> {
             .as_deref()
             .map(|s| hub.canonical(s))
             .unwrap_or_default();
-        Ok(hub.claim(claimed, || "stats".to_owned(), &[field("value", &canonical)]))
+        Ok(hub.claim(
+            claimed,
+            || "stats".to_owned(),
+            &[field("value", &canonical)],
+        ))
     }
 
     fn apply(
@@ -100,12 +104,7 @@ impl Apply for Maintenance<'_> {
         Ok(self.admin_id.to_user_id()?)
     }
 
-    fn claim(
-        &self,
-        _: &mut UserId,
-        hub: &Hub,
-        claimed: &mut Claimed,
-    ) -> Result<Shared, HubError> {
+    fn claim(&self, _: &mut UserId, hub: &Hub, claimed: &mut Claimed) -> Result<Shared, HubError> {
         let fields = [
             field("enabled", if self.enabled { "1" } else { "0" }),
             field("message", &self.message),

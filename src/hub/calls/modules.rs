@@ -314,12 +314,7 @@ impl Apply for Telemetry<'_> {
         Ok(0)
     }
 
-    fn claim(
-        &self,
-        _now: &mut u64,
-        hub: &Hub,
-        claimed: &mut Claimed,
-    ) -> Result<Shared, HubError> {
+    fn claim(&self, _now: &mut u64, hub: &Hub, claimed: &mut Claimed) -> Result<Shared, HubError> {
         let canonical = hub.canonical(&self.telemetry);
         let key = || format!("module:{}:telemetry", self.module_id);
         Ok(hub.claim(claimed, key, &[field("value", &canonical)]))
