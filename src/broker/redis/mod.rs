@@ -60,7 +60,7 @@ pub enum RedisBrokerError {
     #[error("invalid Redis URL: {0}")]
     Url(String),
     /// Another live node already uses the configured node id (its heartbeat expires
-    /// [`HEARTBEAT_TTL`] after it stopped).
+    /// 3 s after it stopped).
     #[error("node id {0:?} is in use by a live node of this cluster")]
     NodeIdInUse(String),
     /// Redis did not answer at start.
