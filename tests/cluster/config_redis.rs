@@ -77,8 +77,10 @@ fn a_node_id_already_live_is_refused_and_an_unreachable_redis_fails_the_build() 
 }
 
 /// Claims are made before the emit lock and batched: eight threads changing one
-/// module's telemetry on one node must leave every tab (on this node and another) on
-/// the value Redis holds.
+/// module's telemetry on one node share round trips and must leave every tab (on this
+/// node and another) on the value Redis holds. The out-of-order arrival at the emit lock
+/// that `Hub::superseded` handles is a narrow race this test does not force: removing
+/// that check did not fail it in three runs.
 #[test]
 fn concurrent_claims_of_one_key_are_decided_in_order_and_delivered_last_value_wins() {
     let redis = start_redis();
