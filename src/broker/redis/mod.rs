@@ -379,7 +379,12 @@ impl Broker for RedisBroker {
         self.shared.stop.store(true, Ordering::SeqCst);
         for thread in self.threads.lock().drain(..) {
             thread.thread().unpark();
-            let _ = thread.join();
+            // The last handle to a hub may be dropped on one of these threads (the
+            // subscriber delivering while the host lets go): that one ends on its own
+            // once it sees `stop`, and joining itself would fail.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
