@@ -6,6 +6,9 @@
 //! - `broker/{in_memory,redis}/changed`: telemetry alternating between two values (one
 //!   Lua compare-and-set and one `PUBLISH` with Redis).
 //! - `broker/{in_memory,redis}/unchanged`: the same telemetry again (one compare-and-set).
+//! - `broker/{in_memory,redis}/changed_8_threads`: eight threads each changing its own
+//!   module's telemetry (per element: one changed emit; the Redis claims of concurrent
+//!   emits share round trips, the publications go out in pipelines).
 //! - `broker/redis/cross_node_delivery`: an emit on one hub until a connection of another
 //!   hub on the same Redis has its frame (claim, publish, subscriber, mirror, fan-out).
 //!
@@ -107,6 +110,9 @@ fn emit_path(c: &mut Criterion) {
             });
         });
     }
+    for (name, hub) in [("in_memory", hub(None)), ("redis", hub(Some(&redis)))] {
+        concurrent_changed(&mut group, name, &hub);
+    }
     let (a, b) = (hub(Some(&redis)), hub(Some(&redis)));
     let mut tab = b.connect_in_process();
     let claims = json!({"sub": "u9", "role": "user", "exp": 4_000_000_000u64});
@@ -135,6 +141,48 @@ fn emit_path(c: &mut Criterion) {
         });
     });
     group.finish();
+}
+
+const THREADS: u64 = 8;
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `THREADS` emitters, each flipping its own module's telemetry; one element is one
+/// changed emit, so criterion's time per element is the node's changed-emit rate.
+fn concurrent_changed(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    hub: &Hub,
+) {
+    for t in 0..THREADS {
+        hub.emit_module_added(&json!({"id": format!("c{t}"), "userId": "u1"}))
+            .expect("added");
+    }
+    group.throughput(criterion::Throughput::Elements(1));
+    group.bench_function(format!("{name}/changed_{THREADS}_threads"), |b| {
+        b.iter_custom(|iters| {
+            // A fresh value per call, so no emit repeats the previous call's last one.
+            let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let per_thread = iters.div_ceil(THREADS);
+            let start = std::time::Instant::now();
+            std::thread::scope(|scope| {
+                for t in 0..THREADS {
+                    let hub = hub.clone();
+                    scope.spawn(move || {
+                        let module = format!("c{t}");
+                        for i in 0..per_thread {
+                            let outcome = hub
+                                .emit_telemetry_update(&module, &json!({"i": i, "run": run}))
+                                .expect("telemetry");
+                            assert_ne!(outcome, EmitOutcome::Unchanged);
+                        }
+                    });
+                }
+            });
+            start
+                .elapsed()
+                .mul_f64(iters as f64 / (per_thread * THREADS) as f64)
+        });
+    });
 }
 
 criterion_group!(benches, emit_path);

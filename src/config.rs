@@ -72,6 +72,8 @@ mod tests {
             "snapshotPageSize": 500,
             "deviceOfflineGraceMs": 5000,
             "persist": null,
+            "redis": null,
+            "nodeId": null,
         })
     }
 
@@ -131,6 +133,7 @@ mod tests {
             "routes": [{"event": "cart:moved", "userPages": ["stats"], "adminPages": []}],
             "queueCapacity": 16, "maxAuthFailures": 2, "maxMessageBytes": 1024,
             "deviceOfflineGraceMs": 50, "persist": {"path": "/tmp/x.db", "durability": "sync"},
+            "redis": "redis://127.0.0.1:6379", "nodeId": "n1",
         }))
         .unwrap();
         // Python's dict: snake_case, nested limits, routes as a map, the grace in seconds.
@@ -139,6 +142,7 @@ mod tests {
             "routes": {"cart:moved": {"users": ["stats"]}},
             "limits": {"queue_capacity": 16, "max_auth_failures": 2, "max_message_bytes": 1024},
             "device_grace": 0.05, "persist": {"path": "/tmp/x.db", "durability": "sync"},
+            "redis": "redis://127.0.0.1:6379", "node_id": "n1",
         }))
         .unwrap();
         assert_eq!(python, canonical);
@@ -147,6 +151,7 @@ mod tests {
             "routes": [{"event": "cart:moved", "user_pages": ["stats"]}],
             "queue_capacity": 16, "max_auth_failures": 2, "max_message_bytes": 1024,
             "device_offline_grace_ms": 50.0, "persist": {"path": "/tmp/x.db", "durability": "sync"},
+            "redis": "redis://127.0.0.1:6379", "node_id": "n1",
         }))
         .unwrap();
         assert_eq!(snake, canonical);
@@ -200,8 +205,21 @@ mod tests {
     }
 
     /// Refused hub documents: the document, the key, what was expected, what arrived.
-    fn bad_hub_values() -> [(Value, &'static str, &'static str, &'static str); 12] {
+    fn bad_hub_values() -> [(Value, &'static str, &'static str, &'static str); 15] {
         [
+            (
+                json!({"redis": "http://127.0.0.1:6379"}),
+                "redis",
+                "a redis://",
+                "\"http\"",
+            ),
+            (
+                json!({"nodeId": ""}),
+                "nodeId",
+                "without whitespace",
+                "\"\"",
+            ),
+            (json!({"node_id": "a b"}), "nodeId", "1 to 64", "\"a b\""),
             (json!([]), "", "an object", "an array"),
             (
                 json!({"queueCapacity": "many"}),
@@ -299,6 +317,10 @@ mod tests {
     fn the_secret_never_shows_in_debug() {
         let config = hub(json!({"jwtSecret": "hunter2"})).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
+        let config = hub(json!({"redis": "redis://user:hunter3@db:6379/0"})).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter3"), "{shown}");
+        assert!(shown.contains("redis://***@db:6379/0"), "{shown}");
     }
 
     #[test]

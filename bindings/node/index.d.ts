@@ -93,6 +93,11 @@ declare namespace RealTimeAPI {
     deviceOfflineGraceMs?: number;
     /** SQLite persistence: state survives restarts, everything is audited. */
     persist?: { path: string; durability?: 'off' | 'batched' | 'sync' };
+    /** Redis URL (`redis://host:port`): share state, events and sessions with the other
+     * backends on this Redis (attach and standalone). Default none: one process. */
+    redis?: string;
+    /** This node's id in the cluster (default random); two live nodes may not share one. */
+    nodeId?: string;
     /** Synchronous host authenticator, tried before the built-in JWT and session ones:
      * return an Identity to accept, null/undefined to pass, false or
      * `{error: {code, message}}` to refuse. */
@@ -138,6 +143,8 @@ declare namespace RealTimeAPI {
       snapshotPageSize: number;
       deviceOfflineGraceMs: number;
       persist: { path: string; durability: 'off' | 'batched' | 'sync' } | null;
+      redis: string | null;
+      nodeId: string | null;
     };
     server: Required<ServerOptions>;
   }

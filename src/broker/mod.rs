@@ -19,13 +19,19 @@
 //!   (`EVALSHA`): the fields that differ are written and reported, together with a
 //!   cluster-wide sequence number. Redis runs scripts one at a time, so identical emits racing on several nodes
 //!   produce exactly one `Changed`; the others are `Unchanged`.
+//! - **Claims in batches.** The hub claims before taking its emit lock, so the claims of
+//!   concurrent emitters on one node go to Redis as one pipeline (`redis/batch.rs`), in
+//!   the order they were made; under the emit lock a claim older than one of the same
+//!   key already applied on this node is dropped (`Hub::superseded`: its emit answers
+//!   `Unchanged`, its clients get the newer value).
 //! - **Redis decides, the node-local store mirrors.** With a shared broker the local store
 //!   never short-circuits to `Unchanged` on its own (it may be a few hundred microseconds
 //!   behind another node); when Redis says changed and the local mirror already had the
 //!   value, the event is built from the mirror. The mirror is updated by the node that
 //!   decided and by every node that receives the event.
-//! - **Publication.** A changed emit is delivered locally first, then published once
-//!   (`PUBLISH` on one channel) as its typed call and its steps (`broker/wire/`,
+//! - **Publication.** A changed emit is delivered locally first, then queued (under the
+//!   emit lock, so in this node's order) and published once by the publisher thread
+//!   (`PUBLISH` on one channel, several per pipeline) as its typed call and its steps (`broker/wire/`,
 //!   versioned); every other node applies the call to its mirror with the same code as
 //!   the deciding node and runs the steps on its own registry (before-emit hooks run on
 //!   each node; a logout closes the session's sockets everywhere). A node skips its own
@@ -40,8 +46,9 @@
 //!   well and every node closes that session's sockets.
 //! - **Per node, by design.** Admin monitoring (`admin:activity`, alerts,
 //!   `admin:server:stats`) describes the node the admin is connected to;
-//!   `admin:server:stats` adds a `cluster` object with every live node's connection
-//!   totals and online users (heartbeats: 1 s period, 3 s expiry).
+//!   `admin:server:stats` names its node (`node`) and adds a `cluster` object with the
+//!   live nodes' connection totals and online users, and each node's own figures under
+//!   `byNode` (heartbeats: 1 s period, 3 s expiry).
 //!
 //! # While Redis is unreachable
 //!
@@ -95,6 +102,23 @@ pub use self::redis::{RedisBroker, RedisBrokerError};
 pub use wire::{Envelope, Message, WIRE_VERSION, WireError};
 
 use serde_json::Value;
+
+/// The broker a hub configured with a Redis `url` joins (`HubBuilder::redis`, the
+/// schema's `redis` key), named `node_id` (random when `None`). The error says why
+/// (bad URL, Redis unreachable, or a build without the `redis` feature).
+pub(crate) fn join(url: &str, node_id: Option<&str>) -> Result<std::sync::Arc<dyn Broker>, String> {
+    #[cfg(feature = "redis")]
+    {
+        let broker = RedisBroker::with_options(url, "mcrt:", node_id).map_err(|e| e.to_string())?;
+        tracing::info!(url, node = broker.node_id(), "joined the cluster on Redis");
+        Ok(std::sync::Arc::new(broker))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, node_id);
+        Err("this build has no Redis support (cargo feature `redis`)".to_owned())
+    }
+}
 
 /// The shared change decision for one emit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +208,10 @@ pub struct BrokerStats {
     pub malformed: u64,
     /// Times the server became reachable again after an outage.
     pub reconnects: u64,
+    /// Claims sent to the server.
+    pub claims: u64,
+    /// Round trips those claims took (claims of concurrent emits share one pipeline).
+    pub claim_round_trips: u64,
 }
 
 /// The default broker: one process, no sharing.

@@ -93,6 +93,9 @@ pub(super) struct RawHub {
     persist: Option<RawPersist>,
     /// Python's nested form of the three limits.
     limits: Option<RawLimits>,
+    redis: Option<String>,
+    #[serde(alias = "node_id")]
+    node_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +271,7 @@ impl RawHub {
             ));
         }
         let persist = self.persist.map(RawPersist::resolve).transpose()?;
+        let (redis, node_id) = cluster(self.redis, self.node_id)?;
         Ok(HubConfig {
             jwt_secret: self.jwt_secret,
             pages,
@@ -288,8 +292,39 @@ impl RawHub {
             )?
             .unwrap_or(defaults.device_offline_grace),
             persist,
+            redis,
+            node_id,
         })
     }
+}
+
+/// The Redis URL (a `redis://`, `rediss://` or `redis+unix://` / `unix://` one) and the
+/// node id (1–64 characters, none of them whitespace).
+fn cluster(
+    redis: Option<String>,
+    node_id: Option<String>,
+) -> Result<(Option<String>, Option<String>), ConfigError> {
+    const SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
+    if let Some(url) = &redis
+        && !SCHEMES.iter().any(|scheme| url.starts_with(scheme))
+    {
+        let shown = url.split("://").next().unwrap_or_default();
+        return Err(ConfigError::bad(
+            "redis",
+            "a redis://, rediss:// or unix:// URL",
+            format!("{shown:?}"),
+        ));
+    }
+    if let Some(id) = &node_id
+        && (id.is_empty() || id.chars().count() > 64 || id.chars().any(char::is_whitespace))
+    {
+        return Err(ConfigError::bad(
+            "nodeId",
+            "1 to 64 characters without whitespace",
+            format!("{id:?}"),
+        ));
+    }
+    Ok((redis, node_id))
 }
 
 impl RawRoutes {

@@ -42,6 +42,13 @@ pub struct HubConfig {
     pub device_offline_grace: Duration,
     /// SQLite persistence (default none: memory only).
     pub persist: Option<Persist>,
+    /// The Redis this hub shares state, events and sessions through with the hubs of
+    /// other processes (`redis://host:port`, `rediss://…`; default none: one process).
+    /// Its password, if any, never shows in `Debug`.
+    pub redis: Option<String>,
+    /// This node's id in the cluster (default none: random per process); two live
+    /// nodes may not share one.
+    pub node_id: Option<String>,
 }
 
 /// A JWT secret: text, or bytes (an array of numbers 0–255 in JSON). Its `Debug` hides it.
@@ -60,6 +67,9 @@ impl fmt::Debug for HubConfig {
         let mut shown = serde_json::to_value(self).unwrap_or_default();
         if let (Some(secret), Some(map)) = (&self.jwt_secret, shown.as_object_mut()) {
             map.insert("jwtSecret".into(), format!("{secret:?}").into());
+        }
+        if let (Some(url), Some(map)) = (&self.redis, shown.as_object_mut()) {
+            map.insert("redis".into(), without_password(url).into());
         }
         write!(f, "HubConfig({shown})")
     }
@@ -112,7 +122,19 @@ impl Default for HubConfig {
                 path: path.to_string_lossy().into_owned(),
                 durability: config.durability,
             }),
+            redis: builder.redis,
+            node_id: builder.node_id,
         }
+    }
+}
+
+/// `url` with the userinfo (`user:password@`) masked.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -144,6 +166,12 @@ impl HubConfig {
         }
         if let Some(persist) = self.persist {
             builder = builder.persist_with(persist.path, PersistConfig::new(persist.durability));
+        }
+        if let Some(url) = self.redis {
+            builder = builder.redis(url);
+        }
+        if let Some(id) = self.node_id {
+            builder = builder.node_id(id);
         }
         builder
     }

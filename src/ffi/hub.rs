@@ -273,9 +273,9 @@ pub unsafe extern "C" fn mcrt_builder_build(
         args::require(out, "out")?;
         let hub = builder.build().map_err(|error| {
             let status = match error {
-                crate::hub::BuildError::Persist(_) | crate::hub::BuildError::Transport { .. } => {
-                    McrtStatus::Io
-                }
+                crate::hub::BuildError::Persist(_)
+                | crate::hub::BuildError::Transport { .. }
+                | crate::hub::BuildError::Broker(_) => McrtStatus::Io,
                 crate::hub::BuildError::Routing(_) => McrtStatus::InvalidArgument,
             };
             FfiError::new(status, "build_failed", error.to_string())

@@ -56,6 +56,10 @@ pub struct HubBuilder {
     monitor: Option<MonitorConfig>,
     executor: Option<Box<dyn Executor>>,
     broker: Arc<dyn Broker>,
+    /// A Redis URL to join at `build` (`None`: [`Self::broker`]'s, in-memory by default).
+    pub(crate) redis: Option<String>,
+    /// This node's id among the cluster's (`None`: random per process).
+    pub(crate) node_id: Option<String>,
 }
 
 impl HubBuilder {
@@ -88,6 +92,8 @@ impl HubBuilder {
             monitor: None,
             executor: None,
             broker: Arc::new(InMemory),
+            redis: None,
+            node_id: None,
         }
     }
 
@@ -125,6 +131,22 @@ impl HubBuilder {
     /// [`InMemory`], keeps this hub alone. See [`crate::broker`] for the consistency model.
     pub fn broker(mut self, broker: impl Broker + 'static) -> Self {
         self.broker = Arc::new(broker);
+        self
+    }
+
+    /// Joins the cluster of hubs sharing the Redis at `url` (`redis://host:port`): `build`
+    /// connects (and fails with [`BuildError::Broker`] if Redis does not answer) and
+    /// uses a `broker::RedisBroker`, replacing [`Self::broker`]'s. The one schema's
+    /// `redis` key (every binding) sets it.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.redis = Some(url.into());
+        self
+    }
+
+    /// This node's id in the cluster (published messages, heartbeats, admin entries);
+    /// without it a shared broker picks a random one. The schema's `nodeId` key.
+    pub fn node_id(mut self, id: impl Into<String>) -> Self {
+        self.node_id = Some(id.into());
         self
     }
 
@@ -253,8 +275,12 @@ impl HubBuilder {
     }
 
     /// Builds the hub and starts its transports.
-    pub fn build(self) -> Result<Hub, BuildError> {
+    pub fn build(mut self) -> Result<Hub, BuildError> {
         let routing = self.routing()?;
+        if let Some(url) = self.redis.take() {
+            self.broker =
+                crate::broker::join(&url, self.node_id.as_deref()).map_err(BuildError::Broker)?;
+        }
         let admin_page = routing
             .page("admin")
             .ok_or(RoutingError::MissingPage("admin"))?;
@@ -303,6 +329,7 @@ impl HubBuilder {
                 shared: self.broker.is_shared(),
                 broker: self.broker,
                 handoffs: Default::default(),
+                applied_seqs: Default::default(),
             }),
         };
         start(&hub, self.restart_grace, self.transports)?;

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{EmitGuard, Hub, HubInner};
+use super::{Claimed, Hub, HubInner};
 use crate::ids::UserId;
 use crate::registry::routing::PageIndex;
 
@@ -62,22 +62,23 @@ pub(super) enum Shared {
 }
 
 impl Hub {
-    /// Claims `fields` of state `key` with the shared broker (under the emit lock);
+    /// Claims `fields` of state `key` with the shared broker (before the emit lock, so
+    /// concurrent emitters' claims share a round trip; see [`Hub::superseded`]);
     /// [`Shared::Local`] at once without a shared broker, so the in-memory hub never
     /// builds a key.
     pub(super) fn claim(
         &self,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
         key: impl FnOnce() -> String,
         fields: &[ClaimField<'_>],
     ) -> Shared {
-        self.claim_clearing(guard, key, fields, Vec::new)
+        self.claim_clearing(claimed, key, fields, Vec::new)
     }
 
     /// [`Hub::claim`] that also deletes the `clear` state keys when it changes.
     pub(super) fn claim_clearing(
         &self,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
         key: impl FnOnce() -> String,
         fields: &[ClaimField<'_>],
         clear: impl FnOnce() -> Vec<String>,
@@ -90,7 +91,7 @@ impl Hub {
             Claim::Local => Shared::Local,
             Claim::Unchanged => Shared::Unchanged,
             Claim::Changed { seq, .. } => {
-                guard.claimed = Some((key, seq));
+                *claimed = Some((key, seq));
                 Shared::Changed
             }
         }
@@ -101,7 +102,7 @@ impl Hub {
     /// Returns the names of the fields that changed; `None` when the local store decides.
     pub(super) fn claim_profile(
         &self,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
         user: &UserId,
         old: &Map<String, Value>,
         new: &Map<String, Value>,
@@ -127,8 +128,28 @@ impl Hub {
             Claim::Local => None,
             Claim::Unchanged => Some(Vec::new()),
             Claim::Changed { fields, seq } => {
-                guard.claimed = Some((key, seq));
+                *claimed = Some((key, seq));
                 Some(fields)
+            }
+        }
+    }
+
+    /// Under the emit lock: whether a change of state `key` decided with sequence `seq`
+    /// comes after one already applied here (claims are made before the emit lock, so
+    /// two emits of one state may reach it in another order than Redis decided them; the
+    /// older is then dropped, like a stale message from another node, and its emitter
+    /// told `Unchanged`: the clients see the last value). Records `seq` otherwise.
+    pub(super) fn superseded(&self, key: &str, seq: u64) -> bool {
+        let mut applied = self.inner.applied_seqs.lock();
+        match applied.get_mut(key) {
+            Some(last) if *last >= seq => true,
+            Some(last) => {
+                *last = seq;
+                false
+            }
+            None => {
+                applied.insert(key.to_owned(), seq);
+                false
             }
         }
     }
@@ -164,6 +185,11 @@ impl Hub {
             Message::RecoveryAnswer(args) => return self.on_answer(&envelope.origin, &args),
         };
         let Ok(mut guard) = self.lock() else { return };
+        if let Some((key, seq)) = &envelope.claim
+            && self.superseded(key, *seq)
+        {
+            return;
+        }
         self.set_remote_origin(Some(&envelope.origin));
         let mirror = Mirror {
             hub: self,
@@ -218,7 +244,8 @@ impl Hub {
     }
 }
 
-/// Sums node reports (numbers add up field by field; online users are a sorted union).
+/// Sums node reports (numbers add up field by field; online users are a sorted union)
+/// and keeps each node's own figures under `byNode`, by node id.
 pub(crate) fn aggregate(reports: &[Value]) -> Value {
     fn add(into: &mut Value, from: &Value) {
         match (into, from) {
@@ -236,8 +263,16 @@ pub(crate) fn aggregate(reports: &[Value]) -> Value {
     }
     let mut connections = json!({});
     let mut users = std::collections::BTreeSet::new();
+    let mut by_node = Map::new();
     for report in reports {
         add(&mut connections, &report["connections"]);
+        if let Some(node) = report["node"].as_str() {
+            let online = report["onlineUsers"].as_array().map_or(0, Vec::len);
+            by_node.insert(
+                node.to_owned(),
+                json!({"connections": report["connections"], "onlineUsers": online}),
+            );
+        }
         if let Some(online) = report["onlineUsers"].as_array() {
             users.extend(online.iter().filter_map(Value::as_str).map(str::to_owned));
         }
@@ -246,5 +281,6 @@ pub(crate) fn aggregate(reports: &[Value]) -> Value {
         "nodes": reports.len(),
         "connections": connections,
         "onlineUsers": users,
+        "byNode": by_node,
     })
 }

@@ -192,4 +192,8 @@ pub enum BuildError {
     /// ([`HubBuilder::persist`](super::HubBuilder::persist)).
     #[error("persistence: {0}")]
     Persist(#[from] PersistError),
+    /// The shared broker could not be joined ([`HubBuilder::redis`](super::HubBuilder::redis)):
+    /// a bad URL, Redis unreachable, or a build without the `redis` feature.
+    #[error("broker: {0}")]
+    Broker(String),
 }

@@ -129,6 +129,9 @@ struct HubInner {
     shared: bool,
     /// Cross-node recovery: takeovers asked for and the surrender callback.
     handoffs: handoff::Handoffs,
+    /// The newest shared sequence number applied here per state key (shared broker;
+    /// locked only under the emit lock, see [`Hub::superseded`]).
+    applied_seqs: parking_lot::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl HubInner {
@@ -169,6 +172,10 @@ impl Drop for HubInner {
 thread_local! {
     static IN_EMIT: Cell<bool> = const { Cell::new(false) };
 }
+
+/// The shared state key an emit's claim changed and its sequence number, set by the
+/// claim (before the emit lock) and moved into the [`EmitGuard`].
+pub(crate) type Claimed = Option<(String, u64)>;
 
 /// Holds the emit lock and marks this thread as inside it.
 struct EmitGuard<'a> {
@@ -232,10 +239,16 @@ impl Hub {
         }
     }
 
-    fn lock(&self) -> Result<EmitGuard<'_>, HubError> {
+    /// Refuses an emit from inside another (a before-emit hook or a sink emitting).
+    fn not_reentrant(&self) -> Result<(), HubError> {
         if IN_EMIT.with(Cell::get) {
             return Err(HubError::Reentrant);
         }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<EmitGuard<'_>, HubError> {
+        self.not_reentrant()?;
         let store = self.inner.store.lock();
         IN_EMIT.with(|flag| flag.set(true));
         Ok(EmitGuard {

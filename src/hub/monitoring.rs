@@ -191,11 +191,12 @@ impl Hub {
                 process: process::sample(),
             },
         );
-        // With a shared broker, the cluster-wide totals (every live node) beside this
-        // node's own figures.
+        // With a shared broker, the cluster-wide totals and each live node's figures
+        // (`cluster.byNode`) beside this node's own, which `node` names.
         if self.inner.shared
             && let (Value::Object(map), Some(cluster)) = (&mut stats, self.cluster_view())
         {
+            map.insert("node".into(), self.inner.broker.origin().into());
             map.insert("cluster".into(), cluster);
         }
         stats

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::cluster::Shared;
-use super::{EmitGuard, EmitOutcome, Hub, HubError, calls};
+use super::{Claimed, EmitGuard, EmitOutcome, Hub, HubError, calls};
 use crate::broker::Message;
 use crate::call::{HostCall, Stats, Step};
 use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, guarded};
@@ -48,13 +48,13 @@ pub(super) trait Apply {
     type Args;
     /// Checks the arguments, before the emit lock.
     fn check(&self, hub: &Hub) -> Result<Self::Args, HubError>;
-    /// Claims the change with the shared broker (under the emit lock); calls that do
-    /// not detect change keep the default.
+    /// Claims the change with the shared broker (before the emit lock, setting
+    /// `claimed` when it changed); calls that do not detect change keep the default.
     fn claim(
         &self,
         _args: &mut Self::Args,
         _hub: &Hub,
-        _guard: &mut EmitGuard<'_>,
+        _claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
         Ok(Shared::Local)
     }
@@ -123,12 +123,24 @@ impl Visit for Execute<'_, '_> {
         let hub = self.hub;
         let result = (|| {
             let mut args = call.check(hub)?;
+            // The claim runs before the emit lock so that concurrent emitters' claims
+            // share one round trip (`broker/redis/batch.rs`); order per state key is
+            // restored under the lock (`Hub::superseded`).
+            hub.not_reentrant()?;
+            let mut claimed = None;
+            let shared = call.claim(&mut args, hub, &mut claimed)?;
             let mut guard = hub.lock()?;
-            let mode = match call.claim(&mut args, hub, &mut guard)? {
+            let mode = match shared {
                 Shared::Unchanged => return Ok((None, guard)),
                 Shared::Local => Mode::Local,
                 Shared::Changed => Mode::Forced,
             };
+            if let Some((key, seq)) = &claimed
+                && hub.superseded(key, *seq)
+            {
+                return Ok((None, guard));
+            }
+            guard.claimed = claimed;
             if !call.apply(&mut args, hub, &mut guard.store, mode)? {
                 return Ok((None, guard));
             }

@@ -80,7 +80,7 @@ static void test_bad_arguments(void) {
 static const char HUB_DEFAULTS[] =
     "{\"jwtSecret\":null,\"pages\":[\"modules\",\"admin\",\"dashboard\"],\"routes\":[],"
     "\"queueCapacity\":1024,\"maxAuthFailures\":5,\"maxMessageBytes\":65536,"
-    "\"snapshotPageSize\":500,\"deviceOfflineGraceMs\":5000,\"persist\":null}";
+    "\"snapshotPageSize\":500,\"deviceOfflineGraceMs\":5000,\"persist\":null,\"redis\":null,\"nodeId\":null}";
 static const char SERVE_DEFAULTS[] =
     "{\"workerThreads\":2,\"pingIntervalMs\":25000,\"pingTimeoutMs\":20000,\"maxPayload\":1000000,"
     "\"maxMessageBytes\":65536,\"authDeadlineMs\":10000,\"maxConnections\":100000,"
@@ -127,6 +127,15 @@ static void test_config_schema(void) {
     CHECK(mcrt_hub_config_normalize(S("{\"queueCapacity\":\"many\"}"), &json) == MCRT_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(mcrt_last_error_message(), "queueCapacity: expected") &&
           strstr(mcrt_last_error_message(), "got string \"many\""));
+
+    /* The broker keys: a Redis URL of another scheme is refused by name; a Redis that
+     * does not answer fails the hub's creation with MCRT_STATUS_IO. */
+    CHECK(mcrt_hub_new(S("{\"redis\":\"http://127.0.0.1:6379\"}"), &hub) == MCRT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(mcrt_last_error_message(), "redis: expected") != NULL);
+    hub = NULL;
+    CHECK(mcrt_hub_new(S("{\"redis\":\"redis://127.0.0.1:1\",\"nodeId\":\"c-1\"}"), &hub) == MCRT_STATUS_IO &&
+          hub == NULL);
+    CHECK(strstr(mcrt_last_error_message(), "broker:") != NULL);
 }
 
 /* Optional JSON arguments may be NULL (JSON null, as an omitted argument in Rust, Python

@@ -14,9 +14,9 @@ use serde_json::json;
 
 use crate::support::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
 
-struct Redis {
+pub(crate) struct Redis {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _dir: TempDir,
 }
 
@@ -27,7 +27,7 @@ impl Drop for Redis {
     }
 }
 
-fn start_redis() -> Redis {
+pub(crate) fn start_redis() -> Redis {
     let bin = std::env::var("MCRT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
     let dir = TempDir::new("redis");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -82,7 +82,7 @@ fn expect_soon(tab: &mut Tab, name: &str) -> serde_json::Value {
 
 /// The sentinel through `via`, awaited on `tab`: anything `via` published before it has
 /// arrived; returns the names that came first.
-fn names_before_sentinel(via: &Hub, tab: &mut Tab, user: &str) -> Vec<String> {
+pub(crate) fn names_before_sentinel(via: &Hub, tab: &mut Tab, user: &str) -> Vec<String> {
     via.emit_to_user(user, SENTINEL, &json!({}))
         .expect("sentinel");
     let mut names = Vec::new();

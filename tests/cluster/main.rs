@@ -4,3 +4,4 @@
 mod support;
 
 mod broker_redis;
+mod config_redis;

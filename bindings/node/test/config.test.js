@@ -20,6 +20,8 @@ const HUB_DEFAULTS = {
   snapshotPageSize: 500,
   deviceOfflineGraceMs: 5000,
   persist: null,
+  redis: null,
+  nodeId: null,
 };
 const SERVE_DEFAULTS = {
   workerThreads: 2,

@@ -60,6 +60,7 @@ pub fn build_error(py: Python<'_>, failure: &BuildError) -> PyErr {
             &failure.to_string(),
             "invalid_config",
         ),
+        BuildError::Broker(_) => error(py, "RealtimeError", &failure.to_string(), "broker_failed"),
         _ => error(py, "RealtimeError", &failure.to_string(), "build_failed"),
     }
 }

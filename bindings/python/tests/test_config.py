@@ -108,6 +108,8 @@ HUB_DEFAULTS = {
     "snapshotPageSize": 500,
     "deviceOfflineGraceMs": 5000,
     "persist": None,
+    "redis": None,
+    "nodeId": None,
 }
 SERVE_DEFAULTS = {
     "workerThreads": 2,

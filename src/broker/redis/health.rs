@@ -37,6 +37,10 @@ impl Shared {
         let Ok(mut connection) = open(&self.client) else {
             return;
         };
+        // A Redis that restarted has forgotten the script.
+        if self.script.load(&mut connection).is_err() {
+            return;
+        }
         let pending = std::mem::take(&mut *self.pending.lock());
         for (key, fields) in &pending {
             let written: redis::RedisResult<()> = connection.hset_multiple(self.key(key), fields);

@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use redis::{Client, Commands, Connection, Script};
 use serde_json::Value;
 
+mod batch;
 mod health;
 mod subscriber;
 
@@ -58,6 +59,10 @@ pub enum RedisBrokerError {
     /// The URL is not a Redis URL.
     #[error("invalid Redis URL: {0}")]
     Url(String),
+    /// Another live node already uses the configured node id (its heartbeat expires
+    /// 3 s after it stopped).
+    #[error("node id {0:?} is in use by a live node of this cluster")]
+    NodeIdInUse(String),
     /// Redis did not answer at start.
     #[error("Redis at {url} is unreachable: {message}")]
     Unreachable {
@@ -74,8 +79,16 @@ struct Shared {
     prefix: String,
     channel: String,
     script: Script,
-    /// The command connection (claims, publications, heartbeats); `None` while down.
+    /// The command connection (claims, heartbeats, the cluster view); `None` while down.
     command: Mutex<Option<Connection>>,
+    /// Claims waiting to be sent in one pipeline (`batch.rs`), and their leader's signal.
+    claims: Mutex<batch::Claims>,
+    claimed: parking_lot::Condvar,
+    /// Encoded publications in this node's order, for the publisher thread.
+    publications: (
+        crossbeam_channel::Sender<Vec<u8>>,
+        crossbeam_channel::Receiver<Vec<u8>>,
+    ),
     down: AtomicBool,
     /// State written locally while Redis was unreachable: re-asserted on its return.
     pending: Mutex<HashMap<String, Vec<(String, String)>>>,
@@ -89,6 +102,8 @@ struct Shared {
     stale: AtomicU64,
     malformed: AtomicU64,
     reconnects: AtomicU64,
+    claims_sent: AtomicU64,
+    claim_round_trips: AtomicU64,
 }
 
 /// Shares change detection, events, sessions and the connection view of several hubs
@@ -137,19 +152,51 @@ impl RedisBroker {
     /// Like [`RedisBroker::connect`] with another key prefix (several independent
     /// clusters on one Redis).
     pub fn with_prefix(url: &str, prefix: &str) -> Result<Self, RedisBrokerError> {
+        Self::with_options(url, prefix, None)
+    }
+
+    /// Like [`RedisBroker::with_prefix`], naming this node `node_id` (random when `None`)
+    /// in published messages, heartbeats and the cluster view.
+    pub fn with_options(
+        url: &str,
+        prefix: &str,
+        node_id: Option<&str>,
+    ) -> Result<Self, RedisBrokerError> {
         let client = Client::open(url).map_err(|e| RedisBrokerError::Url(e.to_string()))?;
-        let connection = open(&client).map_err(|e| RedisBrokerError::Unreachable {
+        let unreachable = |e: redis::RedisError| RedisBrokerError::Unreachable {
             url: url.to_owned(),
             message: e.to_string(),
-        })?;
+        };
+        let mut connection = open(&client).map_err(unreachable)?;
+        if let Some(id) = node_id {
+            // Two nodes under one id would drop each other's messages as their own: the
+            // id is taken with the first heartbeat's key, or refused.
+            let ttl = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000);
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(format!("{prefix}node:{id}"))
+                .arg("{}")
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl)
+                .query(&mut connection)
+                .map_err(unreachable)?;
+            if taken.is_none() {
+                return Err(RedisBrokerError::NodeIdInUse(id.to_owned()));
+            }
+        }
+        let script = Script::new(CLAIM_SCRIPT);
+        script.load(&mut connection).map_err(unreachable)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 client,
-                node_id: random_node_id(),
+                node_id: node_id.map_or_else(random_node_id, str::to_owned),
                 prefix: prefix.to_owned(),
                 channel: format!("{prefix}events"),
-                script: Script::new(CLAIM_SCRIPT),
+                script,
                 command: Mutex::new(Some(connection)),
+                claims: Mutex::default(),
+                claimed: parking_lot::Condvar::new(),
+                publications: crossbeam_channel::bounded(batch::PUBLISH_QUEUE),
                 down: AtomicBool::new(false),
                 pending: Mutex::default(),
                 applied: Mutex::default(),
@@ -161,6 +208,8 @@ impl RedisBroker {
                 stale: AtomicU64::new(0),
                 malformed: AtomicU64::new(0),
                 reconnects: AtomicU64::new(0),
+                claims_sent: AtomicU64::new(0),
+                claim_round_trips: AtomicU64::new(0),
             }),
             threads: Mutex::default(),
         })
@@ -209,21 +258,19 @@ impl Broker for RedisBroker {
         let shared = &*self.shared;
         let full_key = shared.key(key);
         let seq_key = shared.key("seq");
-        let answer = shared.with_command("claim", |c| {
-            let mut invocation = shared.script.key(&full_key);
-            invocation.key(&seq_key);
-            for other in clear {
-                invocation.key(shared.key(other));
-            }
-            for field in fields {
-                invocation.arg(field.name).arg(field.value);
-                match field.baseline {
-                    Some(baseline) => invocation.arg(format!("1{baseline}")),
-                    None => invocation.arg("0"),
-                };
-            }
-            invocation.invoke::<Vec<String>>(c)
-        });
+        let mut keys = Vec::with_capacity(2 + clear.len());
+        keys.extend([full_key, seq_key]);
+        keys.extend(clear.iter().map(|other| shared.key(other)));
+        let mut args = Vec::with_capacity(3 * fields.len());
+        for field in fields {
+            args.extend([field.name.to_owned(), field.value.to_owned()]);
+            args.push(
+                field
+                    .baseline
+                    .map_or_else(|| "0".to_owned(), |b| format!("1{b}")),
+            );
+        }
+        let answer = shared.claim_batched(batch::Request { keys, args });
         let Some(mut answer) = answer else {
             shared.fallbacks.fetch_add(1, Ordering::Relaxed);
             shared.remember_pending(key, fields);
@@ -248,13 +295,7 @@ impl Broker for RedisBroker {
 
     fn publish(&self, envelope: &Envelope) {
         let shared = &*self.shared;
-        let bytes = envelope.encode();
-        let sent = shared.with_command("publish", |c| {
-            c.publish::<_, _, i64>(&shared.channel, &bytes)
-        });
-        if sent.is_none() {
-            shared.publish_failures.fetch_add(1, Ordering::Relaxed);
-        }
+        shared.queue_publication(envelope.encode());
     }
 
     fn origin(&self) -> &str {
@@ -282,6 +323,13 @@ impl Broker for RedisBroker {
         }
         let shared = Arc::clone(&self.shared);
         threads.push(
+            crate::outbound::spawn_library_thread("mcrt-redis-pub", move || {
+                shared.publisher_loop()
+            })
+            .expect("spawning the Redis publisher thread"),
+        );
+        let shared = Arc::clone(&self.shared);
+        threads.push(
             crate::outbound::spawn_library_thread("mcrt-redis-beat", move || {
                 shared.heartbeat_loop()
             })
@@ -305,7 +353,9 @@ impl Broker for RedisBroker {
             reports
                 .into_iter()
                 .flatten()
-                .filter_map(|text| serde_json::from_str(&text).ok())
+                .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
+                // A node that has taken its id but not reported yet holds `{}`.
+                .filter(|report| report.get("node").is_some())
                 .collect(),
         )
     }
@@ -320,6 +370,8 @@ impl Broker for RedisBroker {
             stale: s.stale.load(Ordering::Relaxed),
             malformed: s.malformed.load(Ordering::Relaxed),
             reconnects: s.reconnects.load(Ordering::Relaxed),
+            claims: s.claims_sent.load(Ordering::Relaxed),
+            claim_round_trips: s.claim_round_trips.load(Ordering::Relaxed),
         })
     }
 
@@ -327,7 +379,12 @@ impl Broker for RedisBroker {
         self.shared.stop.store(true, Ordering::SeqCst);
         for thread in self.threads.lock().drain(..) {
             thread.thread().unpark();
-            let _ = thread.join();
+            // The last handle to a hub may be dropped on one of these threads (the
+            // subscriber delivering while the host lets go): that one ends on its own
+            // once it sees `stop`, and joining itself would fail.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }

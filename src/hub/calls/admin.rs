@@ -9,7 +9,7 @@ use crate::call::{AdminAction, Maintenance, Stats, Step, ToAdmins, ToEveryone, T
 use crate::event::{self, Audience, Event, now_ms, object};
 use crate::hub::cluster::{Shared, field};
 use crate::hub::run::{Apply, Audited, Mode};
-use crate::hub::{EmitGuard, Hub, HubError};
+use crate::hub::{Claimed, Hub, HubError};
 use crate::ids::UserId;
 use crate::input::{self, InputError};
 use crate::store::Store;
@@ -25,13 +25,17 @@ impl Apply for Stats<'_> {
         Ok(())
     }
 
-    fn claim(&self, _: &mut (), hub: &Hub, guard: &mut EmitGuard<'_>) -> Result<Shared, HubError> {
+    fn claim(&self, _: &mut (), hub: &Hub, claimed: &mut Claimed) -> Result<Shared, HubError> {
         let canonical = self
             .stats
             .as_deref()
             .map(|s| hub.canonical(s))
             .unwrap_or_default();
-        Ok(hub.claim(guard, || "stats".to_owned(), &[field("value", &canonical)]))
+        Ok(hub.claim(
+            claimed,
+            || "stats".to_owned(),
+            &[field("value", &canonical)],
+        ))
     }
 
     fn apply(
@@ -101,17 +105,12 @@ impl Apply for Maintenance<'_> {
         Ok(self.admin_id.to_user_id()?)
     }
 
-    fn claim(
-        &self,
-        _: &mut UserId,
-        hub: &Hub,
-        guard: &mut EmitGuard<'_>,
-    ) -> Result<Shared, HubError> {
+    fn claim(&self, _: &mut UserId, hub: &Hub, claimed: &mut Claimed) -> Result<Shared, HubError> {
         let fields = [
             field("enabled", if self.enabled { "1" } else { "0" }),
             field("message", &self.message),
         ];
-        Ok(hub.claim(guard, || "maintenance".to_owned(), &fields))
+        Ok(hub.claim(claimed, || "maintenance".to_owned(), &fields))
     }
 
     fn apply(

@@ -9,7 +9,7 @@ use crate::call::{ModuleStatus, Step, Telemetry};
 use crate::event::{self, Audience, Event, now_ms, object};
 use crate::hub::cluster::{Shared, field};
 use crate::hub::run::{Apply, Audited, Mode};
-use crate::hub::{EmitGuard, Hub, HubError};
+use crate::hub::{Claimed, Hub, HubError};
 use crate::ids::{ModuleId, UserId};
 use crate::input::{self, InputError, ModuleFields};
 use crate::store::{ModuleRecord, Store, StoreError};
@@ -54,7 +54,7 @@ impl Apply for Status<'_, '_> {
         &self,
         args: &mut ModuleArgs,
         hub: &Hub,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
         let owner = args.fields.owner.as_ref().map_or("", UserId::as_str);
         let claim = [
@@ -67,7 +67,7 @@ impl Apply for Status<'_, '_> {
             &claim[..]
         };
         let key = || format!("module:{}:status", self.body.module_id);
-        Ok(hub.claim(guard, key, claim))
+        Ok(hub.claim(claimed, key, claim))
     }
 
     fn apply(
@@ -193,10 +193,10 @@ impl Apply for Added<'_> {
         &self,
         args: &mut ObjectArgs,
         hub: &Hub,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
         let key = || format!("module:{}:exists", args.id);
-        Ok(hub.claim(guard, key, &[field("added", "1")]))
+        Ok(hub.claim(claimed, key, &[field("added", "1")]))
     }
 
     fn apply(
@@ -245,7 +245,7 @@ impl Apply for Removed<'_> {
         &self,
         args: &mut ObjectArgs,
         hub: &Hub,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
         let id = &args.id;
         // A removed module starts afresh if it is added again: its shared status and
@@ -257,7 +257,7 @@ impl Apply for Removed<'_> {
             ]
         };
         let key = || format!("module:{id}:exists");
-        Ok(hub.claim_clearing(guard, key, &[field("added", "0")], clear))
+        Ok(hub.claim_clearing(claimed, key, &[field("added", "0")], clear))
     }
 
     fn apply(
@@ -314,15 +314,10 @@ impl Apply for Telemetry<'_> {
         Ok(0)
     }
 
-    fn claim(
-        &self,
-        _now: &mut u64,
-        hub: &Hub,
-        guard: &mut EmitGuard<'_>,
-    ) -> Result<Shared, HubError> {
+    fn claim(&self, _now: &mut u64, hub: &Hub, claimed: &mut Claimed) -> Result<Shared, HubError> {
         let canonical = hub.canonical(&self.telemetry);
         let key = || format!("module:{}:telemetry", self.module_id);
-        Ok(hub.claim(guard, key, &[field("value", &canonical)]))
+        Ok(hub.claim(claimed, key, &[field("value", &canonical)]))
     }
 
     fn apply(

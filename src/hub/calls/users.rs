@@ -10,7 +10,7 @@ use crate::call::{Login, ProfileUpdate, Step};
 use crate::event::{self, Audience, Event, now_ms, object};
 use crate::hub::cluster::{Shared, field};
 use crate::hub::run::{Apply, Audited, Mode};
-use crate::hub::{EmitGuard, Hub, HubError};
+use crate::hub::{Claimed, Hub, HubError};
 use crate::ids::{SessionId, UserId};
 use crate::input;
 use crate::store::Store;
@@ -74,12 +74,12 @@ impl Apply for LogIn<'_, '_> {
         &self,
         args: &mut SessionArgs,
         hub: &Hub,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
         let (user, session) = (&args.user, &args.session);
         let key = || format!("session:{session}:{}", user.id);
         let fields = [field("role", user.role.as_str()), field("live", "1")];
-        Ok(hub.claim(guard, key, &fields))
+        Ok(hub.claim(claimed, key, &fields))
     }
 
     fn apply(
@@ -133,7 +133,7 @@ impl Apply for LogOut<'_, '_> {
         &self,
         args: &mut SessionArgs,
         hub: &Hub,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
         // The local table refuses another user's session first. The shared state is
         // keyed by session and user, and the events are addressed to that user's
@@ -147,7 +147,7 @@ impl Apply for LogOut<'_, '_> {
             .log_out(&args.session, &args.user.id)
             .map_err(|owner| HubError::SessionMismatch { owner })?;
         let key = || format!("session:{}:{}", args.session, args.user.id);
-        Ok(hub.claim(guard, key, &[field("live", "0")]))
+        Ok(hub.claim(claimed, key, &[field("live", "0")]))
     }
 
     fn apply(
@@ -225,9 +225,9 @@ impl Apply for ProfileUpdate<'_> {
         &self,
         args: &mut ProfileArgs,
         hub: &Hub,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
-        args.shared = hub.claim_profile(guard, &args.id, &args.old, &args.new);
+        args.shared = hub.claim_profile(claimed, &args.id, &args.old, &args.new);
         Ok(match &args.shared {
             None => Shared::Local,
             Some(fields) if fields.is_empty() => Shared::Unchanged,
@@ -287,10 +287,10 @@ impl Apply for Registered<'_> {
         &self,
         args: &mut UserArgs,
         hub: &Hub,
-        guard: &mut EmitGuard<'_>,
+        claimed: &mut Claimed,
     ) -> Result<Shared, HubError> {
         let key = || format!("user:{}:registered", args.id);
-        Ok(hub.claim(guard, key, &[field("registered", "1")]))
+        Ok(hub.claim(claimed, key, &[field("registered", "1")]))
     }
 
     fn apply(

@@ -103,6 +103,8 @@ class Config(TypedDict, total=False):
     device_grace: float  # seconds (default 5.0): the setting C and Node call deviceOfflineGraceMs
     snapshot_page_size: int  # modules per page:snapshot page (default 500)
     persist: Persist
+    redis: str  # redis://host:port: share state, events and sessions with other processes
+    node_id: str  # this node's id in the cluster (default random)
     authenticator: Union[Authenticator, Sequence[Authenticator]]
     on_client_event: ClientEventHandler
     stats_provider: StatsProvider
