@@ -436,7 +436,8 @@ fn authenticate_ack_is_the_auth_ok_body_and_refusals_ack_code_and_message() {
     assert_eq!(
         reply,
         Reply {
-            ack: Some(expected.clone())
+            ack: Some(expected.clone()),
+            ..Reply::default()
         }
     );
     let ok = next_frame(&mut tab);

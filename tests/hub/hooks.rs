@@ -238,7 +238,7 @@ fn client_events_are_forwarded_with_the_verified_identity() {
     let claims = json!({"userId": 1, "userType": "admin", "role": "admin", "speed": 3});
     assert_eq!(
         tab.send("coaster:launch", claims.clone()),
-        Ok(Reply { ack: None })
+        Ok(Reply::default())
     );
     assert_eq!(next_frame(&mut tab).name(), "coaster:ack");
     tab.send("client:page", json!({"page": "modules"})).unwrap();
