@@ -101,9 +101,17 @@ struct Args {
     /// the sender's verified identity); without it they are dropped and counted.
     #[arg(long, env = "MCRT_WEBHOOK")]
     webhook: Option<String>,
-    /// Allowed browser origin for cross-origin polling (repeatable; `*` for any).
-    #[arg(long = "cors-origin", env = "MCRT_CORS_ORIGINS", value_delimiter = ',')]
-    cors_origins: Vec<String>,
+    /// Browser origin allowed to connect besides the server's own pages, e.g.
+    /// `https://app.example` (repeatable or comma-separated; `*` for any page). Any
+    /// other page's handshake is refused with 403; clients that send no `Origin`
+    /// (devices, servers) are unaffected.
+    #[arg(
+        long = "allowed-origin",
+        alias = "cors-origin",
+        env = "MCRT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
     /// Require `Authorization: Bearer <token>` on `GET /metrics` (default: open).
     #[arg(long, env = "MCRT_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -377,13 +385,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let cors = if args.cors_origins.iter().any(|o| o == "*") {
-        Cors::Any
-    } else if args.cors_origins.is_empty() {
-        Cors::SameOrigin
-    } else {
-        Cors::Origins(args.cors_origins.clone())
-    };
+    let cors = Cors::allowing(args.allowed_origins.clone());
     let config = ServerConfig {
         worker_threads: args.threads,
         max_connections: args.max_connections,

@@ -122,6 +122,10 @@ declare namespace RealTimeAPI {
     shutdownDeadlineMs?: number;
     writeCoalesceMs?: number;
     apiKey?: string | null;
+    /** Browser origins allowed besides the server's own (`*`: any page); any other
+     * page's handshake gets 403. Standalone mode only: in attach mode the host's
+     * socket.io server checks origins (its `cors` / `allowRequest`). */
+    allowedOrigins?: string[];
   }
 
   /** A configuration as the library reads it: canonical keys, every default filled in. */

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::accept::{Number, duration};
 use super::check::{Section, check, serde_error};
 use super::{ConfigError, millis};
-use crate::transport::server::ServerConfig;
+use crate::transport::server::{Cors, ServerConfig};
 
 /// The server settings the bindings expose: the serializable part of [`ServerConfig`],
 /// whose [`Default`] is this one's.
@@ -48,6 +48,9 @@ pub struct ServeConfig {
     pub write_coalesce: Duration,
     /// Turns on the HTTP emit API with this bearer key (default none).
     pub api_key: Option<String>,
+    /// Browser origins allowed besides the server's own (`https://app.example`; `*`
+    /// allows any page). Default none: same-origin pages only. See [`Cors`].
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -66,6 +69,7 @@ impl Default for ServeConfig {
             shutdown_deadline: d.shutdown_deadline,
             write_coalesce: d.write_coalesce,
             api_key: d.api_key,
+            allowed_origins: d.cors.allowed_origins(),
         }
     }
 }
@@ -94,6 +98,7 @@ impl ServeConfig {
             shutdown_deadline: self.shutdown_deadline,
             write_coalesce: self.write_coalesce,
             api_key: self.api_key,
+            cors: Cors::allowing(self.allowed_origins),
             ..ServerConfig::default()
         }
     }
@@ -139,6 +144,8 @@ pub(super) struct RawServe {
     write_coalesce_ms: Option<Number>,
     #[serde(alias = "api_key")]
     api_key: Option<String>,
+    #[serde(alias = "allowed_origins")]
+    allowed_origins: Option<Vec<String>>,
 }
 
 impl Section for RawServe {}
@@ -187,6 +194,18 @@ impl RawServe {
             )?,
             write_coalesce: ms(self.write_coalesce_ms, "writeCoalesceMs", d.write_coalesce)?,
             api_key: self.api_key.or(d.api_key),
+            allowed_origins: origins(self.allowed_origins)?.unwrap_or(d.allowed_origins),
         })
     }
+}
+
+/// Each allowed origin is `*` or `scheme://host[:port]`, without a path.
+fn origins(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError> {
+    for (i, origin) in list.iter().flatten().enumerate() {
+        if let Err(found) = Cors::check_origin(origin) {
+            let key = format!("allowedOrigins[{i}]");
+            return Err(ConfigError::bad(&key, "`*` or scheme://host[:port]", found));
+        }
+    }
+    Ok(list)
 }

@@ -58,10 +58,12 @@ pub enum BadInputKind {
     /// A Socket.IO binary packet refused: more attachments than allowed, attachments
     /// over the size bound, a bad placeholder, or a binary message out of sequence.
     Binary,
+    /// A browser request whose `Origin` the server's origin policy does not allow.
+    Origin,
 }
 
 impl BadInputKind {
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 10] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -71,6 +73,7 @@ impl BadInputKind {
         Self::Protocol,
         Self::RateLimited,
         Self::Binary,
+        Self::Origin,
     ];
 
     fn index(self) -> usize {

@@ -9,6 +9,7 @@ mod binary;
 mod metrics_endpoint;
 mod monitor;
 mod namespaces;
+mod origins;
 mod recovery;
 mod server_limits;
 mod server_native;

@@ -33,6 +33,7 @@ const SERVE_DEFAULTS = {
   shutdownDeadlineMs: 5000,
   writeCoalesceMs: 2,
   apiKey: null,
+  allowedOrigins: [],
 };
 
 test('the options have the same keys and defaults as in C and Python', () => {

@@ -121,6 +121,7 @@ SERVE_DEFAULTS = {
     "shutdownDeadlineMs": 5000,
     "writeCoalesceMs": 2,
     "apiKey": None,
+    "allowedOrigins": [],
 }
 
 

@@ -44,7 +44,8 @@ pub struct ServerConfig {
     /// `per_second` (default 100 and 50/s). A message with no token is dropped and
     /// counted; a connection that keeps sending past `burst` drops in a row is closed.
     pub rate_limit: RateLimit,
-    /// CORS policy for polling requests (default same-origin only).
+    /// The origin policy of every handshake and the CORS headers of polling answers
+    /// (default same-origin pages only). See [`Cors`].
     pub cors: Cors,
     /// Path of the Engine.IO endpoint (default `/socket.io/`).
     pub socketio_path: String,

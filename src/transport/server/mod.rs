@@ -31,6 +31,7 @@ mod http;
 mod metrics_endpoint;
 mod namespace;
 mod native_ws;
+mod origin;
 mod rate_limit;
 mod readiness;
 mod recovery;
@@ -94,16 +95,25 @@ async fn route(
     let path = request.uri().path();
     let socketio = shared.config.socketio_path.trim_end_matches('/');
     if path == socketio || path.strip_prefix(socketio) == Some("/") {
+        if let Err(refused) = origin::check(&shared, &request, remote) {
+            return refused;
+        }
         return engine::handle(shared, request, remote, session::Service::SocketIo).await;
     }
     if let Some(endpoint) = &shared.config.engine_io {
         let engine_path = endpoint.path.trim_end_matches('/');
         if path == engine_path || path.strip_prefix(engine_path) == Some("/") {
+            if let Err(refused) = origin::check(&shared, &request, remote) {
+                return refused;
+            }
             let service = session::Service::Engine(std::sync::Arc::clone(&endpoint.service));
             return engine::handle(shared, request, remote, service).await;
         }
     }
     if path == shared.config.native_path {
+        if let Err(refused) = origin::check(&shared, &request, remote) {
+            return refused;
+        }
         if *shared.shutdown.borrow() {
             return http::respond(
                 StatusCode::SERVICE_UNAVAILABLE,

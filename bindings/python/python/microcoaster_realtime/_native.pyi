@@ -128,6 +128,7 @@ class ServeOptions(TypedDict, total=False):
     shutdown_deadline_ms: Optional[float]
     write_coalesce_ms: Optional[float]
     api_key: Optional[str]
+    allowed_origins: Optional[Sequence[str]]
 
 class ContextArg(TypedDict, total=False):
     remote_addr: Optional[str]
