@@ -112,6 +112,16 @@ struct Args {
         value_delimiter = ','
     )]
     allowed_origins: Vec<String>,
+    /// Handshakes per second from one remote IP before HTTP 429 (0: no limit).
+    #[arg(long, env = "MCRT_HANDSHAKES_PER_SECOND", default_value_t = 0.0)]
+    handshakes_per_second: f64,
+    /// Largest HTTP request header block in bytes (at least 8192); past it the
+    /// connection is closed.
+    #[arg(long, env = "MCRT_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    max_header_bytes: usize,
+    /// Milliseconds a client has to send a request's headers (slow-loris guard).
+    #[arg(long, env = "MCRT_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
     /// Require `Authorization: Bearer <token>` on `GET /metrics` (default: open).
     #[arg(long, env = "MCRT_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -395,6 +405,9 @@ fn main() {
         ping_interval: Duration::from_millis(args.ping_interval_ms),
         ping_timeout: Duration::from_millis(args.ping_timeout_ms),
         cors,
+        handshakes_per_second: args.handshakes_per_second,
+        max_header_bytes: args.max_header_bytes,
+        header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
         api_key: Some(api_key.clone()),
         recovery: (args.recovery_window_ms > 0).then(|| RecoveryConfig {
             window: Duration::from_millis(args.recovery_window_ms),

@@ -92,7 +92,8 @@ mod tests {
                 "maxPayload": 1_000_000, "maxMessageBytes": 65536, "authDeadlineMs": 10000,
                 "maxConnections": 100_000, "socketioPath": "/socket.io/", "nativePath": "/ws",
                 "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2, "apiKey": null,
-                "allowedOrigins": [],
+                "allowedOrigins": [], "handshakesPerSecond": 0, "maxHeaderBytes": 32768,
+                "headerTimeoutMs": 10000,
             })
         );
     }

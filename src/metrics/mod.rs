@@ -60,10 +60,18 @@ pub enum BadInputKind {
     Binary,
     /// A browser request whose `Origin` the server's origin policy does not allow.
     Origin,
+    /// A handshake past its remote address's rate
+    /// (`ServerConfig::handshakes_per_second`).
+    HandshakeRate,
+    /// An HTTP request whose header block was over `ServerConfig::max_header_bytes`.
+    HeaderTooLarge,
+    /// An HTTP connection that did not send its headers within
+    /// `ServerConfig::header_timeout` (slow-loris).
+    HeaderTimeout,
 }
 
 impl BadInputKind {
-    pub(crate) const ALL: [Self; 10] = [
+    pub(crate) const ALL: [Self; 13] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -74,6 +82,9 @@ impl BadInputKind {
         Self::RateLimited,
         Self::Binary,
         Self::Origin,
+        Self::HandshakeRate,
+        Self::HeaderTooLarge,
+        Self::HeaderTimeout,
     ];
 
     fn index(self) -> usize {

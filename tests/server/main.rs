@@ -6,6 +6,7 @@
 mod support;
 
 mod binary;
+mod client_limits;
 mod metrics_endpoint;
 mod monitor;
 mod namespaces;

@@ -34,6 +34,9 @@ const SERVE_DEFAULTS = {
   writeCoalesceMs: 2,
   apiKey: null,
   allowedOrigins: [],
+  handshakesPerSecond: 0,
+  maxHeaderBytes: 32768,
+  headerTimeoutMs: 10000,
 };
 
 test('the options have the same keys and defaults as in C and Python', () => {

@@ -122,6 +122,9 @@ SERVE_DEFAULTS = {
     "writeCoalesceMs": 2,
     "apiKey": None,
     "allowedOrigins": [],
+    "handshakesPerSecond": 0,
+    "maxHeaderBytes": 32768,
+    "headerTimeoutMs": 10000,
 }
 
 

@@ -44,6 +44,15 @@ pub struct ServerConfig {
     /// `per_second` (default 100 and 50/s). A message with no token is dropped and
     /// counted; a connection that keeps sending past `burst` drops in a row is closed.
     pub rate_limit: RateLimit,
+    /// Handshakes (requests that would open a connection) per second from one remote
+    /// IP, a token bucket of as many; past it HTTP 429 (default 0: no limit).
+    pub handshakes_per_second: f64,
+    /// Largest HTTP request header block, in bytes (at least 8192; default 32 KiB);
+    /// past it the connection is closed without an answer.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request's headers (default 10 s); a slower one
+    /// (slow-loris) is disconnected.
+    pub header_timeout: Duration,
     /// The origin policy of every handshake and the CORS headers of polling answers
     /// (default same-origin pages only). See [`Cors`].
     pub cors: Cors,
@@ -108,6 +117,9 @@ impl Default for ServerConfig {
                 burst: 100,
                 per_second: 50.0,
             },
+            handshakes_per_second: 0.0,
+            max_header_bytes: 32 * 1024,
+            header_timeout: Duration::from_secs(10),
             cors: Cors::SameOrigin,
             socketio_path: "/socket.io/".into(),
             namespaces: Namespaces::new(),

@@ -28,6 +28,7 @@ pub mod api;
 mod custom;
 mod engine;
 mod http;
+mod limits;
 mod metrics_endpoint;
 mod namespace;
 mod native_ws;
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     /// Polling sessions their client closed (`1`) with no poll pending, freed at once,
     /// whose client may still have a poll on its way: see `engine::polling::closed_poll`.
     pub(crate) client_closed: sessions::Tombstones,
+    /// The per-address handshake buckets.
+    pub(crate) handshakes: limits::Handshakes,
     /// Open connections (Engine.IO sessions and native websockets).
     pub(crate) active: AtomicUsize,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -95,7 +98,7 @@ async fn route(
     let path = request.uri().path();
     let socketio = shared.config.socketio_path.trim_end_matches('/');
     if path == socketio || path.strip_prefix(socketio) == Some("/") {
-        if let Err(refused) = origin::check(&shared, &request, remote) {
+        if let Err(refused) = admit(&shared, &request, remote, false) {
             return refused;
         }
         return engine::handle(shared, request, remote, session::Service::SocketIo).await;
@@ -103,7 +106,7 @@ async fn route(
     if let Some(endpoint) = &shared.config.engine_io {
         let engine_path = endpoint.path.trim_end_matches('/');
         if path == engine_path || path.strip_prefix(engine_path) == Some("/") {
-            if let Err(refused) = origin::check(&shared, &request, remote) {
+            if let Err(refused) = admit(&shared, &request, remote, false) {
                 return refused;
             }
             let service = session::Service::Engine(std::sync::Arc::clone(&endpoint.service));
@@ -111,7 +114,7 @@ async fn route(
         }
     }
     if path == shared.config.native_path {
-        if let Err(refused) = origin::check(&shared, &request, remote) {
+        if let Err(refused) = admit(&shared, &request, remote, true) {
             return refused;
         }
         if *shared.shutdown.borrow() {
@@ -131,6 +134,26 @@ async fn route(
         );
     }
     host_http::handle(shared, request).await
+}
+
+/// The acceptance checks of a request to a connection endpoint, before anything else
+/// reads it: its origin (`origin.rs`), then, for a handshake (a request without `sid`,
+/// or any to `/ws`), its address's handshake rate (`limits.rs`).
+fn admit(
+    shared: &Shared,
+    request: &Request<Incoming>,
+    remote: SocketAddr,
+    native: bool,
+) -> Result<(), Response<Body>> {
+    origin::check(shared, request, remote)?;
+    let handshake = native
+        || !http::query_pairs(request)
+            .iter()
+            .any(|(name, _)| name == "sid");
+    if handshake {
+        limits::admit_handshake(shared, remote.ip())?;
+    }
+    Ok(())
 }
 
 /// Waits, if needed, until `window` has passed since `last_flush`: the write coalescing
