@@ -6,7 +6,7 @@
 //! backends in any language. State and the audit log persist in the SQLite file `--db`
 //! (default `./microcoaster-realtime.db`, `--durability batched`), so a restart keeps
 //! change detection and logged-in sessions. On first start it generates an API key and a JWT secret,
-//! stores them (mode 0600) next to the database path and prints them. `-- --demo`
+//! stores them (mode 0600, refused if others may read it) next to the database path and prints them. `-- --demo`
 //! simulates users' modules and prints tokens to log in with. `-- --help` lists every
 //! flag; each also reads an environment variable.
 //!
@@ -17,13 +17,12 @@
 //! stderr, `--log-format human` (default) or `json` (one object per line); at `info`
 //! they name users only by id.
 
+#[path = "server/secrets.rs"]
+mod secrets;
 #[path = "server/web.rs"]
 mod web;
 
-use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -54,7 +53,8 @@ struct Args {
     /// JWT HS256 secret (default: generated once and stored beside the database).
     #[arg(long, env = "MCRT_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
-    /// API key for `POST /api/v1/emit/<call>` (default: generated and stored).
+    /// API key for `POST /api/v1/emit/<call>` (default: generated and stored); several
+    /// keys separated by commas are each valid, for rotation.
     #[arg(long, env = "MCRT_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     /// Simulate a few users' modules and print demo tokens.
@@ -172,46 +172,6 @@ fn init_logs(format: LogFormat) {
         LogFormat::Human => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Secrets {
-    api_key: String,
-    jwt_secret: String,
-}
-
-fn random_secret() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Loads `<db>.secrets.json`, creating it (mode 0600) with fresh secrets the first time.
-fn load_or_create_secrets(db: &Path) -> std::io::Result<(Secrets, PathBuf, bool)> {
-    let mut path = db.as_os_str().to_owned();
-    path.push(".secrets.json");
-    let path = PathBuf::from(path);
-    if let Ok(text) = fs::read_to_string(&path) {
-        let secrets: Secrets = serde_json::from_str(&text)
-            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
-        return Ok((secrets, path, false));
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
-    }
-    let secrets = Secrets {
-        api_key: random_secret(),
-        jwt_secret: random_secret(),
-    };
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    file.write_all(serde_json::to_string_pretty(&secrets)?.as_bytes())?;
-    Ok((secrets, path, true))
 }
 
 fn token(secret: &str, user: &str, role: &str, sid: &str) -> String {
@@ -346,13 +306,13 @@ fn main() {
     let args = Args::parse();
     init_logs(args.log_format);
     let (secrets, secrets_path) = if args.memory {
-        let secrets = Secrets {
-            api_key: random_secret(),
-            jwt_secret: random_secret(),
+        let secrets = secrets::Secrets {
+            api_key: secrets::random_secret(),
+            jwt_secret: secrets::random_secret(),
         };
         (secrets, None)
     } else {
-        match load_or_create_secrets(&args.db) {
+        match secrets::load_or_create(&args.db) {
             Ok((secrets, path, created)) => (secrets, Some((path, created))),
             Err(error) => {
                 eprintln!(

@@ -74,7 +74,8 @@ pub struct ServerConfig {
     /// (default 2 ms).
     pub write_coalesce: Duration,
     /// Enables the HTTP API (`POST /api/v1/emit/<call>`, see [`api`](super::api)) with this
-    /// bearer key. `None` (the default) serves no API.
+    /// bearer key; several keys separated by commas are each valid (rotation). `None`
+    /// (the default) serves no API.
     pub api_key: Option<String>,
     /// Path of the Prometheus endpoint, `GET` only (default `/metrics`; `None` serves
     /// none). See [`crate::monitor::prometheus`] for the families.

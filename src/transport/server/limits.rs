@@ -69,15 +69,16 @@ impl Handshakes {
     }
 }
 
-/// Refuses (429, counted) a handshake from `ip` past its bucket.
-pub(crate) fn admit_handshake(shared: &Shared, ip: IpAddr) -> Result<(), Response<Body>> {
+/// The refusal (429, counted) of a handshake from `ip` past its bucket; `None` admits
+/// it.
+pub(crate) fn handshake_refusal(shared: &Shared, ip: IpAddr) -> Option<Response<Body>> {
     let per_second = shared.config.handshakes_per_second;
     if shared.handshakes.admit(ip, per_second, Instant::now()) {
-        return Ok(());
+        return None;
     }
     shared.hub.count_bad_input(BadInputKind::HandshakeRate);
     tracing::debug!(%ip, "handshake refused: over the per-address rate");
-    Err(http::json_error(
+    Some(http::json_error(
         StatusCode::TOO_MANY_REQUESTS,
         3,
         "Too many handshakes",

@@ -98,7 +98,7 @@ async fn route(
     let path = request.uri().path();
     let socketio = shared.config.socketio_path.trim_end_matches('/');
     if path == socketio || path.strip_prefix(socketio) == Some("/") {
-        if let Err(refused) = admit(&shared, &request, remote, false) {
+        if let Some(refused) = refusal(&shared, &request, remote, false) {
             return refused;
         }
         return engine::handle(shared, request, remote, session::Service::SocketIo).await;
@@ -106,7 +106,7 @@ async fn route(
     if let Some(endpoint) = &shared.config.engine_io {
         let engine_path = endpoint.path.trim_end_matches('/');
         if path == engine_path || path.strip_prefix(engine_path) == Some("/") {
-            if let Err(refused) = admit(&shared, &request, remote, false) {
+            if let Some(refused) = refusal(&shared, &request, remote, false) {
                 return refused;
             }
             let service = session::Service::Engine(std::sync::Arc::clone(&endpoint.service));
@@ -114,7 +114,7 @@ async fn route(
         }
     }
     if path == shared.config.native_path {
-        if let Err(refused) = admit(&shared, &request, remote, true) {
+        if let Some(refused) = refusal(&shared, &request, remote, true) {
             return refused;
         }
         if *shared.shutdown.borrow() {
@@ -139,21 +139,23 @@ async fn route(
 /// The acceptance checks of a request to a connection endpoint, before anything else
 /// reads it: its origin (`origin.rs`), then, for a handshake (a request without `sid`,
 /// or any to `/ws`), its address's handshake rate (`limits.rs`).
-fn admit(
+fn refusal(
     shared: &Shared,
     request: &Request<Incoming>,
     remote: SocketAddr,
     native: bool,
-) -> Result<(), Response<Body>> {
-    origin::check(shared, request, remote)?;
+) -> Option<Response<Body>> {
+    if let Some(refused) = origin::refusal(shared, request, remote) {
+        return Some(refused);
+    }
     let handshake = native
         || !http::query_pairs(request)
             .iter()
             .any(|(name, _)| name == "sid");
     if handshake {
-        limits::admit_handshake(shared, remote.ip())?;
+        return limits::handshake_refusal(shared, remote.ip());
     }
-    Ok(())
+    None
 }
 
 /// Waits, if needed, until `window` has passed since `last_flush`: the write coalescing

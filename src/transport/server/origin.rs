@@ -66,18 +66,17 @@ impl Cors {
     }
 }
 
-/// Refuses (403, counted, logged) a request whose `Origin` the policy does not allow.
-pub(crate) fn check(
+/// The refusal (403, counted, logged) of a request whose `Origin` the policy does not
+/// allow; `None` lets it through.
+pub(crate) fn refusal(
     shared: &Shared,
     request: &Request<Incoming>,
     remote: SocketAddr,
-) -> Result<(), Response<Body>> {
-    let Some(origin) = request.headers().get(header::ORIGIN) else {
-        return Ok(());
-    };
+) -> Option<Response<Body>> {
+    let origin = request.headers().get(header::ORIGIN)?;
     let host = request.headers().get(header::HOST);
     if allows(&shared.config.cors, origin, host) {
-        return Ok(());
+        return None;
     }
     shared.hub.count_bad_input(BadInputKind::Origin);
     tracing::info!(
@@ -86,7 +85,7 @@ pub(crate) fn check(
         path = request.uri().path(),
         "refused a browser origin the origin policy does not allow"
     );
-    Err(http::json_error(StatusCode::FORBIDDEN, 4, "Forbidden"))
+    Some(http::json_error(StatusCode::FORBIDDEN, 4, "Forbidden"))
 }
 
 /// Whether `policy` lets a page of `origin` call a server reached as `host`.
