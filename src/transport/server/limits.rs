@@ -85,11 +85,14 @@ pub(crate) fn handshake_refusal(shared: &Shared, ip: IpAddr) -> Option<Response<
     ))
 }
 
-/// Counts a connection hyper gave up on for a header limit.
-pub(crate) fn count_connection_error(shared: &Shared, error: &hyper::Error) {
+/// Counts a connection hyper gave up on for a header limit. hyper's header timeout also
+/// ends a kept-alive connection idle between requests, which is no attack: only a
+/// connection that never completed a request head (`answered` false) counts as
+/// `header_timeout`.
+pub(crate) fn count_connection_error(shared: &Shared, error: &hyper::Error, answered: bool) {
     if error.is_parse_too_large() {
         shared.hub.count_bad_input(BadInputKind::HeaderTooLarge);
-    } else if error.is_timeout() {
+    } else if error.is_timeout() && !answered {
         shared.hub.count_bad_input(BadInputKind::HeaderTimeout);
     }
 }

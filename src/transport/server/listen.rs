@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
@@ -177,8 +177,11 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let config = &counted.config;
+            let answered = Arc::new(AtomicBool::new(false));
+            let first = Arc::clone(&answered);
             let service = service_fn(move |request| {
                 let shared = Arc::clone(&shared);
+                first.store(true, Ordering::Relaxed);
                 async move { Ok::<_, std::convert::Infallible>(route(shared, request, remote).await) }
             });
             // Pipelined requests (a backend driving the emit API) get their answers in
@@ -193,7 +196,8 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
                 .with_upgrades()
                 .await;
             if let Err(error) = served {
-                limits::count_connection_error(&counted, &error);
+                let answered = answered.load(Ordering::Relaxed);
+                limits::count_connection_error(&counted, &error, answered);
             }
         });
     }
