@@ -235,6 +235,10 @@ SERVE_VALUES = {
     "shutdownDeadlineMs": 4000,
     "writeCoalesceMs": 3,
     "apiKey": "k",
+    "allowedOrigins": ["https://app.example"],
+    "handshakesPerSecond": 20,
+    "maxHeaderBytes": 16384,
+    "headerTimeoutMs": 5000,
 }
 
 
