@@ -122,6 +122,15 @@ struct Args {
     /// Milliseconds a client has to send a request's headers (slow-loris guard).
     #[arg(long, env = "MCRT_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
     header_timeout_ms: u64,
+    /// Proxy range (CIDR, e.g. `10.0.0.0/8`; repeatable or comma-separated) whose
+    /// `X-Forwarded-For` names the client for the per-address limits; from other peers
+    /// the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MCRT_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Require `Authorization: Bearer <token>` on `GET /metrics` (default: open).
     #[arg(long, env = "MCRT_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -366,6 +375,7 @@ fn main() {
         ping_timeout: Duration::from_millis(args.ping_timeout_ms),
         cors,
         handshakes_per_second: args.handshakes_per_second,
+        trusted_proxies: args.trusted_proxies.clone(),
         max_header_bytes: args.max_header_bytes,
         header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
         api_key: Some(api_key.clone()),

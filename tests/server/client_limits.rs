@@ -173,3 +173,44 @@ fn a_second_concurrent_poll_ends_the_session() {
         legit.sentinel(1).await;
     });
 }
+
+/// A polling handshake that says it was forwarded for `client`.
+fn forwarded_handshake(addr: SocketAddr, client: &str) -> String {
+    format!(
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {addr}\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
+    )
+}
+
+#[test]
+fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    let trusted = ServerConfig {
+        handshakes_per_second: 1.0,
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..config()
+    };
+    let server = serve(builder().build().unwrap(), trusted);
+    let addr = server.addr;
+    run(async {
+        // Each forwarded client has its own bucket of one.
+        for client in ["203.0.113.1", "203.0.113.2", "198.51.100.7, 203.0.113.3"] {
+            let head = forwarded_handshake(addr, client);
+            assert_eq!(raw(addr, head.as_bytes()).await, Some(200), "{client}");
+        }
+        let again = forwarded_handshake(addr, "203.0.113.1");
+        assert_eq!(raw(addr, again.as_bytes()).await, Some(429));
+    });
+    let untrusted = ServerConfig {
+        handshakes_per_second: 1.0,
+        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+        ..config()
+    };
+    let server = serve(builder().build().unwrap(), untrusted);
+    let addr = server.addr;
+    run(async {
+        // The peer is no trusted proxy: the header is ignored, one bucket for all.
+        let first = forwarded_handshake(addr, "203.0.113.1");
+        assert_eq!(raw(addr, first.as_bytes()).await, Some(200));
+        let second = forwarded_handshake(addr, "203.0.113.2");
+        assert_eq!(raw(addr, second.as_bytes()).await, Some(429));
+    });
+}

@@ -53,6 +53,11 @@ pub struct ServerConfig {
     /// Time a client has to send a request's headers (default 10 s); a slower one
     /// (slow-loris) is disconnected.
     pub header_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client (default none): when the peer
+    /// is in one of these ranges, the last address of that header not itself in them is
+    /// the connection's remote address (for the per-address limits and the
+    /// authenticator's context); from any other peer the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The origin policy of every handshake and the CORS headers of polling answers
     /// (default same-origin pages only). See [`Cors`].
     pub cors: Cors,
@@ -121,6 +126,7 @@ impl Default for ServerConfig {
             handshakes_per_second: 0.0,
             max_header_bytes: 32 * 1024,
             header_timeout: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
             cors: Cors::SameOrigin,
             socketio_path: "/socket.io/".into(),
             namespaces: Namespaces::new(),

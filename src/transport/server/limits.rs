@@ -8,6 +8,8 @@
 //! without `sid`, and every `/ws` request. Past its IP's bucket it gets 429 with
 //! `{"code":3,"message":"Too many handshakes"}` and counts
 //! `bad_input{kind="handshake_rate"}`; requests of live sessions are never limited here.
+//! Behind a proxy listed in `trusted_proxies`, the client's address is taken from
+//! `X-Forwarded-For` (`client_addr`); from any other peer that header is ignored.
 //! The bucket is this module's own (a refill on each handshake, like the per-message
 //! one in `rate_limit.rs`) rather than a keyed limiter crate: it is a dozen lines and
 //! its table is pruned of idle addresses so a scan of many addresses cannot grow it
@@ -15,7 +17,7 @@
 //! `tests/server/client_limits.rs` and the unit test below.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use hyper::{Response, StatusCode};
@@ -83,6 +85,36 @@ pub(crate) fn handshake_refusal(shared: &Shared, ip: IpAddr) -> Option<Response<
         3,
         "Too many handshakes",
     ))
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last
+/// `X-Forwarded-For` address that is not itself a trusted proxy (the rightmost one a
+/// trusted hop appended; anything left of it the client could have written).
+pub(crate) fn client_addr(
+    trusted: &[ipnet::IpNet],
+    request: &hyper::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
+) -> SocketAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer.ip()) {
+        return peer;
+    }
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|part| part.trim().parse::<IpAddr>())
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        match hop {
+            Ok(ip) if is_trusted(ip) => continue,
+            Ok(ip) => return SocketAddr::new(*ip, 0),
+            Err(_) => return peer,
+        }
+    }
+    peer
 }
 
 /// Counts a connection hyper gave up on for a header limit. hyper's header timeout also

@@ -95,6 +95,7 @@ async fn route(
     request: Request<Incoming>,
     remote: SocketAddr,
 ) -> Response<Body> {
+    let remote = limits::client_addr(&shared.config.trusted_proxies, &request, remote);
     let path = request.uri().path();
     let socketio = shared.config.socketio_path.trim_end_matches('/');
     if path == socketio || path.strip_prefix(socketio) == Some("/") {
