@@ -6,7 +6,7 @@
 //! backends in any language. State and the audit log persist in the SQLite file `--db`
 //! (default `./microcoaster-realtime.db`, `--durability batched`), so a restart keeps
 //! change detection and logged-in sessions. On first start it generates an API key and a JWT secret,
-//! stores them (mode 0600) next to the database path and prints them. `-- --demo`
+//! stores them (mode 0600, refused if others may read it) next to the database path and prints them. `-- --demo`
 //! simulates users' modules and prints tokens to log in with. `-- --help` lists every
 //! flag; each also reads an environment variable.
 //!
@@ -17,13 +17,12 @@
 //! stderr, `--log-format human` (default) or `json` (one object per line); at `info`
 //! they name users only by id.
 
+#[path = "server/secrets.rs"]
+mod secrets;
 #[path = "server/web.rs"]
 mod web;
 
-use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -54,7 +53,8 @@ struct Args {
     /// JWT HS256 secret (default: generated once and stored beside the database).
     #[arg(long, env = "MCRT_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
-    /// API key for `POST /api/v1/emit/<call>` (default: generated and stored).
+    /// API key for `POST /api/v1/emit/<call>` (default: generated and stored); several
+    /// keys separated by commas are each valid, for rotation.
     #[arg(long, env = "MCRT_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     /// Simulate a few users' modules and print demo tokens.
@@ -101,9 +101,36 @@ struct Args {
     /// the sender's verified identity); without it they are dropped and counted.
     #[arg(long, env = "MCRT_WEBHOOK")]
     webhook: Option<String>,
-    /// Allowed browser origin for cross-origin polling (repeatable; `*` for any).
-    #[arg(long = "cors-origin", env = "MCRT_CORS_ORIGINS", value_delimiter = ',')]
-    cors_origins: Vec<String>,
+    /// Browser origin allowed to connect besides the server's own pages, e.g.
+    /// `https://app.example` (repeatable or comma-separated; `*` for any page). Any
+    /// other page's handshake is refused with 403; clients that send no `Origin`
+    /// (devices, servers) are unaffected.
+    #[arg(
+        long = "allowed-origin",
+        alias = "cors-origin",
+        env = "MCRT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// Handshakes per second from one remote IP before HTTP 429 (0: no limit).
+    #[arg(long, env = "MCRT_HANDSHAKES_PER_SECOND", default_value_t = 0.0)]
+    handshakes_per_second: f64,
+    /// Largest HTTP request header block in bytes (at least 8192); past it the
+    /// connection is closed.
+    #[arg(long, env = "MCRT_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    max_header_bytes: usize,
+    /// Milliseconds a client has to send a request's headers (slow-loris guard).
+    #[arg(long, env = "MCRT_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Proxy range (CIDR, e.g. `10.0.0.0/8`; repeatable or comma-separated) whose
+    /// `X-Forwarded-For` names the client for the per-address limits; from other peers
+    /// the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MCRT_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Require `Authorization: Bearer <token>` on `GET /metrics` (default: open).
     #[arg(long, env = "MCRT_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -154,46 +181,6 @@ fn init_logs(format: LogFormat) {
         LogFormat::Human => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Secrets {
-    api_key: String,
-    jwt_secret: String,
-}
-
-fn random_secret() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Loads `<db>.secrets.json`, creating it (mode 0600) with fresh secrets the first time.
-fn load_or_create_secrets(db: &Path) -> std::io::Result<(Secrets, PathBuf, bool)> {
-    let mut path = db.as_os_str().to_owned();
-    path.push(".secrets.json");
-    let path = PathBuf::from(path);
-    if let Ok(text) = fs::read_to_string(&path) {
-        let secrets: Secrets = serde_json::from_str(&text)
-            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
-        return Ok((secrets, path, false));
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
-    }
-    let secrets = Secrets {
-        api_key: random_secret(),
-        jwt_secret: random_secret(),
-    };
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    file.write_all(serde_json::to_string_pretty(&secrets)?.as_bytes())?;
-    Ok((secrets, path, true))
 }
 
 fn token(secret: &str, user: &str, role: &str, sid: &str) -> String {
@@ -328,13 +315,13 @@ fn main() {
     let args = Args::parse();
     init_logs(args.log_format);
     let (secrets, secrets_path) = if args.memory {
-        let secrets = Secrets {
-            api_key: random_secret(),
-            jwt_secret: random_secret(),
+        let secrets = secrets::Secrets {
+            api_key: secrets::random_secret(),
+            jwt_secret: secrets::random_secret(),
         };
         (secrets, None)
     } else {
-        match load_or_create_secrets(&args.db) {
+        match secrets::load_or_create(&args.db) {
             Ok((secrets, path, created)) => (secrets, Some((path, created))),
             Err(error) => {
                 eprintln!(
@@ -377,13 +364,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let cors = if args.cors_origins.iter().any(|o| o == "*") {
-        Cors::Any
-    } else if args.cors_origins.is_empty() {
-        Cors::SameOrigin
-    } else {
-        Cors::Origins(args.cors_origins.clone())
-    };
+    let cors = Cors::allowing(args.allowed_origins.clone());
     let config = ServerConfig {
         worker_threads: args.threads,
         max_connections: args.max_connections,
@@ -393,6 +374,10 @@ fn main() {
         ping_interval: Duration::from_millis(args.ping_interval_ms),
         ping_timeout: Duration::from_millis(args.ping_timeout_ms),
         cors,
+        handshakes_per_second: args.handshakes_per_second,
+        trusted_proxies: args.trusted_proxies.clone(),
+        max_header_bytes: args.max_header_bytes,
+        header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
         api_key: Some(api_key.clone()),
         recovery: (args.recovery_window_ms > 0).then(|| RecoveryConfig {
             window: Duration::from_millis(args.recovery_window_ms),

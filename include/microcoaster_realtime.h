@@ -735,7 +735,8 @@ enum McrtStatus mcrt_hub_audit_query(const struct McrtHub *hub,
 // `/socket.io/`, the native protocol at `/ws`. `config_json` (NULL means `{}`):
 // `{"workerThreads", "pingIntervalMs", "pingTimeoutMs", "maxPayload",
 // "maxMessageBytes", "authDeadlineMs", "maxConnections", "socketioPath", "nativePath",
-// "shutdownDeadlineMs", "writeCoalesceMs", "apiKey"}`. On success `*out` owns the server
+// "shutdownDeadlineMs", "writeCoalesceMs", "apiKey", "allowedOrigins",
+// "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs"}`. On success `*out` owns the server
 // (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
 enum McrtStatus mcrt_serve(const struct McrtHub *hub,
                            const char *addr,

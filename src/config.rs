@@ -95,6 +95,8 @@ mod tests {
                 "maxPayload": 1_000_000, "maxMessageBytes": 65536, "authDeadlineMs": 10000,
                 "maxConnections": 100_000, "socketioPath": "/socket.io/", "nativePath": "/ws",
                 "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2, "apiKey": null,
+                "allowedOrigins": [], "handshakesPerSecond": 0, "maxHeaderBytes": 32768,
+                "headerTimeoutMs": 10000,
             })
         );
     }
@@ -303,6 +305,24 @@ mod tests {
         let zero = ServeConfig::from_json(&json!({"ping_interval": 0})).unwrap_err();
         assert_eq!(zero.key(), "ping_interval");
         assert!(zero.to_string().contains("> 0"), "{zero}");
+        let path = ServeConfig::from_json(&json!({"allowed_origins": ["*", "https://a/b"]}));
+        let path = path.unwrap_err();
+        assert_eq!(path.key(), "allowedOrigins[1]");
+        assert!(path.to_string().contains("https://a/b"), "{path}");
+    }
+
+    #[test]
+    fn allowed_origins_become_the_origin_policy() {
+        use crate::transport::server::Cors;
+        let cors = |origins: Value| {
+            let config = ServeConfig::from_json(&json!({"allowedOrigins": origins}));
+            config.unwrap().into_config().cors
+        };
+        assert_eq!(cors(json!([])), Cors::SameOrigin);
+        assert_eq!(cors(json!(["*"])), Cors::Any);
+        let listed = cors(json!(["https://app.example"]));
+        assert_eq!(listed, Cors::Origins(vec!["https://app.example".into()]));
+        assert_eq!(listed.allowed_origins(), ["https://app.example"]);
     }
 
     #[test]

@@ -129,6 +129,16 @@ declare namespace RealTimeAPI {
     shutdownDeadlineMs?: number;
     writeCoalesceMs?: number;
     apiKey?: string | null;
+    /** Browser origins allowed besides the server's own (`*`: any page); any other
+     * page's handshake gets 403. Standalone mode only: in attach mode the host's
+     * socket.io server checks origins (its `cors` / `allowRequest`). */
+    allowedOrigins?: string[];
+    /** Handshakes per second from one remote IP before HTTP 429 (0: no limit). */
+    handshakesPerSecond?: number;
+    /** Largest HTTP request header block in bytes (>= 8192). */
+    maxHeaderBytes?: number;
+    /** Time a client has to send a request's headers (slow-loris guard). */
+    headerTimeoutMs?: number;
   }
 
   /** A configuration as the library reads it: canonical keys, every default filled in. */

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::accept::{Number, duration};
 use super::check::{Section, check, serde_error};
 use super::{ConfigError, millis};
-use crate::transport::server::ServerConfig;
+use crate::transport::server::{Cors, ServerConfig};
 
 /// The server settings the bindings expose: the serializable part of [`ServerConfig`],
 /// whose [`Default`] is this one's.
@@ -48,6 +48,17 @@ pub struct ServeConfig {
     pub write_coalesce: Duration,
     /// Turns on the HTTP emit API with this bearer key (default none).
     pub api_key: Option<String>,
+    /// Browser origins allowed besides the server's own (`https://app.example`; `*`
+    /// allows any page). Default none: same-origin pages only. See [`Cors`].
+    pub allowed_origins: Vec<String>,
+    /// Handshakes per second from one remote IP before 429 (default 0: no limit).
+    #[serde(serialize_with = "whole")]
+    pub handshakes_per_second: f64,
+    /// Largest HTTP request header block in bytes (default 32 KiB; at least 8192).
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request's headers (default 10 s; > 0).
+    #[serde(rename = "headerTimeoutMs", serialize_with = "millis")]
+    pub header_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -66,6 +77,10 @@ impl Default for ServeConfig {
             shutdown_deadline: d.shutdown_deadline,
             write_coalesce: d.write_coalesce,
             api_key: d.api_key,
+            allowed_origins: d.cors.allowed_origins(),
+            handshakes_per_second: d.handshakes_per_second,
+            max_header_bytes: d.max_header_bytes,
+            header_timeout: d.header_timeout,
         }
     }
 }
@@ -94,6 +109,10 @@ impl ServeConfig {
             shutdown_deadline: self.shutdown_deadline,
             write_coalesce: self.write_coalesce,
             api_key: self.api_key,
+            cors: Cors::allowing(self.allowed_origins),
+            handshakes_per_second: self.handshakes_per_second,
+            max_header_bytes: self.max_header_bytes,
+            header_timeout: self.header_timeout,
             ..ServerConfig::default()
         }
     }
@@ -139,6 +158,14 @@ pub(super) struct RawServe {
     write_coalesce_ms: Option<Number>,
     #[serde(alias = "api_key")]
     api_key: Option<String>,
+    #[serde(alias = "allowed_origins")]
+    allowed_origins: Option<Vec<String>>,
+    #[serde(alias = "handshakes_per_second")]
+    handshakes_per_second: Option<Number>,
+    #[serde(alias = "max_header_bytes")]
+    max_header_bytes: Option<usize>,
+    #[serde(alias = "header_timeout_ms")]
+    header_timeout_ms: Option<Number>,
 }
 
 impl Section for RawServe {}
@@ -187,6 +214,38 @@ impl RawServe {
             )?,
             write_coalesce: ms(self.write_coalesce_ms, "writeCoalesceMs", d.write_coalesce)?,
             api_key: self.api_key.or(d.api_key),
+            allowed_origins: origins(self.allowed_origins)?.unwrap_or(d.allowed_origins),
+            handshakes_per_second: self
+                .handshakes_per_second
+                .map_or(d.handshakes_per_second, |n| n.0),
+            max_header_bytes: match self.max_header_bytes {
+                Some(n) if n < 8192 => {
+                    return Err(ConfigError::bad("maxHeaderBytes", ">= 8192", n.to_string()));
+                }
+                n => n.unwrap_or(d.max_header_bytes),
+            },
+            header_timeout: duration(self.header_timeout_ms, "headerTimeoutMs", None, "", true)?
+                .unwrap_or(d.header_timeout),
         })
+    }
+}
+
+/// Each allowed origin is `*` or `scheme://host[:port]`, without a path.
+fn origins(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError> {
+    for (i, origin) in list.iter().flatten().enumerate() {
+        if let Err(found) = Cors::check_origin(origin) {
+            let key = format!("allowedOrigins[{i}]");
+            return Err(ConfigError::bad(&key, "`*` or scheme://host[:port]", found));
+        }
+    }
+    Ok(list)
+}
+
+/// A whole rate is written as an integer (`20`, not `20.0`), as the bindings print it.
+fn whole<S: serde::Serializer>(rate: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if rate.fract() == 0.0 && *rate >= 0.0 && *rate < u64::MAX as f64 {
+        serializer.serialize_u64(*rate as u64)
+    } else {
+        serializer.serialize_f64(*rate)
     }
 }

@@ -58,10 +58,20 @@ pub enum BadInputKind {
     /// A Socket.IO binary packet refused: more attachments than allowed, attachments
     /// over the size bound, a bad placeholder, or a binary message out of sequence.
     Binary,
+    /// A browser request whose `Origin` the server's origin policy does not allow.
+    Origin,
+    /// A handshake past its remote address's rate
+    /// (`ServerConfig::handshakes_per_second`).
+    HandshakeRate,
+    /// An HTTP request whose header block was over `ServerConfig::max_header_bytes`.
+    HeaderTooLarge,
+    /// An HTTP connection that did not send its headers within
+    /// `ServerConfig::header_timeout` (slow-loris).
+    HeaderTimeout,
 }
 
 impl BadInputKind {
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 13] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -71,6 +81,10 @@ impl BadInputKind {
         Self::Protocol,
         Self::RateLimited,
         Self::Binary,
+        Self::Origin,
+        Self::HandshakeRate,
+        Self::HeaderTooLarge,
+        Self::HeaderTimeout,
     ];
 
     fn index(self) -> usize {

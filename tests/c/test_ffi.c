@@ -85,7 +85,8 @@ static const char SERVE_DEFAULTS[] =
     "{\"workerThreads\":2,\"pingIntervalMs\":25000,\"pingTimeoutMs\":20000,\"maxPayload\":1000000,"
     "\"maxMessageBytes\":65536,\"authDeadlineMs\":10000,\"maxConnections\":100000,"
     "\"socketioPath\":\"/socket.io/\",\"nativePath\":\"/ws\",\"shutdownDeadlineMs\":5000,"
-    "\"writeCoalesceMs\":2,\"apiKey\":null}";
+    "\"writeCoalesceMs\":2,\"apiKey\":null,\"allowedOrigins\":[],"
+    "\"handshakesPerSecond\":0,\"maxHeaderBytes\":32768,\"headerTimeoutMs\":10000}";
 
 static void test_config_schema(void) {
     char *json = NULL;

@@ -6,9 +6,11 @@
 mod support;
 
 mod binary;
+mod client_limits;
 mod metrics_endpoint;
 mod monitor;
 mod namespaces;
+mod origins;
 mod recovery;
 mod server_limits;
 mod server_native;

@@ -36,6 +36,10 @@ const SERVE_DEFAULTS = {
   shutdownDeadlineMs: 5000,
   writeCoalesceMs: 2,
   apiKey: null,
+  allowedOrigins: [],
+  handshakesPerSecond: 0,
+  maxHeaderBytes: 32768,
+  headerTimeoutMs: 10000,
 };
 
 test('the options have the same keys and defaults as in C and Python', () => {

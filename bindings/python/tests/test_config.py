@@ -124,6 +124,10 @@ SERVE_DEFAULTS = {
     "shutdownDeadlineMs": 5000,
     "writeCoalesceMs": 2,
     "apiKey": None,
+    "allowedOrigins": [],
+    "handshakesPerSecond": 0,
+    "maxHeaderBytes": 32768,
+    "headerTimeoutMs": 10000,
 }
 
 
@@ -234,6 +238,10 @@ SERVE_VALUES = {
     "shutdownDeadlineMs": 4000,
     "writeCoalesceMs": 3,
     "apiKey": "k",
+    "allowedOrigins": ["https://app.example"],
+    "handshakesPerSecond": 20,
+    "maxHeaderBytes": 16384,
+    "headerTimeoutMs": 5000,
 }
 
 

@@ -129,14 +129,15 @@ fn run_call(hub: &Hub, call: HostCall<'static>) -> HttpResponse {
     }
 }
 
-/// `401` unless the request carries `Authorization: Bearer <api key>`.
+/// `401` unless the request carries `Authorization: Bearer <api key>`. `api_key` may
+/// hold several keys separated by commas, each valid (rotation: add the new key, move
+/// the backends, drop the old one).
 fn unauthorized(api_key: &str, request: &HttpRequest) -> Option<HttpResponse> {
     let presented = request
         .header("authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let valid: bool = presented.as_bytes().ct_eq(api_key.as_bytes()).into();
-    (api_key.is_empty() || !valid).then(|| {
+    (!key_matches(api_key, presented)).then(|| {
         error(
             401,
             "unauthorized",
@@ -167,5 +168,33 @@ fn cluster(hub: &Hub, api_key: &str, request: &HttpRequest) -> HttpResponse {
             "no_cluster",
             "this server runs without a shared broker",
         ),
+    }
+}
+
+/// Whether `presented` is one of the comma-separated `keys` (empty ones never match).
+/// Every key is compared, each in constant time, so the answer's timing tells neither
+/// which key nor how much of one matched.
+fn key_matches(keys: &str, presented: &str) -> bool {
+    let mut valid = subtle::Choice::from(0);
+    for key in keys.split(',').map(str::trim).filter(|key| !key.is_empty()) {
+        valid |= presented.as_bytes().ct_eq(key.as_bytes());
+    }
+    valid.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_matches;
+
+    #[test]
+    fn every_listed_key_is_valid_and_nothing_else() {
+        assert!(key_matches("old-key", "old-key"));
+        assert!(key_matches("old-key, new-key", "new-key"));
+        assert!(key_matches("old-key,new-key", "old-key"));
+        for wrong in ["", "old", "old-key,new-key", "new-key ", "OLD-KEY"] {
+            assert!(!key_matches("old-key,new-key", wrong), "{wrong:?}");
+        }
+        assert!(!key_matches("", ""), "no key configured admits nobody");
+        assert!(!key_matches(",", ""));
     }
 }

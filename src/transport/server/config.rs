@@ -44,7 +44,22 @@ pub struct ServerConfig {
     /// `per_second` (default 100 and 50/s). A message with no token is dropped and
     /// counted; a connection that keeps sending past `burst` drops in a row is closed.
     pub rate_limit: RateLimit,
-    /// CORS policy for polling requests (default same-origin only).
+    /// Handshakes (requests that would open a connection) per second from one remote
+    /// IP, a token bucket of as many; past it HTTP 429 (default 0: no limit).
+    pub handshakes_per_second: f64,
+    /// Largest HTTP request header block, in bytes (at least 8192; default 32 KiB);
+    /// past it the connection is closed without an answer.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request's headers (default 10 s); a slower one
+    /// (slow-loris) is disconnected.
+    pub header_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client (default none): when the peer
+    /// is in one of these ranges, the last address of that header not itself in them is
+    /// the connection's remote address (for the per-address limits and the
+    /// authenticator's context); from any other peer the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The origin policy of every handshake and the CORS headers of polling answers
+    /// (default same-origin pages only). See [`Cors`].
     pub cors: Cors,
     /// Path of the Engine.IO endpoint (default `/socket.io/`).
     pub socketio_path: String,
@@ -64,7 +79,8 @@ pub struct ServerConfig {
     /// (default 2 ms).
     pub write_coalesce: Duration,
     /// Enables the HTTP API (`POST /api/v1/emit/<call>`, see [`api`](super::api)) with this
-    /// bearer key. `None` (the default) serves no API.
+    /// bearer key; several keys separated by commas are each valid (rotation). `None`
+    /// (the default) serves no API.
     pub api_key: Option<String>,
     /// Path of the Prometheus endpoint, `GET` only (default `/metrics`; `None` serves
     /// none). See [`crate::monitor::prometheus`] for the families.
@@ -107,6 +123,10 @@ impl Default for ServerConfig {
                 burst: 100,
                 per_second: 50.0,
             },
+            handshakes_per_second: 0.0,
+            max_header_bytes: 32 * 1024,
+            header_timeout: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
             cors: Cors::SameOrigin,
             socketio_path: "/socket.io/".into(),
             namespaces: Namespaces::new(),

@@ -21,15 +21,22 @@ use crate::auth::HandshakeContext;
 /// The body type of every response.
 pub type Body = Full<Bytes>;
 
-/// Which origins may call the server from a browser.
+/// The origin policy: which browser pages may connect. It governs every handshake
+/// (Socket.IO over polling and websocket, the upgrade of a polling session, a raw
+/// Engine.IO endpoint, the native `/ws`): a request whose `Origin` is not allowed is
+/// refused with 403 before any session exists (see `origin.rs`); requests without
+/// `Origin` (devices, servers) are not a browser's and always pass. It also decides the
+/// CORS headers of polling answers. A page of the server's own host (its `Host`
+/// header) is always allowed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Cors {
-    /// No CORS headers: only same-origin pages (and non-browser clients) may call.
+    /// Same-origin pages only (and non-browser clients); no CORS headers.
     #[default]
     SameOrigin,
-    /// Any origin (the request's `Origin` is echoed, with credentials allowed).
+    /// Any page (the request's `Origin` is echoed, with credentials allowed).
     Any,
-    /// Only these origins (exact match, e.g. `http://127.0.0.1:8080`).
+    /// Same-origin pages and these origins (exact scheme, host and port, e.g.
+    /// `http://127.0.0.1:8080`).
     Origins(Vec<String>),
 }
 
@@ -40,9 +47,10 @@ impl Cors {
         let allowed = match self {
             Self::SameOrigin => false,
             Self::Any => true,
-            Self::Origins(list) => origin
-                .to_str()
-                .is_ok_and(|origin| list.iter().any(|allowed| allowed == origin)),
+            Self::Origins(list) => origin.to_str().is_ok_and(|origin| {
+                list.iter()
+                    .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+            }),
         };
         if allowed {
             let headers = response.headers_mut();

@@ -7,16 +7,19 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::{ServerConfig, Shared, recovery, route, session};
+use super::{ServerConfig, Shared, limits, recovery, route, session};
+
+/// hyper's smallest read buffer: a smaller `max_header_bytes` is taken as this.
+const MIN_HEADER_BYTES: usize = 8192;
 use crate::hub::Hub;
 
 /// Why the server could not start.
@@ -129,6 +132,7 @@ pub(super) fn serve(
         parked: recovery::Parked::default(),
         live_pids: Mutex::new(std::collections::HashMap::new()),
         client_closed: Default::default(),
+        handshakes: Default::default(),
         active: AtomicUsize::new(0),
         shutdown,
     });
@@ -169,20 +173,32 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
             }
         };
         let _ = stream.set_nodelay(true);
+        let counted = Arc::clone(&shared);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
+            let config = &counted.config;
+            let answered = Arc::new(AtomicBool::new(false));
+            let first = Arc::clone(&answered);
             let service = service_fn(move |request| {
                 let shared = Arc::clone(&shared);
+                first.store(true, Ordering::Relaxed);
                 async move { Ok::<_, std::convert::Infallible>(route(shared, request, remote).await) }
             });
             // Pipelined requests (a backend driving the emit API) get their answers in
             // one write instead of one syscall each.
-            let _ = http1::Builder::new()
+            let served = http1::Builder::new()
                 .keep_alive(true)
                 .pipeline_flush(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(config.header_timeout)
+                .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
+            if let Err(error) = served {
+                let answered = answered.load(Ordering::Relaxed);
+                limits::count_connection_error(&counted, &error, answered);
+            }
         });
     }
 }

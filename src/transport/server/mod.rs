@@ -28,9 +28,11 @@ pub mod api;
 mod custom;
 mod engine;
 mod http;
+mod limits;
 mod metrics_endpoint;
 mod namespace;
 mod native_ws;
+mod origin;
 mod rate_limit;
 mod readiness;
 mod recovery;
@@ -80,6 +82,8 @@ pub(crate) struct Shared {
     /// Polling sessions their client closed (`1`) with no poll pending, freed at once,
     /// whose client may still have a poll on its way: see `engine::polling::closed_poll`.
     pub(crate) client_closed: sessions::Tombstones,
+    /// The per-address handshake buckets.
+    pub(crate) handshakes: limits::Handshakes,
     /// Open connections (Engine.IO sessions and native websockets).
     pub(crate) active: AtomicUsize,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -91,19 +95,29 @@ async fn route(
     request: Request<Incoming>,
     remote: SocketAddr,
 ) -> Response<Body> {
+    let remote = limits::client_addr(&shared.config.trusted_proxies, &request, remote);
     let path = request.uri().path();
     let socketio = shared.config.socketio_path.trim_end_matches('/');
     if path == socketio || path.strip_prefix(socketio) == Some("/") {
+        if let Some(refused) = refusal(&shared, &request, remote, false) {
+            return refused;
+        }
         return engine::handle(shared, request, remote, session::Service::SocketIo).await;
     }
     if let Some(endpoint) = &shared.config.engine_io {
         let engine_path = endpoint.path.trim_end_matches('/');
         if path == engine_path || path.strip_prefix(engine_path) == Some("/") {
+            if let Some(refused) = refusal(&shared, &request, remote, false) {
+                return refused;
+            }
             let service = session::Service::Engine(std::sync::Arc::clone(&endpoint.service));
             return engine::handle(shared, request, remote, service).await;
         }
     }
     if path == shared.config.native_path {
+        if let Some(refused) = refusal(&shared, &request, remote, true) {
+            return refused;
+        }
         if *shared.shutdown.borrow() {
             return http::respond(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -121,6 +135,28 @@ async fn route(
         );
     }
     host_http::handle(shared, request).await
+}
+
+/// The acceptance checks of a request to a connection endpoint, before anything else
+/// reads it: its origin (`origin.rs`), then, for a handshake (a request without `sid`,
+/// or any to `/ws`), its address's handshake rate (`limits.rs`).
+fn refusal(
+    shared: &Shared,
+    request: &Request<Incoming>,
+    remote: SocketAddr,
+    native: bool,
+) -> Option<Response<Body>> {
+    if let Some(refused) = origin::refusal(shared, request, remote) {
+        return Some(refused);
+    }
+    let handshake = native
+        || !http::query_pairs(request)
+            .iter()
+            .any(|(name, _)| name == "sid");
+    if handshake {
+        return limits::handshake_refusal(shared, remote.ip());
+    }
+    None
 }
 
 /// Waits, if needed, until `window` has passed since `last_flush`: the write coalescing

@@ -132,6 +132,10 @@ class ServeOptions(TypedDict, total=False):
     shutdown_deadline_ms: Optional[float]
     write_coalesce_ms: Optional[float]
     api_key: Optional[str]
+    allowed_origins: Optional[Sequence[str]]
+    handshakes_per_second: Optional[float]
+    max_header_bytes: Optional[int]
+    header_timeout_ms: Optional[float]
 
 class ContextArg(TypedDict, total=False):
     remote_addr: Optional[str]

@@ -53,6 +53,8 @@ pub(super) async fn poll(shared: &Arc<Shared>, session: &Arc<Session>) -> Respon
         }
         if state.polling_get {
             drop(state);
+            // The protocol allows one long poll in flight per session.
+            shared.hub.count_bad_input(BadInputKind::Protocol);
             session.end(Ending::ProtocolError);
             release(shared, session);
             return http::json_error(StatusCode::BAD_REQUEST, 3, "Bad request");
