@@ -60,14 +60,19 @@ pub struct Maintenance {
     pub message: String,
 }
 
+/// The store's maps: every emit looks its id up here, and SipHash (std's default) was
+/// the largest single cost of an unchanged emit under callgrind. foldhash is seeded per
+/// process, so ids chosen to collide cannot be precomputed.
+type IdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The state.
 #[derive(Debug, Default)]
 pub struct Store {
-    modules: HashMap<ModuleId, ModuleRecord>,
+    modules: IdMap<ModuleId, ModuleRecord>,
     /// Every module id in order, for snapshot pages (`pages.rs`).
     ordered: BTreeSet<ModuleId>,
-    by_owner: HashMap<UserId, BTreeSet<ModuleId>>,
-    users: HashMap<UserId, users::UserRecord>,
+    by_owner: IdMap<UserId, BTreeSet<ModuleId>>,
+    users: IdMap<UserId, users::UserRecord>,
     last_stats: Option<Value>,
     maintenance: Maintenance,
 }
