@@ -102,14 +102,15 @@ HUB_DEFAULTS = {
     "jwtSecret": None,
     "pages": ["modules", "admin", "dashboard"],
     "routes": [],
-    "queueCapacity": 1024,
+    "queueCapacity": 65536,
+    "queueMaxBytes": 2097152,
     "maxAuthFailures": 5,
     "maxMessageBytes": 65536,
     "deviceOfflineGraceMs": 5000,
     "persist": None,
 }
 SERVE_DEFAULTS = {
-    "workerThreads": 2,
+    "workerThreads": 0,
     "pingIntervalMs": 25000,
     "pingTimeoutMs": 20000,
     "maxPayload": 1000000,
@@ -120,6 +121,7 @@ SERVE_DEFAULTS = {
     "nativePath": "/ws",
     "shutdownDeadlineMs": 5000,
     "writeCoalesceMs": 2,
+    "slowConsumerTimeoutMs": 10000,
     "apiKey": None,
 }
 
