@@ -158,8 +158,9 @@ async fn run(
         tokio::select! {
             () = socket.notify.notified() => {
                 coalescer.before_write().await;
-                let queue = Arc::clone(&socket.attachment);
-                match super::stall::bounded(shared, Some(queue.connection.queue()), socket.write_queued(&mut sink, &mut coalescer)).await {
+                let attachment = Arc::clone(&socket.attachment);
+                let queue = move || Some(Arc::clone(attachment.connection.queue()));
+                match super::stall::bounded(shared, queue, socket.write_queued(&mut sink, &mut coalescer)).await {
                     Some(ControlFlow::Continue(())) => {}
                     Some(ControlFlow::Break(close)) => break close,
                     // Closed as a slow consumer (not parkable), and dropped without a

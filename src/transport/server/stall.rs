@@ -18,11 +18,12 @@ use futures_util::FutureExt;
 use super::Shared;
 use crate::outbound::OutboundQueue;
 
-/// Runs `write` under the time bound; `None` when it stalled, after closing `queue`'s
-/// connection (when the socket carries one) as a slow consumer and counting it.
-pub(crate) async fn bounded<T>(
+/// Runs `write` under the time bound; `None` when it stalled, after closing the
+/// connection `queue` finds (when the socket carries one) as a slow consumer and
+/// counting it. `queue` is asked only then, so a write that finishes costs no lookup.
+pub(crate) async fn bounded<T, Q: std::ops::Deref<Target = OutboundQueue>>(
     shared: &Shared,
-    queue: Option<&OutboundQueue>,
+    queue: impl FnOnce() -> Option<Q>,
     write: impl Future<Output = T>,
 ) -> Option<T> {
     let mut write = std::pin::pin!(write);
@@ -34,8 +35,8 @@ pub(crate) async fn bounded<T>(
     match tokio::time::timeout(shared.config.slow_consumer_timeout, write).await {
         Ok(done) => Some(done),
         Err(_) => {
-            match queue {
-                Some(queue) => shared.hub.close_stalled(queue),
+            match queue() {
+                Some(queue) => shared.hub.close_stalled(&queue),
                 None => shared.hub.count_write_stall(),
             }
             tracing::warn!("closed a connection whose socket write stalled");

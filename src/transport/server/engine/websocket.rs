@@ -194,8 +194,7 @@ async fn run_websocket(
         tokio::select! {
             () = session.notify.notified() => {
                 coalescer.before_write().await;
-                let attachment = session.attachment();
-                let queue = attachment.as_ref().map(|a| &**a.connection.queue());
+                let queue = || session.attachment().map(|a| Arc::clone(a.connection.queue()));
                 let write = write_pending(&session, &mut ws, &mut frames, &mut coalescer);
                 match stall::bounded(&shared, queue, write).await {
                     Some(ControlFlow::Continue(())) => {}
