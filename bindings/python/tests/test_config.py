@@ -232,6 +232,7 @@ SERVE_VALUES = {
     "nativePath": "/native",
     "shutdownDeadlineMs": 4000,
     "writeCoalesceMs": 3,
+    "slowConsumerTimeoutMs": 9500,
     "apiKey": "k",
 }
 
