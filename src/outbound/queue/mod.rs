@@ -42,7 +42,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use smallvec::SmallVec;
 
@@ -91,25 +90,6 @@ struct State {
     external_waker: bool,
     /// Parked for connection-state recovery: telemetry is not conflated.
     parked: bool,
-}
-
-/// How much a queue may hold before its reader counts as slow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct QueueBounds {
-    /// Frames (any queue).
-    pub(crate) frames: usize,
-    /// Bytes of encoded frames (queues read by a transport).
-    pub(crate) bytes: usize,
-}
-
-/// What a queued frame costs against the byte bound: its encoded bytes in `format`, its
-/// binary attachments, and the queue slot that points to it. Encoding here (once per
-/// event and format, shared by every recipient) only moves the encode the transport's
-/// drain would do to the emitting thread.
-fn frame_cost(frame: &OutboundEvent, format: WireFormat) -> u32 {
-    let attachments: usize = frame.attachments().iter().map(Bytes::len).sum();
-    let bytes = frame.encoded(format).len() + attachments + std::mem::size_of::<usize>();
-    u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
 /// What [`OutboundQueue::drain`] found.
@@ -426,6 +406,11 @@ impl OutboundQueue {
         self.state.lock().closed.clone()
     }
 }
+
+mod bounds;
+
+pub(crate) use bounds::QueueBounds;
+use bounds::frame_cost;
 
 #[cfg(test)]
 mod tests;
