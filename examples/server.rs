@@ -60,8 +60,8 @@ struct Args {
     /// Simulate a few users' modules and print demo tokens.
     #[arg(long)]
     demo: bool,
-    /// Server runtime threads.
-    #[arg(long, env = "MCRT_THREADS", default_value_t = 2)]
+    /// Server runtime threads (0: one per CPU the process may run on).
+    #[arg(long, env = "MCRT_THREADS", default_value_t = 0)]
     threads: usize,
     /// Maximum simultaneous connections (more are refused with HTTP 503).
     #[arg(long, env = "MCRT_MAX_CONNECTIONS", default_value_t = 100_000)]

@@ -606,11 +606,12 @@ enum McrtStatus mcrt_reply_set(struct McrtReply *reply, const char *data, size_t
 
 // Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
 // `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
-// "userPages", "adminPages"}], "queueCapacity": 1024, "maxAuthFailures": 5,
-// "maxMessageBytes": 65536, "snapshotPageSize": 500, "deviceOfflineGraceMs": 5000,
-// "persist": {"path": "…", "durability": "off"|"batched"|"sync"}}`; every key is
-// optional and unknown keys are refused. This is the library's one configuration
-// schema, which Node and Python read
+// "userPages", "adminPages"}], "queueCapacity": 65536, "queueMaxBytes": 2097152,
+// "maxAuthFailures": 5, "maxMessageBytes": 65536, "snapshotPageSize": 500,
+// "deviceOfflineGraceMs": 5000, "persist": {"path": "…", "durability":
+// "off"|"batched"|"sync"}, "redis": null, "nodeId": null}`; every key is optional and
+// unknown keys are refused. This is the library's one configuration schema, which
+// Node and Python read
 // too: every key also has a snake_case alias, and Python's forms are accepted
 // (`device_grace` in seconds, `limits: {queue_capacity, …}`, `routes` as a map
 // `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every
@@ -735,8 +736,9 @@ enum McrtStatus mcrt_hub_audit_query(const struct McrtHub *hub,
 // `/socket.io/`, the native protocol at `/ws`. `config_json` (NULL means `{}`):
 // `{"workerThreads", "pingIntervalMs", "pingTimeoutMs", "maxPayload",
 // "maxMessageBytes", "authDeadlineMs", "maxConnections", "socketioPath", "nativePath",
-// "shutdownDeadlineMs", "writeCoalesceMs", "apiKey", "allowedOrigins",
-// "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs"}`. On success `*out` owns the server
+// "shutdownDeadlineMs", "writeCoalesceMs", "slowConsumerTimeoutMs", "apiKey",
+// "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs"}`
+// (`workerThreads` 0, the default: one per CPU the process may run on). On success `*out` owns the server
 // (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
 enum McrtStatus mcrt_serve(const struct McrtHub *hub,
                            const char *addr,

@@ -66,7 +66,8 @@ mod tests {
             "jwtSecret": null,
             "pages": ["modules", "admin", "dashboard"],
             "routes": [],
-            "queueCapacity": 1024,
+            "queueCapacity": 65536,
+            "queueMaxBytes": 2_097_152,
             "maxAuthFailures": 5,
             "maxMessageBytes": 65536,
             "snapshotPageSize": 500,
@@ -91,10 +92,11 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&serve).unwrap(),
             json!({
-                "workerThreads": 2, "pingIntervalMs": 25000, "pingTimeoutMs": 20000,
+                "workerThreads": 0, "pingIntervalMs": 25000, "pingTimeoutMs": 20000,
                 "maxPayload": 1_000_000, "maxMessageBytes": 65536, "authDeadlineMs": 10000,
                 "maxConnections": 100_000, "socketioPath": "/socket.io/", "nativePath": "/ws",
-                "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2, "apiKey": null,
+                "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2,
+                "slowConsumerTimeoutMs": 10000, "apiKey": null,
                 "allowedOrigins": [], "handshakesPerSecond": 0, "maxHeaderBytes": 32768,
                 "headerTimeoutMs": 10000,
             })
@@ -117,15 +119,45 @@ mod tests {
         assert_eq!(
             (
                 config.queue_capacity,
+                config.queue_max_bytes,
                 config.max_auth_failures,
                 config.max_message_bytes
             ),
-            (1024, 5, 64 * 1024)
+            (65_536, 2 * 1024 * 1024, 5, 64 * 1024)
         );
         assert_eq!(config.device_offline_grace, Duration::from_secs(5));
         assert_eq!(config.pages, ["modules", "admin", "dashboard"]);
         assert!(config.jwt_secret.is_none() && config.routes.is_empty());
         assert!(config.persist.is_none());
+    }
+
+    #[test]
+    fn the_slow_consumer_bounds_are_read_in_every_form() {
+        let flat = hub(json!({"queueMaxBytes": 4096})).unwrap();
+        let nested = hub(json!({"limits": {"queue_max_bytes": 4096}})).unwrap();
+        assert_eq!(flat.queue_max_bytes, 4096);
+        assert_eq!(flat, nested);
+        assert!(hub(json!({"queueMaxBytes": 0})).is_err());
+        assert!(hub(json!({"queueMaxBytes": 1, "limits": {"queue_max_bytes": 2}})).is_err());
+        let serve = ServeConfig::from_json(&json!({"slowConsumerTimeoutMs": 250})).unwrap();
+        assert_eq!(serve.slow_consumer_timeout, Duration::from_millis(250));
+        assert_eq!(
+            serve.into_config().slow_consumer_timeout,
+            Duration::from_millis(250)
+        );
+        let snake = ServeConfig::from_json(&json!({"slow_consumer_timeout_ms": 250})).unwrap();
+        assert_eq!(snake.slow_consumer_timeout, Duration::from_millis(250));
+        assert!(ServeConfig::from_json(&json!({"slowConsumerTimeoutMs": 0})).is_err());
+    }
+
+    #[test]
+    fn workers_default_to_the_cpus_the_process_may_run_on() {
+        let config = ServeConfig::from_json(&json!({})).unwrap().into_config();
+        assert_eq!(config.worker_threads, 0);
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(config.workers(), cpus);
+        let pinned = ServeConfig::from_json(&json!({"workerThreads": 3})).unwrap();
+        assert_eq!(pinned.into_config().workers(), 3);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct MetricsSnapshot {
     pub frames_encoded: u64,
     /// See [`Metrics::queue_overflows`].
     pub queue_overflows: u64,
+    /// See [`Metrics::write_stalls`].
+    pub write_stalls: u64,
     /// See [`Metrics::auth_successes`].
     pub auth_successes: u64,
     /// See [`Metrics::auth_failures`].
@@ -89,6 +91,7 @@ impl MetricsSnapshot {
             frames_conflated: m.frames_conflated.get(),
             frames_encoded: m.frames_encoded.get(),
             queue_overflows: m.queue_overflows.get(),
+            write_stalls: m.write_stalls.get(),
             auth_successes: m.auth_successes.get(),
             auth_failures: m.auth_failures.get(),
             hook_panics: m.hook_panics.get(),

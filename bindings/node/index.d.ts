@@ -81,8 +81,12 @@ declare namespace RealTimeAPI {
     /** Also accepted: a map `{[event]: {users?, admins?}}`. */
     routes?: { event: string; userPages?: string[]; adminPages?: string[] }[]
       | Record<string, { users?: string[]; admins?: string[] }>;
-    /** Default 1024 (>= 1). */
+    /** Frames a connection may have waiting before it is closed as slow: default 65536
+     * (>= 1). */
     queueCapacity?: number;
+    /** Bytes of encoded frames a socket's connection may have waiting before it is
+     * closed as slow: default 2097152 (2 MiB; >= 1). */
+    queueMaxBytes?: number;
     /** Default 5 (>= 1). */
     maxAuthFailures?: number;
     /** Default 65536. */
@@ -117,6 +121,7 @@ declare namespace RealTimeAPI {
   /** Server settings (`options.server`); every key optional, durations in ms, each key
    * also accepted in snake_case. Defaults: see `normalizeConfig({}).server`. */
   interface ServerOptions {
+    /** Default 0: one per CPU the process may run on. */
     workerThreads?: number;
     pingIntervalMs?: number;
     pingTimeoutMs?: number;
@@ -128,6 +133,9 @@ declare namespace RealTimeAPI {
     nativePath?: string;
     shutdownDeadlineMs?: number;
     writeCoalesceMs?: number;
+    /** A socket write that makes no progress for this long closes the connection as a
+     * slow consumer: default 10000 (ms). */
+    slowConsumerTimeoutMs?: number;
     apiKey?: string | null;
     /** Browser origins allowed besides the server's own (`*`: any page); any other
      * page's handshake gets 403. Standalone mode only: in attach mode the host's
@@ -148,6 +156,7 @@ declare namespace RealTimeAPI {
       pages: string[];
       routes: { event: string; userPages: string[]; adminPages: string[] }[];
       queueCapacity: number;
+      queueMaxBytes: number;
       maxAuthFailures: number;
       maxMessageBytes: number;
       snapshotPageSize: number;

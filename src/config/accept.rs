@@ -79,6 +79,8 @@ pub(super) struct RawHub {
     routes: Option<RawRoutes>,
     #[serde(alias = "queue_capacity")]
     queue_capacity: Option<usize>,
+    #[serde(alias = "queue_max_bytes")]
+    queue_max_bytes: Option<usize>,
     #[serde(alias = "max_auth_failures")]
     max_auth_failures: Option<u32>,
     #[serde(alias = "max_message_bytes")]
@@ -103,6 +105,8 @@ pub(super) struct RawHub {
 struct RawLimits {
     #[serde(alias = "queue_capacity")]
     queue_capacity: Option<usize>,
+    #[serde(alias = "queue_max_bytes")]
+    queue_max_bytes: Option<usize>,
     #[serde(alias = "max_auth_failures")]
     max_auth_failures: Option<u32>,
     #[serde(alias = "max_message_bytes")]
@@ -226,6 +230,12 @@ impl RawLimits {
                 nested.queue_capacity,
                 "limits.queue_capacity",
             )?,
+            queue_max_bytes: one_of(
+                self.queue_max_bytes,
+                "queueMaxBytes",
+                nested.queue_max_bytes,
+                "limits.queue_max_bytes",
+            )?,
             max_auth_failures: one_of(
                 self.max_auth_failures,
                 "maxAuthFailures",
@@ -247,10 +257,12 @@ impl RawHub {
         let defaults = HubConfig::default();
         let RawLimits {
             queue_capacity,
+            queue_max_bytes,
             max_auth_failures,
             max_message_bytes,
         } = RawLimits {
             queue_capacity: self.queue_capacity,
+            queue_max_bytes: self.queue_max_bytes,
             max_auth_failures: self.max_auth_failures,
             max_message_bytes: self.max_message_bytes,
         }
@@ -278,6 +290,8 @@ impl RawHub {
             routes: self.routes.map_or(Ok(Vec::new()), RawRoutes::resolve)?,
             queue_capacity: at_least_one(queue_capacity, "queueCapacity")?
                 .unwrap_or(defaults.queue_capacity),
+            queue_max_bytes: at_least_one(queue_max_bytes, "queueMaxBytes")?
+                .unwrap_or(defaults.queue_max_bytes),
             max_auth_failures: at_least_one(max_auth_failures, "maxAuthFailures")?
                 .unwrap_or(defaults.max_auth_failures),
             max_message_bytes: max_message_bytes.unwrap_or(defaults.max_message_bytes),

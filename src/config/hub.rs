@@ -29,8 +29,11 @@ pub struct HubConfig {
     pub pages: Vec<String>,
     /// Extra routing: which pages an event reaches (default none).
     pub routes: Vec<Route>,
-    /// Frames queued per connection before it counts as slow (default 1,024; ≥ 1).
+    /// Frames queued per connection before it counts as slow (default 65,536; ≥ 1).
     pub queue_capacity: usize,
+    /// Bytes of encoded frames a socket's connection may have waiting before it counts
+    /// as slow (default 2 MiB; ≥ 1).
+    pub queue_max_bytes: usize,
     /// Refused authentications before a connection is closed (default 5; ≥ 1).
     pub max_auth_failures: u32,
     /// Largest inbound message of an attached connection (default 64 KiB).
@@ -114,6 +117,7 @@ impl Default for HubConfig {
                 })
                 .collect(),
             queue_capacity: builder.limits.queue_capacity,
+            queue_max_bytes: builder.limits.queue_max_bytes,
             max_auth_failures: builder.limits.max_auth_failures,
             max_message_bytes: builder.limits.max_message_bytes,
             snapshot_page_size: builder.limits.snapshot_page_size,
@@ -152,6 +156,7 @@ impl HubConfig {
         let mut builder = Hub::builder()
             .pages(&self.pages)
             .queue_capacity(self.queue_capacity)
+            .queue_max_bytes(self.queue_max_bytes)
             .max_auth_failures(self.max_auth_failures)
             .max_message_bytes(self.max_message_bytes)
             .snapshot_page_size(self.snapshot_page_size)

@@ -19,7 +19,7 @@ use crate::transport::server::{Cors, ServerConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Value", rename_all = "camelCase")]
 pub struct ServeConfig {
-    /// Tokio worker threads (default 2; 0 is taken as 1).
+    /// Tokio worker threads (default 0: one per CPU the process may run on).
     pub worker_threads: usize,
     /// Engine.IO ping interval (default 25 s; > 0).
     #[serde(rename = "pingIntervalMs", serialize_with = "millis")]
@@ -46,6 +46,10 @@ pub struct ServeConfig {
     /// How long a socket gathers frames into one write (default 2 ms; 0: none).
     #[serde(rename = "writeCoalesceMs", serialize_with = "millis")]
     pub write_coalesce: Duration,
+    /// A socket write without progress for this long closes the connection as a slow
+    /// consumer (default 10 s; > 0).
+    #[serde(rename = "slowConsumerTimeoutMs", serialize_with = "millis")]
+    pub slow_consumer_timeout: Duration,
     /// Turns on the HTTP emit API with this bearer key (default none).
     pub api_key: Option<String>,
     /// Browser origins allowed besides the server's own (`https://app.example`; `*`
@@ -76,6 +80,7 @@ impl Default for ServeConfig {
             native_path: d.native_path,
             shutdown_deadline: d.shutdown_deadline,
             write_coalesce: d.write_coalesce,
+            slow_consumer_timeout: d.slow_consumer_timeout,
             api_key: d.api_key,
             allowed_origins: d.cors.allowed_origins(),
             handshakes_per_second: d.handshakes_per_second,
@@ -97,7 +102,7 @@ impl ServeConfig {
     /// The [`ServerConfig`] with these settings (the others at their defaults).
     pub fn into_config(self) -> ServerConfig {
         ServerConfig {
-            worker_threads: self.worker_threads.max(1),
+            worker_threads: self.worker_threads,
             ping_interval: self.ping_interval,
             ping_timeout: self.ping_timeout,
             max_payload: self.max_payload,
@@ -108,6 +113,7 @@ impl ServeConfig {
             native_path: self.native_path,
             shutdown_deadline: self.shutdown_deadline,
             write_coalesce: self.write_coalesce,
+            slow_consumer_timeout: self.slow_consumer_timeout,
             api_key: self.api_key,
             cors: Cors::allowing(self.allowed_origins),
             handshakes_per_second: self.handshakes_per_second,
@@ -156,6 +162,8 @@ pub(super) struct RawServe {
     shutdown_deadline_ms: Option<Number>,
     #[serde(alias = "write_coalesce_ms")]
     write_coalesce_ms: Option<Number>,
+    #[serde(alias = "slow_consumer_timeout_ms")]
+    slow_consumer_timeout_ms: Option<Number>,
     #[serde(alias = "api_key")]
     api_key: Option<String>,
     #[serde(alias = "allowed_origins")]
@@ -213,6 +221,14 @@ impl RawServe {
                 d.shutdown_deadline,
             )?,
             write_coalesce: ms(self.write_coalesce_ms, "writeCoalesceMs", d.write_coalesce)?,
+            slow_consumer_timeout: duration(
+                self.slow_consumer_timeout_ms,
+                "slowConsumerTimeoutMs",
+                None,
+                "",
+                true,
+            )?
+            .unwrap_or(d.slow_consumer_timeout),
             api_key: self.api_key.or(d.api_key),
             allowed_origins: origins(self.allowed_origins)?.unwrap_or(d.allowed_origins),
             handshakes_per_second: self

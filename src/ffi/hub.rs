@@ -55,11 +55,12 @@ pub(super) fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) 
 
 /// Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
 /// `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
-/// "userPages", "adminPages"}], "queueCapacity": 1024, "maxAuthFailures": 5,
-/// "maxMessageBytes": 65536, "snapshotPageSize": 500, "deviceOfflineGraceMs": 5000,
-/// "persist": {"path": "…", "durability": "off"|"batched"|"sync"}}`; every key is
-/// optional and unknown keys are refused. This is the library's one configuration
-/// schema, which Node and Python read
+/// "userPages", "adminPages"}], "queueCapacity": 65536, "queueMaxBytes": 2097152,
+/// "maxAuthFailures": 5, "maxMessageBytes": 65536, "snapshotPageSize": 500,
+/// "deviceOfflineGraceMs": 5000, "persist": {"path": "…", "durability":
+/// "off"|"batched"|"sync"}, "redis": null, "nodeId": null}`; every key is optional and
+/// unknown keys are refused. This is the library's one configuration schema, which
+/// Node and Python read
 /// too: every key also has a snake_case alias, and Python's forms are accepted
 /// (`device_grace` in seconds, `limits: {queue_capacity, …}`, `routes` as a map
 /// `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every

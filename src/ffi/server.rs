@@ -18,8 +18,9 @@ pub struct McrtServer {
 /// `/socket.io/`, the native protocol at `/ws`. `config_json` (NULL means `{}`):
 /// `{"workerThreads", "pingIntervalMs", "pingTimeoutMs", "maxPayload",
 /// "maxMessageBytes", "authDeadlineMs", "maxConnections", "socketioPath", "nativePath",
-/// "shutdownDeadlineMs", "writeCoalesceMs", "apiKey", "allowedOrigins",
-/// "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs"}`. On success `*out` owns the server
+/// "shutdownDeadlineMs", "writeCoalesceMs", "slowConsumerTimeoutMs", "apiKey",
+/// "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs"}`
+/// (`workerThreads` 0, the default: one per CPU the process may run on). On success `*out` owns the server
 /// (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_serve(

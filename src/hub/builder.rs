@@ -26,6 +26,7 @@ use crate::store::Store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Limits {
     pub(crate) queue_capacity: usize,
+    pub(crate) queue_max_bytes: usize,
     pub(crate) max_auth_failures: u32,
     pub(crate) max_message_bytes: usize,
     /// Modules per `page:snapshot` / `page:snapshot:more`.
@@ -68,7 +69,8 @@ impl HubBuilder {
     pub(super) fn new() -> Self {
         HubBuilder {
             limits: Limits {
-                queue_capacity: 1024,
+                queue_capacity: 65_536,
+                queue_max_bytes: 2 * 1024 * 1024,
                 max_auth_failures: 5,
                 max_message_bytes: 64 * 1024,
                 snapshot_page_size: 500,
@@ -203,9 +205,25 @@ impl HubBuilder {
     }
 
     /// Frames a connection may have waiting before it is closed as a slow consumer
-    /// (default 1,024; telemetry for one module is conflated and takes one slot).
+    /// (default 65,536; telemetry for one module is conflated and takes one slot). For
+    /// a transport's connections the byte bound ([`HubBuilder::queue_max_bytes`]) is
+    /// usually the one that applies first.
     pub fn queue_capacity(mut self, frames: usize) -> Self {
         self.limits.queue_capacity = frames.max(1);
+        self
+    }
+
+    /// Bytes of encoded frames a transport's connection may have waiting (not yet
+    /// taken by its writer) before it is closed as a slow consumer (default 2 MiB). A reader that keeps up with a burst never
+    /// holds much, however long the burst; one that stopped reading reaches it and is
+    /// closed, which bounds the server's memory per connection. Conflated telemetry
+    /// counts once. In-process connections are bounded by frames only.
+    ///
+    /// The default, of the order of Centrifugo's 1 MiB, holds a whole burst of 20,000
+    /// small events (about 57 bytes each on the wire) even when the writers get no CPU
+    /// until the emitting thread is done.
+    pub fn queue_max_bytes(mut self, bytes: usize) -> Self {
+        self.limits.queue_max_bytes = bytes.max(1);
         self
     }
 

@@ -13,7 +13,7 @@ use crate::auth::{HandshakeContext, Identity};
 use crate::call::IdArg;
 use crate::ids::{ConnectionId, ModuleId, UserId};
 use crate::input::InputError;
-use crate::outbound::{CloseReason, OutboundQueue, Wake};
+use crate::outbound::{CloseReason, OutboundQueue, QueueBounds, Wake};
 use crate::protocol::WireFormat;
 
 impl Hub {
@@ -28,12 +28,7 @@ impl Hub {
         waker: impl Wake,
     ) -> Connection {
         let id = self.next_connection_id();
-        let queue = OutboundQueue::new(
-            id,
-            format,
-            self.inner.limits.queue_capacity,
-            Box::new(waker),
-        );
+        let queue = OutboundQueue::new(id, format, self.queue_bounds(), Box::new(waker));
         self.attach_queue(queue, context)
     }
 
@@ -56,8 +51,7 @@ impl Hub {
     /// condition variable (the in-process adapter, `transport/in_process.rs`).
     pub(crate) fn attach_local(&self, context: HandshakeContext) -> Connection {
         let id = self.next_connection_id();
-        let queue =
-            OutboundQueue::new_local(id, WireFormat::Native, self.inner.limits.queue_capacity);
+        let queue = OutboundQueue::new_local(id, WireFormat::Native, self.queue_bounds());
         self.attach_queue(queue, context)
     }
 
@@ -67,6 +61,14 @@ impl Hub {
             .registry
             .identity(id)
             .map(|(identity, _)| identity)
+    }
+
+    /// The bounds of a new connection's queue.
+    fn queue_bounds(&self) -> QueueBounds {
+        QueueBounds {
+            frames: self.inner.limits.queue_capacity,
+            bytes: self.inner.limits.queue_max_bytes,
+        }
     }
 
     pub(super) fn next_connection_id(&self) -> ConnectionId {

@@ -117,12 +117,34 @@ impl Hub {
 
     pub(super) fn slow_consumer(&self, id: ConnectionId) {
         self.inner.metrics.queue_overflows.increment();
+        self.close_slow(id, "its queue overflowed");
+    }
+
+    /// A transport's write to `queue`'s socket made no progress within its time bound:
+    /// the connection is closed as a slow consumer (its queued frames dropped), counted
+    /// in `write_stalls`. A transport without a hub connection counts through
+    /// [`Hub::count_write_stall`].
+    pub(crate) fn close_stalled(&self, queue: &OutboundQueue) {
+        self.count_write_stall();
+        if queue.close(CloseReason::SlowConsumer) {
+            self.close_slow(queue.id(), "a write to its socket stalled");
+        }
+    }
+
+    /// Counts a stalled write.
+    pub(crate) fn count_write_stall(&self) {
+        self.inner.metrics.write_stalls.increment();
+    }
+
+    /// What every slow-consumer close does once its queue is closed: alert, unsubscribe,
+    /// log and audit.
+    fn close_slow(&self, id: ConnectionId, why: &'static str) {
         if let Some(monitor) = &self.inner.monitor {
             monitor.slow_consumer_closed();
         }
         let user = self.user_of(id);
         self.unsubscribe_closing(id);
-        tracing::warn!(connection = %id, "closed a slow consumer: its queue overflowed");
+        tracing::warn!(connection = %id, "closed a slow consumer: {why}");
         self.audit_close(id, CloseReason::SlowConsumer, user);
     }
 

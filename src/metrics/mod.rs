@@ -109,8 +109,11 @@ pub struct Metrics {
     pub frames_conflated: Counter,
     /// Serializations of an event into a wire format (encode once: one per format).
     pub frames_encoded: Counter,
-    /// Connections closed because their queue was full.
+    /// Connections closed because their queue was full (the byte or frame bound).
     pub queue_overflows: Counter,
+    /// Connections closed because a write to their socket made no progress within the
+    /// server's `slow_consumer_timeout` (a reader that stopped reading).
+    pub write_stalls: Counter,
     /// Successful authentications.
     pub auth_successes: Counter,
     /// Refused authentications.

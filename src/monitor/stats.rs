@@ -84,6 +84,7 @@ impl StatsTracker {
                 "depthMax": input.queue_depth_max,
                 "depthTotal": input.queue_depth_total,
                 "overflows": m.queue_overflows,
+                "writeStalls": m.write_stalls,
                 "conflated": m.frames_conflated,
             },
             "deliveryLatencyMs": {"p50": ms(latency.quantile_micros(0.5)), "p99": ms(latency.quantile_micros(0.99))},

@@ -17,5 +17,5 @@ pub use close::{CloseReason, Wake};
 pub use event::OutboundEvent;
 pub(crate) use host::{HostDelivery, spawn_library_thread};
 pub use host::{HostSink, mark_library_thread, on_library_thread};
-pub(crate) use queue::Pushed;
 pub use queue::{Drained, OutboundQueue};
+pub(crate) use queue::{Pushed, QueueBounds};

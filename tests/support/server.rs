@@ -85,9 +85,10 @@ pub fn send_sentinel(hub: &Hub, user: &str, n: u64) {
 }
 
 /// Emits 32 KiB `bulk:data` events `{n}` to `user` one at a time, each once the
-/// server's writer took (encoded) the previous one, until the writer stalls for 1 s
-/// because the client does not read; returns how many were emitted (`n` = 0, 1, …).
-/// Call it while nothing else is being emitted (it watches `frames_encoded`).
+/// server's writer took the previous one (a drain records one delivery latency), until
+/// the writer stalls for 1 s because the client does not read; returns how many were
+/// emitted (`n` = 0, 1, …). Call it while nothing else is being delivered (it watches
+/// the delivery-latency count).
 pub async fn emit_until_writer_stalls(hub: &Hub, user: &str) -> u64 {
     let chunk = "x".repeat(32 * 1024);
     let mut sent = 0u64;
@@ -96,12 +97,12 @@ pub async fn emit_until_writer_stalls(hub: &Hub, user: &str) -> u64 {
             sent < 10_000,
             "the writer never stalled after {sent} frames"
         );
-        let before = hub.metrics().frames_encoded;
+        let before = hub.metrics().delivery_latency.count;
         hub.emit_to_user(user, "bulk:data", &json!({"n": sent, "chunk": chunk}))
             .expect("bulk emit");
         sent += 1;
         let taken = tokio::time::timeout(Duration::from_secs(1), async {
-            while hub.metrics().frames_encoded == before {
+            while hub.metrics().delivery_latency.count == before {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         })

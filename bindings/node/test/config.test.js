@@ -14,7 +14,8 @@ const HUB_DEFAULTS = {
   jwtSecret: null,
   pages: ['modules', 'admin', 'dashboard'],
   routes: [],
-  queueCapacity: 1024,
+  queueCapacity: 65536,
+  queueMaxBytes: 2097152,
   maxAuthFailures: 5,
   maxMessageBytes: 65536,
   snapshotPageSize: 500,
@@ -24,7 +25,7 @@ const HUB_DEFAULTS = {
   nodeId: null,
 };
 const SERVE_DEFAULTS = {
-  workerThreads: 2,
+  workerThreads: 0,
   pingIntervalMs: 25000,
   pingTimeoutMs: 20000,
   maxPayload: 1000000,
@@ -35,6 +36,7 @@ const SERVE_DEFAULTS = {
   nativePath: '/ws',
   shutdownDeadlineMs: 5000,
   writeCoalesceMs: 2,
+  slowConsumerTimeoutMs: 10000,
   apiKey: null,
   allowedOrigins: [],
   handshakesPerSecond: 0,

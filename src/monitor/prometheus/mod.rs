@@ -13,7 +13,7 @@
 //! | `mcrt_emits_total` | counter | `outcome`: `changed`, `unchanged`, `failed` |
 //! | `mcrt_events_dropped_by_hook_total` | counter | |
 //! | `mcrt_frames_delivered_total`, `mcrt_frames_conflated_total`, `mcrt_frames_encoded_total` | counter | |
-//! | `mcrt_queue_overflows_total` | counter | |
+//! | `mcrt_queue_overflows_total`, `mcrt_write_stalls_total` | counter | |
 //! | `mcrt_auth_attempts_total` | counter | `result`: `success`, `failure` |
 //! | `mcrt_auth_timeouts_total`, `mcrt_ping_timeouts_total`, `mcrt_connections_refused_total` | counter | |
 //! | `mcrt_client_events_total` | counter | `outcome`: `forwarded`, `dropped` |
@@ -173,6 +173,12 @@ fn encode_frames(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), E
         "mcrt_queue_overflows",
         "Connections closed because their queue was full.",
         m.queue_overflows,
+    )?;
+    counter(
+        e,
+        "mcrt_write_stalls",
+        "Connections closed because a socket write made no progress in time.",
+        m.write_stalls,
     )?;
     Ok(())
 }

@@ -9,9 +9,15 @@
 //!   still queued replaces it in place (latest wins, position kept), so a slow reader
 //!   never sees stale telemetry and never overflows on telemetry alone.
 //!   (`outbound::queue::tests::telemetry_for_same_module_is_conflated`)
-//! - **Bound**: past `capacity` non-conflatable frames the queue is dropped and the
-//!   connection closed with [`CloseReason::SlowConsumer`]; the emitter never blocks.
-//!   (`tests/hub/queue_policy.rs::overflow_closes_only_the_slow_connection`)
+//! - **Bound, in bytes**: a queue read by a transport (one with a [`Wake`]) holds at
+//!   most `max_bytes` of encoded frames (each frame's bytes, its attachments and one
+//!   pointer); past it, or past `capacity` frames for any queue, the queue is dropped
+//!   and the connection closed with [`CloseReason::SlowConsumer`]; the emitter never
+//!   blocks. A burst that a healthy reader drains as it comes is judged by what is
+//!   waiting, not by how many frames went by.
+//!   (`tests/hub/queue_policy.rs::overflow_closes_only_the_slow_connection`,
+//!   `outbound::queue::tests::the_byte_bound_counts_what_waits`,
+//!   `tests/server/slow_consumer.rs`)
 //! - A close requested by the hub (logout) keeps the frames already queued, so
 //!   `user:session:ended` is delivered before the close.
 //!   (`outbound::queue::tests::logout_close_keeps_queued_frames`)
@@ -70,9 +76,13 @@ struct State {
     /// Boxed on purpose: an unboxed `HashMap` would take 48 bytes of the hot line.
     #[allow(clippy::box_collection)]
     telemetry_slots: Option<Box<HashMap<ModuleId, usize>>>,
-    /// The bound (non-conflated frames); here rather than beside the lock to stay in
-    /// the same cache line.
-    capacity: u32,
+    /// What this queue may still take before its reader counts as slow: bytes (see
+    /// [`frame_cost`]) for a transport's queue, frames for an in-process one. A budget
+    /// counted down by pushes and reset by drains, so a push reads and writes one word
+    /// of the hot line, never the bound itself (in the second line).
+    room: u32,
+    /// The framing, here so that costing a frame stays in the hot line.
+    format: WireFormat,
     closed: Option<CloseReason>,
     /// Whether the reader is woken through `OutboundQueue::waker` rather than
     /// `OutboundQueue::readable`: copied here, in the hot cache line, so that waking an
@@ -105,7 +115,10 @@ pub struct OutboundQueue {
     /// notifying it when nobody waits is a single load of this field.
     readable: Condvar,
     id: ConnectionId,
-    format: WireFormat,
+    /// The frame bound (an in-process queue's room when empty).
+    capacity: u32,
+    /// The byte bound of an external reader: what `State::room` is reset to.
+    max_bytes: u32,
     /// An external transport's waker (the server's tokio `Notify`); `None` for an
     /// in-process connection, which waits on `readable`.
     waker: Option<Box<dyn Wake>>,
@@ -117,24 +130,28 @@ pub struct OutboundQueue {
 
 impl OutboundQueue {
     /// A queue whose reader waits in [`OutboundQueue::wait_until`].
-    pub(crate) fn new_local(id: ConnectionId, format: WireFormat, capacity: usize) -> Self {
-        Self::with_waker(id, format, capacity, None)
+    pub(crate) fn new_local(id: ConnectionId, format: WireFormat, bounds: QueueBounds) -> Self {
+        Self::with_waker(id, format, bounds, None)
     }
 
     /// A queue whose transport is told of new frames through `waker`.
     pub(crate) fn new(
         id: ConnectionId,
         format: WireFormat,
-        capacity: usize,
+        bounds: QueueBounds,
         waker: Box<dyn Wake>,
     ) -> Self {
-        Self::with_waker(id, format, capacity, Some(waker))
+        Self::with_waker(id, format, bounds, Some(waker))
     }
 
     /// A queue standing for a host-owned socket: never pushed to (the hub passes its
     /// frames to the host sink); `waker` is told when the hub closes it.
     pub(crate) fn new_host(id: ConnectionId, format: WireFormat, waker: Box<dyn Wake>) -> Self {
-        let mut queue = Self::with_waker(id, format, 1, Some(waker));
+        let bounds = QueueBounds {
+            frames: 1,
+            bytes: 1,
+        };
+        let mut queue = Self::with_waker(id, format, bounds, Some(waker));
         queue.host = true;
         queue
     }
@@ -142,21 +159,29 @@ impl OutboundQueue {
     fn with_waker(
         id: ConnectionId,
         format: WireFormat,
-        capacity: usize,
+        bounds: QueueBounds,
         waker: Option<Box<dyn Wake>>,
     ) -> Self {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).max(1);
+        let max_bytes = clamp(bounds.bytes);
         Self {
             state: Mutex::new(State {
                 frames: Frames::new(),
                 telemetry_slots: None,
-                capacity: u32::try_from(capacity).unwrap_or(u32::MAX).max(1),
+                room: if waker.is_some() {
+                    max_bytes
+                } else {
+                    clamp(bounds.frames)
+                },
+                format,
                 closed: None,
                 external_waker: waker.is_some(),
                 parked: false,
             }),
             readable: Condvar::new(),
             id,
-            format,
+            capacity: clamp(bounds.frames),
+            max_bytes,
             waker,
             host: false,
         }
@@ -174,7 +199,7 @@ impl OutboundQueue {
 
     /// The framing the connection speaks.
     pub fn format(&self) -> WireFormat {
-        self.format
+        self.state.lock().format
     }
 
     /// Wakes the reader: called with no lock held; `external` is the queue's
@@ -204,7 +229,11 @@ impl OutboundQueue {
             return Pushed::Closed;
         }
         let len = state.frames.len();
-        let full = len >= state.capacity as usize;
+        // An in-process queue's room counts frames (the bound never leaves the hot
+        // line); a transport's counts bytes, and its frame bound is read beside the
+        // waker its push reads anyway.
+        let full = state.external_waker && len >= self.capacity as usize;
+        let cost = Self::cost(state, frame);
         let conflation_key = if state.parked {
             None
         } else {
@@ -213,16 +242,22 @@ impl OutboundQueue {
         if let Some(key) = conflation_key {
             let slots = state.telemetry_slots.get_or_insert_with(Box::default);
             if let Some(&index) = slots.get(key) {
+                let refund = Self::cost(state, &state.frames[index]);
+                let Some(room) = (state.room + refund).checked_sub(cost) else {
+                    return self.overflow(guard);
+                };
+                state.room = room;
                 state.frames[index] = Arc::clone(frame);
                 return Pushed::Conflated;
             }
-            if full {
+            if full || cost > state.room {
                 return self.overflow(guard);
             }
             slots.insert(key.clone(), len);
-        } else if full {
+        } else if full || cost > state.room {
             return self.overflow(guard);
         }
+        state.room -= cost;
         state.frames.push(Arc::clone(frame));
         let external = state.external_waker;
         drop(guard);
@@ -232,9 +267,29 @@ impl OutboundQueue {
         Pushed::Queued
     }
 
+    /// What `frame` takes of `state.room`: one frame in an in-process queue, its bytes
+    /// in a transport's.
+    fn cost(state: &State, frame: &OutboundEvent) -> u32 {
+        if state.external_waker {
+            frame_cost(frame, state.format)
+        } else {
+            1
+        }
+    }
+
+    /// What `State::room` is when nothing is queued.
+    fn full_room(&self, external: bool) -> u32 {
+        if external {
+            self.max_bytes
+        } else {
+            self.capacity
+        }
+    }
+
     fn overflow(&self, mut state: MutexGuard<'_, State>) -> Pushed {
         let dropped = std::mem::take(&mut state.frames);
         state.telemetry_slots = None;
+        state.room = self.full_room(state.external_waker);
         state.closed = Some(CloseReason::SlowConsumer);
         let external = state.external_waker;
         drop(state);
@@ -270,7 +325,7 @@ impl OutboundQueue {
     /// `Vec` after the lock is released, so a push (the emit path) never waits for an
     /// allocation, and never allocates for a reader that keeps up.
     pub fn drain(&self) -> Drained {
-        Self::take(self.state.lock())
+        self.take(self.state.lock())
     }
 
     /// Like [`OutboundQueue::drain`], but hands each frame to `each` (in order, after the
@@ -282,6 +337,7 @@ impl OutboundQueue {
         if let Some(slots) = &mut state.telemetry_slots {
             slots.clear();
         }
+        state.room = self.full_room(state.external_waker);
         let closed = state.closed.clone();
         drop(state);
         frames.into_iter().for_each(each);
@@ -305,15 +361,16 @@ impl OutboundQueue {
                 None => self.readable.wait(&mut state),
             }
         }
-        Self::take(state)
+        self.take(state)
     }
 
     /// Moves the frames out of `state` and releases the lock before building the `Vec`.
-    fn take(mut state: MutexGuard<'_, State>) -> Drained {
+    fn take(&self, mut state: MutexGuard<'_, State>) -> Drained {
         let frames = std::mem::take(&mut state.frames);
         if let Some(slots) = &mut state.telemetry_slots {
             slots.clear();
         }
+        state.room = self.full_room(state.external_waker);
         let closed = state.closed.clone();
         drop(state);
         Drained {
@@ -349,6 +406,11 @@ impl OutboundQueue {
         self.state.lock().closed.clone()
     }
 }
+
+mod bounds;
+
+pub(crate) use bounds::QueueBounds;
+use bounds::frame_cost;
 
 #[cfg(test)]
 mod tests;

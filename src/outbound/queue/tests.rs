@@ -8,7 +8,7 @@ use parking_lot::{Condvar, Mutex};
 use serde_json::json;
 
 use super::super::{CloseReason, OutboundEvent, Wake};
-use super::{OutboundQueue, Pushed, State};
+use super::{OutboundQueue, Pushed, QueueBounds, State, frame_cost};
 use crate::ids::{ConnectionId, ModuleId};
 use crate::metrics::Metrics;
 use crate::protocol::WireFormat;
@@ -21,11 +21,15 @@ impl Wake for CountWakes {
 }
 
 fn queue(capacity: usize) -> (OutboundQueue, Arc<AtomicUsize>) {
+    bounded(capacity, usize::MAX)
+}
+
+fn bounded(frames: usize, bytes: usize) -> (OutboundQueue, Arc<AtomicUsize>) {
     let wakes = Arc::new(AtomicUsize::new(0));
     let q = OutboundQueue::new(
         ConnectionId(1),
         WireFormat::Native,
-        capacity,
+        QueueBounds { frames, bytes },
         Box::new(CountWakes(wakes.clone())),
     );
     (q, wakes)
@@ -102,11 +106,12 @@ fn a_parked_queue_keeps_every_telemetry_frame() {
 
 #[test]
 fn overflow_closes_and_drops_the_queue() {
-    let (q, wakes) = queue(2);
-    q.push(&plain(1));
-    q.push(&plain(2));
-    assert_eq!(q.push(&plain(3)), Pushed::Overflowed);
-    assert_eq!(q.push(&plain(4)), Pushed::Closed);
+    let (q, wakes) = queue(4);
+    for n in 1..=4 {
+        assert_eq!(q.push(&plain(n)), Pushed::Queued);
+    }
+    assert_eq!(q.push(&plain(5)), Pushed::Overflowed);
+    assert_eq!(q.push(&plain(6)), Pushed::Closed);
     let drained = q.drain();
     assert!(drained.frames.is_empty());
     assert_eq!(drained.closed, Some(CloseReason::SlowConsumer));
@@ -119,9 +124,11 @@ fn overflow_closes_and_drops_the_queue() {
 
 #[test]
 fn telemetry_at_the_bound_conflates_instead_of_overflowing() {
-    let (q, _) = queue(2);
+    let (q, _) = queue(4);
     q.push(&telemetry("a", 1));
     q.push(&plain(1));
+    q.push(&plain(2));
+    q.push(&plain(3));
     assert_eq!(q.push(&telemetry("a", 2)), Pushed::Conflated);
     assert_eq!(q.push(&telemetry("b", 1)), Pushed::Overflowed);
 }
@@ -139,10 +146,14 @@ fn logout_close_keeps_queued_frames() {
 
 #[test]
 fn local_reader_is_woken_by_a_push_and_by_a_close() {
+    let bounds = QueueBounds {
+        frames: 8,
+        bytes: 1,
+    };
     let q = Arc::new(OutboundQueue::new_local(
         ConnectionId(1),
         WireFormat::Native,
-        8,
+        bounds,
     ));
     let far = Instant::now() + std::time::Duration::from_secs(60);
     // Nothing queued: a wait that has already expired returns empty at once.
@@ -178,4 +189,50 @@ fn wakes_only_on_empty_to_non_empty() {
     q.drain();
     q.push(&plain(3));
     assert_eq!(wakes.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn the_byte_bound_counts_what_waits() {
+    let cost = frame_cost(&plain(1), WireFormat::Native) as usize;
+    // Room for exactly three frames of this size; the frame bound is far away.
+    let (q, _) = bounded(1_000_000, 3 * cost);
+    for n in 1..=3 {
+        assert_eq!(q.push(&plain(n)), Pushed::Queued);
+    }
+    // A reader that drains gets the room back: a burst is judged by what waits.
+    assert_eq!(q.drain().frames.len(), 3);
+    for round in 0..1_000 {
+        assert_eq!(q.push(&plain(round % 10)), Pushed::Queued, "round {round}");
+        q.drain_each(drop);
+    }
+    for n in 1..=3 {
+        assert_eq!(q.push(&plain(n)), Pushed::Queued);
+    }
+    assert_eq!(q.push(&plain(4)), Pushed::Overflowed);
+    assert_eq!(q.closed(), Some(CloseReason::SlowConsumer));
+}
+
+#[test]
+fn conflated_telemetry_is_charged_once() {
+    let cost = frame_cost(&telemetry("a", 1), WireFormat::Native) as usize;
+    let (q, _) = bounded(1_000_000, 2 * cost);
+    assert_eq!(q.push(&telemetry("a", 1)), Pushed::Queued);
+    for value in 2..100 {
+        assert_eq!(q.push(&telemetry("a", value % 10)), Pushed::Conflated);
+    }
+    assert_eq!(q.push(&telemetry("b", 1)), Pushed::Queued);
+    assert_eq!(q.push(&telemetry("c", 1)), Pushed::Overflowed);
+}
+
+#[test]
+fn an_in_process_queue_is_bounded_by_frames_only() {
+    let bounds = QueueBounds {
+        frames: 5,
+        bytes: 1,
+    };
+    let q = OutboundQueue::new_local(ConnectionId(1), WireFormat::Native, bounds);
+    for n in 0..5 {
+        assert_eq!(q.push(&plain(n)), Pushed::Queued);
+    }
+    assert_eq!(q.push(&plain(5)), Pushed::Overflowed);
 }

@@ -15,7 +15,9 @@ use crate::protocol::binary::BinaryLimits;
 /// Server settings. `ServerConfig::default()` suits a local server.
 #[derive(Clone)]
 pub struct ServerConfig {
-    /// Runtime worker threads (default 2).
+    /// Runtime worker threads; 0 (the default) starts one per CPU the process may run
+    /// on (its CPU affinity, as `std::thread::available_parallelism` reads it on Linux),
+    /// so a server pinned to one core does not oversubscribe it.
     pub worker_threads: usize,
     /// Engine.IO ping interval (default 25 s).
     pub ping_interval: Duration,
@@ -72,12 +74,18 @@ pub struct ServerConfig {
     pub native_path: String,
     /// How long `shutdown()` waits for queues to flush (default 5 s).
     pub shutdown_deadline: Duration,
-    /// Write coalescing: a websocket flushes at most once per this interval, so under
-    /// sustained traffic several frames share one write (one system call and one TCP
-    /// segment) instead of one write per frame. A frame for an idle socket still goes at
-    /// once; a busy one waits at most this long. Zero writes every wake-up immediately
-    /// (default 2 ms).
+    /// Adaptive write coalescing: a websocket that keeps up (one frame per wake-up)
+    /// writes each frame at once; one that found a backlog (frames arrived while it was
+    /// writing, or faster than it writes) flushes at most once per this interval, so
+    /// under sustained traffic several frames share one write (one system call and one
+    /// TCP segment). Zero writes every wake-up immediately (default 2 ms).
     pub write_coalesce: Duration,
+    /// A connection whose socket write (one batch of frames) makes no progress for this
+    /// long is closed as a slow consumer and counted in `write_stalls` (default 10 s):
+    /// the time side of the slow-consumer rule, whose byte side is
+    /// [`HubBuilder::queue_max_bytes`](crate::HubBuilder::queue_max_bytes). It catches
+    /// a client that stopped reading while few events reach it.
+    pub slow_consumer_timeout: Duration,
     /// Enables the HTTP API (`POST /api/v1/emit/<call>`, see [`api`](super::api)) with this
     /// bearer key; several keys separated by commas are each valid (rotation). `None`
     /// (the default) serves no API.
@@ -109,7 +117,7 @@ pub struct RateLimit {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            worker_threads: 2,
+            worker_threads: 0,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             upgrade_timeout: Duration::from_secs(10),
@@ -134,6 +142,7 @@ impl Default for ServerConfig {
             native_path: "/ws".into(),
             shutdown_deadline: Duration::from_secs(5),
             write_coalesce: Duration::from_millis(2),
+            slow_consumer_timeout: Duration::from_secs(10),
             api_key: None,
             metrics_path: Some("/metrics".into()),
             metrics_token: None,
@@ -144,6 +153,15 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// The worker threads to start: `worker_threads`, or one per CPU the process may
+    /// run on when it is 0.
+    pub fn workers(&self) -> usize {
+        match self.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        }
+    }
+
     /// The bounds of one binary packet: `max_attachments`, and `max_payload` bytes.
     pub(crate) fn binary_limits(&self) -> BinaryLimits {
         BinaryLimits {

@@ -116,7 +116,7 @@ pub(super) fn serve(
         source,
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads.max(1))
+        .worker_threads(config.workers())
         .thread_name("mcrt-server")
         // Host sinks are called from these threads only through the delivery thread.
         .on_thread_start(crate::outbound::mark_library_thread)

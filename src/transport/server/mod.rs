@@ -16,15 +16,18 @@
 //! Invariants (each guarded by the named tests):
 //! - No lock is held while writing: a session drains its queues (one short lock each)
 //!   and then writes (`tests/server/server_socketio.rs`).
-//! - A socket writes every frame it has queued with one flush when it is behind, and a
-//!   busy socket flushes at most once per `write_coalesce` (2 ms by default), so under
-//!   sustained traffic several frames share one system call; an idle socket's first frame
-//!   goes at once.
+//! - A socket writes every frame it has queued with one flush when it is behind; a
+//!   socket that keeps up writes each frame at once, and one that found a backlog
+//!   flushes at most once per `write_coalesce` (2 ms by default), so under sustained
+//!   traffic several frames share one system call (`coalesce.rs`).
+//! - A slow consumer is closed by bytes waiting (the queue's bound) or by a write
+//!   without progress (`stall.rs`), never by how many frames went by.
 //! - The transport owns its tokio runtime; the hub stays synchronous.
 //!
 //! This module must not decide routing or state: it only moves frames.
 
 pub mod api;
+mod coalesce;
 mod custom;
 mod engine;
 mod http;
@@ -39,6 +42,7 @@ mod recovery;
 mod service;
 mod session;
 mod sessions;
+mod stall;
 
 mod config;
 mod host_http;
@@ -57,7 +61,6 @@ pub use service::{
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -157,22 +160,6 @@ fn refusal(
         return limits::handshake_refusal(shared, remote.ip());
     }
     None
-}
-
-/// Waits, if needed, until `window` has passed since `last_flush`: the write coalescing
-/// of [`ServerConfig::write_coalesce`]. Returns at once for an idle socket. Returns the
-/// time of this flush, so a writer reads the clock once per flush, not twice.
-pub(crate) async fn coalesce(last_flush: Instant, window: Duration) -> Instant {
-    if window.is_zero() {
-        return last_flush;
-    }
-    let next = last_flush + window;
-    let now = Instant::now();
-    if now < next {
-        tokio::time::sleep_until(next.into()).await;
-        return next;
-    }
-    now
 }
 
 /// Reads a request body up to `max` bytes (413 beyond).

@@ -22,7 +22,6 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -45,6 +44,7 @@ use crate::protocol::WireFormat;
 use crate::protocol::native::{self, FrameError};
 
 use super::Shared;
+use super::coalesce::Coalescer;
 use super::http::{self, Body};
 use super::rate_limit::{Admit, RateLimiter};
 use super::recovery::{Attachment, Resumed};
@@ -153,14 +153,19 @@ async fn run(
     let mut shutdown = shared.shutdown.clone();
     let deadline = tokio::time::sleep(shared.config.auth_deadline);
     tokio::pin!(deadline);
-    let window = shared.config.write_coalesce;
-    let mut last_flush = Instant::now() - window;
+    let mut coalescer = Coalescer::new(shared.config.write_coalesce);
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = socket.notify.notified() => {
-                last_flush = super::coalesce(last_flush, window).await;
-                if let ControlFlow::Break(close) = socket.write_queued(&mut sink).await {
-                    break close;
+                coalescer.before_write().await;
+                let attachment = Arc::clone(&socket.attachment);
+                let queue = move || Some(Arc::clone(attachment.connection.queue()));
+                match super::stall::bounded(shared, queue, socket.write_queued(&mut sink, &mut coalescer)).await {
+                    Some(ControlFlow::Continue(())) => {}
+                    Some(ControlFlow::Break(close)) => break close,
+                    // Closed as a slow consumer (not parkable), and dropped without a
+                    // close handshake: its send buffer is full.
+                    None => return,
                 }
             }
             message = stream.next() => {
@@ -190,10 +195,11 @@ async fn run(
 
 impl NativeSocket<'_> {
     /// Writes what the hub queued, then the pid once the connection may resume.
-    async fn write_queued(&mut self, sink: &mut Sink) -> Next {
+    async fn write_queued(&mut self, sink: &mut Sink, coalescer: &mut Coalescer) -> Next {
         let Some(drained) = self.attachment.drain(self.carrier) else {
             return ControlFlow::Break(None);
         };
+        coalescer.wrote(drained.frames.len());
         if let Some(oldest) = drained.frames.first() {
             oldest.record_delivery();
         }

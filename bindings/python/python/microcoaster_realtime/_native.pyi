@@ -76,7 +76,8 @@ AuditSink = Callable[[Dict[str, Any]], object]
 input), on the thread that caused it; never call ``emit_*`` from it."""
 
 class Limits(TypedDict, total=False):
-    queue_capacity: int
+    queue_capacity: int  # frames (default 65536)
+    queue_max_bytes: int  # bytes of encoded frames waiting (default 2 MiB)
     max_auth_failures: int
     max_message_bytes: int
 
@@ -117,7 +118,7 @@ class ServeOptions(TypedDict, total=False):
     milliseconds, or in seconds for ``ping_interval``, ``ping_timeout`` and
     ``auth_deadline``; ``None`` means not given. Defaults: ``normalize_serve_config()``."""
 
-    worker_threads: Optional[int]
+    worker_threads: Optional[int]  # default 0: one per CPU the process may run on
     ping_interval: Optional[float]
     ping_interval_ms: Optional[float]
     ping_timeout: Optional[float]
@@ -131,6 +132,7 @@ class ServeOptions(TypedDict, total=False):
     native_path: Optional[str]
     shutdown_deadline_ms: Optional[float]
     write_coalesce_ms: Optional[float]
+    slow_consumer_timeout_ms: Optional[float]
     api_key: Optional[str]
     allowed_origins: Optional[Sequence[str]]
     handshakes_per_second: Optional[float]

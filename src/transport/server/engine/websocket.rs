@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
@@ -26,9 +25,11 @@ use crate::outbound::CloseReason;
 use crate::protocol::engineio;
 
 use super::super::Shared;
+use super::super::coalesce::Coalescer;
 use super::super::http::{self, Body};
 use super::super::readiness::ReadReadiness;
 use super::super::session::{Carrier, Ending, Frame, Pending, Service, Session};
+use super::super::stall;
 use super::polling::closing_packets;
 use super::{find, on_binary, on_packet, open_packet, open_session, release, too_many_connections};
 
@@ -186,15 +187,23 @@ async fn run_websocket(
     tokio::pin!(shutdown_changed);
     let mut shut_down = false;
     let (readiness, read_waker) = ReadReadiness::new();
-    let window = shared.config.write_coalesce;
-    let mut last_flush = Instant::now() - window;
+    let mut coalescer = Coalescer::new(shared.config.write_coalesce);
     let mut frames: Vec<Frame> = Vec::new();
+    let mut stalled = false;
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = session.notify.notified() => {
-                last_flush = super::super::coalesce(last_flush, window).await;
-                if let ControlFlow::Break(close) = write_pending(&session, &mut ws, &mut frames).await {
-                    break close;
+                coalescer.before_write().await;
+                let queue = || session.attachment().map(|a| Arc::clone(a.connection.queue()));
+                let write = write_pending(&session, &mut ws, &mut frames, &mut coalescer);
+                match stall::bounded(&shared, queue, write).await {
+                    Some(ControlFlow::Continue(())) => {}
+                    Some(ControlFlow::Break(close)) => break close,
+                    None => {
+                        stalled = true;
+                        session.end(Ending::Closed);
+                        break None;
+                    }
                 }
             }
             message = std::future::poll_fn(|cx| readiness.poll_next(&mut ws, &read_waker, cx)) => {
@@ -211,6 +220,10 @@ async fn run_websocket(
     // Released (and parked, for a lost transport) before the close handshake ends, so a
     // client that saw its websocket close reconnects to a server that knows.
     release(&shared, &session);
+    if stalled {
+        // Its send buffer is full: a close handshake would wait on the stalled client.
+        return;
+    }
     if let Some(frame) = close {
         let _ = ws.send(Message::Close(Some(frame))).await;
     }
@@ -223,8 +236,10 @@ async fn write_pending(
     session: &Session,
     ws: &mut Socket,
     frames: &mut Vec<Frame>,
+    coalescer: &mut Coalescer,
 ) -> ControlFlow<Option<CloseFrame>> {
     let pending = session.take_pending(frames);
+    coalescer.wrote(frames.len());
     let closing = closing_packets(session, &pending);
     let mut failed = false;
     for frame in frames.drain(..) {
