@@ -72,7 +72,7 @@ fn rs256_hub_refuses_each_forged_token_by_code_and_counts_it() {
     assert_eq!(names(&mut admin), ["auth:ok", "page:snapshot"]);
     // Both rotated secrets are valid at once.
     for secret in [&b"current"[..], b"previous"] {
-        let mut tab = hub.connect_in_process();
+        let tab = hub.connect_in_process();
         let token = encode(
             Algorithm::HS256,
             None,
