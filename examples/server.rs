@@ -17,6 +17,8 @@
 //! stderr, `--log-format human` (default) or `json` (one object per line); at `info`
 //! they name users only by id.
 
+#[path = "server/jwt_args.rs"]
+mod jwt_args;
 #[path = "server/secrets.rs"]
 mod secrets;
 #[path = "server/web.rs"]
@@ -53,6 +55,8 @@ struct Args {
     /// JWT HS256 secret (default: generated once and stored beside the database).
     #[arg(long, env = "MCRT_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    #[command(flatten)]
+    jwt: jwt_args::JwtArgs,
     /// API key for `POST /api/v1/emit/<call>` (default: generated and stored); several
     /// keys separated by commas are each valid, for rotation.
     #[arg(long, env = "MCRT_API_KEY", hide_env_values = true)]
@@ -336,6 +340,7 @@ fn main() {
     let api_key = args.api_key.clone().unwrap_or(secrets.api_key);
     let mut builder = Hub::builder()
         .jwt_secret(jwt_secret.as_bytes())
+        .jwt(args.jwt.settings())
         .device_offline_grace(Duration::from_millis(args.device_grace_ms));
     if !args.no_monitor {
         builder = builder.monitor(MonitorConfig {

@@ -16,7 +16,7 @@
 //! every error is a [`ConfigError`] naming the key (`persist.path`, `routes[0].event`),
 //! what was expected and what arrived.
 //!
-//! Files: `hub.rs` ([`HubConfig`]), `serve.rs` ([`ServeConfig`]), `error.rs`
+//! Files: `hub.rs` ([`HubConfig`]), `jwt.rs` (its `jwt` section, [`JwtConfig`]), `serve.rs` ([`ServeConfig`]), `error.rs`
 //! ([`ConfigError`]), `accept.rs` (the accepted forms and aliases), `check.rs` (unknown
 //! keys, conflicts); this file keeps the canonical form of durations and the tests.
 //!
@@ -34,6 +34,7 @@ mod accept;
 mod check;
 mod error;
 mod hub;
+mod jwt;
 mod serve;
 
 use std::time::Duration;
@@ -42,6 +43,7 @@ use serde::Serializer;
 
 pub use error::ConfigError;
 pub use hub::{HubConfig, Persist, Route, Secret};
+pub use jwt::JwtConfig;
 pub use serve::ServeConfig;
 
 /// Durations are written as whole milliseconds when they are, else fractional ones.
@@ -64,6 +66,7 @@ mod tests {
     fn documented_defaults() -> Value {
         json!({
             "jwtSecret": null,
+            "jwt": null,
             "pages": ["modules", "admin", "dashboard"],
             "routes": [],
             "queueCapacity": 65536,

@@ -10,7 +10,9 @@
 use serde::Serialize;
 
 use crate::broker::BrokerStats;
-use crate::metrics::{BadInputKind, ConnectionCounts, LatencySnapshot, Metrics};
+use crate::metrics::{
+    BadInputKind, ConnectionCounts, LatencySnapshot, Metrics, TOKEN_REFUSAL_CODES,
+};
 use crate::persist::PersistMetrics;
 
 /// A copy of every counter at one moment, for hosts and exporters.
@@ -54,6 +56,8 @@ pub struct MetricsSnapshot {
     pub ping_timeouts: u64,
     /// Bad inputs by kind.
     pub bad_inputs: Vec<(BadInputKind, u64)>,
+    /// Refused tokens by `auth:error` code (every [`TOKEN_REFUSAL_CODES`] entry).
+    pub token_refusals: Vec<(&'static str, u64)>,
     /// See [`Metrics::delivery_latency`].
     pub delivery_latency: LatencySnapshot,
     /// Persistence health (`degraded`, `rows_written`, `rows_dropped`, `write_errors`,
@@ -103,6 +107,10 @@ impl MetricsSnapshot {
             bad_inputs: BadInputKind::ALL
                 .iter()
                 .map(|kind| (*kind, m.bad_inputs(*kind)))
+                .collect(),
+            token_refusals: TOKEN_REFUSAL_CODES
+                .iter()
+                .map(|code| (*code, m.token_refusals(code)))
                 .collect(),
             delivery_latency: m.delivery_latency.snapshot(),
             persistence,

@@ -76,6 +76,8 @@ declare namespace RealTimeAPI {
     server?: ServerOptions;
     /** Verifies `token`s as JWT HS256 (not empty). */
     jwtSecret?: string;
+    /** More JWT keys and checks; every key of `jwt` is used together with `jwtSecret`. */
+    jwt?: JwtOptions;
     /** Default `['modules', 'admin', 'dashboard']`. */
     pages?: string[];
     /** Also accepted: a map `{[event]: {users?, admins?}}`. */
@@ -149,10 +151,34 @@ declare namespace RealTimeAPI {
     headerTimeoutMs?: number;
   }
 
+  /** The `jwt` section: keys beyond one HS256 secret (the algorithm is fixed by the key). */
+  interface JwtOptions {
+    /** HS256 secrets valid at once (rotation), each not empty. */
+    secrets?: string[];
+    /** RS256 / ES256 / EdDSA public keys: PEM text or the path of a PEM file. */
+    publicKeys?: string[];
+    /** The path of a JWKS document; its keys are chosen by the token's `kid`. */
+    jwks?: string;
+    /** When set, a token's `iss` must be this. */
+    issuer?: string;
+    /** When set, a token's `aud` must contain this. */
+    audience?: string;
+    /** Clock skew tolerated on `exp` / `nbf`, in seconds (default 0). */
+    leewaySecs?: number;
+  }
+
   /** A configuration as the library reads it: canonical keys, every default filled in. */
   interface NormalizedConfig {
     hub: {
       jwtSecret: string | number[] | null;
+      jwt: {
+        secrets: (string | number[])[];
+        publicKeys: string[];
+        jwks: string | null;
+        issuer: string | null;
+        audience: string | null;
+        leewaySecs: number;
+      } | null;
       pages: string[];
       routes: { event: string; userPages: string[]; adminPages: string[] }[];
       queueCapacity: number;

@@ -17,9 +17,27 @@ pub enum AuthError {
     /// The token is malformed, badly signed, uses another algorithm or has bad claims.
     #[error("invalid token: {0}")]
     InvalidToken(String),
-    /// The token's `exp` is in the past.
+    /// The token's `exp` is in the past (beyond the leeway).
     #[error("token expired")]
     ExpiredToken,
+    /// The token's `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    TokenNotYetValid,
+    /// The token's `aud` does not contain the configured audience.
+    #[error("token is for another audience")]
+    WrongAudience,
+    /// The token's `iss` is not the configured issuer.
+    #[error("token is from another issuer")]
+    WrongIssuer,
+    /// No configured key of the token's algorithm verifies its signature.
+    #[error("token signature does not verify")]
+    BadSignature,
+    /// The token's header names a `kid` no configured key has.
+    #[error("unknown key id {0:?}")]
+    UnknownKid(String),
+    /// The token's algorithm is not accepted, or no configured key is of that algorithm.
+    #[error("algorithm not allowed: {0}")]
+    AlgorithmNotAllowed(String),
     /// A token was given but the hub has no JWT secret.
     #[error("token authentication is not configured on this hub")]
     JwtNotConfigured,
@@ -71,6 +89,12 @@ impl AuthError {
             Self::MissingCredentials => "missing_credentials",
             Self::InvalidToken(_) => "invalid_token",
             Self::ExpiredToken => "expired_token",
+            Self::TokenNotYetValid => "token_not_yet_valid",
+            Self::WrongAudience => "wrong_audience",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::BadSignature => "bad_signature",
+            Self::UnknownKid(_) => "unknown_kid",
+            Self::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
             Self::JwtNotConfigured => "jwt_not_configured",
             Self::UnknownSession => "unknown_session",
             Self::ClaimsMismatch { .. } => "claims_mismatch",

@@ -1,15 +1,20 @@
-//! The built-in JWT HS256 authenticator ([`JwtAuthenticator`]).
+//! The built-in JWT authenticator ([`JwtAuthenticator`]) and its settings ([`JwtSettings`]).
 //!
-//! Owns token verification: HS256 only (`alg: none` and every other algorithm refused),
-//! `exp` required with no leeway, and the claims `sub`, `role`, `sid`, `owner`. It must
-//! not consult sessions: the chain checks a token's `sid` against revoked sessions.
-//! Guarded by `auth::tests::valid_token_gives_its_identity` and
-//! `auth::tests::wrong_signature_expired_and_alg_none_are_refused`.
+//! Owns token verification: HS256, RS256, ES256 and EdDSA, each only with a key of its
+//! type (the algorithm is fixed by the key, `jwt_keys.rs`); `alg: none` and every other
+//! algorithm refused; a token with a `kid` is checked only against keys with that `kid`;
+//! `exp` required; optional `iss` / `aud`; a clock leeway (0 by default). Each refusal has
+//! its own [`AuthError`] variant and code. The claims are `sub`, `role`, `sid`, `owner`.
+//! It must not consult sessions: the chain checks a token's `sid` against revoked sessions.
+//! Guarded by `auth::tests::valid_token_gives_its_identity`,
+//! `auth::tests::wrong_signature_expired_and_alg_none_are_refused` and `auth::jwt_tests`.
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Validation, decode, decode_header};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::jwt_keys::{ALLOWED_ALGORITHMS, JwtKey};
 use super::{AuthError, Identity, Role};
 use crate::ids::{IdError, ModuleId, SessionId, UserId};
 
@@ -25,53 +30,136 @@ struct Claims {
     owner: Option<Value>,
 }
 
-/// The built-in JWT HS256 authenticator.
+/// What the built-in JWT authenticator accepts: keys, issuer, audience, leeway.
+#[derive(Debug, Clone, Default)]
+pub struct JwtSettings {
+    /// Verification keys; a token is accepted if one key of its algorithm (and `kid`,
+    /// when the token names one) verifies it.
+    pub keys: Vec<JwtKey>,
+    /// When set, the token's `iss` must be this value.
+    pub issuer: Option<String>,
+    /// When set, the token's `aud` must contain this value.
+    pub audience: Option<String>,
+    /// Seconds of clock skew tolerated on `exp` and `nbf`.
+    pub leeway_secs: u64,
+}
+
+/// The built-in JWT authenticator.
 pub struct JwtAuthenticator {
-    key: DecodingKey,
-    validation: Validation,
+    keys: Vec<(JwtKey, Validation)>,
 }
 
 impl JwtAuthenticator {
-    /// Verifies tokens signed with `secret` (HS256 only, `exp` required, no leeway).
+    /// Verifies HS256 tokens signed with `secret` (`exp` required, no leeway).
     pub fn new(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp"]);
-        Self {
-            key: DecodingKey::from_secret(secret),
-            validation,
-        }
+        let keys = JwtKey::hs256(secret).into_iter().collect();
+        Self::with_settings(JwtSettings {
+            keys,
+            ..JwtSettings::default()
+        })
+    }
+
+    /// Verifies tokens against `settings`.
+    pub fn with_settings(settings: JwtSettings) -> Self {
+        let keys = settings
+            .keys
+            .into_iter()
+            .map(|key| {
+                let mut validation = Validation::new(key.algorithm);
+                validation.leeway = settings.leeway_secs;
+                validation.validate_nbf = true;
+                // A configured issuer or audience is required, not only checked if present.
+                let mut required = vec!["exp"];
+                match &settings.audience {
+                    Some(audience) => {
+                        validation.set_audience(&[audience]);
+                        required.push("aud");
+                    }
+                    None => validation.validate_aud = false,
+                }
+                if let Some(issuer) = &settings.issuer {
+                    validation.set_issuer(&[issuer]);
+                    required.push("iss");
+                }
+                validation.set_required_spec_claims(&required);
+                (key, validation)
+            })
+            .collect();
+        Self { keys }
     }
 
     /// Verifies one token.
     pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
-            |error| match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
-                _ => AuthError::InvalidToken(error.to_string()),
-            },
-        )?;
-        let claims = data.claims;
-        let invalid = |error: IdError| AuthError::InvalidToken(error.to_string());
-        let role = match claims.role.as_deref() {
-            None => Role::User,
-            Some(text) => Role::parse(text)
-                .ok_or_else(|| AuthError::InvalidToken(format!("unknown role {text:?}")))?,
-        };
-        if role == Role::Device {
-            let module = ModuleId::from_json_field("sub", &claims.sub).map_err(invalid)?;
-            let owner = claims.owner.as_ref().ok_or_else(|| {
-                AuthError::InvalidToken("a device token needs an owner claim".into())
-            })?;
-            let owner = UserId::from_json_field("owner", owner).map_err(invalid)?;
-            return Ok(Identity::device(module, owner));
+        let header = decode_header(token).map_err(|error| refusal(&error))?;
+        if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+            return Err(AuthError::AlgorithmNotAllowed(format!("{:?}", header.alg)));
         }
-        let user_id = UserId::from_json_field("sub", &claims.sub).map_err(invalid)?;
-        let session_id = claims
-            .sid
-            .map(|sid| SessionId::new(&sid))
-            .transpose()
-            .map_err(|error| AuthError::InvalidToken(error.to_string()))?;
-        Ok(Identity::user(user_id, role, session_id))
+        let named: Vec<&(JwtKey, Validation)> = match &header.kid {
+            Some(kid) => {
+                let named: Vec<_> = self
+                    .keys
+                    .iter()
+                    .filter(|(key, _)| key.kid.as_deref() == Some(kid))
+                    .collect();
+                if named.is_empty() {
+                    return Err(AuthError::UnknownKid(kid.clone()));
+                }
+                named
+            }
+            None => self.keys.iter().collect(),
+        };
+        let mut last = AuthError::AlgorithmNotAllowed(format!("{:?}", header.alg));
+        for (key, validation) in named.into_iter().filter(|(k, _)| k.algorithm == header.alg) {
+            match decode::<Claims>(token, &key.key, validation) {
+                Ok(data) => return identity(data.claims),
+                // Rotation: another key of the same algorithm may verify it.
+                Err(error) if *error.kind() == ErrorKind::InvalidSignature => {
+                    last = AuthError::BadSignature;
+                }
+                Err(error) => return Err(refusal(&error)),
+            }
+        }
+        Err(last)
     }
+}
+
+/// The typed refusal for a verification error.
+fn refusal(error: &jsonwebtoken::errors::Error) -> AuthError {
+    match error.kind() {
+        ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
+        ErrorKind::ImmatureSignature => AuthError::TokenNotYetValid,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            AuthError::AlgorithmNotAllowed(error.to_string())
+        }
+        _ => AuthError::InvalidToken(error.to_string()),
+    }
+}
+
+/// The identity a verified token's claims give.
+fn identity(claims: Claims) -> Result<Identity, AuthError> {
+    let invalid = |error: IdError| AuthError::InvalidToken(error.to_string());
+    let role = match claims.role.as_deref() {
+        None => Role::User,
+        Some(text) => Role::parse(text)
+            .ok_or_else(|| AuthError::InvalidToken(format!("unknown role {text:?}")))?,
+    };
+    if role == Role::Device {
+        let module = ModuleId::from_json_field("sub", &claims.sub).map_err(invalid)?;
+        let owner = claims
+            .owner
+            .as_ref()
+            .ok_or_else(|| AuthError::InvalidToken("a device token needs an owner claim".into()))?;
+        let owner = UserId::from_json_field("owner", owner).map_err(invalid)?;
+        return Ok(Identity::device(module, owner));
+    }
+    let user_id = UserId::from_json_field("sub", &claims.sub).map_err(invalid)?;
+    let session_id = claims
+        .sid
+        .map(|sid| SessionId::new(&sid))
+        .transpose()
+        .map_err(|error| AuthError::InvalidToken(error.to_string()))?;
+    Ok(Identity::user(user_id, role, session_id))
 }

@@ -3,9 +3,10 @@
 //! Owns [`Identity`], [`Role`], the [`Authenticator`] hook and the two built-in
 //! authenticators of DESIGN §6, tried after the host's own in this order:
 //!
-//! 1. **JWT HS256** when the payload has a `token`: claims `sub` (user id), `role`
+//! 1. **JWT** when the payload has a `token`: claims `sub` (user id), `role`
 //!    (`user`, `admin` or `device`), `sid` (session id, optional) and `exp` (required).
-//!    Only HS256 is accepted: `alg: none` and every other algorithm are refused.
+//!    HS256 secrets, RS256 / ES256 / EdDSA public keys and JWKS keys, each verifying only
+//!    its own algorithm: `alg: none` and every other algorithm are refused.
 //! 2. **Sessions**: `emit_user_logged_in(user, sid)` registers `sid` → that user and the
 //!    role the *host* gave; `emit_user_logged_out` removes it. The seed's browser payload
 //!    `{userId, userType, page, sessionId}` then authenticates unchanged. The session id is
@@ -26,6 +27,7 @@ mod device_keys;
 mod error;
 mod identity;
 mod jwt;
+mod jwt_keys;
 mod request;
 mod sessions;
 
@@ -34,9 +36,12 @@ pub use chain::{AuthDecision, Authenticator};
 pub use device_keys::DeviceKeys;
 pub use error::AuthError;
 pub use identity::{Identity, Role};
-pub use jwt::JwtAuthenticator;
+pub use jwt::{JwtAuthenticator, JwtSettings};
+pub use jwt_keys::{ALLOWED_ALGORITHMS, JwtKey, JwtKeyError};
 pub use request::{AuthRequest, HandshakeContext};
 pub use sessions::{REVOKED_SESSIONS_KEPT, SessionTable};
 
+#[cfg(test)]
+mod jwt_tests;
 #[cfg(test)]
 mod tests;

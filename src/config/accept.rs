@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
 
 use super::check::{Section, check, describe};
+use super::jwt::RawJwt;
 use super::{ConfigError, HubConfig, Persist, Route, Secret};
 use crate::persist::Durability;
 
@@ -98,6 +99,7 @@ pub(super) struct RawHub {
     redis: Option<String>,
     #[serde(alias = "node_id")]
     node_id: Option<String>,
+    jwt: Option<RawJwt>,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +145,7 @@ impl Section for RawHub {
         match (key, value) {
             ("persist", Value::Object(_)) => check::<RawPersist>(value, path),
             ("limits", Value::Object(_)) => check::<RawLimits>(value, path),
+            ("jwt", Value::Object(_)) => check::<RawJwt>(value, path),
             ("routes", Value::Array(list)) => (list.iter().enumerate())
                 .try_for_each(|(i, r)| check::<RawRoute>(r, &format!("{path}[{i}]"))),
             ("routes", Value::Object(map)) => (map.iter())
@@ -286,6 +289,7 @@ impl RawHub {
         let (redis, node_id) = cluster(self.redis, self.node_id)?;
         Ok(HubConfig {
             jwt_secret: self.jwt_secret,
+            jwt: self.jwt.map(RawJwt::resolve).transpose()?,
             pages,
             routes: self.routes.map_or(Ok(Vec::new()), RawRoutes::resolve)?,
             queue_capacity: at_least_one(queue_capacity, "queueCapacity")?

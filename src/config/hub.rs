@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::accept::RawHub;
 use super::check::{check, serde_error};
+use super::jwt::JwtConfig;
 use super::{ConfigError, millis};
 use crate::hub::{Hub, HubBuilder};
 use crate::persist::{Durability, PersistConfig};
@@ -25,6 +26,8 @@ use crate::persist::{Durability, PersistConfig};
 pub struct HubConfig {
     /// Verifies `token`s as JWT HS256 (none: the JWT authenticator is off). Not empty.
     pub jwt_secret: Option<Secret>,
+    /// More JWT keys, issuer, audience, leeway (default none); see [`JwtConfig`].
+    pub jwt: Option<JwtConfig>,
     /// The pages a connection may be on (default `modules`, `admin`, `dashboard`).
     pub pages: Vec<String>,
     /// Extra routing: which pages an event reaches (default none).
@@ -71,6 +74,12 @@ impl fmt::Debug for HubConfig {
         if let (Some(secret), Some(map)) = (&self.jwt_secret, shown.as_object_mut()) {
             map.insert("jwtSecret".into(), format!("{secret:?}").into());
         }
+        if let (Some(jwt), Some(map)) = (&self.jwt, shown.as_object_mut()) {
+            let hidden = format!("{} secrets", jwt.secrets.len());
+            if let Some(section) = map.get_mut("jwt").and_then(Value::as_object_mut) {
+                section.insert("secrets".into(), hidden.into());
+            }
+        }
         if let (Some(url), Some(map)) = (&self.redis, shown.as_object_mut()) {
             map.insert("redis".into(), without_password(url).into());
         }
@@ -106,6 +115,7 @@ impl Default for HubConfig {
         let builder = Hub::builder();
         Self {
             jwt_secret: builder.jwt_secret.map(Secret),
+            jwt: None,
             pages: builder.pages,
             routes: builder
                 .routes
@@ -163,6 +173,14 @@ impl HubConfig {
             .device_offline_grace(self.device_offline_grace);
         if let Some(secret) = self.jwt_secret {
             builder = builder.jwt_secret(secret.0);
+        }
+        if let Some(jwt) = &self.jwt {
+            // Checked when the configuration was read; a file changed since is logged and
+            // its keys left out (tokens they signed are then refused, never accepted).
+            match jwt.settings() {
+                Ok(settings) => builder = builder.jwt(settings),
+                Err(error) => tracing::error!(%error, "jwt keys not loaded"),
+            }
         }
         for route in &self.routes {
             let user: Vec<&str> = route.user_pages.iter().map(String::as_str).collect();

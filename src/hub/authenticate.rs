@@ -188,6 +188,7 @@ impl Hub {
     ) -> InboundError {
         let metrics = &self.inner.metrics;
         metrics.auth_failures.increment();
+        metrics.token_refused(error.code());
         tracing::info!(connection = %queue.id(), code = error.code(), "authentication refused");
         if let Some(monitor) = &self.inner.monitor {
             let address = self

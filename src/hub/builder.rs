@@ -10,7 +10,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::{BuildError, Executor, HostSink, Hub, HubInner, Transport, cluster, restart};
-use crate::auth::{AuthChain, Authenticator, DeviceKeys, JwtAuthenticator, SessionTable};
+use crate::auth::{
+    AuthChain, Authenticator, DeviceKeys, JwtAuthenticator, JwtKey, JwtSettings, SessionTable,
+};
 use crate::broker::{Broker, InMemory};
 use crate::devices::Presence;
 use crate::hooks::{AuditSink, BeforeEmit, ClientEventHandler, StatsProvider};
@@ -42,6 +44,7 @@ pub(crate) struct Limits {
 pub struct HubBuilder {
     pub(crate) limits: Limits,
     pub(crate) jwt_secret: Option<Vec<u8>>,
+    pub(crate) jwt: JwtSettings,
     authenticators: Vec<Box<dyn Authenticator>>,
     client_events: Option<Box<dyn ClientEventHandler>>,
     stats: Option<Box<dyn StatsProvider>>,
@@ -76,6 +79,7 @@ impl HubBuilder {
                 snapshot_page_size: 500,
             },
             jwt_secret: None,
+            jwt: JwtSettings::default(),
             authenticators: Vec::new(),
             client_events: None,
             stats: None,
@@ -155,6 +159,27 @@ impl HubBuilder {
     /// Verifies `token`s as JWT HS256 signed with `secret`.
     pub fn jwt_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.jwt_secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Verifies `token`s with `settings`: several HS256 secrets (rotation), RS256 / ES256 /
+    /// EdDSA public keys ([`JwtKey::from_pem`]), JWKS keys chosen by `kid`
+    /// ([`JwtKey::from_jwks`]), optional issuer and audience, clock leeway. A
+    /// [`jwt_secret`](Self::jwt_secret) is one more HS256 key next to these.
+    ///
+    /// ```
+    /// use microcoaster_realtime::{Hub, auth::{JwtKey, JwtSettings}};
+    /// let settings = JwtSettings {
+    ///     keys: vec![JwtKey::hs256("new secret")?, JwtKey::hs256("old secret")?],
+    ///     issuer: Some("https://id.example".into()),
+    ///     leeway_secs: 30,
+    ///     ..JwtSettings::default()
+    /// };
+    /// let hub = Hub::builder().jwt(settings).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn jwt(mut self, settings: JwtSettings) -> Self {
+        self.jwt = settings;
         self
     }
 
@@ -324,7 +349,7 @@ impl HubBuilder {
                 store: Mutex::new(store),
                 auth: AuthChain {
                     custom: self.authenticators,
-                    jwt: self.jwt_secret.as_deref().map(JwtAuthenticator::new),
+                    jwt: jwt_authenticator(self.jwt, self.jwt_secret.as_deref()),
                     sessions,
                     devices: DeviceKeys::default(),
                 },
@@ -425,4 +450,12 @@ fn start_transports(hub: &Hub, transports: Vec<Arc<dyn Transport>>) -> Result<()
         hub.inner.transports.lock().push(transport);
     }
     Ok(())
+}
+
+/// The built-in JWT authenticator, if any key is configured.
+fn jwt_authenticator(mut settings: JwtSettings, secret: Option<&[u8]>) -> Option<JwtAuthenticator> {
+    settings
+        .keys
+        .extend(secret.and_then(|secret| JwtKey::hs256(secret).ok()));
+    (!settings.keys.is_empty()).then(|| JwtAuthenticator::with_settings(settings))
 }

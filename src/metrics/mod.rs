@@ -133,12 +133,41 @@ pub struct Metrics {
     /// Time from an emit to a transport taking its frame (oldest of each drained batch).
     pub delivery_latency: LatencyHistogram,
     bad_inputs: [Counter; BadInputKind::ALL.len()],
+    token_refusals: [Counter; TOKEN_REFUSAL_CODES.len()],
 }
+
+/// The `auth:error` codes of a refused token, each counted separately
+/// (`mcrt_token_refusals_total{code}`).
+pub const TOKEN_REFUSAL_CODES: [&str; 8] = [
+    "invalid_token",
+    "expired_token",
+    "token_not_yet_valid",
+    "wrong_audience",
+    "wrong_issuer",
+    "bad_signature",
+    "unknown_kid",
+    "algorithm_not_allowed",
+];
 
 impl Metrics {
     /// Counts one bad input of `kind`.
     pub fn bad_input(&self, kind: BadInputKind) {
         self.bad_inputs[kind.index()].increment();
+    }
+
+    /// Counts one refused token if `code` is one of [`TOKEN_REFUSAL_CODES`].
+    pub fn token_refused(&self, code: &str) {
+        if let Some(index) = TOKEN_REFUSAL_CODES.iter().position(|known| *known == code) {
+            self.token_refusals[index].increment();
+        }
+    }
+
+    /// How many tokens were refused with `code`.
+    pub fn token_refusals(&self, code: &str) -> u64 {
+        TOKEN_REFUSAL_CODES
+            .iter()
+            .position(|known| *known == code)
+            .map_or(0, |index| self.token_refusals[index].get())
     }
 
     /// How many bad inputs of `kind` were seen.

@@ -78,7 +78,7 @@ static void test_bad_arguments(void) {
 /* The one configuration schema (src/config.rs): the same keys and defaults as Node
  * (bindings/node/test/config.test.js) and Python (bindings/python/tests/test_config.py). */
 static const char HUB_DEFAULTS[] =
-    "{\"jwtSecret\":null,\"pages\":[\"modules\",\"admin\",\"dashboard\"],\"routes\":[],"
+    "{\"jwtSecret\":null,\"jwt\":null,\"pages\":[\"modules\",\"admin\",\"dashboard\"],\"routes\":[],"
     "\"queueCapacity\":65536,\"queueMaxBytes\":2097152,\"maxAuthFailures\":5,\"maxMessageBytes\":65536,"
     "\"snapshotPageSize\":500,\"deviceOfflineGraceMs\":5000,\"persist\":null,\"redis\":null,\"nodeId\":null}";
 static const char SERVE_DEFAULTS[] =

@@ -653,7 +653,7 @@ impl Model {
                 forged,
             } => {
                 if *forged {
-                    return self.refuse(out, conn, "invalid_token");
+                    return self.refuse(out, conn, "bad_signature");
                 }
                 if session.is_some_and(|s| self.revoked_sessions[s]) {
                     return self.refuse(out, conn, "unknown_session");

@@ -15,6 +15,7 @@ mod fuzz_corpora;
 mod hooks;
 mod host_transport;
 mod isolation_prop;
+mod jwt_keys;
 mod layers;
 mod queue_policy;
 mod snapshot;

@@ -12,6 +12,7 @@ const { browser, login } = require('./clients');
 
 const HUB_DEFAULTS = {
   jwtSecret: null,
+  jwt: null,
   pages: ['modules', 'admin', 'dashboard'],
   routes: [],
   queueCapacity: 65536,

@@ -18,7 +18,7 @@ def test_refused_auth_at_connect_is_a_connect_error(make_setup: Any) -> None:
     with pytest.raises(socketio.exceptions.ConnectionError):
         setup.client({"token": mint_token("x", secret="wrong")})
     recorder = setup.recorders[-1]
-    assert recorder.connect_errors[0]["data"]["code"] == "invalid_token"
+    assert recorder.connect_errors[0]["data"]["code"] == "bad_signature"
     assert setup.bridge.connections == {}
 
 

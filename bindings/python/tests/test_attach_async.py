@@ -18,7 +18,7 @@ def test_refused_auth_at_connect_is_a_connect_error(make_setup: Any) -> None:
     setup: Setup = make_setup("attach-async")
     with pytest.raises(socketio.exceptions.ConnectionError):
         setup.client({"token": mint_token("x", secret="wrong")})
-    assert setup.recorders[-1].connect_errors[0]["data"]["code"] == "invalid_token"
+    assert setup.recorders[-1].connect_errors[0]["data"]["code"] == "bad_signature"
     assert setup.bridge.connections == {}
     # The server still admits a good token afterwards.
     setup.user(uid("ada"))

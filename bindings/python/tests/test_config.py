@@ -100,6 +100,7 @@ def test_bad_configurations_are_refused(config: Any, error: Any, message: str) -
 # and Node (bindings/node/test/config.test.js).
 HUB_DEFAULTS = {
     "jwtSecret": None,
+    "jwt": None,
     "pages": ["modules", "admin", "dashboard"],
     "routes": [],
     "queueCapacity": 65536,

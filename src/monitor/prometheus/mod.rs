@@ -19,6 +19,7 @@
 //! | `mcrt_client_events_total` | counter | `outcome`: `forwarded`, `dropped` |
 //! | `mcrt_hook_panics_total` | counter | |
 //! | `mcrt_bad_inputs_total` | counter | `kind`: every [`BadInputKind`](crate::BadInputKind) |
+//! | `mcrt_token_refusals_total` | counter | `code`: every `auth:error` code of a refused token |
 //! | `mcrt_delivery_latency_seconds` | histogram | |
 //! | `mcrt_persistence_degraded`, `mcrt_persistence_lag_rows` | gauge | (with persistence) |
 //! | `mcrt_broker_reachable` | gauge | (with a shared broker) |
@@ -247,6 +248,15 @@ fn encode_bad_inputs_and_latency(
         let label = name.as_ref().and_then(|v| v.as_str()).unwrap_or("unknown");
         ConstCounter::new(*n).encode(bad.encode_family(&[("kind", label)])?)?;
     }
+    let mut tokens = e.encode_descriptor(
+        "mcrt_token_refusals",
+        "Refused JWTs by auth:error code.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (code, n) in &m.token_refusals {
+        ConstCounter::new(*n).encode(tokens.encode_family(&[("code", *code)])?)?;
+    }
     let latency = &m.delivery_latency;
     e.encode_descriptor(
         "mcrt_delivery_latency",
@@ -293,6 +303,7 @@ mod tests {
             emits_unchanged: 7,
             delivery_latency: latency.snapshot(),
             bad_inputs: vec![(BadInputKind::InvalidJson, 2)],
+            token_refusals: vec![("unknown_kid", 3)],
             ..MetricsSnapshot::default()
         });
         assert!(text.contains("# TYPE mcrt_emits counter"), "{text}");
@@ -301,7 +312,8 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("mcrt_bad_inputs_total{kind=\"invalid_json\"} 2"),
+            text.contains("mcrt_token_refusals_total{code=\"unknown_kid\"} 3")
+                && text.contains("mcrt_bad_inputs_total{kind=\"invalid_json\"} 2"),
             "{text}"
         );
         assert!(

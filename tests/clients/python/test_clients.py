@@ -56,7 +56,7 @@ def test_bad_token_at_connect_is_refused(server, clients):
     client = clients()
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect(server.url, transports=["websocket"], auth={"token": mint_token("x", secret="wrong")})
-    assert client.connect_errors and client.connect_errors[0]["data"]["code"] == "invalid_token"
+    assert client.connect_errors and client.connect_errors[0]["data"]["code"] == "bad_signature"
 
 
 @pytest.mark.parametrize("transports", TRANSPORTS, ids=["websocket", "polling"])

@@ -89,6 +89,17 @@ class Persist(TypedDict, total=False):
     path: Any
     durability: Literal["off", "batched", "sync"]
 
+class JwtConfig(TypedDict, total=False):
+    """The ``jwt`` section: JWT keys beyond one HS256 secret (the algorithm is fixed by
+    the key: an RSA key verifies RS256 only)."""
+
+    secrets: List[str]  # HS256 secrets valid at once (rotation)
+    public_keys: List[str]  # RS256 / ES256 / EdDSA public keys: PEM text or a PEM file path
+    jwks: str  # the path of a JWKS document; keys chosen by the token's kid
+    issuer: str  # when set, a token's iss must be this
+    audience: str  # when set, a token's aud must contain this
+    leeway_secs: int  # clock skew tolerated on exp / nbf (default 0)
+
 class Config(TypedDict, total=False):
     """``Hub(config)``: the core's one schema (shared with C and Node; see
     ``normalize_config``). Every key is optional; an unknown key raises ``ValueError``
@@ -98,6 +109,7 @@ class Config(TypedDict, total=False):
     setting given under two names is refused."""
 
     jwt_secret: Union[str, bytes]
+    jwt: JwtConfig
     pages: List[str]
     routes: Dict[str, Route]
     limits: Limits
