@@ -15,7 +15,8 @@
 //! (`--metrics-token` to require a bearer token), and turns on the hub's admin
 //! monitoring (`admin:activity`, `admin:alert`, `admin:server:stats`). Logs go to
 //! stderr, `--log-format human` (default) or `json` (one object per line); at `info`
-//! they name users only by id.
+//! they name users only by id. `--tls-cert cert.pem --tls-key key.pem` serves `https://`
+//! and `wss://` on the same address instead of plain text (`server/tls.rs`).
 
 #[path = "server/secrets.rs"]
 mod secrets;
