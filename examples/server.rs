@@ -15,12 +15,15 @@
 //! (`--metrics-token` to require a bearer token), and turns on the hub's admin
 //! monitoring (`admin:activity`, `admin:alert`, `admin:server:stats`). Logs go to
 //! stderr, `--log-format human` (default) or `json` (one object per line); at `info`
-//! they name users only by id.
+//! they name users only by id. `--tls-cert cert.pem --tls-key key.pem` serves `https://`
+//! and `wss://` on the same address instead of plain text (`server/tls.rs`).
 
 #[path = "server/jwt_args.rs"]
 mod jwt_args;
 #[path = "server/secrets.rs"]
 mod secrets;
+#[path = "server/tls.rs"]
+mod tls;
 #[path = "server/web.rs"]
 mod web;
 
@@ -135,6 +138,13 @@ struct Args {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// PEM certificate chain (server certificate first): serve `https://` and `wss://`
+    /// on `--addr` instead of plain text. Needs `--tls-key`.
+    #[arg(long, env = "MCRT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or EC) of `--tls-cert`.
+    #[arg(long, env = "MCRT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Require `Authorization: Bearer <token>` on `GET /metrics` (default: open).
     #[arg(long, env = "MCRT_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -395,6 +405,11 @@ fn main() {
         )),
         ..ServerConfig::default()
     };
+    let config = tls::apply(config, args.tls_cert.as_deref(), args.tls_key.as_deref());
+    let (http, ws) = match args.tls_cert {
+        Some(_) => ("https", "wss"),
+        None => ("http", "ws"),
+    };
     let server = match hub.serve(&args.addr, config) {
         Ok(server) => server,
         Err(error) => {
@@ -404,12 +419,12 @@ fn main() {
     };
     let addr = server.local_addr();
     println!(
-        "microcoaster-realtime {} listening on http://{addr}",
+        "microcoaster-realtime {} listening on {http}://{addr}",
         env!("CARGO_PKG_VERSION")
     );
-    println!("  Socket.IO : http://{addr}/socket.io/   native JSON: ws://{addr}/ws");
+    println!("  Socket.IO : {http}://{addr}/socket.io/   native JSON: {ws}://{addr}/ws");
     println!(
-        "  HTTP API  : POST http://{addr}/api/v1/emit/<call>  (Authorization: Bearer <api key>)"
+        "  HTTP API  : POST {http}://{addr}/api/v1/emit/<call>  (Authorization: Bearer <api key>)"
     );
     match &secrets_path {
         Some((path, created)) => {
@@ -427,7 +442,7 @@ fn main() {
         None => println!("  database  : none (--memory: nothing survives a restart)"),
     }
     println!("  api key   : {api_key}");
-    println!("  dashboard : http://{addr}/   metrics: http://{addr}/metrics");
+    println!("  dashboard : {http}://{addr}/   metrics: {http}://{addr}/metrics");
     let running = Arc::new(AtomicBool::new(true));
     let demo = args.demo.then(|| {
         println!(

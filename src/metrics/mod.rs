@@ -68,10 +68,14 @@ pub enum BadInputKind {
     /// An HTTP connection that did not send its headers within
     /// `ServerConfig::header_timeout` (slow-loris).
     HeaderTimeout,
+    /// A connection to a TLS server that failed its TLS handshake (plain text on the
+    /// TLS port, a bad `ClientHello`, a certificate the client refused) or did not
+    /// finish it within `ServerConfig::header_timeout`.
+    TlsHandshake,
 }
 
 impl BadInputKind {
-    pub(crate) const ALL: [Self; 13] = [
+    pub(crate) const ALL: [Self; 14] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -85,6 +89,7 @@ impl BadInputKind {
         Self::HandshakeRate,
         Self::HeaderTooLarge,
         Self::HeaderTimeout,
+        Self::TlsHandshake,
     ];
 
     fn index(self) -> usize {

@@ -1,6 +1,6 @@
 //! The server transport over real sockets on 127.0.0.1: Socket.IO (websocket, polling,
 //! upgrade), the native `/ws` protocol, limits, `GET /metrics`, admin monitoring and
-//! connection-state recovery.
+//! connection-state recovery, and TLS.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -15,3 +15,5 @@ mod recovery;
 mod server_limits;
 mod server_native;
 mod server_socketio;
+#[cfg(feature = "tls")]
+mod tls;

@@ -103,6 +103,12 @@ pub struct ServerConfig {
     /// (the default) turns it off: events carry no offset and a lost transport ends
     /// its connection.
     pub recovery: Option<RecoveryConfig>,
+    /// Serve `https://` and `wss://` on the port instead of plain text (feature `tls`;
+    /// default `None`). Every connection must then complete a TLS handshake within
+    /// `header_timeout`; one that does not is closed and counted
+    /// (`bad_input{kind="tls_handshake"}`). See [`TlsConfig`](super::TlsConfig).
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::TlsConfig>,
 }
 
 /// Inbound rate limit (token bucket).
@@ -148,6 +154,8 @@ impl Default for ServerConfig {
             metrics_token: None,
             http_handler: None,
             recovery: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

@@ -173,32 +173,49 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let counted = Arc::clone(&shared);
         let shared = Arc::clone(&shared);
+        // The TLS handshake runs in the connection's own task: a slow or failing one
+        // never holds up the accept loop or another connection.
         tokio::spawn(async move {
-            let config = &counted.config;
-            let answered = Arc::new(AtomicBool::new(false));
-            let first = Arc::clone(&answered);
-            let service = service_fn(move |request| {
-                let shared = Arc::clone(&shared);
-                first.store(true, Ordering::Relaxed);
-                async move { Ok::<_, std::convert::Infallible>(route(shared, request, remote).await) }
-            });
-            // Pipelined requests (a backend driving the emit API) get their answers in
-            // one write instead of one syscall each.
-            let served = http1::Builder::new()
-                .keep_alive(true)
-                .pipeline_flush(true)
-                .timer(TokioTimer::new())
-                .header_read_timeout(config.header_timeout)
-                .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
-            if let Err(error) = served {
-                let answered = answered.load(Ordering::Relaxed);
-                limits::count_connection_error(&counted, &error, answered);
+            #[cfg(feature = "tls")]
+            if let Some(tls) = shared.config.tls.clone() {
+                if let Some(stream) = super::tls::accept(&shared, &tls, stream, remote).await {
+                    serve_connection(shared, stream, remote).await;
+                }
+                return;
             }
+            serve_connection(shared, stream, remote).await;
         });
+    }
+}
+
+/// Serves HTTP/1.1 (and the websocket upgrades) on one connection, plain or TLS.
+async fn serve_connection<S>(shared: Arc<Shared>, stream: S, remote: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let counted = Arc::clone(&shared);
+    let config = &counted.config;
+    let answered = Arc::new(AtomicBool::new(false));
+    let first = Arc::clone(&answered);
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        first.store(true, Ordering::Relaxed);
+        async move { Ok::<_, std::convert::Infallible>(route(shared, request, remote).await) }
+    });
+    // Pipelined requests (a backend driving the emit API) get their answers in one
+    // write instead of one syscall each.
+    let served = http1::Builder::new()
+        .keep_alive(true)
+        .pipeline_flush(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
+    if let Err(error) = served {
+        let answered = answered.load(Ordering::Relaxed);
+        limits::count_connection_error(&counted, &error, answered);
     }
 }

@@ -43,6 +43,8 @@ mod service;
 mod session;
 mod sessions;
 mod stall;
+#[cfg(feature = "tls")]
+mod tls;
 
 mod config;
 mod host_http;
@@ -57,6 +59,8 @@ pub use service::{
     Ack, ConnectRefusal, EngineEndpoint, EngineMessage, EngineService, EngineSocket, Gone,
     Namespace, NamespaceSocket, Namespaces, Payload,
 };
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError, rustls};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -68,12 +68,12 @@ function startServer({ port = 0, dir, args = [] } = {}) {
     });
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
-      const match = /listening on http:\/\/(\S+)/.exec(stdout);
+      const match = /listening on (https?):\/\/(\S+)/.exec(stdout);
       if (!match || listening) return;
       listening = true;
       clearTimeout(timer);
-      const addr = match[1];
-      const url = `http://${addr}`;
+      const addr = match[2];
+      const url = `${match[1]}://${addr}`;
       const server = {
         url,
         addr,
