@@ -66,7 +66,8 @@
 //! the frame's `"attachments"` list), 1007 invalid UTF-8/JSON or a
 //! frame of the wrong shape, 1008 `auth_timeout` or `rate_limited`, 1009 over
 //! `max_message_bytes`, 4001 `slow_consumer`, 4002 `logged_out`, 4003
-//! `too_many_auth_failures`.
+//! `too_many_auth_failures`, 4004 `too_many_connections` (the user's
+//! `max_connections_per_user` was reached; `auth:error` with that code comes first).
 //!
 //! **Connection-state recovery** (both protocols; off unless
 //! [`ServerConfig::recovery`](crate::transport::server::ServerConfig) is set, `--recovery-window-ms`

@@ -68,10 +68,16 @@ pub enum BadInputKind {
     /// An HTTP connection that did not send its headers within
     /// `ServerConfig::header_timeout` (slow-loris).
     HeaderTimeout,
+    /// A handshake refused because its remote address had
+    /// `ServerConfig::max_connections_per_ip` connections open.
+    ConnectionsPerIp,
+    /// An authentication refused because its user had `max_connections_per_user`
+    /// authenticated connections open.
+    ConnectionsPerUser,
 }
 
 impl BadInputKind {
-    pub(crate) const ALL: [Self; 13] = [
+    pub(crate) const ALL: [Self; 15] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -85,6 +91,8 @@ impl BadInputKind {
         Self::HandshakeRate,
         Self::HeaderTooLarge,
         Self::HeaderTimeout,
+        Self::ConnectionsPerIp,
+        Self::ConnectionsPerUser,
     ];
 
     fn index(self) -> usize {
