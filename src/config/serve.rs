@@ -2,7 +2,8 @@
 //! `options.server`, Python `Hub.serve(...)` keywords), whose defaults are
 //! [`ServerConfig::default`]'s, and the forms it accepts (camelCase in milliseconds,
 //! snake_case, Python's `ping_interval` / `ping_timeout` / `auth_deadline` in seconds).
-//! This module must not start a server. Guarded by the unit tests of `config.rs`.
+//! This module must not start a server. Guarded by the unit tests of `config.rs` and
+//! the one below (`trustedProxies`).
 
 use std::time::Duration;
 
@@ -307,5 +308,25 @@ fn whole<S: serde::Serializer>(rate: &f64, serializer: S) -> Result<S::Ok, S::Er
         serializer.serialize_u64(*rate as u64)
     } else {
         serializer.serialize_f64(*rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses_and_reach_the_server() {
+        let value = json!({"trustedProxies": ["10.0.0.0/8", "192.0.2.7"], "maxConnectionsPerIp": 4});
+        let config = ServeConfig::from_json(&value).unwrap().into_config();
+        let expected: Vec<ipnet::IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap(), "192.0.2.7/32".parse().unwrap()];
+        assert_eq!(config.trusted_proxies, expected);
+        assert_eq!(config.max_connections_per_ip, 4);
+        let error = ServeConfig::from_json(&json!({"trusted_proxies": ["10.0.0.0/8", "x"]}));
+        let message = error.unwrap_err().to_string();
+        assert!(message.contains("trustedProxies[1]"), "{message}");
     }
 }
