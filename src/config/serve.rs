@@ -287,7 +287,11 @@ fn proxies(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError
     for (i, range) in list.iter().flatten().enumerate() {
         if proxy_range(range).is_err() {
             let key = format!("trustedProxies[{i}]");
-            return Err(ConfigError::bad(&key, "a CIDR range or an IP address", range));
+            return Err(ConfigError::bad(
+                &key,
+                "a CIDR range or an IP address",
+                range,
+            ));
         }
     }
     Ok(list)
@@ -319,10 +323,13 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_ranges_or_addresses_and_reach_the_server() {
-        let value = json!({"trustedProxies": ["10.0.0.0/8", "192.0.2.7"], "maxConnectionsPerIp": 4});
+        let value =
+            json!({"trustedProxies": ["10.0.0.0/8", "192.0.2.7"], "maxConnectionsPerIp": 4});
         let config = ServeConfig::from_json(&value).unwrap().into_config();
-        let expected: Vec<ipnet::IpNet> =
-            vec!["10.0.0.0/8".parse().unwrap(), "192.0.2.7/32".parse().unwrap()];
+        let expected: Vec<ipnet::IpNet> = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "192.0.2.7/32".parse().unwrap(),
+        ];
         assert_eq!(config.trusted_proxies, expected);
         assert_eq!(config.max_connections_per_ip, 4);
         let error = ServeConfig::from_json(&json!({"trusted_proxies": ["10.0.0.0/8", "x"]}));

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use microcoaster_realtime::BadInputKind;
 use microcoaster_realtime::transport::server::ServerConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Sends `head` on a fresh connection and reads until the server closes it: the status

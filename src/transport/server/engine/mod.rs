@@ -40,8 +40,8 @@ use crate::protocol::engineio::{self, Handshake, Packet};
 
 use super::Shared;
 use super::custom;
-use super::limits;
 use super::http::{self, Body};
+use super::limits;
 use super::namespace;
 use super::service::{EngineMessage, EngineSocket};
 use super::session::{Carrier, Ending, Service, Session};

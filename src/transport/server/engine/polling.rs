@@ -18,9 +18,7 @@ use crate::protocol::engineio;
 use super::super::Shared;
 use super::super::http::{self, Body};
 use super::super::session::{Carrier, Ending, Frame, Pending, Service, Session};
-use super::{
-    on_packet, open_packet, open_session, release, release_if_polling,
-};
+use super::{on_packet, open_packet, open_session, release, release_if_polling};
 
 /// A polling handshake: opens a session and answers its `0` open packet.
 pub(super) fn handshake(
@@ -33,8 +31,7 @@ pub(super) fn handshake(
     if request.method() != Method::GET {
         return http::json_error(StatusCode::BAD_REQUEST, 2, "Bad handshake method");
     }
-    let session = match open_session(shared, request, remote, query, Carrier::Polling, service)
-    {
+    let session = match open_session(shared, request, remote, query, Carrier::Polling, service) {
         Ok(session) => session,
         Err(refused) => return refused,
     };
