@@ -160,16 +160,16 @@ fn open_session(
     query: Vec<(String, String)>,
     carrier: Carrier,
     service: Service,
-) -> Result<Arc<Session>, Response<Body>> {
+) -> Result<Arc<Session>, Box<Response<Body>>> {
     let previous = shared.active.fetch_add(1, Ordering::SeqCst);
     if previous >= shared.config.max_connections {
         shared.active.fetch_sub(1, Ordering::SeqCst);
         shared.hub.count_refused_connection();
-        return Err(too_many_connections());
+        return Err(Box::new(too_many_connections()));
     }
     if let Some(refused) = limits::open_refusal(shared, remote.ip()) {
         shared.active.fetch_sub(1, Ordering::SeqCst);
-        return Err(refused);
+        return Err(Box::new(refused));
     }
     let context = http::handshake_context(request, remote, query);
     let session = Session::new(shared, context, carrier, service, remote.ip());

@@ -33,7 +33,7 @@ pub(super) fn handshake(
     }
     let session = match open_session(shared, request, remote, query, Carrier::Polling, service) {
         Ok(session) => session,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     http::respond(
         StatusCode::OK,

@@ -63,7 +63,7 @@ pub(super) fn accept(
         Some(_) => None,
         None => match open_session(shared, &request, remote, query, Carrier::WebSocket, service) {
             Ok(session) => Some(session),
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         },
     };
     let Some((response, socket)) =
