@@ -73,6 +73,14 @@ struct Args {
     /// Maximum simultaneous connections (more are refused with HTTP 503).
     #[arg(long, env = "MCRT_MAX_CONNECTIONS", default_value_t = 100_000)]
     max_connections: usize,
+    /// Open connections from one remote IP before handshakes get HTTP 429 (0: no
+    /// limit; one address may be a NAT or a load generator).
+    #[arg(long, env = "MCRT_MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    max_connections_per_ip: usize,
+    /// Authenticated connections one user may have; past it `auth:error`
+    /// `too_many_connections` and a close (0: no limit).
+    #[arg(long, env = "MCRT_MAX_CONNECTIONS_PER_USER", default_value_t = 100)]
+    max_connections_per_user: usize,
     /// Largest inbound message in bytes.
     #[arg(long, env = "MCRT_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
     max_message_bytes: usize,
@@ -351,7 +359,8 @@ fn main() {
     let mut builder = Hub::builder()
         .jwt_secret(jwt_secret.as_bytes())
         .jwt(args.jwt.settings())
-        .device_offline_grace(Duration::from_millis(args.device_grace_ms));
+        .device_offline_grace(Duration::from_millis(args.device_grace_ms))
+        .max_connections_per_user(args.max_connections_per_user);
     if !args.no_monitor {
         builder = builder.monitor(MonitorConfig {
             stats_interval: Duration::from_millis(args.stats_interval_ms.max(100)),
@@ -383,6 +392,7 @@ fn main() {
     let config = ServerConfig {
         worker_threads: args.threads,
         max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
         max_message_bytes: args.max_message_bytes,
         auth_deadline: Duration::from_secs(args.auth_deadline_secs),
         write_coalesce: Duration::from_millis(args.write_coalesce_ms),

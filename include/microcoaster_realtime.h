@@ -607,7 +607,7 @@ enum McrtStatus mcrt_reply_set(struct McrtReply *reply, const char *data, size_t
 // Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
 // `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
 // "userPages", "adminPages"}], "queueCapacity": 65536, "queueMaxBytes": 2097152,
-// "maxAuthFailures": 5, "maxMessageBytes": 65536, "snapshotPageSize": 500,
+// "maxAuthFailures": 5, "maxConnectionsPerUser": 100, "maxMessageBytes": 65536, "snapshotPageSize": 500,
 // "deviceOfflineGraceMs": 5000, "persist": {"path": "…", "durability":
 // "off"|"batched"|"sync"}, "redis": null, "nodeId": null}`; every key is optional and
 // unknown keys are refused. This is the library's one configuration schema, which
@@ -617,7 +617,9 @@ enum McrtStatus mcrt_reply_set(struct McrtReply *reply, const char *data, size_t
 // `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every
 // default. An error names the key, what was expected and what arrived.
 // On success `*out` owns a builder (build it or free it). Thread: any.
-enum McrtStatus mcrt_builder_new(const char *config_json, size_t len, struct McrtBuilder **out);
+enum McrtStatus mcrt_builder_new(const char *config_json,
+                                 size_t len,
+                                 struct McrtBuilder **out);
 
 // Adds a host authenticator, tried (in the order added) before the built-in JWT and
 // session authenticators. `user_data` is passed back untouched and must stay valid, and
@@ -735,9 +737,11 @@ enum McrtStatus mcrt_hub_audit_query(const struct McrtHub *hub,
 // Serves the hub on `addr` (e.g. "127.0.0.1:0"; `addr_len` bytes): Socket.IO at
 // `/socket.io/`, the native protocol at `/ws`. `config_json` (NULL means `{}`):
 // `{"workerThreads", "pingIntervalMs", "pingTimeoutMs", "maxPayload",
-// "maxMessageBytes", "authDeadlineMs", "maxConnections", "socketioPath", "nativePath",
+// "maxMessageBytes", "authDeadlineMs", "maxConnections", "maxConnectionsPerIp",
+// "socketioPath", "nativePath",
 // "shutdownDeadlineMs", "writeCoalesceMs", "slowConsumerTimeoutMs", "apiKey",
-// "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs"}`
+// "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs",
+// "trustedProxies"}`
 // (`workerThreads` 0, the default: one per CPU the process may run on). On success `*out` owns the server
 // (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
 enum McrtStatus mcrt_serve(const struct McrtHub *hub,

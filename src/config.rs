@@ -72,6 +72,7 @@ mod tests {
             "queueCapacity": 65536,
             "queueMaxBytes": 2_097_152,
             "maxAuthFailures": 5,
+            "maxConnectionsPerUser": 100,
             "maxMessageBytes": 65536,
             "snapshotPageSize": 500,
             "deviceOfflineGraceMs": 5000,
@@ -97,11 +98,11 @@ mod tests {
             json!({
                 "workerThreads": 0, "pingIntervalMs": 25000, "pingTimeoutMs": 20000,
                 "maxPayload": 1_000_000, "maxMessageBytes": 65536, "authDeadlineMs": 10000,
-                "maxConnections": 100_000, "socketioPath": "/socket.io/", "nativePath": "/ws",
+                "maxConnections": 100_000, "maxConnectionsPerIp": 0, "socketioPath": "/socket.io/", "nativePath": "/ws",
                 "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2,
                 "slowConsumerTimeoutMs": 10000, "apiKey": null,
                 "allowedOrigins": [], "handshakesPerSecond": 0, "maxHeaderBytes": 32768,
-                "headerTimeoutMs": 10000,
+                "headerTimeoutMs": 10000, "trustedProxies": [],
             })
         );
     }

@@ -91,6 +91,9 @@ declare namespace RealTimeAPI {
     queueMaxBytes?: number;
     /** Default 5 (>= 1). */
     maxAuthFailures?: number;
+    /** Authenticated connections one user may have (default 100; 0: no limit); past it
+     * `auth:error` `too_many_connections` and a close. Devices are not counted. */
+    maxConnectionsPerUser?: number;
     /** Default 65536. */
     maxMessageBytes?: number;
     /** Modules per `page:snapshot` / `page:snapshot:more` page. Default 500 (>= 1). */
@@ -131,6 +134,9 @@ declare namespace RealTimeAPI {
     maxMessageBytes?: number;
     authDeadlineMs?: number;
     maxConnections?: number;
+    /** Open connections from one remote IP before handshakes get HTTP 429 (default 0:
+     * no limit). */
+    maxConnectionsPerIp?: number;
     socketioPath?: string;
     nativePath?: string;
     shutdownDeadlineMs?: number;
@@ -149,6 +155,8 @@ declare namespace RealTimeAPI {
     maxHeaderBytes?: number;
     /** Time a client has to send a request's headers (slow-loris guard). */
     headerTimeoutMs?: number;
+    /** Proxy ranges (CIDR or one address) whose `X-Forwarded-For` names the client. */
+    trustedProxies?: string[];
   }
 
   /** The `jwt` section: keys beyond one HS256 secret (the algorithm is fixed by the key). */
@@ -184,6 +192,7 @@ declare namespace RealTimeAPI {
       queueCapacity: number;
       queueMaxBytes: number;
       maxAuthFailures: number;
+      maxConnectionsPerUser: number;
       maxMessageBytes: number;
       snapshotPageSize: number;
       deviceOfflineGraceMs: number;

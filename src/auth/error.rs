@@ -62,6 +62,10 @@ pub enum AuthError {
     /// Too many failed attempts on this connection; it is being closed.
     #[error("too many failed authentication attempts")]
     TooManyFailures,
+    /// The user already has `max_connections_per_user` authenticated connections; this
+    /// one is closed.
+    #[error("too many connections for this user")]
+    TooManyConnections,
     /// A host authenticator refused, with its own code and message.
     #[error("{message}")]
     Refused {
@@ -102,6 +106,7 @@ impl AuthError {
             Self::UnknownPage(_) => "unknown_page",
             Self::NotAuthenticated => "not_authenticated",
             Self::TooManyFailures => "too_many_failures",
+            Self::TooManyConnections => "too_many_connections",
             Self::Refused { code, .. } => code,
             Self::HookFailed => "authenticator_failed",
             Self::UnknownDevice => "unknown_device",

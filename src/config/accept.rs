@@ -84,6 +84,8 @@ pub(super) struct RawHub {
     queue_max_bytes: Option<usize>,
     #[serde(alias = "max_auth_failures")]
     max_auth_failures: Option<u32>,
+    #[serde(alias = "max_connections_per_user")]
+    max_connections_per_user: Option<usize>,
     #[serde(alias = "max_message_bytes")]
     max_message_bytes: Option<usize>,
     #[serde(alias = "snapshot_page_size")]
@@ -298,6 +300,9 @@ impl RawHub {
                 .unwrap_or(defaults.queue_max_bytes),
             max_auth_failures: at_least_one(max_auth_failures, "maxAuthFailures")?
                 .unwrap_or(defaults.max_auth_failures),
+            max_connections_per_user: self
+                .max_connections_per_user
+                .unwrap_or(defaults.max_connections_per_user),
             max_message_bytes: max_message_bytes.unwrap_or(defaults.max_message_bytes),
             snapshot_page_size: at_least_one(self.snapshot_page_size, "snapshotPageSize")?
                 .unwrap_or(defaults.snapshot_page_size),

@@ -39,6 +39,9 @@ pub struct HubConfig {
     pub queue_max_bytes: usize,
     /// Refused authentications before a connection is closed (default 5; ≥ 1).
     pub max_auth_failures: u32,
+    /// Authenticated connections one user may have (default 100; 0: no limit); past it
+    /// `auth:error` `too_many_connections` and a close. Devices are not counted.
+    pub max_connections_per_user: usize,
     /// Largest inbound message of an attached connection (default 64 KiB).
     pub max_message_bytes: usize,
     /// Modules per `page:snapshot` / `page:snapshot:more` page (default 500; ≥ 1).
@@ -129,6 +132,7 @@ impl Default for HubConfig {
             queue_capacity: builder.limits.queue_capacity,
             queue_max_bytes: builder.limits.queue_max_bytes,
             max_auth_failures: builder.limits.max_auth_failures,
+            max_connections_per_user: builder.limits.max_connections_per_user,
             max_message_bytes: builder.limits.max_message_bytes,
             snapshot_page_size: builder.limits.snapshot_page_size,
             device_offline_grace: builder.device_grace,
@@ -168,6 +172,7 @@ impl HubConfig {
             .queue_capacity(self.queue_capacity)
             .queue_max_bytes(self.queue_max_bytes)
             .max_auth_failures(self.max_auth_failures)
+            .max_connections_per_user(self.max_connections_per_user)
             .max_message_bytes(self.max_message_bytes)
             .snapshot_page_size(self.snapshot_page_size)
             .device_offline_grace(self.device_offline_grace);

@@ -2,7 +2,8 @@
 //! `options.server`, Python `Hub.serve(...)` keywords), whose defaults are
 //! [`ServerConfig::default`]'s, and the forms it accepts (camelCase in milliseconds,
 //! snake_case, Python's `ping_interval` / `ping_timeout` / `auth_deadline` in seconds).
-//! This module must not start a server. Guarded by the unit tests of `config.rs`.
+//! This module must not start a server. Guarded by the unit tests of `config.rs` and
+//! the one below (`trustedProxies`).
 
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct ServeConfig {
     pub auth_deadline: Duration,
     /// Open connections beyond which handshakes get 503 (default 100,000).
     pub max_connections: usize,
+    /// Open connections from one remote IP beyond which handshakes get 429 (default 0:
+    /// no limit).
+    pub max_connections_per_ip: usize,
     /// Socket.IO path (default `/socket.io/`).
     pub socketio_path: String,
     /// Native protocol path (default `/ws`).
@@ -63,6 +67,9 @@ pub struct ServeConfig {
     /// Time a client has to send a request's headers (default 10 s; > 0).
     #[serde(rename = "headerTimeoutMs", serialize_with = "millis")]
     pub header_timeout: Duration,
+    /// Proxy ranges (CIDR, `10.0.0.0/8`, or one address) whose `X-Forwarded-For`
+    /// names the client (default none).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -76,6 +83,7 @@ impl Default for ServeConfig {
             max_message_bytes: d.max_message_bytes,
             auth_deadline: d.auth_deadline,
             max_connections: d.max_connections,
+            max_connections_per_ip: d.max_connections_per_ip,
             socketio_path: d.socketio_path,
             native_path: d.native_path,
             shutdown_deadline: d.shutdown_deadline,
@@ -86,6 +94,7 @@ impl Default for ServeConfig {
             handshakes_per_second: d.handshakes_per_second,
             max_header_bytes: d.max_header_bytes,
             header_timeout: d.header_timeout,
+            trusted_proxies: d.trusted_proxies.iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -101,6 +110,12 @@ impl ServeConfig {
 
     /// The [`ServerConfig`] with these settings (the others at their defaults).
     pub fn into_config(self) -> ServerConfig {
+        // Checked when read (`from_json`); a hand-built value with a bad range drops it.
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .filter_map(|range| proxy_range(range).ok())
+            .collect();
         ServerConfig {
             worker_threads: self.worker_threads,
             ping_interval: self.ping_interval,
@@ -109,6 +124,8 @@ impl ServeConfig {
             max_message_bytes: self.max_message_bytes,
             auth_deadline: self.auth_deadline,
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            trusted_proxies,
             socketio_path: self.socketio_path,
             native_path: self.native_path,
             shutdown_deadline: self.shutdown_deadline,
@@ -154,6 +171,10 @@ pub(super) struct RawServe {
     auth_deadline_s: Option<Number>,
     #[serde(alias = "max_connections")]
     max_connections: Option<usize>,
+    #[serde(alias = "max_connections_per_ip")]
+    max_connections_per_ip: Option<usize>,
+    #[serde(alias = "trusted_proxies")]
+    trusted_proxies: Option<Vec<String>>,
     #[serde(alias = "socketio_path")]
     socketio_path: Option<String>,
     #[serde(alias = "native_path")]
@@ -213,6 +234,10 @@ impl RawServe {
             )?
             .unwrap_or(d.auth_deadline),
             max_connections: self.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or(d.max_connections_per_ip),
+            trusted_proxies: proxies(self.trusted_proxies)?.unwrap_or(d.trusted_proxies),
             socketio_path: self.socketio_path.unwrap_or(d.socketio_path),
             native_path: self.native_path.unwrap_or(d.native_path),
             shutdown_deadline: ms(
@@ -257,11 +282,58 @@ fn origins(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError
     Ok(list)
 }
 
+/// Each trusted proxy is a CIDR range or a single address.
+fn proxies(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError> {
+    for (i, range) in list.iter().flatten().enumerate() {
+        if proxy_range(range).is_err() {
+            let key = format!("trustedProxies[{i}]");
+            return Err(ConfigError::bad(
+                &key,
+                "a CIDR range or an IP address",
+                range,
+            ));
+        }
+    }
+    Ok(list)
+}
+
+/// `10.0.0.0/8`, or one address as its own range.
+fn proxy_range(text: &str) -> Result<ipnet::IpNet, ipnet::AddrParseError> {
+    text.parse::<ipnet::IpNet>().or_else(|error| {
+        text.parse::<std::net::IpAddr>()
+            .map(ipnet::IpNet::from)
+            .map_err(|_| error)
+    })
+}
+
 /// A whole rate is written as an integer (`20`, not `20.0`), as the bindings print it.
 fn whole<S: serde::Serializer>(rate: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     if rate.fract() == 0.0 && *rate >= 0.0 && *rate < u64::MAX as f64 {
         serializer.serialize_u64(*rate as u64)
     } else {
         serializer.serialize_f64(*rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses_and_reach_the_server() {
+        let value =
+            json!({"trustedProxies": ["10.0.0.0/8", "192.0.2.7"], "maxConnectionsPerIp": 4});
+        let config = ServeConfig::from_json(&value).unwrap().into_config();
+        let expected: Vec<ipnet::IpNet> = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "192.0.2.7/32".parse().unwrap(),
+        ];
+        assert_eq!(config.trusted_proxies, expected);
+        assert_eq!(config.max_connections_per_ip, 4);
+        let error = ServeConfig::from_json(&json!({"trusted_proxies": ["10.0.0.0/8", "x"]}));
+        let message = error.unwrap_err().to_string();
+        assert!(message.contains("trustedProxies[1]"), "{message}");
     }
 }

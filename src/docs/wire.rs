@@ -21,7 +21,9 @@
 //! {token}})` or the seed's `{userId, userType, page, sessionId}`) or in a
 //! `client:authenticate` event. HTTP errors: 400 `{"code","message"}` (0 unknown
 //! transport, 1 unknown session id, 2 bad handshake method, 3 bad request, 5 unsupported
-//! protocol version), 413 for a body over `max_payload`, 503 past `max_connections`.
+//! protocol version), 413 for a body over `max_payload`, 503 past `max_connections`,
+//! 429 `{"code":3}` past `handshakes_per_second` or `max_connections_per_ip` (the
+//! per-IP cap wins over the per-user one: it refuses before authentication).
 //!
 //! **Namespaces, binary, and plain Socket.IO services.** The hub's protocol is the
 //! namespace `/`; [`ServerConfig::namespaces`](crate::transport::server::ServerConfig)
@@ -66,7 +68,8 @@
 //! the frame's `"attachments"` list), 1007 invalid UTF-8/JSON or a
 //! frame of the wrong shape, 1008 `auth_timeout` or `rate_limited`, 1009 over
 //! `max_message_bytes`, 4001 `slow_consumer`, 4002 `logged_out`, 4003
-//! `too_many_auth_failures`.
+//! `too_many_auth_failures`, 4004 `too_many_connections` (the user's
+//! `max_connections_per_user` was reached; `auth:error` with that code comes first).
 //!
 //! **Connection-state recovery** (both protocols; off unless
 //! [`ServerConfig::recovery`](crate::transport::server::ServerConfig) is set, `--recovery-window-ms`
@@ -111,7 +114,9 @@
 //! Limits (all in [`ServerConfig`](crate::ServerConfig), each counted in
 //! [`Hub::metrics`](crate::Hub::metrics)): messages over `max_message_bytes` (64 KiB) close that connection;
 //! not authenticated within `auth_deadline` (10 s) closes it; past `max_connections`
-//! (100,000) new handshakes get HTTP 503; malformed Engine.IO / Socket.IO / JSON frames
+//! (100,000) new handshakes get HTTP 503; past `max_connections_per_ip` (off) from one
+//! address, 429; past the hub's `max_connections_per_user` (100) authenticated
+//! connections of one user, `auth:error` `too_many_connections` and a close; malformed Engine.IO / Socket.IO / JSON frames
 //! close that connection only; inbound messages pass a token bucket (`burst` 100,
 //! refilled 50/s): a message without a token is dropped and counted, and a connection
 //! that keeps sending with an empty bucket (more than `burst` drops in a row) is closed.

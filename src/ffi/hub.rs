@@ -56,7 +56,7 @@ pub(super) fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) 
 /// Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
 /// `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
 /// "userPages", "adminPages"}], "queueCapacity": 65536, "queueMaxBytes": 2097152,
-/// "maxAuthFailures": 5, "maxMessageBytes": 65536, "snapshotPageSize": 500,
+/// "maxAuthFailures": 5, "maxConnectionsPerUser": 100, "maxMessageBytes": 65536, "snapshotPageSize": 500,
 /// "deviceOfflineGraceMs": 5000, "persist": {"path": "…", "durability":
 /// "off"|"batched"|"sync"}, "redis": null, "nodeId": null}`; every key is optional and
 /// unknown keys are refused. This is the library's one configuration schema, which

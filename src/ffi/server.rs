@@ -17,9 +17,11 @@ pub struct McrtServer {
 /// Serves the hub on `addr` (e.g. "127.0.0.1:0"; `addr_len` bytes): Socket.IO at
 /// `/socket.io/`, the native protocol at `/ws`. `config_json` (NULL means `{}`):
 /// `{"workerThreads", "pingIntervalMs", "pingTimeoutMs", "maxPayload",
-/// "maxMessageBytes", "authDeadlineMs", "maxConnections", "socketioPath", "nativePath",
+/// "maxMessageBytes", "authDeadlineMs", "maxConnections", "maxConnectionsPerIp",
+/// "socketioPath", "nativePath",
 /// "shutdownDeadlineMs", "writeCoalesceMs", "slowConsumerTimeoutMs", "apiKey",
-/// "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs"}`
+/// "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs",
+/// "trustedProxies"}`
 /// (`workerThreads` 0, the default: one per CPU the process may run on). On success `*out` owns the server
 /// (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
 #[unsafe(no_mangle)]

@@ -60,9 +60,17 @@ impl Hub {
             .registry
             .identity(id)
             .is_some_and(|(previous, _)| previous.module_id.is_some());
-        if let Err(error) = self.inner.registry.authenticate(id, identity.clone(), page) {
+        if let Err(error) = self.inner.registry.authenticate(
+            id,
+            identity.clone(),
+            page,
+            self.inner.limits.max_connections_per_user,
+        ) {
             drop(guard);
             return match error {
+                RegistryError::Auth(AuthError::TooManyConnections) => {
+                    Err(self.refuse_over_user_limit(&queue, &identity, notify_failure))
+                }
                 RegistryError::Auth(error) => Err(self.refuse(&queue, error, notify_failure)),
                 _ => Err(InboundError::Closed(id)),
             };
@@ -99,6 +107,26 @@ impl Hub {
             self.bad_input(id, BadInputKind::WrongShape, message);
         }
         self.refuse(queue, error, notify_failure)
+    }
+
+    /// Refuses a connection past its user's `max_connections_per_user` (counted as bad
+    /// input), then closes it: the client is told why and does not retry on it.
+    fn refuse_over_user_limit(
+        &self,
+        queue: &Arc<OutboundQueue>,
+        identity: &Identity,
+        notify_failure: bool,
+    ) -> InboundError {
+        self.inner
+            .metrics
+            .bad_input(BadInputKind::ConnectionsPerUser);
+        tracing::info!(connection = %queue.id(), user = %identity.user_id, "too many connections for this user");
+        let error = self.refuse(queue, AuthError::TooManyConnections, notify_failure);
+        self.unsubscribe_closing(queue.id());
+        if queue.close(CloseReason::TooManyConnections) {
+            self.audit_close(queue.id(), CloseReason::TooManyConnections, None);
+        }
+        error
     }
 
     /// Counts and logs a successful authentication; returns the `auth:ok` payload.

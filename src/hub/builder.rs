@@ -30,6 +30,8 @@ pub(crate) struct Limits {
     pub(crate) queue_capacity: usize,
     pub(crate) queue_max_bytes: usize,
     pub(crate) max_auth_failures: u32,
+    /// Authenticated connections one user (not a device) may have; 0: no limit.
+    pub(crate) max_connections_per_user: usize,
     pub(crate) max_message_bytes: usize,
     /// Modules per `page:snapshot` / `page:snapshot:more`.
     pub(crate) snapshot_page_size: usize,
@@ -75,6 +77,7 @@ impl HubBuilder {
                 queue_capacity: 65_536,
                 queue_max_bytes: 2 * 1024 * 1024,
                 max_auth_failures: 5,
+                max_connections_per_user: 100,
                 max_message_bytes: 64 * 1024,
                 snapshot_page_size: 500,
             },
@@ -255,6 +258,16 @@ impl HubBuilder {
     /// Failed authentications allowed per connection before it is closed (default 5).
     pub fn max_auth_failures(mut self, attempts: u32) -> Self {
         self.limits.max_auth_failures = attempts.max(1);
+        self
+    }
+
+    /// Authenticated connections one user may have at once (default 100; 0: no limit).
+    /// Past it, authenticating one more as that user is refused with `auth:error`
+    /// `too_many_connections` and that connection is closed; counted as
+    /// `bad_input{kind="connections_per_user"}`. Devices are not counted (one module,
+    /// one connection). Re-authenticating a connection as its same user keeps its slot.
+    pub fn max_connections_per_user(mut self, connections: usize) -> Self {
+        self.limits.max_connections_per_user = connections;
         self
     }
 

@@ -72,10 +72,16 @@ pub enum BadInputKind {
     /// TLS port, a bad `ClientHello`, a certificate the client refused) or did not
     /// finish it within `ServerConfig::header_timeout`.
     TlsHandshake,
+    /// A handshake refused because its remote address had
+    /// `ServerConfig::max_connections_per_ip` connections open.
+    ConnectionsPerIp,
+    /// An authentication refused because its user had `max_connections_per_user`
+    /// authenticated connections open.
+    ConnectionsPerUser,
 }
 
 impl BadInputKind {
-    pub(crate) const ALL: [Self; 14] = [
+    pub(crate) const ALL: [Self; 16] = [
         Self::TooLarge,
         Self::InvalidUtf8,
         Self::InvalidJson,
@@ -90,6 +96,8 @@ impl BadInputKind {
         Self::HeaderTooLarge,
         Self::HeaderTimeout,
         Self::TlsHandshake,
+        Self::ConnectionsPerIp,
+        Self::ConnectionsPerUser,
     ];
 
     fn index(self) -> usize {

@@ -12,6 +12,8 @@ pub enum CloseReason {
     LoggedOut,
     /// Too many failed authentication attempts.
     TooManyAuthFailures,
+    /// Its user already had `max_connections_per_user` connections.
+    TooManyConnections,
     /// The hub is shutting down.
     Shutdown,
     /// The transport or the host detached it.
@@ -25,6 +27,7 @@ impl CloseReason {
             Self::SlowConsumer => "slow_consumer",
             Self::LoggedOut => "logged_out",
             Self::TooManyAuthFailures => "too_many_auth_failures",
+            Self::TooManyConnections => "too_many_connections",
             Self::Shutdown => "shutdown",
             Self::Detached => "detached",
         }

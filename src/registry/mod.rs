@@ -162,12 +162,15 @@ impl Registry {
 
     /// Binds a connection to a verified identity and page. Re-authenticating as the same
     /// user (for instance with a fresh token or another session) is allowed; as another
-    /// user it is refused with [`AuthError::IdentityChange`].
+    /// user it is refused with [`AuthError::IdentityChange`]. A connection that would be
+    /// its user's `max_per_user + 1`th (0: no limit; devices are not counted) is refused
+    /// with [`AuthError::TooManyConnections`], under the same lock as the count.
     pub(crate) fn authenticate(
         &self,
         id: ConnectionId,
         identity: Identity,
         page: PageIndex,
+        max_per_user: usize,
     ) -> Result<Arc<OutboundQueue>, RegistryError> {
         debug_assert!((page.0 as usize) < self.page_count);
         let mut inner = self.inner.write();
@@ -182,6 +185,20 @@ impl Registry {
         {
             return Err(AuthError::IdentityChange.into());
         }
+        let newcomer = record.auth.is_none() && identity.role != Role::Device;
+        if newcomer
+            && max_per_user > 0
+            && inner
+                .by_user
+                .get(&identity.user_id)
+                .is_some_and(|open| open.len() >= max_per_user)
+        {
+            return Err(AuthError::TooManyConnections.into());
+        }
+        let record = inner
+            .records
+            .get_mut(&id)
+            .ok_or(RegistryError::UnknownConnection(id))?;
         let previous = record.auth.take();
         let queue = Arc::clone(&record.queue);
         let authed = Authed { identity, page };

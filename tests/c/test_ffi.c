@@ -79,14 +79,15 @@ static void test_bad_arguments(void) {
  * (bindings/node/test/config.test.js) and Python (bindings/python/tests/test_config.py). */
 static const char HUB_DEFAULTS[] =
     "{\"jwtSecret\":null,\"jwt\":null,\"pages\":[\"modules\",\"admin\",\"dashboard\"],\"routes\":[],"
-    "\"queueCapacity\":65536,\"queueMaxBytes\":2097152,\"maxAuthFailures\":5,\"maxMessageBytes\":65536,"
+    "\"queueCapacity\":65536,\"queueMaxBytes\":2097152,\"maxAuthFailures\":5,\"maxConnectionsPerUser\":100,"
+    "\"maxMessageBytes\":65536,"
     "\"snapshotPageSize\":500,\"deviceOfflineGraceMs\":5000,\"persist\":null,\"redis\":null,\"nodeId\":null}";
 static const char SERVE_DEFAULTS[] =
     "{\"workerThreads\":0,\"pingIntervalMs\":25000,\"pingTimeoutMs\":20000,\"maxPayload\":1000000,"
-    "\"maxMessageBytes\":65536,\"authDeadlineMs\":10000,\"maxConnections\":100000,"
+    "\"maxMessageBytes\":65536,\"authDeadlineMs\":10000,\"maxConnections\":100000,\"maxConnectionsPerIp\":0,"
     "\"socketioPath\":\"/socket.io/\",\"nativePath\":\"/ws\",\"shutdownDeadlineMs\":5000,"
     "\"writeCoalesceMs\":2,\"slowConsumerTimeoutMs\":10000,\"apiKey\":null,\"allowedOrigins\":[],"
-    "\"handshakesPerSecond\":0,\"maxHeaderBytes\":32768,\"headerTimeoutMs\":10000}";
+    "\"handshakesPerSecond\":0,\"maxHeaderBytes\":32768,\"headerTimeoutMs\":10000,\"trustedProxies\":[]}";
 
 static void test_config_schema(void) {
     char *json = NULL;

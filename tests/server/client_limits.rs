@@ -1,8 +1,10 @@
 //! Per-client limits over real sockets: handshakes per second per remote IP (429), the
 //! size of a request's header block (the connection is closed) and the time to send it (slow-loris: the
 //! connection is closed), and one long poll in flight per session (a second concurrent
-//! `GET` gets 400 and ends the session). Each is counted in `bad_input`, and a
-//! logged-in client on the same server keeps receiving its events (sentinel).
+//! `GET` gets 400 and ends the session), open connections per remote IP (429 until one
+//! closes) and per user (`auth:error` / CONNECT_ERROR `too_many_connections`, then a
+//! close). Each is counted in `bad_input`, and a logged-in client on the same server
+//! keeps receiving its events (sentinel).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use microcoaster_realtime::BadInputKind;
 use microcoaster_realtime::transport::server::ServerConfig;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -212,5 +215,93 @@ fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
         assert_eq!(raw(addr, first.as_bytes()).await, Some(200));
         let second = forwarded_handshake(addr, "203.0.113.2");
         assert_eq!(raw(addr, second.as_bytes()).await, Some(429));
+    });
+}
+
+#[test]
+fn open_connections_past_the_per_ip_limit_get_429_until_one_closes() {
+    let cfg = ServerConfig {
+        max_connections_per_ip: 3,
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..config()
+    };
+    let server = serve(builder().build().unwrap(), cfg);
+    let addr = server.addr;
+    run(async {
+        let mut legit = SioWs::login(addr, "legit", &token("u9", "user", None), "modules").await;
+        // Polling sessions stay open after their handshake: three fill 203.0.113.1.
+        let attacker = forwarded_handshake(addr, "203.0.113.1");
+        for _ in 0..3 {
+            assert_eq!(raw(addr, attacker.as_bytes()).await, Some(200));
+        }
+        assert_eq!(raw(addr, attacker.as_bytes()).await, Some(429));
+        let other = forwarded_handshake(addr, "203.0.113.2");
+        assert_eq!(raw(addr, other.as_bytes()).await, Some(200), "own count");
+        // 127.0.0.1 holds `legit`; two native sockets fill it, the next is refused.
+        let mut a = Native::open(addr, "a").await;
+        let _b = Native::open(addr, "b").await;
+        assert_eq!(Ws::refused_status(addr, "/ws").await, 429);
+        a.ws.close().await;
+        within("the closed socket's slot is given back", async {
+            while Ws::open(addr, "/ws", "c").await.is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        let counted = server.hub.metrics();
+        assert!(counted.bad_inputs(BadInputKind::ConnectionsPerIp) >= 2);
+        send_sentinel(&server.hub, "u9", 1);
+        legit.sentinel(1).await;
+    });
+}
+
+#[test]
+fn connections_past_the_per_user_limit_are_refused_and_closed() {
+    let server = serve(
+        builder().max_connections_per_user(2).build().unwrap(),
+        config(),
+    );
+    let addr = server.addr;
+    run(async {
+        let user = token("u1", "user", None);
+        let mut first = SioWs::login(addr, "first", &user, "modules").await;
+        let mut second = Native::login(addr, "second", &user, "modules").await;
+        // Native: `auth:error` with the code, then close 4004.
+        let mut third = Native::open(addr, "third").await;
+        let login = json!({"token": user, "page": "modules"});
+        third.send("client:authenticate", &login).await;
+        let (name, error) = third.event().await;
+        assert_eq!(name, "auth:error", "{error}");
+        assert_eq!(error["code"], "too_many_connections");
+        let closed = third.ws.closed().await;
+        assert_eq!(closed, (4004, "too_many_connections".to_owned()));
+        // Socket.IO: CONNECT_ERROR with the code, then the session ends.
+        let mut fourth = SioWs::open(addr, "fourth").await;
+        let reply = fourth.connect_ns(Some(&auth(&user, "modules"))).await;
+        assert!(reply.starts_with("44"), "{reply}");
+        assert!(reply.contains("too_many_connections"), "{reply}");
+        fourth.closed().await;
+        let counted = server.hub.metrics();
+        assert_eq!(counted.bad_inputs(BadInputKind::ConnectionsPerUser), 2);
+        // Another user is not affected; the user's own connections still receive.
+        let mut other = SioWs::login(addr, "other", &token("u2", "user", None), "modules").await;
+        send_sentinel(&server.hub, "u1", 1);
+        first.sentinel(1).await;
+        second.sentinel(1).await;
+        send_sentinel(&server.hub, "u2", 2);
+        other.sentinel(2).await;
+        // A closed connection gives its slot back.
+        second.ws.close().await;
+        within("the user's slot is given back", async {
+            loop {
+                let mut next = Native::open(addr, "next").await;
+                next.send("client:authenticate", &login).await;
+                if next.event().await.0 == "auth:ok" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
     });
 }

@@ -18,6 +18,7 @@ const HUB_DEFAULTS = {
   queueCapacity: 65536,
   queueMaxBytes: 2097152,
   maxAuthFailures: 5,
+  maxConnectionsPerUser: 100,
   maxMessageBytes: 65536,
   snapshotPageSize: 500,
   deviceOfflineGraceMs: 5000,
@@ -33,6 +34,7 @@ const SERVE_DEFAULTS = {
   maxMessageBytes: 65536,
   authDeadlineMs: 10000,
   maxConnections: 100000,
+  maxConnectionsPerIp: 0,
   socketioPath: '/socket.io/',
   nativePath: '/ws',
   shutdownDeadlineMs: 5000,
@@ -43,6 +45,7 @@ const SERVE_DEFAULTS = {
   handshakesPerSecond: 0,
   maxHeaderBytes: 32768,
   headerTimeoutMs: 10000,
+  trustedProxies: [],
 };
 
 test('the options have the same keys and defaults as in C and Python', () => {

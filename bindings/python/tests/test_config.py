@@ -106,6 +106,7 @@ HUB_DEFAULTS = {
     "queueCapacity": 65536,
     "queueMaxBytes": 2097152,
     "maxAuthFailures": 5,
+    "maxConnectionsPerUser": 100,
     "maxMessageBytes": 65536,
     "snapshotPageSize": 500,
     "deviceOfflineGraceMs": 5000,
@@ -121,6 +122,7 @@ SERVE_DEFAULTS = {
     "maxMessageBytes": 65536,
     "authDeadlineMs": 10000,
     "maxConnections": 100000,
+    "maxConnectionsPerIp": 0,
     "socketioPath": "/socket.io/",
     "nativePath": "/ws",
     "shutdownDeadlineMs": 5000,
@@ -131,6 +133,7 @@ SERVE_DEFAULTS = {
     "handshakesPerSecond": 0,
     "maxHeaderBytes": 32768,
     "headerTimeoutMs": 10000,
+    "trustedProxies": [],
 }
 
 
@@ -236,6 +239,7 @@ SERVE_VALUES = {
     "maxMessageBytes": 32768,
     "authDeadlineMs": 9000,
     "maxConnections": 50,
+    "maxConnectionsPerIp": 10,
     "socketioPath": "/rt/",
     "nativePath": "/native",
     "shutdownDeadlineMs": 4000,
@@ -246,6 +250,7 @@ SERVE_VALUES = {
     "handshakesPerSecond": 20,
     "maxHeaderBytes": 16384,
     "headerTimeoutMs": 5000,
+    "trustedProxies": ["10.0.0.0/8"],
 }
 
 

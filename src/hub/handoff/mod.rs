@@ -306,7 +306,12 @@ impl Hub {
         let _ = queue.drain();
         self.inner
             .registry
-            .authenticate(pending.connection, identity, page)
+            .authenticate(
+                pending.connection,
+                identity,
+                page,
+                self.inner.limits.max_connections_per_user,
+            )
             .map_err(|e| e.to_string())?;
         let replay = self.replay_frames(frames, pending.base)?;
         self.deliver_kept(pending, holder);

@@ -42,6 +42,11 @@ pub struct ServerConfig {
     pub max_attachments: usize,
     /// Connections beyond this are refused: new handshakes get HTTP 503 (default 100,000).
     pub max_connections: usize,
+    /// Open connections (Engine.IO sessions and `/ws` sockets) from one remote IP;
+    /// past it new handshakes get HTTP 429 (default 0: no limit, since one address may
+    /// be a NAT or a load generator). Checked before `max_connections_per_user`, which
+    /// applies later, when a connection authenticates.
+    pub max_connections_per_ip: usize,
     /// Inbound messages per connection: a token bucket of `burst` tokens refilled at
     /// `per_second` (default 100 and 50/s). A message with no token is dropped and
     /// counted; a connection that keeps sending past `burst` drops in a row is closed.
@@ -133,6 +138,7 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 10,
             max_connections: 100_000,
+            max_connections_per_ip: 0,
             rate_limit: RateLimit {
                 burst: 100,
                 per_second: 50.0,

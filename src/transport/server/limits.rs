@@ -13,7 +13,14 @@
 //! The bucket is this module's own (a refill on each handshake, like the per-message
 //! one in `rate_limit.rs`) rather than a keyed limiter crate: it is a dozen lines and
 //! its table is pruned of idle addresses so a scan of many addresses cannot grow it
-//! without bound. This module must not close sessions. Guarded by
+//! without bound.
+//!
+//! Open connections per remote IP
+//! ([`ServerConfig::max_connections_per_ip`](super::ServerConfig::max_connections_per_ip))
+//! are counted in [`OpenPerIp`]: taken when a handshake opens an Engine.IO session or a
+//! `/ws` socket, given back when that session or socket ends. Past it the handshake
+//! gets 429 with `{"code":3,"message":"Too many connections from this address"}` and
+//! counts `bad_input{kind="connections_per_ip"}`. This module must not close sessions. Guarded by
 //! `tests/server/client_limits.rs` and the unit test below.
 
 use std::collections::HashMap;
@@ -87,6 +94,60 @@ pub(crate) fn handshake_refusal(shared: &Shared, ip: IpAddr) -> Option<Response<
     ))
 }
 
+/// Open connections by remote IP. An address leaves the table with its last
+/// connection, so the table is as large as the set of connected addresses.
+#[derive(Default)]
+pub(crate) struct OpenPerIp {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl OpenPerIp {
+    /// Counts a connection from `ip` unless it already has `max` (0: no limit, still
+    /// counted so a later release balances).
+    fn acquire(&self, ip: IpAddr, max: usize) -> bool {
+        let mut open = self.open.lock();
+        let count = open.entry(ip).or_insert(0);
+        if max > 0 && *count >= max {
+            if *count == 0 {
+                open.remove(&ip);
+            }
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    /// Gives back a connection `acquire` counted.
+    pub(crate) fn release(&self, ip: IpAddr) {
+        let mut open = self.open.lock();
+        if let Some(count) = open.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Takes a connection slot of `ip`, or the refusal (429, counted) when it has
+/// `max_connections_per_ip` open. The caller releases the slot when the connection
+/// ends (`OpenPerIp::release`).
+pub(crate) fn open_refusal(shared: &Shared, ip: IpAddr) -> Option<Response<Body>> {
+    if shared
+        .open_per_ip
+        .acquire(ip, shared.config.max_connections_per_ip)
+    {
+        return None;
+    }
+    shared.hub.count_bad_input(BadInputKind::ConnectionsPerIp);
+    tracing::info!(%ip, "connection refused: too many open from this address");
+    Some(http::json_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        3,
+        "Too many connections from this address",
+    ))
+}
+
 /// The client's address: the peer, or, when the peer is a trusted proxy, the last
 /// `X-Forwarded-For` address that is not itself a trusted proxy (the rightmost one a
 /// trusted hop appended; anything left of it the client could have written).
@@ -149,5 +210,21 @@ mod tests {
         assert!(limiter.admit(a, 4.0, now + Duration::from_millis(250)));
         assert!(!limiter.admit(a, 4.0, now + Duration::from_millis(250)));
         assert!((0..100).all(|_| limiter.admit(a, 0.0, now)), "0 is off");
+    }
+
+    #[test]
+    fn open_connections_are_counted_per_address_and_released() {
+        let open = OpenPerIp::default();
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        assert!(open.acquire(a, 2) && open.acquire(a, 2));
+        assert!(!open.acquire(a, 2), "the third is over the limit");
+        assert!(open.acquire(b, 2), "another address is not affected");
+        open.release(a);
+        assert!(open.acquire(a, 2), "a released slot is free again");
+        open.release(a);
+        open.release(a);
+        open.release(b);
+        assert!(open.open.lock().is_empty(), "idle addresses are forgotten");
+        assert!((0..10).all(|_| open.acquire(a, 0)), "0 is off");
     }
 }

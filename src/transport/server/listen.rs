@@ -133,6 +133,7 @@ pub(super) fn serve(
         live_pids: Mutex::new(std::collections::HashMap::new()),
         client_closed: Default::default(),
         handshakes: Default::default(),
+        open_per_ip: Default::default(),
         active: AtomicUsize::new(0),
         shutdown,
     });

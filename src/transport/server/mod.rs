@@ -91,6 +91,8 @@ pub(crate) struct Shared {
     pub(crate) client_closed: sessions::Tombstones,
     /// The per-address handshake buckets.
     pub(crate) handshakes: limits::Handshakes,
+    /// Open connections per remote IP.
+    pub(crate) open_per_ip: limits::OpenPerIp,
     /// Open connections (Engine.IO sessions and native websockets).
     pub(crate) active: AtomicUsize,
     pub(crate) shutdown: watch::Receiver<bool>,

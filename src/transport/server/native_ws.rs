@@ -71,11 +71,16 @@ pub(crate) async fn handle(
             "too many connections",
         );
     }
+    if let Some(refused) = super::limits::open_refusal(&shared, remote.ip()) {
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+        return refused;
+    }
     let query = http::query_pairs(&request);
     let context = http::handshake_context(&request, remote, query);
     let Some((response, socket)) =
         http::accept_websocket(&mut request, shared.config.max_message_bytes)
     else {
+        shared.open_per_ip.release(remote.ip());
         shared.active.fetch_sub(1, Ordering::SeqCst);
         return http::respond(
             StatusCode::BAD_REQUEST,
@@ -87,6 +92,7 @@ pub(crate) async fn handle(
         if let Some(ws) = socket.await {
             run(&shared, ws, context).await;
         }
+        shared.open_per_ip.release(remote.ip());
         shared.active.fetch_sub(1, Ordering::SeqCst);
     });
     response
@@ -97,6 +103,7 @@ fn hub_close(reason: &CloseReason) -> CloseFrame {
         CloseReason::SlowConsumer => CloseCode::Library(4001),
         CloseReason::LoggedOut => CloseCode::Library(4002),
         CloseReason::TooManyAuthFailures => CloseCode::Library(4003),
+        CloseReason::TooManyConnections => CloseCode::Library(4004),
         CloseReason::Shutdown => CloseCode::Away,
         CloseReason::Detached => CloseCode::Normal,
     };

@@ -133,6 +133,8 @@ pub(crate) struct Session {
     pub(crate) pong: AtomicBool,
     /// Woken when a pong arrives, so the next ping is scheduled one interval after it.
     pub(crate) pong_notify: Arc<Notify>,
+    /// The address whose `max_connections_per_ip` slot this session holds.
+    pub(crate) remote_ip: std::net::IpAddr,
 }
 
 /// What a writer found besides the frames [`Session::take_pending`] appended.
@@ -149,6 +151,7 @@ impl Session {
         context: crate::auth::HandshakeContext,
         carrier: Carrier,
         service: Service,
+        remote_ip: std::net::IpAddr,
     ) -> Arc<Self> {
         let notify = Arc::new(Notify::new());
         let serial = super::recovery::next_carrier();
@@ -181,6 +184,7 @@ impl Session {
             }),
             pong: AtomicBool::new(true),
             pong_notify: Arc::new(Notify::new()),
+            remote_ip,
         })
     }
 

@@ -5,9 +5,10 @@
 // polling session; a flood of handshakes from one address; a slow-loris; an oversized
 // header block; two concurrent long polls of one session; forged JWTs against an RS256
 // key with issuer and audience (alg confusion with the RSA public key, alg `none`,
-// unknown kid, expired, not yet valid, wrong aud / iss). Each is refused with its
-// documented code and counted in /metrics, and the server's resident memory after the
-// suite is within 10% of before.
+// unknown kid, expired, not yet valid, wrong aud / iss); 200 connections of one user over
+// the per-user limit (on a server of its own, so the handshake rate of the shared one does
+// not refuse them first). Each is refused with its documented code and counted in
+// /metrics, and the server's resident memory after the suite is within 10% of before.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -55,8 +56,8 @@ function rssKb() {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
 }
 
-async function badInputs(kind) {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+async function badInputs(kind, on = server) {
+  const text = await (await fetch(`${on.url}/metrics`)).text();
   const match = new RegExp(`mcrt_bad_inputs_total\\{kind="${kind}"\\} (\\d+)`).exec(text);
   assert.ok(match, `no bad_inputs ${kind} in /metrics`);
   return Number(match[1]);
@@ -227,6 +228,37 @@ test('1,000 handshakes in a second from one address: past the rate they get 429'
   assert.equal(accepted + limited, 1000);
   assert.ok(accepted <= RATE + (RATE * took) / 1000 + 1, `${accepted} accepted in ${took} ms`);
   assert.equal(await badInputs('handshake_rate'), counted + limited);
+  await legitStillServed();
+});
+
+test('200 connections of one user over the per-user limit are refused with too_many_connections', { timeout: TEST_TIMEOUT }, async () => {
+  const LIMIT = 20;
+  const own = await h.startServer({ args: ['--max-connections-per-user', String(LIMIT)] });
+  const sockets = [];
+  try {
+    const bystander = h.uid('bystander');
+    const other = await h.connectAuthed(own.url, { auth: { token: h.mintToken({ sub: bystander }) } });
+    sockets.push(other);
+    const user = h.uid('many');
+    const token = h.mintToken({ sub: user });
+    for (let i = 0; i < LIMIT; i += 1) {
+      sockets.push(await h.connectAuthed(own.url, { transports: ['websocket'], auth: { token } }));
+    }
+    const allowed = sockets.slice(1);
+    const over = Array.from({ length: 200 }, () => h.connect(own.url, { transports: ['websocket'], auth: { token } }));
+    sockets.push(...over);
+    const errors = await Promise.all(over.map((socket) => h.once(socket, 'connect_error')));
+    for (const error of errors) {
+      assert.equal(error.data && error.data.code, 'too_many_connections', JSON.stringify(error.data));
+    }
+    assert.equal(await badInputs('connections_per_user', own), 200);
+    // The user's accepted connections and another user's keep being served, nothing else.
+    await h.assertEventsThroughSentinel(own, allowed, user, ['auth:ok', 'page:snapshot']);
+    await h.assertEventsThroughSentinel(own, other, bystander, ['auth:ok', 'page:snapshot']);
+  } finally {
+    h.closeAll(...sockets);
+    await own.stop();
+  }
   await legitStillServed();
 });
 

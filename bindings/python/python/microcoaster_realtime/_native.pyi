@@ -115,6 +115,7 @@ class Config(TypedDict, total=False):
     limits: Limits
     device_grace: float  # seconds (default 5.0): the setting C and Node call deviceOfflineGraceMs
     snapshot_page_size: int  # modules per page:snapshot page (default 500)
+    max_connections_per_user: int  # authenticated connections per user (default 100)
     persist: Persist
     redis: str  # redis://host:port: share state, events and sessions with other processes
     node_id: str  # this node's id in the cluster (default random)
@@ -140,6 +141,7 @@ class ServeOptions(TypedDict, total=False):
     auth_deadline: Optional[float]
     auth_deadline_ms: Optional[float]
     max_connections: Optional[int]
+    max_connections_per_ip: Optional[int]  # open connections per remote IP (0: no limit)
     socketio_path: Optional[str]
     native_path: Optional[str]
     shutdown_deadline_ms: Optional[float]
@@ -150,6 +152,7 @@ class ServeOptions(TypedDict, total=False):
     handshakes_per_second: Optional[float]
     max_header_bytes: Optional[int]
     header_timeout_ms: Optional[float]
+    trusted_proxies: Optional[Sequence[str]]  # CIDR ranges whose X-Forwarded-For counts
 
 class ContextArg(TypedDict, total=False):
     remote_addr: Optional[str]

@@ -41,6 +41,7 @@ use crate::protocol::engineio::{self, Handshake, Packet};
 use super::Shared;
 use super::custom;
 use super::http::{self, Body};
+use super::limits;
 use super::namespace;
 use super::service::{EngineMessage, EngineSocket};
 use super::session::{Carrier, Ending, Service, Session};
@@ -150,7 +151,8 @@ fn open_packet(shared: &Shared, session: &Session) -> String {
     })
 }
 
-/// Creates a session (or refuses past `max_connections`) and starts its timers.
+/// Creates a session and starts its timers, or refuses it (503 past `max_connections`,
+/// 429 past `max_connections_per_ip`, both counted).
 fn open_session(
     shared: &Arc<Shared>,
     request: &Request<Incoming>,
@@ -158,15 +160,19 @@ fn open_session(
     query: Vec<(String, String)>,
     carrier: Carrier,
     service: Service,
-) -> Option<Arc<Session>> {
+) -> Result<Arc<Session>, Box<Response<Body>>> {
     let previous = shared.active.fetch_add(1, Ordering::SeqCst);
     if previous >= shared.config.max_connections {
         shared.active.fetch_sub(1, Ordering::SeqCst);
         shared.hub.count_refused_connection();
-        return None;
+        return Err(Box::new(too_many_connections()));
+    }
+    if let Some(refused) = limits::open_refusal(shared, remote.ip()) {
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+        return Err(Box::new(refused));
     }
     let context = http::handshake_context(request, remote, query);
-    let session = Session::new(shared, context, carrier, service);
+    let session = Session::new(shared, context, carrier, service, remote.ip());
     shared.sessions.insert(&session);
     tokio::spawn(timers::heartbeat(
         Arc::clone(shared),
@@ -187,7 +193,7 @@ fn open_session(
         }
         Service::Engine(handler) => handler.on_open(&EngineSocket::new(&session)),
     }
-    Some(session)
+    Ok(session)
 }
 
 /// Frees a closing session now unless a websocket task owns its end.
@@ -223,6 +229,7 @@ pub(super) fn release(shared: &Shared, session: &Session) {
             Service::SocketIo => custom::leave_all(session),
             Service::Engine(handler) => handler.on_close(&EngineSocket::new(session)),
         }
+        shared.open_per_ip.release(session.remote_ip);
         // Last, so a connection count of zero means every decision to park was made.
         shared.active.fetch_sub(1, Ordering::SeqCst);
     }

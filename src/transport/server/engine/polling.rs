@@ -18,9 +18,7 @@ use crate::protocol::engineio;
 use super::super::Shared;
 use super::super::http::{self, Body};
 use super::super::session::{Carrier, Ending, Frame, Pending, Service, Session};
-use super::{
-    on_packet, open_packet, open_session, release, release_if_polling, too_many_connections,
-};
+use super::{on_packet, open_packet, open_session, release, release_if_polling};
 
 /// A polling handshake: opens a session and answers its `0` open packet.
 pub(super) fn handshake(
@@ -33,9 +31,9 @@ pub(super) fn handshake(
     if request.method() != Method::GET {
         return http::json_error(StatusCode::BAD_REQUEST, 2, "Bad handshake method");
     }
-    let Some(session) = open_session(shared, request, remote, query, Carrier::Polling, service)
-    else {
-        return too_many_connections();
+    let session = match open_session(shared, request, remote, query, Carrier::Polling, service) {
+        Ok(session) => session,
+        Err(refused) => return *refused,
     };
     http::respond(
         StatusCode::OK,
@@ -144,7 +142,11 @@ pub(super) fn closing_packets(session: &Session, pending: &Pending) -> Option<Ve
     if let Some(reason) = &pending.hub_closed {
         let namespace = session.state.lock().namespace_connected;
         return Some(match reason {
-            CloseReason::LoggedOut | CloseReason::TooManyAuthFailures if namespace => {
+            CloseReason::LoggedOut
+            | CloseReason::TooManyAuthFailures
+            | CloseReason::TooManyConnections
+                if namespace =>
+            {
                 vec!["41", "1"]
             }
             _ => vec!["1"],

@@ -31,7 +31,7 @@ use super::super::readiness::ReadReadiness;
 use super::super::session::{Carrier, Ending, Frame, Pending, Service, Session};
 use super::super::stall;
 use super::polling::closing_packets;
-use super::{find, on_binary, on_packet, open_packet, open_session, release, too_many_connections};
+use super::{find, on_binary, on_packet, open_packet, open_session, release};
 
 /// A served websocket.
 type Socket = WebSocketStream<TokioIo<Upgraded>>;
@@ -62,8 +62,8 @@ pub(super) fn accept(
     let new_session = match existing {
         Some(_) => None,
         None => match open_session(shared, &request, remote, query, Carrier::WebSocket, service) {
-            Some(session) => Some(session),
-            None => return too_many_connections(),
+            Ok(session) => Some(session),
+            Err(refused) => return *refused,
         },
     };
     let Some((response, socket)) =
