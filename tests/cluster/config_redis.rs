@@ -39,12 +39,17 @@ fn hubs_configured_with_redis_share_events_under_their_node_ids() {
         ["module:status:changed"]
     );
     assert!(names_before_sentinel(&a, &mut other, "u2").is_empty());
-    // Both heartbeats name their configured ids (the first one within a period).
+    // Both heartbeats name their configured ids. A node's first heartbeat may predate
+    // the logins (it is published when the node joins), so the view is read until
+    // node-b's heartbeat after them, within a few periods.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         let view = a.cluster_view().expect("Redis answers");
         let by_node = view["byNode"].as_object().expect("per-node figures");
-        if by_node.contains_key("node-a") && by_node.contains_key("node-b") {
+        if by_node.contains_key("node-a")
+            && by_node.contains_key("node-b")
+            && view["byNode"]["node-b"]["onlineUsers"] == 2
+        {
             // node-b holds the two tabs, node-a none; the totals add them up.
             assert_eq!(view["byNode"]["node-b"]["onlineUsers"], 2, "{view}");
             assert_eq!(view["byNode"]["node-a"]["onlineUsers"], 0, "{view}");
