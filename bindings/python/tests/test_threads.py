@@ -88,6 +88,7 @@ calls = [
     ("emit_maintenance_mode", lambda: hub.emit_maintenance_mode(True, "back soon", "root")),
     ("emit_to_user", lambda: hub.emit_to_user("ada", "cart:moved", {"x": 1})),
     ("emit_to_admins", lambda: hub.emit_to_admins("ops:alert", {"level": "high"})),
+    ("emit_to_everyone", lambda: hub.emit_to_everyone("ops:notice", {"level": "info"})),
 ]
 print("calls", ",".join(name for name, _ in calls), flush=True)
 for name, call in calls:
