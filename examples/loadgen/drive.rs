@@ -1,0 +1,233 @@
+//! One server's run: connect every client, run each scenario, check every delivery.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::args::{Args, Scenario};
+use crate::bench::Bench;
+use crate::clients::{self, Recorder, Shared, now_us};
+use crate::emitter::Emitter;
+use crate::model::{KINDS, Population, Role};
+use crate::process::ServerProcess;
+use crate::report::percent;
+
+pub struct Measured {
+    pub scenario: Scenario,
+    pub events: u64,
+    pub event_rate: f64,
+    pub delivered: u64,
+    pub delivery_rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub cpu_us_per_delivery: Option<f64>,
+    /// The load generator's own CPU use over the window (100% = one core).
+    pub loadgen_cpu_percent: Option<f64>,
+    /// The server's threads: running, and runnable but waiting for a CPU, over the
+    /// window (100% = one core).
+    pub server_run_wait_percent: Option<(f64, f64)>,
+    pub http_failures: u64,
+    pub violations: u64,
+}
+
+pub struct Run {
+    pub label: String,
+    pub rss_kib_per_connection: Option<f64>,
+    pub measured: Vec<Measured>,
+    pub violations: u64,
+    pub error: Option<String>,
+}
+
+impl Run {
+    pub fn failed(label: &str, error: String) -> Self {
+        eprintln!("{label}: {error}");
+        Self {
+            label: label.to_owned(),
+            rss_kib_per_connection: None,
+            measured: Vec::new(),
+            violations: 0,
+            error: Some(error),
+        }
+    }
+}
+
+/// Runs every scenario against one server, then stops it.
+pub fn run(args: &Args, label: &str, mut server: ServerProcess, addr: &str) -> Run {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return Run::failed(label, error.to_string()),
+    };
+    let local = tokio::task::LocalSet::new();
+    let outcome = local.block_on(&runtime, drive(args, label, &server, addr));
+    // Dropping the tasks closes the clients; then the server stops.
+    drop(local);
+    drop(runtime);
+    let exited = server.exited();
+    server.stop();
+    match outcome {
+        Ok(run) if exited => Run {
+            error: Some(format!(
+                "the server exited during the run:\n{}",
+                server.log_tail()
+            )),
+            ..run
+        },
+        Ok(run) => run,
+        Err(error) => {
+            let tail = server.log_tail();
+            Run::failed(label, format!("{error}\nserver log tail:\n{tail}"))
+        }
+    }
+}
+
+fn token(secret: &str, sub: &str, role: &str) -> String {
+    let exp = now_us() / 1_000_000 + 24 * 3600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": sub, "role": role, "sid": format!("bench-{sub}"), "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 signing cannot fail")
+}
+
+/// The Socket.IO `auth` object of a connection.
+fn auth(population: &Population, connection: u32, secret: &str) -> String {
+    let (sub, role, page) = match population.role(connection) {
+        Role::Admin(admin) => (format!("admin-{admin}"), "admin", "admin"),
+        Role::User(user) => (format!("u{user}"), "user", "modules"),
+    };
+    json!({"token": token(secret, &sub, role), "page": page}).to_string()
+}
+
+async fn drive(
+    args: &Args,
+    label: &str,
+    server: &ServerProcess,
+    addr: &str,
+) -> Result<Run, String> {
+    let population = Population::new(args.connections, args.admin_percent);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = server.rss_kib();
+    let recorder = connect_all(args, label, &population, addr).await?;
+    // Idle for a moment so the RSS reflects settled connections.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_kib_per_connection = rss_before.zip(server.rss_kib()).map(|(before, after)| {
+        after.saturating_sub(before) as f64 / f64::from(population.connections())
+    });
+    let first = addr.split(',').next().unwrap_or(addr);
+    let emitter = Emitter::connect(first, args.http_connections, &args.api_key)
+        .await
+        .map_err(|e| format!("cannot connect to the emit API: {e}"))?;
+    let mut bench = Bench {
+        args,
+        population,
+        recorder,
+        emitter,
+        server,
+        emitted: [0; KINDS],
+    };
+    let mut measured = Vec::new();
+    for &scenario in &args.scenario {
+        if scenario == Scenario::UserTelemetry {
+            bench.set_up_modules(label).await?;
+        }
+        let result = bench.measure(scenario).await?;
+        print_measured(label, &result);
+        measured.push(result);
+    }
+    // Late or stray deliveries show up here.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let violations = bench.final_check(label);
+    bench.recorder.borrow_mut().stopping = true;
+    Ok(Run {
+        label: label.to_owned(),
+        rss_kib_per_connection,
+        measured,
+        violations,
+        error: None,
+    })
+}
+
+/// Opens every client (round robin over the comma-separated nodes of `addr`) and waits
+/// until each is authenticated; any failure fails the run.
+async fn connect_all(
+    args: &Args,
+    label: &str,
+    population: &Population,
+    addr: &str,
+) -> Result<Shared, String> {
+    let connections = population.connections();
+    let recorder = Recorder::new(connections);
+    let slots = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let urls: Vec<String> = addr
+        .split(',')
+        .map(|node| format!("ws://{node}/socket.io/?EIO=4&transport=websocket"))
+        .collect();
+    let started = Instant::now();
+    for connection in 0..connections {
+        let permit = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::task::spawn_local(clients::run(
+            connection,
+            urls[connection as usize % urls.len()].clone(),
+            auth(population, connection, &args.jwt_secret),
+            recorder.clone(),
+            permit,
+        ));
+    }
+    loop {
+        let (ready, failed) = {
+            let r = recorder.borrow();
+            (r.ready, r.failed)
+        };
+        if ready + failed >= connections {
+            if failed > 0 {
+                return Err(format!(
+                    "{failed} of {connections} clients failed to connect: {:?}",
+                    recorder.borrow().problems
+                ));
+            }
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            return Err(format!(
+                "only {ready} of {connections} clients ready after 180 s: {:?}",
+                recorder.borrow().problems
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "{label}: {connections} clients connected and authenticated in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(recorder)
+}
+
+/// One scenario's line, printed as soon as it is measured.
+fn print_measured(label: &str, result: &Measured) {
+    println!(
+        "{label}: {:<16} {} events ({:.0}/s), {} deliveries ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, CPU {} µs/delivery, {} violations (server ran {}, waited for a CPU {}; loadgen CPU {})",
+        result.scenario.name(),
+        result.events,
+        result.event_rate,
+        result.delivered,
+        result.delivery_rate,
+        result.p50_ms,
+        result.p99_ms,
+        result
+            .cpu_us_per_delivery
+            .map_or("?".into(), |cpu| format!("{cpu:.3}")),
+        result.violations,
+        percent(result.server_run_wait_percent.map(|(run, _)| run)),
+        percent(result.server_run_wait_percent.map(|(_, wait)| wait)),
+        percent(result.loadgen_cpu_percent),
+    );
+}
