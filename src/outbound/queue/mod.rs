@@ -40,7 +40,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use smallvec::SmallVec;
@@ -90,15 +89,6 @@ struct State {
     external_waker: bool,
     /// Parked for connection-state recovery: telemetry is not conflated.
     parked: bool,
-}
-
-/// What [`OutboundQueue::drain`] found.
-#[derive(Debug, Default)]
-pub struct Drained {
-    /// Frames in order.
-    pub frames: Vec<Arc<OutboundEvent>>,
-    /// Set once the connection is closed; no frame will follow.
-    pub closed: Option<CloseReason>,
 }
 
 /// A connection's outbound side, shared by the registry (which pushes) and the transport
@@ -319,66 +309,6 @@ impl OutboundQueue {
         true
     }
 
-    /// Takes every queued frame, in order, and the close reason if the connection is
-    /// closed. The lock is held only for the swap: frames are moved out of the queue's
-    /// inline buffer (or its heap buffer is taken whole) and turned into the returned
-    /// `Vec` after the lock is released, so a push (the emit path) never waits for an
-    /// allocation, and never allocates for a reader that keeps up.
-    pub fn drain(&self) -> Drained {
-        self.take(self.state.lock())
-    }
-
-    /// Like [`OutboundQueue::drain`], but hands each frame to `each` (in order, after the
-    /// lock is released) instead of building a `Vec`: a transport that keeps its own
-    /// buffer across drains allocates nothing per drain. Returns the close reason.
-    pub(crate) fn drain_each(&self, each: impl FnMut(Arc<OutboundEvent>)) -> Option<CloseReason> {
-        let mut state = self.state.lock();
-        let frames = std::mem::take(&mut state.frames);
-        if let Some(slots) = &mut state.telemetry_slots {
-            slots.clear();
-        }
-        state.room = self.full_room(state.external_waker);
-        let closed = state.closed.clone();
-        drop(state);
-        frames.into_iter().for_each(each);
-        closed
-    }
-
-    /// Waits until a frame is queued or the connection is closed, or until `deadline`
-    /// (`None`: no deadline), then drains like [`OutboundQueue::drain`]. For a queue made
-    /// with [`OutboundQueue::new_local`]: the wait is on the queue's own lock, so a push
-    /// between the check and the wait cannot be missed.
-    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Drained {
-        debug_assert!(self.waker.is_none(), "only a local queue is waited on");
-        let mut state = self.state.lock();
-        while state.frames.is_empty() && state.closed.is_none() {
-            match deadline {
-                Some(deadline) => {
-                    if self.readable.wait_until(&mut state, deadline).timed_out() {
-                        break;
-                    }
-                }
-                None => self.readable.wait(&mut state),
-            }
-        }
-        self.take(state)
-    }
-
-    /// Moves the frames out of `state` and releases the lock before building the `Vec`.
-    fn take(&self, mut state: MutexGuard<'_, State>) -> Drained {
-        let frames = std::mem::take(&mut state.frames);
-        if let Some(slots) = &mut state.telemetry_slots {
-            slots.clear();
-        }
-        state.room = self.full_room(state.external_waker);
-        let closed = state.closed.clone();
-        drop(state);
-        Drained {
-            frames: frames.into_vec(),
-            closed,
-        }
-    }
-
     /// Parks or un-parks the queue (connection-state recovery): while parked nobody
     /// drains it and telemetry is kept frame by frame instead of conflated.
     pub(crate) fn set_parked(&self, parked: bool) {
@@ -390,27 +320,14 @@ impl OutboundQueue {
             slots.clear();
         }
     }
-
-    /// Frames waiting.
-    pub fn len(&self) -> usize {
-        self.state.lock().frames.len()
-    }
-
-    /// Whether no frame waits.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The close reason, once closed.
-    pub fn closed(&self) -> Option<CloseReason> {
-        self.state.lock().closed.clone()
-    }
 }
 
 mod bounds;
+mod read;
 
 pub(crate) use bounds::QueueBounds;
 use bounds::frame_cost;
+pub use read::Drained;
 
 #[cfg(test)]
 mod tests;
