@@ -47,7 +47,7 @@ use super::Shared;
 use super::coalesce::Coalescer;
 use super::http::{self, Body};
 use super::rate_limit::{Admit, RateLimiter};
-use super::recovery::{Attachment, Resumed};
+use super::recovery::Attachment;
 
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -312,49 +312,6 @@ impl NativeSocket<'_> {
         }
         ControlFlow::Continue(())
     }
-
-    /// `client:resume`: takes the parked connection over and replays what it missed, or
-    /// says why not (the connection stays open, unauthenticated).
-    async fn on_resume(&mut self, sink: &mut Sink, data: &Value) -> Next {
-        let (reply, replay) = match resume(
-            self.shared,
-            &self.attachment,
-            data,
-            self.carrier,
-            &self.notify,
-        ) {
-            Ok(Resumed {
-                attachment: resumed,
-                replay,
-            }) => {
-                let fresh = std::mem::replace(&mut self.attachment, resumed);
-                drop(fresh);
-                self.pid_told = true;
-                let reply = json!({"pid": self.attachment.pid});
-                (control(event::AUTH_RESUMED, &reply), replay)
-            }
-            Err((code, message)) => (
-                control(
-                    event::AUTH_RESUME_FAILED,
-                    &json!({"code": code, "message": message}),
-                ),
-                Vec::new(),
-            ),
-        };
-        let mut failed = sink.feed(reply).await.is_err();
-        for frame in &replay {
-            failed |= sink
-                .feed(Message::Text(
-                    frame.encoded_text(WireFormat::Native).clone(),
-                ))
-                .await
-                .is_err();
-        }
-        if failed || sink.flush().await.is_err() {
-            return ControlFlow::Break(None);
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 /// A frame only this connection gets (not an event: no offset).
@@ -362,49 +319,6 @@ fn control(name: &str, data: &Value) -> Message {
     Message::Text(native::encode_event(name, data).into())
 }
 
-/// Whether the connection may be resumed later: `Some(true)` for an authenticated user
-/// or admin, `Some(false)` for a device (never), `None` before authentication.
-fn resumable(attachment: &Attachment) -> Option<bool> {
-    attachment
-        .connection
-        .identity()
-        .map(|identity| identity.role != crate::auth::Role::Device)
-}
+mod resume;
 
-/// `client:resume {pid, offset}`: takes the parked connection `pid` over, or says why
-/// not (`code`, `message`). Only a connection not yet authenticated may resume.
-fn resume(
-    shared: &Shared,
-    current: &Attachment,
-    data: &Value,
-    carrier: u64,
-    notify: &Arc<Notify>,
-) -> Result<Resumed, (&'static str, String)> {
-    if current.connection.is_authenticated() {
-        return Err((
-            "already_authenticated",
-            "resume before authenticating, on a new connection".into(),
-        ));
-    }
-    let pid = data.get("pid").and_then(Value::as_str);
-    let offset = match data.get("offset") {
-        None | Some(Value::Null) => Some(0),
-        Some(offset) => offset.as_u64(),
-    };
-    let (Some(pid), Some(offset)) = (pid, offset) else {
-        shared.hub.count_bad_input(BadInputKind::Protocol);
-        return Err((
-            "bad_resume",
-            "expected {\"pid\": string, \"offset\": unsigned integer}".into(),
-        ));
-    };
-    shared
-        .parked
-        .resume(shared, pid, offset, WireFormat::Native, carrier, notify)
-        .map_err(|refusal| {
-            (
-                refusal.code(),
-                "this session cannot be resumed: authenticate".into(),
-            )
-        })
-}
+use resume::resumable;
