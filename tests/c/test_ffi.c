@@ -206,6 +206,7 @@ int main(void) {
     test_host_transport_and_every_emit();
     test_frames_from_library_threads();
     test_binary_client_event_handler();
+    test_answering_client_event_handler();
     test_executor_runs_originated_emits_on_the_host_thread();
     test_bad_arguments();
     test_config_schema();
