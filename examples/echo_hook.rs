@@ -60,7 +60,9 @@ fn main() {
     let slot: Arc<OnceLock<Hub>> = Arc::new(OnceLock::new());
     let hook_slot = Arc::clone(&slot);
     let built = Hub::builder()
-        .on_client_event(Answering(move |event: &ClientEvent| echo(&hook_slot, event)))
+        .on_client_event(Answering(move |event: &ClientEvent| {
+            echo(&hook_slot, event)
+        }))
         .build();
     let hub = match built {
         Ok(hub) => slot.get_or_init(|| hub).clone(),
