@@ -136,7 +136,12 @@ declare namespace RealTimeAPI {
     pingTimeoutMs?: number;
     maxPayload?: number;
     maxMessageBytes?: number;
+    /** Most binary attachments one Socket.IO packet may announce (default 10). */
+    maxAttachments?: number;
     authDeadlineMs?: number;
+    /** Time a Socket.IO session has to join a namespace (Socket.IO's `connectTimeout`;
+     * default 45000). */
+    connectTimeoutMs?: number;
     maxConnections?: number;
     /** Open connections from one remote IP before handshakes get HTTP 429 (default 0:
      * no limit). */
