@@ -106,6 +106,10 @@ typedef enum McrtWireFormat {
   MCRT_WIRE_FORMAT_NATIVE = 1,
 } McrtWireFormat;
 
+// The answer a [`McrtAnsweringClientEventCallback`] writes with `mcrt_answer_set`.
+// Opaque; owned by the library and valid only during the callback it was passed to.
+typedef struct McrtAnswer McrtAnswer;
+
 // A hub being configured. Opaque: create with `mcrt_builder_new`, add callbacks, then
 // either `mcrt_builder_build` (which consumes it) or `mcrt_builder_free`.
 typedef struct McrtBuilder McrtBuilder;
@@ -142,6 +146,35 @@ typedef struct McrtBytes {
   // How many bytes.
   size_t len;
 } McrtBytes;
+
+// Receives a client event as `McrtBinaryClientEventCallback` does (the event JSON, and a
+// binary event's values as `count` [`McrtBytes`], value N at index N, NULL when `count`
+// is 0; all valid during the call) and may answer the client's ack by calling
+// `mcrt_answer_set(answer, …)` before returning. Without that call (or after a refused
+// one) the client's ack gets what it gets without a handler answer.
+// Thread and locks as for `McrtClientEventCallback`: it may call `mcrt_emit_*`.
+typedef void (*McrtAnsweringClientEventCallback)(void *user_data,
+                                                 const char *event_json,
+                                                 size_t len,
+                                                 const struct McrtBytes *attachments,
+                                                 size_t count,
+                                                 struct McrtAnswer *answer);
+
+// An acknowledgement body handed to the host: `json` (`json_len` bytes of JSON,
+// NUL-terminated) with a placeholder `{"_placeholder":true,"num":N}` where
+// `attachments[N]` belongs (`attachments` NULL when `count` is 0). Owned by the caller of
+// `mcrt_host_message_with_ack` and freed once with `mcrt_ack_free`; every pointer in it
+// stays valid until then. Read it only: the library owns the memory it points at.
+typedef struct McrtAck {
+  // The ack's argument as JSON.
+  const char *json;
+  // Its length in bytes (without the NUL).
+  size_t json_len;
+  // The binary values the placeholders stand for.
+  const struct McrtBytes *attachments;
+  // How many.
+  size_t count;
+} McrtAck;
 
 // Tells the host that emits wait for `mcrt_run_pending`. Called once per batch (again
 // only after `mcrt_run_pending` found the queue empty, or left jobs for a next call),
@@ -278,6 +311,52 @@ enum McrtStatus mcrt_emit_stats_update_with(const struct McrtHub *hub,
                                             size_t len,
                                             struct McrtOutcome *out);
 
+// Sets the ack answer of the callback that received `answer`: `data_json` (`data_len`
+// bytes of JSON; NULL means `null`) with a placeholder `{"_placeholder":true,"num":N}`
+// where `attachments[N]` belongs (`attachments` NULL only when `count` is 0). Everything
+// is copied before this returns. A second call replaces the first. Refused, leaving the
+// answer unset (and counted in the `ffi` metrics by status): a NULL `answer`
+// (`MCRT_STATUS_NULL_POINTER`), `data_json` that is not UTF-8
+// (`MCRT_STATUS_INVALID_UTF8`) or not JSON (`MCRT_STATUS_INVALID_JSON`), a NULL
+// `attachments` or value with a non-zero count or length, or a placeholder past `count`
+// (`MCRT_STATUS_INVALID_ARGUMENT`). Thread: the callback's, from inside it only.
+enum McrtStatus mcrt_answer_set(struct McrtAnswer *answer,
+                                const char *data_json,
+                                size_t data_len,
+                                const struct McrtBytes *attachments,
+                                size_t count);
+
+// Sets the handler of client events the library does not handle as one that may answer
+// the client's ack (`McrtAnsweringClientEventCallback`, with a binary event's values as
+// bytes). It replaces a handler set by `mcrt_builder_set_client_event_handler` or
+// `mcrt_builder_set_binary_client_event_handler`, and the other way round. `user_data`
+// as for `mcrt_builder_set_authenticator`.
+enum McrtStatus mcrt_builder_set_answering_client_event_handler(struct McrtBuilder *builder,
+                                                                McrtAnsweringClientEventCallback callback,
+                                                                void *user_data);
+
+// Frees an ack from `mcrt_host_message_with_ack`. NULL is a no-op. Thread: any. Freeing
+// any other pointer, or twice, is undefined behaviour.
+void mcrt_ack_free(struct McrtAck *ack);
+
+// `mcrt_host_message_binary` whose acknowledgement keeps its binary values, for a host
+// whose client-event handler answers acks with them: if `ack_out` is non-NULL, `*ack_out`
+// is NULL (no body: an unanswered event) or an [`McrtAck`] the caller frees with
+// `mcrt_ack_free` — the handler's answer, `auth:ok`'s body, or `{code, message}` on a
+// refusal (which also returns an error status, as `mcrt_host_message`). `data_json`
+// (NULL means `null`) holds a placeholder where `attachments[N]` was; `attachments` may
+// be NULL when `count` is 0, so this serves events without binary values too. Thread:
+// any (not from inside the frame or close callback).
+enum McrtStatus mcrt_host_message_with_ack(const struct McrtHub *hub,
+                                           uint64_t id,
+                                           const char *event,
+                                           size_t event_len,
+                                           const char *data_json,
+                                           size_t data_len,
+                                           const struct McrtBytes *attachments,
+                                           size_t count,
+                                           struct McrtAck **ack_out);
+
 // `mcrt_emit_to_user` with binary values: `data_json` holds a placeholder
 // `{"_placeholder":true,"num":N}` where `attachments[N]` belongs. Socket.IO clients
 // receive the values as binary (a `Buffer` in socket.io-client, `bytes` in
@@ -356,7 +435,9 @@ enum McrtStatus mcrt_host_message(const struct McrtHub *hub,
 // `mcrt_host_message` for a binary client event (what a host's Socket.IO server decoded
 // with binary values): `data_json` holds a placeholder `{"_placeholder":true,"num":N}`
 // where `attachments[N]` was; the client-event handler receives them as the event
-// JSON's `"attachments"` (base64). The values are copied before this returns.
+// JSON's `"attachments"` (base64). The values are copied before this returns. The ack
+// body is text only: a handler answer's binary values reach the host through
+// `mcrt_host_message_with_ack`.
 enum McrtStatus mcrt_host_message_binary(const struct McrtHub *hub,
                                          uint64_t id,
                                          const char *event,

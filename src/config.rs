@@ -98,6 +98,7 @@ mod tests {
             json!({
                 "workerThreads": 0, "pingIntervalMs": 25000, "pingTimeoutMs": 20000,
                 "maxPayload": 1_000_000, "maxMessageBytes": 65536, "authDeadlineMs": 10000,
+                "maxAttachments": 10, "connectTimeoutMs": 45000,
                 "maxConnections": 100_000, "maxConnectionsPerIp": 0, "socketioPath": "/socket.io/", "nativePath": "/ws",
                 "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2,
                 "slowConsumerTimeoutMs": 10000, "apiKey": null,

@@ -84,8 +84,8 @@ impl<F: Fn(&ClientEvent) + Send + Sync + 'static> ClientEventHandler for F {
 }
 
 /// A client-event handler that answers acks: `Answering(|event| Some(AckAnswer::json(…)))`.
-/// Python's hook answers the same way (its return value); C's handlers do not answer,
-/// and Node's attach mode leaves acks to the host's socket.io server.
+/// Python's and Node's hooks answer the same way (their return value), and C's with
+/// `mcrt_builder_set_answering_client_event_handler` and `mcrt_answer_set`.
 pub struct Answering<F>(pub F);
 
 impl<F> ClientEventHandler for Answering<F>

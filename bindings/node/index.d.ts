@@ -112,8 +112,12 @@ declare namespace RealTimeAPI {
      * `{error: {code, message}}` to refuse. */
     authenticate?: (request: Record<string, unknown>, context: HandshakeContext) =>
       Identity | { error: { code: string; message: string } } | false | null | undefined;
-    /** Client events the library does not handle (it may emit). */
-    onClientEvent?: (event: ClientEvent) => void;
+    /** Client events the library does not handle (it may emit). What it returns answers
+     * the client's ack, in both modes: a plain JSON value whose Buffers (anywhere inside)
+     * reach socket.io-client as Buffers. `undefined` answers nothing (standalone: the ack
+     * gets `null`; attach: the ack is not called), as does a Promise (not awaited: answer
+     * synchronously). */
+    onClientEvent?: (event: ClientEvent) => unknown;
     /** Every audit record. */
     onAudit?: (record: AuditRecord) => void;
     /** Before-emit filters, run in order: keep, drop or rewrite each event. */
@@ -132,7 +136,12 @@ declare namespace RealTimeAPI {
     pingTimeoutMs?: number;
     maxPayload?: number;
     maxMessageBytes?: number;
+    /** Most binary attachments one Socket.IO packet may announce (default 10). */
+    maxAttachments?: number;
     authDeadlineMs?: number;
+    /** Time a Socket.IO session has to join a namespace (Socket.IO's `connectTimeout`;
+     * default 45000). */
+    connectTimeoutMs?: number;
     maxConnections?: number;
     /** Open connections from one remote IP before handshakes get HTTP 429 (default 0:
      * no limit). */

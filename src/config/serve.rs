@@ -1,9 +1,10 @@
 //! [`ServeConfig`]: the server settings of the one schema (C `mcrt_serve`, Node
 //! `options.server`, Python `Hub.serve(...)` keywords), whose defaults are
 //! [`ServerConfig::default`]'s, and the forms it accepts (camelCase in milliseconds,
-//! snake_case, Python's `ping_interval` / `ping_timeout` / `auth_deadline` in seconds).
+//! snake_case, Python's `ping_interval` / `ping_timeout` / `auth_deadline` /
+//! `connect_timeout` in seconds).
 //! This module must not start a server. Guarded by the unit tests of `config.rs` and
-//! the one below (`trustedProxies`).
+//! the ones below (`trustedProxies`, `connectTimeoutMs` / `maxAttachments`).
 
 use std::time::Duration;
 
@@ -32,9 +33,16 @@ pub struct ServeConfig {
     pub max_payload: usize,
     /// Largest inbound message (default 64 KiB).
     pub max_message_bytes: usize,
+    /// Most binary attachments one Socket.IO packet may announce (default 10; their
+    /// bytes together are bounded by `maxPayload`); more closes that connection.
+    pub max_attachments: usize,
     /// Time a connection has to authenticate (default 10 s; > 0).
     #[serde(rename = "authDeadlineMs", serialize_with = "millis")]
     pub auth_deadline: Duration,
+    /// Time a Socket.IO session has to join a namespace, Socket.IO's `connectTimeout`
+    /// (default 45 s; > 0).
+    #[serde(rename = "connectTimeoutMs", serialize_with = "millis")]
+    pub connect_timeout: Duration,
     /// Open connections beyond which handshakes get 503 (default 100,000).
     pub max_connections: usize,
     /// Open connections from one remote IP beyond which handshakes get 429 (default 0:
@@ -81,7 +89,9 @@ impl Default for ServeConfig {
             ping_timeout: d.ping_timeout,
             max_payload: d.max_payload,
             max_message_bytes: d.max_message_bytes,
+            max_attachments: d.max_attachments,
             auth_deadline: d.auth_deadline,
+            connect_timeout: d.connect_timeout,
             max_connections: d.max_connections,
             max_connections_per_ip: d.max_connections_per_ip,
             socketio_path: d.socketio_path,
@@ -122,7 +132,9 @@ impl ServeConfig {
             ping_timeout: self.ping_timeout,
             max_payload: self.max_payload,
             max_message_bytes: self.max_message_bytes,
+            max_attachments: self.max_attachments,
             auth_deadline: self.auth_deadline,
+            connect_timeout: self.connect_timeout,
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             trusted_proxies,
@@ -165,10 +177,16 @@ pub(super) struct RawServe {
     max_payload: Option<usize>,
     #[serde(alias = "max_message_bytes")]
     max_message_bytes: Option<usize>,
+    #[serde(alias = "max_attachments")]
+    max_attachments: Option<usize>,
     #[serde(alias = "auth_deadline_ms")]
     auth_deadline_ms: Option<Number>,
     #[serde(rename = "auth_deadline")]
     auth_deadline_s: Option<Number>,
+    #[serde(alias = "connect_timeout_ms")]
+    connect_timeout_ms: Option<Number>,
+    #[serde(rename = "connect_timeout")]
+    connect_timeout_s: Option<Number>,
     #[serde(alias = "max_connections")]
     max_connections: Option<usize>,
     #[serde(alias = "max_connections_per_ip")]
@@ -225,6 +243,7 @@ impl RawServe {
             .unwrap_or(d.ping_timeout),
             max_payload: self.max_payload.unwrap_or(d.max_payload),
             max_message_bytes: self.max_message_bytes.unwrap_or(d.max_message_bytes),
+            max_attachments: self.max_attachments.unwrap_or(d.max_attachments),
             auth_deadline: duration(
                 self.auth_deadline_ms,
                 "authDeadlineMs",
@@ -233,6 +252,14 @@ impl RawServe {
                 true,
             )?
             .unwrap_or(d.auth_deadline),
+            connect_timeout: duration(
+                self.connect_timeout_ms,
+                "connectTimeoutMs",
+                self.connect_timeout_s,
+                "connect_timeout",
+                true,
+            )?
+            .unwrap_or(d.connect_timeout),
             max_connections: self.max_connections.unwrap_or(d.max_connections),
             max_connections_per_ip: self
                 .max_connections_per_ip
@@ -335,5 +362,41 @@ mod tests {
         let error = ServeConfig::from_json(&json!({"trusted_proxies": ["10.0.0.0/8", "x"]}));
         let message = error.unwrap_err().to_string();
         assert!(message.contains("trustedProxies[1]"), "{message}");
+    }
+
+    #[test]
+    fn connect_timeout_and_max_attachments_reach_the_server_with_its_defaults() {
+        let defaults = ServeConfig::from_json(&json!({})).unwrap().into_config();
+        let server = ServerConfig::default();
+        assert_eq!(defaults.connect_timeout, server.connect_timeout);
+        assert_eq!(defaults.max_attachments, server.max_attachments);
+
+        let set = json!({"connectTimeoutMs": 1000, "maxAttachments": 3});
+        let config = ServeConfig::from_json(&set).unwrap().into_config();
+        assert_eq!(config.connect_timeout, Duration::from_millis(1000));
+        assert_eq!(config.max_attachments, 3);
+        assert_eq!(config.binary_limits().max_attachments, 3);
+        let snake = json!({"connect_timeout": 1, "max_attachments": 3});
+        assert_eq!(
+            ServeConfig::from_json(&snake)
+                .unwrap()
+                .into_config()
+                .connect_timeout,
+            Duration::from_secs(1)
+        );
+        let snake_ms = json!({"connect_timeout_ms": 1000, "max_attachments": 3});
+        assert_eq!(
+            ServeConfig::from_json(&snake_ms).unwrap(),
+            ServeConfig::from_json(&set).unwrap()
+        );
+
+        for (bad, key) in [
+            (json!({"connectTimeoutMs": 0}), "connectTimeoutMs"),
+            (json!({"connectTimeoutMs": "x"}), "connectTimeoutMs"),
+            (json!({"maxAttachments": -1}), "maxAttachments"),
+        ] {
+            let message = ServeConfig::from_json(&bad).unwrap_err().to_string();
+            assert!(message.contains(key), "{bad}: {message}");
+        }
     }
 }

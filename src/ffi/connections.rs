@@ -189,7 +189,9 @@ pub unsafe extern "C" fn mcrt_host_message(
 /// `mcrt_host_message` for a binary client event (what a host's Socket.IO server decoded
 /// with binary values): `data_json` holds a placeholder `{"_placeholder":true,"num":N}`
 /// where `attachments[N]` was; the client-event handler receives them as the event
-/// JSON's `"attachments"` (base64). The values are copied before this returns.
+/// JSON's `"attachments"` (base64). The values are copied before this returns. The ack
+/// body is text only: a handler answer's binary values reach the host through
+/// `mcrt_host_message_with_ack`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcrt_host_message_binary(
     hub: *const McrtHub,
@@ -205,22 +207,49 @@ pub unsafe extern "C" fn mcrt_host_message_binary(
     hub_entry(hub, |hub| {
         // SAFETY: a non-null `ack_out` is writable per the caller's contract.
         unsafe { args::write_optional(ack_out, std::ptr::null_mut()) };
-        let state = host_state(hub)?;
-        not_in_callback("mcrt_host_message_binary")?;
         // SAFETY: each pointer is readable for its length per the caller's contract.
-        let (event, data, values) = unsafe {
-            (
-                args::text(event, event_len, "event")?,
-                args::json_or(data_json, data_len, "data_json", Value::Null)?,
-                super::binary::attachments(attachments, count)?,
-            )
+        let result = unsafe {
+            host_message(
+                hub,
+                id,
+                "mcrt_host_message_binary",
+                (event, event_len),
+                (data_json, data_len),
+                (attachments, count),
+            )?
         };
-        crate::protocol::binary::check_placeholders(&data, values.len())
-            .map_err(|error| FfiError::invalid(format!("data_json: {error}")))?;
-        let connection = state.connection(id)?;
         // SAFETY: `ack_out` as above.
-        unsafe { answer(connection.on_message_with(event, &data, values), ack_out) }
+        unsafe { answer(result, ack_out) }
     })
+}
+
+/// Passes one client event with binary values (none when `count` is 0) to connection
+/// `id` and returns the hub's reply; `what` names the entry point in errors.
+///
+/// # Safety
+/// Each pointer is NULL or readable for its length (the module's contract).
+pub(super) unsafe fn host_message(
+    hub: &McrtHub,
+    id: u64,
+    what: &str,
+    (event, event_len): (*const c_char, usize),
+    (data_json, data_len): (*const c_char, usize),
+    (attachments, count): (*const super::binary::McrtBytes, usize),
+) -> Result<Result<Reply, InboundError>, FfiError> {
+    let state = host_state(hub)?;
+    not_in_callback(what)?;
+    // SAFETY: each pointer is readable for its length per the caller's contract.
+    let (event, data, values) = unsafe {
+        (
+            args::text(event, event_len, "event")?,
+            args::json_or(data_json, data_len, "data_json", Value::Null)?,
+            super::binary::attachments(attachments, count)?,
+        )
+    };
+    crate::protocol::binary::check_placeholders(&data, values.len())
+        .map_err(|error| FfiError::invalid(format!("data_json: {error}")))?;
+    let connection = state.connection(id)?;
+    Ok(connection.on_message_with(event, &data, values))
 }
 
 /// Authenticates connection `id` with the credentials its client gave when connecting

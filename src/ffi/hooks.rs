@@ -275,7 +275,7 @@ fn decision(verdict: i32, reply: &McrtReply) -> AuthDecision {
 
 /// A client event as the C handlers see it: the identity and `data`, without the
 /// binary values.
-fn client_event_json(event: &ClientEvent) -> Value {
+pub(super) fn client_event_json(event: &ClientEvent) -> Value {
     let identity = &event.identity;
     json!({
         "connection": event.connection.0,

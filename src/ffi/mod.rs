@@ -42,6 +42,7 @@
 #![allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
 
 pub mod aliases;
+pub mod answer;
 mod args;
 pub mod binary;
 mod config;

@@ -155,6 +155,9 @@ void test_host_transport_and_every_emit(void);
 void test_frames_from_library_threads(void);
 void test_binary_client_event_handler(void);
 
+/* test_answer.c */
+void test_answering_client_event_handler(void);
+
 /* test_executor.c */
 void test_executor_runs_originated_emits_on_the_host_thread(void);
 

@@ -84,7 +84,8 @@ static const char HUB_DEFAULTS[] =
     "\"snapshotPageSize\":500,\"deviceOfflineGraceMs\":5000,\"persist\":null,\"redis\":null,\"nodeId\":null}";
 static const char SERVE_DEFAULTS[] =
     "{\"workerThreads\":0,\"pingIntervalMs\":25000,\"pingTimeoutMs\":20000,\"maxPayload\":1000000,"
-    "\"maxMessageBytes\":65536,\"authDeadlineMs\":10000,\"maxConnections\":100000,\"maxConnectionsPerIp\":0,"
+    "\"maxMessageBytes\":65536,\"maxAttachments\":10,\"authDeadlineMs\":10000,\"connectTimeoutMs\":45000,"
+    "\"maxConnections\":100000,\"maxConnectionsPerIp\":0,"
     "\"socketioPath\":\"/socket.io/\",\"nativePath\":\"/ws\",\"shutdownDeadlineMs\":5000,"
     "\"writeCoalesceMs\":2,\"slowConsumerTimeoutMs\":10000,\"apiKey\":null,\"allowedOrigins\":[],"
     "\"handshakesPerSecond\":0,\"maxHeaderBytes\":32768,\"headerTimeoutMs\":10000,\"trustedProxies\":[]}";
@@ -206,6 +207,7 @@ int main(void) {
     test_host_transport_and_every_emit();
     test_frames_from_library_threads();
     test_binary_client_event_handler();
+    test_answering_client_event_handler();
     test_executor_runs_originated_emits_on_the_host_thread();
     test_bad_arguments();
     test_config_schema();

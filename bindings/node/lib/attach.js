@@ -5,7 +5,7 @@
 // arrives once, already encoded as a Socket.IO packet, with the ids of the sockets to
 // write it to. Nothing here decides who receives what: the library's registry did.
 
-const { koffi, fn, check, takeString, byteLength } = require('./native');
+const { koffi, fn, check, takeString, takeAck, byteLength } = require('./native');
 const binary = require('./binary');
 
 /** `ip:port` as the library parses it, or null. */
@@ -110,7 +110,8 @@ class SocketIoAttachment {
     }
   }
 
-  /** Passes one client event; answers the client's ack when the library has a body.
+  /** Passes one client event; answers the client's ack when the library has a body (the
+   * onClientEvent hook's return value, Buffers included).
    * An event the host's own handlers listen to on this socket (the seed's
    * `esp:register`) is the host's: it is not forwarded, so a board that never
    * authenticates with the library is not refused for it. */
@@ -120,21 +121,17 @@ class SocketIoAttachment {
     if (socket && socket.listeners(event).length > 0) return;
     const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
     const value = args.length > 0 ? args[0] : null;
+    // socket.io decoded a binary event: its Buffers go as attachments; the ack comes
+    // back with the hook's Buffers in place.
+    const { data: json, attachments } = binary.extract(value);
+    const data = safeJson(json);
     const ackOut = [null];
     // A refusal here is the client's mistake, already answered (auth:error) and counted
     // by the library: nothing to throw at the host.
-    if (binary.hasBinary(value)) {
-      // socket.io decoded a binary event: its Buffers go as attachments.
-      const { data: json, attachments } = binary.extract(value);
-      const data = safeJson(json);
-      fn.hostMessageBinary(this.api._hub, id, event, byteLength(event), data, byteLength(data),
-        binary.bytesArray(attachments), attachments.length, ackOut);
-    } else {
-      const data = safeJson(value);
-      fn.hostMessage(this.api._hub, id, event, byteLength(event), data, byteLength(data), ackOut);
-    }
-    const body = takeString(ackOut[0]);
-    if (ack && body !== null) ack(JSON.parse(body));
+    fn.hostMessageWithAck(this.api._hub, id, event, byteLength(event), data, byteLength(data),
+      binary.bytesArray(attachments), attachments.length, ackOut);
+    const body = takeAck(ackOut[0]);
+    if (ack && body !== null) ack(binary.rebuild(JSON.parse(body.json), body.values));
   }
 
   disconnect(id) {

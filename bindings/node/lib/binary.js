@@ -51,17 +51,9 @@ function rebuild(value, attachments) {
   return out;
 }
 
-/** A client event from the library: its base64 `attachments` rebuilt in `data`. */
-function clientEvent(event) {
-  if (!Array.isArray(event.attachments)) return event;
-  const values = event.attachments.map((text) => Buffer.from(text, 'base64'));
-  const { attachments, ...rest } = event;
-  return { ...rest, data: rebuild(event.data, values) };
-}
-
 /** The McrtBytes array for `attachments` (koffi keeps the Buffers alive for the call). */
 function bytesArray(attachments) {
   return attachments.map((buffer) => ({ data: buffer, len: buffer.length }));
 }
 
-module.exports = { hasBinary, extract, rebuild, clientEvent, bytesArray };
+module.exports = { hasBinary, extract, rebuild, bytesArray };

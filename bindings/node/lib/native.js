@@ -80,6 +80,10 @@ koffi.opaque('McrtServer');
 koffi.opaque('McrtReply');
 // One binary value: a Buffer passed as the pointer, and its length.
 koffi.struct('McrtBytes', { data: 'const uint8_t *', len: 'size_t' });
+// The same, as the library hands it out (read with koffi.decode).
+koffi.struct('McrtBytesOut', { data: 'void *', len: 'size_t' });
+// An acknowledgement body with its binary values (mcrt_host_message_with_ack).
+koffi.struct('McrtAck', { json: 'const char *', json_len: 'size_t', attachments: 'void *', count: 'size_t' });
 
 // Callback types: strings the library NUL-terminates arrive decoded; the frame does not
 // (it is the event's shared encoding), so it arrives as a pointer plus a length.
@@ -92,6 +96,9 @@ const AuthenticateCallback = koffi.proto(
   'const char *context, size_t context_len, void *reply)');
 const ClientEventCallback = koffi.proto(
   'void McrtClientEventCallback(void *user_data, const char *event, size_t len)');
+const AnsweringClientEventCallback = koffi.proto(
+  'void McrtAnsweringClientEventCallback(void *user_data, const char *event, size_t len, ' +
+  'void *attachments, size_t count, void *answer)');
 const AuditCallback = koffi.proto(
   'void McrtAuditCallback(void *user_data, const char *record, size_t len)');
 const BeforeEmitCallback = koffi.proto(
@@ -116,6 +123,8 @@ const fn = {
   builderNew: lib.func(`int mcrt_builder_new(${S} config, size_t len, _Out_ McrtBuilder **out)`),
   builderSetAuthenticator: lib.func('int mcrt_builder_set_authenticator(McrtBuilder *b, McrtAuthenticateCallback *cb, void *user_data)'),
   builderSetClientEventHandler: lib.func('int mcrt_builder_set_client_event_handler(McrtBuilder *b, McrtClientEventCallback *cb, void *user_data)'),
+  builderSetAnsweringClientEventHandler: lib.func('int mcrt_builder_set_answering_client_event_handler(McrtBuilder *b, McrtAnsweringClientEventCallback *cb, void *user_data)'),
+  answerSet: lib.func(`int mcrt_answer_set(void *answer, ${S} data, size_t len, const McrtBytes *values, size_t count)`),
   builderAddAuditSink: lib.func('int mcrt_builder_add_audit_sink(McrtBuilder *b, McrtAuditCallback *cb, void *user_data)'),
   builderAddBeforeEmit: lib.func('int mcrt_builder_add_before_emit(McrtBuilder *b, McrtBeforeEmitCallback *cb, void *user_data)'),
   builderSetStatsProvider: lib.func('int mcrt_builder_set_stats_provider(McrtBuilder *b, McrtStatsCallback *cb, void *user_data)'),
@@ -157,6 +166,8 @@ const fn = {
   toUserBinary: lib.func(`int mcrt_emit_binary_to_user(McrtHub *hub, ${S} user, size_t user_len, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, void *out)`),
   toAdminsBinary: lib.func(`int mcrt_emit_binary_to_admins(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, void *out)`),
   toEveryoneBinary: lib.func(`int mcrt_emit_binary_to_everyone(McrtHub *hub, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, void *out)`),
+  hostMessageWithAck: lib.func(`int mcrt_host_message_with_ack(McrtHub *hub, uint64_t id, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, _Out_ void **ack)`),
+  ackFree: lib.func('void mcrt_ack_free(void *ack)'),
   hostMessageBinary: lib.func(`int mcrt_host_message_binary(McrtHub *hub, uint64_t id, ${S} event, size_t event_len, ${S} data, size_t data_len, const McrtBytes *values, size_t count, _Out_ void **ack)`),
 };
 
@@ -184,12 +195,34 @@ function takeString(pointer) {
   }
 }
 
+/** Copies `count` McrtBytes at `pointer` (the library's, valid during the call) into
+ * Buffers. */
+function takeValues(pointer, count) {
+  const n = Number(count);
+  if (!pointer || n === 0) return [];
+  return koffi.decode(pointer, 'McrtBytesOut', n).map(({ data, len }) => (Number(len) === 0
+    ? Buffer.alloc(0)
+    : Buffer.from(koffi.decode(data, 'uint8_t', Number(len)))));
+}
+
+/** Reads and frees an McrtAck: `{json, values}`, or null for a NULL pointer. */
+function takeAck(pointer) {
+  if (!pointer) return null;
+  try {
+    const ack = koffi.decode(pointer, 'McrtAck');
+    return { json: ack.json, values: takeValues(ack.attachments, ack.count) };
+  } finally {
+    fn.ackFree(pointer);
+  }
+}
+
 const byteLength = (text) => Buffer.byteLength(text, 'utf8');
 
 module.exports = {
-  koffi, lib, fn, check, takeString, byteLength, libraryPath, RealTimeError: errors.RealTimeError, STATUS, VERDICT,
+  koffi, lib, fn, check, takeString, takeValues, takeAck, byteLength, libraryPath, RealTimeError: errors.RealTimeError, STATUS, VERDICT,
   callbacks: {
-    FrameCallback, CloseCallback, AuthenticateCallback, ClientEventCallback, AuditCallback,
+    FrameCallback, CloseCallback, AuthenticateCallback, ClientEventCallback,
+    AnsweringClientEventCallback, AuditCallback,
     BeforeEmitCallback, WakeCallback, StatsCallback,
   },
 };

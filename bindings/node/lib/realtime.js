@@ -13,6 +13,7 @@ const args = require('./args');
 const { SocketIoAttachment } = require('./attach');
 const { beforeEmitHooks, installBeforeEmit, runPending } = require('./before-emit');
 const { statsSource, StatsProvider } = require('./stats');
+const { installClientEvents } = require('./client-events');
 
 // The options that are the Node package's own (the mode, where to listen, the JS hooks);
 // every other key is hub configuration and goes to the library's one schema as is
@@ -130,12 +131,7 @@ class RealTimeAPI {
           callbacks.AuthenticateCallback);
         check(fn.builderSetAuthenticator(builder, cb, null), 'authenticate hook');
       }
-      if (o.onClientEvent) {
-        const cb = this._register((_, text) => {
-          try { o.onClientEvent(binary.clientEvent(JSON.parse(text))); } catch (error) { hookFailed('onClientEvent', error); }
-        }, callbacks.ClientEventCallback);
-        check(fn.builderSetClientEventHandler(builder, cb, null), 'onClientEvent hook');
-      }
+      if (o.onClientEvent) installClientEvents(this, builder, o.onClientEvent, hookFailed, check);
       if (o.onAudit) {
         const cb = this._register((_, text) => {
           try { o.onAudit(JSON.parse(text)); } catch (error) { hookFailed('onAudit', error); }

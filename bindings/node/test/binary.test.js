@@ -1,7 +1,9 @@
 'use strict';
 // Buffers between socket.io-client and the Node package, in both modes: a Buffer in
-// emitToUser reaches that user's socket as a Buffer and no other user's, and a Buffer a
-// client sends reaches onClientEvent as a Buffer, in place.
+// emitToUser reaches that user's socket as a Buffer and no other user's, a Buffer a
+// client sends reaches onClientEvent as a Buffer, in place, and onClientEvent's return
+// value answers the client's ack with its Buffers byte-exact (attach mode: through the
+// C host transport, mcrt_host_message_with_ack).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -39,13 +41,49 @@ async function checkBinary(t, api, url, seen) {
   assert.ok(Buffer.isBuffer(event.data.file));
   assert.deepEqual(event.data, { file: Buffer.from([9, 8, 0, 7]), name: 'a.bin' });
   assert.equal(event.attachments, undefined);
+  await checkAcks(api, ada, bob);
+}
+
+/** The hook (`echoHook`) answers `echo` with the Buffer it got and sends it back in an
+ * `echo:back` event; `silent` is not answered. */
+function echoHook(api, seen) {
+  return (event) => {
+    seen.push(event);
+    if (event.event === 'echo') {
+      api.emitToUser(event.userId, 'echo:back', { file: event.data.file });
+      return { echo: event.data.file, parts: [event.data.file, 'text'], n: 1 };
+    }
+    return undefined;
+  };
+}
+
+/** Buffers in an event and in an ack come back byte-exact; an unanswered ack gets what
+ * it got before hooks could answer (standalone: null; attach: nothing), checked against
+ * a later answered ack on the same socket; Bob receives nothing of it. */
+async function checkAcks(api, ada, bob) {
+  const file = Buffer.from([0, 255, 1, 254, 0, 128, 10]);
+  const silentAcks = [];
+  ada.socket.emit('silent', { x: 1 }, (...args) => silentAcks.push(args));
+  const acked = await ada.socket.timeout(5000).emitWithAck('echo', { file, name: 'b.bin' });
+  assert.ok(Buffer.isBuffer(acked.echo), `a Buffer, got ${JSON.stringify(acked.echo)}`);
+  assert.deepEqual(acked, { echo: file, parts: [file, 'text'], n: 1 });
+  const back = (await ada.next('echo:back')).data;
+  assert.ok(Buffer.isBuffer(back.file));
+  assert.deepEqual(back.file, file);
+  assert.deepEqual(silentAcks, api.mode === 'standalone' ? [[null]] : []);
+  api.emitToUser(456, 'test:sentinel', { n: 3 });
+  assert.deepEqual(await bob.namesBefore('test:sentinel'), []);
+  api.emitToUser(123, 'test:sentinel', { n: 4 });
+  assert.deepEqual(await ada.namesBefore('test:sentinel'), []);
 }
 
 test('standalone mode: Buffers both ways', async (t) => {
   const seen = [];
+  const hook = { fn: null };
   const api = new RealTimeAPI(null, {}, {
-    mode: 'standalone', port: 0, jwtSecret: 'x', onClientEvent: (event) => seen.push(event),
+    mode: 'standalone', port: 0, jwtSecret: 'x', onClientEvent: (event) => hook.fn(event),
   });
+  hook.fn = echoHook(api, seen);
   api.initialize();
   t.after(() => api.close());
   await checkBinary(t, api, `http://127.0.0.1:${api.port}`, seen);
@@ -53,7 +91,9 @@ test('standalone mode: Buffers both ways', async (t) => {
 
 test('attach mode: Buffers both ways through the host socket.io server', async (t) => {
   const seen = [];
-  const seed = await startSeedApp({ onClientEvent: (event) => seen.push(event) });
+  const hook = { fn: null };
+  const seed = await startSeedApp({ onClientEvent: (event) => hook.fn(event) });
+  hook.fn = echoHook(seed.realTimeAPI, seen);
   t.after(() => seed.close());
   await checkBinary(t, seed.realTimeAPI, seed.url, seen);
 });

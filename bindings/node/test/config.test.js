@@ -32,7 +32,9 @@ const SERVE_DEFAULTS = {
   pingTimeoutMs: 20000,
   maxPayload: 1000000,
   maxMessageBytes: 65536,
+  maxAttachments: 10,
   authDeadlineMs: 10000,
+  connectTimeoutMs: 45000,
   maxConnections: 100000,
   maxConnectionsPerIp: 0,
   socketioPath: '/socket.io/',
@@ -70,10 +72,14 @@ test('the options have the same keys and defaults as in C and Python', () => {
   // Python's forms are documented aliases of the same keys.
   const python = RealTimeAPI.normalizeConfig({
     limits: { queue_capacity: 16 }, device_grace: 0.25, routes: { 'cart:moved': { users: ['dashboard'] } },
-    server: { ping_interval: 1.5 },
+    server: { ping_interval: 1.5, connect_timeout: 2 },
   });
   assert.deepEqual(python.hub, { ...HUB_DEFAULTS, queueCapacity: 16, deviceOfflineGraceMs: 250, routes });
   assert.equal(python.server.pingIntervalMs, 1500);
+  assert.equal(python.server.connectTimeoutMs, 2000);
+  assert.deepEqual(RealTimeAPI.normalizeConfig({ server: { connectTimeoutMs: 1000, maxAttachments: 2 } }).server,
+    { ...SERVE_DEFAULTS, connectTimeoutMs: 1000, maxAttachments: 2 });
+  assert.throws(() => RealTimeAPI.normalizeConfig({ server: { connectTimeoutMs: 0 } }), /connectTimeoutMs/);
 });
 
 test('an unknown option is refused with an error naming it', async () => {
@@ -109,4 +115,42 @@ test('info, details and data may be omitted; every outcome is {outcome, connecti
   assert.deepEqual(api.emitToUser(123, 'cart:ping'), { outcome: 'delivered', connections: 1 });
   assert.equal((await tab.next('cart:ping')).data, null); // omitted: null, as in C and Python
   assert.deepEqual(api.emitToAdmins('ops:ping'), { outcome: 'delivered', connections: 0 });
+});
+
+test('server.connectTimeoutMs and server.maxAttachments reach the standalone server', async (t) => {
+  const { Manager } = require('socket.io-client');
+  const { connect } = require('./clients');
+  const api = new RealTimeAPI(null, {}, {
+    mode: 'standalone', port: 0, onClientEvent: () => 'ok',
+    server: { connectTimeoutMs: 300, maxAttachments: 2 },
+  });
+  api.initialize();
+  t.after(() => api.close());
+  const url = `http://127.0.0.1:${api.port}`;
+
+  // An Engine.IO session that never joins a namespace is closed after 300 ms (the
+  // default, 45 s, would outlast the 5 s wait).
+  const manager = new Manager(url, { transports: ['websocket'], reconnection: false, autoConnect: false });
+  t.after(() => manager.engine && manager.engine.close());
+  const opened = Date.now();
+  const closed = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the session was not closed within 5 s')), 5000);
+    manager.once('close', (reason) => { clearTimeout(timer); resolve(reason); });
+  });
+  manager.open();
+  await closed;
+  assert.ok(Date.now() - opened < 4000, `closed after ${Date.now() - opened} ms`);
+
+  // Two attachments pass; three close that connection, counted as binary bad input.
+  api.emitUserLoggedIn({ id: 123, name: 'Ada' }, 'sess-ada');
+  const ada = connect(url, { auth: { userId: 123, page: 'modules', sessionId: 'sess-ada' } });
+  t.after(() => ada.close());
+  await ada.next('page:snapshot');
+  const two = [Buffer.from([1]), Buffer.from([2])];
+  assert.equal(await ada.socket.timeout(5000).emitWithAck('upload', two), 'ok');
+  const before = api.metrics().bad_inputs.find(([kind]) => kind === 'binary')[1];
+  const gone = ada.disconnected();
+  ada.socket.emit('upload', [...two, Buffer.from([3])]);
+  await gone;
+  assert.equal(api.metrics().bad_inputs.find(([kind]) => kind === 'binary')[1], before + 1);
 });

@@ -120,7 +120,9 @@ SERVE_DEFAULTS = {
     "pingTimeoutMs": 20000,
     "maxPayload": 1000000,
     "maxMessageBytes": 65536,
+    "maxAttachments": 10,
     "authDeadlineMs": 10000,
+    "connectTimeoutMs": 45000,
     "maxConnections": 100000,
     "maxConnectionsPerIp": 0,
     "socketioPath": "/socket.io/",
@@ -237,7 +239,9 @@ SERVE_VALUES = {
     "pingTimeoutMs": 21000,
     "maxPayload": 2_000_000,
     "maxMessageBytes": 32768,
+    "maxAttachments": 4,
     "authDeadlineMs": 9000,
+    "connectTimeoutMs": 30000,
     "maxConnections": 50,
     "maxConnectionsPerIp": 10,
     "socketioPath": "/rt/",
@@ -265,9 +269,13 @@ def test_serve_takes_every_key_of_the_server_schema() -> None:
             with hub.serve(**{name: value}) as server:
                 assert server.config == {**SERVE_DEFAULTS, key: value}, name
     # Python's seconds, and every key at once.
-    with hub.serve(ping_interval=26, ping_timeout=21, auth_deadline=9) as server:
+    with hub.serve(ping_interval=26, ping_timeout=21, auth_deadline=9, connect_timeout=30) as server:
         assert server.config == {
-            **SERVE_DEFAULTS, "pingIntervalMs": 26000, "pingTimeoutMs": 21000, "authDeadlineMs": 9000
+            **SERVE_DEFAULTS,
+            "pingIntervalMs": 26000,
+            "pingTimeoutMs": 21000,
+            "authDeadlineMs": 9000,
+            "connectTimeoutMs": 30000,
         }
     with hub.serve(**{snake(key): value for key, value in SERVE_VALUES.items()}) as server:
         assert server.config == SERVE_VALUES

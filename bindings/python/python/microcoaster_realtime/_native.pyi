@@ -128,8 +128,8 @@ class Config(TypedDict, total=False):
 class ServeOptions(TypedDict, total=False):
     """``Hub.serve`` / ``normalize_serve_config`` keywords: the keys of the core's one server
     schema in snake_case (camelCase is accepted too). Durations are ``*_ms`` in
-    milliseconds, or in seconds for ``ping_interval``, ``ping_timeout`` and
-    ``auth_deadline``; ``None`` means not given. Defaults: ``normalize_serve_config()``."""
+    milliseconds, or in seconds for ``ping_interval``, ``ping_timeout``,
+    ``auth_deadline`` and ``connect_timeout``; ``None`` means not given. Defaults: ``normalize_serve_config()``."""
 
     worker_threads: Optional[int]  # default 0: one per CPU the process may run on
     ping_interval: Optional[float]
@@ -138,8 +138,11 @@ class ServeOptions(TypedDict, total=False):
     ping_timeout_ms: Optional[float]
     max_payload: Optional[int]
     max_message_bytes: Optional[int]
+    max_attachments: Optional[int]  # binary attachments one Socket.IO packet may announce
     auth_deadline: Optional[float]
     auth_deadline_ms: Optional[float]
+    connect_timeout: Optional[float]  # Socket.IO's connectTimeout (seconds)
+    connect_timeout_ms: Optional[float]
     max_connections: Optional[int]
     max_connections_per_ip: Optional[int]  # open connections per remote IP (0: no limit)
     socketio_path: Optional[str]

@@ -203,8 +203,9 @@ impl PyHub {
     ///
     /// `options` are the keys of the core's one server schema (`ServeConfig`), passed
     /// to it as they are: every key in snake_case or camelCase, durations as `…_ms` or,
-    /// for `ping_interval`, `ping_timeout` and `auth_deadline`, in seconds; `None` is not
-    /// given. The schema holds the defaults and refuses unknown keys naming them.
+    /// for `ping_interval`, `ping_timeout`, `auth_deadline` and `connect_timeout`, in
+    /// seconds; `None` is not given. The schema holds the defaults and refuses unknown
+    /// keys naming them.
     #[pyo3(signature = (host = "127.0.0.1", port = 0, **options))]
     fn serve(
         &self,
