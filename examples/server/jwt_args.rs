@@ -1,5 +1,5 @@
-//! The server's JWT flags beyond `--jwt-secret`: public keys, a JWKS file, issuer,
-//! audience, leeway. They fill the schema's `jwt` section ([`JwtConfig`]), so the files
+//! The server's JWT flags beyond `--jwt-secret`: public keys, a
+//! JWKS file or URL and its refresh settings, issuer, audience, leeway. They fill the schema's `jwt` section ([`JwtConfig`]), so the files
 //! are read and checked by the same code as for C, Python and Node.
 
 use microcoaster_realtime::auth::JwtSettings;
@@ -15,9 +15,31 @@ pub struct JwtArgs {
         value_delimiter = ','
     )]
     pub public_keys: Vec<String>,
-    /// A JWKS document (file path); tokens choose its keys by `kid`.
+    /// A JWKS document: a file path, or an `http(s)://` URL fetched at start, on an
+    /// interval and on an unknown `kid`; tokens choose its keys by `kid`.
     #[arg(long = "jwt-jwks", env = "MCRT_JWT_JWKS")]
     pub jwks: Option<String>,
+    /// With a JWKS URL: seconds between scheduled fetches.
+    #[arg(
+        long = "jwt-jwks-refresh-secs",
+        env = "MCRT_JWT_JWKS_REFRESH_SECS",
+        default_value_t = JwtConfig::default().jwks_refresh_secs
+    )]
+    pub jwks_refresh_secs: u64,
+    /// With a JWKS URL: shortest time between two fetches caused by unknown `kid`s.
+    #[arg(
+        long = "jwt-jwks-min-refresh-secs",
+        env = "MCRT_JWT_JWKS_MIN_REFRESH_SECS",
+        default_value_t = JwtConfig::default().jwks_min_refresh_secs
+    )]
+    pub jwks_min_refresh_secs: u64,
+    /// With a JWKS URL: limit on one fetch, in milliseconds.
+    #[arg(
+        long = "jwt-jwks-timeout-ms",
+        env = "MCRT_JWT_JWKS_TIMEOUT_MS",
+        default_value_t = JwtConfig::default().jwks_timeout_ms
+    )]
+    pub jwks_timeout_ms: u64,
     /// Tokens must carry this `iss`.
     #[arg(long = "jwt-issuer", env = "MCRT_JWT_ISSUER")]
     pub issuer: Option<String>,
@@ -39,6 +61,9 @@ impl JwtArgs {
         let config = JwtConfig {
             public_keys: self.public_keys.clone(),
             jwks: self.jwks.clone(),
+            jwks_refresh_secs: self.jwks_refresh_secs.max(1),
+            jwks_min_refresh_secs: self.jwks_min_refresh_secs,
+            jwks_timeout_ms: self.jwks_timeout_ms.max(1),
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
             leeway_secs: self.leeway_secs,

@@ -1,20 +1,26 @@
 //! [`JwtConfig`]: the schema's `jwt` section (C, Python and Node read it like every key):
 //! several HS256 secrets, RS256 / ES256 / EdDSA public keys in PEM (text or a file path),
-//! a JWKS file, issuer, audience and leeway, turned into the hub's
+//! a JWKS file or URL (with its refresh interval, refresh rate
+//! bound and timeout), issuer, audience and leeway, turned into the hub's
 //! [`JwtSettings`](crate::auth::JwtSettings). `jwtSecret` stays the one-secret form.
 //! This module must not verify tokens. Guarded by its tests below
 //! (`jwt_section_loads_keys_and_refuses_bad_ones`, …) and the bindings' default-config tests.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::check::Section;
 use super::{ConfigError, Secret};
-use crate::auth::{JwtKey, JwtSettings};
+use crate::auth::{
+    DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_REFRESH, DEFAULT_JWKS_TIMEOUT, JwksUrl, JwtKey,
+    JwtSettings,
+};
 
 /// The `jwt` section. Every key is optional; the keys of all entries are used together
 /// (a token is accepted when one key of its algorithm, and `kid` if it names one,
 /// verifies it).
-#[derive(Clone, Default, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JwtConfig {
     /// HS256 secrets valid at once (rotation); text or bytes, each not empty.
@@ -22,8 +28,18 @@ pub struct JwtConfig {
     /// Public keys: PEM text (`-----BEGIN PUBLIC KEY-----…`) or the path of a PEM file.
     /// RSA verifies RS256, EC P-256 ES256, Ed25519 EdDSA.
     pub public_keys: Vec<String>,
-    /// The path of a JWKS document (`{"keys": [...]}`); its keys are chosen by `kid`.
+    /// A JWKS document (`{"keys": [...]}`): a file path, or an `http://` / `https://` URL
+    /// fetched at start, every `jwks_refresh_secs` and on an unknown `kid`. Its keys are
+    /// chosen by `kid`.
     pub jwks: Option<String>,
+    /// With a JWKS URL: seconds between scheduled fetches (default 600, at least 1).
+    pub jwks_refresh_secs: u64,
+    /// With a JWKS URL: shortest time between two fetches caused by tokens with an
+    /// unknown `kid`, in seconds (default 30); the others are refused `unknown_kid`.
+    pub jwks_min_refresh_secs: u64,
+    /// With a JWKS URL: limit on one fetch in milliseconds (default 5000, at least 1),
+    /// the longest a handshake with an unknown `kid` waits.
+    pub jwks_timeout_ms: u64,
     /// When set, a token's `iss` must be this.
     pub issuer: Option<String>,
     /// When set, a token's `aud` must contain this.
@@ -31,6 +47,22 @@ pub struct JwtConfig {
     /// Clock skew tolerated on `exp` and `nbf`, in seconds (JWT times are whole seconds;
     /// default 0).
     pub leeway_secs: u64,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            secrets: Vec::new(),
+            public_keys: Vec::new(),
+            jwks: None,
+            jwks_refresh_secs: DEFAULT_JWKS_REFRESH.as_secs(),
+            jwks_min_refresh_secs: DEFAULT_JWKS_MIN_REFRESH.as_secs(),
+            jwks_timeout_ms: DEFAULT_JWKS_TIMEOUT.as_millis() as u64,
+            issuer: None,
+            audience: None,
+            leeway_secs: 0,
+        }
+    }
 }
 
 /// The accepted form: every field optional, so `check` can tell known keys.
@@ -41,6 +73,12 @@ pub(super) struct RawJwt {
     #[serde(alias = "public_keys")]
     public_keys: Option<Vec<String>>,
     jwks: Option<String>,
+    #[serde(alias = "jwks_refresh_secs")]
+    jwks_refresh_secs: Option<u64>,
+    #[serde(alias = "jwks_min_refresh_secs")]
+    jwks_min_refresh_secs: Option<u64>,
+    #[serde(alias = "jwks_timeout_ms")]
+    jwks_timeout_ms: Option<u64>,
     issuer: Option<String>,
     audience: Option<String>,
     #[serde(alias = "leeway_secs")]
@@ -50,23 +88,39 @@ pub(super) struct RawJwt {
 impl Section for RawJwt {}
 
 impl RawJwt {
-    /// The section with its defaults, its keys loaded once to refuse bad ones now.
+    /// The section with its defaults, its keys loaded once to refuse bad ones now (a
+    /// JWKS URL is only checked for its form: it is fetched when the hub is built).
     pub(super) fn resolve(self) -> Result<JwtConfig, ConfigError> {
+        let defaults = JwtConfig::default();
         let config = JwtConfig {
             secrets: self.secrets.unwrap_or_default(),
             public_keys: self.public_keys.unwrap_or_default(),
             jwks: self.jwks,
+            jwks_refresh_secs: self.jwks_refresh_secs.unwrap_or(defaults.jwks_refresh_secs),
+            jwks_min_refresh_secs: self
+                .jwks_min_refresh_secs
+                .unwrap_or(defaults.jwks_min_refresh_secs),
+            jwks_timeout_ms: self.jwks_timeout_ms.unwrap_or(defaults.jwks_timeout_ms),
             issuer: self.issuer,
             audience: self.audience,
             leeway_secs: self.leeway_secs.unwrap_or(0),
         };
+        for (key, value) in [
+            ("jwt.jwksRefreshSecs", config.jwks_refresh_secs),
+            ("jwt.jwksTimeoutMs", config.jwks_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::bad(key, "a number >= 1", "0"));
+            }
+        }
         config.settings()?;
         Ok(config)
     }
 }
 
 impl JwtConfig {
-    /// The hub's settings: reads the PEM and JWKS files.
+    /// The hub's settings: reads the PEM files and a JWKS file (a JWKS URL becomes
+    /// [`JwtSettings::jwks_url`], fetched when the hub is built).
     pub fn settings(&self) -> Result<JwtSettings, ConfigError> {
         let mut keys = Vec::new();
         for (i, secret) in self.secrets.iter().enumerate() {
@@ -80,34 +134,59 @@ impl JwtConfig {
             keys.push(key);
         }
         for (i, entry) in self.public_keys.iter().enumerate() {
-            let at = format!("jwt.publicKeys[{i}]");
-            let pem = if entry.contains("-----BEGIN") {
-                entry.clone().into_bytes()
-            } else {
-                read(&at, entry)?
-            };
-            let key = JwtKey::from_pem(&pem).map_err(|e| {
-                ConfigError::bad(
-                    &at,
-                    "an RSA, P-256 or Ed25519 public key in PEM",
-                    e.to_string(),
-                )
-            })?;
-            keys.push(key);
+            keys.push(public_key(&format!("jwt.publicKeys[{i}]"), entry)?);
         }
-        if let Some(path) = &self.jwks {
-            let document = read("jwt.jwks", path)?;
-            let found = JwtKey::from_jwks(&document)
-                .map_err(|e| ConfigError::bad("jwt.jwks", "a JWKS document", e.to_string()))?;
-            keys.extend(found);
+        let mut jwks_url = None;
+        match &self.jwks {
+            Some(url) if JwksUrl::is_url(url) => jwks_url = Some(self.jwks_url(url)?),
+            Some(path) => {
+                let document = read("jwt.jwks", path)?;
+                let found = JwtKey::from_jwks(&document)
+                    .map_err(|e| ConfigError::bad("jwt.jwks", "a JWKS document", e.to_string()))?;
+                keys.extend(found);
+            }
+            None => {}
         }
         Ok(JwtSettings {
             keys,
+            jwks_url,
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
             leeway_secs: self.leeway_secs,
         })
     }
+
+    fn jwks_url(&self, url: &str) -> Result<JwksUrl, ConfigError> {
+        if !cfg!(feature = "jwks-url") {
+            return Err(ConfigError::bad(
+                "jwt.jwks",
+                "a file path (this build has no JWKS URL support: cargo feature `jwks-url`)",
+                url,
+            ));
+        }
+        Ok(JwksUrl {
+            url: url.trim().to_owned(),
+            refresh_interval: Duration::from_secs(self.jwks_refresh_secs.max(1)),
+            min_refresh_interval: Duration::from_secs(self.jwks_min_refresh_secs),
+            timeout: Duration::from_millis(self.jwks_timeout_ms.max(1)),
+        })
+    }
+}
+
+/// One `publicKeys` entry (PEM text or a file path) as a key.
+fn public_key(at: &str, entry: &str) -> Result<JwtKey, ConfigError> {
+    let pem = if entry.contains("-----BEGIN") {
+        entry.as_bytes().to_vec()
+    } else {
+        read(at, entry)?
+    };
+    JwtKey::from_pem(&pem).map_err(|e| {
+        ConfigError::bad(
+            at,
+            "an RSA, P-256 or Ed25519 public key in PEM",
+            e.to_string(),
+        )
+    })
 }
 
 fn read(at: &str, path: &str) -> Result<Vec<u8>, ConfigError> {

@@ -470,5 +470,6 @@ fn jwt_authenticator(mut settings: JwtSettings, secret: Option<&[u8]>) -> Option
     settings
         .keys
         .extend(secret.and_then(|secret| JwtKey::hs256(secret).ok()));
-    (!settings.keys.is_empty()).then(|| JwtAuthenticator::with_settings(settings))
+    (!settings.keys.is_empty() || settings.jwks_url.is_some())
+        .then(|| JwtAuthenticator::with_settings(settings))
 }
