@@ -1,14 +1,15 @@
-//! The server's JWT flags beyond `--jwt-secret`: public keys, a
+//! The server's JWT flags beyond `--jwt-secret`: public keys (optionally with a `kid`), a
 //! JWKS file or URL and its refresh settings, issuer, audience, leeway. They fill the schema's `jwt` section ([`JwtConfig`]), so the files
 //! are read and checked by the same code as for C, Python and Node.
 
 use microcoaster_realtime::auth::JwtSettings;
-use microcoaster_realtime::config::JwtConfig;
+use microcoaster_realtime::config::{JwtConfig, PublicKey};
 
 /// JWT keys and checks (flattened into the server's arguments).
 #[derive(clap::Args, Debug)]
 pub struct JwtArgs {
-    /// RS256 / ES256 / EdDSA public key (PEM file); repeat for several keys.
+    /// RS256 / ES256 / EdDSA public key (PEM file), or `KID=FILE` for a key that tokens
+    /// naming that `kid` choose; repeat for several keys.
     #[arg(
         long = "jwt-public-key",
         env = "MCRT_JWT_PUBLIC_KEYS",
@@ -59,7 +60,7 @@ impl JwtArgs {
     /// The settings, or exits naming the flag's file that could not be used.
     pub fn settings(&self) -> JwtSettings {
         let config = JwtConfig {
-            public_keys: self.public_keys.clone(),
+            public_keys: self.public_keys.iter().map(|arg| public_key(arg)).collect(),
             jwks: self.jwks.clone(),
             jwks_refresh_secs: self.jwks_refresh_secs.max(1),
             jwks_min_refresh_secs: self.jwks_min_refresh_secs,
@@ -73,5 +74,16 @@ impl JwtArgs {
             eprintln!("--jwt-public-key / --jwt-jwks: {error}");
             std::process::exit(1);
         })
+    }
+}
+
+/// `FILE`, or `KID=FILE` when the part before the first `=` is not itself a path.
+fn public_key(arg: &str) -> PublicKey {
+    match arg.split_once('=') {
+        Some((kid, path)) if !kid.is_empty() && !kid.contains(['/', '\\']) => PublicKey::WithKid {
+            pem: path.to_owned(),
+            kid: kid.to_owned(),
+        },
+        _ => PublicKey::Pem(arg.to_owned()),
     }
 }

@@ -1,6 +1,6 @@
 //! [`JwtConfig`]: the schema's `jwt` section (C, Python and Node read it like every key):
-//! several HS256 secrets, RS256 / ES256 / EdDSA public keys in PEM (text or a file path),
-//! a JWKS file or URL (with its refresh interval, refresh rate
+//! several HS256 secrets, RS256 / ES256 / EdDSA public keys in PEM (text or a file path,
+//! optionally with a `kid`), a JWKS file or URL (with its refresh interval, refresh rate
 //! bound and timeout), issuer, audience and leeway, turned into the hub's
 //! [`JwtSettings`](crate::auth::JwtSettings). `jwtSecret` stays the one-secret form.
 //! This module must not verify tokens. Guarded by its tests below
@@ -25,9 +25,10 @@ use crate::auth::{
 pub struct JwtConfig {
     /// HS256 secrets valid at once (rotation); text or bytes, each not empty.
     pub secrets: Vec<Secret>,
-    /// Public keys: PEM text (`-----BEGIN PUBLIC KEY-----…`) or the path of a PEM file.
-    /// RSA verifies RS256, EC P-256 ES256, Ed25519 EdDSA.
-    pub public_keys: Vec<String>,
+    /// Public keys: PEM text (`-----BEGIN PUBLIC KEY-----…`) or the path of a PEM file,
+    /// alone or with the `kid` tokens choose it by. RSA verifies RS256, EC P-256 ES256,
+    /// Ed25519 EdDSA.
+    pub public_keys: Vec<PublicKey>,
     /// A JWKS document (`{"keys": [...]}`): a file path, or an `http://` / `https://` URL
     /// fetched at start, every `jwks_refresh_secs` and on an unknown `kid`. Its keys are
     /// chosen by `kid`.
@@ -65,13 +66,42 @@ impl Default for JwtConfig {
     }
 }
 
+/// One entry of `publicKeys`: `"<PEM or path>"`, or `{"pem": "<PEM or path>", "kid": "k1"}`
+/// for a key that tokens naming `kid` choose (and tokens naming another kid never try).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    deny_unknown_fields,
+    expecting = "PEM text or a PEM file path, or an object {\"pem\", \"kid\"}"
+)]
+pub enum PublicKey {
+    /// PEM text or a PEM file path, no `kid`.
+    Pem(String),
+    /// PEM text or a PEM file path, chosen by `kid`.
+    WithKid {
+        /// PEM text or a PEM file path.
+        pem: String,
+        /// The key id tokens name in their header.
+        kid: String,
+    },
+}
+
+impl PublicKey {
+    fn parts(&self) -> (&str, Option<&str>) {
+        match self {
+            Self::Pem(pem) => (pem, None),
+            Self::WithKid { pem, kid } => (pem, Some(kid)),
+        }
+    }
+}
+
 /// The accepted form: every field optional, so `check` can tell known keys.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct RawJwt {
     secrets: Option<Vec<Secret>>,
     #[serde(alias = "public_keys")]
-    public_keys: Option<Vec<String>>,
+    public_keys: Option<Vec<PublicKey>>,
     jwks: Option<String>,
     #[serde(alias = "jwks_refresh_secs")]
     jwks_refresh_secs: Option<u64>,
@@ -173,20 +203,30 @@ impl JwtConfig {
     }
 }
 
-/// One `publicKeys` entry (PEM text or a file path) as a key.
-fn public_key(at: &str, entry: &str) -> Result<JwtKey, ConfigError> {
-    let pem = if entry.contains("-----BEGIN") {
-        entry.as_bytes().to_vec()
+/// One `publicKeys` entry as a key, with its `kid` when given.
+fn public_key(at: &str, entry: &PublicKey) -> Result<JwtKey, ConfigError> {
+    let (pem, kid) = entry.parts();
+    let pem = if pem.contains("-----BEGIN") {
+        pem.as_bytes().to_vec()
     } else {
-        read(at, entry)?
+        read(at, pem)?
     };
-    JwtKey::from_pem(&pem).map_err(|e| {
+    let key = JwtKey::from_pem(&pem).map_err(|e| {
         ConfigError::bad(
             at,
             "an RSA, P-256 or Ed25519 public key in PEM",
             e.to_string(),
         )
-    })
+    })?;
+    match kid {
+        Some("") => Err(ConfigError::bad(
+            &format!("{at}.kid"),
+            "a non-empty key id",
+            "\"\"",
+        )),
+        Some(kid) => Ok(key.with_kid(kid)),
+        None => Ok(key),
+    }
 }
 
 fn read(at: &str, path: &str) -> Result<Vec<u8>, ConfigError> {
@@ -254,6 +294,72 @@ mod tests {
         ] {
             let error = HubConfig::from_json(&bad).expect_err(&bad.to_string());
             assert_eq!(error.key(), key, "{error}");
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn public_keys_with_a_kid_are_chosen_only_by_that_kid() {
+        let pair = || {
+            use p256::pkcs8::EncodePrivateKey;
+            let private = p256::SecretKey::random(&mut rand_core::OsRng);
+            let pem = private.to_pkcs8_pem(LineEnding::LF).unwrap();
+            let public = private
+                .public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap();
+            (EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(), public)
+        };
+        let ((named, named_pem), (plain, plain_pem)) = (pair(), pair());
+        let path = temp_file("plain-ec.pem", plain_pem.as_bytes());
+        let config = HubConfig::from_json(&json!({"jwt": {
+            "publicKeys": [{"pem": named_pem, "kid": "k1"}, path]
+        }}))
+        .unwrap();
+        // The canonical form keeps each entry's shape.
+        let shown = serde_json::to_value(&config).unwrap();
+        assert_eq!(shown["jwt"]["publicKeys"][0]["kid"], json!("k1"));
+        assert_eq!(shown["jwt"]["publicKeys"][1], json!(path));
+        let jwt = JwtAuthenticator::with_settings(config.jwt.unwrap().settings().unwrap());
+        let claims = json!({"sub": "7", "exp": crate::event::now_ms() / 1000 + 60});
+        let sign = |key: &EncodingKey, kid: Option<&str>| {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = kid.map(str::to_owned);
+            jsonwebtoken::encode(&header, &claims, key).unwrap()
+        };
+        assert!(jwt.verify(&sign(&named, Some("k1"))).is_ok());
+        // A token without kid may use any key; one naming k1 only k1's.
+        assert!(jwt.verify(&sign(&plain, None)).is_ok());
+        assert_eq!(
+            jwt.verify(&sign(&plain, Some("k1"))).unwrap_err().code(),
+            "bad_signature"
+        );
+        assert_eq!(
+            jwt.verify(&sign(&named, Some("k2"))).unwrap_err().code(),
+            "unknown_kid"
+        );
+        for (bad, key) in [
+            (
+                json!({"jwt": {"publicKeys": [{"pem": named_pem}]}}),
+                "jwt.publicKeys",
+            ),
+            (
+                json!({"jwt": {"publicKeys": [{"pem": named_pem, "kid": "a", "alg": "ES256"}]}}),
+                "jwt.publicKeys",
+            ),
+            (
+                json!({"jwt": {"publicKeys": [{"pem": named_pem, "kid": ""}]}}),
+                "jwt.publicKeys[0].kid",
+            ),
+            (json!({"jwt": {"publicKeys": [7]}}), "jwt.publicKeys"),
+        ] {
+            let error = HubConfig::from_json(&bad).expect_err(&bad.to_string());
+            assert_eq!(error.key(), key, "{error}");
+            // The message says which forms an entry may take.
+            assert!(
+                key.ends_with("kid") || error.to_string().contains("pem"),
+                "{error}"
+            );
         }
         std::fs::remove_file(path).unwrap();
     }
