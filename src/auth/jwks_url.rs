@@ -40,7 +40,24 @@ pub const DEFAULT_JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest JWKS document read; a bigger one is a failed fetch.
 pub const MAX_JWKS_BYTES: u64 = 1 << 20;
 
-/// Where and how often to fetch a JWKS document over HTTP(S).
+/// Where and how often to fetch a JWKS document over HTTP(S): set it as
+/// [`JwtSettings::jwks_url`](super::JwtSettings::jwks_url) (schema: `jwt.jwks` given as a
+/// URL, with `jwksRefreshSecs`, `jwksMinRefreshSecs`, `jwksTimeoutMs`).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use microcoaster_realtime::{Hub, auth::{JwksUrl, JwtSettings}};
+/// let settings = JwtSettings {
+///     jwks_url: Some(JwksUrl {
+///         min_refresh_interval: Duration::from_secs(60),
+///         ..JwksUrl::new("https://id.example/.well-known/jwks.json")
+///     }),
+///     issuer: Some("https://id.example".into()),
+///     ..JwtSettings::default()
+/// };
+/// let hub = Hub::builder().jwt(settings).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwksUrl {
     /// `http://` or `https://` URL of the document (`{"keys": [...]}`); https is verified
