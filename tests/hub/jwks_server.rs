@@ -1,7 +1,7 @@
-//! A JWKS endpoint on 127.0.0.1 for the JWKS URL tests: a real HTTP/1.1 listener that
-//! serves the document it is told to, answers HTTP 500, or holds requests unanswered;
-//! it counts requests and reports each arrival on a channel, so tests await fetches
-//! instead of sleeping.
+//! A JWKS endpoint on 127.0.0.1 for the JWKS URL tests: a real HTTP/1.1 listener (plain,
+//! or TLS with a certificate generated here) that serves the document it is told to,
+//! answers HTTP 500, or holds requests unanswered; it counts connections and requests
+//! and reports each request on a channel, so tests await fetches instead of sleeping.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,6 +23,7 @@ pub enum Mode {
 
 struct State {
     mode: Mutex<Mode>,
+    connections: AtomicUsize,
     requests: AtomicUsize,
     stopped: AtomicBool,
     arrivals: Mutex<Sender<()>>,
@@ -31,45 +32,85 @@ struct State {
 /// The running endpoint; dropping it stops the listener.
 pub struct JwksServer {
     addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<State>,
     arrivals: Receiver<()>,
 }
 
 impl JwksServer {
     pub fn start(mode: Mode) -> Self {
+        Self::listen(mode, None)
+    }
+
+    /// Serves over TLS with a self-signed certificate for 127.0.0.1 that no public root
+    /// vouches for.
+    pub fn start_tls(mode: Mode) -> Self {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        #[allow(deprecated)] // the provider the library's own TLS uses
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        Self::listen(mode, Some(Arc::new(config)))
+    }
+
+    fn listen(mode: Mode, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (sender, arrivals) = channel();
         let state = Arc::new(State {
             mode: Mutex::new(mode),
+            connections: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
             arrivals: Mutex::new(sender),
         });
         let shared = Arc::clone(&state);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if shared.stopped.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || answer(&shared, stream));
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                let (shared, tls) = (Arc::clone(&shared), tls.clone());
+                std::thread::spawn(move || match tls {
+                    None => answer(&shared, stream),
+                    Some(config) => {
+                        let session = rustls::ServerConnection::new(config).unwrap();
+                        answer(&shared, rustls::StreamOwned::new(session, stream));
+                    }
+                });
             }
         });
         Self {
             addr,
+            scheme,
             state,
             arrivals,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/.well-known/jwks.json", self.addr)
+        format!("{}://{}/.well-known/jwks.json", self.scheme, self.addr)
     }
 
     pub fn set(&self, mode: Mode) {
         *self.state.mode.lock().unwrap() = mode;
+    }
+
+    /// Connections accepted so far (a TLS one counts before its handshake).
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     /// Requests received so far.
@@ -98,7 +139,7 @@ impl Drop for JwksServer {
     }
 }
 
-fn answer(state: &State, mut stream: TcpStream) {
+fn answer(state: &State, mut stream: impl Read + Write) {
     let mut request = Vec::new();
     let mut buffer = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {

@@ -3,7 +3,8 @@
 //! a flood of unknown kids fetching at most once per `min_refresh_interval`; the endpoint
 //! down (HTTP 500, a garbage document) keeping the last good keys and counting the
 //! failure; a hanging endpoint bounded by the timeout without stalling a handshake whose
-//! kid is known; the scheduled refresh; the schema's `jwt.jwks` URL. Each refusal is
+//! kid is known; the scheduled refresh; the schema's `jwt.jwks` URL; an `https://`
+//! endpoint whose certificate no public root vouches for. Each refusal is
 //! paired with an admin that keeps receiving its events. Keys are generated here.
 
 use std::time::{Duration, Instant};
@@ -303,4 +304,25 @@ fn schema_jwks_url_is_fetched_by_the_hub() {
         let error = HubConfig::from_json(&bad).expect_err(&bad.to_string());
         assert_eq!(error.key(), key, "{error}");
     }
+}
+
+#[test]
+fn https_jwks_behind_an_untrusted_certificate_is_a_counted_failure() {
+    let good = signer("good");
+    let server = JwksServer::start_tls(document(&[&good]));
+    assert!(server.url().starts_with("https://"));
+    let hub = hub_fetching(
+        server.url(),
+        Duration::from_secs(3600),
+        Duration::from_secs(5),
+    );
+    // TLS was spoken to this endpoint, and its chain refused: no request was sent.
+    assert_eq!(server.connections(), 1);
+    assert_eq!(server.requests(), 0);
+    let jwks = hub.metrics().jwks.unwrap();
+    assert_eq!((jwks.fetches, jwks.fetch_failures, jwks.keys), (0, 1, 0));
+    assert_eq!(
+        try_token(&hub, &token(&good, &good.kid, "2", "user")),
+        Err("unknown_kid".into())
+    );
 }
