@@ -175,6 +175,8 @@ declare namespace RealTimeAPI {
     jwksMinRefreshSecs?: number;
     /** With a JWKS URL: limit on one fetch in ms (default 5000). */
     jwksTimeoutMs?: number;
+    /** With an https JWKS URL: PEM file of the CAs to trust instead of the public roots. */
+    jwksCaFile?: string;
     /** When set, a token's `iss` must be this. */
     issuer?: string;
     /** When set, a token's `aud` must contain this. */
@@ -194,6 +196,7 @@ declare namespace RealTimeAPI {
         jwksRefreshSecs: number;
         jwksMinRefreshSecs: number;
         jwksTimeoutMs: number;
+        jwksCaFile: string | null;
         issuer: string | null;
         audience: string | null;
         leewaySecs: number;

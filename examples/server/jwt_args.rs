@@ -41,6 +41,10 @@ pub struct JwtArgs {
         default_value_t = JwtConfig::default().jwks_timeout_ms
     )]
     pub jwks_timeout_ms: u64,
+    /// With an `https://` JWKS URL: PEM file of the authorities to trust instead of the
+    /// public roots.
+    #[arg(long = "jwt-jwks-ca", env = "MCRT_JWT_JWKS_CA")]
+    pub jwks_ca_file: Option<String>,
     /// Tokens must carry this `iss`.
     #[arg(long = "jwt-issuer", env = "MCRT_JWT_ISSUER")]
     pub issuer: Option<String>,
@@ -65,6 +69,7 @@ impl JwtArgs {
             jwks_refresh_secs: self.jwks_refresh_secs.max(1),
             jwks_min_refresh_secs: self.jwks_min_refresh_secs,
             jwks_timeout_ms: self.jwks_timeout_ms.max(1),
+            jwks_ca_file: self.jwks_ca_file.clone(),
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
             leeway_secs: self.leeway_secs,

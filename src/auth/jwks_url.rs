@@ -2,7 +2,8 @@
 //! health ([`JwksStats`]) and the live key set the JWT authenticator reads
 //! (`RemoteJwks`).
 //!
-//! Owns when the document is fetched: once at start (bounded by the timeout), every
+//! Owns how the document is fetched (ureq; https verified against the Mozilla roots, or
+//! only against a configured CA) and when: once at start (bounded by the timeout), every
 //! `refresh_interval` on its own thread, and when a token names a `kid` no key has, at
 //! most once per `min_refresh_interval` whatever the number of such tokens (the others are
 //! refused `unknown_kid` at once). A failed fetch (unreachable, timeout, HTTP error,
@@ -71,6 +72,9 @@ pub struct JwksUrl {
     /// Limit on one fetch ([`DEFAULT_JWKS_TIMEOUT`]); the longest a handshake with an
     /// unknown `kid` waits.
     pub timeout: Duration,
+    /// PEM certificates of the authorities to trust for an `https://` URL instead of the
+    /// public roots (an identity provider behind a private CA); `None`: the Mozilla roots.
+    pub ca_pem: Option<String>,
 }
 
 impl JwksUrl {
@@ -81,6 +85,7 @@ impl JwksUrl {
             refresh_interval: DEFAULT_JWKS_REFRESH,
             min_refresh_interval: DEFAULT_JWKS_MIN_REFRESH,
             timeout: DEFAULT_JWKS_TIMEOUT,
+            ca_pem: None,
         }
     }
 
@@ -127,11 +132,7 @@ impl RemoteJwks {
     pub(super) fn start(config: JwksUrl) -> Self {
         let shared = Arc::new(Shared {
             #[cfg(feature = "jwks-url")]
-            agent: ureq::Agent::config_builder()
-                .timeout_global(Some(config.timeout))
-                .http_status_as_error(true)
-                .build()
-                .into(),
+            agent: agent(&config),
             config,
             keys: RwLock::new(Arc::new(Vec::new())),
             last_fetch: Mutex::new(None),
@@ -236,6 +237,30 @@ impl Shared {
     fn download(&self) -> Result<Vec<JwtKey>, String> {
         Err("this build has no JWKS URL support (cargo feature `jwks-url`)".into())
     }
+}
+
+/// The HTTP client of one URL: its timeout, HTTP errors as errors, and the configured
+/// authorities (when their PEM holds no certificate, every fetch fails and says so).
+#[cfg(feature = "jwks-url")]
+fn agent(config: &JwksUrl) -> ureq::Agent {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let mut builder = ureq::Agent::config_builder()
+        .timeout_global(Some(config.timeout))
+        .http_status_as_error(true);
+    if let Some(pem) = &config.ca_pem {
+        let certificates: Vec<_> = ureq::tls::parse_pem(pem.as_bytes())
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(certificate)) => Some(certificate),
+                _ => None,
+            })
+            .collect();
+        if certificates.is_empty() {
+            tracing::error!(url = %config.url, "JWKS CA PEM holds no certificate; nothing is trusted");
+        }
+        let roots = RootCerts::Specific(std::sync::Arc::new(certificates));
+        builder = builder.tls_config(TlsConfig::builder().root_certs(roots).build());
+    }
+    builder.build().into()
 }
 
 /// Runs the blocking `wait` so that a multi-thread tokio worker hands its other tasks

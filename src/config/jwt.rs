@@ -1,10 +1,11 @@
 //! [`JwtConfig`]: the schema's `jwt` section (C, Python and Node read it like every key):
 //! several HS256 secrets, RS256 / ES256 / EdDSA public keys in PEM (text or a file path,
 //! optionally with a `kid`), a JWKS file or URL (with its refresh interval, refresh rate
-//! bound and timeout), issuer, audience and leeway, turned into the hub's
+//! bound, timeout and private CA), issuer, audience and leeway, turned into the hub's
 //! [`JwtSettings`](crate::auth::JwtSettings). `jwtSecret` stays the one-secret form.
 //! This module must not verify tokens. Guarded by its tests below
-//! (`jwt_section_loads_keys_and_refuses_bad_ones`, …) and the bindings' default-config tests.
+//! (`jwt_section_loads_keys_and_refuses_bad_ones`, …), `tests/hub/jwks_url.rs` and the
+//! bindings' default-config tests.
 
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ pub struct JwtConfig {
     /// With a JWKS URL: limit on one fetch in milliseconds (default 5000, at least 1),
     /// the longest a handshake with an unknown `kid` waits.
     pub jwks_timeout_ms: u64,
+    /// With an `https://` JWKS URL: a PEM file of the authorities to trust instead of the
+    /// public roots (an identity provider behind a private CA).
+    pub jwks_ca_file: Option<String>,
     /// When set, a token's `iss` must be this.
     pub issuer: Option<String>,
     /// When set, a token's `aud` must contain this.
@@ -59,6 +63,7 @@ impl Default for JwtConfig {
             jwks_refresh_secs: DEFAULT_JWKS_REFRESH.as_secs(),
             jwks_min_refresh_secs: DEFAULT_JWKS_MIN_REFRESH.as_secs(),
             jwks_timeout_ms: DEFAULT_JWKS_TIMEOUT.as_millis() as u64,
+            jwks_ca_file: None,
             issuer: None,
             audience: None,
             leeway_secs: 0,
@@ -109,6 +114,8 @@ pub(super) struct RawJwt {
     jwks_min_refresh_secs: Option<u64>,
     #[serde(alias = "jwks_timeout_ms")]
     jwks_timeout_ms: Option<u64>,
+    #[serde(alias = "jwks_ca_file")]
+    jwks_ca_file: Option<String>,
     issuer: Option<String>,
     audience: Option<String>,
     #[serde(alias = "leeway_secs")]
@@ -131,6 +138,7 @@ impl RawJwt {
                 .jwks_min_refresh_secs
                 .unwrap_or(defaults.jwks_min_refresh_secs),
             jwks_timeout_ms: self.jwks_timeout_ms.unwrap_or(defaults.jwks_timeout_ms),
+            jwks_ca_file: self.jwks_ca_file,
             issuer: self.issuer,
             audience: self.audience,
             leeway_secs: self.leeway_secs.unwrap_or(0),
@@ -194,7 +202,22 @@ impl JwtConfig {
                 url,
             ));
         }
+        let ca_pem = match &self.jwks_ca_file {
+            None => None,
+            Some(path) => {
+                let pem = String::from_utf8_lossy(&read("jwt.jwksCaFile", path)?).into_owned();
+                if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(ConfigError::bad(
+                        "jwt.jwksCaFile",
+                        "a PEM file of CA certificates",
+                        path.as_str(),
+                    ));
+                }
+                Some(pem)
+            }
+        };
         Ok(JwksUrl {
+            ca_pem,
             url: url.trim().to_owned(),
             refresh_interval: Duration::from_secs(self.jwks_refresh_secs.max(1)),
             min_refresh_interval: Duration::from_secs(self.jwks_min_refresh_secs),

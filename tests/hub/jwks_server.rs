@@ -33,6 +33,7 @@ struct State {
 pub struct JwksServer {
     addr: SocketAddr,
     scheme: &'static str,
+    ca_pem: Option<String>,
     state: Arc<State>,
     arrivals: Receiver<()>,
 }
@@ -42,12 +43,16 @@ impl JwksServer {
         Self::listen(mode, None)
     }
 
-    /// Serves over TLS with a self-signed certificate for 127.0.0.1 that no public root
-    /// vouches for.
+    /// Serves over TLS with a certificate for 127.0.0.1 signed by a CA generated here
+    /// (its PEM: [`ca_pem`](Self::ca_pem)) that no public root vouches for.
     pub fn start_tls(mode: Mode) -> Self {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-        let cert = params.self_signed(&key).unwrap();
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
         #[allow(deprecated)] // the provider the library's own TLS uses
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -59,7 +64,14 @@ impl JwksServer {
                 rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
             )
             .unwrap();
-        Self::listen(mode, Some(Arc::new(config)))
+        let mut server = Self::listen(mode, Some(Arc::new(config)));
+        server.ca_pem = Some(ca.pem());
+        server
+    }
+
+    /// The PEM of the CA a TLS server's certificate is signed by.
+    pub fn ca_pem(&self) -> String {
+        self.ca_pem.clone().expect("a TLS server")
     }
 
     fn listen(mode: Mode, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
@@ -95,6 +107,7 @@ impl JwksServer {
         Self {
             addr,
             scheme,
+            ca_pem: None,
             state,
             arrivals,
         }

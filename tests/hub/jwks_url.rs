@@ -4,7 +4,7 @@
 //! down (HTTP 500, a garbage document) keeping the last good keys and counting the
 //! failure; a hanging endpoint bounded by the timeout without stalling a handshake whose
 //! kid is known; the scheduled refresh; the schema's `jwt.jwks` URL; an `https://`
-//! endpoint whose certificate no public root vouches for. Each refusal is
+//! endpoint refused under the public roots and trusted with its CA configured. Each refusal is
 //! paired with an admin that keeps receiving its events. Keys are generated here.
 
 use std::time::{Duration, Instant};
@@ -307,7 +307,7 @@ fn schema_jwks_url_is_fetched_by_the_hub() {
 }
 
 #[test]
-fn https_jwks_behind_an_untrusted_certificate_is_a_counted_failure() {
+fn https_jwks_is_verified_against_the_public_roots_or_the_configured_ca() {
     let good = signer("good");
     let server = JwksServer::start_tls(document(&[&good]));
     assert!(server.url().starts_with("https://"));
@@ -325,4 +325,44 @@ fn https_jwks_behind_an_untrusted_certificate_is_a_counted_failure() {
         try_token(&hub, &token(&good, &good.kid, "2", "user")),
         Err("unknown_kid".into())
     );
+    // A PEM that holds no certificate trusts nothing (never the public roots instead).
+    let with_ca = |ca_pem: String| {
+        Hub::builder()
+            .jwt(JwtSettings {
+                jwks_url: Some(JwksUrl {
+                    ca_pem: Some(ca_pem),
+                    ..JwksUrl::new(server.url())
+                }),
+                ..JwtSettings::default()
+            })
+            .build()
+            .unwrap()
+    };
+    let nothing = with_ca("not a certificate".into());
+    assert_eq!(nothing.metrics().jwks.unwrap().fetch_failures, 1);
+    assert_eq!(server.requests(), 0);
+    // The identity provider's private CA, configured, is trusted.
+    let hub = with_ca(server.ca_pem());
+    assert_eq!(server.requests(), 1);
+    assert_eq!(
+        try_token(&hub, &token(&good, &good.kid, "2", "user")),
+        Ok(())
+    );
+    // The schema reads the CA from a file and refuses one without certificates.
+    let dir = TempDir::new("jwks-ca");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, server.ca_pem()).unwrap();
+    let config =
+        HubConfig::from_json(&json!({"jwt": {"jwks": server.url(), "jwksCaFile": ca_file}}))
+            .unwrap();
+    let hub = config.into_builder().build().unwrap();
+    assert_eq!(
+        try_token(&hub, &token(&good, &good.kid, "3", "user")),
+        Ok(())
+    );
+    std::fs::write(&ca_file, "no certificate here").unwrap();
+    let error =
+        HubConfig::from_json(&json!({"jwt": {"jwks": server.url(), "jwksCaFile": ca_file}}))
+            .unwrap_err();
+    assert_eq!(error.key(), "jwt.jwksCaFile", "{error}");
 }

@@ -106,6 +106,7 @@ class JwtConfig(TypedDict, total=False):
     jwks_refresh_secs: int  # with a URL: seconds between scheduled fetches (default 600)
     jwks_min_refresh_secs: int  # with a URL: min seconds between unknown-kid fetches (30)
     jwks_timeout_ms: int  # with a URL: limit on one fetch in ms (default 5000)
+    jwks_ca_file: str  # with an https URL: PEM file of the CAs to trust instead of public roots
     issuer: str  # when set, a token's iss must be this
     audience: str  # when set, a token's aud must contain this
     leeway_secs: int  # clock skew tolerated on exp / nbf (default 0)
