@@ -287,6 +287,10 @@ fn schema_jwks_url_is_fetched_by_the_hub() {
         try_token(&hub, &token(&good, &good.kid, "2", "user")),
         Ok(())
     );
+    // Credentials in a JWKS URL never reach a log through Debug.
+    let secret_url = server.url().replace("http://", "http://idp:hunter2@");
+    let with_password = HubConfig::from_json(&json!({"jwt": {"jwks": secret_url}})).unwrap();
+    assert!(!format!("{with_password:?}").contains("hunter2"));
     for (bad, key) in [
         (
             json!({"jwt": {"jwks": server.url(), "jwksRefreshSecs": 0}}),
