@@ -160,11 +160,19 @@ impl RemoteJwks {
     }
 
     /// After a token named `kid` and no key has it: fetches again unless a fetch started
-    /// less than `min_refresh_interval` ago; whether the set now has `kid`.
+    /// less than `min_refresh_interval` ago; whether the set now has `kid`. While another
+    /// fetch is in progress it waits for that one (at most the timeout) and never fetches
+    /// itself, so no handshake waits for more than one fetch.
     pub(super) fn refresh_for_unknown_kid(&self, kid: &str) -> bool {
         off_the_runtime(|| {
-            // Waits for a fetch in progress, which may bring this very kid.
-            let mut last = self.shared.last_fetch.lock();
+            let Some(mut last) = self.shared.last_fetch.try_lock() else {
+                // The fetch in progress may bring this very kid.
+                let _done = self
+                    .shared
+                    .last_fetch
+                    .try_lock_for(self.shared.config.timeout);
+                return self.has_kid(kid);
+            };
             if self.has_kid(kid) {
                 return true;
             }
