@@ -43,7 +43,7 @@ use serde::Serializer;
 
 pub use error::ConfigError;
 pub use hub::{HubConfig, Persist, Route, Secret};
-pub use jwt::JwtConfig;
+pub use jwt::{JwtConfig, PublicKey};
 pub use serve::ServeConfig;
 
 /// Durations are written as whole milliseconds when they are, else fractional ones.

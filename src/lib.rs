@@ -50,7 +50,8 @@
 //! - [`store`] decides whether anything changed; nothing is sent otherwise.
 //! - [`registry`] knows every connection's verified identity and page, and resolves
 //!   audiences with the isolation rules in one place.
-//! - [`auth`] verifies credentials: JWT (HS256 secrets, RS256 / ES256 / EdDSA keys, JWKS), the session table fed by
+//! - [`auth`] verifies credentials: JWT (HS256 secrets, RS256 / ES256 / EdDSA keys, JWKS from a file or an
+//!   `https://` URL refreshed on rotation), the session table fed by
 //!   `emit_user_logged_in`, and host [`Authenticator`]s.
 //! - [`hooks`] are the plugin points: client events, stats, before-emit, audit.
 //! - [`outbound`] is what every connection is sent: the encode-once [`OutboundEvent`]

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+use crate::auth::JwksStats;
 use crate::broker::BrokerStats;
 use crate::metrics::{
     BadInputKind, ConnectionCounts, LatencySnapshot, Metrics, TOKEN_REFUSAL_CODES,
@@ -67,6 +68,9 @@ pub struct MetricsSnapshot {
     /// Shared-broker health (`reachable`, `fallbacks`, `publish_failures`, …), when the
     /// hub was built with a shared broker such as Redis.
     pub broker: Option<BrokerStats>,
+    /// JWKS URL health (`fetches`, `fetch_failures`, `keys`), when the hub's JWT
+    /// settings fetch one.
+    pub jwks: Option<JwksStats>,
 }
 
 impl MetricsSnapshot {
@@ -84,6 +88,7 @@ impl MetricsSnapshot {
         connections: ConnectionCounts,
         persistence: Option<PersistMetrics>,
         broker: Option<BrokerStats>,
+        jwks: Option<JwksStats>,
     ) -> Self {
         Self {
             connections,
@@ -115,6 +120,7 @@ impl MetricsSnapshot {
             delivery_latency: m.delivery_latency.snapshot(),
             persistence,
             broker,
+            jwks,
         }
     }
 }

@@ -172,10 +172,20 @@ declare namespace RealTimeAPI {
   interface JwtOptions {
     /** HS256 secrets valid at once (rotation), each not empty. */
     secrets?: string[];
-    /** RS256 / ES256 / EdDSA public keys: PEM text or the path of a PEM file. */
-    publicKeys?: string[];
-    /** The path of a JWKS document; its keys are chosen by the token's `kid`. */
+    /** RS256 / ES256 / EdDSA public keys: PEM text or the path of a PEM file, or
+     * `{pem, kid}` for a key chosen by tokens naming that `kid`. */
+    publicKeys?: (string | { pem: string; kid: string })[];
+    /** A JWKS document, its keys chosen by the token's `kid`: a file path, or an
+     * `http(s)://` URL fetched at start, on an interval and on an unknown `kid`. */
     jwks?: string;
+    /** With a JWKS URL: seconds between scheduled fetches (default 600). */
+    jwksRefreshSecs?: number;
+    /** With a JWKS URL: shortest time between fetches caused by unknown kids (default 30). */
+    jwksMinRefreshSecs?: number;
+    /** With a JWKS URL: limit on one fetch in ms (default 5000). */
+    jwksTimeoutMs?: number;
+    /** With an https JWKS URL: PEM file of the CAs to trust instead of the public roots. */
+    jwksCaFile?: string;
     /** When set, a token's `iss` must be this. */
     issuer?: string;
     /** When set, a token's `aud` must contain this. */
@@ -190,8 +200,12 @@ declare namespace RealTimeAPI {
       jwtSecret: string | number[] | null;
       jwt: {
         secrets: (string | number[])[];
-        publicKeys: string[];
+        publicKeys: (string | { pem: string; kid: string })[];
         jwks: string | null;
+        jwksRefreshSecs: number;
+        jwksMinRefreshSecs: number;
+        jwksTimeoutMs: number;
+        jwksCaFile: string | null;
         issuer: string | null;
         audience: string | null;
         leewaySecs: number;

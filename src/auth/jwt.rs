@@ -5,15 +5,18 @@
 //! algorithm refused; a token with a `kid` is checked only against keys with that `kid`;
 //! `exp` required; optional `iss` / `aud`; a clock leeway (0 by default). Each refusal has
 //! its own [`AuthError`] variant and code. The claims are `sub`, `role`, `sid`, `owner`.
+//! Keys of a JWKS URL (`jwks_url.rs`) are used next to the configured ones; a token whose
+//! `kid` none has asks for one rate-bounded refetch before it is refused `unknown_kid`.
 //! It must not consult sessions: the chain checks a token's `sid` against revoked sessions.
 //! Guarded by `auth::tests::valid_token_gives_its_identity`,
 //! `auth::tests::wrong_signature_expired_and_alg_none_are_refused` and `auth::jwt_tests`.
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Validation, decode, decode_header};
+use jsonwebtoken::{Algorithm, Header, Validation, decode, decode_header};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::jwks_url::{JwksStats, JwksUrl, RemoteJwks};
 use super::jwt_keys::{ALLOWED_ALGORITHMS, JwtKey};
 use super::{AuthError, Identity, Role};
 use crate::ids::{IdError, ModuleId, SessionId, UserId};
@@ -36,6 +39,9 @@ pub struct JwtSettings {
     /// Verification keys; a token is accepted if one key of its algorithm (and `kid`,
     /// when the token names one) verifies it.
     pub keys: Vec<JwtKey>,
+    /// A JWKS document fetched over HTTP(S) at start, refreshed on an interval and on an
+    /// unknown `kid`; its keys are used next to `keys`.
+    pub jwks_url: Option<JwksUrl>,
     /// When set, the token's `iss` must be this value.
     pub issuer: Option<String>,
     /// When set, the token's `aud` must contain this value.
@@ -46,7 +52,10 @@ pub struct JwtSettings {
 
 /// The built-in JWT authenticator.
 pub struct JwtAuthenticator {
-    keys: Vec<(JwtKey, Validation)>,
+    keys: Vec<JwtKey>,
+    remote: Option<RemoteJwks>,
+    /// The checks of each accepted algorithm (the same for every key of it).
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 impl JwtAuthenticator {
@@ -59,33 +68,24 @@ impl JwtAuthenticator {
         })
     }
 
-    /// Verifies tokens against `settings`.
+    /// Verifies tokens against `settings`. With a [`JwksUrl`], fetches it before
+    /// returning (at most its timeout; a failure is logged and counted, and the keys
+    /// come with a later fetch) and starts its refresh thread.
     pub fn with_settings(settings: JwtSettings) -> Self {
-        let keys = settings
-            .keys
-            .into_iter()
-            .map(|key| {
-                let mut validation = Validation::new(key.algorithm);
-                validation.leeway = settings.leeway_secs;
-                validation.validate_nbf = true;
-                // A configured issuer or audience is required, not only checked if present.
-                let mut required = vec!["exp"];
-                match &settings.audience {
-                    Some(audience) => {
-                        validation.set_audience(&[audience]);
-                        required.push("aud");
-                    }
-                    None => validation.validate_aud = false,
-                }
-                if let Some(issuer) = &settings.issuer {
-                    validation.set_issuer(&[issuer]);
-                    required.push("iss");
-                }
-                validation.set_required_spec_claims(&required);
-                (key, validation)
-            })
+        let validations = ALLOWED_ALGORITHMS
+            .iter()
+            .map(|algorithm| (*algorithm, validation(*algorithm, &settings)))
             .collect();
-        Self { keys }
+        Self {
+            keys: settings.keys,
+            remote: settings.jwks_url.map(RemoteJwks::start),
+            validations,
+        }
+    }
+
+    /// The health of the JWKS URL, when one is configured.
+    pub fn jwks_stats(&self) -> Option<JwksStats> {
+        self.remote.as_ref().map(RemoteJwks::stats)
     }
 
     /// Verifies one token.
@@ -94,22 +94,42 @@ impl JwtAuthenticator {
         if !ALLOWED_ALGORITHMS.contains(&header.alg) {
             return Err(AuthError::AlgorithmNotAllowed(format!("{:?}", header.alg)));
         }
-        let named: Vec<&(JwtKey, Validation)> = match &header.kid {
+        let Some(remote) = &self.remote else {
+            return self.verify_with(token, &header, &[]);
+        };
+        match self.verify_with(token, &header, &remote.keys()) {
+            // Rotation at the identity provider: its new kid is fetched (rate-bounded).
+            Err(AuthError::UnknownKid(kid)) if remote.refresh_for_unknown_kid(&kid) => {
+                self.verify_with(token, &header, &remote.keys())
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Verifies against the configured keys and `fetched` ones.
+    fn verify_with(
+        &self,
+        token: &str,
+        header: &Header,
+        fetched: &[JwtKey],
+    ) -> Result<Identity, AuthError> {
+        let all = self.keys.iter().chain(fetched);
+        let named: Vec<&JwtKey> = match &header.kid {
             Some(kid) => {
-                let named: Vec<_> = self
-                    .keys
-                    .iter()
-                    .filter(|(key, _)| key.kid.as_deref() == Some(kid))
-                    .collect();
+                let named: Vec<_> = all.filter(|key| key.kid.as_deref() == Some(kid)).collect();
                 if named.is_empty() {
                     return Err(AuthError::UnknownKid(kid.clone()));
                 }
                 named
             }
-            None => self.keys.iter().collect(),
+            None => all.collect(),
         };
         let mut last = AuthError::AlgorithmNotAllowed(format!("{:?}", header.alg));
-        for (key, validation) in named.into_iter().filter(|(k, _)| k.algorithm == header.alg) {
+        for key in named.into_iter().filter(|key| key.algorithm == header.alg) {
+            let Some((_, validation)) = self.validations.iter().find(|(a, _)| *a == key.algorithm)
+            else {
+                continue;
+            };
             match decode::<Claims>(token, &key.key, validation) {
                 Ok(data) => return identity(data.claims),
                 // Rotation: another key of the same algorithm may verify it.
@@ -121,6 +141,28 @@ impl JwtAuthenticator {
         }
         Err(last)
     }
+}
+
+/// The checks for tokens of `algorithm` under `settings`.
+fn validation(algorithm: Algorithm, settings: &JwtSettings) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = settings.leeway_secs;
+    validation.validate_nbf = true;
+    // A configured issuer or audience is required, not only checked if present.
+    let mut required = vec!["exp"];
+    match &settings.audience {
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
+        None => validation.validate_aud = false,
+    }
+    if let Some(issuer) = &settings.issuer {
+        validation.set_issuer(&[issuer]);
+        required.push("iss");
+    }
+    validation.set_required_spec_claims(&required);
+    validation
 }
 
 /// The typed refusal for a verification error.

@@ -195,6 +195,7 @@ fn issuer_audience_nbf_and_leeway_are_checked() {
         issuer: Some("https://id.example".into()),
         audience: Some("coaster".into()),
         leeway_secs: 60,
+        jwks_url: None,
     });
     let good =
         json!({"sub": "7", "exp": now() + 3600, "iss": "https://id.example", "aud": "coaster"});

@@ -5,8 +5,9 @@
 //!
 //! 1. **JWT** when the payload has a `token`: claims `sub` (user id), `role`
 //!    (`user`, `admin` or `device`), `sid` (session id, optional) and `exp` (required).
-//!    HS256 secrets, RS256 / ES256 / EdDSA public keys and JWKS keys, each verifying only
-//!    its own algorithm: `alg: none` and every other algorithm are refused.
+//!    HS256 secrets, RS256 / ES256 / EdDSA public keys and JWKS keys (a file, or a URL
+//!    refetched on an interval and on an unknown `kid`), each verifying only its own
+//!    algorithm: `alg: none` and every other algorithm are refused.
 //! 2. **Sessions**: `emit_user_logged_in(user, sid)` registers `sid` → that user and the
 //!    role the *host* gave; `emit_user_logged_out` removes it. The seed's browser payload
 //!    `{userId, userType, page, sessionId}` then authenticates unchanged. The session id is
@@ -26,6 +27,7 @@ mod chain;
 mod device_keys;
 mod error;
 mod identity;
+mod jwks_url;
 mod jwt;
 mod jwt_keys;
 mod request;
@@ -36,6 +38,10 @@ pub use chain::{AuthDecision, Authenticator};
 pub use device_keys::DeviceKeys;
 pub use error::AuthError;
 pub use identity::{Identity, Role};
+pub use jwks_url::{
+    DEFAULT_JWKS_MIN_REFRESH, DEFAULT_JWKS_REFRESH, DEFAULT_JWKS_TIMEOUT, JwksStats, JwksUrl,
+    MAX_JWKS_BYTES,
+};
 pub use jwt::{JwtAuthenticator, JwtSettings};
 pub use jwt_keys::{ALLOWED_ALGORITHMS, JwtKey, JwtKeyError};
 pub use request::{AuthRequest, HandshakeContext};

@@ -81,6 +81,9 @@ impl fmt::Debug for HubConfig {
             let hidden = format!("{} secrets", jwt.secrets.len());
             if let Some(section) = map.get_mut("jwt").and_then(Value::as_object_mut) {
                 section.insert("secrets".into(), hidden.into());
+                if let Some(jwks) = &jwt.jwks {
+                    section.insert("jwks".into(), without_password(jwks).into());
+                }
             }
         }
         if let (Some(url), Some(map)) = (&self.redis, shown.as_object_mut()) {

@@ -166,9 +166,13 @@ impl HubBuilder {
     }
 
     /// Verifies `token`s with `settings`: several HS256 secrets (rotation), RS256 / ES256 /
-    /// EdDSA public keys ([`JwtKey::from_pem`]), JWKS keys chosen by `kid`
-    /// ([`JwtKey::from_jwks`]), optional issuer and audience, clock leeway. A
-    /// [`jwt_secret`](Self::jwt_secret) is one more HS256 key next to these.
+    /// EdDSA public keys ([`JwtKey::from_pem`], chosen by `kid` with
+    /// [`JwtKey::with_kid`]), JWKS keys chosen by `kid` ([`JwtKey::from_jwks`], or fetched
+    /// from an `http(s)://` URL and refreshed: [`JwksUrl`](crate::auth::JwksUrl)), optional
+    /// issuer and audience, clock leeway. A [`jwt_secret`](Self::jwt_secret) is one more
+    /// HS256 key next to these. With a JWKS URL, `build` fetches it once (at most its
+    /// timeout; a failure is logged, counted in [`MetricsSnapshot::jwks`](crate::MetricsSnapshot::jwks)
+    /// and retried later, the hub still starts).
     ///
     /// ```
     /// use microcoaster_realtime::{Hub, auth::{JwtKey, JwtSettings}};
@@ -470,5 +474,6 @@ fn jwt_authenticator(mut settings: JwtSettings, secret: Option<&[u8]>) -> Option
     settings
         .keys
         .extend(secret.and_then(|secret| JwtKey::hs256(secret).ok()));
-    (!settings.keys.is_empty()).then(|| JwtAuthenticator::with_settings(settings))
+    (!settings.keys.is_empty() || settings.jwks_url.is_some())
+        .then(|| JwtAuthenticator::with_settings(settings))
 }

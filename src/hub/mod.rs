@@ -288,6 +288,11 @@ impl Hub {
             self.inner.registry.counts(),
             self.inner.persist.as_ref().map(Persistence::metrics),
             self.inner.broker.stats(),
+            self.inner
+                .auth
+                .jwt
+                .as_ref()
+                .and_then(|jwt| jwt.jwks_stats()),
         )
     }
 

@@ -55,6 +55,7 @@ fn rs256_hub_refuses_each_forged_token_by_code_and_counts_it() {
             issuer: Some(ISSUER.into()),
             audience: Some(AUDIENCE.into()),
             leeway_secs: 0,
+            jwks_url: None,
         })
         .max_auth_failures(100)
         .build()

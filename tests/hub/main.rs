@@ -15,6 +15,8 @@ mod fuzz_corpora;
 mod hooks;
 mod host_transport;
 mod isolation_prop;
+mod jwks_server;
+mod jwks_url;
 mod jwt_keys;
 mod layers;
 mod queue_policy;

@@ -1,5 +1,6 @@
 //! The Prometheus families of the layers a hub may run without: persistence
-//! (`mcrt_persistence_*`), the shared broker (`mcrt_broker_*`) and the process
+//! (`mcrt_persistence_*`), the shared broker (`mcrt_broker_*`), a JWKS URL
+//! (`mcrt_jwks_*`) and the process
 //! (`process_resident_memory_bytes`, `process_cpu_seconds_total`). Each family is
 //! written only when its layer is there, so a hub without persistence or a broker shows
 //! none of their names. This module must not keep state between scrapes nor read
@@ -90,6 +91,30 @@ pub(super) fn encode_broker(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> R
             "Broker messages that could not be parsed (dropped).",
             b.malformed,
         )?;
+    }
+    Ok(())
+}
+
+/// The JWKS URL's fetches and key count, when the hub's JWT settings fetch one.
+pub(super) fn encode_jwks(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), Error> {
+    if let Some(j) = &m.jwks {
+        {
+            let mut fetches = e.encode_descriptor(
+                "mcrt_jwks_fetches",
+                "JWKS URL fetches by outcome (a failed one keeps the last good keys).",
+                None,
+                MetricType::Counter,
+            )?;
+            for (outcome, n) in [("ok", j.fetches), ("failed", j.fetch_failures)] {
+                ConstCounter::new(n).encode(fetches.encode_family(&[("outcome", outcome)])?)?;
+            }
+        }
+        ConstGauge::new(j.keys).encode(e.encode_descriptor(
+            "mcrt_jwks_keys",
+            "Keys in the JWKS URL's current set.",
+            None,
+            MetricType::Gauge,
+        )?)?;
     }
     Ok(())
 }

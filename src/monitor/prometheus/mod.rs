@@ -25,6 +25,8 @@
 //! | `mcrt_broker_reachable` | gauge | (with a shared broker) |
 //! | `mcrt_broker_fallback_total`, `mcrt_broker_publish_failures_total`, `mcrt_broker_received_total`, `mcrt_broker_malformed_total` | counter | (with a shared broker) |
 //! | `mcrt_persistence_rows_written_total`, `…_rows_dropped_total`, `…_write_errors_total` | counter | (with persistence) |
+//! | `mcrt_jwks_fetches_total` | counter | `outcome`: `ok`, `failed` (with a JWKS URL) |
+//! | `mcrt_jwks_keys` | gauge | (with a JWKS URL) |
 //! | `process_resident_memory_bytes` | gauge | (Linux) |
 //! | `process_cpu_seconds_total` | counter | (Linux) |
 //!
@@ -50,7 +52,7 @@ use super::process::{self, ProcessSample};
 
 mod layers;
 
-use layers::{encode_broker, encode_persistence, encode_process};
+use layers::{encode_broker, encode_jwks, encode_persistence, encode_process};
 
 /// The content type of what [`encode`] writes: `prometheus-client` writes the
 /// OpenMetrics text format (the Prometheus text format plus `# EOF`), which Prometheus
@@ -107,6 +109,7 @@ impl Collector for Scrape {
         encode_bad_inputs_and_latency(e, &self.metrics)?;
         encode_persistence(e, &self.metrics)?;
         encode_broker(e, &self.metrics)?;
+        encode_jwks(e, &self.metrics)?;
         encode_process(e, &self.process)?;
         Ok(())
     }

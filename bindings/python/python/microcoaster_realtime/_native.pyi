@@ -89,13 +89,24 @@ class Persist(TypedDict, total=False):
     path: Any
     durability: Literal["off", "batched", "sync"]
 
+class PublicKeyWithKid(TypedDict):
+    """A ``public_keys`` entry chosen by tokens naming ``kid``."""
+
+    pem: str  # PEM text or a PEM file path
+    kid: str
+
 class JwtConfig(TypedDict, total=False):
     """The ``jwt`` section: JWT keys beyond one HS256 secret (the algorithm is fixed by
     the key: an RSA key verifies RS256 only)."""
 
     secrets: List[str]  # HS256 secrets valid at once (rotation)
-    public_keys: List[str]  # RS256 / ES256 / EdDSA public keys: PEM text or a PEM file path
-    jwks: str  # the path of a JWKS document; keys chosen by the token's kid
+    # RS256 / ES256 / EdDSA public keys: PEM text or a PEM file path, or {"pem", "kid"}
+    public_keys: List[Union[str, PublicKeyWithKid]]
+    jwks: str  # a JWKS file path or http(s):// URL; keys chosen by the token's kid
+    jwks_refresh_secs: int  # with a URL: seconds between scheduled fetches (default 600)
+    jwks_min_refresh_secs: int  # with a URL: min seconds between unknown-kid fetches (30)
+    jwks_timeout_ms: int  # with a URL: limit on one fetch in ms (default 5000)
+    jwks_ca_file: str  # with an https URL: PEM file of the CAs to trust instead of public roots
     issuer: str  # when set, a token's iss must be this
     audience: str  # when set, a token's aud must contain this
     leeway_secs: int  # clock skew tolerated on exp / nbf (default 0)
