@@ -86,6 +86,18 @@
 //! a fresh session. Pids travel through Redis in clear: Redis must be as private as the
 //! nodes themselves.
 //!
+//! # Event history (groundwork for recovery after the holder's death)
+//!
+//! With [`Hub::keep_event_history`](crate::Hub::keep_event_history) on, the node that
+//! decides a changed call records the events it delivered (after its hooks, with its
+//! offsets) and the sessions it ended, and its publication becomes one Lua script that
+//! takes the next history position, appends each of them to a Redis Stream (one per
+//! user, one for admins, one for everyone; trimmed to the window by time and to about
+//! one queue capacity of entries, each expiring a window after its last append; every
+//! key hash-tagged `{history}`) and publishes the message with the position first
+//! (`hseq`, [`Envelope::history`]). One script, so the channel's order and the
+//! positions agree. Nothing reads it back yet ([`Broker::history`] is the reader).
+//!
 //! Guarded by `tests/cluster/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
 //! `a_real_change_on_another_node_is_never_unchanged`,
 //! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
@@ -99,7 +111,7 @@ mod wire;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisBroker, RedisBrokerError};
-pub use wire::{Envelope, Message, WIRE_VERSION, WireError};
+pub use wire::{Envelope, HistoryEntry, Message, WIRE_VERSION, WireError};
 
 use serde_json::Value;
 
@@ -170,6 +182,26 @@ pub trait Broker: Send + Sync {
     fn claim(&self, key: &str, fields: &[ClaimField<'_>], clear: &[String]) -> Claim;
     /// Sends an event decided on this node to every other node.
     fn publish(&self, envelope: &Envelope);
+    /// [`Broker::publish`] that also appends `recorded` (the events this node delivered
+    /// for the call, with their offsets) to the shared event history, when
+    /// [`Broker::keep_history`] turned it on; the default publishes only.
+    fn publish_recorded(&self, envelope: &Envelope, recorded: Vec<Recorded>) {
+        let _ = recorded;
+        self.publish(envelope);
+    }
+    /// Keeps every recorded event for `window` (and at most about `max_len` per
+    /// stream) in the shared store, so a client whose node died can be recovered on
+    /// another. Returns whether this broker keeps a history (the default does not).
+    fn keep_history(&self, window: std::time::Duration, max_len: usize) -> bool {
+        let _ = (window, max_len);
+        false
+    }
+    /// Every kept entry of the history streams `streams` (`user:<id>`, `admins`,
+    /// `everyone`), in position order; `None` without a history or while unreachable.
+    fn history(&self, streams: &[String]) -> Option<Vec<HistoryEntry>> {
+        let _ = streams;
+        None
+    }
     /// This node's id in published messages.
     fn origin(&self) -> &str {
         ""
@@ -188,6 +220,16 @@ pub trait Broker: Send + Sync {
     }
     /// Stops the broker's threads.
     fn stop(&self) {}
+}
+
+/// One step of a changed call as this node ran it (after its before-emit hooks), for
+/// the shared event history ([`Broker::publish_recorded`]).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The event delivered (or the session ended).
+    pub step: crate::call::Step,
+    /// The event's offset on this node (`None` for an effect).
+    pub offset: Option<u64>,
 }
 
 /// A shared broker's counters (in [`crate::MetricsSnapshot::broker`]).

@@ -171,8 +171,12 @@ impl Hub {
             origin: self.inner.broker.origin().to_owned(),
             message,
             claim,
+            history: None,
         };
-        self.inner.broker.publish(&envelope);
+        match self.take_recorded() {
+            Some(recorded) => self.inner.broker.publish_recorded(&envelope, recorded),
+            None => self.inner.broker.publish(&envelope),
+        }
     }
 
     /// Another node's changed call: apply it to this node's store mirror (the same code

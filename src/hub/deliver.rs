@@ -32,6 +32,7 @@ impl Hub {
         }
         let route = inner.routing.route_for(&event.name, &event.audience);
         let offset = self.next_event_offset(&event);
+        self.record_event(&event, offset);
         let (frame, audience) = queued_form(event, offset, &inner.metrics);
         let mut reached = 0usize;
         let mut conflated = 0u64;

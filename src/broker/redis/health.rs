@@ -89,4 +89,28 @@ impl Shared {
         let key = self.key(&format!("node:{}", self.node_id));
         self.with_command("leave", |c| c.del::<_, ()>(&key));
     }
+
+    /// Every live node's report (the heartbeats' keys), this node's included.
+    pub(super) fn cluster_reports(&self) -> Option<Vec<Value>> {
+        let shared = self;
+        let pattern = shared.key("node:*");
+        let reports = shared.with_command("cluster view", |c| {
+            let keys = c
+                .scan_match::<_, String>(&pattern)?
+                .collect::<redis::RedisResult<Vec<String>>>()?;
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            c.mget::<_, Vec<Option<String>>>(&keys)
+        })?;
+        Some(
+            reports
+                .into_iter()
+                .flatten()
+                .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
+                // A node that has taken its id but not reported yet holds `{}`.
+                .filter(|report| report.get("node").is_some())
+                .collect(),
+        )
+    }
 }

@@ -21,6 +21,7 @@
 //! nor decide who receives an event (the registry does, on each node).
 
 mod frames;
+mod history;
 use frames::WireFrame;
 
 use std::collections::HashMap;
@@ -88,6 +89,10 @@ pub(super) struct Handoffs {
     remote: Mutex<Option<String>>,
     /// The last offset assigned to a published event.
     pub(super) last_offset: AtomicU64,
+    /// The event history is kept in the shared broker (`history.rs`).
+    history: std::sync::atomic::AtomicBool,
+    /// The steps of the changed call running here, recorded for the history.
+    recording: Mutex<Option<Vec<crate::broker::Recorded>>>,
 }
 
 /// A random request id (hex).
