@@ -131,3 +131,44 @@ fn without_the_history_nothing_is_appended() {
     assert!(stream(&redis, "user:u1").is_empty());
     assert!(stream(&redis, "everyone").is_empty());
 }
+
+#[test]
+fn the_reader_merges_a_users_and_the_shared_streams_in_position_order() {
+    use microcoaster_realtime::broker::Broker;
+    use microcoaster_realtime::call::Step;
+    let redis = start_redis();
+    let a = node(&redis, true);
+    a.emit_to_user("u1", "test:one", &json!({})).expect("to u1");
+    a.emit_to_everyone("test:two", &json!({}))
+        .expect("everyone");
+    a.emit_to_user("u2", "test:other", &json!({}))
+        .expect("to u2");
+    a.emit_to_admins("test:admins", &json!({})).expect("admins");
+    a.emit_to_user("u1", "test:three", &json!({}))
+        .expect("to u1");
+    // The publications are asynchronous: the sentinel through another node marks them done.
+    let b = node(&redis, false);
+    let mut on_b = connect(&b, "u1", "user", "s1", "modules");
+    let _ = names_before_sentinel(&a, &mut on_b, "u1");
+    let reader = RedisBroker::connect(&redis.url).expect("Redis answers");
+    assert!(
+        reader.history(&["user:u1".into()]).is_none(),
+        "off until kept"
+    );
+    assert!(reader.keep_history(WINDOW, 100));
+    let entries = reader
+        .history(&["user:u1".into(), "everyone".into()])
+        .expect("the history");
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|entry| match &entry.step {
+            Step::Event(event) => &*event.name,
+            Step::EndSession { .. } => "end",
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["test:one", "test:two", "test:three", "test:sentinel"]
+    );
+    assert!(entries.windows(2).all(|w| w[0].position < w[1].position));
+}
