@@ -172,3 +172,26 @@ fn the_reader_merges_a_users_and_the_shared_streams_in_position_order() {
     );
     assert!(entries.windows(2).all(|w| w[0].position < w[1].position));
 }
+
+#[test]
+fn a_logout_is_kept_in_its_users_stream_with_the_session_it_ended() {
+    let redis = start_redis();
+    let a = node(&redis, true);
+    let user = json!({"id": "u1", "username": "ada", "role": "user"});
+    a.emit_user_logged_in(&user, "s1").expect("login");
+    a.emit_user_logged_out(&user, "s1").expect("logout");
+    let b = node(&redis, false);
+    let mut on_b = connect(&b, "u1", "user", "s9", "modules");
+    let _ = names_before_sentinel(&a, &mut on_b, "u1");
+    let entries = stream(&redis, "user:u1");
+    let ended: Vec<&Value> = entries
+        .iter()
+        .filter_map(|(_, e)| e["step"].get("endSession"))
+        .collect();
+    assert_eq!(
+        ended,
+        [&json!({"user": "u1", "session": "s1"})],
+        "{entries:?}"
+    );
+    assert!(stream(&redis, "user:u2").is_empty());
+}
