@@ -196,6 +196,28 @@ pub trait Broker: Send + Sync {
         let _ = (window, max_len);
         false
     }
+    /// Records (`Some`) or forgets (`None`) the identity and page a client presenting
+    /// `pid` to another node would be recovered with (event history on), in this
+    /// node's publication order.
+    fn record_identity(&self, pid: &str, record: Option<String>) {
+        let _ = (pid, record);
+    }
+    /// The identity recorded for `pid` by the node that named it, if that node's
+    /// record is still kept; `None` without a history or while unreachable.
+    fn recorded_identity(&self, pid: &str) -> Option<RecordedIdentity> {
+        let _ = pid;
+        None
+    }
+    /// Takes the record of `pid` away (once: only the first caller gets `true`).
+    fn take_recorded_identity(&self, pid: &str) -> bool {
+        let _ = pid;
+        false
+    }
+    /// Waits (at most `patience`) until everything this node queued for publication
+    /// so far was sent.
+    fn flush(&self, patience: std::time::Duration) {
+        let _ = patience;
+    }
     /// Every kept entry of the history streams `streams` (`user:<id>`, `admins`,
     /// `everyone`), in position order; `None` without a history or while unreachable.
     fn history(&self, streams: &[String]) -> Option<Vec<HistoryEntry>> {
@@ -230,6 +252,19 @@ pub struct Recorded {
     pub step: crate::call::Step,
     /// The event's offset on this node (`None` for an effect).
     pub offset: Option<u64>,
+}
+
+/// What the node that named a pid recorded for it ([`Broker::recorded_identity`]).
+#[derive(Debug, Clone)]
+pub struct RecordedIdentity {
+    /// The node that holds (or held) the connection.
+    pub node: String,
+    /// The identity and page, as that node recorded them (JSON).
+    pub record: String,
+    /// When that node last reported itself alive (ms since the epoch).
+    pub last_beat_ms: u64,
+    /// Whether that node's heartbeat is still live.
+    pub holder_alive: bool,
 }
 
 /// A shared broker's counters (in [`crate::MetricsSnapshot::broker`]).

@@ -189,6 +189,9 @@ impl Hub {
             Message::RecoveryAnswer(args) => return self.on_answer(&envelope.origin, &args),
         };
         let Ok(mut guard) = self.lock() else { return };
+        if let Some(position) = envelope.history {
+            self.advance_watermark(position);
+        }
         if let Some((key, seq)) = &envelope.claim
             && self.superseded(key, *seq)
         {

@@ -154,6 +154,11 @@ impl Shared {
                 }
                 pipe.query::<()>(c).is_ok()
             });
+            for publication in &batch {
+                if let Publication::Flushed(done) = publication {
+                    let _ = done.try_send(());
+                }
+            }
             if !sent {
                 connection = None;
                 let lost = u64::try_from(batch.len()).unwrap_or(u64::MAX);

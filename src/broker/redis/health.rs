@@ -69,6 +69,7 @@ impl Shared {
         let key = self.key(&format!("node:{}", self.node_id));
         let ttl = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000);
         self.with_command("heartbeat", |c| {
+            self.beat_pids(c);
             redis::cmd("SET")
                 .arg(&key)
                 .arg(report.to_string())
@@ -87,7 +88,10 @@ impl Shared {
             std::thread::park_timeout(HEARTBEAT_PERIOD);
         }
         let key = self.key(&format!("node:{}", self.node_id));
-        self.with_command("leave", |c| c.del::<_, ()>(&key));
+        self.with_command("leave", |c| {
+            self.forget_pids(c);
+            c.del::<_, ()>(&key)
+        });
     }
 
     /// Every live node's report (the heartbeats' keys), this node's included.

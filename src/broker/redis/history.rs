@@ -52,7 +52,17 @@ pub(super) enum Publication {
         claim: Option<(String, u64)>,
         recorded: Vec<Recorded>,
     },
+    /// A pid's identity record written (`Some`) or removed.
+    Identity {
+        pid: String,
+        record: Option<String>,
+    },
+    /// Tells the waiting [`Shared::flush`] that everything before it was sent.
+    Flushed(crossbeam_channel::Sender<()>),
 }
+
+/// The field of a node's pid hash that holds its last heartbeat (ms).
+const BEAT_FIELD: &str = "~beat";
 
 /// The history's settings once turned on.
 #[derive(Debug, Clone, Copy)]
@@ -72,10 +82,112 @@ impl Shared {
         format!("{}{{history}}:{suffix}", self.prefix)
     }
 
+    /// The hash of the pids node `node` recorded.
+    fn pids_key(&self, node: &str) -> String {
+        self.history_key(&format!("pids:{node}"))
+    }
+
+    /// How long a node's pid hash outlives its last write: the window and a margin.
+    fn pids_ttl(&self) -> Option<u64> {
+        let settings = (*self.history.lock())?;
+        Some(u64::try_from(settings.window.as_millis()).unwrap_or(u64::MAX) + 5_000)
+    }
+
+    /// The heartbeat's part: this node's pid hash says when it was last alive.
+    pub(super) fn beat_pids(&self, connection: &mut Connection) {
+        let Some(ttl) = self.pids_ttl() else { return };
+        let key = self.pids_key(&self.node_id);
+        let now = crate::event::now_ms();
+        let _: RedisResult<()> = redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(BEAT_FIELD)
+            .arg(now)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl)
+            .ignore()
+            .query(connection);
+    }
+
+    /// Drops this node's pid hash (a node that leaves on purpose ends its sessions).
+    pub(super) fn forget_pids(&self, connection: &mut Connection) {
+        let _: RedisResult<()> = redis::cmd("DEL")
+            .arg(self.pids_key(&self.node_id))
+            .query(connection);
+    }
+
+    /// The record of `pid` (named `<node>~<random>` by its node) and that node's state.
+    pub(super) fn recorded_identity(&self, pid: &str) -> Option<crate::broker::RecordedIdentity> {
+        self.history.lock().as_ref()?;
+        let (node, _) = pid.rsplit_once('~')?;
+        let key = self.pids_key(node);
+        let heartbeat = self.key(&format!("node:{node}"));
+        let (record, beat, alive): (Option<String>, Option<u64>, bool) =
+            self.with_command("pid record", |c| {
+                redis::pipe()
+                    .cmd("HGET")
+                    .arg(&key)
+                    .arg(pid)
+                    .cmd("HGET")
+                    .arg(&key)
+                    .arg(BEAT_FIELD)
+                    .cmd("EXISTS")
+                    .arg(&heartbeat)
+                    .query(c)
+            })?;
+        Some(crate::broker::RecordedIdentity {
+            node: node.to_owned(),
+            record: record?,
+            last_beat_ms: beat.unwrap_or(0),
+            holder_alive: alive,
+        })
+    }
+
+    /// Removes the record of `pid`; `true` only for the caller that removed it.
+    pub(super) fn take_recorded_identity(&self, pid: &str) -> bool {
+        let Some((node, _)) = pid.rsplit_once('~') else {
+            return false;
+        };
+        let key = self.pids_key(node);
+        self.with_command("pid record", |c| {
+            redis::cmd("HDEL").arg(&key).arg(pid).query::<u64>(c)
+        }) == Some(1)
+    }
+
+    /// Waits (at most `patience`) until the publisher sent what was queued before.
+    pub(super) fn flush(&self, patience: Duration) {
+        let (done, flushed) = crossbeam_channel::bounded(1);
+        if self
+            .publications
+            .0
+            .try_send(Publication::Flushed(done))
+            .is_ok()
+        {
+            let _ = flushed.recv_timeout(patience);
+        }
+    }
+
     /// Adds `publication` to `pipe`: a `PUBLISH`, or the history script.
     pub(super) fn pipe_publication(&self, pipe: &mut redis::Pipeline, publication: &Publication) {
         let settings = *self.history.lock();
         match (publication, settings) {
+            (Publication::Flushed(_), _) => {}
+            (Publication::Identity { pid, record }, _) => {
+                let key = self.pids_key(&self.node_id);
+                match record {
+                    Some(record) => {
+                        pipe.cmd("HSET").arg(&key).arg(pid).arg(record).ignore();
+                        if let Some(ttl) = self.pids_ttl() {
+                            pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
+                        }
+                    }
+                    None => {
+                        pipe.cmd("HDEL").arg(&key).arg(pid).ignore();
+                    }
+                }
+            }
             (Publication::Plain(bytes), _)
             | (Publication::Recorded { message: bytes, .. }, None) => {
                 pipe.cmd("PUBLISH").arg(&self.channel).arg(bytes).ignore();

@@ -318,6 +318,24 @@ impl Broker for RedisBroker {
         self.shared.read_history(streams)
     }
 
+    fn record_identity(&self, pid: &str, record: Option<String>) {
+        let pid = pid.to_owned();
+        self.shared
+            .queue_publication(Publication::Identity { pid, record });
+    }
+
+    fn recorded_identity(&self, pid: &str) -> Option<super::RecordedIdentity> {
+        self.shared.recorded_identity(pid)
+    }
+
+    fn take_recorded_identity(&self, pid: &str) -> bool {
+        self.shared.take_recorded_identity(pid)
+    }
+
+    fn flush(&self, patience: Duration) {
+        self.shared.flush(patience);
+    }
+
     fn origin(&self) -> &str {
         &self.shared.node_id
     }

@@ -35,6 +35,25 @@ impl Hub {
         kept
     }
 
+    /// The history mark of an event queued now (history on): the highest position of
+    /// another node's message applied here. Under the emit lock.
+    pub(in crate::hub) fn history_mark(&self) -> Option<u64> {
+        let handoffs = &self.inner.handoffs;
+        handoffs
+            .history
+            .load(Ordering::Relaxed)
+            .then(|| handoffs.watermark.load(Ordering::SeqCst))
+    }
+
+    /// Another node's message at history `position` is being applied. Under the emit
+    /// lock, before its events are queued (they carry it in their mark).
+    pub(in crate::hub) fn advance_watermark(&self, position: u64) {
+        self.inner
+            .handoffs
+            .watermark
+            .fetch_max(position, Ordering::SeqCst);
+    }
+
     /// Starts recording the steps of the changed call about to run (under the emit lock).
     pub(in crate::hub) fn start_recording(&self) {
         if self.inner.handoffs.history.load(Ordering::Relaxed) {
