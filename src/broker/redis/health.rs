@@ -11,7 +11,7 @@ use redis::Commands;
 use serde_json::Value;
 
 use super::{HEARTBEAT_PERIOD, HEARTBEAT_TTL, Shared, open};
-use crate::broker::ClaimField;
+use crate::broker::{BrokerStats, ClaimField};
 
 impl Shared {
     pub(super) fn mark_down(&self, what: &str, error: &redis::RedisError) {
@@ -116,5 +116,21 @@ impl Shared {
                 .filter(|report| report.get("node").is_some())
                 .collect(),
         )
+    }
+
+    /// The broker's counters.
+    pub(super) fn stats(&self) -> BrokerStats {
+        let s = self;
+        BrokerStats {
+            reachable: !s.down.load(Ordering::SeqCst),
+            fallbacks: s.fallbacks.load(Ordering::Relaxed),
+            publish_failures: s.publish_failures.load(Ordering::Relaxed),
+            received: s.received.load(Ordering::Relaxed),
+            stale: s.stale.load(Ordering::Relaxed),
+            malformed: s.malformed.load(Ordering::Relaxed),
+            reconnects: s.reconnects.load(Ordering::Relaxed),
+            claims: s.claims_sent.load(Ordering::Relaxed),
+            claim_round_trips: s.claim_round_trips.load(Ordering::Relaxed),
+        }
     }
 }

@@ -380,18 +380,7 @@ impl Broker for RedisBroker {
     }
 
     fn stats(&self) -> Option<BrokerStats> {
-        let s = &*self.shared;
-        Some(BrokerStats {
-            reachable: !s.down.load(Ordering::SeqCst),
-            fallbacks: s.fallbacks.load(Ordering::Relaxed),
-            publish_failures: s.publish_failures.load(Ordering::Relaxed),
-            received: s.received.load(Ordering::Relaxed),
-            stale: s.stale.load(Ordering::Relaxed),
-            malformed: s.malformed.load(Ordering::Relaxed),
-            reconnects: s.reconnects.load(Ordering::Relaxed),
-            claims: s.claims_sent.load(Ordering::Relaxed),
-            claim_round_trips: s.claim_round_trips.load(Ordering::Relaxed),
-        })
+        Some(self.shared.stats())
     }
 
     fn stop(&self) {
