@@ -81,14 +81,16 @@
 //! that some node published through the broker reaches the client once, in each
 //! emitting node's order (as between any two nodes, events of different emitting nodes
 //! may interleave differently than they would have on A). Node-local events (admin
-//! monitoring) are those of the node the client is on. While Redis is unreachable, or
-//! when no node answers in time (unknown or expired pid, holder down), the client gets
-//! a fresh session. Pids travel through Redis in clear: Redis must be as private as the
-//! nodes themselves.
+//! monitoring) are those of the node the client is on. A holder that is down (its
+//! heartbeat expired) is replaced by the event history when it is kept (see above);
+//! otherwise, while Redis is unreachable, or when no node answers in time (unknown or
+//! expired pid, holder down), the client gets a fresh session. Pids travel through
+//! Redis in clear: Redis must be as private as the nodes themselves.
 //!
-//! # Event history (groundwork for recovery after the holder's death)
+//! # Event history (recovery after the holder's death)
 //!
-//! With [`Hub::keep_event_history`](crate::Hub::keep_event_history) on, the node that
+//! With [`Hub::keep_event_history`](crate::Hub::keep_event_history) on (a server with
+//! recovery and Redis turns it on, `RecoveryConfig::redis_history`), the node that
 //! decides a changed call records the events it delivered (after its hooks, with its
 //! offsets) and the sessions it ended, and its publication becomes one Lua script that
 //! takes the next history position, appends each of them to a Redis Stream (one per
@@ -96,7 +98,9 @@
 //! one queue capacity of entries, each expiring a window after its last append; every
 //! key hash-tagged `{history}`) and publishes the message with the position first
 //! (`hseq`, [`Envelope::history`]). One script, so the channel's order and the
-//! positions agree. Nothing reads it back yet ([`Broker::history`] is the reader).
+//! positions agree. Each node also records the identity and page of its recoverable
+//! connections under their pids ([`Broker::record_identity`]). A node recovers a
+//! client whose holder is dead from these (`hub/handoff/revive.rs`).
 //!
 //! Guarded by `tests/cluster/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
 //! `a_real_change_on_another_node_is_never_unchanged`,

@@ -3,8 +3,8 @@
 //! before-emit hooks, with their offsets) and the sessions it ended are recorded and
 //! handed to the broker with the call's publication, which appends them to the history
 //! in the same step as it publishes. Other nodes' calls are never recorded (their
-//! emitting node did). Off unless the host turns it on ([`Hub::keep_event_history`]).
-//! Must not decide who may replay an entry.
+//! emitting node did). Off unless turned on ([`Hub::keep_event_history`]). Must not
+//! decide who may replay an entry (`revive.rs` asks the registry).
 //!
 //! Guarded by `tests/cluster/history_redis.rs`.
 
@@ -22,9 +22,10 @@ impl Hub {
     /// `window` (and at most about one queue capacity of entries per stream), so a client whose
     /// node died can be recovered on another node. Returns whether the broker keeps one
     /// (a shared Redis broker does; the in-memory one does not); when it does, events
-    /// carry offsets from now on (as with recovery on). Reading the history back (a
-    /// client of a dead node recovered on another) is not implemented yet, so no server
-    /// turns it on by itself.
+    /// carry offsets from now on (as with recovery on), frames carry their history mark
+    /// and recoverable connections' identities are recorded (`revive.rs`). A server
+    /// with recovery and a shared broker turns it on when it starts
+    /// ([`RecoveryConfig::redis_history`](crate::transport::server::RecoveryConfig)).
     pub fn keep_event_history(&self, window: Duration) -> bool {
         let max_len = self.inner.limits.queue_capacity;
         let kept = self.inner.shared && self.inner.broker.keep_history(window, max_len);

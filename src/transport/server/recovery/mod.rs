@@ -48,6 +48,13 @@
 //! the client the 500 ms the node waits for an answer. Only Socket.IO clients are
 //! recovered across nodes; native clients recover on their own node.
 //!
+//! When the holder died (event history on, [`RecoveryConfig::redis_history`]): pids are
+//! `<node>~<random>`, each node records its connections' identities in Redis, and the
+//! Socket.IO offset reads `"<offset>.<mark>"` (the mark: the last history position of
+//! another node's message the holder had applied). A node whose client names a dead
+//! holder's pid recovers it from the history instead of asking (`hub/handoff/revive.rs`),
+//! within the window counted from the holder's last heartbeat.
+//!
 //! Guarded by `tests/server/recovery.rs`, `tests/clients/node/recovery.test.js` and
 //! `tests/clients/node/cross_node_recovery.test.js`. This
 //! module must not decide who receives an event (the registry does) nor parse packets.
