@@ -11,6 +11,12 @@
 //!   emits share round trips, the publications go out in pipelines).
 //! - `broker/redis/cross_node_delivery`: an emit on one hub until a connection of another
 //!   hub on the same Redis has its frame (claim, publish, subscriber, mirror, fan-out).
+//! - `broker/redis_history/*`: the same three Redis cases with the event history on
+//!   (`Hub::keep_event_history`: each changed emit's publication is one Lua script that
+//!   also appends its event to a Redis Stream). The publication is asynchronous, so
+//!   the emit-path cases show the recording cost, `changed_8_threads` the sustained
+//!   rate, and `cross_node_delivery` the script's latency; each variant prints its
+//!   publish failures (a publisher that fell behind drops and counts).
 //!
 //! Run with `scripts/bench broker --warm-up-time 1 --measurement-time 3`.
 
@@ -86,10 +92,27 @@ fn hub(redis: Option<&Redis>) -> Hub {
     .expect("hub builds")
 }
 
+/// A hub on `redis` keeping the event history (a two-minute window).
+fn history_hub(redis: &Redis) -> Hub {
+    let hub = hub(Some(redis));
+    assert!(hub.keep_event_history(Duration::from_secs(120)));
+    hub
+}
+
+fn report_failures(name: &str, hub: &Hub) {
+    if let Some(stats) = hub.metrics().broker {
+        eprintln!("{name}: publish failures {}", stats.publish_failures);
+    }
+}
+
 fn emit_path(c: &mut Criterion) {
     let redis = start_redis();
     let mut group = c.benchmark_group("broker");
-    for (name, hub) in [("in_memory", hub(None)), ("redis", hub(Some(&redis)))] {
+    for (name, hub) in [
+        ("in_memory", hub(None)),
+        ("redis", hub(Some(&redis))),
+        ("redis_history", history_hub(&redis)),
+    ] {
         hub.emit_module_added(&json!({"id": "m1", "userId": "u1"}))
             .expect("added");
         let values = [json!({"speed": 1}), json!({"speed": 2})];
@@ -110,10 +133,30 @@ fn emit_path(c: &mut Criterion) {
             });
         });
     }
-    for (name, hub) in [("in_memory", hub(None)), ("redis", hub(Some(&redis)))] {
+    for (name, hub) in [
+        ("in_memory", hub(None)),
+        ("redis", hub(Some(&redis))),
+        ("redis_history", history_hub(&redis)),
+    ] {
         concurrent_changed(&mut group, name, &hub);
+        report_failures(name, &hub);
     }
-    let (a, b) = (hub(Some(&redis)), hub(Some(&redis)));
+    for (name, a) in [
+        ("redis", hub(Some(&redis))),
+        ("redis_history", history_hub(&redis)),
+    ] {
+        cross_node_delivery(&mut group, name, &a, &hub(Some(&redis)));
+    }
+    group.finish();
+}
+
+/// An emit on `a` until a connection of `b` has its frame.
+fn cross_node_delivery(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    a: &Hub,
+    b: &Hub,
+) {
     let mut tab = b.connect_in_process();
     let claims = json!({"sub": "u9", "role": "user", "exp": 4_000_000_000u64});
     let token = jsonwebtoken::encode(
@@ -129,7 +172,7 @@ fn emit_path(c: &mut Criterion) {
         .expect("added");
     let _ = tab.recv_timeout(Duration::from_secs(5));
     let mut n = 0u64;
-    group.bench_function("redis/cross_node_delivery", |bench| {
+    group.bench_function(format!("{name}/cross_node_delivery"), |bench| {
         bench.iter(|| {
             n += 1;
             a.emit_telemetry_update("m9", &json!({ "n": n }))
@@ -140,7 +183,7 @@ fn emit_path(c: &mut Criterion) {
             }
         });
     });
-    group.finish();
+    report_failures(name, a);
 }
 
 const THREADS: u64 = 8;

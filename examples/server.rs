@@ -112,6 +112,11 @@ struct Args {
     /// hands to handlers.
     #[arg(long, env = "MCRT_RECOVERY_WINDOW_MS", default_value_t = 0)]
     recovery_window_ms: u64,
+    /// With recovery and `--redis`: keep every event in Redis for the window, so a
+    /// client whose node died is recovered on another node (`false` keeps recovery to
+    /// a live holder and saves one Lua script per changed emit).
+    #[arg(long, env = "MCRT_RECOVERY_HISTORY", default_value_t = true, action = clap::ArgAction::Set)]
+    recovery_history: bool,
     /// URL that receives client events the library does not handle (`POST`, JSON with
     /// the sender's verified identity); without it they are dropped and counted.
     #[arg(long, env = "MCRT_WEBHOOK")]
@@ -406,6 +411,7 @@ fn main() {
         api_key: Some(api_key.clone()),
         recovery: (args.recovery_window_ms > 0).then(|| RecoveryConfig {
             window: Duration::from_millis(args.recovery_window_ms),
+            redis_history: args.recovery_history,
             ..RecoveryConfig::default()
         }),
         metrics_token: args.metrics_token.clone(),

@@ -81,10 +81,26 @@
 //! that some node published through the broker reaches the client once, in each
 //! emitting node's order (as between any two nodes, events of different emitting nodes
 //! may interleave differently than they would have on A). Node-local events (admin
-//! monitoring) are those of the node the client is on. While Redis is unreachable, or
-//! when no node answers in time (unknown or expired pid, holder down), the client gets
-//! a fresh session. Pids travel through Redis in clear: Redis must be as private as the
-//! nodes themselves.
+//! monitoring) are those of the node the client is on. A holder that is down (its
+//! heartbeat expired) is replaced by the event history when it is kept (see above);
+//! otherwise, while Redis is unreachable, or when no node answers in time (unknown or
+//! expired pid, holder down), the client gets a fresh session. Pids travel through
+//! Redis in clear: Redis must be as private as the nodes themselves.
+//!
+//! # Event history (recovery after the holder's death)
+//!
+//! With [`Hub::keep_event_history`](crate::Hub::keep_event_history) on (a server with
+//! recovery and Redis turns it on, `RecoveryConfig::redis_history`), the node that
+//! decides a changed call records the events it delivered (after its hooks, with its
+//! offsets) and the sessions it ended, and its publication becomes one Lua script that
+//! takes the next history position, appends each of them to a Redis Stream (one per
+//! user, one for admins, one for everyone; trimmed to the window by time and to about
+//! one queue capacity of entries, each expiring a window after its last append; every
+//! key hash-tagged `{history}`) and publishes the message with the position first
+//! (`hseq`, [`Envelope::history`]). One script, so the channel's order and the
+//! positions agree. Each node also records the identity and page of its recoverable
+//! connections under their pids ([`Broker::record_identity`]). A node recovers a
+//! client whose holder is dead from these (`hub/handoff/revive.rs`).
 //!
 //! Guarded by `tests/cluster/broker_redis.rs` (`racing_identical_emits_on_two_nodes_give_one_event`,
 //! `a_real_change_on_another_node_is_never_unchanged`,
@@ -99,7 +115,7 @@ mod wire;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisBroker, RedisBrokerError};
-pub use wire::{Envelope, Message, WIRE_VERSION, WireError};
+pub use wire::{Envelope, HistoryEntry, Message, WIRE_VERSION, WireError};
 
 use serde_json::Value;
 
@@ -170,6 +186,48 @@ pub trait Broker: Send + Sync {
     fn claim(&self, key: &str, fields: &[ClaimField<'_>], clear: &[String]) -> Claim;
     /// Sends an event decided on this node to every other node.
     fn publish(&self, envelope: &Envelope);
+    /// [`Broker::publish`] that also appends `recorded` (the events this node delivered
+    /// for the call, with their offsets) to the shared event history, when
+    /// [`Broker::keep_history`] turned it on; the default publishes only.
+    fn publish_recorded(&self, envelope: &Envelope, recorded: Vec<Recorded>) {
+        let _ = recorded;
+        self.publish(envelope);
+    }
+    /// Keeps every recorded event for `window` (and at most about `max_len` per
+    /// stream) in the shared store, so a client whose node died can be recovered on
+    /// another. Returns whether this broker keeps a history (the default does not).
+    fn keep_history(&self, window: std::time::Duration, max_len: usize) -> bool {
+        let _ = (window, max_len);
+        false
+    }
+    /// Records (`Some`) or forgets (`None`) the identity and page a client presenting
+    /// `pid` to another node would be recovered with (event history on), in this
+    /// node's publication order.
+    fn record_identity(&self, pid: &str, record: Option<String>) {
+        let _ = (pid, record);
+    }
+    /// The identity recorded for `pid` by the node that named it, if that node's
+    /// record is still kept; `None` without a history or while unreachable.
+    fn recorded_identity(&self, pid: &str) -> Option<RecordedIdentity> {
+        let _ = pid;
+        None
+    }
+    /// Takes the record of `pid` away (once: only the first caller gets `true`).
+    fn take_recorded_identity(&self, pid: &str) -> bool {
+        let _ = pid;
+        false
+    }
+    /// Waits (at most `patience`) until everything this node queued for publication
+    /// so far was sent.
+    fn flush(&self, patience: std::time::Duration) {
+        let _ = patience;
+    }
+    /// Every kept entry of the history streams `streams` (`user:<id>`, `admins`,
+    /// `everyone`), in position order; `None` without a history or while unreachable.
+    fn history(&self, streams: &[String]) -> Option<Vec<HistoryEntry>> {
+        let _ = streams;
+        None
+    }
     /// This node's id in published messages.
     fn origin(&self) -> &str {
         ""
@@ -188,6 +246,29 @@ pub trait Broker: Send + Sync {
     }
     /// Stops the broker's threads.
     fn stop(&self) {}
+}
+
+/// One step of a changed call as this node ran it (after its before-emit hooks), for
+/// the shared event history ([`Broker::publish_recorded`]).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The event delivered (or the session ended).
+    pub step: crate::call::Step,
+    /// The event's offset on this node (`None` for an effect).
+    pub offset: Option<u64>,
+}
+
+/// What the node that named a pid recorded for it ([`Broker::recorded_identity`]).
+#[derive(Debug, Clone)]
+pub struct RecordedIdentity {
+    /// The node that holds (or held) the connection.
+    pub node: String,
+    /// The identity and page, as that node recorded them (JSON).
+    pub record: String,
+    /// When that node last reported itself alive (ms since the epoch).
+    pub last_beat_ms: u64,
+    /// Whether that node's heartbeat is still live.
+    pub holder_alive: bool,
 }
 
 /// A shared broker's counters (in [`crate::MetricsSnapshot::broker`]).

@@ -75,6 +75,7 @@ impl Hub {
                 _ => Err(InboundError::Closed(id)),
             };
         }
+        self.record_identity(id);
         let ok = self.announce_authenticated(id, &identity, page);
         self.send_direct(
             &queue,

@@ -171,8 +171,12 @@ impl Hub {
             origin: self.inner.broker.origin().to_owned(),
             message,
             claim,
+            history: None,
         };
-        self.inner.broker.publish(&envelope);
+        match self.take_recorded() {
+            Some(recorded) => self.inner.broker.publish_recorded(&envelope, recorded),
+            None => self.inner.broker.publish(&envelope),
+        }
     }
 
     /// Another node's changed call: apply it to this node's store mirror (the same code
@@ -185,6 +189,9 @@ impl Hub {
             Message::RecoveryAnswer(args) => return self.on_answer(&envelope.origin, &args),
         };
         let Ok(mut guard) = self.lock() else { return };
+        if let Some(position) = envelope.history {
+            self.advance_watermark(position);
+        }
         if let Some((key, seq)) = &envelope.claim
             && self.superseded(key, *seq)
         {

@@ -105,6 +105,7 @@ impl Hub {
     }
 
     pub(crate) fn detach(&self, id: ConnectionId) {
+        self.forget_identity(id);
         let identity = self
             .inner
             .registry

@@ -32,6 +32,8 @@ impl Hub {
         }
         let route = inner.routing.route_for(&event.name, &event.audience);
         let offset = self.next_event_offset(&event);
+        self.record_event(&event, offset);
+        let offset = (offset, self.history_mark());
         let (frame, audience) = queued_form(event, offset, &inner.metrics);
         let mut reached = 0usize;
         let mut conflated = 0u64;
@@ -209,7 +211,7 @@ impl Hub {
 /// audience, which stays with the hub for routing.
 fn queued_form(
     event: Event,
-    offset: Option<u64>,
+    offset: (Option<u64>, Option<u64>),
     metrics: &Arc<crate::metrics::Metrics>,
 ) -> (Arc<OutboundEvent>, Audience) {
     let frame = OutboundEvent::with_offset(

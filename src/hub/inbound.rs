@@ -188,6 +188,7 @@ impl Hub {
             .registry
             .set_page(id, page)
             .map_err(|_| InboundError::Closed(id))?;
+        self.record_identity(id);
         let (queue, _) = self
             .inner
             .registry

@@ -64,7 +64,7 @@ use builder::Limits;
 pub use errors::{BuildError, EmitOutcome, HubError, InboundError, Reply};
 pub(crate) use executor::API_PATIENCE;
 pub use executor::{Executor, Job};
-pub(crate) use handoff::{SurrenderFn, Surrendered};
+pub(crate) use handoff::{SurrenderFn, Surrendered, parse_marked_offset};
 
 use std::cell::Cell;
 use std::sync::Arc;

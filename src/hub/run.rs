@@ -235,6 +235,9 @@ impl Hub {
             }
             Ok((Some(steps), mut guard)) => {
                 let copies = self.inner.shared.then(|| steps.clone());
+                if copies.is_some() {
+                    self.start_recording();
+                }
                 let connections = self.run_steps(steps);
                 if let Some(steps) = copies {
                     let message = Message::Emit {
@@ -287,6 +290,7 @@ impl Hub {
             match step {
                 Step::Event(event) => reached += self.publish(event),
                 Step::EndSession { user, session } => {
+                    self.record_session_end(&user, &session);
                     for queue in self.inner.registry.end_session(&user, &session) {
                         if queue.close(CloseReason::LoggedOut) {
                             self.audit_close(

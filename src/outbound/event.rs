@@ -18,21 +18,44 @@ use crate::ids::ModuleId;
 use crate::metrics::Metrics;
 use crate::protocol::{WireFormat, native, socketio};
 
-/// Encodes an event (name, payload, offset, attachments) in one wire format.
-type Encoder = fn(&str, &Value, Option<u64>, &[Bytes]) -> String;
+/// Encodes an event (name, payload, offset, history mark, attachments) in one wire
+/// format.
+type Encoder = fn(&str, &Value, Option<u64>, Option<u64>, &[Bytes]) -> String;
 
-/// The Socket.IO frame: `42[…]`, or `45<n>-[…]` when the event has attachments.
+/// The Socket.IO frame: `42[…]`, or `45<n>-[…]` when the event has attachments. With a
+/// history mark the offset reads `"<offset>.<mark>"` (the client hands it back as is).
 fn encode_socketio(
     name: &str,
     payload: &Value,
     offset: Option<u64>,
+    mark: Option<u64>,
     attachments: &[Bytes],
 ) -> String {
+    let offset = offset.map(|offset| match mark {
+        Some(mark) => format!("{offset}.{mark}"),
+        None => offset.to_string(),
+    });
     if attachments.is_empty() {
-        socketio::encode_event_at(name, payload, offset)
+        socketio::encode_event_with_offset(name, payload, offset.as_deref())
     } else {
-        socketio::encode_binary_event_at(name, payload, offset, attachments.len())
+        socketio::encode_binary_event_with_offset(
+            name,
+            payload,
+            offset.as_deref(),
+            attachments.len(),
+        )
     }
+}
+
+/// The native frame (native clients recover on their own node: no history mark).
+fn encode_native(
+    name: &str,
+    payload: &Value,
+    offset: Option<u64>,
+    _mark: Option<u64>,
+    attachments: &[Bytes],
+) -> String {
+    native::encode_event_with_attachments(name, payload, offset, attachments)
 }
 
 /// An event as it sits in connection queues: shared by every recipient through an
@@ -44,6 +67,10 @@ pub struct OutboundEvent {
     /// The event's place in the hub's one global order, when connection-state recovery
     /// is on: part of the event, so every recipient still shares the same bytes.
     offset: Option<u64>,
+    /// The last history position the emitting node had applied when it queued this
+    /// event (event history on): with the offset, what a client saw, for a node that
+    /// recovers it from the history after its holder died (`hub/handoff/history.rs`).
+    mark: Option<u64>,
     /// Binary values the payload's placeholders stand for (shared, never copied per
     /// recipient).
     attachments: Vec<Bytes>,
@@ -70,14 +97,21 @@ impl OutboundEvent {
         conflation_key: Option<ModuleId>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
-        Self::with_offset(name, payload, conflation_key, None, Vec::new(), metrics)
+        Self::with_offset(
+            name,
+            payload,
+            conflation_key,
+            (None, None),
+            Vec::new(),
+            metrics,
+        )
     }
 
     pub(crate) fn with_offset(
         name: Arc<str>,
         payload: Value,
         conflation_key: Option<ModuleId>,
-        offset: Option<u64>,
+        (offset, mark): (Option<u64>, Option<u64>),
         attachments: Vec<Bytes>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -86,6 +120,7 @@ impl OutboundEvent {
             payload,
             conflation_key,
             offset,
+            mark,
             attachments,
             native: OnceLock::new(),
             socketio: OnceLock::new(),
@@ -152,7 +187,7 @@ impl OutboundEvent {
     /// already known to be UTF-8, so handing it to a socket copies and checks nothing.
     pub fn encoded_text(&self, format: WireFormat) -> &Utf8Bytes {
         let (cell, encode): (_, Encoder) = match format {
-            WireFormat::Native => (&self.native, native::encode_event_with_attachments),
+            WireFormat::Native => (&self.native, encode_native),
             WireFormat::SocketIo => (&self.socketio, encode_socketio),
         };
         cell.get_or_init(|| {
@@ -161,6 +196,7 @@ impl OutboundEvent {
                 &self.name,
                 &self.payload,
                 self.offset,
+                self.mark,
                 &self.attachments,
             ))
         })

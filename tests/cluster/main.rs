@@ -5,3 +5,4 @@ mod support;
 
 mod broker_redis;
 mod config_redis;
+mod history_redis;

@@ -19,6 +19,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use redis::{Connection, RedisResult};
 
+use super::history::Publication;
 use super::{Shared, open};
 
 /// One claim as the script reads it: the keys (state, sequence counter, keys to clear)
@@ -119,8 +120,8 @@ impl Shared {
 
     /// Queues an encoded publication (in the node's order); counted as a failure if
     /// Redis is down or the queue is full.
-    pub(super) fn queue_publication(&self, bytes: Vec<u8>) {
-        if self.down.load(Ordering::SeqCst) || self.publications.0.try_send(bytes).is_err() {
+    pub(super) fn queue_publication(&self, publication: Publication) {
+        if self.down.load(Ordering::SeqCst) || self.publications.0.try_send(publication).is_err() {
             self.publish_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -139,15 +140,25 @@ impl Shared {
             let mut batch = vec![first];
             batch.extend(queue.try_iter().take(PUBLISH_BATCH - 1));
             if connection.is_none() && !self.down.load(Ordering::SeqCst) {
-                connection = open(&self.client).ok();
+                connection = open(&self.client)
+                    .and_then(|mut c| {
+                        self.prepare_publisher(&mut c)?;
+                        Ok(c)
+                    })
+                    .ok();
             }
             let sent = connection.as_mut().is_some_and(|c| {
                 let mut pipe = redis::pipe();
-                for bytes in &batch {
-                    pipe.cmd("PUBLISH").arg(&self.channel).arg(bytes).ignore();
+                for publication in &batch {
+                    self.pipe_publication(&mut pipe, publication);
                 }
                 pipe.query::<()>(c).is_ok()
             });
+            for publication in &batch {
+                if let Publication::Flushed(done) = publication {
+                    let _ = done.try_send(());
+                }
+            }
             if !sent {
                 connection = None;
                 let lost = u64::try_from(batch.len()).unwrap_or(u64::MAX);

@@ -11,7 +11,7 @@ use redis::Commands;
 use serde_json::Value;
 
 use super::{HEARTBEAT_PERIOD, HEARTBEAT_TTL, Shared, open};
-use crate::broker::ClaimField;
+use crate::broker::{BrokerStats, ClaimField};
 
 impl Shared {
     pub(super) fn mark_down(&self, what: &str, error: &redis::RedisError) {
@@ -69,6 +69,7 @@ impl Shared {
         let key = self.key(&format!("node:{}", self.node_id));
         let ttl = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000);
         self.with_command("heartbeat", |c| {
+            self.beat_pids(c);
             redis::cmd("SET")
                 .arg(&key)
                 .arg(report.to_string())
@@ -87,6 +88,49 @@ impl Shared {
             std::thread::park_timeout(HEARTBEAT_PERIOD);
         }
         let key = self.key(&format!("node:{}", self.node_id));
-        self.with_command("leave", |c| c.del::<_, ()>(&key));
+        self.with_command("leave", |c| {
+            self.forget_pids(c);
+            c.del::<_, ()>(&key)
+        });
+    }
+
+    /// Every live node's report (the heartbeats' keys), this node's included.
+    pub(super) fn cluster_reports(&self) -> Option<Vec<Value>> {
+        let shared = self;
+        let pattern = shared.key("node:*");
+        let reports = shared.with_command("cluster view", |c| {
+            let keys = c
+                .scan_match::<_, String>(&pattern)?
+                .collect::<redis::RedisResult<Vec<String>>>()?;
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            c.mget::<_, Vec<Option<String>>>(&keys)
+        })?;
+        Some(
+            reports
+                .into_iter()
+                .flatten()
+                .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
+                // A node that has taken its id but not reported yet holds `{}`.
+                .filter(|report| report.get("node").is_some())
+                .collect(),
+        )
+    }
+
+    /// The broker's counters.
+    pub(super) fn stats(&self) -> BrokerStats {
+        let s = self;
+        BrokerStats {
+            reachable: !s.down.load(Ordering::SeqCst),
+            fallbacks: s.fallbacks.load(Ordering::Relaxed),
+            publish_failures: s.publish_failures.load(Ordering::Relaxed),
+            received: s.received.load(Ordering::Relaxed),
+            stale: s.stale.load(Ordering::Relaxed),
+            malformed: s.malformed.load(Ordering::Relaxed),
+            reconnects: s.reconnects.load(Ordering::Relaxed),
+            claims: s.claims_sent.load(Ordering::Relaxed),
+            claim_round_trips: s.claim_round_trips.load(Ordering::Relaxed),
+        }
     }
 }

@@ -14,14 +14,16 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use redis::{Client, Commands, Connection, Script};
+use redis::{Client, Connection, Script};
 use serde_json::Value;
 
 mod batch;
 mod health;
+mod history;
 mod subscriber;
 
-use super::{Broker, BrokerStats, Claim, ClaimField, Envelope, Node};
+use super::{Broker, BrokerStats, Claim, ClaimField, Envelope, HistoryEntry, Node, Recorded};
+use history::{HistorySettings, Publication};
 
 /// Compares each (field, value, baseline) triple of `KEYS[1]` with the stored value (or
 /// the baseline, `1<value>`, when the field was never written), writes those that
@@ -79,15 +81,19 @@ struct Shared {
     prefix: String,
     channel: String,
     script: Script,
+    /// Appends a message's events to the history and publishes it (`history.rs`).
+    history_script: Script,
+    /// The event history's settings, `None` while it is off.
+    history: Mutex<Option<HistorySettings>>,
     /// The command connection (claims, heartbeats, the cluster view); `None` while down.
     command: Mutex<Option<Connection>>,
     /// Claims waiting to be sent in one pipeline (`batch.rs`), and their leader's signal.
     claims: Mutex<batch::Claims>,
     claimed: parking_lot::Condvar,
-    /// Encoded publications in this node's order, for the publisher thread.
+    /// Publications in this node's order, for the publisher thread.
     publications: (
-        crossbeam_channel::Sender<Vec<u8>>,
-        crossbeam_channel::Receiver<Vec<u8>>,
+        crossbeam_channel::Sender<Publication>,
+        crossbeam_channel::Receiver<Publication>,
     ),
     down: AtomicBool,
     /// State written locally while Redis was unreachable: re-asserted on its return.
@@ -193,6 +199,8 @@ impl RedisBroker {
                 prefix: prefix.to_owned(),
                 channel: format!("{prefix}events"),
                 script,
+                history_script: history::script(),
+                history: Mutex::new(None),
                 command: Mutex::new(Some(connection)),
                 claims: Mutex::default(),
                 claimed: parking_lot::Condvar::new(),
@@ -295,7 +303,37 @@ impl Broker for RedisBroker {
 
     fn publish(&self, envelope: &Envelope) {
         let shared = &*self.shared;
-        shared.queue_publication(envelope.encode());
+        shared.queue_publication(Publication::Plain(envelope.encode()));
+    }
+
+    fn publish_recorded(&self, envelope: &Envelope, recorded: Vec<Recorded>) {
+        self.shared.queue_recorded(envelope, recorded);
+    }
+
+    fn keep_history(&self, window: Duration, max_len: usize) -> bool {
+        self.shared.keep_history(window, max_len)
+    }
+
+    fn history(&self, streams: &[String]) -> Option<Vec<HistoryEntry>> {
+        self.shared.read_history(streams)
+    }
+
+    fn record_identity(&self, pid: &str, record: Option<String>) {
+        let pid = pid.to_owned();
+        self.shared
+            .queue_publication(Publication::Identity { pid, record });
+    }
+
+    fn recorded_identity(&self, pid: &str) -> Option<super::RecordedIdentity> {
+        self.shared.recorded_identity(pid)
+    }
+
+    fn take_recorded_identity(&self, pid: &str) -> bool {
+        self.shared.take_recorded_identity(pid)
+    }
+
+    fn flush(&self, patience: Duration) {
+        self.shared.flush(patience);
     }
 
     fn origin(&self) -> &str {
@@ -338,41 +376,11 @@ impl Broker for RedisBroker {
     }
 
     fn cluster(&self) -> Option<Vec<Value>> {
-        let shared = &*self.shared;
-        let pattern = shared.key("node:*");
-        let reports = shared.with_command("cluster view", |c| {
-            let keys = c
-                .scan_match::<_, String>(&pattern)?
-                .collect::<redis::RedisResult<Vec<String>>>()?;
-            if keys.is_empty() {
-                return Ok(Vec::new());
-            }
-            c.mget::<_, Vec<Option<String>>>(&keys)
-        })?;
-        Some(
-            reports
-                .into_iter()
-                .flatten()
-                .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
-                // A node that has taken its id but not reported yet holds `{}`.
-                .filter(|report| report.get("node").is_some())
-                .collect(),
-        )
+        self.shared.cluster_reports()
     }
 
     fn stats(&self) -> Option<BrokerStats> {
-        let s = &*self.shared;
-        Some(BrokerStats {
-            reachable: !s.down.load(Ordering::SeqCst),
-            fallbacks: s.fallbacks.load(Ordering::Relaxed),
-            publish_failures: s.publish_failures.load(Ordering::Relaxed),
-            received: s.received.load(Ordering::Relaxed),
-            stale: s.stale.load(Ordering::Relaxed),
-            malformed: s.malformed.load(Ordering::Relaxed),
-            reconnects: s.reconnects.load(Ordering::Relaxed),
-            claims: s.claims_sent.load(Ordering::Relaxed),
-            claim_round_trips: s.claim_round_trips.load(Ordering::Relaxed),
-        })
+        Some(self.shared.stats())
     }
 
     fn stop(&self) {

@@ -12,6 +12,10 @@
 
 use serde_json::{Map, Value, json};
 
+mod history;
+pub use history::HistoryEntry;
+pub(crate) use history::{entry_from, entry_json, stream_of};
+
 use crate::call::{HostCall, Step};
 use crate::event::{Audience, Event};
 use crate::ids::{ModuleId, SessionId, UserId};
@@ -34,6 +38,9 @@ pub struct Envelope {
     pub message: Message,
     /// The state key the change was claimed on, with its sequence number.
     pub claim: Option<(String, u64)>,
+    /// The message's position in the cluster's event history (set by Redis when the
+    /// message's events were appended to it, `None` otherwise; never encoded by a node).
+    pub history: Option<u64>,
 }
 
 /// What a message between nodes says.
@@ -54,6 +61,9 @@ pub enum Message {
 }
 
 const EMIT: &str = "emit";
+/// The field Redis puts first in a message whose events it appended to the history
+/// (`broker/redis/history.rs`).
+pub(crate) const HISTORY_FIELD: &str = "hseq";
 const RECOVERY_REQUEST: &str = "recovery_request";
 const RECOVERY_ANSWER: &str = "recovery_answer";
 
@@ -120,7 +130,7 @@ fn event_json(event: &Event) -> Value {
     })
 }
 
-fn step_json(step: &Step) -> Value {
+pub(crate) fn step_json(step: &Step) -> Value {
     match step {
         Step::Event(event) => json!({"event": event_json(event)}),
         Step::EndSession { user, session } => {
@@ -144,7 +154,7 @@ fn event_from(value: &Value) -> Result<Event, WireError> {
     Ok(decoded)
 }
 
-fn step_from(value: &Value) -> Result<Step, WireError> {
+pub(crate) fn step_from(value: &Value) -> Result<Step, WireError> {
     let map = value
         .as_object()
         .ok_or_else(|| WireError("a step must be an object".into()))?;
@@ -242,6 +252,7 @@ impl Envelope {
             origin: text(map, "origin")?.to_owned(),
             message,
             claim,
+            history: map.get(HISTORY_FIELD).and_then(Value::as_u64),
         })
     }
 }

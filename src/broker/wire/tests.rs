@@ -56,6 +56,7 @@ fn every_step_survives_encoding() {
             steps: steps.clone(),
         },
         claim: Some(("module:m1:telemetry".into(), 7)),
+        history: None,
     };
     let back = Envelope::decode(&envelope.encode()).unwrap();
     assert_eq!(back.origin, "n1");
@@ -91,6 +92,7 @@ fn another_version_is_refused_by_name() {
         origin: "n1".into(),
         message: Message::RecoveryRequest(json!({"request": "r", "pid": "p", "offset": 1})),
         claim: None,
+        history: None,
     };
     let mut value: Value = serde_json::from_slice(&envelope.encode()).unwrap();
     assert!(Envelope::decode(&serde_json::to_vec(&value).unwrap()).is_ok());
@@ -140,6 +142,7 @@ fn a_call_to_everyone_and_its_event_survive_encoding() {
             steps: vec![step],
         },
         claim: None,
+        history: None,
     };
     let encoded = envelope.encode();
     let text = String::from_utf8_lossy(&encoded).into_owned();
@@ -152,4 +155,29 @@ fn a_call_to_everyone_and_its_event_survive_encoding() {
         panic!("one event step: {steps:?}");
     };
     assert_eq!(event.audience, Audience::Everyone);
+}
+
+#[test]
+fn recorded_steps_survive_the_history_form() {
+    let claim = ("module:m1:telemetry".to_owned(), 9);
+    for (i, step) in one_step_of_each_kind().into_iter().enumerate() {
+        let recorded = crate::broker::Recorded {
+            step: step.clone(),
+            offset: Some(40 + i as u64),
+        };
+        let text = super::entry_json("n1", Some(&claim), i, &recorded);
+        let entry = super::entry_from(77, &text).unwrap();
+        assert_eq!(
+            (entry.position, entry.origin.as_str(), entry.offset),
+            (77, "n1", Some(40 + i as u64))
+        );
+        assert_eq!(entry.claim.as_ref(), Some(&claim));
+        assert_eq!(entry.index, i as u64);
+        assert_eq!(super::step_json(&entry.step), super::step_json(&step));
+    }
+    assert!(super::entry_from(1, "{\"origin\":1}").is_err());
+    assert_eq!(
+        super::stream_of(&Step::Event(Event::new("x", json!(1), Audience::Everyone))),
+        "everyone"
+    );
 }

@@ -21,7 +21,10 @@
 //! nor decide who receives an event (the registry does, on each node).
 
 mod frames;
+mod history;
+mod revive;
 use frames::WireFrame;
+pub(crate) use revive::parse_marked_offset;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -88,6 +91,14 @@ pub(super) struct Handoffs {
     remote: Mutex<Option<String>>,
     /// The last offset assigned to a published event.
     pub(super) last_offset: AtomicU64,
+    /// The event history is kept in the shared broker (`history.rs`).
+    history: std::sync::atomic::AtomicBool,
+    /// The steps of the changed call running here, recorded for the history.
+    recording: Mutex<Option<Vec<crate::broker::Recorded>>>,
+    /// The highest history position of another node's message applied here.
+    watermark: AtomicU64,
+    /// The pid of each connection a transport may recover (history on).
+    pids: Mutex<HashMap<ConnectionId, String>>,
 }
 
 /// A random request id (hex).
@@ -313,6 +324,7 @@ impl Hub {
                 self.inner.limits.max_connections_per_user,
             )
             .map_err(|e| e.to_string())?;
+        self.record_identity(pending.connection);
         let replay = self.replay_frames(frames, pending.base)?;
         self.deliver_kept(pending, holder);
         Ok(replay)
@@ -353,7 +365,7 @@ impl Hub {
                     Arc::from(frame.name),
                     frame.payload,
                     None,
-                    Some(base),
+                    (Some(base), self.history_mark()),
                     frame.attachments,
                     Arc::clone(&self.inner.metrics),
                 ))

@@ -205,11 +205,16 @@ pub fn encode_event(name: &str, payload: &Value) -> String {
 /// connection-state recovery is on: `42["name",data,"17"]`. The official client keeps
 /// the last such string and sends it back in its CONNECT `auth` as `offset`.
 pub fn encode_event_at(name: &str, payload: &Value, offset: Option<u64>) -> String {
+    encode_event_with_offset(name, payload, offset.map(|o| o.to_string()).as_deref())
+}
+
+/// [`encode_event_at`] with the offset already as the text the client hands back.
+pub fn encode_event_with_offset(name: &str, payload: &Value, offset: Option<&str>) -> String {
     let mut out = String::with_capacity(64);
     out.push_str("42");
     // Serializing a str, a Value and a string cannot fail.
     let args = match offset {
-        Some(offset) => serde_json::to_string(&(name, payload, offset.to_string())),
+        Some(offset) => serde_json::to_string(&(name, payload, offset)),
         None => serde_json::to_string(&(name, payload)),
     };
     out.push_str(&args.unwrap_or_default());
@@ -225,7 +230,18 @@ pub fn encode_binary_event_at(
     offset: Option<u64>,
     attachments: usize,
 ) -> String {
-    let offset = offset.map(|offset| Value::String(offset.to_string()));
+    let offset = offset.map(|o| o.to_string());
+    encode_binary_event_with_offset(name, payload, offset.as_deref(), attachments)
+}
+
+/// [`encode_binary_event_at`] with the offset already as text.
+pub fn encode_binary_event_with_offset(
+    name: &str,
+    payload: &Value,
+    offset: Option<&str>,
+    attachments: usize,
+) -> String {
+    let offset = offset.map(|offset| Value::String(offset.to_owned()));
     let args: Vec<Value> = std::iter::once(payload.clone()).chain(offset).collect();
     encode_event_args("/", None, name, &args, attachments)
 }

@@ -144,8 +144,11 @@ pub(super) fn serve(
             addr: addr.to_owned(),
             source,
         })?;
-    if shared.config.recovery.is_some() {
+    if let Some(recovery) = shared.config.recovery {
         shared.hub.enable_event_offsets();
+        if recovery.redis_history && shared.hub.has_cluster() {
+            shared.hub.keep_event_history(recovery.window);
+        }
         shared
             .hub
             .set_surrender(recovery::surrender_to_cluster(&shared));

@@ -213,11 +213,11 @@ fn connect(shared: &Shared, session: &Session, auth: Option<&Value>) {
 /// opens a fresh session) when it cannot be recovered.
 fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>) -> bool {
     let offset = match offset {
-        None | Some(Value::Null) => Some(0),
-        Some(Value::String(text)) => text.parse().ok(),
+        None | Some(Value::Null) => Some((0, None)),
+        Some(Value::String(text)) => crate::hub::parse_marked_offset(text),
         Some(_) => None,
     };
-    let Some(offset) = offset else {
+    let Some((offset, mark)) = offset else {
         shared.hub.count_bad_input(BadInputKind::Protocol);
         return false;
     };
@@ -236,7 +236,7 @@ fn resume(shared: &Shared, session: &Session, pid: &str, offset: Option<&Value>)
         resumed = resume();
     }
     if resumed.as_ref().err() == Some(&Refusal::UnknownPid)
-        && let Some(answer) = resume_elsewhere(shared, session, pid, offset)
+        && let Some(answer) = resume_elsewhere(shared, session, pid, (offset, mark))
     {
         return answer;
     }
@@ -276,7 +276,12 @@ const TAKEOVER_PATIENCE: Duration = Duration::from_millis(500);
 /// connection carries the parked identity and page: answer CONNECT, replay the frames
 /// the other node kept, then let its queue flow. `None` without a cluster, else whether
 /// it was recovered.
-fn resume_elsewhere(shared: &Shared, session: &Session, pid: &str, offset: u64) -> Option<bool> {
+fn resume_elsewhere(
+    shared: &Shared,
+    session: &Session,
+    pid: &str,
+    (offset, mark): (u64, Option<u64>),
+) -> Option<bool> {
     if !shared.hub.has_cluster() {
         return None;
     }
@@ -292,10 +297,22 @@ fn resume_elsewhere(shared: &Shared, session: &Session, pid: &str, offset: u64) 
         &session.notify,
         pid.to_owned(),
     );
+    let window = shared.config.recovery.map(|r| r.window).unwrap_or_default();
     let ask = || {
+        let id = attachment.connection.id();
+        // A holder that died is replaced by the history; a live one is asked.
+        if let Some(mark) = mark.filter(|_| shared.hub.keeps_history()) {
+            match shared
+                .hub
+                .recover_from_history(pid, (offset, mark), id, window)
+            {
+                Err(code) if code == "holder_alive" || code == "unknown_pid" => {}
+                answer => return answer,
+            }
+        }
         shared
             .hub
-            .request_takeover(pid, offset, attachment.connection.id(), TAKEOVER_PATIENCE)
+            .request_takeover(pid, offset, id, TAKEOVER_PATIENCE)
     };
     // The wait is short and rare; keep the runtime's other tasks running meanwhile.
     let answer = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {

@@ -48,6 +48,13 @@
 //! the client the 500 ms the node waits for an answer. Only Socket.IO clients are
 //! recovered across nodes; native clients recover on their own node.
 //!
+//! When the holder died (event history on, [`RecoveryConfig::redis_history`]): pids are
+//! `<node>~<random>`, each node records its connections' identities in Redis, and the
+//! Socket.IO offset reads `"<offset>.<mark>"` (the mark: the last history position of
+//! another node's message the holder had applied). A node whose client names a dead
+//! holder's pid recovers it from the history instead of asking (`hub/handoff/revive.rs`),
+//! within the window counted from the holder's last heartbeat.
+//!
 //! Guarded by `tests/server/recovery.rs`, `tests/clients/node/recovery.test.js` and
 //! `tests/clients/node/cross_node_recovery.test.js`. This
 //! module must not decide who receives an event (the registry does) nor parse packets.
@@ -91,6 +98,12 @@ pub struct RecoveryConfig {
     /// so the ones a dying socket did not deliver are replayed. A client whose offset is
     /// older than this tail cannot be replayed exactly and gets a fresh session.
     pub written_tail: usize,
+    /// With a shared Redis broker, keep every event this node decides in Redis for the
+    /// window ([`Hub::keep_event_history`](crate::Hub::keep_event_history)), so a
+    /// Socket.IO client whose node died is recovered on another node (default on; no
+    /// effect without a shared broker). Costs one Lua script per changed call instead
+    /// of a `PUBLISH`, and one hash write per authentication and page change.
+    pub redis_history: bool,
 }
 
 impl Default for RecoveryConfig {
@@ -99,6 +112,7 @@ impl Default for RecoveryConfig {
             window: Duration::from_secs(120),
             max_parked: 10_000,
             written_tail: 64,
+            redis_history: true,
         }
     }
 }
@@ -175,14 +189,8 @@ impl Attachment {
         carrier: u64,
         notify: &Arc<Notify>,
     ) -> Arc<Self> {
-        Self::with_pid(
-            shared,
-            context,
-            format,
-            carrier,
-            notify,
-            super::session::random_id(),
-        )
+        let pid = shared.hub.recoverable_pid(super::session::random_id());
+        Self::with_pid(shared, context, format, carrier, notify, pid)
     }
 
     /// [`Attachment::new`] with a given pid: the one of a connection another node
@@ -200,6 +208,9 @@ impl Attachment {
             .hub
             .attach(context, format, SlotWake(Arc::clone(&wake)));
         let capacity = shared.config.recovery.map_or(0, |r| r.written_tail);
+        if capacity > 0 {
+            shared.hub.set_pid(connection.id(), &pid);
+        }
         Arc::new(Self {
             pid,
             connection,
