@@ -3,20 +3,22 @@
 //! Each case drives one hub through a random sequence of steps: in-process connections
 //! open and close, authenticate (sessions registered by `emit_user_logged_in`, or JWTs;
 //! sometimes with wrong claims, unknown pages or forged tokens), re-authenticate as the
-//! same or another user (refused), change page, and the host calls every `emit_*`
+//! same or another user (refused), change page, ask for the next snapshot page
+//! (`client:snapshot {cursor}`, with the cursor of any module, another user's included,
+//! or none), and the host calls every `emit_*`
 //! (the twelve plus `emit_to_user` / `emit_to_admins` / `emit_to_everyone`), including logouts that close a
 //! session's connections. After every step every open connection is drained and:
 //!
 //! 1. no non-admin connection received an event scoped to another user, nor another
 //!    user's module in its `page:snapshot` (an admin on `admin` lists every module,
 //!    everyone else only their own, a page at a time in id order: the page size is cut
-//!    to 3 here so that pages are cut);
+//!    to 3 here so that pages are cut), nor in a `page:snapshot:more` after any cursor;
 //! 2. no non-admin connection received an `admin:*` (or `emit_to_admins`) event;
 //! 3. no unauthenticated connection received anything but its own `auth:error` (and a
 //!    device nothing but its auth replies);
 //! 4. every connection received exactly the events the model expects, in order, each
-//!    once: routed events, its own `auth:ok` / `page:snapshot` / `system:maintenance` /
-//!    `auth:error` replies and closes; and every call returned what the model expects
+//!    once: routed events, its own `auth:ok` / `page:snapshot` / `page:snapshot:more` /
+//!    `system:maintenance` / `auth:error` replies and closes; and every call returned what the model expects
 //!    (`Unchanged`, `Delivered {connections}`, or the refusal code).
 //!
 //! The model is written from DESIGN §4's table and the crate docs only: a `Vec` of
@@ -82,6 +84,13 @@ fn user_number(user: usize) -> i64 {
 
 /// The module a user's device token is for (one board per user, never a host-call
 /// module, so device presence and host calls don't share a record).
+/// Every module id a cursor may name: the host's modules and the devices' modules.
+fn cursor_module(index: usize) -> String {
+    MODULES
+        .get(index)
+        .map_or_else(|| device_module(index - MODULES.len()), |m| (*m).to_owned())
+}
+
 fn device_module(user: usize) -> String {
     format!("DEV-{}", user + 1)
 }
@@ -132,6 +141,15 @@ enum PageArg {
     Unknown,
 }
 
+/// The `cursor` of a `client:snapshot`.
+#[derive(Debug, Clone, Copy)]
+enum CursorArg {
+    /// No cursor (refused as `invalid_snapshot`).
+    Missing,
+    /// After this module ([`cursor_module`]), whoever owns it, or whether it exists.
+    After(usize),
+}
+
 #[derive(Debug, Clone)]
 enum Credential {
     Session(usize),
@@ -157,6 +175,10 @@ enum Action {
     ChangePage {
         conn: Index,
         page: PageArg,
+    },
+    MoreSnapshot {
+        conn: Index,
+        cursor: CursorArg,
     },
     Host(HostCall),
 }
@@ -231,6 +253,13 @@ fn page_arg() -> impl Strategy<Value = PageArg> {
         2 => Just(PageArg::Absent),
         12 => (0..PAGES.len()).prop_map(PageArg::Named),
         1 => Just(PageArg::Unknown),
+    ]
+}
+
+fn cursor_arg() -> impl Strategy<Value = CursorArg> {
+    prop_oneof![
+        1 => Just(CursorArg::Missing),
+        8 => (0..MODULES.len() + USERS).prop_map(CursorArg::After),
     ]
 }
 
@@ -312,6 +341,8 @@ fn action() -> impl Strategy<Value = Action> {
             }
         ),
         4 => (any::<Index>(), page_arg()).prop_map(|(conn, page)| Action::ChangePage { conn, page }),
+        3 => (any::<Index>(), cursor_arg())
+            .prop_map(|(conn, cursor)| Action::MoreSnapshot { conn, cursor }),
         16 => host_call().prop_map(Action::Host),
     ]
 }
@@ -349,6 +380,10 @@ enum Step {
         conn: usize,
         page: PageArg,
     },
+    MoreSnapshot {
+        conn: usize,
+        cursor: CursorArg,
+    },
     Host(HostCall),
 }
 
@@ -368,6 +403,8 @@ struct MConn {
     auth: Option<MIdentity>,
     page: usize,
     failures: u32,
+    /// The cursor of this step's `client:snapshot`, for checking its reply's listing.
+    cursor: Option<String>,
 }
 
 impl MConn {
@@ -507,6 +544,13 @@ impl Model {
             Action::ChangePage { conn, page } => self
                 .pick(conn)
                 .map_or(Step::Nothing, |conn| Step::ChangePage { conn, page: *page }),
+            Action::MoreSnapshot { conn, cursor } => {
+                self.pick(conn)
+                    .map_or(Step::Nothing, |conn| Step::MoreSnapshot {
+                        conn,
+                        cursor: *cursor,
+                    })
+            }
             Action::Host(call) => Step::Host(call.clone()),
         }
     }
@@ -542,6 +586,7 @@ impl Model {
                 auth: None,
                 page: MODULES_PAGE,
                 failures: 0,
+                cursor: None,
             });
         }
         let mut out = vec![Vec::new(); self.conns.len()];
@@ -562,6 +607,7 @@ impl Model {
                 page,
             } => self.authenticate(&mut out, *conn, credential, *claim_user, *claim_role, *page),
             Step::ChangePage { conn, page } => self.change_page(&mut out, *conn, *page),
+            Step::MoreSnapshot { conn, cursor } => self.more_snapshot(&mut out, *conn, *cursor),
             Step::Host(call) => self.host(&mut out, call),
         };
         Expected {
@@ -714,6 +760,31 @@ impl Model {
         };
         self.conns[conn].page = page;
         self.snapshot_replies(&mut out[conn], role);
+        Outcome::InboundOk
+    }
+
+    /// `client:snapshot`: the next page to a user or admin; a device's goes to the
+    /// client-event hook (none here), so nothing comes back.
+    fn more_snapshot(
+        &mut self,
+        out: &mut [Vec<String>],
+        conn: usize,
+        cursor: CursorArg,
+    ) -> Outcome {
+        if self.conns[conn].closed.is_some() {
+            return Outcome::Any;
+        }
+        let Some(role) = self.conns[conn].auth.as_ref().map(|id| id.role) else {
+            return self.refuse(out, conn, "not_authenticated");
+        };
+        if role == MRole::Device {
+            return Outcome::InboundOk;
+        }
+        let CursorArg::After(module) = cursor else {
+            return Outcome::Refused("invalid_snapshot".into());
+        };
+        self.conns[conn].cursor = Some(cursor_module(module));
+        out[conn].push("page:snapshot:more".into());
         Outcome::InboundOk
     }
 
@@ -1047,6 +1118,14 @@ fn perform(hub: &Hub, conns: &mut Vec<Option<InProcessConnection>>, step: &Step)
             let connection = conns[*conn].as_ref().expect("model picks open connections");
             inbound(connection.send("client:page", data))
         }
+        Step::MoreSnapshot { conn, cursor } => {
+            let data = match cursor {
+                CursorArg::Missing => json!({}),
+                CursorArg::After(module) => json!({"cursor": cursor_module(*module)}),
+            };
+            let connection = conns[*conn].as_ref().expect("model picks open connections");
+            inbound(connection.send("client:snapshot", data))
+        }
         Step::Host(call) => emitted(host_call_on(hub, call)),
     }
 }
@@ -1220,81 +1299,136 @@ fn check_isolation(
             }
             Some(_) => {}
         }
-        if name == "page:snapshot"
-            && let Some(id) = &conn.auth
-        {
-            let payload = frame.payload();
-            let listed: Vec<String> = payload["modules"]
-                .as_array()
-                .map(|modules| {
-                    modules
-                        .iter()
-                        .map(|m| format!("{}@{}", m["moduleId"], m["userId"]))
-                        .collect()
-                })
-                .unwrap_or_default();
-            // An admin on `admin` lists the fleet; everyone else their own modules.
-            let fleet = id.role == MRole::Admin && conn.page == ADMIN_PAGE;
-            let mut visible: Vec<(String, usize)> = model
-                .modules
-                .iter()
-                .enumerate()
-                .filter_map(|(m, record)| record.as_ref().map(|r| (MODULES[m].to_owned(), r.owner)))
-                .collect();
-            for (user, device) in model.devices.iter().enumerate() {
-                if device.known {
-                    visible.push((device_module(user), user));
-                }
-            }
-            visible.retain(|&(_, owner)| fleet || owner == id.user);
-            visible.sort();
-            let expected: Vec<String> = visible
-                .iter()
-                .take(SNAPSHOT_PAGE_SIZE)
-                .map(|(module, owner)| format!("\"{module}\"@\"{}\"", user_id(*owner)))
-                .collect();
-            prop_assert_eq!(
-                &listed,
-                &expected,
-                "page:snapshot of connection #{} ({}) must list the first page of {} in id \
-                 order\n{}",
-                index,
-                who,
-                if fleet {
-                    "every module"
-                } else {
-                    "its own modules"
-                },
-                context
-            );
-            prop_assert_eq!(
-                &payload["total"],
-                &json!(visible.len()),
-                "page:snapshot total of connection #{} ({})\n{}",
-                index,
-                who,
-                context
-            );
-            let stats_expected =
-                id.role == MRole::Admin && conn.page == ADMIN_PAGE && model.stats.is_some();
-            prop_assert_eq!(
-                payload.get("stats").is_some(),
-                stats_expected,
-                "page:snapshot stats presence for connection #{} ({})\n{}",
-                index,
-                who,
-                context
-            );
-            prop_assert_eq!(
-                payload.get("maintenance").is_some(),
-                model.maintenance.0,
-                "page:snapshot maintenance presence for connection #{} ({})\n{}",
-                index,
-                who,
-                context
-            );
-        }
+        check_listing(model, index, name, &frame.payload(), context)?;
     }
+    Ok(())
+}
+
+impl Model {
+    /// The modules (id, owner) a connection of `user` lists in a snapshot, in id order:
+    /// every module for the fleet, else the user's own.
+    fn listable(&self, user: usize, fleet: bool) -> Vec<(String, usize)> {
+        let mut visible: Vec<(String, usize)> = self
+            .modules
+            .iter()
+            .enumerate()
+            .filter_map(|(m, record)| record.as_ref().map(|r| (MODULES[m].to_owned(), r.owner)))
+            .collect();
+        for (owner, device) in self.devices.iter().enumerate() {
+            if device.known {
+                visible.push((device_module(owner), owner));
+            }
+        }
+        visible.retain(|&(_, owner)| fleet || owner == user);
+        visible.sort();
+        visible
+    }
+}
+
+/// Checks a `page:snapshot` or `page:snapshot:more` listing against the model: the
+/// modules the connection may list (the fleet for an admin on `admin`, else its own),
+/// in id order after the cursor, a page at a time, with `total` and `nextCursor`.
+fn check_listing(
+    model: &Model,
+    index: usize,
+    name: &str,
+    payload: &Value,
+    context: &str,
+) -> Result<(), TestCaseError> {
+    let conn = &model.conns[index];
+    let who = describe(conn);
+    let after = match name {
+        "page:snapshot" => None,
+        "page:snapshot:more" => Some(conn.cursor.clone().unwrap_or_default()),
+        _ => return Ok(()),
+    };
+    let Some(id) = &conn.auth else {
+        return Ok(());
+    };
+    let listed: Vec<String> = payload["modules"]
+        .as_array()
+        .map(|modules| {
+            modules
+                .iter()
+                .map(|m| format!("{}@{}", m["moduleId"], m["userId"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    // An admin on `admin` lists the fleet; everyone else their own modules.
+    let fleet = id.role == MRole::Admin && conn.page == ADMIN_PAGE;
+    let visible = model.listable(id.user, fleet);
+    let total = visible.len();
+    let rest: Vec<&(String, usize)> = visible
+        .iter()
+        .filter(|(module, _)| after.as_ref().is_none_or(|after| module > after))
+        .collect();
+    let expected: Vec<String> = rest
+        .iter()
+        .take(SNAPSHOT_PAGE_SIZE)
+        .map(|(module, owner)| format!("\"{module}\"@\"{}\"", user_id(*owner)))
+        .collect();
+    let which = match (&after, fleet) {
+        (None, true) => "the first page of every module".to_owned(),
+        (None, false) => "the first page of its own modules".to_owned(),
+        (Some(after), true) => format!("every module after {after}"),
+        (Some(after), false) => format!("its own modules after {after}"),
+    };
+    prop_assert_eq!(
+        &listed,
+        &expected,
+        "{} of connection #{} ({}) must list {} in id order\n{}",
+        name,
+        index,
+        who,
+        which,
+        context
+    );
+    let next_cursor = if rest.len() > SNAPSHOT_PAGE_SIZE {
+        json!(rest[SNAPSHOT_PAGE_SIZE - 1].0)
+    } else {
+        Value::Null
+    };
+    prop_assert_eq!(
+        (&payload["total"], &payload["nextCursor"]),
+        (&json!(total), &next_cursor),
+        "{} total and nextCursor of connection #{} ({})\n{}",
+        name,
+        index,
+        who,
+        context
+    );
+    if after.is_none() {
+        check_snapshot_extras(model, conn, id, payload, context)?;
+    }
+    Ok(())
+}
+
+/// A `page:snapshot`'s `stats` (admins on `admin`, once there are stats) and
+/// `maintenance` (while it is on).
+fn check_snapshot_extras(
+    model: &Model,
+    conn: &MConn,
+    id: &MIdentity,
+    payload: &Value,
+    context: &str,
+) -> Result<(), TestCaseError> {
+    let who = describe(conn);
+    let stats_expected =
+        id.role == MRole::Admin && conn.page == ADMIN_PAGE && model.stats.is_some();
+    prop_assert_eq!(
+        payload.get("stats").is_some(),
+        stats_expected,
+        "page:snapshot stats presence for connection {}\n{}",
+        who,
+        context
+    );
+    prop_assert_eq!(
+        payload.get("maintenance").is_some(),
+        model.maintenance.0,
+        "page:snapshot maintenance presence for connection {}\n{}",
+        who,
+        context
+    );
     Ok(())
 }
 
