@@ -6,7 +6,10 @@
 // modules (checked after a sentinel module of that user's own has appeared).
 // The admin page's charts gain points as admin:server:stats arrives, the fleet table lists
 // every demo module and its search narrows it, and axe-core finds no serious or
-// critical accessibility violation. Screenshots are written to SCREENSHOT_DIR (default a
+// critical accessibility violation. A second test raises a real alert (five of one user's
+// modules offline together) and watches it listed as raised then cleared, filters the
+// activity feed by kind (batches arriving later included), and filters and sorts the
+// fleet table. Screenshots are written to SCREENSHOT_DIR (default a
 // new temporary folder) and their paths printed.
 
 const { test, before, after } = require('node:test');
@@ -177,5 +180,67 @@ test('the dashboard shows live modules to their owner only and activity to admin
   await shot(ada, 'user-ada');
   await shot(bob, 'user-bob');
   await shot(admin, 'admin');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('alerts show their state, and the activity feed and fleet table filter and sort', async () => {
+  const admin = await login('admin');
+  const owner = helpers.uid('browser-owner');
+  const ids = [1, 2, 3, 4, 5].map((n) => `${helpers.uid('MC-BROWSER-OFF')}-${n}`);
+  for (const id of ids) {
+    await server.api('module_added', { id, userId: owner, name: `Off ${id}`, type: 'Station', online: true });
+  }
+  for (const id of ids) await admin.waitForSelector(`tr[data-module-id="${id}"][data-online="true"]`, { timeout: helpers.TIMEOUT_MS });
+
+  // Five of one user's modules offline within 10 s raise modules_offline_together once;
+  // it is listed as raised, then as cleared once the window has passed (10 s).
+  for (const id of ids) await server.api('module_offline', { moduleId: id, userId: owner });
+  const alert = `#alerts li[data-alert-id="modules_offline_together:${owner}"]`;
+  await admin.waitForSelector(`${alert}[data-state="raised"]`, { timeout: helpers.TIMEOUT_MS });
+  const raised = await admin.$eval(alert, (li) => ({ level: li.className, text: li.textContent }));
+  assert.equal(raised.level, 'warning');
+  assert.match(raised.text, /^\d{1,2}:\d{2}:\d{2}.*\[warning\] 5 modules of user .* — raised$/, raised.text);
+
+  // The activity filter shows only the chosen kind, also for batches that arrive later.
+  await admin.waitForSelector(`#activity li.entry[data-kind="module_offline"][data-module-id="${ids[4]}"]`, { timeout: helpers.TIMEOUT_MS });
+  await admin.select('#activity-kind', 'module_offline');
+  const later = `${helpers.uid('MC-BROWSER-LATE')}`;
+  await server.api('module_added', { id: later, userId: owner, name: 'Late', type: 'Lift' });
+  await admin.waitForSelector(`#activity li.entry[data-kind="module_added"][data-module-id="${later}"]`, { timeout: helpers.TIMEOUT_MS });
+  const shown = () => admin.$$eval('#activity li.entry', (lines) => lines
+    .map((l) => ({ kind: l.dataset.kind, hidden: l.hidden })));
+  let entries = await shown();
+  assert.ok(entries.some((e) => !e.hidden), 'some module_offline entries are shown');
+  assert.deepEqual(entries.filter((e) => !e.hidden && e.kind !== 'module_offline'), []);
+  assert.ok(entries.some((e) => e.hidden && e.kind === 'module_added'), 'the later module_added entry is hidden');
+  await admin.select('#activity-kind', 'all');
+  entries = await shown();
+  assert.deepEqual(entries.filter((e) => e.hidden), []);
+
+  // The fleet's status filter, then sorting by module id both ways.
+  const visible = () => admin.$$eval('#modules tbody tr', (rows) => rows
+    .filter((r) => !r.hidden).map((r) => ({ id: r.dataset.moduleId, online: r.dataset.online })));
+  await admin.select('#fleet-state', 'offline');
+  let rows = await visible();
+  for (const id of ids) assert.ok(rows.some((r) => r.id === id), `${id} listed as offline`);
+  assert.deepEqual(rows.filter((r) => r.online !== 'false'), []);
+  await admin.select('#fleet-state', 'online');
+  rows = await visible();
+  assert.ok(rows.length > 0, 'demo modules are online');
+  assert.deepEqual(rows.filter((r) => r.online !== 'true'), []);
+  await admin.select('#fleet-state', 'all');
+  const order = () => admin.$$eval('#modules tbody tr', (rows) => rows.map((r) => r.dataset.moduleId));
+  const byId = (a, b) => a.localeCompare(b, 'en', { numeric: true });
+  await admin.click('#modules th[data-sort="id"]');
+  const ascending = await order();
+  assert.deepEqual(ascending, [...ascending].sort(byId));
+  await admin.click('#modules th[data-sort="id"]');
+  const descending = await order();
+  assert.deepEqual(descending, [...ascending].reverse());
+  assert.equal(await admin.$eval('#modules th[data-sort="id"]', (th) => th.getAttribute('aria-sort')), 'descending');
+
+  await admin.waitForSelector(`${alert}[data-state="cleared"]`, { timeout: 15000 });
+  assert.match(await admin.$eval(alert, (li) => li.textContent), / — cleared \d{1,2}:\d{2}:\d{2}/);
+  assert.equal((await admin.$$('#alerts li[data-alert-id^="modules_offline_together:"]')).length, 1, 'raised once');
   assert.deepEqual(pageErrors, []);
 });
