@@ -16,10 +16,12 @@
 //! every error is a [`ConfigError`] naming the key (`persist.path`, `routes[0].event`),
 //! what was expected and what arrived.
 //!
-//! Files: `hub.rs` ([`HubConfig`]), `jwt.rs` (its `jwt` section, [`JwtConfig`]), `serve.rs` ([`ServeConfig`]), `error.rs`
-//! ([`ConfigError`]), `accept.rs` (the accepted forms and aliases), `check.rs` (unknown
-//! keys, conflicts), `tests.rs` (the schema's unit tests); this file keeps the canonical
-//! form of durations.
+//! Files: `hub.rs` ([`HubConfig`]), `jwt.rs` (its `jwt` section, [`JwtConfig`]),
+//! `serve.rs` ([`ServeConfig`]), `error.rs` ([`ConfigError`]), `accept.rs` (the accepted
+//! forms and aliases of the hub's settings), `values.rs` (the scalar forms every section
+//! shares: durations, secrets, a setting under two names), `check.rs` (unknown keys,
+//! conflicts), `tests.rs` (the schema's unit tests); this file keeps the canonical form
+//! of durations.
 //!
 //! This module must not build or start anything (it returns a
 //! [`HubBuilder`](crate::HubBuilder) or a [`ServerConfig`](crate::ServerConfig)) and
@@ -37,6 +39,7 @@ mod error;
 mod hub;
 mod jwt;
 mod serve;
+mod values;
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::accept::{Number, duration};
+use super::values::{Number, duration};
 use super::check::{Section, check, serde_error};
 use super::{ConfigError, millis};
 use crate::transport::server::{Cors, ServerConfig};
