@@ -87,6 +87,35 @@ async fn tab(addr: std::net::SocketAddr, user: usize, users: usize, received: Ar
 
 static READY: AtomicU64 = AtomicU64::new(0);
 
+/// Two tabs per user, on a thread of their own with a single-threaded runtime, each
+/// counting what it receives into `received`.
+fn start_clients(
+    addr: std::net::SocketAddr,
+    users: usize,
+    received: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("clients".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("client runtime");
+            runtime.block_on(async move {
+                let mut tasks = Vec::new();
+                for user in 0..users {
+                    for _ in 0..2 {
+                        tasks.push(tokio::spawn(tab(addr, user, users, Arc::clone(&received))));
+                    }
+                }
+                for task in tasks {
+                    let _ = task.await;
+                }
+            });
+        })
+        .expect("clients thread")
+}
+
 fn main() {
     let args = Args::parse();
     let hub = Hub::builder().jwt_secret(SECRET).build().expect("hub");
@@ -98,30 +127,7 @@ fn main() {
     let addr = server.local_addr();
     let received = Arc::new(AtomicU64::new(0));
     let tabs = 2 * args.users as u64;
-    let clients = {
-        let received = Arc::clone(&received);
-        let users = args.users;
-        std::thread::Builder::new()
-            .name("clients".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("client runtime");
-                runtime.block_on(async move {
-                    let mut tasks = Vec::new();
-                    for user in 0..users {
-                        for _ in 0..2 {
-                            tasks.push(tokio::spawn(tab(addr, user, users, Arc::clone(&received))));
-                        }
-                    }
-                    for task in tasks {
-                        let _ = task.await;
-                    }
-                });
-            })
-            .expect("clients thread")
-    };
+    let clients = start_clients(addr, args.users, Arc::clone(&received));
     while READY.load(Ordering::SeqCst) < tabs {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -23,7 +23,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 
@@ -67,21 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The writer: accepts the reader's connections, then measures the write rounds.
 fn write_all(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?.to_string();
-    let exe = std::env::current_exe()?;
-    let mut command = if args.reader_cpus.is_empty() {
-        Command::new(&exe)
-    } else {
-        let mut taskset = Command::new("taskset");
-        taskset.args(["-c", &args.reader_cpus]).arg(&exe);
-        taskset
-    };
-    let mut reader = command
-        .args(["--reader", &addr, "--sockets", &args.sockets.to_string()])
-        .arg(format!("--frame-bytes={}", args.frame_bytes))
-        .arg(format!("--frames-per-write={}", args.frames_per_write))
-        .stdin(Stdio::null())
-        .spawn()?;
+    let mut reader = spawn_reader(args, &listener.local_addr()?.to_string())?;
     // The first connection is the reader's control line: one byte per finished round.
     let (mut control, _) = listener.accept()?;
     let mut sockets = Vec::with_capacity(args.sockets as usize);
@@ -91,16 +77,7 @@ fn write_all(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         socket.set_nonblocking(true)?;
         sockets.push(socket);
     }
-    let mut frame = vec![b'x'; args.frame_bytes];
-    // A server→client websocket text frame: FIN + text opcode, unmasked length.
-    frame[0] = 0x81;
-    if args.frame_bytes >= 128 {
-        frame[1] = 126;
-        frame[2..4].copy_from_slice(&((args.frame_bytes - 4) as u16).to_be_bytes());
-    } else {
-        frame[1] = (args.frame_bytes - 2) as u8;
-    }
-    let buffer = frame.repeat(args.frames_per_write);
+    let buffer = text_frame(args.frame_bytes).repeat(args.frames_per_write);
     let mut ack = [0u8; 1];
     // One unmeasured round warms the sockets, the allocator and the caches.
     let mut would_block = 0u64;
@@ -129,6 +106,44 @@ fn write_all(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     drop(sockets);
     let _ = reader.kill();
     let _ = reader.wait();
+    print_costs(args, wall, ticks, run_ns, would_block);
+    Ok(())
+}
+
+/// Starts this program again as the reader of `addr` (on `--reader-cpus` if given).
+fn spawn_reader(args: &Args, addr: &str) -> std::io::Result<std::process::Child> {
+    let exe = std::env::current_exe()?;
+    let mut command = if args.reader_cpus.is_empty() {
+        Command::new(&exe)
+    } else {
+        let mut taskset = Command::new("taskset");
+        taskset.args(["-c", &args.reader_cpus]).arg(&exe);
+        taskset
+    };
+    command
+        .args(["--reader", addr, "--sockets", &args.sockets.to_string()])
+        .arg(format!("--frame-bytes={}", args.frame_bytes))
+        .arg(format!("--frames-per-write={}", args.frames_per_write))
+        .stdin(Stdio::null())
+        .spawn()
+}
+
+/// A server→client websocket text frame of `bytes` bytes: FIN + text opcode, unmasked
+/// length, `x` as payload.
+fn text_frame(bytes: usize) -> Vec<u8> {
+    let mut frame = vec![b'x'; bytes];
+    frame[0] = 0x81;
+    if bytes >= 128 {
+        frame[1] = 126;
+        frame[2..4].copy_from_slice(&((bytes - 4) as u16).to_be_bytes());
+    } else {
+        frame[1] = (bytes - 2) as u8;
+    }
+    frame
+}
+
+/// Prints the writer's CPU cost per write and per frame.
+fn print_costs(args: &Args, wall: Duration, ticks: u64, run_ns: u64, would_block: u64) {
     let writes = u64::from(args.sockets) * args.rounds;
     let frames = writes * args.frames_per_write as u64;
     let tick_ns = 1e9 / ticks_per_second() as f64;
@@ -151,7 +166,6 @@ fn write_all(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "writer CPU per frame: {:.2} µs (schedstat); would-block writes: {would_block}",
         run_ns as f64 / frames as f64 / 1e3
     );
-    Ok(())
 }
 
 /// The reader: connects every socket, reads them on one thread with epoll (tokio),

@@ -176,13 +176,6 @@ typedef struct McrtAck {
   size_t count;
 } McrtAck;
 
-// Tells the host that emits wait for `mcrt_run_pending`. Called once per batch (again
-// only after `mcrt_run_pending` found the queue empty, or left jobs for a next call),
-// on a library thread or inside `mcrt_run_pending`, with no library lock held. It must
-// return quickly and must not call `mcrt_run_pending` itself: schedule that call on
-// the host's thread (Node: `setImmediate`).
-typedef void (*McrtWakeCallback)(void *user_data);
-
 // Decides on one authentication attempt. `request_json` is the client's payload (the
 // `client:authenticate` data or the Socket.IO `auth` object); `context_json` is
 // `{"remoteAddr": "ip:port"|null, "headers": {name: value}, "query": {name: value}}`
@@ -282,6 +275,13 @@ typedef void (*McrtCloseCallback)(void *user_data,
                                   uint64_t id,
                                   const char *reason,
                                   size_t reason_len);
+
+// Tells the host that emits wait for `mcrt_run_pending`. Called once per batch (again
+// only after `mcrt_run_pending` found the queue empty, or left jobs for a next call),
+// on a library thread or inside `mcrt_run_pending`, with no library lock held. It must
+// return quickly and must not call `mcrt_run_pending` itself: schedule that call on
+// the host's thread (Node: `setImmediate`).
+typedef void (*McrtWakeCallback)(void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -394,6 +394,78 @@ enum McrtStatus mcrt_emit_binary_to_everyone(const struct McrtHub *hub,
                                              size_t count,
                                              struct McrtOutcome *out);
 
+// Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
+// `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
+// "userPages", "adminPages"}], "queueCapacity": 65536, "queueMaxBytes": 2097152,
+// "maxAuthFailures": 5, "maxConnectionsPerUser": 100, "maxMessageBytes": 65536, "snapshotPageSize": 500,
+// "deviceOfflineGraceMs": 5000, "persist": {"path": "…", "durability":
+// "off"|"batched"|"sync"}, "redis": null, "nodeId": null}`; every key is optional and
+// unknown keys are refused. This is the library's one configuration schema, which
+// Node and Python read
+// too: every key also has a snake_case alias, and Python's forms are accepted
+// (`device_grace` in seconds, `limits: {queue_capacity, …}`, `routes` as a map
+// `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every
+// default. An error names the key, what was expected and what arrived.
+// On success `*out` owns a builder (build it or free it). Thread: any.
+enum McrtStatus mcrt_builder_new(const char *config_json,
+                                 size_t len,
+                                 struct McrtBuilder **out);
+
+// Adds a host authenticator, tried (in the order added) before the built-in JWT and
+// session authenticators. `user_data` is passed back untouched and must stay valid, and
+// usable from the threads `McrtAuthenticateCallback` names, until the hub is freed.
+enum McrtStatus mcrt_builder_set_authenticator(struct McrtBuilder *builder,
+                                               McrtAuthenticateCallback callback,
+                                               void *user_data);
+
+// Sets the handler of client events the library does not handle. `user_data` as for
+// `mcrt_builder_set_authenticator` (threads: `McrtClientEventCallback`).
+enum McrtStatus mcrt_builder_set_client_event_handler(struct McrtBuilder *builder,
+                                                      McrtClientEventCallback callback,
+                                                      void *user_data);
+
+// Sets the handler of client events the library does not handle, receiving a binary
+// event's values as bytes (`McrtBinaryClientEventCallback`) instead of base64 text.
+// It replaces a handler set by `mcrt_builder_set_client_event_handler`, and the other
+// way round. `user_data` as for `mcrt_builder_set_authenticator`.
+enum McrtStatus mcrt_builder_set_binary_client_event_handler(struct McrtBuilder *builder,
+                                                             McrtBinaryClientEventCallback callback,
+                                                             void *user_data);
+
+// Sets the stats provider `mcrt_emit_stats_update` asks when given NULL stats. `user_data` as for
+// `mcrt_builder_set_authenticator` (thread: `McrtStatsCallback`).
+enum McrtStatus mcrt_builder_set_stats_provider(struct McrtBuilder *builder,
+                                                McrtStatsCallback callback,
+                                                void *user_data);
+
+// Adds a before-emit filter (run in the order added). `user_data` as for
+// `mcrt_builder_set_authenticator` (threads: `McrtBeforeEmitCallback`).
+enum McrtStatus mcrt_builder_add_before_emit(struct McrtBuilder *builder,
+                                             McrtBeforeEmitCallback callback,
+                                             void *user_data);
+
+// Adds an audit sink. `user_data` as for `mcrt_builder_set_authenticator` (threads:
+// `McrtAuditCallback`).
+enum McrtStatus mcrt_builder_add_audit_sink(struct McrtBuilder *builder,
+                                            McrtAuditCallback callback,
+                                            void *user_data);
+
+// Installs the host-callback transport: the host owns the sockets (its own Socket.IO
+// server), attaches them with `mcrt_host_attach`, passes their messages with
+// `mcrt_host_message`, and receives every outbound event once through `frame` with the
+// recipients' connection ids and the event already encoded in `format` (a
+// `McrtWireFormat` value); `close` (may be
+// NULL) asks it to disconnect a socket. See `McrtFrameCallback` for the threads.
+// `user_data` must stay valid until `mcrt_hub_free` returns. At most once per builder.
+enum McrtStatus mcrt_builder_set_host_transport(struct McrtBuilder *builder,
+                                                int32_t format,
+                                                McrtFrameCallback frame,
+                                                McrtCloseCallback close,
+                                                void *user_data);
+
+// Frees a builder that will not be built. NULL is a no-op. Thread: any.
+void mcrt_builder_free(struct McrtBuilder *builder);
+
 // Checks `config_json` as `mcrt_builder_new` reads it and writes to `*out` the hub
 // configuration it describes, in canonical form: camelCase keys, durations in
 // milliseconds, every default filled in (`"{}"` shows the defaults). Aliases and
@@ -472,6 +544,86 @@ enum McrtStatus mcrt_host_receive(const struct McrtHub *hub,
 // `MCRT_STATUS_NOT_FOUND` if it is not attached. Thread: any, but not from inside the
 // frame or close callback (`MCRT_STATUS_REENTRANT`): defer it.
 enum McrtStatus mcrt_host_detach(const struct McrtHub *hub, uint64_t id);
+
+// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
+// none is given, what the hub's stats provider returns.
+//
+// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
+// the last sent (`unchanged` otherwise).
+//
+// C: `stats_json` NULL asks the stats provider (`mcrt_builder_set_stats_provider`;
+// `MCRT_STATUS_NOT_CONFIGURED` without one).
+enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub,
+                                       const char *stats_json,
+                                       size_t len,
+                                       struct McrtOutcome *out);
+
+// An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
+// optional (`null` when omitted).
+//
+// Always sends `admin:action {adminId, action, details}` to admins on `admin`.
+enum McrtStatus mcrt_emit_admin_action(const struct McrtHub *hub,
+                                       const char *admin_id_json,
+                                       size_t admin_id_len,
+                                       const char *action,
+                                       size_t action_len,
+                                       const char *details_json,
+                                       size_t details_len,
+                                       struct McrtOutcome *out);
+
+// Maintenance mode switched (seed: `emitMaintenanceMode(enabled, message, adminId)`).
+//
+// Sends `system:maintenance {enabled, message, adminId}` to every authenticated
+// connection, unless already in that state with that message (`unchanged`). While on,
+// newly authenticated connections receive it too.
+enum McrtStatus mcrt_emit_maintenance_mode(const struct McrtHub *hub,
+                                           bool enabled,
+                                           const char *message,
+                                           size_t message_len,
+                                           const char *admin_id_json,
+                                           size_t admin_id_len,
+                                           struct McrtOutcome *out);
+
+// A host event for every connection of one user (seed: `emitToUser(userId, event, data)`),
+// for anything the twelve calls don't cover: the seed's "an action on one device is
+// visible on all the others".
+//
+// Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
+// are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
+// gets a `timestamp` unless it carries one.
+enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
+                                  const char *user_id_json,
+                                  size_t user_id_len,
+                                  const char *event,
+                                  size_t event_len,
+                                  const char *data_json,
+                                  size_t data_len,
+                                  struct McrtOutcome *out);
+
+// A host event for admin connections (seed: `emitToAdmins(event, data)`), on every page
+// unless a route limits it.
+//
+// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+// when omitted); object data gets a `timestamp` unless it carries one.
+enum McrtStatus mcrt_emit_to_admins(const struct McrtHub *hub,
+                                    const char *event,
+                                    size_t event_len,
+                                    const char *data_json,
+                                    size_t data_len,
+                                    struct McrtOutcome *out);
+
+// A host event for every authenticated user and admin connection, on every page unless a
+// route limits it (seed: `emitToAll(event, data)`; socket.io's `io.emit`). Connections that
+// have not authenticated and devices never receive it.
+//
+// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
+// when omitted); object data gets a `timestamp` unless it carries one.
+enum McrtStatus mcrt_emit_to_everyone(const struct McrtHub *hub,
+                                      const char *event,
+                                      size_t event_len,
+                                      const char *data_json,
+                                      size_t data_len,
+                                      struct McrtOutcome *out);
 
 // A module came online (seed: `emitModuleOnline(id, info)`). `info` is
 // `{userId, name?, type?, …}`; `userId` is required the first time a module is seen, and
@@ -581,86 +733,6 @@ enum McrtStatus mcrt_emit_user_registered(const struct McrtHub *hub,
                                           size_t len,
                                           struct McrtOutcome *out);
 
-// New statistics for admins (seed: `emitStatsUpdate()`): the given stats object, or, when
-// none is given, what the hub's stats provider returns.
-//
-// Sends `admin:stats:updated {stats}` to admins on `admin`, only if the stats differ from
-// the last sent (`unchanged` otherwise).
-//
-// C: `stats_json` NULL asks the stats provider (`mcrt_builder_set_stats_provider`;
-// `MCRT_STATUS_NOT_CONFIGURED` without one).
-enum McrtStatus mcrt_emit_stats_update(const struct McrtHub *hub,
-                                       const char *stats_json,
-                                       size_t len,
-                                       struct McrtOutcome *out);
-
-// An administrator acted (seed: `emitAdminAction(adminId, action, details)`); `details` is
-// optional (`null` when omitted).
-//
-// Always sends `admin:action {adminId, action, details}` to admins on `admin`.
-enum McrtStatus mcrt_emit_admin_action(const struct McrtHub *hub,
-                                       const char *admin_id_json,
-                                       size_t admin_id_len,
-                                       const char *action,
-                                       size_t action_len,
-                                       const char *details_json,
-                                       size_t details_len,
-                                       struct McrtOutcome *out);
-
-// Maintenance mode switched (seed: `emitMaintenanceMode(enabled, message, adminId)`).
-//
-// Sends `system:maintenance {enabled, message, adminId}` to every authenticated
-// connection, unless already in that state with that message (`unchanged`). While on,
-// newly authenticated connections receive it too.
-enum McrtStatus mcrt_emit_maintenance_mode(const struct McrtHub *hub,
-                                           bool enabled,
-                                           const char *message,
-                                           size_t message_len,
-                                           const char *admin_id_json,
-                                           size_t admin_id_len,
-                                           struct McrtOutcome *out);
-
-// A host event for every connection of one user (seed: `emitToUser(userId, event, data)`),
-// for anything the twelve calls don't cover: the seed's "an action on one device is
-// visible on all the others".
-//
-// Names in a reserved prefix (`auth:`, `page:`, `system:`, `admin:`, `user:`, `module:`)
-// are refused (`reserved_event`); `data` is optional (`null` when omitted); object data
-// gets a `timestamp` unless it carries one.
-enum McrtStatus mcrt_emit_to_user(const struct McrtHub *hub,
-                                  const char *user_id_json,
-                                  size_t user_id_len,
-                                  const char *event,
-                                  size_t event_len,
-                                  const char *data_json,
-                                  size_t data_len,
-                                  struct McrtOutcome *out);
-
-// A host event for admin connections (seed: `emitToAdmins(event, data)`), on every page
-// unless a route limits it.
-//
-// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
-// when omitted); object data gets a `timestamp` unless it carries one.
-enum McrtStatus mcrt_emit_to_admins(const struct McrtHub *hub,
-                                    const char *event,
-                                    size_t event_len,
-                                    const char *data_json,
-                                    size_t data_len,
-                                    struct McrtOutcome *out);
-
-// A host event for every authenticated user and admin connection, on every page unless a
-// route limits it (seed: `emitToAll(event, data)`; socket.io's `io.emit`). Connections that
-// have not authenticated and devices never receive it.
-//
-// Names in a reserved prefix are refused (`reserved_event`); `data` is optional (`null`
-// when omitted); object data gets a `timestamp` unless it carries one.
-enum McrtStatus mcrt_emit_to_everyone(const struct McrtHub *hub,
-                                      const char *event,
-                                      size_t event_len,
-                                      const char *data_json,
-                                      size_t data_len,
-                                      struct McrtOutcome *out);
-
 // Installs the host executor: every emit the library originates itself is queued
 // instead of running on the library thread, `wake` (not NULL) tells the host, and the
 // host runs them with `mcrt_run_pending` on its own thread (see `McrtWakeCallback`).
@@ -685,82 +757,10 @@ enum McrtStatus mcrt_run_pending(const struct McrtHub *hub, size_t *ran_out);
 // a second call replaces the first. Thread: the callback's.
 enum McrtStatus mcrt_reply_set(struct McrtReply *reply, const char *data, size_t len);
 
-// Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
-// `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
-// "userPages", "adminPages"}], "queueCapacity": 65536, "queueMaxBytes": 2097152,
-// "maxAuthFailures": 5, "maxConnectionsPerUser": 100, "maxMessageBytes": 65536, "snapshotPageSize": 500,
-// "deviceOfflineGraceMs": 5000, "persist": {"path": "…", "durability":
-// "off"|"batched"|"sync"}, "redis": null, "nodeId": null}`; every key is optional and
-// unknown keys are refused. This is the library's one configuration schema, which
-// Node and Python read
-// too: every key also has a snake_case alias, and Python's forms are accepted
-// (`device_grace` in seconds, `limits: {queue_capacity, …}`, `routes` as a map
-// `event → {users, admins}`); `mcrt_hub_config_normalize` shows the result with every
-// default. An error names the key, what was expected and what arrived.
-// On success `*out` owns a builder (build it or free it). Thread: any.
-enum McrtStatus mcrt_builder_new(const char *config_json,
-                                 size_t len,
-                                 struct McrtBuilder **out);
-
-// Adds a host authenticator, tried (in the order added) before the built-in JWT and
-// session authenticators. `user_data` is passed back untouched and must stay valid, and
-// usable from the threads `McrtAuthenticateCallback` names, until the hub is freed.
-enum McrtStatus mcrt_builder_set_authenticator(struct McrtBuilder *builder,
-                                               McrtAuthenticateCallback callback,
-                                               void *user_data);
-
-// Sets the handler of client events the library does not handle. `user_data` as for
-// `mcrt_builder_set_authenticator` (threads: `McrtClientEventCallback`).
-enum McrtStatus mcrt_builder_set_client_event_handler(struct McrtBuilder *builder,
-                                                      McrtClientEventCallback callback,
-                                                      void *user_data);
-
-// Sets the handler of client events the library does not handle, receiving a binary
-// event's values as bytes (`McrtBinaryClientEventCallback`) instead of base64 text.
-// It replaces a handler set by `mcrt_builder_set_client_event_handler`, and the other
-// way round. `user_data` as for `mcrt_builder_set_authenticator`.
-enum McrtStatus mcrt_builder_set_binary_client_event_handler(struct McrtBuilder *builder,
-                                                             McrtBinaryClientEventCallback callback,
-                                                             void *user_data);
-
-// Sets the stats provider `mcrt_emit_stats_update` asks when given NULL stats. `user_data` as for
-// `mcrt_builder_set_authenticator` (thread: `McrtStatsCallback`).
-enum McrtStatus mcrt_builder_set_stats_provider(struct McrtBuilder *builder,
-                                                McrtStatsCallback callback,
-                                                void *user_data);
-
-// Adds a before-emit filter (run in the order added). `user_data` as for
-// `mcrt_builder_set_authenticator` (threads: `McrtBeforeEmitCallback`).
-enum McrtStatus mcrt_builder_add_before_emit(struct McrtBuilder *builder,
-                                             McrtBeforeEmitCallback callback,
-                                             void *user_data);
-
-// Adds an audit sink. `user_data` as for `mcrt_builder_set_authenticator` (threads:
-// `McrtAuditCallback`).
-enum McrtStatus mcrt_builder_add_audit_sink(struct McrtBuilder *builder,
-                                            McrtAuditCallback callback,
-                                            void *user_data);
-
-// Installs the host-callback transport: the host owns the sockets (its own Socket.IO
-// server), attaches them with `mcrt_host_attach`, passes their messages with
-// `mcrt_host_message`, and receives every outbound event once through `frame` with the
-// recipients' connection ids and the event already encoded in `format` (a
-// `McrtWireFormat` value); `close` (may be
-// NULL) asks it to disconnect a socket. See `McrtFrameCallback` for the threads.
-// `user_data` must stay valid until `mcrt_hub_free` returns. At most once per builder.
-enum McrtStatus mcrt_builder_set_host_transport(struct McrtBuilder *builder,
-                                                int32_t format,
-                                                McrtFrameCallback frame,
-                                                McrtCloseCallback close,
-                                                void *user_data);
-
 // Builds the hub and frees the builder, whatever the outcome (do not use `builder`
 // afterwards). On success `*out` owns the hub (free it with `mcrt_hub_free`).
 // Thread: any.
 enum McrtStatus mcrt_builder_build(struct McrtBuilder *builder, struct McrtHub **out);
-
-// Frees a builder that will not be built. NULL is a no-op. Thread: any.
-void mcrt_builder_free(struct McrtBuilder *builder);
 
 // Builds a hub without callbacks from `config_json` (as `mcrt_builder_new`). On success
 // `*out` owns the hub. Thread: any.

@@ -78,6 +78,25 @@ fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Option<HttpResponse
     })
 }
 
+/// The charting library's files under `web_dir`, each with its path and content type
+/// (`None`, and a warning, for a missing one).
+fn read_charts(web_dir: &Path) -> Vec<(&'static str, &'static str, Option<Bytes>)> {
+    CHARTS
+        .iter()
+        .map(|(path, file, content_type)| {
+            let bytes = std::fs::read(web_dir.join(file)).ok().map(Bytes::from);
+            if bytes.is_none() {
+                tracing::warn!(
+                    file,
+                    "the charting library is missing: the dashboard draws no charts \
+                     (run `npm ci --prefix web`)"
+                );
+            }
+            (*path, *content_type, bytes)
+        })
+        .collect()
+}
+
 /// The handler for the dashboard's paths; `demo_logins` is the JSON array served at
 /// `/demo/tokens` (only in demo mode).
 pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
@@ -100,20 +119,7 @@ pub fn handler(web_dir: &Path, demo_logins: Option<Value>) -> HttpHandler {
             None
         }
     };
-    let charts: Vec<(&'static str, &'static str, Option<Bytes>)> = CHARTS
-        .iter()
-        .map(|(path, file, content_type)| {
-            let bytes = std::fs::read(web_dir.join(file)).ok().map(Bytes::from);
-            if bytes.is_none() {
-                tracing::warn!(
-                    file,
-                    "the charting library is missing: the dashboard draws no charts \
-                     (run `npm ci --prefix web`)"
-                );
-            }
-            (*path, *content_type, bytes)
-        })
-        .collect();
+    let charts = read_charts(web_dir);
     let demo = demo_logins.map(|logins| Bytes::from(logins.to_string()));
     Arc::new(move |request: HttpRequest| {
         if request.method != "GET" {

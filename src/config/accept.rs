@@ -1,75 +1,19 @@
 //! The forms a hub configuration may take: every field optional (so a key is known
 //! exactly when `{key: null}` deserializes, and an alias can be told from its canonical
-//! key), resolved into [`HubConfig`] with the defaults and the range checks. This module
-//! must not build anything. Guarded by the unit tests of `config.rs`.
+//! key), resolved into [`HubConfig`] with the defaults and the range checks (the scalar forms
+//! are `values.rs`'s). This module must not build anything. Guarded by the unit tests
+//! in `config/tests.rs`.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
 
 use super::check::{Section, check, describe};
 use super::jwt::RawJwt;
+use super::values::{Number, at_least_one, duration, one_of};
 use super::{ConfigError, HubConfig, Persist, Route, Secret};
 use crate::persist::Durability;
-
-/// A number ≥ 0 (a duration in the unit its key names), checked by its visitor so the
-/// error says what was expected.
-pub(super) struct Number(pub(super) f64);
-
-impl<'de> Deserialize<'de> for Number {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Number;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number >= 0")
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Number, E> {
-                Ok(Number(n as f64))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Number, E> {
-                if n < 0 {
-                    return Err(E::invalid_value(de::Unexpected::Signed(n), &self));
-                }
-                Ok(Number(n as f64))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Number, E> {
-                if !(n >= 0.0 && n.is_finite()) {
-                    return Err(E::invalid_value(de::Unexpected::Float(n), &self));
-                }
-                Ok(Number(n))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Secret;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a non-empty string (or an array of bytes)")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Secret, E> {
-                Ok(Secret(text.as_bytes().to_vec()))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Secret, A::Error> {
-                let mut bytes = Vec::new();
-                while let Some(byte) = seq.next_element::<u8>()? {
-                    bytes.push(byte);
-                }
-                Ok(Secret(bytes))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -141,7 +85,6 @@ struct RawPersist {
     durability: Option<String>,
 }
 
-/// One setting that may come under two names; both given is a conflict.
 impl Section for RawHub {
     fn nested(key: &str, value: &Value, path: &str) -> Result<(), ConfigError> {
         match (key, value) {
@@ -167,59 +110,6 @@ impl Section for RawHub {
 impl Section for RawLimits {}
 impl Section for RawRoute {}
 impl Section for RawPersist {}
-
-pub(super) fn one_of<T>(
-    a: Option<T>,
-    a_key: &str,
-    b: Option<T>,
-    b_key: &str,
-) -> Result<Option<T>, ConfigError> {
-    match (a, b) {
-        (Some(_), Some(_)) => Err(ConfigError::Conflict {
-            key: a_key.to_owned(),
-            other: b_key.to_owned(),
-        }),
-        (a, b) => Ok(a.or(b)),
-    }
-}
-
-/// A duration from milliseconds (`…Ms`) or seconds (Python's names); `positive` refuses 0.
-pub(super) fn duration(
-    ms: Option<Number>,
-    ms_key: &str,
-    s: Option<Number>,
-    s_key: &str,
-    positive: bool,
-) -> Result<Option<Duration>, ConfigError> {
-    let from_seconds = s.is_some();
-    let Some(n) = one_of(ms.map(|n| n.0), ms_key, s.map(|n| n.0), s_key)? else {
-        return Ok(None);
-    };
-    let (secs, key, given) = if from_seconds {
-        (n, s_key, format!("{n} seconds"))
-    } else {
-        (n / 1000.0, ms_key, format!("{n} milliseconds"))
-    };
-    let expected = if positive {
-        "a duration > 0"
-    } else {
-        "a duration >= 0"
-    };
-    match Duration::try_from_secs_f64(secs) {
-        Ok(d) if !(positive && d.is_zero()) => Ok(Some(d)),
-        _ => Err(ConfigError::bad(key, expected, given)),
-    }
-}
-
-fn at_least_one<T: PartialEq + From<u8> + fmt::Display>(
-    value: Option<T>,
-    key: &str,
-) -> Result<Option<T>, ConfigError> {
-    match value {
-        Some(n) if n == T::from(0) => Err(ConfigError::bad(key, "an integer >= 1", "0")),
-        other => Ok(other),
-    }
-}
 
 impl RawLimits {
     /// The top-level limits (`self`) and Python's nested `limits` section as one; a
@@ -272,25 +162,12 @@ impl RawHub {
             max_message_bytes: self.max_message_bytes,
         }
         .merge(self.limits)?;
-        if self.jwt_secret.as_ref().is_some_and(|s| s.0.is_empty()) {
-            return Err(ConfigError::bad(
-                "jwtSecret",
-                "a non-empty secret",
-                "an empty one",
-            ));
-        }
-        let pages = self.pages.unwrap_or(defaults.pages);
-        if let Some(i) = pages.iter().position(String::is_empty) {
-            return Err(ConfigError::bad(
-                &format!("pages[{i}]"),
-                "a page name",
-                "\"\"",
-            ));
-        }
+        let jwt_secret = secret(self.jwt_secret)?;
+        let pages = pages(self.pages, defaults.pages)?;
         let persist = self.persist.map(RawPersist::resolve).transpose()?;
         let (redis, node_id) = cluster(self.redis, self.node_id)?;
         Ok(HubConfig {
-            jwt_secret: self.jwt_secret,
+            jwt_secret,
             jwt: self.jwt.map(RawJwt::resolve).transpose()?,
             pages,
             routes: self.routes.map_or(Ok(Vec::new()), RawRoutes::resolve)?,
@@ -318,6 +195,31 @@ impl RawHub {
             redis,
             node_id,
         })
+    }
+}
+
+/// The page names, none of them empty.
+fn pages(pages: Option<Vec<String>>, default: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let pages = pages.unwrap_or(default);
+    match pages.iter().position(String::is_empty) {
+        Some(i) => Err(ConfigError::bad(
+            &format!("pages[{i}]"),
+            "a page name",
+            "\"\"",
+        )),
+        None => Ok(pages),
+    }
+}
+
+/// The JWT secret, refused when given empty.
+fn secret(secret: Option<Secret>) -> Result<Option<Secret>, ConfigError> {
+    match secret {
+        Some(s) if s.0.is_empty() => Err(ConfigError::bad(
+            "jwtSecret",
+            "a non-empty secret",
+            "an empty one",
+        )),
+        other => Ok(other),
     }
 }
 

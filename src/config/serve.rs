@@ -2,8 +2,8 @@
 //! `options.server`, Python `Hub.serve(...)` keywords), whose defaults are
 //! [`ServerConfig::default`]'s, and the forms it accepts (camelCase in milliseconds,
 //! snake_case, Python's `ping_interval` / `ping_timeout` / `auth_deadline` /
-//! `connect_timeout` in seconds).
-//! This module must not start a server. Guarded by the unit tests of `config.rs` and
+//! `connect_timeout` in seconds, read in `serve/accept.rs`). This module must not start
+//! a server. Guarded by the unit tests in `config/tests.rs` and
 //! the ones below (`trustedProxies`, `connectTimeoutMs` / `maxAttachments`).
 
 use std::time::Duration;
@@ -11,10 +11,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::accept::{Number, duration};
-use super::check::{Section, check, serde_error};
+use super::check::{check, serde_error};
 use super::{ConfigError, millis};
 use crate::transport::server::{Cors, ServerConfig};
+
+mod accept;
+
+use accept::RawServe;
 
 /// The server settings the bindings expose: the serializable part of [`ServerConfig`],
 /// whose [`Default`] is this one's.
@@ -158,170 +161,6 @@ impl TryFrom<Value> for ServeConfig {
     fn try_from(value: Value) -> Result<Self, ConfigError> {
         Self::from_json(&value)
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct RawServe {
-    #[serde(alias = "worker_threads")]
-    worker_threads: Option<usize>,
-    #[serde(alias = "ping_interval_ms")]
-    ping_interval_ms: Option<Number>,
-    #[serde(rename = "ping_interval")]
-    ping_interval_s: Option<Number>,
-    #[serde(alias = "ping_timeout_ms")]
-    ping_timeout_ms: Option<Number>,
-    #[serde(rename = "ping_timeout")]
-    ping_timeout_s: Option<Number>,
-    #[serde(alias = "max_payload")]
-    max_payload: Option<usize>,
-    #[serde(alias = "max_message_bytes")]
-    max_message_bytes: Option<usize>,
-    #[serde(alias = "max_attachments")]
-    max_attachments: Option<usize>,
-    #[serde(alias = "auth_deadline_ms")]
-    auth_deadline_ms: Option<Number>,
-    #[serde(rename = "auth_deadline")]
-    auth_deadline_s: Option<Number>,
-    #[serde(alias = "connect_timeout_ms")]
-    connect_timeout_ms: Option<Number>,
-    #[serde(rename = "connect_timeout")]
-    connect_timeout_s: Option<Number>,
-    #[serde(alias = "max_connections")]
-    max_connections: Option<usize>,
-    #[serde(alias = "max_connections_per_ip")]
-    max_connections_per_ip: Option<usize>,
-    #[serde(alias = "trusted_proxies")]
-    trusted_proxies: Option<Vec<String>>,
-    #[serde(alias = "socketio_path")]
-    socketio_path: Option<String>,
-    #[serde(alias = "native_path")]
-    native_path: Option<String>,
-    #[serde(alias = "shutdown_deadline_ms")]
-    shutdown_deadline_ms: Option<Number>,
-    #[serde(alias = "write_coalesce_ms")]
-    write_coalesce_ms: Option<Number>,
-    #[serde(alias = "slow_consumer_timeout_ms")]
-    slow_consumer_timeout_ms: Option<Number>,
-    #[serde(alias = "api_key")]
-    api_key: Option<String>,
-    #[serde(alias = "allowed_origins")]
-    allowed_origins: Option<Vec<String>>,
-    #[serde(alias = "handshakes_per_second")]
-    handshakes_per_second: Option<Number>,
-    #[serde(alias = "max_header_bytes")]
-    max_header_bytes: Option<usize>,
-    #[serde(alias = "header_timeout_ms")]
-    header_timeout_ms: Option<Number>,
-}
-
-impl Section for RawServe {}
-
-impl RawServe {
-    fn resolve(self) -> Result<ServeConfig, ConfigError> {
-        let d = ServeConfig::default();
-        let ms = |ms, key, default| -> Result<Duration, ConfigError> {
-            Ok(duration(ms, key, None, "", false)?.unwrap_or(default))
-        };
-        Ok(ServeConfig {
-            worker_threads: self.worker_threads.unwrap_or(d.worker_threads),
-            ping_interval: duration(
-                self.ping_interval_ms,
-                "pingIntervalMs",
-                self.ping_interval_s,
-                "ping_interval",
-                true,
-            )?
-            .unwrap_or(d.ping_interval),
-            ping_timeout: duration(
-                self.ping_timeout_ms,
-                "pingTimeoutMs",
-                self.ping_timeout_s,
-                "ping_timeout",
-                true,
-            )?
-            .unwrap_or(d.ping_timeout),
-            max_payload: self.max_payload.unwrap_or(d.max_payload),
-            max_message_bytes: self.max_message_bytes.unwrap_or(d.max_message_bytes),
-            max_attachments: self.max_attachments.unwrap_or(d.max_attachments),
-            auth_deadline: duration(
-                self.auth_deadline_ms,
-                "authDeadlineMs",
-                self.auth_deadline_s,
-                "auth_deadline",
-                true,
-            )?
-            .unwrap_or(d.auth_deadline),
-            connect_timeout: duration(
-                self.connect_timeout_ms,
-                "connectTimeoutMs",
-                self.connect_timeout_s,
-                "connect_timeout",
-                true,
-            )?
-            .unwrap_or(d.connect_timeout),
-            max_connections: self.max_connections.unwrap_or(d.max_connections),
-            max_connections_per_ip: self
-                .max_connections_per_ip
-                .unwrap_or(d.max_connections_per_ip),
-            trusted_proxies: proxies(self.trusted_proxies)?.unwrap_or(d.trusted_proxies),
-            socketio_path: self.socketio_path.unwrap_or(d.socketio_path),
-            native_path: self.native_path.unwrap_or(d.native_path),
-            shutdown_deadline: ms(
-                self.shutdown_deadline_ms,
-                "shutdownDeadlineMs",
-                d.shutdown_deadline,
-            )?,
-            write_coalesce: ms(self.write_coalesce_ms, "writeCoalesceMs", d.write_coalesce)?,
-            slow_consumer_timeout: duration(
-                self.slow_consumer_timeout_ms,
-                "slowConsumerTimeoutMs",
-                None,
-                "",
-                true,
-            )?
-            .unwrap_or(d.slow_consumer_timeout),
-            api_key: self.api_key.or(d.api_key),
-            allowed_origins: origins(self.allowed_origins)?.unwrap_or(d.allowed_origins),
-            handshakes_per_second: self
-                .handshakes_per_second
-                .map_or(d.handshakes_per_second, |n| n.0),
-            max_header_bytes: match self.max_header_bytes {
-                Some(n) if n < 8192 => {
-                    return Err(ConfigError::bad("maxHeaderBytes", ">= 8192", n.to_string()));
-                }
-                n => n.unwrap_or(d.max_header_bytes),
-            },
-            header_timeout: duration(self.header_timeout_ms, "headerTimeoutMs", None, "", true)?
-                .unwrap_or(d.header_timeout),
-        })
-    }
-}
-
-/// Each allowed origin is `*` or `scheme://host[:port]`, without a path.
-fn origins(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError> {
-    for (i, origin) in list.iter().flatten().enumerate() {
-        if let Err(found) = Cors::check_origin(origin) {
-            let key = format!("allowedOrigins[{i}]");
-            return Err(ConfigError::bad(&key, "`*` or scheme://host[:port]", found));
-        }
-    }
-    Ok(list)
-}
-
-/// Each trusted proxy is a CIDR range or a single address.
-fn proxies(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError> {
-    for (i, range) in list.iter().flatten().enumerate() {
-        if proxy_range(range).is_err() {
-            let key = format!("trustedProxies[{i}]");
-            return Err(ConfigError::bad(
-                &key,
-                "a CIDR range or an IP address",
-                range,
-            ));
-        }
-    }
-    Ok(list)
 }
 
 /// `10.0.0.0/8`, or one address as its own range.

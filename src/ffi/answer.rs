@@ -19,9 +19,9 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::binary::McrtBytes;
+use super::builder::{builder_mut, update};
 use super::connections::host_message;
 use super::hooks::{UserData, c_json, client_event_json};
-use super::hub::{builder_mut, update};
 use super::{FfiError, McrtBuilder, McrtHub, McrtStatus, args, entry, hub_entry};
 use crate::hooks::{AckAnswer, Answering, ClientEvent};
 use crate::hub::{InboundError, Reply};

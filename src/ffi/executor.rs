@@ -28,8 +28,8 @@ use std::thread::ThreadId;
 
 use parking_lot::{Mutex, RwLock};
 
+use super::builder::{builder_mut, update};
 use super::hooks::UserData;
-use super::hub::{builder_mut, update};
 use super::{FfiError, McrtBuilder, McrtHub, McrtStatus, args, entry, hub_entry, in_host_call};
 use crate::hub::{Executor, Job};
 

@@ -45,6 +45,7 @@ pub mod aliases;
 pub mod answer;
 mod args;
 pub mod binary;
+pub mod builder;
 mod config;
 pub mod connections;
 pub mod emit;
@@ -56,8 +57,9 @@ pub mod hub;
 pub mod inspect;
 pub mod server;
 
+pub use builder::McrtBuilder;
 pub use hooks::McrtReply;
-pub use hub::{McrtBuilder, McrtHub};
+pub use hub::McrtHub;
 pub use server::McrtServer;
 
 use std::cell::{Cell, RefCell};

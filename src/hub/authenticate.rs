@@ -24,6 +24,7 @@ use crate::metrics::BadInputKind;
 use crate::outbound::{CloseReason, OutboundQueue};
 use crate::registry::RegistryError;
 use crate::registry::routing::PageIndex;
+use crate::store::Store;
 
 impl Hub {
     /// Authenticates connection `id` with `data`; on refusal `auth:error` is sent to it
@@ -46,34 +47,20 @@ impl Hub {
             .verify(data, &context)
             .map_err(|error| self.refuse_unverified(id, &queue, error, notify_failure))?;
         let guard = self.lock().map_err(|_| InboundError::Reentrant)?;
-        if let Some(module) = &identity.module_id
-            && guard
-                .store
-                .module(module.as_str())
-                .is_some_and(|record| record.owner != identity.user_id)
-        {
-            drop(guard);
-            return Err(self.refuse(&queue, AuthError::DeviceOwnerMismatch, notify_failure));
-        }
         let was_device = self
             .inner
             .registry
             .identity(id)
             .is_some_and(|(previous, _)| previous.module_id.is_some());
-        if let Err(error) = self.inner.registry.authenticate(
-            id,
-            identity.clone(),
-            page,
-            self.inner.limits.max_connections_per_user,
-        ) {
+        if let Err(error) = self.admit(&guard.store, id, &identity, page) {
             drop(guard);
-            return match error {
+            return Err(match error {
                 RegistryError::Auth(AuthError::TooManyConnections) => {
-                    Err(self.refuse_over_user_limit(&queue, &identity, notify_failure))
+                    self.refuse_over_user_limit(&queue, &identity, notify_failure)
                 }
-                RegistryError::Auth(error) => Err(self.refuse(&queue, error, notify_failure)),
-                _ => Err(InboundError::Closed(id)),
-            };
+                RegistryError::Auth(error) => self.refuse(&queue, error, notify_failure),
+                _ => InboundError::Closed(id),
+            });
         }
         self.record_identity(id);
         let ok = self.announce_authenticated(id, &identity, page);
@@ -94,6 +81,34 @@ impl Hub {
             ack: Some(ok),
             ..Reply::default()
         })
+    }
+
+    /// Registers the verified `identity` on connection `id`, under the emit lock (`store`
+    /// is its guard's): refused if the device's module belongs to another user, or if the
+    /// user is over the connection limit.
+    fn admit(
+        &self,
+        store: &Store,
+        id: ConnectionId,
+        identity: &Identity,
+        page: PageIndex,
+    ) -> Result<(), RegistryError> {
+        if let Some(module) = &identity.module_id
+            && store
+                .module(module.as_str())
+                .is_some_and(|record| record.owner != identity.user_id)
+        {
+            return Err(RegistryError::Auth(AuthError::DeviceOwnerMismatch));
+        }
+        self.inner
+            .registry
+            .authenticate(
+                id,
+                identity.clone(),
+                page,
+                self.inner.limits.max_connections_per_user,
+            )
+            .map(drop)
     }
 
     /// Refuses a payload that did not verify, counting a malformed one as bad input.

@@ -23,18 +23,18 @@
 //!   saves the whole store and closes the database. An unchanged emit does no state
 //!   save (only its audit row).
 //!
-//! One concept per file: `builder.rs` (configuration, restore at build), `emit.rs` (the
-//! seed's `emit_*` methods, each a constructor of a [`crate::call::HostCall`]), `run.rs`
-//! (the one skeleton every host call runs through), `calls/` (each call's own parts:
-//! check, claim, apply, steps), `deliver.rs` (hooks, resolution, queues, audit),
-//! `inbound.rs` (client messages and authentication), `connections.rs` (attach, detach,
-//! device presence), `errors.rs` (outcomes and errors), `cluster.rs` (the shared broker:
-//! claims, publication, other nodes' calls), `handoff.rs` (connection-state recovery
-//! across nodes), `restart.rs` (modules restored online that wait for their device),
-//! `executor.rs` (where the emits the library originates run), `ports.rs` (the
-//! `Transport`, `Connection` and `HostSink` ports every transport adapter uses); this
-//! file holds the
-//! shared state, the emit lock and the lifecycle.
+//! One concept per file: `builder.rs` (configuration) and `builder/build.rs` (restore
+//! and start at build), `emit.rs` (the seed's `emit_*` methods, each a constructor of a
+//! [`crate::call::HostCall`]), `run.rs` (the one skeleton every host call runs through),
+//! `calls/` (each call's own parts: check, claim, apply, steps), `deliver.rs` (hooks,
+//! resolution, queues, audit), `inbound.rs` (client messages and authentication),
+//! `connections.rs` (attach, detach, device presence), `errors.rs` (outcomes and
+//! errors), `cluster.rs` (the shared broker: claims, publication, other nodes' calls),
+//! `handoff.rs` (connection-state recovery across nodes), `restart.rs` (modules restored
+//! online that wait for their device), `executor.rs` (where the emits the library
+//! originates run), `ports.rs` (the `Transport`, `Connection` and `HostSink` ports every
+//! transport adapter uses); this file holds the shared state, the emit lock and the
+//! lifecycle.
 //!
 //! This module must not encode frames (that is `protocol/`) nor decide isolation (that
 //! is `registry/`).

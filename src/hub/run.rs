@@ -258,28 +258,38 @@ impl Hub {
                 Err(error)
             }
         };
-        if let Some((user_id, module_id)) = audited {
-            let outcome = match &outcome {
-                Ok(EmitOutcome::Unchanged) => AuditOutcome::Unchanged,
-                Ok(EmitOutcome::Delivered { connections }) => AuditOutcome::Delivered {
-                    connections: *connections,
-                },
-                Err(error) => AuditOutcome::Refused {
-                    code: error.code().to_owned(),
-                },
-            };
-            self.record_audit(AuditRecord {
-                timestamp: crate::event::now_ms(),
-                kind: AuditKind::Emit,
-                action: call.name().as_str().to_owned(),
-                user_id,
-                module_id,
-                connection: None,
-                outcome,
-                detail: call.args(),
-            });
+        if let Some(audited) = audited {
+            self.audit_call(call, audited, &outcome);
         }
         outcome
+    }
+
+    /// Records the audit row of a call and its outcome.
+    fn audit_call(
+        &self,
+        call: &HostCall<'_>,
+        (user_id, module_id): Audited,
+        outcome: &Result<EmitOutcome, HubError>,
+    ) {
+        let outcome = match outcome {
+            Ok(EmitOutcome::Unchanged) => AuditOutcome::Unchanged,
+            Ok(EmitOutcome::Delivered { connections }) => AuditOutcome::Delivered {
+                connections: *connections,
+            },
+            Err(error) => AuditOutcome::Refused {
+                code: error.code().to_owned(),
+            },
+        };
+        self.record_audit(AuditRecord {
+            timestamp: crate::event::now_ms(),
+            kind: AuditKind::Emit,
+            action: call.name().as_str().to_owned(),
+            user_id,
+            module_id,
+            connection: None,
+            outcome,
+            detail: call.args(),
+        });
     }
 
     /// Runs decided steps in order (under the emit lock); returns the connections the

@@ -11,7 +11,7 @@
 //! - offsets only grow, across restarts too: the writer stores a high-water mark in
 //!   `meta` with every batch, and [`restore_next_offset`] starts after
 //!   `max(high-water, max(event_offset))`, so pruning every row never reuses an
-//!   offset (`tests/persistence/persist.rs::event_offsets_keep_growing_after_reopen_and_pruning`);
+//!   offset (`tests/persistence/persist/state.rs::event_offsets_keep_growing_after_reopen_and_pruning`);
 //! - offsets are assigned on the caller's thread and rows committed in queue order;
 //!   call [`Persistence::append_event`](super::Persistence::append_event) under the
 //!   emit lock so offsets reach the queue in order;

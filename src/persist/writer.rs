@@ -22,8 +22,9 @@
 //!   counted in `rows_dropped` and logged.
 //!
 //! Guarded by `tests/persistence/persist.rs`: `batched_rows_are_visible_after_flush`,
-//! `sync_rows_are_visible_from_another_connection_when_the_call_returns`,
-//! `sync_writes_that_returned_survive_sigkill`, `a_full_disk_degrades_without_panic`.
+//! `sync_rows_are_visible_from_another_connection_when_the_call_returns`, and
+//! `persist/sigkill.rs`: `sync_writes_that_returned_survive_sigkill`,
+//! `a_full_disk_degrades_without_panic`.
 //! This module must not be called from the hot path except through the queue.
 
 use std::sync::Arc;

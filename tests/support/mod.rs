@@ -2,7 +2,8 @@
 //! (`tests/hub`, `tests/server`, `tests/persistence`, `tests/cluster`) as `mod support`:
 //! the hub's test secret and builder, tokens (`jwt`), authenticated in-process tabs and
 //! the nothing-then-sentinel check (`tabs`), strict frame readers (`frames`), a served
-//! hub with minimal Socket.IO, native and HTTP clients (`server`), and temporary
+//! hub (`server`) with minimal websocket, Socket.IO, native and HTTP clients
+//! (`websocket`, `socketio`, `native`, `polling`), and temporary
 //! directories. Everything is re-exported here, so a test writes `support::login` or
 //! `support::SioWs` without knowing which file holds it.
 //!
@@ -12,12 +13,20 @@
 pub mod jwt;
 
 mod frames;
+mod native;
+mod polling;
 mod server;
+mod socketio;
 mod tabs;
+mod websocket;
 
 pub use frames::*;
+pub use native::*;
+pub use polling::*;
 pub use server::*;
+pub use socketio::*;
 pub use tabs::*;
+pub use websocket::*;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -118,16 +118,7 @@ fn convert(
         return Ok(Value::String(text.to_cow()?.into_owned()));
     }
     if value.is_instance_of::<PyInt>() {
-        if let Ok(n) = value.extract::<i64>() {
-            return Ok(Value::Number(n.into()));
-        }
-        if let Ok(n) = value.extract::<u64>() {
-            return Ok(Value::Number(n.into()));
-        }
-        return Err(PyValueError::new_err(format!(
-            "{path}: integer {} does not fit in 64 bits",
-            value.str()?
-        )));
+        return integer(value, path);
     }
     if let Some(list) = attachments.as_mut()
         && let Some(data) = binary(value)?
@@ -144,37 +135,71 @@ fn convert(
         return Ok(Value::Number(number));
     }
     if let Ok(dict) = value.cast::<PyDict>() {
-        let mut object = Map::with_capacity(dict.len());
-        let base = path.len();
-        for (key, item) in dict.iter() {
-            let Ok(key) = key.cast::<PyString>() else {
-                return Err(PyTypeError::new_err(format!(
-                    "{path}: dict keys must be str, got {}",
-                    type_name(&key)
-                )));
-            };
-            let key = key.to_cow()?;
-            path.push_str(&format!("[{key:?}]"));
-            let item = convert(&item, path, depth + 1, attachments)?;
-            path.truncate(base);
-            object.insert(key.into_owned(), item);
-        }
-        return Ok(Value::Object(object));
+        return object(dict, path, depth, attachments);
     }
     if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
-        let base = path.len();
-        let mut array = Vec::new();
-        for (index, item) in value.try_iter()?.enumerate() {
-            path.push_str(&format!("[{index}]"));
-            array.push(convert(&item?, path, depth + 1, attachments)?);
-            path.truncate(base);
-        }
-        return Ok(Value::Array(array));
+        return array(value, path, depth, attachments);
     }
     Err(PyTypeError::new_err(format!(
         "{path}: expected a JSON value (dict, list, tuple, str, int, float, bool or None), got {}",
         type_name(value)
     )))
+}
+
+/// A Python int that fits in 64 bits (signed, else unsigned).
+fn integer(value: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
+    if let Ok(n) = value.extract::<i64>() {
+        return Ok(Value::Number(n.into()));
+    }
+    if let Ok(n) = value.extract::<u64>() {
+        return Ok(Value::Number(n.into()));
+    }
+    Err(PyValueError::new_err(format!(
+        "{path}: integer {} does not fit in 64 bits",
+        value.str()?
+    )))
+}
+
+/// A dict with str keys, each value converted under `path[key]`.
+fn object(
+    dict: &Bound<'_, PyDict>,
+    path: &mut String,
+    depth: usize,
+    attachments: &mut Option<Vec<bytes::Bytes>>,
+) -> PyResult<Value> {
+    let mut object = Map::with_capacity(dict.len());
+    let base = path.len();
+    for (key, item) in dict.iter() {
+        let Ok(key) = key.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "{path}: dict keys must be str, got {}",
+                type_name(&key)
+            )));
+        };
+        let key = key.to_cow()?;
+        path.push_str(&format!("[{key:?}]"));
+        let item = convert(&item, path, depth + 1, attachments)?;
+        path.truncate(base);
+        object.insert(key.into_owned(), item);
+    }
+    Ok(Value::Object(object))
+}
+
+/// A list or tuple, each item converted under `path[index]`.
+fn array(
+    value: &Bound<'_, PyAny>,
+    path: &mut String,
+    depth: usize,
+    attachments: &mut Option<Vec<bytes::Bytes>>,
+) -> PyResult<Value> {
+    let base = path.len();
+    let mut array = Vec::new();
+    for (index, item) in value.try_iter()?.enumerate() {
+        path.push_str(&format!("[{index}]"));
+        array.push(convert(&item?, path, depth + 1, attachments)?);
+        path.truncate(base);
+    }
+    Ok(Value::Array(array))
 }
 
 /// The bytes of a `bytes`, `bytearray` or `memoryview`, if `value` is one.

@@ -4,8 +4,9 @@
 //! Redis's health. Must not block an emit longer than its command timeout, and must not
 //! touch connections or the store (the hub does that, `hub/cluster.rs`).
 //!
-//! `health.rs` owns outages, heartbeats and recovery; `subscriber.rs` the receiving
-//! thread. Guarded by `tests/cluster/broker_redis.rs` and `tests/clients/node/cluster.test.js`.
+//! `claim.rs` owns the compare-and-set script and the reading of its answer; `batch.rs`
+//! the pipelines; `history.rs` the event history; `health.rs` outages, heartbeats and
+//! recovery; `subscriber.rs` the receiving thread. Guarded by `tests/cluster/broker_redis.rs` and `tests/clients/node/cluster.test.js`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,35 +19,13 @@ use redis::{Client, Connection, Script};
 use serde_json::Value;
 
 mod batch;
+mod claim;
 mod health;
 mod history;
 mod subscriber;
 
 use super::{Broker, BrokerStats, Claim, ClaimField, Envelope, HistoryEntry, Node, Recorded};
 use history::{HistorySettings, Publication};
-
-/// Compares each (field, value, baseline) triple of `KEYS[1]` with the stored value (or
-/// the baseline, `1<value>`, when the field was never written), writes those that
-/// differ, deletes `KEYS[3..]` if any did, and returns `{seq, fields…}` (`{"0"}` when
-/// nothing differed; `KEYS[2]` is the sequence counter). Redis runs a
-/// script atomically, so racing identical claims see one change.
-const CLAIM_SCRIPT: &str = r"
-local changed = {}
-for i = 1, #ARGV, 3 do
-  local current = redis.call('HGET', KEYS[1], ARGV[i])
-  if not current and string.sub(ARGV[i + 2], 1, 1) == '1' then
-    current = string.sub(ARGV[i + 2], 2)
-  end
-  if current ~= ARGV[i + 1] then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-    changed[#changed + 1] = ARGV[i]
-  end
-end
-if #changed == 0 then return {'0'} end
-for k = 3, #KEYS do redis.call('DEL', KEYS[k]) end
-table.insert(changed, 1, tostring(redis.call('INCR', KEYS[2])))
-return changed
-";
 
 /// How long one Redis command may block an emit before the node falls back to local.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(300);
@@ -190,7 +169,7 @@ impl RedisBroker {
                 return Err(RedisBrokerError::NodeIdInUse(id.to_owned()));
             }
         }
-        let script = Script::new(CLAIM_SCRIPT);
+        let script = claim::script();
         script.load(&mut connection).map_err(unreachable)?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -263,42 +242,7 @@ impl Broker for RedisBroker {
     }
 
     fn claim(&self, key: &str, fields: &[ClaimField<'_>], clear: &[String]) -> Claim {
-        let shared = &*self.shared;
-        let full_key = shared.key(key);
-        let seq_key = shared.key("seq");
-        let mut keys = Vec::with_capacity(2 + clear.len());
-        keys.extend([full_key, seq_key]);
-        keys.extend(clear.iter().map(|other| shared.key(other)));
-        let mut args = Vec::with_capacity(3 * fields.len());
-        for field in fields {
-            args.extend([field.name.to_owned(), field.value.to_owned()]);
-            args.push(
-                field
-                    .baseline
-                    .map_or_else(|| "0".to_owned(), |b| format!("1{b}")),
-            );
-        }
-        let answer = shared.claim_batched(batch::Request { keys, args });
-        let Some(mut answer) = answer else {
-            shared.fallbacks.fetch_add(1, Ordering::Relaxed);
-            shared.remember_pending(key, fields);
-            return Claim::Local;
-        };
-        let seq = answer
-            .first()
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0);
-        if seq == 0 {
-            return Claim::Unchanged;
-        }
-        answer.remove(0);
-        let mut applied = shared.applied.lock();
-        let last = applied.entry(key.to_owned()).or_insert(0);
-        *last = (*last).max(seq);
-        Claim::Changed {
-            fields: answer,
-            seq,
-        }
+        self.shared.claim(key, fields, clear)
     }
 
     fn publish(&self, envelope: &Envelope) {

@@ -27,11 +27,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::super::Hub;
-use crate::auth::Role;
+use crate::auth::{Identity, Role};
+use crate::broker::HistoryEntry;
 use crate::call::Step;
 use crate::event::now_ms;
 use crate::ids::ConnectionId;
 use crate::outbound::OutboundEvent;
+use crate::registry::routing::PageIndex;
 
 /// What a client saw, from the offset it hands back: `"<X>.<R>"` (event history on).
 pub(crate) fn parse_marked_offset(text: &str) -> Option<(u64, Option<u64>)> {
@@ -109,6 +111,34 @@ impl Hub {
         connection: ConnectionId,
         window: Duration,
     ) -> Result<Vec<Arc<OutboundEvent>>, String> {
+        let (holder, identity, page) = self.take_dead_record(pid, window)?;
+        let (last, watermark) = self.adopt_recovered(connection, &identity, page)?;
+        self.set_pid(connection, pid);
+        self.record_identity(connection);
+        let broker = &self.inner.broker;
+        broker.flush(Duration::from_millis(500));
+        let mut streams = vec![format!("user:{}", identity.user_id), "everyone".to_owned()];
+        if identity.role == Role::Admin {
+            streams.push("admins".to_owned());
+        }
+        let entries = broker.history(&streams).ok_or("history_unreachable")?;
+        let bounds = Bounds {
+            holder: &holder,
+            offset,
+            mark,
+            last,
+            watermark,
+        };
+        self.replay(entries, &bounds, &identity, connection)
+    }
+
+    /// Takes, once, the record of dead node's pid `pid`: its node, and the identity and
+    /// page it held, if its window is not over.
+    fn take_dead_record(
+        &self,
+        pid: &str,
+        window: Duration,
+    ) -> Result<(String, Identity, PageIndex), String> {
         let broker = &self.inner.broker;
         let record = broker.recorded_identity(pid).ok_or("unknown_pid")?;
         if record.holder_alive {
@@ -131,38 +161,50 @@ impl Hub {
         if !broker.take_recorded_identity(pid) {
             return Err("unknown_pid".into());
         }
-        let (last, watermark) = {
-            let _guard = self.lock().map_err(|e| e.to_string())?;
-            let (queue, _) = self
-                .inner
-                .registry
-                .connection(connection)
-                .ok_or("session_closed")?;
-            let _ = queue.drain();
-            self.inner
-                .registry
-                .authenticate(
-                    connection,
-                    identity.clone(),
-                    page,
-                    self.inner.limits.max_connections_per_user,
-                )
-                .map_err(|e| e.to_string())?;
-            let handoffs = &self.inner.handoffs;
-            (
-                handoffs.last_offset.load(Ordering::SeqCst),
-                handoffs.watermark.load(Ordering::SeqCst),
+        Ok((record.node, identity, page))
+    }
+
+    /// Authenticates `connection` with the recovered identity, under the emit lock, and
+    /// returns this node's `(last offset, watermark)` at that moment.
+    fn adopt_recovered(
+        &self,
+        connection: ConnectionId,
+        identity: &Identity,
+        page: PageIndex,
+    ) -> Result<(u64, u64), String> {
+        let _guard = self.lock().map_err(|e| e.to_string())?;
+        let (queue, _) = self
+            .inner
+            .registry
+            .connection(connection)
+            .ok_or("session_closed")?;
+        let _ = queue.drain();
+        self.inner
+            .registry
+            .authenticate(
+                connection,
+                identity.clone(),
+                page,
+                self.inner.limits.max_connections_per_user,
             )
-        };
-        self.set_pid(connection, pid);
-        self.record_identity(connection);
-        broker.flush(Duration::from_millis(500));
-        let mut streams = vec![format!("user:{}", identity.user_id), "everyone".to_owned()];
-        if identity.role == Role::Admin {
-            streams.push("admins".to_owned());
-        }
-        let entries = broker.history(&streams).ok_or("history_unreachable")?;
-        let origin = broker.origin();
+            .map_err(|e| e.to_string())?;
+        let handoffs = &self.inner.handoffs;
+        Ok((
+            handoffs.last_offset.load(Ordering::SeqCst),
+            handoffs.watermark.load(Ordering::SeqCst),
+        ))
+    }
+
+    /// The history entries, in position order, that `connection` is entitled to and
+    /// neither saw nor will receive live; `session_closed` if its session ended since.
+    fn replay(
+        &self,
+        entries: Vec<HistoryEntry>,
+        bounds: &Bounds<'_>,
+        identity: &Identity,
+        connection: ConnectionId,
+    ) -> Result<Vec<Arc<OutboundEvent>>, String> {
+        let origin = self.inner.broker.origin();
         let mut newest: HashMap<String, u64> = HashMap::new();
         let mut replay = Vec::new();
         for entry in entries {
@@ -173,14 +215,7 @@ impl Hub {
                 }
                 *last_seq = *seq;
             }
-            let seen = entry.position <= mark
-                || (entry.origin == record.node && entry.offset.is_some_and(|o| o <= offset));
-            let live_here = if entry.origin == origin {
-                entry.offset.is_none_or(|o| o > last)
-            } else {
-                entry.position > watermark
-            };
-            if seen || live_here {
+            if bounds.seen(&entry) || bounds.live_here(&entry, origin) {
                 continue;
             }
             match entry.step {
@@ -202,7 +237,7 @@ impl Hub {
                             event.name,
                             event.payload,
                             None,
-                            (Some(last), Some(watermark)),
+                            (Some(bounds.last), Some(bounds.watermark)),
                             event.attachments,
                             Arc::clone(&self.inner.metrics),
                         ));
@@ -211,6 +246,34 @@ impl Hub {
             }
         }
         Ok(replay)
+    }
+}
+
+/// What the client saw (the dead `holder`'s own events up to `offset`, other nodes' up
+/// to position `mark`) and what this node delivers live from now on (its own after
+/// offset `last`, other nodes' after position `watermark`).
+struct Bounds<'a> {
+    holder: &'a str,
+    offset: u64,
+    mark: u64,
+    last: u64,
+    watermark: u64,
+}
+
+impl Bounds<'_> {
+    /// The client saw this entry before its node died.
+    fn seen(&self, entry: &HistoryEntry) -> bool {
+        entry.position <= self.mark
+            || (entry.origin == self.holder && entry.offset.is_some_and(|o| o <= self.offset))
+    }
+
+    /// This node will deliver this entry live (`origin` is this node's).
+    fn live_here(&self, entry: &HistoryEntry, origin: &str) -> bool {
+        if entry.origin == origin {
+            entry.offset.is_none_or(|o| o > self.last)
+        } else {
+            entry.position > self.watermark
+        }
     }
 }
 

@@ -1,7 +1,11 @@
 //! Unit tests of the Socket.IO codec: decoding, refusals, encoders.
 
-use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
+
+use super::{
+    Kind, decode, encode_ack, encode_ack_args, encode_connect, encode_connect_error,
+    encode_connect_with_pid, encode_disconnect, encode_event, encode_event_args, encode_event_at,
+};
 
 #[test]
 fn event_packet_is_engine_message_then_socket_event() {

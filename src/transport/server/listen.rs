@@ -101,28 +101,12 @@ pub(super) fn serve(
     addr: &str,
     config: ServerConfig,
 ) -> Result<ServerHandle, ServeError> {
-    let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind {
+    let bind_error = |source| ServeError::Bind {
         addr: addr.to_owned(),
         source,
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| ServeError::Bind {
-            addr: addr.to_owned(),
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: addr.to_owned(),
-        source,
-    })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.workers())
-        .thread_name("mcrt-server")
-        // Host sinks are called from these threads only through the delivery thread.
-        .on_thread_start(crate::outbound::mark_library_thread)
-        .enable_all()
-        .build()
-        .map_err(ServeError::Runtime)?;
+    };
+    let (listener, local) = bind(addr).map_err(bind_error)?;
+    let runtime = runtime(&config).map_err(ServeError::Runtime)?;
     let (stop, shutdown) = watch::channel(false);
     hub.set_connection_limit(config.max_connections);
     let shared = Arc::new(Shared {
@@ -140,20 +124,8 @@ pub(super) fn serve(
     let accept_shared = Arc::clone(&shared);
     let bound = runtime
         .block_on(async { tokio::net::TcpListener::from_std(listener) })
-        .map_err(|source| ServeError::Bind {
-            addr: addr.to_owned(),
-            source,
-        })?;
-    if let Some(recovery) = shared.config.recovery {
-        shared.hub.enable_event_offsets();
-        if recovery.redis_history && shared.hub.has_cluster() {
-            shared.hub.keep_event_history(recovery.window);
-        }
-        shared
-            .hub
-            .set_surrender(recovery::surrender_to_cluster(&shared));
-        runtime.spawn(recovery::sweeper(Arc::clone(&shared)));
-    }
+        .map_err(bind_error)?;
+    start_recovery(&shared, &runtime);
     runtime.spawn(accept_loop(accept_shared, bound));
     tracing::info!(%local, "server listening");
     Ok(ServerHandle {
@@ -162,6 +134,41 @@ pub(super) fn serve(
         shared,
         runtime: Mutex::new(Some(runtime)),
     })
+}
+
+/// The listening socket on `addr`, non-blocking for tokio, and the address it got.
+fn bind(addr: &str) -> std::io::Result<(std::net::TcpListener, SocketAddr)> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// The server's own multi-threaded runtime (the hub stays synchronous).
+fn runtime(config: &ServerConfig) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers())
+        .thread_name("mcrt-server")
+        // Host sinks are called from these threads only through the delivery thread.
+        .on_thread_start(crate::outbound::mark_library_thread)
+        .enable_all()
+        .build()
+}
+
+/// With connection-state recovery on: event offsets, the cluster's event history when
+/// asked, surrendering parked sessions to other nodes, and the sweeper of expired ones.
+fn start_recovery(shared: &Arc<Shared>, runtime: &tokio::runtime::Runtime) {
+    let Some(recovery) = shared.config.recovery else {
+        return;
+    };
+    shared.hub.enable_event_offsets();
+    if recovery.redis_history && shared.hub.has_cluster() {
+        shared.hub.keep_event_history(recovery.window);
+    }
+    shared
+        .hub
+        .set_surrender(recovery::surrender_to_cluster(shared));
+    runtime.spawn(recovery::sweeper(Arc::clone(shared)));
 }
 
 /// Accepts until the runtime stops: while `shutdown()` drains, a polling client still

@@ -6,13 +6,16 @@
 //! must not touch the Engine.IO transport (`engine/`) nor decide who receives what
 //! (the hub does).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use crate::hub::Reply;
+use crate::ids::ConnectionId;
 use crate::metrics::BadInputKind;
+use crate::outbound::OutboundEvent;
 use crate::protocol::WireFormat;
 use crate::protocol::binary::{BinaryError, Reassembly};
 use crate::protocol::socketio::{self, Kind, Packet};
@@ -297,28 +300,7 @@ fn resume_elsewhere(
         &session.notify,
         pid.to_owned(),
     );
-    let window = shared.config.recovery.map(|r| r.window).unwrap_or_default();
-    let ask = || {
-        let id = attachment.connection.id();
-        // A holder that died is replaced by the history; a live one is asked.
-        if let Some(mark) = mark.filter(|_| shared.hub.keeps_history()) {
-            match shared
-                .hub
-                .recover_from_history(pid, (offset, mark), id, window)
-            {
-                Err(code) if code == "holder_alive" || code == "unknown_pid" => {}
-                answer => return answer,
-            }
-        }
-        shared
-            .hub
-            .request_takeover(pid, offset, id, TAKEOVER_PATIENCE)
-    };
-    // The wait is short and rare; keep the runtime's other tasks running meanwhile.
-    let answer = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(ask),
-        _ => ask(),
-    };
+    let answer = ask_cluster(shared, pid, (offset, mark), attachment.connection.id());
     let replay = match answer {
         Ok(replay) => replay,
         Err(code) => {
@@ -344,6 +326,37 @@ fn resume_elsewhere(
     // The fresh connection was never authenticated: detaching it changes nothing.
     drop(fresh);
     Some(true)
+}
+
+/// Asks the cluster for parked connection `pid` on behalf of connection `id`: a holder
+/// that died is replaced by the event history, a live one is asked to surrender it.
+/// The frames to replay, or why not.
+fn ask_cluster(
+    shared: &Shared,
+    pid: &str,
+    (offset, mark): (u64, Option<u64>),
+    id: ConnectionId,
+) -> Result<Vec<Arc<OutboundEvent>>, String> {
+    let window = shared.config.recovery.map(|r| r.window).unwrap_or_default();
+    let ask = || {
+        if let Some(mark) = mark.filter(|_| shared.hub.keeps_history()) {
+            match shared
+                .hub
+                .recover_from_history(pid, (offset, mark), id, window)
+            {
+                Err(code) if code == "holder_alive" || code == "unknown_pid" => {}
+                answer => return answer,
+            }
+        }
+        shared
+            .hub
+            .request_takeover(pid, offset, id, TAKEOVER_PATIENCE)
+    };
+    // The wait is short and rare; keep the runtime's other tasks running meanwhile.
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(ask),
+        _ => ask(),
+    }
 }
 
 /// The client came back before its old transport was found dead (its old session is
