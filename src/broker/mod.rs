@@ -44,11 +44,14 @@
 //!   registers the session when it receives the event, so a tab authenticating with the
 //!   session payload on another node is accepted; `emit_user_logged_out` is published as
 //!   well and every node closes that session's sockets.
-//! - **Per node, by design.** Admin monitoring (`admin:activity`, alerts,
-//!   `admin:server:stats`) describes the node the admin is connected to;
-//!   `admin:server:stats` names its node (`node`) and adds a `cluster` object with the
-//!   live nodes' connection totals and online users, and each node's own figures under
-//!   `byNode` (heartbeats: 1 s period, 3 s expiry).
+//! - **Admin monitoring, cluster-wide.** Every node delivers every changed call, so each
+//!   node's `admin:activity` feed already holds the cluster's activity (entries name
+//!   the deciding node, `node`). Alerts whose inputs are local to a node travel as one
+//!   [`Message::Alerts`] per monitor tick that raised or cleared some, and are cleared on
+//!   the others when that node's heartbeat ends; per-node stats figures ride on the
+//!   heartbeat. `admin:server:stats` names its node (`node`) and adds a `cluster`
+//!   object with the live nodes' totals and each node's own figures under `byNode`
+//!   (heartbeats: 1 s period, 3 s expiry). See `monitor/cluster.rs`.
 //!
 //! # While Redis is unreachable
 //!

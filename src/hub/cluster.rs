@@ -187,6 +187,7 @@ impl Hub {
             Message::Emit { call, steps } => (call, steps),
             Message::RecoveryRequest(args) => return self.on_request(&envelope.origin, &args),
             Message::RecoveryAnswer(args) => return self.on_answer(&envelope.origin, &args),
+            Message::Alerts(events) => return self.on_remote_alerts(&envelope.origin, events),
         };
         let Ok(mut guard) = self.lock() else { return };
         if let Some(position) = envelope.history {
@@ -198,6 +199,11 @@ impl Hub {
             return;
         }
         self.set_remote_origin(Some(&envelope.origin));
+        let monitor = self.inner.monitor.as_ref();
+        // Its activity entries name the node that decided it.
+        if let Some(monitor) = monitor {
+            monitor.set_source(Some(&envelope.origin));
+        }
         let mirror = Mirror {
             hub: self,
             store: &mut guard.store,
@@ -206,12 +212,16 @@ impl Hub {
             tracing::warn!(call = %call.name(), %error, "a broker message did not apply to the local store");
         }
         self.run_steps(steps);
+        if let Some(monitor) = monitor {
+            monitor.set_source(None);
+        }
         self.set_remote_origin(None);
         drop(guard);
     }
 
-    /// This node's report for the cluster view: connections by role and page, and the
-    /// users with at least one authenticated connection here.
+    /// This node's report for the cluster view: connections by role and page, the
+    /// users with at least one authenticated connection here, and (with a monitor) its
+    /// latest stats figures.
     fn node_report(&self) -> Value {
         let counts = self.inner.registry.counts();
         let census = self.inner.registry.census();
@@ -229,7 +239,13 @@ impl Hub {
                 )
             })
             .collect();
+        let figures = self
+            .inner
+            .monitor
+            .as_ref()
+            .and_then(|monitor| monitor.figures.lock().clone());
         json!({
+            "stats": figures,
             "connections": {
                 "total": counts.unauthenticated + counts.users + counts.admins + counts.devices,
                 "unauthenticated": counts.unauthenticated,
@@ -252,7 +268,8 @@ impl Hub {
 }
 
 /// Sums node reports (numbers add up field by field; online users are a sorted union)
-/// and keeps each node's own figures under `byNode`, by node id.
+/// and keeps each node's own figures under `byNode`, by node id; the stats figures of
+/// monitored nodes are shown per node and totalled (`monitor::figure_totals`).
 pub(crate) fn aggregate(reports: &[Value]) -> Value {
     fn add(into: &mut Value, from: &Value) {
         match (into, from) {
@@ -275,19 +292,34 @@ pub(crate) fn aggregate(reports: &[Value]) -> Value {
         add(&mut connections, &report["connections"]);
         if let Some(node) = report["node"].as_str() {
             let online = report["onlineUsers"].as_array().map_or(0, Vec::len);
-            by_node.insert(
-                node.to_owned(),
-                json!({"connections": report["connections"], "onlineUsers": online}),
-            );
+            let mut figures = json!({"connections": report["connections"], "onlineUsers": online});
+            if let (Value::Object(figures), Value::Object(stats)) = (&mut figures, &report["stats"])
+            {
+                figures.extend(stats.clone());
+            }
+            by_node.insert(node.to_owned(), figures);
         }
         if let Some(online) = report["onlineUsers"].as_array() {
             users.extend(online.iter().filter_map(Value::as_str).map(str::to_owned));
         }
     }
-    json!({
+    let mut view = json!({
         "nodes": reports.len(),
         "connections": connections,
         "onlineUsers": users,
-        "byNode": by_node,
-    })
+    });
+    let monitored: Vec<&Value> = reports
+        .iter()
+        .map(|report| &report["stats"])
+        .filter(|stats| stats.is_object())
+        .collect();
+    if let (false, Value::Object(view), Value::Object(totals)) = (
+        monitored.is_empty(),
+        &mut view,
+        crate::monitor::figure_totals(monitored.into_iter()),
+    ) {
+        view.extend(totals);
+    }
+    view["byNode"] = Value::Object(by_node);
+    view
 }
