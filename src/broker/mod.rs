@@ -83,8 +83,8 @@
 //! the handover exact (`hub/handoff.rs`): every event the connection is entitled to and
 //! that some node published through the broker reaches the client once, in each
 //! emitting node's order (as between any two nodes, events of different emitting nodes
-//! may interleave differently than they would have on A). Node-local events (admin
-//! monitoring) are those of the node the client is on. A holder that is down (its
+//! may interleave differently than they would have on A). Admin monitoring events
+//! (activity batches, stats, alerts) are built by the node the client is on. A holder that is down (its
 //! heartbeat expired) is replaced by the event history when it is kept (see above);
 //! otherwise, while Redis is unreachable, or when no node answers in time (unknown or
 //! expired pid, holder down), the client gets a fresh session. Pids travel through
@@ -110,7 +110,8 @@
 //! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
 //! `tests/clients/node/cluster.test.js` (three server processes on one Redis: exactly
 //! once per tab, racing emits, sessions, SIGKILL, Redis outage) and
-//! `tests/clients/node/cross_node_recovery.test.js` (recovery across nodes).
+//! `tests/clients/node/cross_node_recovery.test.js` (recovery across nodes) and
+//! `tests/cluster/monitor_redis.rs` (admin monitoring across nodes).
 
 #[cfg(feature = "redis")]
 mod redis;

@@ -2,12 +2,17 @@
 //! change-detecting emit makes under the emit lock, the publication of a changed emit to
 //! the other nodes, and the receiving side: another node's emit applied to this node's
 //! store mirror and delivered through this node's registry, exactly as a local emit
-//! (same audiences, same before-emit hooks, same queues). Without a shared broker none of
-//! this runs: `HubInner::shared` is read once per emit and nothing else is built.
+//! (same audiences, same before-emit hooks, same queues), with the monitor told which
+//! node decided it (its activity entries name that node); another node's alerts go to
+//! `hub/monitoring.rs`. The report each heartbeat carries (connections, online users,
+//! the monitor's latest stats figures) and the cluster view summed from those reports
+//! live here too. Without a shared broker none of this runs: `HubInner::shared` is read
+//! once per emit and nothing else is built.
 //!
 //! This module must not decide isolation (the registry does, on each node) nor talk to
 //! Redis (the broker does). Guarded by `tests/clients/node/cluster.test.js` (three server
-//! processes on one Redis) and `tests/cluster/broker_redis.rs`.
+//! processes on one Redis), `tests/cluster/broker_redis.rs` and
+//! `tests/cluster/monitor_redis.rs`.
 
 use serde_json::{Map, Value, json};
 

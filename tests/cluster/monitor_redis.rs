@@ -125,8 +125,14 @@ fn another_nodes_activity_and_alerts_reach_each_admin_once_with_their_node() {
     }
 
     for (admin, own, via) in [(&mut admin_a, "node-a", &a), (&mut admin_b, "node-b", &b)] {
+        // Both alerts first (B may publish its alert before its offline emits reach
+        // this node), then the marker.
+        let mut kinds = std::collections::BTreeSet::new();
         let mut frames = frames_until(admin, |name, payload| {
-            name == "admin:alert" && payload["kind"] == "auth_failures"
+            if name == "admin:alert" {
+                kinds.insert(payload["kind"].as_str().unwrap_or_default().to_owned());
+            }
+            kinds.contains("auth_failures") && kinds.contains("modules_offline_together")
         });
         frames.extend(through_marker(admin, via, &format!("marker-{own}")));
         let from_b = entries_about(&frames, "MB-1");
