@@ -44,11 +44,14 @@
 //!   registers the session when it receives the event, so a tab authenticating with the
 //!   session payload on another node is accepted; `emit_user_logged_out` is published as
 //!   well and every node closes that session's sockets.
-//! - **Per node, by design.** Admin monitoring (`admin:activity`, alerts,
-//!   `admin:server:stats`) describes the node the admin is connected to;
-//!   `admin:server:stats` names its node (`node`) and adds a `cluster` object with the
-//!   live nodes' connection totals and online users, and each node's own figures under
-//!   `byNode` (heartbeats: 1 s period, 3 s expiry).
+//! - **Admin monitoring, cluster-wide.** Every node delivers every changed call, so each
+//!   node's `admin:activity` feed already holds the cluster's activity (entries name
+//!   the deciding node, `node`). Alerts whose inputs are local to a node travel as one
+//!   [`Message::Alerts`] per monitor tick that raised or cleared some, and are cleared on
+//!   the others when that node's heartbeat ends; per-node stats figures ride on the
+//!   heartbeat. `admin:server:stats` names its node (`node`) and adds a `cluster`
+//!   object with the live nodes' totals and each node's own figures under `byNode`
+//!   (heartbeats: 1 s period, 3 s expiry). See `monitor/cluster.rs`.
 //!
 //! # While Redis is unreachable
 //!
@@ -80,8 +83,8 @@
 //! the handover exact (`hub/handoff.rs`): every event the connection is entitled to and
 //! that some node published through the broker reaches the client once, in each
 //! emitting node's order (as between any two nodes, events of different emitting nodes
-//! may interleave differently than they would have on A). Node-local events (admin
-//! monitoring) are those of the node the client is on. A holder that is down (its
+//! may interleave differently than they would have on A). Admin monitoring events
+//! (activity batches, stats, alerts) are built by the node the client is on. A holder that is down (its
 //! heartbeat expired) is replaced by the event history when it is kept (see above);
 //! otherwise, while Redis is unreachable, or when no node answers in time (unknown or
 //! expired pid, holder down), the client gets a fresh session. Pids travel through
@@ -107,7 +110,8 @@
 //! `malformed_broker_messages_are_counted_and_the_node_keeps_serving`) and
 //! `tests/clients/node/cluster.test.js` (three server processes on one Redis: exactly
 //! once per tab, racing emits, sessions, SIGKILL, Redis outage) and
-//! `tests/clients/node/cross_node_recovery.test.js` (recovery across nodes).
+//! `tests/clients/node/cross_node_recovery.test.js` (recovery across nodes) and
+//! `tests/cluster/monitor_redis.rs` (admin monitoring across nodes).
 
 #[cfg(feature = "redis")]
 mod redis;

@@ -2,12 +2,17 @@
 //! change-detecting emit makes under the emit lock, the publication of a changed emit to
 //! the other nodes, and the receiving side: another node's emit applied to this node's
 //! store mirror and delivered through this node's registry, exactly as a local emit
-//! (same audiences, same before-emit hooks, same queues). Without a shared broker none of
-//! this runs: `HubInner::shared` is read once per emit and nothing else is built.
+//! (same audiences, same before-emit hooks, same queues), with the monitor told which
+//! node decided it (its activity entries name that node); another node's alerts go to
+//! `hub/monitoring.rs`. The report each heartbeat carries (connections, online users,
+//! the monitor's latest stats figures) and the cluster view summed from those reports
+//! live here too. Without a shared broker none of this runs: `HubInner::shared` is read
+//! once per emit and nothing else is built.
 //!
 //! This module must not decide isolation (the registry does, on each node) nor talk to
 //! Redis (the broker does). Guarded by `tests/clients/node/cluster.test.js` (three server
-//! processes on one Redis) and `tests/cluster/broker_redis.rs`.
+//! processes on one Redis), `tests/cluster/broker_redis.rs` and
+//! `tests/cluster/monitor_redis.rs`.
 
 use serde_json::{Map, Value, json};
 
@@ -187,6 +192,7 @@ impl Hub {
             Message::Emit { call, steps } => (call, steps),
             Message::RecoveryRequest(args) => return self.on_request(&envelope.origin, &args),
             Message::RecoveryAnswer(args) => return self.on_answer(&envelope.origin, &args),
+            Message::Alerts(events) => return self.on_remote_alerts(&envelope.origin, events),
         };
         let Ok(mut guard) = self.lock() else { return };
         if let Some(position) = envelope.history {
@@ -198,6 +204,11 @@ impl Hub {
             return;
         }
         self.set_remote_origin(Some(&envelope.origin));
+        let monitor = self.inner.monitor.as_ref();
+        // Its activity entries name the node that decided it.
+        if let Some(monitor) = monitor {
+            monitor.set_source(Some(&envelope.origin));
+        }
         let mirror = Mirror {
             hub: self,
             store: &mut guard.store,
@@ -206,12 +217,16 @@ impl Hub {
             tracing::warn!(call = %call.name(), %error, "a broker message did not apply to the local store");
         }
         self.run_steps(steps);
+        if let Some(monitor) = monitor {
+            monitor.set_source(None);
+        }
         self.set_remote_origin(None);
         drop(guard);
     }
 
-    /// This node's report for the cluster view: connections by role and page, and the
-    /// users with at least one authenticated connection here.
+    /// This node's report for the cluster view: connections by role and page, the
+    /// users with at least one authenticated connection here, and (with a monitor) its
+    /// latest stats figures.
     fn node_report(&self) -> Value {
         let counts = self.inner.registry.counts();
         let census = self.inner.registry.census();
@@ -229,7 +244,13 @@ impl Hub {
                 )
             })
             .collect();
+        let figures = self
+            .inner
+            .monitor
+            .as_ref()
+            .and_then(|monitor| monitor.figures.lock().clone());
         json!({
+            "stats": figures,
             "connections": {
                 "total": counts.unauthenticated + counts.users + counts.admins + counts.devices,
                 "unauthenticated": counts.unauthenticated,
@@ -252,7 +273,8 @@ impl Hub {
 }
 
 /// Sums node reports (numbers add up field by field; online users are a sorted union)
-/// and keeps each node's own figures under `byNode`, by node id.
+/// and keeps each node's own figures under `byNode`, by node id; the stats figures of
+/// monitored nodes are shown per node and totalled (`monitor::figure_totals`).
 pub(crate) fn aggregate(reports: &[Value]) -> Value {
     fn add(into: &mut Value, from: &Value) {
         match (into, from) {
@@ -275,19 +297,34 @@ pub(crate) fn aggregate(reports: &[Value]) -> Value {
         add(&mut connections, &report["connections"]);
         if let Some(node) = report["node"].as_str() {
             let online = report["onlineUsers"].as_array().map_or(0, Vec::len);
-            by_node.insert(
-                node.to_owned(),
-                json!({"connections": report["connections"], "onlineUsers": online}),
-            );
+            let mut figures = json!({"connections": report["connections"], "onlineUsers": online});
+            if let (Value::Object(figures), Value::Object(stats)) = (&mut figures, &report["stats"])
+            {
+                figures.extend(stats.clone());
+            }
+            by_node.insert(node.to_owned(), figures);
         }
         if let Some(online) = report["onlineUsers"].as_array() {
             users.extend(online.iter().filter_map(Value::as_str).map(str::to_owned));
         }
     }
-    json!({
+    let mut view = json!({
         "nodes": reports.len(),
         "connections": connections,
         "onlineUsers": users,
-        "byNode": by_node,
-    })
+    });
+    let monitored: Vec<&Value> = reports
+        .iter()
+        .map(|report| &report["stats"])
+        .filter(|stats| stats.is_object())
+        .collect();
+    if let (false, Value::Object(view), Value::Object(totals)) = (
+        monitored.is_empty(),
+        &mut view,
+        crate::monitor::figure_totals(monitored.into_iter()),
+    ) {
+        view.extend(totals);
+    }
+    view["byNode"] = Value::Object(by_node);
+    view
 }

@@ -4,8 +4,16 @@
 //! call. The thread holds only a weak reference, so it never keeps a dropped hub alive,
 //! and it ends when the hub's monitor (its stop channel) is dropped.
 //!
+//! In a cluster sharing a broker (`monitor/cluster.rs`), the ticker also publishes its
+//! node-scoped alert transitions to the other nodes, delivers theirs to this node's
+//! admins, clears the alerts of nodes whose heartbeat expired, computes this node's
+//! stats every interval whether or not an admin watches here (its heartbeat report
+//! carries them), and adds the cluster's per-node figures and totals to
+//! `admin:server:stats`.
+//!
 //! This module must not decide what the events say (that is `monitor/`) nor who
-//! receives them (that is the registry, through the routing table).
+//! receives them (that is the registry, through the routing table). Guarded by
+//! `tests/server/monitor.rs` and `tests/cluster/monitor_redis.rs`.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -13,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{Hub, HubInner};
+use crate::broker::{Envelope, Message};
 use crate::event::{self, Audience, Event, now_ms};
 use crate::hooks::guarded;
 use crate::monitor::{
@@ -27,6 +36,8 @@ struct Ticker {
     next_stats: Instant,
     /// Conditions reported by host rules at the last stats tick.
     custom: Vec<Alert>,
+    /// The live nodes of the cluster at the last stats tick (`None` when not read).
+    live: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Hub {
@@ -44,6 +55,7 @@ impl Hub {
                 stats: StatsTracker::default(),
                 next_stats: Instant::now(),
                 custom: Vec::new(),
+                live: None,
             };
             loop {
                 match stopped.recv_timeout(window) {
@@ -61,12 +73,30 @@ impl Hub {
 
     /// The alerts raised and not yet cleared, as `admin:alert` payloads (empty without
     /// a monitor). An admin page opened after an alert was raised can ask for these.
+    /// In a cluster this includes the alerts other live nodes raised.
     pub fn alerts(&self) -> Vec<Value> {
-        self.inner
-            .monitor
-            .as_ref()
-            .map(|monitor| monitor.book.lock().active())
-            .unwrap_or_default()
+        let Some(monitor) = &self.inner.monitor else {
+            return Vec::new();
+        };
+        let mut alerts = monitor.book.lock().active();
+        alerts.extend(monitor.remote.lock().active().cloned());
+        alerts
+    }
+
+    /// Another node's alert transitions: noted (for [`Hub::alerts`] and its departure)
+    /// and delivered to this node's admins, under the emit lock like its emits.
+    pub(super) fn on_remote_alerts(&self, node: &str, events: Vec<Event>) {
+        let Some(monitor) = &self.inner.monitor else {
+            return;
+        };
+        let Ok(guard) = self.lock() else { return };
+        monitor.remote.lock().apply(node, &events);
+        self.set_remote_origin(Some(node));
+        for event in events {
+            self.publish(event);
+        }
+        self.set_remote_origin(None);
+        drop(guard);
     }
 
     /// Tells the monitor the serving transport's connection limit (for the
@@ -88,12 +118,14 @@ impl Hub {
             holding = crate::monitor::alerts_in_windows(rules, windows, now);
         });
         let watching = self.inner.registry.admins_on(monitor.admin_page) > 0;
+        let node = self.inner.shared.then(|| self.inner.broker.origin());
         let mut events = status_batch_events(taken.status_batches);
         if watching {
             events.extend(activity_events(
                 taken.entries,
                 taken.dropped,
                 monitor.config.max_entries_per_event,
+                node,
             ));
         }
         self.stats_tick(monitor, ticker, now, watching, &mut events);
@@ -110,8 +142,17 @@ impl Hub {
             monitor.connection_limit(),
         ));
         holding.extend(ticker.custom.iter().cloned());
-        events.extend(AlertBook::update(&mut monitor.book.lock(), holding));
-        if events.is_empty() {
+        let alerts = AlertBook::update(&mut monitor.book.lock(), holding, node);
+        // Node-scoped transitions go to the other nodes; cluster-scoped ones each
+        // node raises for itself (`monitor/cluster.rs`).
+        let forward: Vec<Event> = alerts
+            .iter()
+            .filter(|event| node.is_some() && event.payload["scope"] == "node")
+            .cloned()
+            .collect();
+        events.extend(alerts);
+        let live = ticker.live.take();
+        if events.is_empty() && forward.is_empty() && live.is_none() {
             return;
         }
         // Like a host call: under the emit lock, so these events take their place in
@@ -119,8 +160,20 @@ impl Hub {
         // executor.
         self.originate(move |hub| {
             let Ok(guard) = hub.lock() else { return };
+            if let (Some(live), Some(monitor)) = (live, &hub.inner.monitor) {
+                let departed = monitor.remote.lock().departed(&live);
+                events.extend(departed);
+            }
             for event in events {
                 hub.publish(event);
+            }
+            if !forward.is_empty() {
+                hub.inner.broker.publish(&Envelope {
+                    origin: hub.inner.broker.origin().to_owned(),
+                    message: Message::Alerts(forward),
+                    claim: None,
+                    history: None,
+                });
             }
             drop(guard);
         });
@@ -141,8 +194,20 @@ impl Hub {
             return;
         }
         ticker.next_stats = now + monitor.config.stats_interval;
-        if watching || !monitor.config.alerts.custom.is_empty() {
-            let stats = self.server_stats(&mut ticker.stats, now);
+        let shared = self.inner.shared;
+        if watching || shared || !monitor.config.alerts.custom.is_empty() {
+            // The cluster view is a Redis read: only when someone may look at it.
+            let with_cluster = shared
+                && (watching
+                    || !monitor.config.alerts.custom.is_empty()
+                    || !monitor.remote.lock().is_empty());
+            let stats = self.server_stats(monitor, &mut ticker.stats, now, with_cluster);
+            ticker.live = stats.get("cluster").map(|cluster| {
+                cluster["byNode"]
+                    .as_object()
+                    .map(|nodes| nodes.keys().cloned().collect())
+                    .unwrap_or_default()
+            });
             ticker.custom = monitor
                 .config
                 .alerts
@@ -165,7 +230,15 @@ impl Hub {
         }
     }
 
-    fn server_stats(&self, tracker: &mut StatsTracker, now: Instant) -> Value {
+    /// This node's stats; in a cluster its figures are kept for its heartbeat report,
+    /// and `with_cluster` adds the cluster view.
+    fn server_stats(
+        &self,
+        monitor: &Monitor,
+        tracker: &mut StatsTracker,
+        now: Instant,
+        with_cluster: bool,
+    ) -> Value {
         let census = self.inner.registry.census();
         let pages = census
             .pages
@@ -191,9 +264,12 @@ impl Hub {
                 process: process::sample(),
             },
         );
+        if self.inner.shared {
+            *monitor.figures.lock() = Some(crate::monitor::node_figures(&stats));
+        }
         // With a shared broker, the cluster-wide totals and each live node's figures
         // (`cluster.byNode`) beside this node's own, which `node` names.
-        if self.inner.shared
+        if with_cluster
             && let (Value::Object(map), Some(cluster)) = (&mut stats, self.cluster_view())
         {
             map.insert("node".into(), self.inner.broker.origin().into());

@@ -34,6 +34,10 @@ pub(crate) struct ActivityEntry {
     action: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     enabled: Option<bool>,
+    /// The node that decided it (cluster only; `None` until the window's events are
+    /// built means this node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node: Option<String>,
 }
 
 /// Whether an event of this name makes an activity entry.
@@ -69,6 +73,7 @@ impl ActivityEntry {
             name: None,
             action: None,
             enabled: None,
+            node: None,
         }
     }
 
@@ -137,14 +142,21 @@ impl ActivityEntry {
 }
 
 /// The `admin:activity` events for one window: `{entries, counts, dropped, from, to,
-/// timestamp}`, at most `max_entries` entries each.
+/// timestamp}`, at most `max_entries` entries each. `node`: this node's id in a cluster,
+/// given to the entries of this node's own emits (`None` alone: no `node` field).
 pub(crate) fn activity_events(
-    entries: Vec<ActivityEntry>,
+    mut entries: Vec<ActivityEntry>,
     dropped: u64,
     max_entries: usize,
+    node: Option<&str>,
 ) -> Vec<Event> {
     if entries.is_empty() && dropped == 0 {
         return Vec::new();
+    }
+    if let Some(node) = node {
+        for entry in entries.iter_mut().filter(|entry| entry.node.is_none()) {
+            entry.node = Some(node.to_owned());
+        }
     }
     let now = now_ms();
     let mut events = Vec::new();
@@ -206,7 +218,7 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        let events = activity_events(entries, 3, 1_000);
+        let events = activity_events(entries, 3, 1_000, None);
         assert_eq!(events.len(), 3);
         assert_eq!(events[0].payload["counts"]["module_online"], 1_000);
         assert_eq!(events[2].payload["counts"]["module_online"], 500);

@@ -263,28 +263,35 @@ pub(crate) fn server_conditions(
 #[derive(Default)]
 pub(crate) struct AlertBook {
     active: IndexMap<String, (Alert, u64)>,
+    /// This node's id in a cluster (as last given to [`AlertBook::update`]).
+    node: Option<String>,
 }
 
 impl AlertBook {
     /// Given every condition that holds now, the `admin:alert` events for new ones and
-    /// the `admin:alert:cleared` events for those that ended.
-    pub(crate) fn update(&mut self, holding: Vec<Alert>) -> Vec<Event> {
+    /// the `admin:alert:cleared` events for those that ended. `node`: this node's id in
+    /// a cluster sharing a broker (`None` alone): each payload then names its `node`
+    /// and `scope`, and the id of a node-scoped alert ends with `@<node>` so it is
+    /// unique cluster-wide.
+    pub(crate) fn update(&mut self, holding: Vec<Alert>, node: Option<&str>) -> Vec<Event> {
         let now = now_ms();
         let mut events = Vec::new();
         let mut current: IndexMap<String, Alert> = IndexMap::new();
         for alert in holding {
-            current.entry(alert.id()).or_insert(alert);
+            let id = match node {
+                Some(node) if !is_cluster_scoped(&alert.kind) => format!("{}@{node}", alert.id()),
+                _ => alert.id(),
+            };
+            current.entry(id).or_insert(alert);
         }
         self.active.retain(|id, (alert, raised_at)| {
             if current.contains_key(id) {
                 return true;
             }
-            events.push(Event::new(
-                ADMIN_ALERT_CLEARED,
-                json!({"id": id, "level": alert.level, "kind": alert.kind, "data": alert.data,
-                    "raisedAt": raised_at, "clearedAt": now, "timestamp": now}),
-                Audience::Admins,
-            ));
+            let mut payload = json!({"id": id, "level": alert.level, "kind": alert.kind,
+                "data": alert.data, "raisedAt": raised_at, "clearedAt": now, "timestamp": now});
+            name_node(&mut payload, &alert.kind, node);
+            events.push(Event::new(ADMIN_ALERT_CLEARED, payload, Audience::Admins));
             false
         });
         for (id, alert) in current {
@@ -292,13 +299,12 @@ impl AlertBook {
                 continue;
             }
             tracing::warn!(kind = %alert.kind, subject = %alert.subject, "alert: {}", alert.message);
-            events.push(Event::new(
-                ADMIN_ALERT,
-                alert_payload(&id, &alert, now),
-                Audience::Admins,
-            ));
+            let mut payload = alert_payload(&id, &alert, now);
+            name_node(&mut payload, &alert.kind, node);
+            events.push(Event::new(ADMIN_ALERT, payload, Audience::Admins));
             self.active.insert(id, (alert, now));
         }
+        self.node = node.map(str::to_owned);
         events
     }
 
@@ -306,8 +312,33 @@ impl AlertBook {
     pub(crate) fn active(&self) -> Vec<Value> {
         self.active
             .iter()
-            .map(|(id, (alert, raised_at))| alert_payload(id, alert, *raised_at))
+            .map(|(id, (alert, raised_at))| {
+                let mut payload = alert_payload(id, alert, *raised_at);
+                name_node(&mut payload, &alert.kind, self.node.as_deref());
+                payload
+            })
             .collect()
+    }
+}
+
+/// Kinds every node of a cluster computes alike, from the events every node delivers
+/// (module status changes reach each node): each node raises them for its own admins
+/// and never forwards them, so an admin gets each once. Every other kind (the built-in
+/// node-local ones and host rules) concerns the node that raised it and is forwarded.
+pub(crate) fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(kind, "module_flapping" | "modules_offline_together")
+}
+
+/// In a cluster, names the raising node and the alert's scope (`cluster` or `node`).
+fn name_node(payload: &mut Value, kind: &str, node: Option<&str>) {
+    if let (Some(node), Value::Object(map)) = (node, payload) {
+        map.insert("node".into(), json!(node));
+        let scope = if is_cluster_scoped(kind) {
+            "cluster"
+        } else {
+            "node"
+        };
+        map.insert("scope".into(), json!(scope));
     }
 }
 
@@ -333,18 +364,18 @@ mod tests {
     #[test]
     fn a_condition_is_raised_once_and_cleared_once() {
         let mut book = AlertBook::default();
-        let raised = book.update(vec![alert("module_flapping", "MC-1")]);
+        let raised = book.update(vec![alert("module_flapping", "MC-1")], None);
         assert_eq!(raised.len(), 1);
         assert_eq!(&*raised[0].name, ADMIN_ALERT);
         assert!(
-            book.update(vec![alert("module_flapping", "MC-1")])
+            book.update(vec![alert("module_flapping", "MC-1")], None)
                 .is_empty()
         );
-        let cleared = book.update(vec![]);
+        let cleared = book.update(vec![], None);
         assert_eq!(cleared.len(), 1);
         assert_eq!(&*cleared[0].name, ADMIN_ALERT_CLEARED);
         assert_eq!(cleared[0].payload["id"], "module_flapping:MC-1");
-        assert!(book.update(vec![]).is_empty());
+        assert!(book.update(vec![], None).is_empty());
     }
 
     #[test]

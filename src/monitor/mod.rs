@@ -20,6 +20,13 @@
 //! | [`ADMIN_SERVER_STATS`] | `{"connections":{"total":3,"unauthenticated":0,"devices":0,"users":2,"admins":1,"byPage":{"modules":{"users":2,"admins":0},"admin":{"users":0,"admins":1},…}},"eventsPerSecond":{"in":12.5,"out":40.0},"unchangedRatio":0.8,"queues":{"depthMax":0,"depthTotal":0,"overflows":0,"conflated":0},"deliveryLatencyMs":{"p50":0.25,"p99":1.0},"process":{"rssMiB":14,"cpuPercent":0.5},"persistence":{"degraded":false,"lag":0,"rowsDropped":0,"writeErrors":0},"timestamp":…}` (`unchangedRatio`, latencies and CPU are `null` when there is nothing to measure; `persistence` is `null` without it) | admins on `admin` |
 //! | [`MODULE_STATUS_BATCH`] | `{"userId":"123","modules":[<module:status:changed payloads>],"timestamp":…}` | the owner on `modules`/`dashboard` (only with [`MonitorConfig::user_status_batch`]) |
 //!
+//! With a shared broker (several nodes), activity entries and alerts also carry `node`
+//! (the node that decided the emit, or raised the alert) and alerts a `scope`
+//! (`node` or `cluster`); node-scoped alert ids end with `@<node>`; alerts of a node
+//! that left are cleared with `reason: "node_left"`; `admin:server:stats` adds `node` and
+//! `cluster` (per-node figures under `byNode`, and totals). Without one, none of these
+//! fields appear. How it travels: `monitor/cluster.rs`.
+//!
 //! Built-in alert kinds: `module_flapping`, `modules_offline_together`,
 //! `auth_failures`, `slow_consumers`, `persistence_degraded`, `connections_near_limit`
 //! (thresholds in [`AlertRules`]).
@@ -35,6 +42,7 @@
 
 mod activity;
 mod alerts;
+mod cluster;
 pub(crate) mod process;
 pub mod prometheus;
 mod stats;
@@ -43,6 +51,7 @@ pub use alerts::{Alert, AlertLevel, AlertRule, AlertRules};
 pub(crate) use alerts::{
     AlertBook, server_conditions as alerts_of_server, window_conditions as alerts_in_windows,
 };
+pub(crate) use cluster::{RemoteAlerts, figure_totals, node_figures};
 pub(crate) use stats::{PageCensus, StatsInput, StatsTracker};
 
 use std::collections::{HashMap, VecDeque};
@@ -136,6 +145,8 @@ struct Recorded {
     /// Per user, status changes waiting for `module:status:batch`.
     status_batches: HashMap<String, Vec<Value>>,
     windows: Windows,
+    /// The node that decided the emit being delivered, while another node's is.
+    source: Option<String>,
 }
 
 /// What the ticker takes from the monitor each window.
@@ -157,6 +168,10 @@ pub(crate) struct Monitor {
     pub(crate) book: Mutex<AlertBook>,
     /// The `admin` page, where every monitoring event goes.
     pub(crate) admin_page: PageIndex,
+    /// Alerts other nodes of the cluster raised (`monitor/cluster.rs`).
+    pub(crate) remote: Mutex<RemoteAlerts>,
+    /// This node's latest stats figures, for its heartbeat report (cluster only).
+    pub(crate) figures: Mutex<Option<Value>>,
 }
 
 impl Monitor {
@@ -168,6 +183,8 @@ impl Monitor {
             stop: Mutex::new(None),
             book: Mutex::new(AlertBook::default()),
             admin_page,
+            remote: Mutex::new(RemoteAlerts::default()),
+            figures: Mutex::new(None),
         }
     }
 
@@ -222,8 +239,9 @@ impl Monitor {
         if !activity::is_activity(name) || !admins_watching() {
             return observed;
         }
-        if let Some(entry) = ActivityEntry::from_event(name, &event.payload) {
+        if let Some(mut entry) = ActivityEntry::from_event(name, &event.payload) {
             let mut recorded = self.recorded.lock();
+            entry.node.clone_from(&recorded.source);
             if recorded.entries.len() < self.config.max_entries_per_window {
                 recorded.entries.push(entry);
             } else {
@@ -231,6 +249,12 @@ impl Monitor {
             }
         }
         observed
+    }
+
+    /// Names the node whose emit is being delivered (`None` once done, or for this
+    /// node's own), so its activity entries say where it happened. Under the emit lock.
+    pub(crate) fn set_source(&self, node: Option<&str>) {
+        self.recorded.lock().source = node.map(str::to_owned);
     }
 
     /// A refused authentication from `address`.

@@ -6,3 +6,4 @@ mod support;
 mod broker_redis;
 mod config_redis;
 mod history_redis;
+mod monitor_redis;

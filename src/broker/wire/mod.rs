@@ -1,8 +1,9 @@
 //! The message one node publishes to the others, versioned ([`WIRE_VERSION`]): a
 //! changed host call as its typed [`HostCall`] (so every node applies it to its own store
 //! mirror with the same code as the deciding node) with the decided [`Step`]s (events
-//! with their audiences, and effects such as a session ended), or a cross-node recovery
-//! message (`hub/handoff.rs`). JSON, encoded once per changed call. A message of another
+//! with their audiences, and effects such as a session ended), a cross-node recovery
+//! message (`hub/handoff.rs`), or the admin alerts a node raised or cleared
+//! (`monitor/cluster.rs`). JSON, encoded once per changed call. A message of another
 //! version is refused with a [`WireError`] naming both versions, counted and dropped:
 //! every node of a cluster runs the same version. Must not decide anything.
 //!
@@ -21,8 +22,9 @@ use crate::event::{Audience, Event};
 use crate::ids::{ModuleId, SessionId, UserId};
 
 /// The version of the broker message format this build speaks. Version 1 (releases up
-/// to 0.1) carried the call's name and its audit detail; version 2 the typed call.
-pub const WIRE_VERSION: u64 = 2;
+/// to 0.1) carried the call's name and its audit detail; version 2 the typed call;
+/// version 3 adds the `alerts` message.
+pub const WIRE_VERSION: u64 = 3;
 
 /// A malformed message from the broker (counted and dropped by the receiving node).
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,10 @@ pub enum Message {
     /// The holder's answer (`{request, to, identity, page, frames}` or `{request, to,
     /// refused}`).
     RecoveryAnswer(Value),
+    /// The node-scoped `admin:alert` / `admin:alert:cleared` events a node's monitor
+    /// produced in one tick, in order (each payload has its `id` and `node`); every
+    /// other node delivers them to its own admins.
+    Alerts(Vec<Event>),
 }
 
 const EMIT: &str = "emit";
@@ -66,6 +72,7 @@ const EMIT: &str = "emit";
 pub(crate) const HISTORY_FIELD: &str = "hseq";
 const RECOVERY_REQUEST: &str = "recovery_request";
 const RECOVERY_ANSWER: &str = "recovery_answer";
+const ALERTS: &str = "alerts";
 
 fn audience_json(audience: &Audience) -> Value {
     match audience {
@@ -191,6 +198,7 @@ impl Envelope {
             }
             Message::RecoveryRequest(args) => (RECOVERY_REQUEST, args.clone()),
             Message::RecoveryAnswer(args) => (RECOVERY_ANSWER, args.clone()),
+            Message::Alerts(events) => (ALERTS, events.iter().map(event_json).collect()),
         };
         map.insert("kind".into(), json!(kind));
         map.insert("body".into(), body);
@@ -246,6 +254,7 @@ impl Envelope {
                     Message::RecoveryAnswer(body)
                 }
             }
+            ALERTS => Message::Alerts(alerts_from(&body)?),
             other => return Err(WireError(format!("unknown message kind `{other}`"))),
         };
         Ok(Self {
@@ -255,6 +264,34 @@ impl Envelope {
             history: map.get(HISTORY_FIELD).and_then(Value::as_u64),
         })
     }
+}
+
+/// The events of an `alerts` message: only alert events for admins, each with an `id`,
+/// so a peer cannot make a node send anything else through this message.
+fn alerts_from(body: &Value) -> Result<Vec<Event>, WireError> {
+    let events = body
+        .as_array()
+        .ok_or_else(|| WireError("`alerts`: the body must be an array".into()))?;
+    events
+        .iter()
+        .map(|value| {
+            let event = event_from(value)?;
+            let alert = matches!(
+                &*event.name,
+                crate::event::ADMIN_ALERT | crate::event::ADMIN_ALERT_CLEARED
+            );
+            if !alert || event.audience != Audience::Admins || event.conflation_key.is_some() {
+                return Err(WireError(format!(
+                    "`alerts`: `{}` is not an alert for admins",
+                    event.name
+                )));
+            }
+            if event.payload.get("id").and_then(Value::as_str).is_none() {
+                return Err(WireError("`alerts`: an alert needs a string `id`".into()));
+            }
+            Ok(event)
+        })
+        .collect()
 }
 
 /// The shape of a cross-node recovery message (`hub/handoff.rs`), checked here so a

@@ -98,12 +98,12 @@ fn another_version_is_refused_by_name() {
     assert!(Envelope::decode(&serde_json::to_vec(&value).unwrap()).is_ok());
     value["v"] = json!(WIRE_VERSION + 1);
     let newer = Envelope::decode(&serde_json::to_vec(&value).unwrap()).unwrap_err();
-    assert!(newer.to_string().contains("version 3"), "{newer}");
+    assert!(newer.to_string().contains("version 4"), "{newer}");
     // What a node of the previous release published: a call name and its detail.
     let older = br#"{"origin":"n","call":"telemetry_update","args":{},"events":[]}"#;
     let older = Envelope::decode(older).unwrap_err().to_string();
     assert!(
-        older.contains("version 1") && older.contains("version 2"),
+        older.contains("version 1") && older.contains("version 3"),
         "{older}"
     );
 }
@@ -114,10 +114,15 @@ fn malformed_messages_are_typed_errors() {
         &b"\xff"[..],
         b"[]",
         b"{}",
-        br#"{"v":2,"origin":"n","kind":"emit","body":{"call":"nope"},"steps":[]}"#,
-        br#"{"v":2,"origin":"n","kind":"emit","body":{"call":"to_admins","args":{"event":"x"}},"steps":[1]}"#,
-        br#"{"v":2,"origin":"n","kind":"recovery_request","body":{"request":"r"}}"#,
-        br#"{"v":2,"origin":"n","kind":"gossip","body":{}}"#,
+        br#"{"v":3,"origin":"n","kind":"emit","body":{"call":"nope"},"steps":[]}"#,
+        br#"{"v":3,"origin":"n","kind":"emit","body":{"call":"to_admins","args":{"event":"x"}},"steps":[1]}"#,
+        br#"{"v":3,"origin":"n","kind":"recovery_request","body":{"request":"r"}}"#,
+        br#"{"v":3,"origin":"n","kind":"gossip","body":{}}"#,
+        br#"{"v":3,"origin":"n","kind":"alerts","body":{}}"#,
+        // Only alerts for admins, each with an id, travel in an `alerts` message.
+        br#"{"v":3,"origin":"n","kind":"alerts","body":[{"name":"user:module:added","payload":{"id":"x"},"audience":{"kind":"admins"}}]}"#,
+        br#"{"v":3,"origin":"n","kind":"alerts","body":[{"name":"admin:alert","payload":{"id":"x"},"audience":{"kind":"everyone"}}]}"#,
+        br#"{"v":3,"origin":"n","kind":"alerts","body":[{"name":"admin:alert","payload":{},"audience":{"kind":"admins"}}]}"#,
     ] {
         assert!(Envelope::decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
     }
@@ -180,4 +185,31 @@ fn recorded_steps_survive_the_history_form() {
         super::stream_of(&Step::Event(Event::new("x", json!(1), Audience::Everyone))),
         "everyone"
     );
+}
+
+#[test]
+fn alerts_survive_encoding_in_order() {
+    let alert = |name: &str, id: &str| {
+        Event::new(
+            name,
+            json!({"id": id, "kind": "slow_consumers", "node": "n1"}),
+            Audience::Admins,
+        )
+    };
+    let envelope = Envelope {
+        origin: "n1".into(),
+        message: Message::Alerts(vec![
+            alert(crate::event::ADMIN_ALERT_CLEARED, "a@n1"),
+            alert(crate::event::ADMIN_ALERT, "b@n1"),
+        ]),
+        claim: None,
+        history: None,
+    };
+    let Message::Alerts(back) = Envelope::decode(&envelope.encode()).unwrap().message else {
+        panic!("not alerts");
+    };
+    let names: Vec<&str> = back.iter().map(|event| &*event.name).collect();
+    assert_eq!(names, ["admin:alert:cleared", "admin:alert"]);
+    assert_eq!(back[1].payload["id"], "b@n1");
+    assert_eq!(back[1].audience, Audience::Admins);
 }
