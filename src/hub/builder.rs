@@ -31,10 +31,10 @@ pub(crate) struct Limits {
     pub(crate) snapshot_page_size: usize,
 }
 
-/// Configures and builds a [`Hub`].
+/// Configures and builds a [`Hub`](crate::Hub).
 ///
 /// The settings that `config::HubConfig` also holds are `pub(crate)` so that
-/// `HubConfig::default()` reads them from `HubBuilder::new` ([`Hub::builder`]), where
+/// `HubConfig::default()` reads them from `HubBuilder::new` ([`Hub::builder`](crate::Hub::builder)), where
 /// the defaults are written once (the schema sits above the hub: `config` →
 /// `transport` → `hub`).
 pub struct HubBuilder {
@@ -63,7 +63,7 @@ pub struct HubBuilder {
 }
 
 impl HubBuilder {
-    /// The default configuration (see [`Hub::builder`]), the only place its values are
+    /// The default configuration (see [`Hub::builder`](crate::Hub::builder)), the only place its values are
     /// written: `HubConfig::default()` (every binding's defaults) reads them from here.
     pub(super) fn new() -> Self {
         HubBuilder {
@@ -113,7 +113,7 @@ impl HubBuilder {
     /// Persists to the SQLite database at `path` (created if needed) with this
     /// durability: `build` restores the saved state (change detection and logged-in
     /// sessions continue across a restart), every state change is saved and every emit,
-    /// authentication attempt, close and bad input is audited ([`Hub::audit`]).
+    /// authentication attempt, close and bad input is audited ([`Hub::audit`](crate::Hub::audit)).
     ///
     /// In [`Durability::Batched`] and [`Durability::Off`] an emit never waits for the
     /// disk. In [`Durability::Sync`] every emit (and every audited authentication,
@@ -138,7 +138,7 @@ impl HubBuilder {
     }
 
     /// Joins the cluster of hubs sharing the Redis at `url` (`redis://host:port`): `build`
-    /// connects (and fails with [`BuildError::Broker`] if Redis does not answer) and
+    /// connects (and fails with [`BuildError::Broker`](crate::BuildError::Broker) if Redis does not answer) and
     /// uses a `broker::RedisBroker`, replacing [`Self::broker`]'s. The one schema's
     /// `redis` key (every binding) sets it.
     pub fn redis(mut self, url: impl Into<String>) -> Self {
@@ -160,8 +160,8 @@ impl HubBuilder {
     }
 
     /// Verifies `token`s with `settings`: several HS256 secrets (rotation), RS256 / ES256 /
-    /// EdDSA public keys ([`JwtKey::from_pem`], chosen by `kid` with
-    /// [`JwtKey::with_kid`]), JWKS keys chosen by `kid` ([`JwtKey::from_jwks`], or fetched
+    /// EdDSA public keys ([`JwtKey::from_pem`](crate::auth::JwtKey::from_pem), chosen by `kid` with
+    /// [`JwtKey::with_kid`](crate::auth::JwtKey::with_kid)), JWKS keys chosen by `kid` ([`JwtKey::from_jwks`](crate::auth::JwtKey::from_jwks), or fetched
     /// from an `http(s)://` URL and refreshed: [`JwksUrl`](crate::auth::JwksUrl)), optional
     /// issuer and audience, clock leeway. A [`jwt_secret`](Self::jwt_secret) is one more
     /// HS256 key next to these. With a JWKS URL, `build` fetches it once (at most its
@@ -291,7 +291,7 @@ impl HubBuilder {
     }
 
     /// Installs the host-callback transport's sink: the host owns some sockets,
-    /// attaches them with [`Hub::attach_host`] and receives their frames through `sink`,
+    /// attaches them with [`Hub::attach_host`](crate::Hub::attach_host) and receives their frames through `sink`,
     /// one call per event with every recipient (see [`crate::transport::host`]), on the
     /// host thread that caused them or, for frames caused on library threads, on the
     /// hub's delivery thread ([`crate::outbound::HostSink`] states the contract). A
