@@ -138,7 +138,7 @@ impl HostCall<'_> {
             serde_json::to_value(body).unwrap_or(Value::Null)
         }
         match self {
-            Self::ModuleOnline(status) | Self::ModuleOffline(status) => body(status),
+            Self::ModuleOnline(status) | Self::ModuleOffline(status) => status.flat(),
             Self::ModuleAdded(json) | Self::ModuleRemoved(json) | Self::UserRegistered(json) => {
                 json.as_ref().clone()
             }
