@@ -47,6 +47,25 @@ pub(super) fn update(builder: &mut McrtBuilder, change: impl FnOnce(HubBuilder) 
     builder.builder = change(taken);
 }
 
+/// Installs one host callback: refuses a NULL handle or callback, then hands the
+/// callback to `install` (the one place the hook setters below differ).
+///
+/// # Safety
+/// As [`builder_mut`].
+unsafe fn set_hook<C>(
+    builder: *mut McrtBuilder,
+    callback: Option<C>,
+    install: impl FnOnce(HubBuilder, C) -> HubBuilder,
+) -> McrtStatus {
+    entry(|| {
+        // SAFETY: the caller's contract.
+        let builder = unsafe { builder_mut(builder)? };
+        let callback = callback.ok_or_else(|| args::null("callback"))?;
+        update(builder, |b| install(b, callback));
+        Ok(())
+    })
+}
+
 /// Starts configuring a hub from `config_json` (`len` bytes; NULL means `{}`):
 /// `{"jwtSecret": "…", "pages": ["modules", "admin", "dashboard"], "routes": [{"event",
 /// "userPages", "adminPages"}], "queueCapacity": 65536, "queueMaxBytes": 2097152,
@@ -96,15 +115,12 @@ pub unsafe extern "C" fn mcrt_builder_set_authenticator(
     callback: McrtAuthenticateCallback,
     user_data: *mut c_void,
 ) -> McrtStatus {
-    entry(|| {
-        // SAFETY: the caller passes a live builder handle.
-        let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| args::null("callback"))?;
-        update(builder, |b| {
+    // SAFETY: the caller passes a live builder handle (or NULL, refused).
+    unsafe {
+        set_hook(builder, callback, |b, callback| {
             b.authenticator(hooks::authenticator(callback, UserData(user_data)))
-        });
-        Ok(())
-    })
+        })
+    }
 }
 
 /// Sets the handler of client events the library does not handle. `user_data` as for
@@ -115,15 +131,12 @@ pub unsafe extern "C" fn mcrt_builder_set_client_event_handler(
     callback: McrtClientEventCallback,
     user_data: *mut c_void,
 ) -> McrtStatus {
-    entry(|| {
-        // SAFETY: the caller passes a live builder handle.
-        let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| args::null("callback"))?;
-        update(builder, |b| {
+    // SAFETY: the caller passes a live builder handle (or NULL, refused).
+    unsafe {
+        set_hook(builder, callback, |b, callback| {
             b.on_client_event(hooks::client_events(callback, UserData(user_data)))
-        });
-        Ok(())
-    })
+        })
+    }
 }
 
 /// Sets the handler of client events the library does not handle, receiving a binary
@@ -136,15 +149,12 @@ pub unsafe extern "C" fn mcrt_builder_set_binary_client_event_handler(
     callback: McrtBinaryClientEventCallback,
     user_data: *mut c_void,
 ) -> McrtStatus {
-    entry(|| {
-        // SAFETY: the caller passes a live builder handle.
-        let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| args::null("callback"))?;
-        update(builder, |b| {
+    // SAFETY: the caller passes a live builder handle (or NULL, refused).
+    unsafe {
+        set_hook(builder, callback, |b, callback| {
             b.on_client_event(hooks::binary_client_events(callback, UserData(user_data)))
-        });
-        Ok(())
-    })
+        })
+    }
 }
 
 /// Sets the stats provider `mcrt_emit_stats_update` asks when given NULL stats. `user_data` as for
@@ -155,15 +165,12 @@ pub unsafe extern "C" fn mcrt_builder_set_stats_provider(
     callback: McrtStatsCallback,
     user_data: *mut c_void,
 ) -> McrtStatus {
-    entry(|| {
-        // SAFETY: the caller passes a live builder handle.
-        let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| args::null("callback"))?;
-        update(builder, |b| {
+    // SAFETY: the caller passes a live builder handle (or NULL, refused).
+    unsafe {
+        set_hook(builder, callback, |b, callback| {
             b.stats_provider(hooks::stats(callback, UserData(user_data)))
-        });
-        Ok(())
-    })
+        })
+    }
 }
 
 /// Adds a before-emit filter (run in the order added). `user_data` as for
@@ -174,15 +181,12 @@ pub unsafe extern "C" fn mcrt_builder_add_before_emit(
     callback: McrtBeforeEmitCallback,
     user_data: *mut c_void,
 ) -> McrtStatus {
-    entry(|| {
-        // SAFETY: the caller passes a live builder handle.
-        let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| args::null("callback"))?;
-        update(builder, |b| {
+    // SAFETY: the caller passes a live builder handle (or NULL, refused).
+    unsafe {
+        set_hook(builder, callback, |b, callback| {
             b.before_emit(emit_hooks::before_emit(callback, UserData(user_data)))
-        });
-        Ok(())
-    })
+        })
+    }
 }
 
 /// Adds an audit sink. `user_data` as for `mcrt_builder_set_authenticator` (threads:
@@ -193,15 +197,12 @@ pub unsafe extern "C" fn mcrt_builder_add_audit_sink(
     callback: McrtAuditCallback,
     user_data: *mut c_void,
 ) -> McrtStatus {
-    entry(|| {
-        // SAFETY: the caller passes a live builder handle.
-        let builder = unsafe { builder_mut(builder)? };
-        let callback = callback.ok_or_else(|| args::null("callback"))?;
-        update(builder, |b| {
+    // SAFETY: the caller passes a live builder handle (or NULL, refused).
+    unsafe {
+        set_hook(builder, callback, |b, callback| {
             b.audit_sink(emit_hooks::CAuditSink::new(callback, UserData(user_data)))
-        });
-        Ok(())
-    })
+        })
+    }
 }
 
 /// Installs the host-callback transport: the host owns the sockets (its own Socket.IO
