@@ -18,9 +18,10 @@ use tokio::sync::watch;
 
 use super::{ServerConfig, Shared, limits, recovery, route, session};
 
+use crate::hub::Hub;
+
 /// hyper's smallest read buffer: a smaller `max_header_bytes` is taken as this.
 const MIN_HEADER_BYTES: usize = 8192;
-use crate::hub::Hub;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
