@@ -65,6 +65,20 @@ class Recorder:
         # Events before this index were accounted for by an earlier check.
         self.checked = 0
         self._changed = threading.Condition()
+        # python-engineio hands every message to a new thread (`run_async=True` in
+        # `Client._receive_packet`), so two events that arrive back to back could be
+        # recorded in either order. The recorder promises arrival order (tests check that
+        # the server never reorders), so messages are handled on the read loop, in order;
+        # its handlers only append under a lock, never wait.
+        eio = self.client.eio
+        trigger = eio._trigger_event
+
+        def in_arrival_order(event: str, *args: Any, **kwargs: Any) -> Any:
+            if event == "message":
+                kwargs["run_async"] = False
+            return trigger(event, *args, **kwargs)
+
+        setattr(eio, "_trigger_event", in_arrival_order)
 
         @self.client.on("*")
         def any_event(event: str, data: Any = None) -> None:
