@@ -181,7 +181,8 @@ fn build_hub(args: &Args, jwt_secret: &str) -> Hub {
         .jwt_secret(jwt_secret.as_bytes())
         .jwt(args.jwt.settings())
         .device_offline_grace(Duration::from_millis(args.device_grace_ms))
-        .max_connections_per_user(args.max_connections_per_user);
+        .max_connections_per_user(args.max_connections_per_user)
+        .queue_max_bytes(args.queue_max_bytes);
     if !args.no_monitor {
         builder = builder.monitor(MonitorConfig {
             stats_interval: Duration::from_millis(args.stats_interval_ms.max(100)),
@@ -220,6 +221,7 @@ fn server_config(args: &Args, api_key: &str, jwt_secret: &str) -> ServerConfig {
         max_message_bytes: args.max_message_bytes,
         auth_deadline: Duration::from_secs(args.auth_deadline_secs),
         write_coalesce: Duration::from_millis(args.write_coalesce_ms),
+        slow_consumer_timeout: Duration::from_millis(args.slow_consumer_timeout_ms.max(1)),
         ping_interval: Duration::from_millis(args.ping_interval_ms),
         ping_timeout: Duration::from_millis(args.ping_timeout_ms),
         cors: Cors::allowing(args.allowed_origins.clone()),

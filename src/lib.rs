@@ -143,7 +143,7 @@ pub use hub::{
 pub use hub::{Connection, HostSink, Transport};
 pub use ids::ConnectionId;
 pub use ids::{IdError, ModuleId, SessionId, UserId};
-pub use metrics::BadInputKind;
+pub use metrics::{BadInputKind, SlowConsumerCloses, SlowConsumerReason};
 pub use monitor::{Alert, AlertLevel, AlertRule, AlertRules, MonitorConfig};
 pub use outbound::{CloseReason, OutboundEvent, OutboundQueue, Wake};
 pub use persist::{Durability, PersistConfig, PersistError, PersistMetrics};

@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::auth::JwksStats;
 use crate::broker::BrokerStats;
 use crate::metrics::{
-    BadInputKind, ConnectionCounts, LatencySnapshot, Metrics, TOKEN_REFUSAL_CODES,
+    BadInputKind, ConnectionCounts, LatencySnapshot, Metrics, SlowConsumerCloses,
+    TOKEN_REFUSAL_CODES,
 };
 use crate::persist::PersistMetrics;
 
@@ -35,10 +36,11 @@ pub struct MetricsSnapshot {
     pub frames_conflated: u64,
     /// See [`Metrics::frames_encoded`].
     pub frames_encoded: u64,
-    /// See [`Metrics::queue_overflows`].
-    pub queue_overflows: u64,
-    /// See [`Metrics::write_stalls`].
-    pub write_stalls: u64,
+    /// Connections closed as slow consumers, by reason (see
+    /// [`SlowConsumerReason`](crate::SlowConsumerReason)).
+    pub slow_consumer_closes: SlowConsumerCloses,
+    /// See [`Metrics::socket_writes`].
+    pub socket_writes: u64,
     /// See [`Metrics::auth_successes`].
     pub auth_successes: u64,
     /// See [`Metrics::auth_failures`].
@@ -99,8 +101,8 @@ impl MetricsSnapshot {
             frames_delivered: m.frames_delivered.get(),
             frames_conflated: m.frames_conflated.get(),
             frames_encoded: m.frames_encoded.get(),
-            queue_overflows: m.queue_overflows.get(),
-            write_stalls: m.write_stalls.get(),
+            slow_consumer_closes: m.slow_consumer_closes(),
+            socket_writes: m.socket_writes.get(),
             auth_successes: m.auth_successes.get(),
             auth_failures: m.auth_failures.get(),
             hook_panics: m.hook_panics.get(),

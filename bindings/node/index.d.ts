@@ -84,10 +84,12 @@ declare namespace RealTimeAPI {
     routes?: { event: string; userPages?: string[]; adminPages?: string[] }[]
       | Record<string, { users?: string[]; admins?: string[] }>;
     /** Frames a connection may have waiting before it is closed as slow: default 65536
-     * (>= 1). */
+     * (>= 1). A secondary safety for socket connections, which `queueMaxBytes` bounds
+     * first. */
     queueCapacity?: number;
     /** Bytes of encoded frames a socket's connection may have waiting before it is
-     * closed as slow: default 2097152 (2 MiB; >= 1). */
+     * closed as slow: default 2097152 (2 MiB; >= 1); counted in
+     * `mcrt_slow_consumer_closes_total{reason="bytes"}`. */
     queueMaxBytes?: number;
     /** Default 5 (>= 1). */
     maxAuthFailures?: number;
@@ -150,8 +152,9 @@ declare namespace RealTimeAPI {
     nativePath?: string;
     shutdownDeadlineMs?: number;
     writeCoalesceMs?: number;
-    /** A socket write that makes no progress for this long closes the connection as a
-     * slow consumer: default 10000 (ms). */
+    /** A socket write that makes no progress (the socket takes no byte) for this long
+     * closes the connection as a slow consumer: default 10000 (ms); counted in
+     * `mcrt_slow_consumer_closes_total{reason="stalled"}`. */
     slowConsumerTimeoutMs?: number;
     apiKey?: string | null;
     /** Browser origins allowed besides the server's own (`*`: any page); any other

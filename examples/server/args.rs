@@ -39,7 +39,8 @@ pub struct Args {
     /// Simulate a few users' modules and print demo tokens.
     #[arg(long)]
     pub demo: bool,
-    /// Server runtime threads (0: one per CPU the process may run on).
+    /// Server runtime threads (0: one per CPU the process may run on, as its CPU
+    /// affinity allows).
     #[arg(long, env = "MCRT_THREADS", default_value_t = 0)]
     pub threads: usize,
     /// Maximum simultaneous connections (more are refused with HTTP 503).
@@ -67,10 +68,19 @@ pub struct Args {
     /// device (or an `module_online` call) before going offline; 0 keeps them online.
     #[arg(long, env = "MCRT_RESTART_GRACE_MS", default_value_t = 30_000)]
     pub restart_grace_ms: u64,
-    /// Write coalescing in milliseconds: a busy websocket flushes at most once per
-    /// interval (several frames per write); 0 writes every frame at once.
+    /// Write coalescing in milliseconds: a websocket with a sustained backlog flushes
+    /// at most once per interval (many frames per write); an idle one writes at once;
+    /// 0 never holds a write.
     #[arg(long, env = "MCRT_WRITE_COALESCE_MS", default_value_t = 2)]
     pub write_coalesce_ms: u64,
+    /// Bytes of encoded frames a connection may have waiting before it is closed as a
+    /// slow consumer (`mcrt_slow_consumer_closes_total{reason="bytes"}`).
+    #[arg(long, env = "MCRT_QUEUE_MAX_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub queue_max_bytes: usize,
+    /// Milliseconds a socket write may go without progress before its connection is
+    /// closed as a slow consumer (`mcrt_slow_consumer_closes_total{reason="stalled"}`).
+    #[arg(long, env = "MCRT_SLOW_CONSUMER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub slow_consumer_timeout_ms: u64,
     /// Engine.IO ping interval in milliseconds.
     #[arg(long, env = "MCRT_PING_INTERVAL_MS", default_value_t = 25_000)]
     pub ping_interval_ms: u64,
@@ -136,8 +146,10 @@ pub struct Args {
     /// Log output: `human` (default) or `json` (one JSON object per line).
     #[arg(long, env = "MCRT_LOG_FORMAT", default_value = "human")]
     pub log_format: LogFormat,
-    /// Redis URL (e.g. `redis://127.0.0.1:6379`): join the cluster of servers sharing
-    /// this Redis, so change detection, events, sessions and the admin connection totals
+    /// Redis URL (e.g. `redis://127.0.0.1:6379`, a Cluster's
+    /// `redis+cluster://host:port,host:port` or a Sentinel group's
+    /// `redis+sentinel://host:port,host:port/<master name>`): join the cluster of servers
+    /// sharing this Redis, so change detection, events, sessions and the admin connection totals
     /// are cluster-wide (README "Running several nodes").
     #[arg(long, env = "MCRT_REDIS")]
     pub redis: Option<String>,

@@ -32,10 +32,13 @@ pub struct HubConfig {
     pub pages: Vec<String>,
     /// Extra routing: which pages an event reaches (default none).
     pub routes: Vec<Route>,
-    /// Frames queued per connection before it counts as slow (default 65,536; ≥ 1).
+    /// Frames queued per connection before it counts as slow (default 65,536; ≥ 1):
+    /// the bound of in-process connections, and only a secondary safety for a socket's,
+    /// which `queue_max_bytes` bounds first.
     pub queue_capacity: usize,
-    /// Bytes of encoded frames a socket's connection may have waiting before it counts
-    /// as slow (default 2 MiB; ≥ 1).
+    /// Bytes of encoded frames a socket's connection may have waiting before it is
+    /// closed as slow (default 2 MiB; ≥ 1), counted as
+    /// `slow_consumer_closes{reason="bytes"}`.
     pub queue_max_bytes: usize,
     /// Refused authentications before a connection is closed (default 5; ≥ 1).
     pub max_auth_failures: u32,
@@ -52,7 +55,9 @@ pub struct HubConfig {
     /// SQLite persistence (default none: memory only).
     pub persist: Option<Persist>,
     /// The Redis this hub shares state, events and sessions through with the hubs of
-    /// other processes (`redis://host:port`, `rediss://…`; default none: one process).
+    /// other processes (`redis://host:port`, `rediss://…`, a Cluster's
+    /// `redis+cluster://host:port,host:port`, a Sentinel group's
+    /// `redis+sentinel://host:port,host:port/<master name>`; default none: one process).
     /// Its password, if any, never shows in `Debug`.
     pub redis: Option<String>,
     /// This node's id in the cluster (default none: random per process); two live

@@ -61,8 +61,9 @@ pub struct ServeConfig {
     /// How long a socket gathers frames into one write (default 2 ms; 0: none).
     #[serde(rename = "writeCoalesceMs", serialize_with = "millis")]
     pub write_coalesce: Duration,
-    /// A socket write without progress for this long closes the connection as a slow
-    /// consumer (default 10 s; > 0).
+    /// A socket write that makes no progress (the socket takes no byte) for this long
+    /// closes the connection as a slow consumer, counted as
+    /// `slow_consumer_closes{reason="stalled"}` (default 10 s; > 0).
     #[serde(rename = "slowConsumerTimeoutMs", serialize_with = "millis")]
     pub slow_consumer_timeout: Duration,
     /// Turns on the HTTP emit API with this bearer key (default none).

@@ -231,19 +231,24 @@ impl HubBuilder {
     }
 
     /// Frames a connection may have waiting before it is closed as a slow consumer
-    /// (default 65,536; telemetry for one module is conflated and takes one slot). For
-    /// a transport's connections the byte bound ([`HubBuilder::queue_max_bytes`]) is
-    /// usually the one that applies first.
+    /// (default 65,536; telemetry for one module is conflated and takes one slot),
+    /// counted as `slow_consumer_closes{reason="frames"}`. It is the bound of
+    /// in-process connections; for a transport's connections it is only a secondary
+    /// safety (against a flood of tiny frames): the byte bound
+    /// ([`HubBuilder::queue_max_bytes`]) applies first.
     pub fn queue_capacity(mut self, frames: usize) -> Self {
         self.limits.queue_capacity = frames.max(1);
         self
     }
 
     /// Bytes of encoded frames a transport's connection may have waiting (not yet
-    /// taken by its writer) before it is closed as a slow consumer (default 2 MiB). A reader that keeps up with a burst never
-    /// holds much, however long the burst; one that stopped reading reaches it and is
-    /// closed, which bounds the server's memory per connection. Conflated telemetry
-    /// counts once. In-process connections are bounded by frames only.
+    /// taken by its writer) before it is closed as a slow consumer (default 2 MiB),
+    /// counted as `slow_consumer_closes{reason="bytes"}`. A reader that keeps up with a
+    /// burst never holds much, however long the burst; one that stopped reading reaches
+    /// it and is closed, which bounds the server's memory per connection: about this
+    /// bound in the queue plus the batch its writer holds, each queued event keeping its
+    /// payload beside its encoding (events sent to many share both). Conflated
+    /// telemetry counts once. In-process connections are bounded by frames only.
     ///
     /// The default, of the order of Centrifugo's 1 MiB, holds a whole burst of 20,000
     /// small events (about 57 bytes each on the wire) even when the writers get no CPU

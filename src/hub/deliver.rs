@@ -11,6 +11,7 @@ use super::Hub;
 use crate::event::{Audience, Event, now_ms};
 use crate::hooks::{AuditKind, AuditOutcome, AuditRecord, Verdict, guarded};
 use crate::ids::{ConnectionId, UserId};
+use crate::metrics::SlowConsumerReason;
 use crate::monitor::Observed;
 use crate::outbound::{CloseReason, HostSink, OutboundEvent, OutboundQueue, Pushed};
 
@@ -37,7 +38,7 @@ impl Hub {
         let (frame, audience) = queued_form(event, offset, &inner.metrics);
         let mut reached = 0usize;
         let mut conflated = 0u64;
-        let mut overflowed: Vec<ConnectionId> = Vec::new();
+        let mut overflowed: Vec<(ConnectionId, SlowConsumerReason)> = Vec::new();
         let mut hosted: Vec<ConnectionId> = Vec::new();
         let has_host = inner.host.is_some();
         inner
@@ -55,7 +56,7 @@ impl Hub {
                         reached += 1;
                         conflated += 1;
                     }
-                    Pushed::Overflowed => overflowed.push(queue.id()),
+                    Pushed::Overflowed(reason) => overflowed.push((queue.id(), reason)),
                     Pushed::Closed => {}
                 }
             });
@@ -70,8 +71,8 @@ impl Hub {
         if conflated > 0 {
             inner.metrics.frames_conflated.add(conflated);
         }
-        for id in overflowed {
-            self.slow_consumer(id);
+        for (id, reason) in overflowed {
+            self.slow_consumer(id, reason);
         }
         reached
     }
@@ -117,25 +118,38 @@ impl Hub {
         self.inner.event_offsets.store(true, Ordering::SeqCst);
     }
 
-    pub(super) fn slow_consumer(&self, id: ConnectionId) {
-        self.inner.metrics.queue_overflows.increment();
-        self.close_slow(id, "its queue overflowed");
+    /// A push found the connection's queue past a bound (the queue closed itself).
+    pub(super) fn slow_consumer(&self, id: ConnectionId, reason: SlowConsumerReason) {
+        self.inner.metrics.slow_consumer_closed(reason);
+        let why = match reason {
+            SlowConsumerReason::Frames => "its queue held too many frames",
+            _ => "its queue held too many bytes",
+        };
+        self.close_slow(id, why);
     }
 
     /// A transport's write to `queue`'s socket made no progress within its time bound:
     /// the connection is closed as a slow consumer (its queued frames dropped), counted
-    /// in `write_stalls`. A transport without a hub connection counts through
+    /// with reason `stalled`. A transport without a hub connection counts through
     /// [`Hub::count_write_stall`].
     pub(crate) fn close_stalled(&self, queue: &OutboundQueue) {
-        self.count_write_stall();
         if queue.close(CloseReason::SlowConsumer) {
+            self.count_write_stall();
             self.close_slow(queue.id(), "a write to its socket stalled");
         }
     }
 
-    /// Counts a stalled write.
+    /// Counts a stalled write closed by the transport itself (a socket with no hub
+    /// connection).
     pub(crate) fn count_write_stall(&self) {
-        self.inner.metrics.write_stalls.increment();
+        self.inner
+            .metrics
+            .slow_consumer_closed(SlowConsumerReason::Stalled);
+    }
+
+    /// Counts a batch of frames a transport wrote to its socket (one flush).
+    pub(crate) fn count_socket_write(&self) {
+        self.inner.metrics.socket_writes.increment();
     }
 
     /// What every slow-consumer close does once its queue is closed: alert, unsubscribe,
@@ -169,7 +183,7 @@ impl Hub {
         }
         match queue.push(&frame) {
             Pushed::Queued | Pushed::Conflated => self.inner.metrics.frames_delivered.increment(),
-            Pushed::Overflowed => self.slow_consumer(queue.id()),
+            Pushed::Overflowed(reason) => self.slow_consumer(queue.id(), reason),
             Pushed::Closed => {}
         }
     }

@@ -105,6 +105,55 @@ impl BadInputKind {
     }
 }
 
+/// Why a connection was closed as a slow consumer, each counted separately
+/// (`mcrt_slow_consumer_closes_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlowConsumerReason {
+    /// Its queue held more than the byte bound (`HubBuilder::queue_max_bytes`): the
+    /// rule that usually applies to a transport's connection.
+    Bytes,
+    /// Its queue held more than the frame bound (`HubBuilder::queue_capacity`): the
+    /// rule of in-process connections, and a secondary safety for a transport's.
+    Frames,
+    /// A write to its socket made no progress for the server's
+    /// `slow_consumer_timeout`: a reader that stopped reading while little reached it.
+    Stalled,
+}
+
+impl SlowConsumerReason {
+    /// Every reason, in the order of their counters.
+    pub const ALL: [Self; 3] = [Self::Bytes, Self::Frames, Self::Stalled];
+
+    /// The reason's label value: `bytes`, `frames`, `stalled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bytes => "bytes",
+            Self::Frames => "frames",
+            Self::Stalled => "stalled",
+        }
+    }
+}
+
+/// Slow-consumer closes by [`SlowConsumerReason`], as [`Metrics::slow_consumer_closes`]
+/// reads them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SlowConsumerCloses {
+    /// Closed by the byte bound.
+    pub bytes: u64,
+    /// Closed by the frame bound.
+    pub frames: u64,
+    /// Closed by the time bound (a socket write without progress).
+    pub stalled: u64,
+}
+
+impl SlowConsumerCloses {
+    /// Every slow-consumer close, whatever its reason.
+    pub fn total(&self) -> u64 {
+        self.bytes + self.frames + self.stalled
+    }
+}
+
 /// The hub's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -122,11 +171,9 @@ pub struct Metrics {
     pub frames_conflated: Counter,
     /// Serializations of an event into a wire format (encode once: one per format).
     pub frames_encoded: Counter,
-    /// Connections closed because their queue was full (the byte or frame bound).
-    pub queue_overflows: Counter,
-    /// Connections closed because a write to their socket made no progress within the
-    /// server's `slow_consumer_timeout` (a reader that stopped reading).
-    pub write_stalls: Counter,
+    /// Batches of frames written to server websockets (one flush each):
+    /// `frames_delivered / socket_writes` is how many frames a write carries.
+    pub socket_writes: Counter,
     /// Successful authentications.
     pub auth_successes: Counter,
     /// Refused authentications.
@@ -146,6 +193,7 @@ pub struct Metrics {
     /// Time from an emit to a transport taking its frame (oldest of each drained batch).
     pub delivery_latency: LatencyHistogram,
     bad_inputs: [Counter; BadInputKind::ALL.len()],
+    slow_consumer_closes: [Counter; SlowConsumerReason::ALL.len()],
     token_refusals: [Counter; TOKEN_REFUSAL_CODES.len()],
 }
 
@@ -181,6 +229,21 @@ impl Metrics {
             .iter()
             .position(|known| *known == code)
             .map_or(0, |index| self.token_refusals[index].get())
+    }
+
+    /// Counts one connection closed as a slow consumer for `reason`.
+    pub fn slow_consumer_closed(&self, reason: SlowConsumerReason) {
+        self.slow_consumer_closes[reason as usize].increment();
+    }
+
+    /// Slow-consumer closes so far, by reason.
+    pub fn slow_consumer_closes(&self) -> SlowConsumerCloses {
+        let count = |reason: SlowConsumerReason| self.slow_consumer_closes[reason as usize].get();
+        SlowConsumerCloses {
+            bytes: count(SlowConsumerReason::Bytes),
+            frames: count(SlowConsumerReason::Frames),
+            stalled: count(SlowConsumerReason::Stalled),
+        }
     }
 
     /// How many bad inputs of `kind` were seen.

@@ -83,8 +83,8 @@ impl StatsTracker {
             "queues": {
                 "depthMax": input.queue_depth_max,
                 "depthTotal": input.queue_depth_total,
-                "overflows": m.queue_overflows,
-                "writeStalls": m.write_stalls,
+                "overflows": m.slow_consumer_closes.bytes + m.slow_consumer_closes.frames,
+                "writeStalls": m.slow_consumer_closes.stalled,
                 "conflated": m.frames_conflated,
             },
             "deliveryLatencyMs": {"p50": ms(latency.quantile_micros(0.5)), "p99": ms(latency.quantile_micros(0.99))},

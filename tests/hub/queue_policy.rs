@@ -70,7 +70,7 @@ fn slow_connection_within_its_bound_keeps_every_frame_in_order() {
     for (n, received) in queued.iter().enumerate() {
         assert_eq!(received.frame().expect("a frame").payload()["n"], n);
     }
-    assert_eq!(hub.metrics().queue_overflows, 0);
+    assert_eq!(hub.metrics().slow_consumer_closes.total(), 0);
     expect_sentinel(&hub, &mut slow, "u");
 }
 
@@ -91,14 +91,14 @@ fn overflow_closes_only_the_slow_connection() {
         );
         assert_eq!(next_frame(&mut reading_tab).payload()["n"], n);
     }
-    assert_eq!(hub.metrics().queue_overflows, 0);
+    assert_eq!(hub.metrics().slow_consumer_closes.total(), 0);
     // The fifth frame does not fit: the slow tab is closed, the reading tab gets it.
     assert_eq!(
         hub.emit_to_user("u", "note:n", &json!({"n": 4})),
         Ok(EmitOutcome::Delivered { connections: 1 })
     );
     assert_eq!(next_frame(&mut reading_tab).payload()["n"], 4);
-    assert_eq!(hub.metrics().queue_overflows, 1);
+    assert_eq!(hub.metrics().slow_consumer_closes.frames, 1);
     let slow_received = slow_tab.drain_now();
     assert!(
         matches!(
@@ -122,7 +122,7 @@ fn overflow_closes_only_the_slow_connection() {
     expect_sentinel(&hub, &mut other, "v");
     expect_sentinel(&hub, &mut admin, "a");
     assert!(slow_tab.try_recv().is_none(), "nothing after the close");
-    assert_eq!(hub.metrics().queue_overflows, 1);
+    assert_eq!(hub.metrics().slow_consumer_closes.frames, 1);
     assert_eq!(hub.metrics().connections.users, 2);
 }
 
@@ -153,7 +153,7 @@ fn telemetry_for_one_module_is_conflated_for_a_reader_that_does_not_read() {
     assert_eq!(latest.payload()["moduleId"], "MC-1");
     assert_eq!(latest.payload()["telemetry"], json!({"speed": 999}));
     assert_eq!(hub.metrics().frames_conflated - conflated_before, 999);
-    assert_eq!(hub.metrics().queue_overflows, 0);
+    assert_eq!(hub.metrics().slow_consumer_closes.total(), 0);
     // Not closed: it still receives what comes next.
     expect_sentinel(&hub, &mut idle, "u");
 }
@@ -234,10 +234,10 @@ fn telemetry_alone_never_overflows_but_other_events_still_count() {
         hub.emit_telemetry_update("MC-2", &json!({"n": n})).unwrap();
     }
     hub.emit_to_user("u", "note:third", &json!({})).unwrap();
-    assert_eq!(hub.metrics().queue_overflows, 0);
+    assert_eq!(hub.metrics().slow_consumer_closes.total(), 0);
     // A fourth slot is needed now: the bound applies.
     hub.emit_to_user("u", "note:fourth", &json!({})).unwrap();
-    assert_eq!(hub.metrics().queue_overflows, 1);
+    assert_eq!(hub.metrics().slow_consumer_closes.frames, 1);
     assert!(matches!(
         idle.drain_now().as_slice(),
         [Received::Closed(CloseReason::SlowConsumer)]

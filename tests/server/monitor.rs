@@ -302,7 +302,7 @@ fn a_slow_consumer_close_raises_an_alert() {
         // (8 frames) overflows and the hub closes it.
         let chunk = "x".repeat(32 * 1024);
         let mut sent = 0;
-        while server.hub.metrics().queue_overflows == 0 {
+        while server.hub.metrics().slow_consumer_closes.total() == 0 {
             assert!(sent < 100_000, "no overflow after {sent} frames");
             let _ = server
                 .hub

@@ -220,9 +220,9 @@ fn a_client_that_stops_reading_is_closed_with_4001() {
             stalled_after >= 16,
             "at least 512 KiB fit in the socket buffers before the stall ({stalled_after} frames)"
         );
-        assert_eq!(server.hub.metrics().queue_overflows, 0);
+        assert_eq!(server.hub.metrics().slow_consumer_closes.total(), 0);
         // Now the queue fills to its bound and overflows.
-        while server.hub.metrics().queue_overflows == 0 {
+        while server.hub.metrics().slow_consumer_closes.frames == 0 {
             assert!(sent < stalled_after + 1_000, "no overflow");
             server
                 .hub
@@ -233,7 +233,7 @@ fn a_client_that_stops_reading_is_closed_with_4001() {
         // The fast client was never slowed down.
         send_sentinel(&server.hub, "fast", 1_000_001);
         fast.sentinel(1_000_001).await;
-        assert_eq!(server.hub.metrics().queue_overflows, 1);
+        assert_eq!(server.hub.metrics().slow_consumer_closes.frames, 1);
         // It reads again: frames in order (never more than were sent), then the close.
         let mut next = 0u64;
         loop {

@@ -12,8 +12,8 @@
 //! | `mcrt_connections` | gauge | `state`: `unauthenticated`, `user`, `admin`, `device` |
 //! | `mcrt_emits_total` | counter | `outcome`: `changed`, `unchanged`, `failed` |
 //! | `mcrt_events_dropped_by_hook_total` | counter | |
-//! | `mcrt_frames_delivered_total`, `mcrt_frames_conflated_total`, `mcrt_frames_encoded_total` | counter | |
-//! | `mcrt_queue_overflows_total`, `mcrt_write_stalls_total` | counter | |
+//! | `mcrt_frames_delivered_total`, `mcrt_frames_conflated_total`, `mcrt_frames_encoded_total`, `mcrt_socket_writes_total` | counter | |
+//! | `mcrt_slow_consumer_closes_total` | counter | `reason`: `bytes`, `frames`, `stalled` (see [`SlowConsumerReason`]) |
 //! | `mcrt_auth_attempts_total` | counter | `result`: `success`, `failure` |
 //! | `mcrt_auth_timeouts_total`, `mcrt_ping_timeouts_total`, `mcrt_connections_refused_total` | counter | |
 //! | `mcrt_client_events_total` | counter | `outcome`: `forwarded`, `dropped` |
@@ -46,6 +46,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::metrics::SlowConsumerReason;
 use crate::snapshot::MetricsSnapshot;
 
 use super::process::{self, ProcessSample};
@@ -174,15 +175,22 @@ fn encode_frames(e: &mut DescriptorEncoder, m: &MetricsSnapshot) -> Result<(), E
     )?;
     counter(
         e,
-        "mcrt_queue_overflows",
-        "Connections closed because their queue was full.",
-        m.queue_overflows,
+        "mcrt_socket_writes",
+        "Batches of frames written to server websockets (one flush each).",
+        m.socket_writes,
     )?;
-    counter(
+    let slow = &m.slow_consumer_closes;
+    labelled(
         e,
-        "mcrt_write_stalls",
-        "Connections closed because a socket write made no progress in time.",
-        m.write_stalls,
+        "mcrt_slow_consumer_closes",
+        "Connections closed as slow consumers, by the bound they crossed.",
+        MetricType::Counter,
+        "reason",
+        [
+            (SlowConsumerReason::Bytes.as_str(), slow.bytes),
+            (SlowConsumerReason::Frames.as_str(), slow.frames),
+            (SlowConsumerReason::Stalled.as_str(), slow.stalled),
+        ],
     )?;
     Ok(())
 }
@@ -307,6 +315,11 @@ mod tests {
             delivery_latency: latency.snapshot(),
             bad_inputs: vec![(BadInputKind::InvalidJson, 2)],
             token_refusals: vec![("unknown_kid", 3)],
+            slow_consumer_closes: crate::metrics::SlowConsumerCloses {
+                bytes: 4,
+                frames: 0,
+                stalled: 1,
+            },
             ..MetricsSnapshot::default()
         });
         assert!(text.contains("# TYPE mcrt_emits counter"), "{text}");
@@ -317,6 +330,12 @@ mod tests {
         assert!(
             text.contains("mcrt_token_refusals_total{code=\"unknown_kid\"} 3")
                 && text.contains("mcrt_bad_inputs_total{kind=\"invalid_json\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mcrt_slow_consumer_closes_total{reason=\"bytes\"} 4")
+                && text.contains("mcrt_slow_consumer_closes_total{reason=\"frames\"} 0")
+                && text.contains("mcrt_slow_consumer_closes_total{reason=\"stalled\"} 1"),
             "{text}"
         );
         assert!(

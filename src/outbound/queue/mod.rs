@@ -11,13 +11,15 @@
 //!   (`outbound::queue::tests::telemetry_for_same_module_is_conflated`)
 //! - **Bound, in bytes**: a queue read by a transport (one with a [`Wake`]) holds at
 //!   most `max_bytes` of encoded frames (each frame's bytes, its attachments and one
-//!   pointer); past it, or past `capacity` frames for any queue, the queue is dropped
-//!   and the connection closed with [`CloseReason::SlowConsumer`]; the emitter never
+//!   pointer); past it, or past `capacity` frames for any queue (the bound of an
+//!   in-process queue, a secondary safety for a transport's), the queue is dropped and
+//!   the connection closed with [`CloseReason::SlowConsumer`], the push saying which
+//!   bound it crossed ([`SlowConsumerReason`], the metric's label); the emitter never
 //!   blocks. A burst that a healthy reader drains as it comes is judged by what is
 //!   waiting, not by how many frames went by.
 //!   (`tests/hub/queue_policy.rs::overflow_closes_only_the_slow_connection`,
 //!   `outbound::queue::tests::the_byte_bound_counts_what_waits`,
-//!   `tests/server/slow_consumer.rs`)
+//!   `tests/slow_consumer`)
 //! - A close requested by the hub (logout) keeps the frames already queued, so
 //!   `user:session:ended` is delivered before the close.
 //!   (`outbound::queue::tests::logout_close_keeps_queued_frames`)
@@ -46,6 +48,7 @@ use smallvec::SmallVec;
 
 use super::{CloseReason, OutboundEvent, Wake};
 use crate::ids::{ConnectionId, ModuleId};
+use crate::metrics::SlowConsumerReason;
 use crate::protocol::WireFormat;
 
 /// What a push did.
@@ -53,7 +56,8 @@ use crate::protocol::WireFormat;
 pub(crate) enum Pushed {
     Queued,
     Conflated,
-    Overflowed,
+    /// Past a bound (which one: the metric's reason); the queue is now closed.
+    Overflowed(SlowConsumerReason),
     Closed,
 }
 
@@ -224,6 +228,7 @@ impl OutboundQueue {
         // waker its push reads anyway.
         let full = state.external_waker && len >= self.capacity as usize;
         let cost = Self::cost(state, frame);
+        let room_reason = Self::room_reason(state);
         let conflation_key = if state.parked {
             None
         } else {
@@ -234,18 +239,18 @@ impl OutboundQueue {
             if let Some(&index) = slots.get(key) {
                 let refund = Self::cost(state, &state.frames[index]);
                 let Some(room) = (state.room + refund).checked_sub(cost) else {
-                    return self.overflow(guard);
+                    return self.overflow(guard, room_reason);
                 };
                 state.room = room;
                 state.frames[index] = Arc::clone(frame);
                 return Pushed::Conflated;
             }
-            if full || cost > state.room {
-                return self.overflow(guard);
+            if let Some(reason) = past_bound(state.room, full, cost, room_reason) {
+                return self.overflow(guard, reason);
             }
             slots.insert(key.clone(), len);
-        } else if full || cost > state.room {
-            return self.overflow(guard);
+        } else if let Some(reason) = past_bound(state.room, full, cost, room_reason) {
+            return self.overflow(guard, reason);
         }
         state.room -= cost;
         state.frames.push(Arc::clone(frame));
@@ -267,6 +272,16 @@ impl OutboundQueue {
         }
     }
 
+    /// What running out of `State::room` means: bytes for a transport's queue, frames
+    /// for an in-process one.
+    fn room_reason(state: &State) -> SlowConsumerReason {
+        if state.external_waker {
+            SlowConsumerReason::Bytes
+        } else {
+            SlowConsumerReason::Frames
+        }
+    }
+
     /// What `State::room` is when nothing is queued.
     fn full_room(&self, external: bool) -> u32 {
         if external {
@@ -276,7 +291,7 @@ impl OutboundQueue {
         }
     }
 
-    fn overflow(&self, mut state: MutexGuard<'_, State>) -> Pushed {
+    fn overflow(&self, mut state: MutexGuard<'_, State>, reason: SlowConsumerReason) -> Pushed {
         let dropped = std::mem::take(&mut state.frames);
         state.telemetry_slots = None;
         state.room = self.full_room(state.external_waker);
@@ -285,7 +300,7 @@ impl OutboundQueue {
         drop(state);
         drop(dropped);
         self.wake_closed(external, &CloseReason::SlowConsumer);
-        Pushed::Overflowed
+        Pushed::Overflowed(reason)
     }
 
     /// Closes the connection after the frames already queued (or at once, dropping
@@ -319,6 +334,23 @@ impl OutboundQueue {
         if let Some(slots) = &mut state.telemetry_slots {
             slots.clear();
         }
+    }
+}
+
+/// Which bound a frame of `cost` would cross, if any: the frame bound of a transport's
+/// queue (`full`, a secondary safety), or the `room` left (`room_reason` says in what).
+fn past_bound(
+    room: u32,
+    full: bool,
+    cost: u32,
+    room_reason: SlowConsumerReason,
+) -> Option<SlowConsumerReason> {
+    if full {
+        Some(SlowConsumerReason::Frames)
+    } else if cost > room {
+        Some(room_reason)
+    } else {
+        None
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::super::{CloseReason, OutboundEvent, Wake};
 use super::{OutboundQueue, Pushed, QueueBounds, State, frame_cost};
 use crate::ids::{ConnectionId, ModuleId};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SlowConsumerReason};
 use crate::protocol::WireFormat;
 
 struct CountWakes(Arc<AtomicUsize>);
@@ -110,7 +110,10 @@ fn overflow_closes_and_drops_the_queue() {
     for n in 1..=4 {
         assert_eq!(q.push(&plain(n)), Pushed::Queued);
     }
-    assert_eq!(q.push(&plain(5)), Pushed::Overflowed);
+    assert_eq!(
+        q.push(&plain(5)),
+        Pushed::Overflowed(SlowConsumerReason::Frames)
+    );
     assert_eq!(q.push(&plain(6)), Pushed::Closed);
     let drained = q.drain();
     assert!(drained.frames.is_empty());
@@ -130,7 +133,10 @@ fn telemetry_at_the_bound_conflates_instead_of_overflowing() {
     q.push(&plain(2));
     q.push(&plain(3));
     assert_eq!(q.push(&telemetry("a", 2)), Pushed::Conflated);
-    assert_eq!(q.push(&telemetry("b", 1)), Pushed::Overflowed);
+    assert_eq!(
+        q.push(&telemetry("b", 1)),
+        Pushed::Overflowed(SlowConsumerReason::Frames)
+    );
 }
 
 #[test]
@@ -208,7 +214,10 @@ fn the_byte_bound_counts_what_waits() {
     for n in 1..=3 {
         assert_eq!(q.push(&plain(n)), Pushed::Queued);
     }
-    assert_eq!(q.push(&plain(4)), Pushed::Overflowed);
+    assert_eq!(
+        q.push(&plain(4)),
+        Pushed::Overflowed(SlowConsumerReason::Bytes)
+    );
     assert_eq!(q.closed(), Some(CloseReason::SlowConsumer));
 }
 
@@ -221,7 +230,10 @@ fn conflated_telemetry_is_charged_once() {
         assert_eq!(q.push(&telemetry("a", value % 10)), Pushed::Conflated);
     }
     assert_eq!(q.push(&telemetry("b", 1)), Pushed::Queued);
-    assert_eq!(q.push(&telemetry("c", 1)), Pushed::Overflowed);
+    assert_eq!(
+        q.push(&telemetry("c", 1)),
+        Pushed::Overflowed(SlowConsumerReason::Bytes)
+    );
 }
 
 #[test]
@@ -234,5 +246,8 @@ fn an_in_process_queue_is_bounded_by_frames_only() {
     for n in 0..5 {
         assert_eq!(q.push(&plain(n)), Pushed::Queued);
     }
-    assert_eq!(q.push(&plain(5)), Pushed::Overflowed);
+    assert_eq!(
+        q.push(&plain(5)),
+        Pushed::Overflowed(SlowConsumerReason::Frames)
+    );
 }

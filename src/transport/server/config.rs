@@ -79,17 +79,23 @@ pub struct ServerConfig {
     pub native_path: String,
     /// How long `shutdown()` waits for queues to flush (default 5 s).
     pub shutdown_deadline: Duration,
-    /// Adaptive write coalescing: a websocket that keeps up (one frame per wake-up)
-    /// writes each frame at once; one that found a backlog (frames arrived while it was
-    /// writing, or faster than it writes) flushes at most once per this interval, so
-    /// under sustained traffic several frames share one write (one system call and one
-    /// TCP segment). Zero writes every wake-up immediately (default 2 ms).
+    /// Adaptive write coalescing. A websocket always writes everything queued when it
+    /// wakes (what arrived while its previous write was in flight shares one write);
+    /// one that finds a single event (it is idle) writes it at once. Only a websocket
+    /// that found more than one event waiting twice in a row (a sustained backlog:
+    /// events arrive faster than it writes) holds its next batch until this interval
+    /// after the previous one, so under sustained traffic many events share one write
+    /// (one system call and one TCP segment). Zero never holds (default 2 ms).
+    /// `socket_writes` in the metrics counts the writes.
     pub write_coalesce: Duration,
-    /// A connection whose socket write (one batch of frames) makes no progress for this
-    /// long is closed as a slow consumer and counted in `write_stalls` (default 10 s):
-    /// the time side of the slow-consumer rule, whose byte side is
-    /// [`HubBuilder::queue_max_bytes`](crate::HubBuilder::queue_max_bytes). It catches
-    /// a client that stopped reading while few events reach it.
+    /// A connection whose socket write (one batch of frames) makes no progress (the
+    /// socket takes no byte) for this long is closed as a slow consumer, its queued
+    /// frames dropped, and counted as `slow_consumer_closes{reason="stalled"}` (default
+    /// 10 s): the time side of the slow-consumer rule, whose byte side is
+    /// [`HubBuilder::queue_max_bytes`](crate::HubBuilder::queue_max_bytes). It catches a
+    /// client that stopped reading while few events reach it; one that reads slowly but
+    /// steadily through a long write is kept. Progress is checked once per period, so
+    /// the close comes between one and two periods after the last byte.
     pub slow_consumer_timeout: Duration,
     /// Enables the HTTP API (`POST /api/v1/emit/<call>`, see [`api`](super::api)) with this
     /// bearer key; several keys separated by commas are each valid (rotation). `None`

@@ -16,6 +16,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use super::stall::Counted;
 use crate::auth::HandshakeContext;
 
 /// The body type of every response.
@@ -144,8 +145,9 @@ pub(crate) fn is_websocket_upgrade(request: &Request<Incoming>) -> bool {
 /// Initial read buffer of a server websocket.
 const READ_BUFFER_BYTES: usize = 1024;
 
-/// A websocket served over a connection hyper handed over.
-pub(crate) type ServerSocket = WebSocketStream<TokioIo<Upgraded>>;
+/// A websocket served over a connection hyper handed over, its writes counted for the
+/// slow-consumer time bound ([`Counted`]).
+pub(crate) type ServerSocket = WebSocketStream<Counted<TokioIo<Upgraded>>>;
 
 /// Answers a websocket upgrade request with `101` and returns a future that yields the
 /// websocket once hyper hands the connection over.
@@ -187,8 +189,12 @@ pub(crate) fn accept_websocket(
     let socket = async move {
         let upgraded = on_upgrade.await.ok()?;
         Some(
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                .await,
+            WebSocketStream::from_raw_socket(
+                Counted::new(TokioIo::new(upgraded)),
+                Role::Server,
+                Some(config),
+            )
+            .await,
         )
     };
     Some((response, socket))

@@ -76,7 +76,7 @@ AuditSink = Callable[[Dict[str, Any]], object]
 input), on the thread that caused it; never call ``emit_*`` from it."""
 
 class Limits(TypedDict, total=False):
-    queue_capacity: int  # frames (default 65536)
+    queue_capacity: int  # frames (default 65536; for sockets a safety behind queue_max_bytes)
     queue_max_bytes: int  # bytes of encoded frames waiting (default 2 MiB)
     max_auth_failures: int
     max_message_bytes: int
@@ -160,7 +160,7 @@ class ServeOptions(TypedDict, total=False):
     native_path: Optional[str]
     shutdown_deadline_ms: Optional[float]
     write_coalesce_ms: Optional[float]
-    slow_consumer_timeout_ms: Optional[float]
+    slow_consumer_timeout_ms: Optional[float]  # a write without progress this long closes (default 10000)
     api_key: Optional[str]
     allowed_origins: Optional[Sequence[str]]
     handshakes_per_second: Optional[float]

@@ -1,0 +1,64 @@
+//! The byte bound: a client that stops reading while much reaches it is closed once
+//! its queue holds more than `queue_max_bytes`, with the default bounds.
+
+use microcoaster_realtime::SlowConsumerCloses;
+use serde_json::json;
+
+use crate::support::{SioWs, builder, config, run, send_sentinel, serve, token, within};
+use crate::{alone, read_until_end};
+
+/// 32 KiB frames to a client that does not read, with a sentinel to a reading client
+/// after every 16: the stalled one is closed by the byte bound (2 MiB by default, long
+/// before the 10 s time bound), counted as `bytes`, and the reading one got every
+/// sentinel meanwhile and still gets one after. The stalled client, reading again,
+/// finds frames in order, fewer than were sent, then the close frame the server could
+/// write once the client read again.
+#[test]
+fn a_client_that_stops_reading_is_closed_by_the_byte_bound() {
+    let _alone = alone();
+    let server = serve(builder().build().unwrap(), config());
+    run(async {
+        let mut slow =
+            SioWs::login(server.addr, "slow", &token("slow", "user", None), "modules").await;
+        let mut fast =
+            SioWs::login(server.addr, "fast", &token("fast", "user", None), "modules").await;
+        let chunk = "x".repeat(32 * 1024);
+        let mut sent = 0u64;
+        while server.hub.metrics().slow_consumer_closes.bytes == 0 {
+            assert!(
+                sent < 20_000,
+                "no byte-bound close after {sent} frames (640 MB)"
+            );
+            server
+                .hub
+                .emit_to_user("slow", "bulk:data", &json!({"n": sent, "chunk": chunk}))
+                .unwrap();
+            sent += 1;
+            if sent.is_multiple_of(16) {
+                send_sentinel(&server.hub, "fast", sent);
+                fast.sentinel(sent).await;
+            }
+        }
+        // At least the bound itself (64 frames of 32 KiB) was queued before the close.
+        assert!(sent > 64, "closed after {sent} frames");
+        assert_eq!(
+            server.hub.metrics().slow_consumer_closes,
+            SlowConsumerCloses {
+                bytes: 1,
+                ..SlowConsumerCloses::default()
+            }
+        );
+        send_sentinel(&server.hub, "fast", 1_000_000);
+        fast.sentinel(1_000_000).await;
+        let (got, end) = within(
+            "the slow client's frames and end",
+            read_until_end(&mut slow),
+        )
+        .await;
+        assert!(
+            got < sent,
+            "it got {got} of {sent}: the queued ones were dropped"
+        );
+        assert_eq!(end, Some((1000, String::new())));
+    });
+}
