@@ -1,12 +1,13 @@
 //! The server transport over real sockets on 127.0.0.1: Socket.IO (websocket, polling,
 //! upgrade), the native `/ws` protocol, limits, `GET /metrics`, admin monitoring and
-//! connection-state recovery, and TLS.
+//! connection-state recovery, write coalescing, and TLS.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod binary;
 mod client_limits;
+mod coalescing;
 mod metrics_endpoint;
 mod monitor;
 mod namespaces;

@@ -16,10 +16,11 @@
 //! Invariants (each guarded by the named tests):
 //! - No lock is held while writing: a session drains its queues (one short lock each)
 //!   and then writes (`tests/server/server_socketio.rs`).
-//! - A socket writes every frame it has queued with one flush when it is behind; a
-//!   socket that keeps up writes each frame at once, and one that found a backlog
-//!   flushes at most once per `write_coalesce` (2 ms by default), so under sustained
-//!   traffic several frames share one system call (`coalesce.rs`).
+//! - A socket writes every frame it has queued with one flush; a socket that finds a
+//!   single event (it is idle) writes it at once, and only one that found a backlog
+//!   twice in a row holds its batch until `write_coalesce` (2 ms by default) after the
+//!   previous one, so under sustained traffic many frames share one system call
+//!   (`coalesce.rs`, `tests/server/coalescing.rs`).
 //! - A slow consumer is closed by bytes waiting (the queue's bound) or by a write
 //!   without progress (`stall.rs`), never by how many frames went by.
 //! - The transport owns its tokio runtime; the hub stays synchronous.

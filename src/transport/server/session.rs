@@ -143,6 +143,9 @@ pub(crate) struct Pending {
     pub(crate) hub_closed: Option<CloseReason>,
     /// The transport is closing the session.
     pub(crate) ending: Option<Ending>,
+    /// Hub events taken (control packets and binary attachments not counted): what the
+    /// writer's coalescing judges its backlog by.
+    pub(crate) events: usize,
 }
 
 impl Session {
@@ -289,6 +292,7 @@ impl Session {
             return Pending {
                 hub_closed: None,
                 ending: self.ending(),
+                events: 0,
             };
         }
         let Some(attachment) = self.attachment() else {
@@ -296,24 +300,32 @@ impl Session {
             return Pending {
                 hub_closed: None,
                 ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
+                events: 0,
             };
         };
         let queue = attachment.connection.queue();
-        if !self.state.lock().namespace_connected {
+        // One lock for both: an ending set after it is seen on the next wake-up, which
+        // `end` sends after setting it.
+        let (namespace_connected, ending) = {
+            let state = self.state.lock();
+            (state.namespace_connected, state.ending)
+        };
+        if !namespace_connected {
             // Hub frames (`auth:ok`, `page:snapshot` when credentials came with CONNECT)
             // wait until the CONNECT reply has gone: a client must never see an event of
             // a namespace before it joined it. `connect` wakes the writer once joined.
             return Pending {
                 hub_closed: queue.closed(),
-                ending: self.ending(),
+                ending,
+                events: 0,
             };
         }
-        let mut oldest = true;
+        let mut events = 0;
         let drained = attachment.drain_each(self.serial, |frame| {
-            if oldest {
+            if events == 0 {
                 frame.record_delivery();
-                oldest = false;
             }
+            events += 1;
             frames.push(Frame::Text(
                 frame.encoded_text(WireFormat::SocketIo).clone(),
             ));
@@ -324,11 +336,13 @@ impl Session {
             return Pending {
                 hub_closed: None,
                 ending: Some(self.ending().unwrap_or(Ending::ClientGone)),
+                events: 0,
             };
         };
         Pending {
             hub_closed,
-            ending: self.ending(),
+            ending,
+            events,
         }
     }
 

@@ -12,10 +12,7 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
-use hyper::upgrade::Upgraded;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -25,7 +22,7 @@ use crate::outbound::CloseReason;
 use crate::protocol::engineio;
 
 use super::super::Shared;
-use super::super::coalesce::Coalescer;
+use super::super::coalesce::{self, Coalescer};
 use super::super::http::{self, Body};
 use super::super::readiness::ReadReadiness;
 use super::super::session::{Carrier, Ending, Frame, Pending, Service, Session};
@@ -34,7 +31,7 @@ use super::polling::closing_packets;
 use super::{find, on_binary, on_packet, open_packet, open_session, release};
 
 /// A served websocket.
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
+type Socket = http::ServerSocket;
 
 /// A websocket request: a new websocket-only session (no `sid`) or the upgrade of the
 /// polling session `sid`. Answers the HTTP upgrade and serves the socket on a task.
@@ -190,13 +187,14 @@ async fn run_websocket(
     let mut coalescer = Coalescer::new(shared.config.write_coalesce);
     let mut frames: Vec<Frame> = Vec::new();
     let mut stalled = false;
+    let progress = ws.get_ref().progress();
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = session.notify.notified() => {
-                coalescer.before_write().await;
+                let pending = gather(&session, &mut frames, &mut coalescer).await;
                 let queue = || session.attachment().map(|a| Arc::clone(a.connection.queue()));
-                let write = write_pending(&session, &mut ws, &mut frames, &mut coalescer);
-                match stall::bounded(&shared, queue, write).await {
+                let write = write_pending(&shared, &session, &mut ws, &mut frames, &pending);
+                match stall::bounded(&shared, &progress, queue, write).await {
                     Some(ControlFlow::Continue(())) => {}
                     Some(ControlFlow::Break(close)) => break close,
                     None => {
@@ -230,17 +228,33 @@ async fn run_websocket(
     let _ = SinkExt::close(&mut ws).await;
 }
 
-/// Writes what is queued for the session, then the closing packets if it is ending.
-/// Breaks with the close frame to send (`None`: the socket failed) once the loop ends.
+/// Takes what is queued for the session into `frames`; under a sustained backlog
+/// ([`Coalescer`]) waits for the window and takes what came meanwhile too. A session
+/// that is closing is not held.
+async fn gather(session: &Session, frames: &mut Vec<Frame>, coalescer: &mut Coalescer) -> Pending {
+    let pending = session.take_pending(frames);
+    let hold = coalescer.hold(pending.events);
+    if hold.is_none() || pending.hub_closed.is_some() || pending.ending.is_some() {
+        return pending;
+    }
+    coalesce::wait(hold).await;
+    session.take_pending(frames)
+}
+
+/// Writes `frames` (taken with `pending`), then the closing packets if the session is
+/// ending. Breaks with the close frame to send (`None`: the socket failed) once the
+/// loop ends.
 async fn write_pending(
+    shared: &Shared,
     session: &Session,
     ws: &mut Socket,
     frames: &mut Vec<Frame>,
-    coalescer: &mut Coalescer,
+    // By reference: the write future is moved into `stall::bounded`, and a smaller one
+    // costs less to move on every wake-up.
+    pending: &Pending,
 ) -> ControlFlow<Option<CloseFrame>> {
-    let pending = session.take_pending(frames);
-    coalescer.wrote(frames.len());
-    let closing = closing_packets(session, &pending);
+    let closing = closing_packets(session, pending);
+    let wrote = !frames.is_empty() || closing.is_some();
     let mut failed = false;
     for frame in frames.drain(..) {
         let message = match frame {
@@ -266,9 +280,12 @@ async fn write_pending(
     if failed || ws.flush().await.is_err() {
         return ControlFlow::Break(None);
     }
+    if wrote {
+        shared.hub.count_socket_write();
+    }
     if closing.is_some() {
         return ControlFlow::Break(Some(CloseFrame {
-            code: close_code(&pending),
+            code: close_code(pending),
             reason: "".into(),
         }));
     }

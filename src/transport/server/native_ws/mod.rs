@@ -26,12 +26,9 @@ use std::sync::atomic::Ordering;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
-use hyper::upgrade::Upgraded;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -39,7 +36,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use crate::event;
 use crate::hub::InboundError;
 use crate::metrics::BadInputKind;
-use crate::outbound::CloseReason;
+use crate::outbound::{CloseReason, Drained};
 use crate::protocol::WireFormat;
 use crate::protocol::native::{self, FrameError};
 
@@ -121,7 +118,7 @@ fn policy(code: CloseCode, reason: &'static str) -> CloseFrame {
 }
 
 /// The split websocket's writing half.
-type Sink = SplitSink<WebSocketStream<TokioIo<Upgraded>>, Message>;
+type Sink = SplitSink<http::ServerSocket, Message>;
 
 /// What the loop does next: go on, or end with this close frame (`None`: no frame, the
 /// socket is gone or the client closed it).
@@ -139,11 +136,7 @@ struct NativeSocket<'a> {
     rate: RateLimiter,
 }
 
-async fn run(
-    shared: &Arc<Shared>,
-    ws: WebSocketStream<TokioIo<Upgraded>>,
-    context: crate::auth::HandshakeContext,
-) {
+async fn run(shared: &Arc<Shared>, ws: http::ServerSocket, context: crate::auth::HandshakeContext) {
     let notify = Arc::new(Notify::new());
     let carrier = super::recovery::next_carrier();
     let recovery = shared.config.recovery.is_some();
@@ -156,6 +149,7 @@ async fn run(
         pid_told: !recovery,
         rate: RateLimiter::new(shared.config.rate_limit),
     };
+    let progress = ws.get_ref().progress();
     let (mut sink, mut stream) = ws.split();
     let mut shutdown = shared.shutdown.clone();
     let deadline = tokio::time::sleep(shared.config.auth_deadline);
@@ -164,10 +158,13 @@ async fn run(
     let close: Option<CloseFrame> = loop {
         tokio::select! {
             () = socket.notify.notified() => {
-                coalescer.before_write().await;
+                let Some(drained) = socket.gather(&mut coalescer).await else {
+                    break None;
+                };
                 let attachment = Arc::clone(&socket.attachment);
                 let queue = move || Some(Arc::clone(attachment.connection.queue()));
-                match super::stall::bounded(shared, queue, socket.write_queued(&mut sink, &mut coalescer)).await {
+                let write = socket.write_queued(&mut sink, drained);
+                match super::stall::bounded(shared, &progress, queue, write).await {
                     Some(ControlFlow::Continue(())) => {}
                     Some(ControlFlow::Break(close)) => break close,
                     // Closed as a slow consumer (not parkable), and dropped without a
@@ -201,12 +198,28 @@ async fn run(
 }
 
 impl NativeSocket<'_> {
-    /// Writes what the hub queued, then the pid once the connection may resume.
-    async fn write_queued(&mut self, sink: &mut Sink, coalescer: &mut Coalescer) -> Next {
-        let Some(drained) = self.attachment.drain(self.carrier) else {
-            return ControlFlow::Break(None);
+    /// Takes what the hub queued; under a sustained backlog ([`Coalescer`]) waits for
+    /// the window and takes what came meanwhile too. `None` once another transport took
+    /// the connection over.
+    async fn gather(&self, coalescer: &mut Coalescer) -> Option<Drained> {
+        let mut drained = self.attachment.drain(self.carrier)?;
+        let hold = coalescer.hold(drained.frames.len());
+        if hold.is_none() || drained.closed.is_some() {
+            return Some(drained);
+        }
+        super::coalesce::wait(hold).await;
+        let Some(more) = self.attachment.drain(self.carrier) else {
+            // Taken over during the hold: what was drained is still written.
+            return Some(drained);
         };
-        coalescer.wrote(drained.frames.len());
+        drained.frames.extend(more.frames);
+        drained.closed = more.closed;
+        Some(drained)
+    }
+
+    /// Writes what [`NativeSocket::gather`] took, then the pid once the connection may
+    /// resume.
+    async fn write_queued(&mut self, sink: &mut Sink, drained: Drained) -> Next {
         if let Some(oldest) = drained.frames.first() {
             oldest.record_delivery();
         }
@@ -230,6 +243,9 @@ impl NativeSocket<'_> {
         }
         if failed || sink.flush().await.is_err() {
             return ControlFlow::Break(None);
+        }
+        if !drained.frames.is_empty() {
+            self.shared.hub.count_socket_write();
         }
         if let Some(reason) = &drained.closed {
             return ControlFlow::Break(Some(hub_close(reason)));
