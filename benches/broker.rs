@@ -8,7 +8,8 @@
 //! - `broker/{in_memory,redis}/unchanged`: the same telemetry again (one compare-and-set).
 //! - `broker/{in_memory,redis}/changed_8_threads`: eight threads each changing its own
 //!   module's telemetry (per element: one changed emit; the Redis claims of concurrent
-//!   emits share round trips, the publications go out in pipelines).
+//!   emits go to Redis as one call of the claim script per batch, the publications in
+//!   pipelines; prints the claims and round trips).
 //! - `broker/redis/cross_node_delivery`: an emit on one hub until a connection of another
 //!   hub on the same Redis has its frame (claim, publish, subscriber, mirror, fan-out).
 //! - `broker/redis_history/*`: the same three Redis cases with the event history on
@@ -18,7 +19,8 @@
 //!   rate, and `cross_node_delivery` the script's latency; each variant prints its
 //!   publish failures (a publisher that fell behind drops and counts).
 //!
-//! Run with `scripts/bench broker --warm-up-time 1 --measurement-time 3`.
+//! Each case runs with only the hubs it needs alive. Run with `scripts/bench broker
+//! --warm-up-time 1 --measurement-time 3`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -82,37 +84,66 @@ fn start_redis() -> Redis {
     panic!("redis-server exited before accepting connections");
 }
 
-fn hub(redis: Option<&Redis>) -> Hub {
+/// A hub without a broker, or on `redis` under key prefix `prefix` (each case has its
+/// own, so no case starts from another's state).
+fn hub(redis: Option<(&Redis, &str)>) -> Hub {
     let builder = Hub::builder().jwt_secret(SECRET);
     match redis {
-        Some(redis) => builder.broker(RedisBroker::connect(&redis.url).expect("Redis answers")),
+        Some((redis, prefix)) => {
+            builder.broker(RedisBroker::with_prefix(&redis.url, prefix).expect("Redis answers"))
+        }
         None => builder,
     }
     .build()
     .expect("hub builds")
 }
 
-/// A hub on `redis` keeping the event history (a two-minute window).
-fn history_hub(redis: &Redis) -> Hub {
-    let hub = hub(Some(redis));
+static CASES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A fresh key prefix.
+fn prefix() -> String {
+    let case = CASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("bench{case}:")
+}
+
+/// A hub on `redis` under `prefix` keeping the event history (a two-minute window).
+fn history_hub(redis: &Redis, prefix: &str) -> Hub {
+    let hub = hub(Some((redis, prefix)));
     assert!(hub.keep_event_history(Duration::from_secs(120)));
     hub
 }
 
-fn report_failures(name: &str, hub: &Hub) {
-    if let Some(stats) = hub.metrics().broker {
-        eprintln!("{name}: publish failures {}", stats.publish_failures);
+/// A hub of variant `name` (no broker, Redis, or Redis with the history) under
+/// `prefix`.
+fn variant(name: &str, redis: &Redis, prefix: &str) -> Hub {
+    match name {
+        "in_memory" => hub(None),
+        "redis" => hub(Some((redis, prefix))),
+        _ => history_hub(redis, prefix),
     }
 }
 
+const VARIANTS: [&str; 3] = ["in_memory", "redis", "redis_history"];
+
+/// Prints the broker's publish failures (a publisher that fell behind drops and counts)
+/// and its batches (claims per round trip).
+fn report(name: &str, hub: &Hub) {
+    if let Some(stats) = hub.metrics().broker {
+        eprintln!(
+            "{name}: publish failures {}, claims {} in {} round trips",
+            stats.publish_failures, stats.claims, stats.claim_round_trips
+        );
+    }
+}
+
+// Each case's hubs are built for it and dropped after it: a hub left alive would mirror
+// every publication of the measured one on the same two cores (another node of a
+// deployment runs on its own machine).
 fn emit_path(c: &mut Criterion) {
     let redis = start_redis();
     let mut group = c.benchmark_group("broker");
-    for (name, hub) in [
-        ("in_memory", hub(None)),
-        ("redis", hub(Some(&redis))),
-        ("redis_history", history_hub(&redis)),
-    ] {
+    for name in VARIANTS {
+        let hub = variant(name, &redis, &prefix());
         hub.emit_module_added(&json!({"id": "m1", "userId": "u1"}))
             .expect("added");
         let values = [json!({"speed": 1}), json!({"speed": 2})];
@@ -133,19 +164,15 @@ fn emit_path(c: &mut Criterion) {
             });
         });
     }
-    for (name, hub) in [
-        ("in_memory", hub(None)),
-        ("redis", hub(Some(&redis))),
-        ("redis_history", history_hub(&redis)),
-    ] {
+    for name in VARIANTS {
+        let hub = variant(name, &redis, &prefix());
         concurrent_changed(&mut group, name, &hub);
-        report_failures(name, &hub);
+        report(name, &hub);
     }
-    for (name, a) in [
-        ("redis", hub(Some(&redis))),
-        ("redis_history", history_hub(&redis)),
-    ] {
-        cross_node_delivery(&mut group, name, &a, &hub(Some(&redis)));
+    for name in ["redis", "redis_history"] {
+        let prefix = prefix();
+        let a = variant(name, &redis, &prefix);
+        cross_node_delivery(&mut group, name, &a, &hub(Some((&redis, &prefix))));
     }
     group.finish();
 }
@@ -183,7 +210,7 @@ fn cross_node_delivery(
             }
         });
     });
-    report_failures(name, a);
+    report(name, a);
 }
 
 const THREADS: u64 = 8;

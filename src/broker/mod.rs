@@ -20,8 +20,9 @@
 //!   cluster-wide sequence number. Redis runs scripts one at a time, so identical emits racing on several nodes
 //!   produce exactly one `Changed`; the others are `Unchanged`.
 //! - **Claims in batches.** The hub claims before taking its emit lock, so the claims of
-//!   concurrent emitters on one node go to Redis as one pipeline (`redis/batch.rs`), in
-//!   the order they were made; under the emit lock a claim older than one of the same
+//!   concurrent emitters on one node go to Redis together (`redis/batch.rs`): one call
+//!   of the script decides them one after the other, in the order they were made, with
+//!   exactly the outcome each would have had alone; under the emit lock a claim older than one of the same
 //!   key already applied on this node is dropped (`Hub::superseded`: its emit answers
 //!   `Unchanged`, its clients get the newer value).
 //! - **Redis decides, the node-local store mirrors.** With a shared broker the local store
@@ -295,7 +296,7 @@ pub struct BrokerStats {
     pub reconnects: u64,
     /// Claims sent to the server.
     pub claims: u64,
-    /// Round trips those claims took (claims of concurrent emits share one pipeline).
+    /// Round trips those claims took (the claims of concurrent emits share one script call).
     pub claim_round_trips: u64,
 }
 

@@ -205,6 +205,23 @@ impl Envelope {
         serde_json::to_vec(&map).unwrap_or_default()
     }
 
+    /// Whether `bytes` is a message node `origin` published and does not read back
+    /// (every kind but a recovery request), found by reading only its `origin` and
+    /// `kind`: a node skips its own messages without building them (decoding them was
+    /// the subscriber's largest cost on a busy node). Anything that does not read as
+    /// such is left to [`Envelope::decode`], which counts the malformed.
+    pub(crate) fn is_own(bytes: &[u8], origin: &str) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(borrow)]
+            origin: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            kind: std::borrow::Cow<'a, str>,
+        }
+        serde_json::from_slice::<Head<'_>>(bytes)
+            .is_ok_and(|head| head.origin == origin && head.kind != RECOVERY_REQUEST)
+    }
+
     /// Parses published bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let value: Value =

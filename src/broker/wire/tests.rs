@@ -213,3 +213,31 @@ fn alerts_survive_encoding_in_order() {
     assert_eq!(back[1].payload["id"], "b@n1");
     assert_eq!(back[1].audience, Audience::Admins);
 }
+
+#[test]
+fn a_node_recognises_its_own_messages_but_not_its_recovery_requests() {
+    let emit = Envelope {
+        origin: "a".into(),
+        message: Message::Emit {
+            call: telemetry_call(),
+            steps: one_step_of_each_kind(),
+        },
+        claim: Some(("module:m1:telemetry".into(), 7)),
+        history: None,
+    };
+    let bytes = emit.encode();
+    assert!(Envelope::is_own(&bytes, "a"));
+    assert!(!Envelope::is_own(&bytes, "b"));
+    // As the history script publishes it: the position first.
+    let mut recorded = b"{\"hseq\":3,".to_vec();
+    recorded.extend_from_slice(&bytes[1..]);
+    assert!(Envelope::is_own(&recorded, "a"));
+    let request = Envelope {
+        origin: "a".into(),
+        message: Message::RecoveryRequest(json!({"request": "r1", "pid": "p", "offset": 0})),
+        claim: None,
+        history: None,
+    };
+    assert!(!Envelope::is_own(&request.encode(), "a"));
+    assert!(!Envelope::is_own(b"not json", "a"));
+}
