@@ -223,20 +223,29 @@ fn secret(secret: Option<Secret>) -> Result<Option<Secret>, ConfigError> {
     }
 }
 
-/// The Redis URL (a `redis://`, `rediss://` or `redis+unix://` / `unix://` one) and the
-/// node id (1–64 characters, none of them whitespace).
+/// The Redis URL (a `redis://`, `rediss://` or `redis+unix://` / `unix://` one, or a
+/// Cluster's `redis+cluster://` / `rediss+cluster://` or a Sentinel group's
+/// `redis+sentinel://`; `broker::RedisBroker::connect` reads the rest) and the node id (1–64 characters, none of them whitespace).
 fn cluster(
     redis: Option<String>,
     node_id: Option<String>,
 ) -> Result<(Option<String>, Option<String>), ConfigError> {
-    const SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
+    const SCHEMES: [&str; 7] = [
+        "redis://",
+        "rediss://",
+        "redis+unix://",
+        "unix://",
+        "redis+cluster://",
+        "rediss+cluster://",
+        "redis+sentinel://",
+    ];
     if let Some(url) = &redis
         && !SCHEMES.iter().any(|scheme| url.starts_with(scheme))
     {
         let shown = url.split("://").next().unwrap_or_default();
         return Err(ConfigError::bad(
             "redis",
-            "a redis://, rediss:// or unix:// URL",
+            "a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL",
             format!("{shown:?}"),
         ));
     }

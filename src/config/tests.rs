@@ -336,6 +336,25 @@ fn the_secret_never_shows_in_debug() {
     let shown = format!("{config:?}");
     assert!(!shown.contains("hunter3"), "{shown}");
     assert!(shown.contains("redis://***@db:6379/0"), "{shown}");
+    let url = "redis+sentinel://:hunter4@s1:26379,s2:26379/main";
+    let shown = format!("{:?}", hub(json!({ "redis": url })).unwrap());
+    assert!(!shown.contains("hunter4"), "{shown}");
+    assert!(
+        shown.contains("redis+sentinel://***@s1:26379,s2:26379/main"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn cluster_and_sentinel_urls_are_accepted() {
+    for url in [
+        "redis+cluster://10.0.0.1:7000,10.0.0.2:7000",
+        "rediss+cluster://10.0.0.1:7000",
+        "redis+sentinel://10.0.0.1:26379/main",
+    ] {
+        let config = hub(json!({ "redis": url })).unwrap();
+        assert_eq!(config.redis.as_deref(), Some(url));
+    }
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn stream(redis: &Redis, suffix: &str) -> Vec<(u64, Value)> {
         .and_then(|client| client.get_connection())
         .expect("a test connection to Redis");
     let reply: redis::streams::StreamRangeReply = c
-        .xrange_all(format!("mcrt:{{history}}:{suffix}"))
+        .xrange_all(format!("{{mcrt:}}history:{suffix}"))
         .expect("XRANGE");
     reply
         .ids
@@ -113,7 +113,7 @@ fn each_decided_event_is_appended_once_to_its_stream_in_order() {
     let mut c = redis::Client::open(redis.url.as_str())
         .and_then(|client| client.get_connection())
         .expect("a test connection");
-    let ttl: i64 = c.pttl("mcrt:{history}:user:u1").expect("PTTL");
+    let ttl: i64 = c.pttl("{mcrt:}history:user:u1").expect("PTTL");
     assert!(ttl > 0 && ttl <= 30_000, "ttl {ttl}");
 }
 

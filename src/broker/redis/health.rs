@@ -1,8 +1,9 @@
 //! Redis's health as one node sees it: marking it down on a failed command (one warning
 //! per outage), remembering what was decided locally meanwhile, the heartbeat that
 //! reports this node with an expiry and doubles as the health probe, and the recovery
-//! that writes the remembered state back before shared decisions resume. Must not
-//! deliver anything.
+//! that writes the remembered state back before shared decisions resume (reconnecting
+//! through `target.rs`, so after a Sentinel or Cluster failover it reaches the new
+//! master). Must not deliver anything.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,13 @@ use serde_json::Value;
 
 use super::{HEARTBEAT_PERIOD, HEARTBEAT_TTL, Shared, open};
 use crate::broker::{BrokerStats, ClaimField};
+
+/// Sets `KEYS[1]` to `ARGV[1]` if it holds less.
+const SEQ_FLOOR: &str = r"
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+";
 
 impl Shared {
     pub(super) fn mark_down(&self, what: &str, error: &redis::RedisError) {
@@ -41,6 +49,9 @@ impl Shared {
         if self.script.load(&mut connection).is_err() {
             return;
         }
+        if self.raise_seq_floor(&mut connection).is_err() {
+            return;
+        }
         let pending = std::mem::take(&mut *self.pending.lock());
         for (key, fields) in &pending {
             let written: redis::RedisResult<()> = connection.hset_multiple(self.key(key), fields);
@@ -56,6 +67,17 @@ impl Shared {
             reasserted = pending.len(),
             "Redis reachable again: shared change detection resumed"
         );
+    }
+
+    /// A failover may lose the last writes the old master had not replicated, the
+    /// sequence counter's among them: raised back to the newest number this node
+    /// applied, so other nodes do not drop the next changes as stale.
+    fn raise_seq_floor(&self, connection: &mut redis::Connection) -> redis::RedisResult<()> {
+        let floor = self.applied.lock().values().copied().max().unwrap_or(0);
+        redis::Script::new(SEQ_FLOOR)
+            .key(self.key("seq"))
+            .arg(floor)
+            .invoke(connection)
     }
 
     fn heartbeat(&self) {

@@ -5,8 +5,8 @@
 //! channel's order and the history's positions agree: a node that applied the message
 //! at position `p` has applied every message below `p` too. Each stream keeps the
 //! recovery window (by entry time, `MINID ~`) and at most about `max_len` entries
-//! (`MAXLEN ~`), and expires a window after its last append. Every key shares the hash
-//! tag `{history}`, so the script touches one slot (Redis Cluster ready). Must not
+//! (`MAXLEN ~`), and expires a window after its last append. Every key shares the broker's
+//! hash tag (`{mcrt:}history:…`), so the script touches one slot of a Redis Cluster. Must not
 //! decide who may read an entry (the replaying node's registry does, `hub/handoff/`).
 //!
 //! Guarded by `tests/cluster/history_redis.rs` and `benches/broker.rs`
@@ -79,7 +79,7 @@ pub(super) fn script() -> Script {
 impl Shared {
     /// The key of history stream `suffix` (`user:<id>`, `admins`, `everyone`, `seq`).
     pub(super) fn history_key(&self, suffix: &str) -> String {
-        format!("{}{{history}}:{suffix}", self.prefix)
+        self.key(&format!("history:{suffix}"))
     }
 
     /// The hash of the pids node `node` recorded.

@@ -1,12 +1,16 @@
-//! The Redis broker: one Lua compare-and-set per change-detecting emit, one `PUBLISH`
-//! per changed emit, a subscriber thread that hands other nodes' messages to the hub,
+//! The Redis broker: one Lua compare-and-set per change-detecting emit (the claims of
+//! concurrent emits decided by one script call), one `PUBLISH` per changed emit, a subscriber thread that hands other nodes' messages to the hub,
 //! and a heartbeat thread that publishes this node's report with an expiry and watches
 //! Redis's health. Must not block an emit longer than its command timeout, and must not
 //! touch connections or the store (the hub does that, `hub/cluster.rs`).
 //!
 //! `claim.rs` owns the compare-and-set script and the reading of its answer; `batch.rs`
 //! the pipelines; `history.rs` the event history; `health.rs` outages, heartbeats and
-//! recovery; `subscriber.rs` the receiving thread. Guarded by `tests/cluster/broker_redis.rs` and `tests/clients/node/cluster.test.js`.
+//! recovery; `subscriber.rs` the receiving thread; `target.rs` where Redis is (one
+//! server, a Cluster's slot owner or Sentinel's master). Every key carries the hash tag
+//! `{<prefix>}`, so each script touches one slot of a Cluster. Guarded by
+//! `tests/cluster/broker_redis.rs`, `tests/cluster/cluster_mode_redis.rs`,
+//! `tests/cluster/sentinel_redis.rs` and `tests/clients/node/cluster.test.js`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use redis::{Client, Connection, Script};
+use redis::{Connection, Script};
 use serde_json::Value;
 
 mod batch;
@@ -23,6 +27,7 @@ mod claim;
 mod health;
 mod history;
 mod subscriber;
+mod target;
 
 use super::{Broker, BrokerStats, Claim, ClaimField, Envelope, HistoryEntry, Node, Recorded};
 use history::{HistorySettings, Publication};
@@ -55,7 +60,8 @@ pub enum RedisBrokerError {
 }
 
 struct Shared {
-    client: Client,
+    /// Where Redis is; each new connection asks it for the current master.
+    client: target::Target,
     node_id: String,
     prefix: String,
     channel: String,
@@ -66,9 +72,8 @@ struct Shared {
     history: Mutex<Option<HistorySettings>>,
     /// The command connection (claims, heartbeats, the cluster view); `None` while down.
     command: Mutex<Option<Connection>>,
-    /// Claims waiting to be sent in one pipeline (`batch.rs`), and their leader's signal.
+    /// Claims waiting to be sent in one batch (`batch.rs`).
     claims: Mutex<batch::Claims>,
-    claimed: parking_lot::Condvar,
     /// Publications in this node's order, for the publisher thread.
     publications: (
         crossbeam_channel::Sender<Publication>,
@@ -113,12 +118,21 @@ impl std::fmt::Debug for RedisBroker {
     }
 }
 
-fn open(client: &Client) -> redis::RedisResult<Connection> {
-    let mut connection = client.get_connection_with_timeout(COMMAND_TIMEOUT)?;
+/// A connection to the current master, with the command timeouts.
+fn open(target: &target::Target) -> redis::RedisResult<Connection> {
+    let mut connection = target
+        .client()?
+        .get_connection_with_timeout(COMMAND_TIMEOUT)?;
     connection.set_read_timeout(Some(COMMAND_TIMEOUT))?;
     connection.set_write_timeout(Some(COMMAND_TIMEOUT))?;
     redis::cmd("PING").query::<String>(&mut connection)?;
     Ok(connection)
+}
+
+/// `key` under `prefix` with the prefix as hash tag (`{mcrt:}seq`): every key of one
+/// prefix lives in one slot of a Redis Cluster, as the scripts need (`target.rs`).
+fn tagged_key(prefix: &str, key: &str) -> String {
+    format!("{{{prefix}}}{key}")
 }
 
 fn random_node_id() -> String {
@@ -128,8 +142,17 @@ fn random_node_id() -> String {
 }
 
 impl RedisBroker {
-    /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379`) under the key prefix
-    /// `mcrt:`. Fails if Redis does not answer now; later outages are survived.
+    /// Connects to Redis at `url` under the key prefix `mcrt:`. Fails if Redis does not
+    /// answer now; later outages (a Sentinel or Cluster failover among them) are survived.
+    ///
+    /// `url` is one of:
+    /// - `redis://[user:password@]host:port[/db]` (or `rediss://`, `unix://`): one server;
+    /// - `redis+cluster://[user:password@]host:port[,host:port…]`: a Redis Cluster, given
+    ///   by one or more seed nodes; the broker talks to the master of its hash slot and
+    ///   finds the new one after a failover;
+    /// - `redis+sentinel://[user:password@]host:port[,host:port…]/<master name>[/db]`: the
+    ///   master a Sentinel group monitors under that name (the hosts are the sentinels,
+    ///   the credentials and database the master's), asked again after each failure.
     pub fn connect(url: &str) -> Result<Self, RedisBrokerError> {
         Self::with_prefix(url, "mcrt:")
     }
@@ -147,7 +170,7 @@ impl RedisBroker {
         prefix: &str,
         node_id: Option<&str>,
     ) -> Result<Self, RedisBrokerError> {
-        let client = Client::open(url).map_err(|e| RedisBrokerError::Url(e.to_string()))?;
+        let client = target::Target::parse(url, tagged_key(prefix, "seq"))?;
         let unreachable = |e: redis::RedisError| RedisBrokerError::Unreachable {
             url: url.to_owned(),
             message: e.to_string(),
@@ -158,7 +181,7 @@ impl RedisBroker {
             // id is taken with the first heartbeat's key, or refused.
             let ttl = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(3000);
             let taken: Option<String> = redis::cmd("SET")
-                .arg(format!("{prefix}node:{id}"))
+                .arg(tagged_key(prefix, &format!("node:{id}")))
                 .arg("{}")
                 .arg("NX")
                 .arg("PX")
@@ -182,7 +205,6 @@ impl RedisBroker {
                 history: Mutex::new(None),
                 command: Mutex::new(Some(connection)),
                 claims: Mutex::default(),
-                claimed: parking_lot::Condvar::new(),
                 publications: crossbeam_channel::bounded(batch::PUBLISH_QUEUE),
                 down: AtomicBool::new(false),
                 pending: Mutex::default(),
@@ -210,7 +232,7 @@ impl RedisBroker {
 
 impl Shared {
     fn key(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
+        tagged_key(&self.prefix, key)
     }
 
     /// Runs `command` on the command connection; `None` (and the node marked down) if

@@ -5,11 +5,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{COMMAND_TIMEOUT, Shared};
+use super::{Shared, open};
 use crate::broker::{Envelope, Message};
 
 impl Shared {
     fn deliver(&self, payload: &[u8]) {
+        // A node's own recovery request comes back as a marker: its place in the
+        // channel tells the node which other nodes' emits the holder already had
+        // (`hub/handoff.rs`). Its other messages are skipped before being decoded.
+        if Envelope::is_own(payload, &self.node_id) {
+            return;
+        }
         let envelope = match Envelope::decode(payload) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -18,9 +24,6 @@ impl Shared {
                 return;
             }
         };
-        // A node's own recovery request comes back as a marker: its place in the
-        // channel tells the node which other nodes' emits the holder already had
-        // (`hub/handoff.rs`).
         if envelope.origin == self.node_id
             && !matches!(envelope.message, Message::RecoveryRequest(_))
         {
@@ -50,8 +53,10 @@ impl Shared {
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }
-            let Ok(mut connection) = self.client.get_connection_with_timeout(COMMAND_TIMEOUT)
-            else {
+            // A new connection asks the target again: after a Sentinel or Cluster
+            // failover it reaches the promoted master (a Cluster's PUBLISH reaches every
+            // node, so the slot's master hears all nodes).
+            let Ok(mut connection) = open(&self.client) else {
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             };

@@ -45,7 +45,7 @@ function liveNodes() {
       socket.end();
       resolve(count);
     });
-    socket.write('*2\r\n$4\r\nKEYS\r\n$11\r\nmcrt:node:*\r\n');
+    socket.write('*2\r\n$4\r\nKEYS\r\n$13\r\n{mcrt:}node:*\r\n');
   });
 }
 
