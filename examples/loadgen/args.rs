@@ -16,23 +16,45 @@ pub struct Args {
     /// Seconds of each measured scenario.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
-    /// Scenarios to run, in order.
+    /// How the events are made: `api` posts each to the server's HTTP emit API;
+    /// `in-process` has an emitter inside each server process make them (for ours, from
+    /// a host thread through the library's API), commanded over the server's stdin.
+    #[arg(long, value_enum, default_value_t = EmitMode::Api)]
+    pub emit: EmitMode,
+    /// Scenarios to run, in order: paced at `--rate` for `--duration`, or bursts.
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_values_t = [Scenario::AdminBroadcast, Scenario::All, Scenario::UserTelemetry]
+        default_values_t = [Scenario::AdminBroadcast, Scenario::All, Scenario::UserTelemetry,
+            Scenario::UserBurst, Scenario::AllBurst, Scenario::AdminBurst]
     )]
     pub scenario: Vec<Scenario>,
     /// Target deliveries per second (events/s = rate / recipients of one event).
     #[arg(long, default_value_t = 100_000.0)]
     pub rate: f64,
+    /// Per-user events per second in `user-telemetry` [default: --rate / 2].
+    #[arg(long)]
+    pub user_rate: Option<f64>,
+    /// Events of `user-burst`, made as fast as possible, round robin over the users.
+    #[arg(long, default_value_t = 200_000)]
+    pub user_burst: u64,
+    /// Events of `admin-burst`, each to every admin.
+    #[arg(long, default_value_t = 20_000)]
+    pub admin_burst: u64,
+    /// Events of `all-burst`, each to every connection.
+    #[arg(long, default_value_t = 100)]
+    pub all_burst: u64,
     /// Share of the connections that are admins, in percent (at least one admin).
     #[arg(long, default_value_t = 1.0)]
     pub admin_percent: f64,
     /// Our server binary [default: ${CARGO_TARGET_DIR:-target}/release/examples/server].
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
+    /// Our server for `--emit in-process`
+    /// [default: ${CARGO_TARGET_DIR:-target}/release/examples/bench_server].
+    #[arg(long)]
+    pub bench_server_bin: Option<PathBuf>,
     /// Runtime threads of our server (`--threads`).
     #[arg(long, default_value_t = 1)]
     pub server_threads: usize,
@@ -41,14 +63,12 @@ pub struct Args {
     /// compares like with like (for the same reason ours runs `--no-monitor`).
     #[arg(long)]
     pub server_persist: bool,
-    /// A reference server command, run after ours with the same flags (`--addr`,
-    /// `--jwt-secret`, `--api-key`), e.g. `node benches/peers/node/server.js`.
-    #[arg(long)]
-    pub server_cmd: Option<String>,
-    /// Label of `--server-cmd` in the report.
-    #[arg(long, default_value = "node")]
-    pub server_cmd_label: String,
-    /// Do not run our server (only `--server-cmd` or `--target`).
+    /// A reference server, `LABEL=COMMAND`, run after ours with the same flags (`--addr`,
+    /// `--jwt-secret`, `--api-key`), e.g. `node=node benches/peers/node/server.js`;
+    /// repeat for several, which run in the order given.
+    #[arg(long = "peer", value_parser = parse_peer)]
+    pub peers: Vec<(String, String)>,
+    /// Do not run our server (only `--peer` or `--target`).
     #[arg(long)]
     pub skip_ours: bool,
     /// Drive an already-running server at this address instead of starting any; several
@@ -80,11 +100,32 @@ pub struct Args {
     pub connect_concurrency: usize,
 }
 
+fn parse_peer(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((label, command)) if !label.is_empty() && !command.trim().is_empty() => {
+            Ok((label.to_owned(), command.to_owned()))
+        }
+        _ => Err(format!("expected LABEL=COMMAND, got {value:?}")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmitMode {
+    Api,
+    InProcess,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     AdminBroadcast,
     All,
     UserTelemetry,
+    /// `--user-burst` per-user events as fast as possible.
+    UserBurst,
+    /// `--admin-burst` admin broadcasts as fast as possible.
+    AdminBurst,
+    /// `--all-burst` broadcasts to everyone as fast as possible.
+    AllBurst,
 }
 
 impl Scenario {
@@ -93,14 +134,34 @@ impl Scenario {
             Scenario::AdminBroadcast => "admin-broadcast",
             Scenario::All => "all",
             Scenario::UserTelemetry => "user-telemetry",
+            Scenario::UserBurst => "user-burst",
+            Scenario::AdminBurst => "admin-burst",
+            Scenario::AllBurst => "all-burst",
         }
     }
 
     pub fn kind(self) -> Kind {
         match self {
-            Scenario::AdminBroadcast => Kind::AdminBroadcast,
-            Scenario::All => Kind::All,
-            Scenario::UserTelemetry => Kind::Telemetry,
+            Scenario::AdminBroadcast | Scenario::AdminBurst => Kind::AdminBroadcast,
+            Scenario::All | Scenario::AllBurst => Kind::All,
+            Scenario::UserTelemetry | Scenario::UserBurst => Kind::Telemetry,
+        }
+    }
+
+    pub fn is_burst(self) -> bool {
+        matches!(
+            self,
+            Scenario::UserBurst | Scenario::AdminBurst | Scenario::AllBurst
+        )
+    }
+
+    /// The events of a burst scenario; `None` for a paced one.
+    pub fn burst(self, args: &Args) -> Option<u64> {
+        match self {
+            Scenario::UserBurst => Some(args.user_burst),
+            Scenario::AdminBurst => Some(args.admin_burst),
+            Scenario::AllBurst => Some(args.all_burst),
+            _ => None,
         }
     }
 }

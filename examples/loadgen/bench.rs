@@ -6,46 +6,62 @@ use serde_json::json;
 
 use crate::args::{Args, Scenario};
 use crate::clients::{Recorder, Shared, module_id, now_us};
+use crate::control::Control;
 use crate::drive::Measured;
 use crate::emitter::{Emitter, Pace};
 use crate::model::{Check, KINDS, Kind, Population};
 use crate::process::ServerProcess;
+
+/// How the events are made (`--emit`).
+pub enum Driver {
+    /// Posted to the server's HTTP emit API.
+    Api(Emitter),
+    /// Made inside the server process by its emitter, on command.
+    InProcess(Control),
+}
 
 /// State of one server's run shared by the scenarios.
 pub struct Bench<'a> {
     pub args: &'a Args,
     pub population: Population,
     pub recorder: Shared,
-    pub emitter: Emitter,
+    pub driver: Driver,
     pub server: &'a ServerProcess,
     /// Events emitted so far per kind (the next sequence number).
     pub emitted: [u32; KINDS],
+    /// Events the server refused or failed to queue, over the whole run.
+    pub emit_errors: u64,
+}
+
+/// Waits until `target` deliveries of `kind` arrived, or none arrived for 10 s.
+async fn settle(recorder: &Shared, kind: Kind, target: u64) {
+    let mut last = 0;
+    let mut last_change = Instant::now();
+    loop {
+        let delivered = recorder.borrow().delivered[kind.index()];
+        if delivered >= target {
+            return;
+        }
+        if delivered != last {
+            last = delivered;
+            last_change = Instant::now();
+        } else if last_change.elapsed() > Duration::from_secs(10) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 impl Bench<'_> {
-    /// Waits until `target` deliveries of `kind` arrived, or none arrived for 10 s.
-    async fn settle(&self, kind: Kind, target: u64) {
-        let mut last = 0;
-        let mut last_change = Instant::now();
-        loop {
-            let delivered = self.recorder.borrow().delivered[kind.index()];
-            if delivered >= target {
-                return;
-            }
-            if delivered != last {
-                last = delivered;
-                last_change = Instant::now();
-            } else if last_change.elapsed() > Duration::from_secs(10) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    }
-
     /// `module_added`, then `module_online`, for each user's module; checked, not
-    /// measured. Paced at `--rate` deliveries/s so admin queues are not flooded.
+    /// measured. Paced at `--rate` deliveries/s so admin queues are not flooded. Only
+    /// the emit API needs them (`telemetry_update` names a module); in-process per-user
+    /// events go to a user directly.
     pub async fn set_up_modules(&mut self, label: &str) -> Result<(), String> {
         let users = self.population.users;
+        let Driver::Api(emitter) = &mut self.driver else {
+            return Ok(());
+        };
         if self.emitted[Kind::StatusChanged.index()] == users {
             return Ok(());
         }
@@ -58,7 +74,7 @@ impl Bench<'_> {
             max_in_flight: self.args.max_in_flight,
             ordered: false,
         };
-        self.emitter
+        emitter
             .run(&pace, |n| {
                 let user = n as u32;
                 let body = json!({"id": module_id(user), "userId": format!("u{user}"),
@@ -67,14 +83,15 @@ impl Bench<'_> {
             })
             .await
             .map_err(|e| format!("emit API: {e}"))?;
-        self.settle(Kind::UserModuleAdded, u64::from(users) * 2)
-            .await;
-        self.settle(
+        settle(&self.recorder, Kind::UserModuleAdded, u64::from(users) * 2).await;
+        let admins = u64::from(self.population.admins);
+        settle(
+            &self.recorder,
             Kind::AdminModuleAdded,
-            u64::from(users) * u64::from(self.population.admins),
+            u64::from(users) * admins,
         )
         .await;
-        self.emitter
+        emitter
             .run(&pace, |n| {
                 let user = n as u32;
                 let body = json!({"moduleId": module_id(user), "userId": format!("u{user}")});
@@ -82,26 +99,18 @@ impl Bench<'_> {
             })
             .await
             .map_err(|e| format!("emit API: {e}"))?;
-        self.settle(
-            Kind::StatusChanged,
-            u64::from(users) * u64::from(2 + self.population.admins),
-        )
-        .await;
-        for kind in [
+        let status = u64::from(users) * (2 + admins);
+        settle(&self.recorder, Kind::StatusChanged, status).await;
+        let set_up = [
             Kind::UserModuleAdded,
             Kind::AdminModuleAdded,
             Kind::StatusChanged,
-        ] {
+        ];
+        for kind in set_up {
             self.emitted[kind.index()] = users;
         }
-        let delivered: u64 = [
-            Kind::UserModuleAdded,
-            Kind::AdminModuleAdded,
-            Kind::StatusChanged,
-        ]
-        .iter()
-        .map(|kind| self.recorder.borrow().delivered[kind.index()])
-        .sum();
+        let recorder = self.recorder.borrow();
+        let delivered: u64 = set_up.iter().map(|k| recorder.delivered[k.index()]).sum();
         println!(
             "{label}: set-up: {users} modules added and online, {delivered} deliveries in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -109,50 +118,90 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// Events per second of a paced scenario.
+    fn event_rate(&self, scenario: Scenario) -> f64 {
+        match scenario {
+            Scenario::UserTelemetry => self.args.user_rate.unwrap_or(self.args.rate / 2.0),
+            _ => self.args.rate / f64::from(self.population.recipients(scenario.kind())),
+        }
+    }
+
+    /// Makes the events of `scenario` (numbered from `base`); returns (events, errors).
+    async fn emit(&mut self, scenario: Scenario, base: u32) -> Result<(u64, u64), String> {
+        let burst = scenario.burst(self.args);
+        let rate = self.event_rate(scenario);
+        let duration = self.args.duration;
+        let users = self.population.users;
+        match &mut self.driver {
+            Driver::Api(emitter) => {
+                let pace = Pace {
+                    rate: if burst.is_some() { f64::INFINITY } else { rate },
+                    duration: burst.is_none().then(|| Duration::from_secs_f64(duration)),
+                    count: burst,
+                    max_in_flight: self.args.max_in_flight,
+                    // Toggles must arrive in order: turning maintenance off twice
+                    // changes nothing.
+                    ordered: scenario.kind() == Kind::All,
+                };
+                let failures = emitter.answers.borrow().failures;
+                let events = emitter
+                    .run(&pace, |n| payload(scenario, base + n as u32, users))
+                    .await
+                    .map_err(|e| format!("emit API: {e}"))?;
+                Ok((events, emitter.answers.borrow().failures - failures))
+            }
+            Driver::InProcess(control) => {
+                let kind = match scenario.kind() {
+                    Kind::Telemetry => "user",
+                    Kind::AdminBroadcast => "admin",
+                    _ => "all",
+                };
+                let command = json!({"kind": kind, "base": base, "users": users,
+                    "rate": if burst.is_some() { 0.0 } else { rate },
+                    "duration": burst.is_none().then_some(duration), "count": burst});
+                let done = control.command(&command, Duration::from_secs(900)).await?;
+                Ok((done.emitted, done.errors))
+            }
+        }
+    }
+
     pub async fn measure(&mut self, scenario: Scenario) -> Result<Measured, String> {
         let kind = scenario.kind();
         let recipients = u64::from(self.population.recipients(kind));
-        let pace = Pace {
-            rate: self.args.rate / recipients as f64,
-            duration: Some(Duration::from_secs_f64(self.args.duration)),
-            count: None,
-            max_in_flight: self.args.max_in_flight,
-            // Toggles must arrive in order: turning maintenance off twice changes nothing.
-            ordered: scenario == Scenario::All,
-        };
         let base = self.emitted[kind.index()];
-        let users = self.population.users;
+        let earlier = self.check(&self.recorder.borrow(), kind);
         let delivered_before = {
             let mut recorder = self.recorder.borrow_mut();
             recorder.latencies_us.clear();
             recorder.measuring = true;
+            recorder.last_delivery = None;
             recorder.delivered[kind.index()]
         };
-        let failures_before = self.emitter.answers.borrow().failures;
         let before = Usage::now(self.server);
         let started = Instant::now();
-        let events = self
-            .emitter
-            .run(&pace, |n| payload(scenario, base + n as u32, users))
-            .await
-            .map_err(|e| format!("emit API: {e}"))?;
+        let (events, emit_errors) = self.emit(scenario, base).await?;
+        self.emit_errors += emit_errors;
         let emitting = started.elapsed().as_secs_f64();
-        self.settle(kind, delivered_before + events * recipients)
-            .await;
+        settle(&self.recorder, kind, delivered_before + events * recipients).await;
         let window = started.elapsed().as_secs_f64();
         let after = Usage::now(self.server);
         self.emitted[kind.index()] = base + events as u32;
         let mut recorder = self.recorder.borrow_mut();
         recorder.measuring = false;
         let delivered = recorder.delivered[kind.index()] - delivered_before;
+        // Deliveries per second until the last one arrived (not until `settle` gave up
+        // waiting for missing ones).
+        let delivering = recorder
+            .last_delivery
+            .map_or(window, |last| last.duration_since(started).as_secs_f64());
         let (p50_ms, p99_ms) = percentiles(&mut recorder.latencies_us);
-        let check = self.check(&recorder, kind);
+        let check = self.check(&recorder, kind).since(earlier);
         Ok(Measured {
             scenario,
             events,
             event_rate: events as f64 / emitting,
             delivered,
-            delivery_rate: delivered as f64 / window,
+            delivery_rate: delivered as f64 / delivering.max(1e-9),
             p50_ms,
             p99_ms,
             cpu_us_per_delivery: before
@@ -172,8 +221,9 @@ impl Bench<'_> {
                 .own_cpu
                 .zip(after.own_cpu)
                 .map(|(before, after)| (after - before) * 100.0 / window),
-            http_failures: self.emitter.answers.borrow().failures - failures_before,
-            violations: check.violations(),
+            emit_errors,
+            check,
+            connections_lost: recorder.closed_early,
         })
     }
 
@@ -194,7 +244,6 @@ impl Bench<'_> {
     /// Checks every kind over the whole run; prints the counts; returns the violations.
     pub fn final_check(&self, label: &str) -> u64 {
         let recorder = self.recorder.borrow();
-        let answers = self.emitter.answers.borrow();
         println!("{label}: verification (each expected delivery exactly once, none misdirected):");
         println!(
             "  {:<28} {:>8} {:>11} {:>11} {:>8} {:>10} {:>11} {:>9}",
@@ -224,17 +273,30 @@ impl Bench<'_> {
                 check.bad_connections
             );
         }
-        println!(
-            "  emit API: {} answered 200 ({} unchanged), {} failed{}; server-reported recipients {}",
-            answers.ok,
-            answers.unchanged,
-            answers.failures,
-            answers
-                .first_failure
-                .as_ref()
-                .map_or(String::new(), |f| format!(" (first: {f})")),
-            answers.reported_connections
-        );
+        let failed = match &self.driver {
+            Driver::Api(emitter) => {
+                let answers = emitter.answers.borrow();
+                println!(
+                    "  emit API: {} answered 200 ({} unchanged), {} failed{}; server-reported recipients {}",
+                    answers.ok,
+                    answers.unchanged,
+                    answers.failures,
+                    answers
+                        .first_failure
+                        .as_ref()
+                        .map_or(String::new(), |f| format!(" (first: {f})")),
+                    answers.reported_connections
+                );
+                answers.failures + answers.unchanged
+            }
+            Driver::InProcess(_) => {
+                println!(
+                    "  in-process emits refused or not queued by the server: {}",
+                    self.emit_errors
+                );
+                self.emit_errors
+            }
+        };
         println!(
             "  unexpected events {}, connections lost {}",
             recorder.unexpected, recorder.closed_early
@@ -242,11 +304,7 @@ impl Bench<'_> {
         for problem in &recorder.problems {
             println!("  problem: {problem}");
         }
-        violations
-            + answers.failures
-            + answers.unchanged
-            + recorder.unexpected
-            + u64::from(recorder.closed_early)
+        violations + failed + recorder.unexpected + u64::from(recorder.closed_early)
     }
 }
 
@@ -282,25 +340,25 @@ fn percentiles(latencies: &mut [u32]) -> (f64, f64) {
 /// and `sentAt` so the clients can check and time each delivery.
 fn payload(scenario: Scenario, seq: u32, users: u32) -> (&'static str, String) {
     let sent_at = now_us();
-    match scenario {
-        Scenario::AdminBroadcast if seq.is_multiple_of(2) => (
+    match scenario.kind() {
+        Kind::AdminBroadcast if seq.is_multiple_of(2) => (
             "to_admins",
             format!(r#"{{"event":"bench:admin","data":{{"seq":{seq},"sentAt":{sent_at}}}}}"#),
         ),
-        Scenario::AdminBroadcast => (
+        Kind::AdminBroadcast => (
             "admin_action",
             format!(
                 r#"{{"adminId":"admin-0","action":"bench","details":{{"seq":{seq},"sentAt":{sent_at}}}}}"#
             ),
         ),
-        Scenario::All => (
+        Kind::All => (
             "maintenance_mode",
             format!(
                 r#"{{"enabled":{},"message":"bench {seq} {sent_at}","adminId":"admin-0"}}"#,
                 seq.is_multiple_of(2)
             ),
         ),
-        Scenario::UserTelemetry => (
+        _ => (
             "telemetry_update",
             format!(
                 r#"{{"moduleId":"{}","telemetry":{{"seq":{seq},"sentAt":{sent_at},"speed":{}}}}}"#,

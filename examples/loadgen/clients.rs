@@ -41,6 +41,8 @@ pub struct Recorder {
     /// Delivery latencies (µs) of the events received while `measuring`.
     pub latencies_us: Vec<u32>,
     pub measuring: bool,
+    /// When the last bench event arrived (the end of a burst's delivery window).
+    pub last_delivery: Option<std::time::Instant>,
     pub ready: u32,
     /// Clients that failed to connect or authenticate.
     pub failed: u32,
@@ -63,6 +65,7 @@ impl Recorder {
             delivered: [0; KINDS],
             latencies_us: Vec::new(),
             measuring: false,
+            last_delivery: None,
             ready: 0,
             failed: 0,
             closed_early: 0,
@@ -109,6 +112,9 @@ impl Recorder {
                 let sent_at = words.next().and_then(|w| w.parse().ok());
                 Some((Kind::All, seq, sent_at))
             }),
+            "bench:user" => payload
+                .seq
+                .map(|seq| (Kind::Telemetry, seq, payload.sent_at)),
             "module:telemetry:updated" => payload
                 .telemetry
                 .and_then(|t| Some((Kind::Telemetry, t.seq?, t.sent_at))),
@@ -134,6 +140,7 @@ impl Recorder {
         };
         self.inboxes[connection as usize].seqs[kind.index()].push(seq);
         self.delivered[kind.index()] += 1;
+        self.last_delivery = Some(std::time::Instant::now());
         if self.measuring
             && let Some(sent_at) = sent_at
         {

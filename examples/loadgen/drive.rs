@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::args::{Args, Scenario};
-use crate::bench::Bench;
+use crate::args::{Args, EmitMode, Scenario};
+use crate::bench::{Bench, Driver};
 use crate::clients::{self, Recorder, Shared, now_us};
+use crate::control::Control;
 use crate::emitter::Emitter;
-use crate::model::{KINDS, Population, Role};
+use crate::model::{Check, KINDS, Kind, Population, Role};
 use crate::process::ServerProcess;
 use crate::report::percent;
 
@@ -28,8 +29,20 @@ pub struct Measured {
     /// The server's threads: running, and runnable but waiting for a CPU, over the
     /// window (100% = one core).
     pub server_run_wait_percent: Option<(f64, f64)>,
-    pub http_failures: u64,
-    pub violations: u64,
+    /// Emits the server refused or failed to queue (HTTP errors, or the in-process
+    /// emitter's errors).
+    pub emit_errors: u64,
+    /// The exactly-once check of this scenario's kind, right after it.
+    pub check: Check,
+    /// Clients whose connection ended so far in the run (e.g. closed as slow).
+    pub connections_lost: u32,
+}
+
+impl Measured {
+    /// Missing, duplicated or misdirected deliveries, and refused emits.
+    pub fn violations(&self) -> u64 {
+        self.check.violations() + self.emit_errors
+    }
 }
 
 pub struct Run {
@@ -63,7 +76,8 @@ pub fn run(args: &Args, label: &str, mut server: ServerProcess, addr: &str) -> R
         Err(error) => return Run::failed(label, error.to_string()),
     };
     let local = tokio::task::LocalSet::new();
-    let outcome = local.block_on(&runtime, drive(args, label, &server, addr));
+    let control = server.control.take();
+    let outcome = local.block_on(&runtime, drive(args, label, &server, control, addr));
     // Dropping the tasks closes the clients; then the server stops.
     drop(local);
     drop(runtime);
@@ -108,9 +122,23 @@ async fn drive(
     args: &Args,
     label: &str,
     server: &ServerProcess,
+    control: Option<Control>,
     addr: &str,
 ) -> Result<Run, String> {
     let population = Population::new(args.connections, args.admin_percent);
+    let control = match (args.emit, control) {
+        (EmitMode::Api, _) => None,
+        (EmitMode::InProcess, None) => {
+            return Err("--emit in-process needs a server this load generator starts".into());
+        }
+        (EmitMode::InProcess, Some(mut control)) => {
+            // Every session logged in before its clients connect, as the seed does.
+            let login = json!({"kind": "login", "users": population.users,
+                "admins": population.admins});
+            control.command(&login, Duration::from_secs(300)).await?;
+            Some(control)
+        }
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = server.rss_kib();
     let recorder = connect_all(args, label, &population, addr).await?;
@@ -119,21 +147,28 @@ async fn drive(
     let rss_kib_per_connection = rss_before.zip(server.rss_kib()).map(|(before, after)| {
         after.saturating_sub(before) as f64 / f64::from(population.connections())
     });
-    let first = addr.split(',').next().unwrap_or(addr);
-    let emitter = Emitter::connect(first, args.http_connections, &args.api_key)
-        .await
-        .map_err(|e| format!("cannot connect to the emit API: {e}"))?;
+    let driver = match control {
+        Some(control) => Driver::InProcess(control),
+        None => {
+            let first = addr.split(',').next().unwrap_or(addr);
+            let emitter = Emitter::connect(first, args.http_connections, &args.api_key)
+                .await
+                .map_err(|e| format!("cannot connect to the emit API: {e}"))?;
+            Driver::Api(emitter)
+        }
+    };
     let mut bench = Bench {
         args,
         population,
         recorder,
-        emitter,
+        driver,
         server,
         emitted: [0; KINDS],
+        emit_errors: 0,
     };
     let mut measured = Vec::new();
     for &scenario in &args.scenario {
-        if scenario == Scenario::UserTelemetry {
+        if scenario.kind() == Kind::Telemetry {
             bench.set_up_modules(label).await?;
         }
         let result = bench.measure(scenario).await?;
@@ -214,7 +249,7 @@ async fn connect_all(
 /// One scenario's line, printed as soon as it is measured.
 fn print_measured(label: &str, result: &Measured) {
     println!(
-        "{label}: {:<16} {} events ({:.0}/s), {} deliveries ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, CPU {} µs/delivery, {} violations (server ran {}, waited for a CPU {}; loadgen CPU {})",
+        "{label}: {:<16} {} events ({:.0}/s), {} deliveries ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, CPU {} µs/delivery, {} violations, {} lost connections (server ran {}, waited for a CPU {}; loadgen CPU {})",
         result.scenario.name(),
         result.events,
         result.event_rate,
@@ -225,7 +260,8 @@ fn print_measured(label: &str, result: &Measured) {
         result
             .cpu_us_per_delivery
             .map_or("?".into(), |cpu| format!("{cpu:.3}")),
-        result.violations,
+        result.violations(),
+        result.connections_lost,
         percent(result.server_run_wait_percent.map(|(run, _)| run)),
         percent(result.server_run_wait_percent.map(|(_, wait)| wait)),
         percent(result.loadgen_cpu_percent),

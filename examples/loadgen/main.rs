@@ -1,24 +1,34 @@
 //! Load generator: up to 10,000 Socket.IO websocket clients from one process against the
-//! server example (and, in the same run, a reference server such as the Node one in
-//! `benches/peers/node/`), with every delivery checked.
+//! server example (and, in the same run, reference servers such as the Node one in
+//! `benches/peers/node/` and the socketioxide one in `benches/peers/socketioxide/`), with
+//! every delivery checked.
 //!
 //! ```sh
 //! cargo build --release --examples
 //! target/release/examples/loadgen --connections 500 --duration 5 \
-//!     --server-cmd "node benches/peers/node/server.js"
+//!     --peer "node=node benches/peers/node/server.js"
 //! ```
 //!
-//! `scripts/bench load` runs it the way the numbers in the README were measured: the
+//! `scripts/bench load` runs it the way the numbers in the README were measured: each
 //! server pinned to core 0, the load generator to core 1.
+//!
+//! Two ways to make the events (`--emit`): `api` posts each to the server's HTTP emit
+//! API (below); `in-process` has an emitter inside each server process make them —
+//! ours is `examples/bench_server.rs`, calling `Hub::emit_to_user` / `emit_to_admins` /
+//! `emit_maintenance_mode` from a host thread — paced alike in every server and
+//! commanded over its stdin (`control.rs`), so the servers compare like with like.
 //!
 //! Population: 1% admins (page `admin`), the rest users with two tabs each (page
 //! `modules`), each authenticated at connect with a JWT signed with `--jwt-secret`.
-//! Scenarios, each driven through `POST /api/v1/emit/<call>` at `--rate` deliveries/s
-//! for `--duration` seconds:
+//! Scenarios, each paced at `--rate` deliveries/s for `--duration` seconds (with
+//! `--emit api` through `POST /api/v1/emit/<call>`):
 //! - `admin-broadcast`: `to_admins` and `admin_action` alternately, reaching every admin;
 //! - `all`: `maintenance_mode` toggles, reaching every connection;
 //! - `user-telemetry`: `module_added` then `module_online` for each user's module
-//!   (checked, not measured), then `telemetry_update` round-robin over the users.
+//!   (checked, not measured), then `telemetry_update` round-robin over the users
+//!   (`--user-rate` events/s); in-process, `bench:user` to each user in turn;
+//! - `user-burst`, `admin-burst`, `all-burst`: `--user-burst`, `--admin-burst`,
+//!   `--all-burst` events of those kinds made as fast as the emitter can.
 //!
 //! Every payload carries its sequence number and `sentAt` (µs since the epoch; inside
 //! `telemetry`, `details`, `data`, or the maintenance message), so the generator reports
@@ -38,6 +48,7 @@
 mod args;
 mod bench;
 mod clients;
+mod control;
 mod drive;
 mod emitter;
 mod model;
@@ -48,7 +59,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use args::Args;
+use args::{Args, EmitMode};
 use drive::{Run, run};
 use model::Population;
 use process::{Launch, ServerProcess};
@@ -99,13 +110,18 @@ fn raise_open_file_limit(wanted: u64) {
     }
 }
 
-/// The servers this run starts, labelled: ours unless `--skip-ours`, then `--server-cmd`.
+/// The servers this run starts, labelled: ours unless `--skip-ours`, then each `--peer`.
 fn launches(args: &Args, work: &Path) -> Vec<(String, Launch)> {
     let mut launches = Vec::new();
+    let control = args.emit == EmitMode::InProcess;
     if !args.skip_ours {
-        let bin = args.server_bin.clone().unwrap_or_else(|| {
+        let (given, name) = match args.emit {
+            EmitMode::Api => (&args.server_bin, "server"),
+            EmitMode::InProcess => (&args.bench_server_bin, "bench_server"),
+        };
+        let bin = given.clone().unwrap_or_else(|| {
             let dir = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
-            PathBuf::from(dir).join("release/examples/server")
+            PathBuf::from(dir).join("release/examples").join(name)
         });
         let storage = if args.server_persist {
             vec!["--db".into(), work.join("bench.db").display().to_string()]
@@ -113,7 +129,7 @@ fn launches(args: &Args, work: &Path) -> Vec<(String, Launch)> {
             vec!["--memory".into()]
         };
         launches.push((
-            "rust".to_owned(),
+            "ours".to_owned(),
             Launch {
                 program: vec![bin.display().to_string()],
                 extra_args: [
@@ -129,16 +145,18 @@ fn launches(args: &Args, work: &Path) -> Vec<(String, Launch)> {
                 ]
                 .concat(),
                 cpus: args.server_cpus.clone(),
+                control,
             },
         ));
     }
-    if let Some(command) = &args.server_cmd {
+    for (label, command) in &args.peers {
         launches.push((
-            args.server_cmd_label.clone(),
+            label.clone(),
             Launch {
                 program: command.split_whitespace().map(str::to_owned).collect(),
                 extra_args: Vec::new(),
                 cpus: args.server_cpus.clone(),
+                control,
             },
         ));
     }

@@ -19,7 +19,8 @@ pub enum Kind {
     AdminModuleAdded,
     /// `module:status:changed`: the owner's tabs and every admin. Sequence = user index.
     StatusChanged,
-    /// `module:telemetry:updated`: the owner's two tabs. Event `n` is user `n % users`.
+    /// `module:telemetry:updated` (emit API) or `bench:user` (in-process): the owner's
+    /// two tabs. Event `n` is user `n % users`.
     Telemetry,
 }
 
@@ -47,7 +48,7 @@ impl Kind {
             Kind::UserModuleAdded => "user:module:added",
             Kind::AdminModuleAdded => "admin:module:added",
             Kind::StatusChanged => "module:status:changed",
-            Kind::Telemetry => "module:telemetry:updated",
+            Kind::Telemetry => "module:telemetry:updated|bench:user",
         }
     }
 }
@@ -188,6 +189,20 @@ impl Check {
         self.missing + self.duplicates + self.misdirected
     }
 
+    /// What changed since `earlier` (the same kind's check before a scenario), so a
+    /// scenario reports its own deliveries and losses, not those of the run so far.
+    /// `bad_connections` stays the run's count (a connection is not bad twice).
+    pub fn since(self, earlier: Check) -> Check {
+        Check {
+            expected: self.expected - earlier.expected,
+            received: self.received - earlier.received,
+            missing: self.missing.saturating_sub(earlier.missing),
+            duplicates: self.duplicates - earlier.duplicates,
+            misdirected: self.misdirected - earlier.misdirected,
+            bad_connections: self.bad_connections,
+        }
+    }
+
     /// Checks one connection's received sequences of a kind against what it expects.
     pub fn add(&mut self, expected: Expected, received: &[u32]) {
         let mut seqs = received.to_vec();
@@ -238,5 +253,22 @@ mod tests {
             (check.duplicates, check.misdirected, check.missing),
             (1, 1, 1)
         );
+    }
+
+    #[test]
+    fn a_scenario_reports_only_its_own_losses() {
+        let population = Population::new(500, 1.0);
+        // After 248 events user 1's tab expects seq 1, which never came.
+        let mut before = Check::default();
+        before.add(population.expected(7, Kind::Telemetry, 248), &[]);
+        assert_eq!(before.missing, 1);
+        // The next scenario's four events (248, 495, 742, 989) all arrive.
+        let mut after = Check::default();
+        after.add(
+            population.expected(7, Kind::Telemetry, 1000),
+            &[248, 495, 742, 989],
+        );
+        let own = after.since(before);
+        assert_eq!((own.expected, own.received, own.missing), (4, 4, 0));
     }
 }

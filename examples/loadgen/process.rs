@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::control::Control;
+
 /// A server the load generator drives: one it started, or processes given by pid (the
 /// nodes of a cluster and their Redis count as one server: their CPU and RSS add up).
 pub struct ServerProcess {
     pub pids: Vec<u32>,
     child: Option<Child>,
     pub log: Option<PathBuf>,
+    /// The emitter's control channel, for a server started with `Launch::control`.
+    pub control: Option<Control>,
 }
 
 /// How to start a server: the program and its own arguments (before the common flags).
@@ -20,6 +24,8 @@ pub struct Launch {
     pub program: Vec<String>,
     pub extra_args: Vec<String>,
     pub cpus: Option<String>,
+    /// Pipe its stdin and stdout for the in-process emit mode's commands.
+    pub control: bool,
 }
 
 impl ServerProcess {
@@ -28,6 +34,7 @@ impl ServerProcess {
             pids,
             child: None,
             log: None,
+            control: None,
         }
     }
 
@@ -60,37 +67,55 @@ impl ServerProcess {
                 api_key,
             ])
             .args(&launch.extra_args)
-            .stdin(Stdio::null())
-            .stdout(output)
             .stderr(errors);
+        if launch.control {
+            command.stdin(Stdio::piped()).stdout(Stdio::piped());
+        } else {
+            command
+                .stdin(Stdio::null())
+                .stdout(output.try_clone().map_err(|e| e.to_string())?);
+        }
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "warn");
         }
-        let child = command
+        let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {program}: {e}"))?;
+        let control = child
+            .stdin
+            .take()
+            .zip(child.stdout.take())
+            .map(|(stdin, stdout)| Control::new(stdin, stdout, output));
         let mut server = Self {
             pids: vec![child.id()],
             child: Some(child),
             log: Some(log.to_owned()),
+            control,
         };
+        server.wait_listening(addr)?;
+        Ok(server)
+    }
+
+    /// Waits until `addr` accepts connections; fails if the server exits first or
+    /// does not listen within 30 s.
+    fn wait_listening(&mut self, addr: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if TcpStream::connect(addr).is_ok() {
-                return Ok(server);
+                return Ok(());
             }
-            if let Some(child) = &mut server.child
+            if let Some(child) = &mut self.child
                 && let Ok(Some(status)) = child.try_wait()
             {
                 return Err(format!(
                     "the server exited ({status}) before listening; log:\n{}",
-                    server.log_tail()
+                    self.log_tail()
                 ));
             }
             if Instant::now() > deadline {
                 return Err(format!(
                     "the server did not listen on {addr} within 30 s; log:\n{}",
-                    server.log_tail()
+                    self.log_tail()
                 ));
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -10,6 +10,11 @@
 //   bodies and answers of DESIGN §9 for the calls the benchmark uses: to_admins,
 //   admin_action, maintenance_mode, module_added, module_online, telemetry_update.
 //
+// - In-process emits (`loadgen --emit in-process`): one JSON command per line on stdin,
+//   paced and marked by the rules of examples/bench_server/command.rs (shared by the two
+//   Rust servers): `bench:user` to `user:u<n>`, `bench:admin` to `admins`,
+//   `system:maintenance` to everyone, each made inside this process.
+//
 // Usage: node server.js [--addr 127.0.0.1:3000] [--jwt-secret S] [--api-key K]
 // (or MCRT_ADDR, MCRT_JWT_SECRET, MCRT_API_KEY); other flags of the Rust server
 // (--db, --threads, --max-connections) are accepted and ignored.
@@ -265,6 +270,96 @@ function handleHttp(req, res) {
       if (error instanceof BadInput) return send(res, 400, { error: { code: "invalid_argument", message: error.message } });
       throw error;
     }
+  });
+}
+
+// ---- In-process emit mode (the emitter inside this process, paced like the others) ----
+
+/** Microseconds since the Unix epoch, with sub-millisecond precision. */
+function nowUs() {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+function benchEmit(command, seq) {
+  const sentAt = nowUs();
+  const timestamp = Math.floor(sentAt / 1000);
+  if (command.kind === "user") {
+    io.to(`user:u${seq % Math.max(command.users, 1)}`).emit("bench:user", { seq, sentAt, timestamp });
+  } else if (command.kind === "admin") {
+    io.to("admins").emit("bench:admin", { seq, sentAt, timestamp });
+  } else if (command.kind === "all") {
+    const message = `bench ${seq} ${sentAt}`;
+    maintenance.enabled = seq % 2 === 0;
+    maintenance.message = message;
+    io.emit("system:maintenance", { enabled: maintenance.enabled, message, adminId: "admin-0", timestamp });
+  }
+}
+
+function recipientsOf(command) {
+  if (command.kind === "user") return 2;
+  if (command.kind === "admin") return Math.max(roomSize("admins"), 1);
+  return Math.max(io.engine.clientsCount, 1);
+}
+
+/** Runs one command: `rate` events/s checked every millisecond, or a burst of `count`. */
+function runCommand(command, done) {
+  const started = performance.now();
+  const base = command.base || 0;
+  const count = command.count ?? Infinity;
+  const limitMs = command.duration != null ? command.duration * 1000 : Infinity;
+  let sent = 0;
+  const finish = () => done(sent, 0, (performance.now() - started) / 1000);
+  if (command.kind === "login") return finish();
+  if (!(command.rate > 0)) {
+    // A burst: as fast as the event loop allows. The loop yields after about a
+    // thousand deliveries so socket.io can flush what it buffered (its websocket
+    // transport writes one packet per turn of the loop while a write is pending).
+    const total = command.count || 0;
+    const batch = Math.max(1, Math.round(1000 / recipientsOf(command)));
+    const step = () => {
+      const end = Math.min(total, sent + batch);
+      for (; sent < end; sent++) benchEmit(command, base + sent);
+      if (sent < total) setImmediate(step);
+      else finish();
+    };
+    return step();
+  }
+  const tick = () => {
+    const elapsed = performance.now() - started;
+    if (elapsed >= limitMs || sent >= count) return finish();
+    const due = Math.min(count, Math.ceil((elapsed / 1000) * command.rate));
+    for (; sent < due; sent++) benchEmit(command, base + sent);
+    setTimeout(tick, 1);
+  };
+  tick();
+}
+
+{
+  const lines = require("node:readline").createInterface({ input: process.stdin });
+  const queue = [];
+  let running = false;
+  const next = () => {
+    if (running || queue.length === 0) return;
+    running = true;
+    const line = queue.shift();
+    let command;
+    try {
+      command = JSON.parse(line);
+    } catch (error) {
+      console.error(`bad bench command ${line}: ${error.message}`);
+      process.stdout.write('bench-done {"emitted":0,"errors":1,"seconds":0}\n');
+      running = false;
+      return next();
+    }
+    runCommand(command, (emitted, errors, seconds) => {
+      process.stdout.write(`bench-done ${JSON.stringify({ emitted, errors, seconds })}\n`);
+      running = false;
+      next();
+    });
+  };
+  lines.on("line", (line) => {
+    queue.push(line);
+    next();
   });
 }
 
