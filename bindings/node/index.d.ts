@@ -104,8 +104,11 @@ declare namespace RealTimeAPI {
     deviceOfflineGraceMs?: number;
     /** SQLite persistence: state survives restarts, everything is audited. */
     persist?: { path: string; durability?: 'off' | 'batched' | 'sync' };
-    /** Redis URL (`redis://host:port`): share state, events and sessions with the other
-     * backends on this Redis (attach and standalone). Default none: one process. */
+    /** Redis URL: share state, events and sessions with the other backends on this
+     * Redis (attach and standalone). One server `redis://[user:password@]host:port[/db]`
+     * (or `rediss://`, `unix://`), a Cluster `redis+cluster://host:port[,host:port…]`, or
+     * a Sentinel group `redis+sentinel://host:port[,host:port…]/<master name>[/db]`.
+     * Default none: one process. */
     redis?: string;
     /** This node's id in the cluster (default random); two live nodes may not share one. */
     nodeId?: string;

@@ -128,7 +128,10 @@ class Config(TypedDict, total=False):
     snapshot_page_size: int  # modules per page:snapshot page (default 500)
     max_connections_per_user: int  # authenticated connections per user (default 100)
     persist: Persist
-    redis: str  # redis://host:port: share state, events and sessions with other processes
+    # share state, events and sessions with other processes: redis://host:port (or
+    # rediss://, unix://), redis+cluster://host:port[,host:port...] (a Cluster's seed
+    # nodes) or redis+sentinel://host:port[,host:port...]/<master name>[/db]
+    redis: str
     node_id: str  # this node's id in the cluster (default random)
     authenticator: Union[Authenticator, Sequence[Authenticator]]
     on_client_event: ClientEventHandler
