@@ -12,6 +12,7 @@ use microcoaster_realtime::transport::in_process::Received;
 use microcoaster_realtime::{EmitOutcome, Hub};
 use serde_json::json;
 
+use crate::nodes::node;
 use crate::support::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
 
 pub(crate) struct Redis {
@@ -60,15 +61,6 @@ pub(crate) fn start_redis() -> Redis {
     panic!("redis-server exited before accepting connections");
 }
 
-fn node(redis: &Redis) -> Hub {
-    let broker = RedisBroker::connect(&redis.url).expect("Redis answers");
-    Hub::builder()
-        .jwt_secret(JWT_SECRET)
-        .broker(broker)
-        .build()
-        .expect("a hub on Redis builds")
-}
-
 /// Waits (bounded) for the next frame named `name` on `tab`, skipping nothing else.
 fn expect_soon(tab: &mut Tab, name: &str) -> serde_json::Value {
     match tab.conn.recv_timeout(Duration::from_secs(5)) {
@@ -98,7 +90,7 @@ pub(crate) fn names_before_sentinel(via: &Hub, tab: &mut Tab, user: &str) -> Vec
 #[test]
 fn racing_identical_emits_on_two_nodes_give_one_event() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut on_a = connect(&a, "u1", "user", "s1", "modules");
     let mut on_b = connect(&b, "u1", "user", "s2", "modules");
     for round in 0..20 {
@@ -139,7 +131,7 @@ fn racing_identical_emits_on_two_nodes_give_one_event() {
 #[test]
 fn a_real_change_on_another_node_is_never_unchanged() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     for round in 0..50 {
         let module = format!("flip{round}");
         let info = json!({"userId": "u2"});
@@ -166,7 +158,7 @@ fn a_real_change_on_another_node_is_never_unchanged() {
 #[test]
 fn events_cross_nodes_and_the_other_user_gets_nothing() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut owner = connect(&b, "u3", "user", "s3", "modules");
     let mut other = connect(&b, "u4", "user", "s4", "modules");
     let mut admin = connect(&b, "root", "admin", "s5", "admin");
@@ -226,7 +218,7 @@ fn publish_raw(redis: &Redis, payload: &[u8]) {
 #[test]
 fn malformed_broker_messages_are_counted_and_the_node_keeps_serving() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut tab = connect(&b, "u5", "user", "s6", "modules");
     for garbage in [
         &b"\xff\xfe not utf-8"[..],
@@ -259,7 +251,7 @@ impl microcoaster_realtime::Executor for HostQueue {
 #[test]
 fn another_nodes_emit_runs_on_the_host_executor() {
     let redis = start_redis();
-    let a = node(&redis);
+    let a = node(&redis.url);
     let (jobs, queued) = crossbeam_channel::unbounded();
     let broker = RedisBroker::connect(&redis.url).expect("Redis answers");
     let b = Hub::builder()

@@ -9,11 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use microcoaster_realtime::Hub;
-use microcoaster_realtime::broker::RedisBroker;
 use microcoaster_realtime::transport::in_process::Received;
 use serde_json::json;
 
-use crate::support::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
+use crate::nodes::node;
+use crate::support::{SENTINEL, Tab, TempDir, connect};
 
 /// The path of Redis tool `name`, from `var` or the PATH; panics when it is missing.
 pub(crate) fn tool(var: &str, name: &str) -> String {
@@ -125,15 +125,6 @@ pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn node(url: &str) -> Hub {
-    let broker = RedisBroker::connect(url).expect("Redis answers through the URL");
-    Hub::builder()
-        .jwt_secret(JWT_SECRET)
-        .broker(broker)
-        .build()
-        .expect("a hub on Redis builds")
 }
 
 /// The module id of a `module:status:changed` frame, or the frame's name.

@@ -11,4 +11,5 @@ mod config_redis;
 mod ha_redis;
 mod history_redis;
 mod monitor_redis;
+mod nodes;
 mod sentinel_redis;
