@@ -2,8 +2,6 @@
 //! folder, killed at the end): two hubs in one process stand for two nodes. Fails, never
 //! skips, when `redis-server` (or `MCRT_REDIS_SERVER`) is missing.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -13,53 +11,8 @@ use microcoaster_realtime::{EmitOutcome, Hub};
 use serde_json::json;
 
 use crate::nodes::node;
-use crate::support::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
-
-pub(crate) struct Redis {
-    child: Child,
-    pub(crate) url: String,
-    _dir: TempDir,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn start_redis() -> Redis {
-    let bin = std::env::var("MCRT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-    let dir = TempDir::new("redis");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .expect("a free port")
-        .port();
-    let mut child = Command::new(&bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no", "--dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|error| {
-            panic!("redis-server is required for this suite ({bin}: {error}); scripts/clients-test installs it")
-        });
-    let stdout = child.stdout.take().expect("piped stdout");
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("redis-server output");
-        if line.contains("Ready to accept connections") {
-            return Redis {
-                child,
-                url: format!("redis://127.0.0.1:{port}"),
-                _dir: dir,
-            };
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("redis-server exited before accepting connections");
-}
+use crate::redis_server::{Redis, start_redis};
+use crate::support::{JWT_SECRET, SENTINEL, Tab, connect};
 
 /// Waits (bounded) for the next frame named `name` on `tab`, skipping nothing else.
 fn expect_soon(tab: &mut Tab, name: &str) -> serde_json::Value {

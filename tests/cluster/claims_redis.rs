@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use microcoaster_realtime::EmitOutcome;
 use serde_json::json;
 
-use crate::broker_redis::{Redis, names_before_sentinel, start_redis};
+use crate::broker_redis::names_before_sentinel;
 use crate::nodes::node;
+use crate::redis_server::{Redis, start_redis};
 use crate::support::connect;
 
 /// Calls per command so far (`publish`, `evalsha`, …), as Redis counts them.

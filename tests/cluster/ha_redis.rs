@@ -31,13 +31,6 @@ pub(crate) fn tool(var: &str, name: &str) -> String {
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// One Redis process (server or sentinel), SIGKILLed when dropped.
 pub(crate) struct Process {
     child: Child,
@@ -76,24 +69,12 @@ impl Drop for Process {
     }
 }
 
-/// Arguments of a `redis-server` on `port` keeping its files in `dir`.
+/// Arguments of a `redis-server` on `port` keeping its files in a folder of its own in
+/// `dir`.
 pub(crate) fn server_args(port: u16, dir: &TempDir) -> Vec<String> {
     let dir = dir.path().join(port.to_string());
     std::fs::create_dir_all(&dir).expect("a folder per server");
-    [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        &dir.to_string_lossy(),
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    crate::redis_server::server_args(port, &dir)
 }
 
 /// One command on `127.0.0.1:port` through a fresh connection.

@@ -9,7 +9,8 @@ use microcoaster_realtime::broker::RedisBroker;
 use redis::Commands;
 use serde_json::{Value, json};
 
-use crate::broker_redis::{Redis, names_before_sentinel, start_redis};
+use crate::broker_redis::names_before_sentinel;
+use crate::redis_server::{Redis, start_redis};
 use crate::support::connect;
 
 const WINDOW: Duration = Duration::from_secs(30);

@@ -12,4 +12,5 @@ mod ha_redis;
 mod history_redis;
 mod monitor_redis;
 mod nodes;
+mod redis_server;
 mod sentinel_redis;
