@@ -33,6 +33,24 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Logs in `count` Socket.IO websocket clients of `server`, one after the other: users
+/// `{prefix}0`, `{prefix}1`, … (each client labelled with its user), with `role`, on
+/// `page`.
+async fn log_in_many(
+    server: &Server,
+    (prefix, count): (&str, usize),
+    role: &str,
+    page: &str,
+) -> Vec<SioWs> {
+    let mut clients = Vec::with_capacity(count);
+    for i in 0..count {
+        let user = format!("{prefix}{i}");
+        let token = support::token(&user, role, None);
+        clients.push(SioWs::login(server.addr, &user, &token, page).await);
+    }
+    clients
+}
+
 /// Reads `bulk:data` events until the connection ends: each must carry `n` = 0, 1, …
 /// in order (an allow-list: anything else fails). Returns how many arrived and how the
 /// connection ended (`None`: dropped without a close frame).
