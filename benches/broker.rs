@@ -1,7 +1,8 @@
 //! What the Redis broker adds to the emit path, against the in-memory broker, in one run.
-//! Starts its own `redis-server` on a free port (fails if there is none; set
-//! `MCRT_REDIS_SERVER` to name the binary). Persistence off, no subscriber on the
-//! emitting hub, so the difference is the broker's own work.
+//! Starts its own `redis-server` on a free port (`tests/cluster/redis_server.rs`, shared
+//! with the cluster tests; fails if there is none; set `MCRT_REDIS_SERVER` to name the
+//! binary). Persistence off, no subscriber on the emitting hub, so the difference is the
+//! broker's own work.
 //!
 //! - `broker/{in_memory,redis}/changed`: telemetry alternating between two values (one
 //!   Lua compare-and-set and one `PUBLISH` with Redis).
@@ -22,67 +23,19 @@
 //! Each case runs with only the hubs it needs alive. Run with `scripts/bench broker
 //! --warm-up-time 1 --measurement-time 3`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/cluster/redis_server.rs"]
+mod redis_server;
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use microcoaster_realtime::broker::RedisBroker;
 use microcoaster_realtime::transport::in_process::Received;
 use microcoaster_realtime::{EmitOutcome, Hub};
+use redis_server::{Redis, start_redis};
 use serde_json::json;
 
 const SECRET: &[u8] = b"bench-secret";
-
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Redis {
-    let bin = std::env::var("MCRT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .expect("a free port")
-        .port();
-    let mut child = Command::new(&bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no", "--dir"])
-        .arg(std::env::temp_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|error| panic!("redis-server is required ({bin}: {error})"));
-    let stdout = child.stdout.take().expect("piped stdout");
-    for line in BufReader::new(stdout).lines() {
-        if line
-            .expect("redis-server output")
-            .contains("Ready to accept")
-        {
-            return Redis {
-                child,
-                url: format!("redis://127.0.0.1:{port}"),
-            };
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("redis-server exited before accepting connections");
-}
 
 /// A hub without a broker, or on `redis` under key prefix `prefix` (each case has its
 /// own, so no case starts from another's state).
@@ -155,6 +108,11 @@ fn emit_path(c: &mut Criterion) {
                     .expect("telemetry")
             });
         });
+        // The value the unchanged case repeats is set here, not left to the changed case:
+        // a filter can run this case alone (`broker/redis/unchanged`), and its first emit
+        // would then be a change and fail the case's assertion.
+        hub.emit_telemetry_update("m1", &values[flip])
+            .expect("telemetry");
         group.bench_function(format!("{name}/unchanged"), |b| {
             b.iter(|| {
                 let outcome = hub

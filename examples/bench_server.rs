@@ -1,6 +1,7 @@
 //! The server of `scripts/bench load --emit in-process`: the library served as
-//! `examples/server.rs --memory --no-monitor` serves it (JWT HS256 auth, no state on
-//! disk, no monitoring events), with the emits made inside the process from a host
+//! `examples/server.rs --no-monitor` serves it (JWT HS256 auth, no monitoring events,
+//! state and audit log in the SQLite file `--db` or, with `--memory`, nowhere: the
+//! storage flags are the server's own, `server/storage_args.rs`), with the emits made inside the process from a host
 //! thread, as an application embedding the library makes them — `Hub::emit_to_user`,
 //! `Hub::emit_to_admins` and `Hub::emit_maintenance_mode` — paced by the load generator's
 //! commands on stdin (`bench_server/command.rs`, shared with the socketioxide reference;
@@ -9,11 +10,14 @@
 //! is logged in with `Hub::emit_user_logged_in`, as the seed does at login.
 //!
 //! ```sh
-//! target/release/examples/bench_server --addr 127.0.0.1:3000 --jwt-secret s --threads 1
+//! target/release/examples/bench_server --addr 127.0.0.1:3000 --jwt-secret s --api-key k \
+//!     --threads 1 --memory
 //! ```
 
 #[path = "bench_server/command.rs"]
 mod command;
+#[path = "server/storage_args.rs"]
+mod storage_args;
 
 use std::time::Duration;
 
@@ -38,9 +42,10 @@ struct Args {
     threads: usize,
     #[arg(long, default_value_t = 100_000)]
     max_connections: usize,
-    /// Accepted for the load generator's common flags; this server keeps nothing.
-    #[arg(long)]
-    memory: bool,
+    /// `--db`, `--memory`, `--durability`, as the server example takes them
+    /// (`scripts/bench load --server-persist` passes `--db`, else `--memory`).
+    #[command(flatten)]
+    storage: storage_args::StorageArgs,
     /// Accepted for the load generator's common flags; monitoring is off here.
     #[arg(long)]
     no_monitor: bool,
@@ -48,8 +53,10 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let hub = Hub::builder()
-        .jwt_secret(args.jwt_secret.as_bytes())
+    let builder = Hub::builder().jwt_secret(args.jwt_secret.as_bytes());
+    let hub = args
+        .storage
+        .apply(builder)
         .build()
         .unwrap_or_else(|error| fail(&error.to_string()));
     let config = ServerConfig {

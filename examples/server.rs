@@ -19,7 +19,7 @@
 //! and `wss://` on the same address instead of plain text (`server/tls.rs`).
 //!
 //! Files: `server/args.rs` (the flags), `server/demo.rs` (`--demo`), `server/secrets.rs`,
-//! `server/jwt_args.rs`, `server/tls.rs`, `server/web.rs`; this file turns the flags
+//! `server/jwt_args.rs`, `server/storage_args.rs`, `server/tls.rs`, `server/web.rs`; this file turns the flags
 //! into a hub and a server, starts them and shuts them down on SIGINT / SIGTERM.
 
 #[path = "server/args.rs"]
@@ -30,6 +30,8 @@ mod demo;
 mod jwt_args;
 #[path = "server/secrets.rs"]
 mod secrets;
+#[path = "server/storage_args.rs"]
+mod storage_args;
 #[path = "server/tls.rs"]
 mod tls;
 #[path = "server/web.rs"]
@@ -156,19 +158,19 @@ fn main() {
 /// The secrets (generated for this run with `--memory`, else read or created beside the
 /// database) and, when stored, their file and whether it was created now.
 fn secrets(args: &Args) -> (secrets::Secrets, Option<(PathBuf, bool)>) {
-    if args.memory {
+    if args.storage.memory {
         let secrets = secrets::Secrets {
             api_key: secrets::random_secret(),
             jwt_secret: secrets::random_secret(),
         };
         return (secrets, None);
     }
-    match secrets::load_or_create(&args.db) {
+    match secrets::load_or_create(&args.storage.db) {
         Ok((secrets, path, created)) => (secrets, Some((path, created))),
         Err(error) => {
             eprintln!(
                 "cannot read or create the secrets file beside {}: {error}",
-                args.db.display()
+                args.storage.db.display()
             );
             std::process::exit(1);
         }
@@ -197,9 +199,7 @@ fn build_hub(args: &Args, jwt_secret: &str) -> Hub {
     if let Some(url) = args.webhook.clone() {
         builder = builder.on_client_event(webhook_forwarder(url));
     }
-    if !args.memory {
-        builder = builder.persist(&args.db, args.durability);
-    }
+    builder = args.storage.apply(builder);
     if let Some(url) = &args.redis {
         builder = with_redis(builder, url);
     }
@@ -264,8 +264,8 @@ fn print_addresses(
         Some((path, created)) => {
             println!(
                 "  database  : {} (durability {})",
-                args.db.display(),
-                args.durability.as_str()
+                args.storage.db.display(),
+                args.storage.durability.as_str()
             );
             println!(
                 "  secrets   : {} ({})",

@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use microcoaster_realtime::Durability;
 
 /// Standalone MicroCoaster real-time server.
 #[derive(Parser, Debug)]
@@ -16,17 +15,8 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "MCRT_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: String,
-    /// Database path; the generated secrets are stored beside it as `<db>.secrets.json`.
-    #[arg(long, env = "MCRT_DB", default_value = "./microcoaster-realtime.db")]
-    pub db: PathBuf,
-    /// Keep everything in memory: no database, so state, sessions and the audit log end
-    /// with the process; secrets not given are generated for this run only.
-    #[arg(long, env = "MCRT_MEMORY", conflicts_with = "durability")]
-    pub memory: bool,
-    /// What a crash can lose: `off` (no fsync), `batched` (fsync at most every 50 ms),
-    /// `sync` (every emit returns after its audit row is on disk).
-    #[arg(long, env = "MCRT_DURABILITY", default_value = "batched")]
-    pub durability: Durability,
+    #[command(flatten)]
+    pub storage: crate::storage_args::StorageArgs,
     /// JWT HS256 secret (default: generated once and stored beside the database).
     #[arg(long, env = "MCRT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,

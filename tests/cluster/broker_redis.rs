@@ -2,8 +2,6 @@
 //! folder, killed at the end): two hubs in one process stand for two nodes. Fails, never
 //! skips, when `redis-server` (or `MCRT_REDIS_SERVER`) is missing.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -12,62 +10,9 @@ use microcoaster_realtime::transport::in_process::Received;
 use microcoaster_realtime::{EmitOutcome, Hub};
 use serde_json::json;
 
-use crate::support::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
-
-pub(crate) struct Redis {
-    child: Child,
-    pub(crate) url: String,
-    _dir: TempDir,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn start_redis() -> Redis {
-    let bin = std::env::var("MCRT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-    let dir = TempDir::new("redis");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .expect("a free port")
-        .port();
-    let mut child = Command::new(&bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no", "--dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|error| {
-            panic!("redis-server is required for this suite ({bin}: {error}); scripts/clients-test installs it")
-        });
-    let stdout = child.stdout.take().expect("piped stdout");
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("redis-server output");
-        if line.contains("Ready to accept connections") {
-            return Redis {
-                child,
-                url: format!("redis://127.0.0.1:{port}"),
-                _dir: dir,
-            };
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("redis-server exited before accepting connections");
-}
-
-fn node(redis: &Redis) -> Hub {
-    let broker = RedisBroker::connect(&redis.url).expect("Redis answers");
-    Hub::builder()
-        .jwt_secret(JWT_SECRET)
-        .broker(broker)
-        .build()
-        .expect("a hub on Redis builds")
-}
+use crate::nodes::node;
+use crate::redis_server::{Redis, start_redis};
+use crate::support::{JWT_SECRET, SENTINEL, Tab, connect};
 
 /// Waits (bounded) for the next frame named `name` on `tab`, skipping nothing else.
 fn expect_soon(tab: &mut Tab, name: &str) -> serde_json::Value {
@@ -98,7 +43,7 @@ pub(crate) fn names_before_sentinel(via: &Hub, tab: &mut Tab, user: &str) -> Vec
 #[test]
 fn racing_identical_emits_on_two_nodes_give_one_event() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut on_a = connect(&a, "u1", "user", "s1", "modules");
     let mut on_b = connect(&b, "u1", "user", "s2", "modules");
     for round in 0..20 {
@@ -139,7 +84,7 @@ fn racing_identical_emits_on_two_nodes_give_one_event() {
 #[test]
 fn a_real_change_on_another_node_is_never_unchanged() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     for round in 0..50 {
         let module = format!("flip{round}");
         let info = json!({"userId": "u2"});
@@ -166,7 +111,7 @@ fn a_real_change_on_another_node_is_never_unchanged() {
 #[test]
 fn events_cross_nodes_and_the_other_user_gets_nothing() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut owner = connect(&b, "u3", "user", "s3", "modules");
     let mut other = connect(&b, "u4", "user", "s4", "modules");
     let mut admin = connect(&b, "root", "admin", "s5", "admin");
@@ -226,7 +171,7 @@ fn publish_raw(redis: &Redis, payload: &[u8]) {
 #[test]
 fn malformed_broker_messages_are_counted_and_the_node_keeps_serving() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut tab = connect(&b, "u5", "user", "s6", "modules");
     for garbage in [
         &b"\xff\xfe not utf-8"[..],
@@ -259,7 +204,7 @@ impl microcoaster_realtime::Executor for HostQueue {
 #[test]
 fn another_nodes_emit_runs_on_the_host_executor() {
     let redis = start_redis();
-    let a = node(&redis);
+    let a = node(&redis.url);
     let (jobs, queued) = crossbeam_channel::unbounded();
     let broker = RedisBroker::connect(&redis.url).expect("Redis answers");
     let b = Hub::builder()

@@ -5,21 +5,13 @@
 
 use std::collections::HashMap;
 
-use microcoaster_realtime::broker::RedisBroker;
-use microcoaster_realtime::{EmitOutcome, Hub};
+use microcoaster_realtime::EmitOutcome;
 use serde_json::json;
 
-use crate::broker_redis::{Redis, names_before_sentinel, start_redis};
-use crate::support::{JWT_SECRET, connect};
-
-fn node(redis: &Redis) -> Hub {
-    let broker = RedisBroker::connect(&redis.url).expect("Redis answers");
-    Hub::builder()
-        .jwt_secret(JWT_SECRET)
-        .broker(broker)
-        .build()
-        .expect("a hub on Redis builds")
-}
+use crate::broker_redis::names_before_sentinel;
+use crate::nodes::node;
+use crate::redis_server::{Redis, start_redis};
+use crate::support::connect;
 
 /// Calls per command so far (`publish`, `evalsha`, …), as Redis counts them.
 fn calls(redis: &Redis) -> HashMap<String, u64> {
@@ -51,7 +43,7 @@ fn count(calls: &HashMap<String, u64>, command: &str) -> u64 {
 #[test]
 fn an_unchanged_emit_is_one_claim_in_redis_and_reaches_no_other_node() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut on_b = connect(&b, "u3", "user", "s3", "modules");
     let info = json!({"userId": "u3"});
     let telemetry = json!({"speed": 4});
@@ -97,7 +89,7 @@ fn an_unchanged_emit_is_one_claim_in_redis_and_reaches_no_other_node() {
 #[test]
 fn concurrent_claims_go_to_redis_as_one_script_call_per_batch() {
     let redis = start_redis();
-    let (a, b) = (node(&redis), node(&redis));
+    let (a, b) = (node(&redis.url), node(&redis.url));
     let mut on_b = connect(&b, "u4", "user", "s4", "modules");
     for t in 0..8 {
         a.emit_module_added(&json!({"id": format!("b{t}"), "userId": "u4"}))

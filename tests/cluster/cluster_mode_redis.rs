@@ -6,8 +6,9 @@
 use std::process::Command;
 
 use crate::ha_redis::{
-    Process, failover_during_stream, free_port, query, server_args, text, tool, wait_until,
+    Process, failover_during_stream, query, server_args, text, tool, wait_until,
 };
+use crate::redis_server::free_port;
 use crate::support::TempDir;
 
 struct Cluster {

@@ -5,7 +5,8 @@ use microcoaster_realtime::transport::in_process::Received;
 use microcoaster_realtime::{BuildError, EmitOutcome, Hub, HubConfig};
 use serde_json::json;
 
-use crate::broker_redis::{Redis, names_before_sentinel, start_redis};
+use crate::broker_redis::names_before_sentinel;
+use crate::redis_server::{Redis, start_redis};
 use crate::support::{JWT_SECRET, connect};
 
 fn configured(redis: &Redis, node_id: &str) -> Result<Hub, BuildError> {

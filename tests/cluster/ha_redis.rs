@@ -9,11 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use microcoaster_realtime::Hub;
-use microcoaster_realtime::broker::RedisBroker;
 use microcoaster_realtime::transport::in_process::Received;
 use serde_json::json;
 
-use crate::support::{JWT_SECRET, SENTINEL, Tab, TempDir, connect};
+use crate::nodes::node;
+use crate::support::{SENTINEL, Tab, TempDir, connect};
 
 /// The path of Redis tool `name`, from `var` or the PATH; panics when it is missing.
 pub(crate) fn tool(var: &str, name: &str) -> String {
@@ -29,13 +29,6 @@ pub(crate) fn tool(var: &str, name: &str) -> String {
             "{name} is required for this suite ({var}={bin}: {other:?}); scripts/ensure-redis installs it"
         ),
     }
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// One Redis process (server or sentinel), SIGKILLed when dropped.
@@ -76,24 +69,12 @@ impl Drop for Process {
     }
 }
 
-/// Arguments of a `redis-server` on `port` keeping its files in `dir`.
+/// Arguments of a `redis-server` on `port` keeping its files in a folder of its own in
+/// `dir`.
 pub(crate) fn server_args(port: u16, dir: &TempDir) -> Vec<String> {
     let dir = dir.path().join(port.to_string());
     std::fs::create_dir_all(&dir).expect("a folder per server");
-    [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        &dir.to_string_lossy(),
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    crate::redis_server::server_args(port, &dir)
 }
 
 /// One command on `127.0.0.1:port` through a fresh connection.
@@ -125,15 +106,6 @@ pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn node(url: &str) -> Hub {
-    let broker = RedisBroker::connect(url).expect("Redis answers through the URL");
-    Hub::builder()
-        .jwt_secret(JWT_SECRET)
-        .broker(broker)
-        .build()
-        .expect("a hub on Redis builds")
 }
 
 /// The module id of a `module:status:changed` frame, or the frame's name.

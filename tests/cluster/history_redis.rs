@@ -9,18 +9,14 @@ use microcoaster_realtime::broker::RedisBroker;
 use redis::Commands;
 use serde_json::{Value, json};
 
-use crate::broker_redis::{Redis, names_before_sentinel, start_redis};
-use crate::support::{JWT_SECRET, connect};
+use crate::broker_redis::names_before_sentinel;
+use crate::redis_server::{Redis, start_redis};
+use crate::support::connect;
 
 const WINDOW: Duration = Duration::from_secs(30);
 
 fn node(redis: &Redis, history: bool) -> Hub {
-    let broker = RedisBroker::connect(&redis.url).expect("Redis answers");
-    let hub = Hub::builder()
-        .jwt_secret(JWT_SECRET)
-        .broker(broker)
-        .build()
-        .expect("a hub on Redis builds");
+    let hub = crate::nodes::node(&redis.url);
     if history {
         assert!(
             hub.keep_event_history(WINDOW),

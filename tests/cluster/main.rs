@@ -11,4 +11,6 @@ mod config_redis;
 mod ha_redis;
 mod history_redis;
 mod monitor_redis;
+mod nodes;
+mod redis_server;
 mod sentinel_redis;

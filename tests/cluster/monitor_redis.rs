@@ -12,7 +12,8 @@ use microcoaster_realtime::transport::in_process::Received;
 use microcoaster_realtime::{AlertRules, HandshakeContext, Hub, MonitorConfig};
 use serde_json::{Value, json};
 
-use crate::broker_redis::{Redis, names_before_sentinel, start_redis};
+use crate::broker_redis::names_before_sentinel;
+use crate::redis_server::{Redis, start_redis};
 use crate::support::{JWT_SECRET, Tab, connect};
 
 fn monitored(redis: &Redis, node_id: &str) -> Hub {

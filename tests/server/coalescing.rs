@@ -25,17 +25,37 @@ fn coalescing_config() -> ServerConfig {
     }
 }
 
-/// Emits `idle:event {n}` to `user` and returns how long `client` took to receive it.
-async fn one_event_latency(server: &Server, client: &mut SioWs, user: &str, n: u64) -> Duration {
+/// Serves a hub with the coalescing window, logs `label` in as user `u1` (the login's
+/// last batch held two events, `auth:ok` and `page:snapshot`), runs `test` with the
+/// server and the client, then checks that a sentinel arrives next: nothing `test` did
+/// not read was left behind.
+fn with_client(label: &str, test: impl AsyncFnOnce(&Server, &mut SioWs)) {
+    let server = serve(hub(), coalescing_config());
+    run(async {
+        let mut client =
+            SioWs::login(server.addr, label, &token("u1", "user", None), "modules").await;
+        test(&server, &mut client).await;
+        send_sentinel(&server.hub, "u1", 1);
+        within("the sentinel", client.sentinel(1)).await;
+    });
+}
+
+/// Emits `idle:event {n}` to user `u1` and checks that `client` receives it within
+/// `IDLE_LATENCY`, far under the window: its write did not wait. `when` names the
+/// event in the failure.
+async fn expect_at_once(server: &Server, client: &mut SioWs, n: u64, when: &str) {
     let start = Instant::now();
     server
         .hub
-        .emit_to_user(user, "idle:event", &json!({"n": n}))
+        .emit_to_user("u1", "idle:event", &json!({"n": n}))
         .expect("emit");
     let (name, data) = within("the idle event", client.event()).await;
     let latency = start.elapsed();
     assert_eq!((name.as_str(), &data["n"]), ("idle:event", &json!(n)));
-    latency
+    assert!(
+        latency < IDLE_LATENCY,
+        "{when} took {latency:?} (window {WINDOW:?})"
+    );
 }
 
 /// Emits `burst:event {n}` for `n` in `range` as fast as the host thread can.
@@ -58,60 +78,34 @@ async fn expect_burst(client: &mut SioWs, range: std::ops::Range<u64>) {
 
 #[test]
 fn an_idle_socket_writes_its_event_without_waiting_for_the_window() {
-    let server = serve(hub(), coalescing_config());
-    run(async {
-        // The login's last batch held two events (`auth:ok`, `page:snapshot`).
-        let mut client =
-            SioWs::login(server.addr, "idle", &token("u1", "user", None), "modules").await;
+    with_client("idle", async |server, client| {
         for n in 0..5 {
-            let latency = one_event_latency(&server, &mut client, "u1", n).await;
-            assert!(
-                latency < IDLE_LATENCY,
-                "event {n} on an idle socket took {latency:?} (window {WINDOW:?})"
-            );
+            expect_at_once(server, client, n, &format!("event {n} on an idle socket")).await;
         }
-        send_sentinel(&server.hub, "u1", 1);
-        within("the sentinel", client.sentinel(1)).await;
     });
 }
 
 #[test]
 fn a_socket_idle_again_after_a_burst_writes_at_once() {
-    let server = serve(hub(), coalescing_config());
-    run(async {
-        let mut client = SioWs::login(
-            server.addr,
-            "after-burst",
-            &token("u1", "user", None),
-            "modules",
-        )
-        .await;
+    with_client("after-burst", async |server, client| {
         for round in 0..3u64 {
             let first = round * 200;
-            burst(&server, "u1", first..first + 200);
-            expect_burst(&mut client, first..first + 200).await;
+            burst(server, "u1", first..first + 200);
+            expect_burst(client, first..first + 200).await;
             // Everything was read: the socket is idle, whatever its last batches held.
-            let latency = one_event_latency(&server, &mut client, "u1", round).await;
-            assert!(
-                latency < IDLE_LATENCY,
-                "round {round}: the event after a burst took {latency:?} (window {WINDOW:?})"
-            );
+            let when = format!("round {round}: the event after a burst");
+            expect_at_once(server, client, round, &when).await;
         }
-        send_sentinel(&server.hub, "u1", 2);
-        within("the sentinel", client.sentinel(2)).await;
     });
 }
 
 #[test]
 fn a_burst_is_written_in_few_writes_exactly_and_in_order() {
     const EVENTS: u64 = 2_000;
-    let server = serve(hub(), coalescing_config());
-    run(async {
-        let mut client =
-            SioWs::login(server.addr, "burst", &token("u1", "user", None), "modules").await;
+    with_client("burst", async |server, client| {
         let before = server.hub.metrics();
-        burst(&server, "u1", 0..EVENTS);
-        expect_burst(&mut client, 0..EVENTS).await;
+        burst(server, "u1", 0..EVENTS);
+        expect_burst(client, 0..EVENTS).await;
         let after = server.hub.metrics();
         let frames = after.frames_delivered - before.frames_delivered;
         let writes = after.socket_writes - before.socket_writes;
@@ -123,7 +117,5 @@ fn a_burst_is_written_in_few_writes_exactly_and_in_order() {
             writes * 100 <= EVENTS,
             "{EVENTS} events took {writes} writes: the burst was not coalesced"
         );
-        send_sentinel(&server.hub, "u1", 3);
-        within("the sentinel", client.sentinel(3)).await;
     });
 }

@@ -6,8 +6,8 @@ use futures_util::future::join_all;
 use microcoaster_realtime::SlowConsumerCloses;
 use serde_json::json;
 
-use crate::support::{SENTINEL, SioWs, builder, config, run, serve, token};
-use crate::{alone, read_in_order};
+use crate::support::{SENTINEL, builder, config, run, serve};
+use crate::{alone, log_in_many, read_in_order};
 
 /// 20,000 events as fast as a host thread can emit them, to 50 admins who read as they
 /// come. With the default bounds (2 MiB, 10 s) every admin gets every event, in order,
@@ -19,12 +19,7 @@ fn a_burst_to_fifty_admins_is_delivered_completely_with_defaults() {
     let _alone = alone();
     let server = serve(builder().build().unwrap(), config());
     run(async {
-        let mut admins = Vec::new();
-        for i in 0..ADMINS {
-            let label = format!("admin{i}");
-            let token = token(&label, "admin", None);
-            admins.push(SioWs::login(server.addr, &label, &token, "admin").await);
-        }
+        let admins = log_in_many(&server, ("admin", ADMINS), "admin", "admin").await;
         let hub = server.hub.clone();
         let emitter = std::thread::spawn(move || {
             for n in 0..EVENTS {

@@ -1,11 +1,11 @@
 //! The byte bound: a client that stops reading while much reaches it is closed once
 //! its queue holds more than `queue_max_bytes`, with the default bounds.
 
-use microcoaster_realtime::SlowConsumerCloses;
+use microcoaster_realtime::SlowConsumerReason;
 use serde_json::json;
 
-use crate::support::{SioWs, builder, config, run, send_sentinel, serve, token, within};
-use crate::{alone, read_until_end};
+use crate::support::{SioWs, builder, config, run, send_sentinel, serve, token};
+use crate::{after_the_close, alone};
 
 /// 32 KiB frames to a client that does not read, with a sentinel to a reading client
 /// after every 16: the stalled one is closed by the byte bound (2 MiB by default, long
@@ -41,24 +41,13 @@ fn a_client_that_stops_reading_is_closed_by_the_byte_bound() {
         }
         // At least the bound itself (64 frames of 32 KiB) was queued before the close.
         assert!(sent > 64, "closed after {sent} frames");
-        assert_eq!(
-            server.hub.metrics().slow_consumer_closes,
-            SlowConsumerCloses {
-                bytes: 1,
-                ..SlowConsumerCloses::default()
-            }
-        );
-        send_sentinel(&server.hub, "fast", 1_000_000);
-        fast.sentinel(1_000_000).await;
-        let (got, end) = within(
-            "the slow client's frames and end",
-            read_until_end(&mut slow),
+        let end = after_the_close(
+            &server,
+            SlowConsumerReason::Bytes,
+            (&mut slow, &mut fast),
+            sent,
         )
         .await;
-        assert!(
-            got < sent,
-            "it got {got} of {sent}: the queued ones were dropped"
-        );
         assert_eq!(end, Some((1000, String::new())));
     });
 }

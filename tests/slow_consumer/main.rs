@@ -20,8 +20,9 @@ mod time;
 
 use std::sync::Mutex;
 
+use microcoaster_realtime::{SlowConsumerCloses, SlowConsumerReason};
 use serde_json::json;
-use support::{SENTINEL, SioWs};
+use support::{SENTINEL, Server, SioWs, send_sentinel, within};
 
 /// One test at a time: the memory test measures the whole process.
 static ALONE: Mutex<()> = Mutex::new(());
@@ -30,6 +31,24 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
     ALONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Logs in `count` Socket.IO websocket clients of `server`, one after the other: users
+/// `{prefix}0`, `{prefix}1`, … (each client labelled with its user), with `role`, on
+/// `page`.
+async fn log_in_many(
+    server: &Server,
+    (prefix, count): (&str, usize),
+    role: &str,
+    page: &str,
+) -> Vec<SioWs> {
+    let mut clients = Vec::with_capacity(count);
+    for i in 0..count {
+        let user = format!("{prefix}{i}");
+        let token = support::token(&user, role, None);
+        clients.push(SioWs::login(server.addr, &user, &token, page).await);
+    }
+    clients
 }
 
 /// Reads `bulk:data` events until the connection ends: each must carry `n` = 0, 1, …
@@ -74,4 +93,32 @@ async fn read_in_order(client: &mut SioWs, name: &str, expected: u64) {
         next += 1;
     }
     assert_eq!(next, expected, "{}", client.ws.label());
+}
+
+/// The checks after the server closed `slow` as a slow consumer for `reason`, once
+/// `sent` events were emitted to it: that close is the only one counted, under
+/// `reason`; `fast` (user `fast`) still receives a sentinel; `slow`, reading again, finds
+/// events in order and fewer than were sent (the queued ones were dropped). Returns how
+/// `slow`'s connection ended, which differs by reason.
+async fn after_the_close(
+    server: &Server,
+    reason: SlowConsumerReason,
+    (slow, fast): (&mut SioWs, &mut SioWs),
+    sent: u64,
+) -> Option<(u16, String)> {
+    let once_for = |counted: SlowConsumerReason| u64::from(counted == reason);
+    let expected = SlowConsumerCloses {
+        bytes: once_for(SlowConsumerReason::Bytes),
+        frames: once_for(SlowConsumerReason::Frames),
+        stalled: once_for(SlowConsumerReason::Stalled),
+    };
+    assert_eq!(server.hub.metrics().slow_consumer_closes, expected);
+    send_sentinel(&server.hub, "fast", 1_000_000);
+    fast.sentinel(1_000_000).await;
+    let (got, end) = within("the slow client's frames and end", read_until_end(slow)).await;
+    assert!(
+        got < sent,
+        "it got {got} of {sent}: the queued ones were dropped"
+    );
+    end
 }

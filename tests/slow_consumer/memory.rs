@@ -4,8 +4,8 @@
 use microcoaster_realtime::SlowConsumerCloses;
 use serde_json::{Value, json};
 
-use crate::alone;
 use crate::support::{SioWs, builder, config, eventually, run, send_sentinel, serve, token};
+use crate::{alone, log_in_many};
 
 /// The process's resident memory, in bytes.
 fn rss_bytes() -> u64 {
@@ -36,12 +36,7 @@ fn stalled_clients_keep_the_server_memory_bounded() {
     let _alone = alone();
     let server = serve(builder().build().unwrap(), config());
     run(async {
-        let mut clients = Vec::new();
-        for i in 0..CLIENTS {
-            let label = format!("stalled{i}");
-            let token = token(&label, "user", None);
-            clients.push(SioWs::login(server.addr, &label, &token, "modules").await);
-        }
+        let clients = log_in_many(&server, ("stalled", CLIENTS), "user", "modules").await;
         let before = rss_bytes();
         let hub = server.hub.clone();
         let peak = tokio::task::spawn_blocking(move || {
