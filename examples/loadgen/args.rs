@@ -17,7 +17,8 @@ pub struct Args {
     /// Loopback source addresses the clients connect from, round robin: 127.0.0.1,
     /// 127.0.0.2, … Each address has its own range of ephemeral ports (about 28,000),
     /// so more clients than that need several [default: one per 25,000 clients when
-    /// every server is on loopback, else 0]; 0 lets the system choose.
+    /// every server is on loopback and there are more than 25,000, else 0]; 0 lets the
+    /// system choose (quicker: a bound socket's port is searched for at `bind`).
     #[arg(long)]
     pub source_addresses: Option<u32>,
     /// Events of `broadcast`: each to every connection, the next made only once the

@@ -39,16 +39,18 @@ pub fn open_files_for(connections: u32) -> Result<u64, String> {
 
 /// The source address of each client, round robin (empty: let the system choose):
 /// `--source-addresses`, or by default one per [`CLIENTS_PER_ADDRESS`] clients when
-/// every server is on loopback.
+/// every server is on loopback and one address is not enough. A bound socket's port is
+/// chosen at `bind`, by a search of the address's ports that slows as they fill (18,000
+/// binds to one address took 52 s here, against a connect's own choice of port, which
+/// is quick), so a run that fits one address does not bind at all.
 pub fn source_addresses(args: &Args, servers: &[SocketAddr]) -> Vec<IpAddr> {
     let loopback = servers
         .iter()
         .all(|server| server.ip().is_loopback() && server.is_ipv4());
-    let count = args.source_addresses.unwrap_or(if loopback {
-        args.connections.div_ceil(CLIENTS_PER_ADDRESS)
-    } else {
-        0
-    });
+    let needed = args.connections.div_ceil(CLIENTS_PER_ADDRESS);
+    let count = args
+        .source_addresses
+        .unwrap_or(if loopback && needed > 1 { needed } else { 0 });
     // 127.0.0.1, 127.0.0.2, …: the whole of 127.0.0.0/8 is local on Linux.
     (0..count.min(254))
         .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + i as u8)))
@@ -73,6 +75,8 @@ mod tests {
             .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
             .collect();
         assert_eq!(addresses, expected);
+        let fits_one = args(&["--connections", "18000"]);
+        assert!(source_addresses(&fits_one, &[local]).is_empty());
         let given = args(&["--connections", "10", "--source-addresses", "2"]);
         assert_eq!(source_addresses(&given, &[local]).len(), 2);
         let remote: SocketAddr = "192.0.2.1:3000".parse().unwrap();
