@@ -68,8 +68,13 @@ fn main() {
     let server = hub
         .serve(&args.addr, config)
         .unwrap_or_else(|error| fail(&error.to_string()));
+    // The server raised its soft open-file limit to the hard one (the ceiling of its
+    // connections): the load generator's log shows which it ran with.
+    let open_files = server
+        .open_file_limit()
+        .map_or("unknown".to_owned(), |limit| limit.to_string());
     println!(
-        "microcoaster-realtime bench server listening on http://{}",
+        "microcoaster-realtime bench server listening on http://{} (open-file limit {open_files})",
         server.local_addr()
     );
     let emitter = hub.clone();

@@ -822,7 +822,7 @@ enum McrtStatus mcrt_hub_audit_query(const struct McrtHub *hub,
 // "socketioPath", "nativePath",
 // "shutdownDeadlineMs", "writeCoalesceMs", "slowConsumerTimeoutMs", "apiKey",
 // "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs",
-// "trustedProxies"}`
+// "trustedProxies", "raiseFdLimit"}`
 // (`workerThreads` 0, the default: one per CPU the process may run on). On success `*out` owns the server
 // (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
 enum McrtStatus mcrt_serve(const struct McrtHub *hub,

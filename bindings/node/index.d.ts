@@ -172,6 +172,10 @@ declare namespace RealTimeAPI {
     headerTimeoutMs?: number;
     /** Proxy ranges (CIDR or one address) whose `X-Forwarded-For` names the client. */
     trustedProxies?: string[];
+    /** Raise the process's soft open-file limit (RLIMIT_NOFILE) to its hard limit when
+     * the server starts, so it can hold one socket per connection (default true; unix).
+     * Node already raises it at start-up; `false` leaves the limit as it is. */
+    raiseFdLimit?: boolean;
   }
 
   /** The `jwt` section: keys beyond one HS256 secret (the algorithm is fixed by the key). */

@@ -10,9 +10,21 @@ use crate::model::Kind;
 #[derive(Parser, Debug)]
 #[command(about)]
 pub struct Args {
-    /// Socket.IO clients to open (at most about the open-file limit minus a few).
+    /// Socket.IO clients to open: at most the hard open-file limit (`ulimit -Hn`) minus
+    /// a margin (`limits::FD_MARGIN`), refused up front beyond it.
     #[arg(long, default_value_t = 500)]
     pub connections: u32,
+    /// Loopback source addresses the clients connect from, round robin: 127.0.0.1,
+    /// 127.0.0.2, … Each address has its own range of ephemeral ports (about 28,000),
+    /// so more clients than that need several [default: one per 25,000 clients when
+    /// every server is on loopback and there are more than 25,000, else 0]; 0 lets the
+    /// system choose (quicker: a bound socket's port is searched for at `bind`).
+    #[arg(long)]
+    pub source_addresses: Option<u32>,
+    /// Events of `broadcast`: each to every connection, the next made only once the
+    /// last client has the previous one.
+    #[arg(long, default_value_t = 5)]
+    pub broadcasts: u64,
     /// Seconds of each measured scenario.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
@@ -126,6 +138,9 @@ pub enum Scenario {
     AdminBurst,
     /// `--all-burst` broadcasts to everyone as fast as possible.
     AllBurst,
+    /// `--broadcasts` broadcasts to everyone, one at a time: each measured until the
+    /// last client has it.
+    Broadcast,
 }
 
 impl Scenario {
@@ -137,13 +152,14 @@ impl Scenario {
             Scenario::UserBurst => "user-burst",
             Scenario::AdminBurst => "admin-burst",
             Scenario::AllBurst => "all-burst",
+            Scenario::Broadcast => "broadcast",
         }
     }
 
     pub fn kind(self) -> Kind {
         match self {
             Scenario::AdminBroadcast | Scenario::AdminBurst => Kind::AdminBroadcast,
-            Scenario::All | Scenario::AllBurst => Kind::All,
+            Scenario::All | Scenario::AllBurst | Scenario::Broadcast => Kind::All,
             Scenario::UserTelemetry | Scenario::UserBurst => Kind::Telemetry,
         }
     }
@@ -151,7 +167,7 @@ impl Scenario {
     pub fn is_burst(self) -> bool {
         matches!(
             self,
-            Scenario::UserBurst | Scenario::AdminBurst | Scenario::AllBurst
+            Scenario::UserBurst | Scenario::AdminBurst | Scenario::AllBurst | Scenario::Broadcast
         )
     }
 
@@ -161,6 +177,8 @@ impl Scenario {
             Scenario::UserBurst => Some(args.user_burst),
             Scenario::AdminBurst => Some(args.admin_burst),
             Scenario::AllBurst => Some(args.all_burst),
+            // One at a time: each broadcast is a burst of one (`Bench::broadcast`).
+            Scenario::Broadcast => Some(1),
             _ => None,
         }
     }

@@ -179,7 +179,11 @@ impl Bench<'_> {
         };
         let before = Usage::now(self.server);
         let started = Instant::now();
-        let (events, emit_errors) = self.emit(scenario, base).await?;
+        let (events, emit_errors) = if scenario == Scenario::Broadcast {
+            self.broadcast(base, delivered_before, recipients).await?
+        } else {
+            self.emit(scenario, base).await?
+        };
         self.emit_errors += emit_errors;
         let emitting = started.elapsed().as_secs_f64();
         settle(&self.recorder, kind, delivered_before + events * recipients).await;
@@ -194,7 +198,7 @@ impl Bench<'_> {
         let delivering = recorder
             .last_delivery
             .map_or(window, |last| last.duration_since(started).as_secs_f64());
-        let (p50_ms, p99_ms) = percentiles(&mut recorder.latencies_us);
+        let (p50_ms, p99_ms, max_ms) = percentiles(&mut recorder.latencies_us);
         let check = self.check(&recorder, kind).since(earlier);
         Ok(Measured {
             scenario,
@@ -204,6 +208,7 @@ impl Bench<'_> {
             delivery_rate: delivered as f64 / delivering.max(1e-9),
             p50_ms,
             p99_ms,
+            max_ms,
             cpu_us_per_delivery: before
                 .server_cpu
                 .zip(after.server_cpu)
@@ -225,6 +230,26 @@ impl Bench<'_> {
             check,
             connections_lost: recorder.closed_early,
         })
+    }
+
+    /// `--broadcasts` events to everyone, one at a time: each is made once the previous
+    /// one reached every client (or none arrived for 10 s), so each is measured alone
+    /// until its last client. Returns (events, errors).
+    async fn broadcast(
+        &mut self,
+        base: u32,
+        delivered_before: u64,
+        recipients: u64,
+    ) -> Result<(u64, u64), String> {
+        let (mut events, mut errors) = (0, 0);
+        for n in 0..self.args.broadcasts {
+            let (made, refused) = self.emit(Scenario::Broadcast, base + n as u32).await?;
+            events += made;
+            errors += refused;
+            let target = delivered_before + events * recipients;
+            settle(&self.recorder, Kind::All, target).await;
+        }
+        Ok((events, errors))
     }
 
     /// Every connection's deliveries of `kind` so far against what it should have.
@@ -325,15 +350,18 @@ impl Usage {
     }
 }
 
-/// p50 and p99 of the latencies in µs, as ms (NaN when there are none).
-fn percentiles(latencies: &mut [u32]) -> (f64, f64) {
+/// p50, p99 and the largest of the latencies in µs, as ms (NaN when there are none).
+fn percentiles(latencies: &mut [u32]) -> (f64, f64, f64) {
     latencies.sort_unstable();
     let percentile = |p: usize| {
         latencies
             .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
             .map_or(f64::NAN, |&us| f64::from(us) / 1000.0)
     };
-    (percentile(50), percentile(99))
+    let max = latencies
+        .last()
+        .map_or(f64::NAN, |&us| f64::from(us) / 1000.0);
+    (percentile(50), percentile(99), max)
 }
 
 /// The emit API call and body of event `seq` of a scenario; every body carries `seq`

@@ -1,17 +1,20 @@
 //! The Socket.IO clients: Engine.IO v4 / Socket.IO v5 over a websocket, spoken directly.
 //!
-//! One task per client on the load generator's single thread: open
-//! `/socket.io/?EIO=4&transport=websocket`, read the `0{…}` open packet, send
+//! One task per client on the load generator's single thread: open a TCP connection
+//! from its source address (`limits::source_addresses`), open
+//! `/socket.io/?EIO=4&transport=websocket` on it, read the `0{…}` open packet, send
 //! `40{"token":…,"page":…}`, read `40{sid}`, `auth:ok` and `page:snapshot` (the client is
 //! then *ready*), answer every ping `2` with `3`, and record each bench event's sequence
 //! number and delivery latency in the shared [`Recorder`].
 
 use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -197,17 +200,45 @@ struct ModuleRef {
     module_id: Option<String>,
 }
 
+/// Where one client connects, and from where.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// `ws://host:port/socket.io/?EIO=4&transport=websocket`.
+    pub url: String,
+    /// The server's address (the URL's host and port, resolved).
+    pub server: SocketAddr,
+    /// The local address to connect from (`None`: the system chooses).
+    pub source: Option<IpAddr>,
+}
+
+impl Endpoint {
+    /// A TCP connection to the server from the source address, without Nagle.
+    async fn open(&self) -> std::io::Result<TcpStream> {
+        let socket = match self.server {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        if let Some(source) = self.source {
+            // Port 0: an ephemeral port of this address's own range.
+            socket.bind(SocketAddr::new(source, 0))?;
+        }
+        let stream = socket.connect(self.server).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
 /// Runs one client until its connection ends; `permit` (the connect concurrency slot)
 /// is released once it is ready or has failed.
 pub async fn run(
     connection: u32,
-    url: String,
+    endpoint: Endpoint,
     auth: String,
     recorder: Shared,
     permit: OwnedSemaphorePermit,
 ) {
     let mut permit = Some(permit);
-    let outcome = session(connection, &url, &auth, &recorder, &mut permit).await;
+    let outcome = session(connection, &endpoint, &auth, &recorder, &mut permit).await;
     let mut recorder = recorder.borrow_mut();
     let ready = recorder.inboxes[connection as usize].ready;
     match outcome {
@@ -228,7 +259,7 @@ pub async fn run(
 
 async fn session(
     connection: u32,
-    url: &str,
+    endpoint: &Endpoint,
     auth: &str,
     recorder: &Shared,
     permit: &mut Option<OwnedSemaphorePermit>,
@@ -237,9 +268,14 @@ async fn session(
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-        .await
-        .map_err(|e| format!("websocket handshake: {e}"))?;
+    let stream = endpoint.open().await.map_err(|e| match endpoint.source {
+        Some(source) => format!("connect from {source}: {e}"),
+        None => format!("connect: {e}"),
+    })?;
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(endpoint.url.as_str(), stream, Some(config))
+            .await
+            .map_err(|e| format!("websocket handshake: {e}"))?;
     while let Some(message) = ws.next().await {
         let text = match message.map_err(|e| format!("websocket: {e}"))? {
             Message::Text(text) => text,

@@ -1,5 +1,6 @@
 //! One server's run: connect every client, run each scenario, check every delivery.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,9 +9,10 @@ use tokio::sync::Semaphore;
 
 use crate::args::{Args, EmitMode, Scenario};
 use crate::bench::{Bench, Driver};
-use crate::clients::{self, Recorder, Shared, now_us};
+use crate::clients::{self, Endpoint, Recorder, Shared, now_us};
 use crate::control::Control;
 use crate::emitter::Emitter;
+use crate::limits;
 use crate::model::{Check, KINDS, Kind, Population, Role};
 use crate::process::ServerProcess;
 use crate::report::percent;
@@ -23,6 +25,8 @@ pub struct Measured {
     pub delivery_rate: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The slowest delivery: for `broadcast`, until the last client had it.
+    pub max_ms: f64,
     pub cpu_us_per_delivery: Option<f64>,
     /// The load generator's own CPU use over the window (100% = one core).
     pub loadgen_cpu_percent: Option<f64>,
@@ -48,6 +52,12 @@ impl Measured {
 pub struct Run {
     pub label: String,
     pub rss_kib_per_connection: Option<f64>,
+    /// Connected and idle: the server's whole RSS.
+    pub rss_kib: Option<u64>,
+    /// From the first connect until every client was authenticated.
+    pub connect_seconds: Option<f64>,
+    /// The server's soft and hard open-file limits (`/proc/<pid>/limits`).
+    pub server_open_files: Option<(u64, u64)>,
     pub measured: Vec<Measured>,
     pub violations: u64,
     pub error: Option<String>,
@@ -59,6 +69,9 @@ impl Run {
         Self {
             label: label.to_owned(),
             rss_kib_per_connection: None,
+            rss_kib: None,
+            connect_seconds: None,
+            server_open_files: None,
             measured: Vec::new(),
             violations: 0,
             error: Some(error),
@@ -141,10 +154,11 @@ async fn drive(
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = server.rss_kib();
-    let recorder = connect_all(args, label, &population, addr).await?;
+    let (recorder, connect_seconds) = connect_all(args, label, &population, addr).await?;
     // Idle for a moment so the RSS reflects settled connections.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_kib_per_connection = rss_before.zip(server.rss_kib()).map(|(before, after)| {
+    let rss_kib = server.rss_kib();
+    let rss_kib_per_connection = rss_before.zip(rss_kib).map(|(before, after)| {
         after.saturating_sub(before) as f64 / f64::from(population.connections())
     });
     let driver = match control {
@@ -182,36 +196,73 @@ async fn drive(
     Ok(Run {
         label: label.to_owned(),
         rss_kib_per_connection,
+        rss_kib,
+        connect_seconds: Some(connect_seconds),
+        server_open_files: server.open_file_limits(),
         measured,
         violations,
         error: None,
     })
 }
 
-/// Opens every client (round robin over the comma-separated nodes of `addr`) and waits
-/// until each is authenticated; any failure fails the run.
+/// The server of each comma-separated node of `addr`, resolved.
+fn servers(addr: &str) -> Result<Vec<(String, SocketAddr)>, String> {
+    addr.split(',')
+        .map(|node| {
+            let resolved = node.to_socket_addrs().ok().and_then(|mut all| all.next());
+            resolved
+                .map(|server| (node.to_owned(), server))
+                .ok_or_else(|| format!("cannot resolve {node}"))
+        })
+        .collect()
+}
+
+/// Opens every client (round robin over the comma-separated nodes of `addr`, and over
+/// the source addresses) and waits until each is authenticated; any failure fails the
+/// run. Returns the clients' recorder and the seconds they took.
 async fn connect_all(
     args: &Args,
     label: &str,
     population: &Population,
     addr: &str,
-) -> Result<Shared, String> {
+) -> Result<(Shared, f64), String> {
     let connections = population.connections();
     let recorder = Recorder::new(connections);
     let slots = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
-    let urls: Vec<String> = addr
-        .split(',')
-        .map(|node| format!("ws://{node}/socket.io/?EIO=4&transport=websocket"))
+    let servers = servers(addr)?;
+    let addresses: Vec<SocketAddr> = servers.iter().map(|(_, server)| *server).collect();
+    let sources = limits::source_addresses(args, &addresses);
+    if !sources.is_empty() {
+        println!(
+            "{label}: clients connect from {} source address(es), {} to {}",
+            sources.len(),
+            sources[0],
+            sources[sources.len() - 1]
+        );
+    }
+    let endpoints: Vec<Endpoint> = servers
+        .iter()
+        .map(|(node, server)| Endpoint {
+            url: format!("ws://{node}/socket.io/?EIO=4&transport=websocket"),
+            server: *server,
+            source: None,
+        })
         .collect();
+    // Generous for 100,000 clients: they authenticate at a few thousand per second.
+    let limit = Duration::from_secs(180.max(u64::from(connections) / 500));
     let started = Instant::now();
     for connection in 0..connections {
         let permit = Arc::clone(&slots)
             .acquire_owned()
             .await
             .map_err(|e| e.to_string())?;
+        let mut endpoint = endpoints[connection as usize % endpoints.len()].clone();
+        endpoint.source = sources
+            .get(connection as usize % sources.len().max(1))
+            .copied();
         tokio::task::spawn_local(clients::run(
             connection,
-            urls[connection as usize % urls.len()].clone(),
+            endpoint,
             auth(population, connection, &args.jwt_secret),
             recorder.clone(),
             permit,
@@ -231,19 +282,17 @@ async fn connect_all(
             }
             break;
         }
-        if started.elapsed() > Duration::from_secs(180) {
+        if started.elapsed() > limit {
             return Err(format!(
-                "only {ready} of {connections} clients ready after 180 s: {:?}",
+                "only {ready} of {connections} clients ready after {limit:?}: {:?}",
                 recorder.borrow().problems
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    println!(
-        "{label}: {connections} clients connected and authenticated in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(recorder)
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{label}: {connections} clients connected and authenticated in {seconds:.1} s");
+    Ok((recorder, seconds))
 }
 
 /// One scenario's line, printed as soon as it is measured.

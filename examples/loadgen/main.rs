@@ -1,5 +1,7 @@
-//! Load generator: up to 10,000 Socket.IO websocket clients from one process against the
-//! server example (and, in the same run, reference servers such as the Node one in
+//! Load generator: up to 100,000 Socket.IO websocket clients from one process (as many
+//! as the hard open-file limit allows: a larger run is refused up front, naming it; past
+//! 25,000 the clients connect from several loopback source addresses, `limits.rs`)
+//! against the server example (and, in the same run, reference servers such as the Node one in
 //! `benches/peers/node/` and the socketioxide one in `benches/peers/socketioxide/`), with
 //! every delivery checked.
 //!
@@ -10,7 +12,9 @@
 //! ```
 //!
 //! `scripts/bench load` runs it the way the numbers in the README were measured: each
-//! server pinned to core 0, the load generator to core 1.
+//! server pinned to core 0, the load generator to core 1. `scripts/bench scale` runs
+//! ours alone with the `broadcast` and `user-telemetry` scenarios and prints the scale
+//! summary (`scale.rs`): connect time, RSS per connection, broadcast p50/p99.
 //!
 //! Two ways to make the events (`--emit`): `api` posts each to the server's HTTP emit
 //! API (below); `in-process` has an emitter inside each server process make them —
@@ -28,7 +32,9 @@
 //!   (checked, not measured), then `telemetry_update` round-robin over the users
 //!   (`--user-rate` events/s); in-process, `bench:user` to each user in turn;
 //! - `user-burst`, `admin-burst`, `all-burst`: `--user-burst`, `--admin-burst`,
-//!   `--all-burst` events of those kinds made as fast as the emitter can.
+//!   `--all-burst` events of those kinds made as fast as the emitter can;
+//! - `broadcast` (not in the default list): `--broadcasts` `maintenance_mode` toggles,
+//!   one at a time, each made once the last client has the previous one.
 //!
 //! Every payload carries its sequence number and `sentAt` (µs since the epoch; inside
 //! `telemetry`, `details`, `data`, or the maintenance message), so the generator reports
@@ -51,9 +57,11 @@ mod clients;
 mod control;
 mod drive;
 mod emitter;
+mod limits;
 mod model;
 mod process;
 mod report;
+mod scale;
 
 use std::path::{Path, PathBuf};
 
@@ -67,11 +75,17 @@ use report::report;
 
 fn main() {
     let args = Args::parse();
-    raise_open_file_limit(u64::from(args.connections) + 256);
+    let open_files = match limits::open_files_for(args.connections) {
+        Ok(limit) => limit,
+        Err(error) => {
+            eprintln!("loadgen: {error}");
+            std::process::exit(2);
+        }
+    };
     let population = Population::new(args.connections, args.admin_percent);
     println!(
         "loadgen: {} connections ({} admins on `admin`, {} users × 2 tabs on `modules`), \
-         {} s per scenario, target {} deliveries/s",
+         {} s per scenario, target {} deliveries/s; open-file limit {open_files}",
         population.connections(),
         population.admins,
         population.users,
@@ -95,19 +109,11 @@ fn main() {
     };
     let _ = std::fs::remove_dir_all(&work);
     report(&args, &population, &runs);
+    if args.scenario.contains(&args::Scenario::Broadcast) {
+        scale::report(&args, &population, &runs);
+    }
     let failed = runs.iter().any(|r| r.error.is_some() || r.violations > 0);
     std::process::exit(i32::from(failed));
-}
-
-/// Thousands of clients need as many descriptors; a lower limit is reported, not fatal.
-fn raise_open_file_limit(wanted: u64) {
-    match rlimit::increase_nofile_limit(wanted) {
-        Ok(limit) if limit < wanted => {
-            eprintln!("warning: the open-file limit is {limit}, below the {wanted} this run needs")
-        }
-        Ok(_) => {}
-        Err(error) => eprintln!("warning: cannot raise the open-file limit: {error}"),
-    }
 }
 
 /// The servers this run starts, labelled: ours unless `--skip-ours`, then each `--peer`.

@@ -1,5 +1,6 @@
 //! The server under test as a process: starting it (optionally pinned with `taskset`),
-//! waiting for its port, stopping it, and reading its CPU time and RSS from `/proc`.
+//! waiting for its port, stopping it, and reading its CPU time, RSS and open-file limits
+//! from `/proc`.
 
 use std::fs::File;
 use std::net::TcpStream;
@@ -201,6 +202,19 @@ impl ServerProcess {
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
             .and_then(|value| value.split_whitespace().next()?.parse().ok())
+    }
+
+    /// The soft and hard open-file limits of the (first) process, as the kernel applies
+    /// them (`Max open files` in `/proc/<pid>/limits`): what the server raised its soft
+    /// limit to, and the ceiling of its connections.
+    pub fn open_file_limits(&self) -> Option<(u64, u64)> {
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", self.pids.first()?));
+        let line = limits
+            .ok()?
+            .lines()
+            .find_map(|line| line.strip_prefix("Max open files").map(str::to_owned))?;
+        let mut values = line.split_whitespace().map(|v| v.parse::<u64>().ok());
+        Some((values.next()??, values.next()??))
     }
 
     /// SIGTERM, then SIGKILL if it is still running after 10 s.

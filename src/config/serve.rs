@@ -82,6 +82,10 @@ pub struct ServeConfig {
     /// Proxy ranges (CIDR, `10.0.0.0/8`, or one address) whose `X-Forwarded-For`
     /// names the client (default none).
     pub trusted_proxies: Vec<String>,
+    /// Raise the process's soft open-file limit to its hard limit at start, on unix
+    /// (default true): one descriptor per connection. The limit is process-wide; turn
+    /// it off when the embedding application must keep its own.
+    pub raise_fd_limit: bool,
 }
 
 impl Default for ServeConfig {
@@ -109,6 +113,7 @@ impl Default for ServeConfig {
             max_header_bytes: d.max_header_bytes,
             header_timeout: d.header_timeout,
             trusted_proxies: d.trusted_proxies.iter().map(ToString::to_string).collect(),
+            raise_fd_limit: d.raise_fd_limit,
         }
     }
 }
@@ -152,6 +157,7 @@ impl ServeConfig {
             handshakes_per_second: self.handshakes_per_second,
             max_header_bytes: self.max_header_bytes,
             header_timeout: self.header_timeout,
+            raise_fd_limit: self.raise_fd_limit,
             ..ServerConfig::default()
         }
     }

@@ -50,7 +50,7 @@ fn defaults_are_the_documented_ones() {
             "shutdownDeadlineMs": 5000, "writeCoalesceMs": 2,
             "slowConsumerTimeoutMs": 10000, "apiKey": null,
             "allowedOrigins": [], "handshakesPerSecond": 0, "maxHeaderBytes": 32768,
-            "headerTimeoutMs": 10000, "trustedProxies": [],
+            "headerTimeoutMs": 10000, "trustedProxies": [], "raiseFdLimit": true,
         })
     );
 }
@@ -147,12 +147,12 @@ fn every_alias_reaches_its_field() {
 
     let seconds = ServeConfig::from_json(&json!({
         "ping_interval": 0.5, "ping_timeout": 2, "auth_deadline": 1.25, "api_key": "k",
-        "max_connections": 3, "worker_threads": 1,
+        "max_connections": 3, "worker_threads": 1, "raise_fd_limit": false,
     }))
     .unwrap();
     let millis = ServeConfig::from_json(&json!({
         "pingIntervalMs": 500, "pingTimeoutMs": 2000, "authDeadlineMs": 1250,
-        "apiKey": "k", "maxConnections": 3, "workerThreads": 1,
+        "apiKey": "k", "maxConnections": 3, "workerThreads": 1, "raiseFdLimit": false,
     }))
     .unwrap();
     assert_eq!(seconds, millis);
@@ -160,6 +160,7 @@ fn every_alias_reaches_its_field() {
         millis.clone().into_config().ping_interval,
         Duration::from_millis(500)
     );
+    assert!(!millis.clone().into_config().raise_fd_limit);
 }
 
 #[test]

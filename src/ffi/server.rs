@@ -21,7 +21,7 @@ pub struct McrtServer {
 /// "socketioPath", "nativePath",
 /// "shutdownDeadlineMs", "writeCoalesceMs", "slowConsumerTimeoutMs", "apiKey",
 /// "allowedOrigins", "handshakesPerSecond", "maxHeaderBytes", "headerTimeoutMs",
-/// "trustedProxies"}`
+/// "trustedProxies", "raiseFdLimit"}`
 /// (`workerThreads` 0, the default: one per CPU the process may run on). On success `*out` owns the server
 /// (its own threads; stop and free it with `mcrt_server_free`). Thread: any.
 #[unsafe(no_mangle)]

@@ -88,7 +88,7 @@ static const char SERVE_DEFAULTS[] =
     "\"maxConnections\":100000,\"maxConnectionsPerIp\":0,"
     "\"socketioPath\":\"/socket.io/\",\"nativePath\":\"/ws\",\"shutdownDeadlineMs\":5000,"
     "\"writeCoalesceMs\":2,\"slowConsumerTimeoutMs\":10000,\"apiKey\":null,\"allowedOrigins\":[],"
-    "\"handshakesPerSecond\":0,\"maxHeaderBytes\":32768,\"headerTimeoutMs\":10000,\"trustedProxies\":[]}";
+    "\"handshakesPerSecond\":0,\"maxHeaderBytes\":32768,\"headerTimeoutMs\":10000,\"trustedProxies\":[],\"raiseFdLimit\":true}";
 
 static void test_config_schema(void) {
     char *json = NULL;

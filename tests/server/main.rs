@@ -1,6 +1,7 @@
 //! The server transport over real sockets on 127.0.0.1: Socket.IO (websocket, polling,
 //! upgrade), the native `/ws` protocol, limits, `GET /metrics`, admin monitoring and
-//! connection-state recovery, write coalescing, and TLS.
+//! connection-state recovery, write coalescing, TLS, and the open-file limit the server
+//! raises at start.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -8,6 +9,7 @@ mod support;
 mod binary;
 mod client_limits;
 mod coalescing;
+mod fd_limit;
 mod metrics_endpoint;
 mod monitor;
 mod namespaces;

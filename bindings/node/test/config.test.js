@@ -48,6 +48,7 @@ const SERVE_DEFAULTS = {
   maxHeaderBytes: 32768,
   headerTimeoutMs: 10000,
   trustedProxies: [],
+  raiseFdLimit: true,
 };
 
 test('the options have the same keys and defaults as in C and Python', () => {

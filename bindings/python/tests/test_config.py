@@ -136,6 +136,7 @@ SERVE_DEFAULTS = {
     "maxHeaderBytes": 32768,
     "headerTimeoutMs": 10000,
     "trustedProxies": [],
+    "raiseFdLimit": True,
 }
 
 

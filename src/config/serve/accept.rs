@@ -68,6 +68,8 @@ pub(super) struct RawServe {
     max_header_bytes: Option<usize>,
     #[serde(alias = "header_timeout_ms")]
     header_timeout_ms: Option<Number>,
+    #[serde(alias = "raise_fd_limit")]
+    raise_fd_limit: Option<bool>,
 }
 
 impl Section for RawServe {}
@@ -89,6 +91,7 @@ impl RawServe {
             socketio_path: self.socketio_path.unwrap_or(d.socketio_path),
             native_path: self.native_path.unwrap_or(d.native_path),
             api_key: self.api_key.or(d.api_key),
+            raise_fd_limit: self.raise_fd_limit.unwrap_or(d.raise_fd_limit),
             allowed_origins: origins(self.allowed_origins)?.unwrap_or(d.allowed_origins),
             handshakes_per_second: self
                 .handshakes_per_second

@@ -41,7 +41,19 @@ pub struct ServerConfig {
     /// bytes together are bounded by `max_payload`. More closes that connection.
     pub max_attachments: usize,
     /// Connections beyond this are refused: new handshakes get HTTP 503 (default 100,000).
+    /// Each connection holds a file descriptor, so the process's open-file limit caps
+    /// it too: see `raise_fd_limit`.
     pub max_connections: usize,
+    /// At start, raise the process's soft open-file limit (`RLIMIT_NOFILE`) to its hard
+    /// limit, on unix (default `true`). Each connection is a file descriptor and the
+    /// usual soft limit of 1,024 would refuse connections long before
+    /// `max_connections`; raising the soft limit up to the hard one needs no privilege.
+    /// The limit is process-wide: turn this off when the embedding application must
+    /// keep its own. The hard limit is the ceiling either way (`ulimit -Hn`,
+    /// systemd's `LimitNOFILE=`); [`ServerHandle::open_file_limit`](super::ServerHandle::open_file_limit)
+    /// reports the limit the server runs with, and a warning is logged when it is below
+    /// `max_connections`.
+    pub raise_fd_limit: bool,
     /// Open connections (Engine.IO sessions and `/ws` sockets) from one remote IP;
     /// past it new handshakes get HTTP 429 (default 0: no limit, since one address may
     /// be a NAT or a load generator). Checked before `max_connections_per_user`, which
@@ -144,6 +156,7 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 10,
             max_connections: 100_000,
+            raise_fd_limit: true,
             max_connections_per_ip: 0,
             rate_limit: RateLimit {
                 burst: 100,

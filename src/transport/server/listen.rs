@@ -1,9 +1,9 @@
 //! Starting and stopping the server: binding, the runtime, the accept loop, and the
 //! [`ServerHandle`] that shuts it down.
 //!
-//! Owns the server's tokio runtime (the hub stays synchronous) and the order of a
-//! shutdown. It must not route requests: each accepted connection goes to
-//! [`super::route`].
+//! Owns the server's tokio runtime (the hub stays synchronous), the order of a
+//! shutdown, and raising the open-file limit before the first accept (`fd_limit.rs`).
+//! It must not route requests: each accepted connection goes to [`super::route`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use super::{ServerConfig, Shared, limits, recovery, route, session};
+use super::{ServerConfig, Shared, fd_limit, limits, recovery, route, session};
 
 use crate::hub::Hub;
 
@@ -45,12 +45,14 @@ pub struct ServerHandle {
     stop: watch::Sender<bool>,
     shared: Arc<Shared>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    open_file_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerHandle")
             .field("addr", &self.addr)
+            .field("open_file_limit", &self.open_file_limit)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +61,15 @@ impl ServerHandle {
     /// The address the server listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The soft open-file limit (`RLIMIT_NOFILE`) the process ran with once the server
+    /// started: the hard limit when [`ServerConfig::raise_fd_limit`] raised it, and
+    /// `None` where there is no such limit (not unix) or it could not be read. Each
+    /// connection is one file descriptor, so connections past this (less the few the
+    /// process holds otherwise) fail to be accepted.
+    pub fn open_file_limit(&self) -> Option<u64> {
+        self.open_file_limit
     }
 
     /// Open connections.
@@ -106,6 +117,7 @@ pub(super) fn serve(
         addr: addr.to_owned(),
         source,
     };
+    let open_file_limit = fd_limit::prepare(&config);
     let (listener, local) = bind(addr).map_err(bind_error)?;
     let runtime = runtime(&config).map_err(ServeError::Runtime)?;
     let (stop, shutdown) = watch::channel(false);
@@ -134,6 +146,7 @@ pub(super) fn serve(
         stop,
         shared,
         runtime: Mutex::new(Some(runtime)),
+        open_file_limit,
     })
 }
 

@@ -31,6 +31,7 @@ pub mod api;
 mod coalesce;
 mod custom;
 mod engine;
+mod fd_limit;
 mod http;
 mod limits;
 mod metrics_endpoint;

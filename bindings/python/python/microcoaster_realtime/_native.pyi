@@ -170,6 +170,7 @@ class ServeOptions(TypedDict, total=False):
     max_header_bytes: Optional[int]
     header_timeout_ms: Optional[float]
     trusted_proxies: Optional[Sequence[str]]  # CIDR ranges whose X-Forwarded-For counts
+    raise_fd_limit: Optional[bool]  # raise the soft open-file limit to the hard one at start (default True)
 
 class ContextArg(TypedDict, total=False):
     remote_addr: Optional[str]
