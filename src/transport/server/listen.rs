@@ -194,6 +194,13 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
             Ok(pair) => pair,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
+                if let Some(pause) = accept_pause(&error) {
+                    // Out of file descriptors (or memory): the pending connection stays
+                    // in the backlog and the next accept would fail at once, so retrying
+                    // straight away spins a worker at 100% while nothing changes. Wait
+                    // for a connection to close instead.
+                    tokio::time::sleep(pause).await;
+                }
                 continue;
             }
         };
@@ -212,6 +219,19 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
             serve_connection(shared, stream, remote).await;
         });
     }
+}
+
+/// How long the accept loop waits after `error` before accepting again: `None` for an
+/// error of one connection (refused, reset or aborted before it was accepted), a short
+/// pause for any other (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`: the next accept would
+/// meet it again until a connection closes), as hyper's accept loops have long done.
+fn accept_pause(error: &std::io::Error) -> Option<Duration> {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset, Interrupted};
+    let of_one_connection = matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted
+    );
+    (!of_one_connection).then_some(Duration::from_millis(100))
 }
 
 /// Serves HTTP/1.1 (and the websocket upgrades) on one connection, plain or TLS.
