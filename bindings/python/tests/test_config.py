@@ -256,6 +256,7 @@ SERVE_VALUES = {
     "maxHeaderBytes": 16384,
     "headerTimeoutMs": 5000,
     "trustedProxies": ["10.0.0.0/8"],
+    "raiseFdLimit": False,
 }
 
 
