@@ -5,9 +5,17 @@
 //! that first lowers its soft limit: the other tests of this binary never see a change,
 //! and a server that did not raise the limit fails the check. Run alone the entry does
 //! nothing.
+//!
+//! Out of descriptors, the accept loop waits instead of spinning: a child fills its
+//! descriptor table, this process connects (the connection waits in the backlog, each
+//! accept fails with `EMFILE`), the child's CPU time over one second must stay small,
+//! and once the child frees descriptors the waiting connection is served.
 #![cfg(unix)]
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use microcoaster_realtime::Hub;
 use microcoaster_realtime::transport::server::ServerConfig;
@@ -49,12 +57,86 @@ fn with_raise_fd_limit_off_the_soft_limit_stays() {
     run_child("keep");
 }
 
+/// The child (`emfile` mode) starts a server and fills its descriptor table; this
+/// process connects and sends an Engine.IO handshake, which waits in the backlog while
+/// every accept fails. The child measures its own CPU time meanwhile (a spinning accept
+/// loop burns a core), then frees its descriptors: the handshake must then be answered.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_the_accept_loop_waits_and_then_serves_again() {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "fd_limit::child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "emfile")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut to_child = child.stdin.take().unwrap();
+    let mut from_child = BufReader::new(child.stdout.take().unwrap());
+    let port = read_until(&mut from_child, "port ");
+    let mut client = TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    client
+        .write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // The child measures its CPU time from now on, then frees its descriptors.
+    writeln!(to_child, "connected").unwrap();
+    let cpu = read_until(&mut from_child, "accept loop cpu ms ");
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = String::new();
+    let read = client.read_to_string(&mut answer);
+    writeln!(to_child, "answered").unwrap();
+    let mut rest = String::new();
+    from_child.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() && rest.contains(PASSED),
+        "child failed ({status}):\n{rest}"
+    );
+    read.expect("the handshake waiting in the backlog is answered");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("\"sid\""),
+        "answer: {answer}"
+    );
+    // A loop that retried at once used about a whole core's second here.
+    let cpu: u64 = cpu.parse().unwrap();
+    assert!(
+        cpu < 250,
+        "the server used {cpu} ms of CPU in 1 s while out of descriptors"
+    );
+}
+
+/// Reads the child's lines until one holds `prefix` (libtest may have printed the test's
+/// name before it on the same line); returns what follows it.
+fn read_until(from_child: &mut impl BufRead, prefix: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            from_child.read_line(&mut line).unwrap() > 0,
+            "the child ended before printing {prefix:?}"
+        );
+        if let Some((_, rest)) = line.trim_end().split_once(prefix) {
+            return rest.to_owned();
+        }
+    }
+}
+
 /// Entry point of the child processes; does nothing in a normal run.
 #[test]
 fn child_process_entry() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
         return;
     };
+    if mode == "emfile" {
+        return out_of_descriptors_child();
+    }
     let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
     if hard <= LOWERED {
         // Nothing to raise: the check could not fail here.
@@ -79,4 +161,65 @@ fn child_process_entry() {
     assert_eq!(server.open_file_limit(), Some(expected));
     drop(server);
     println!("{PASSED}");
+}
+
+/// The `emfile` child: see `out_of_descriptors_the_accept_loop_waits_and_then_serves_again`.
+#[cfg(target_os = "linux")]
+fn out_of_descriptors_child() {
+    let hub = Hub::builder()
+        .jwt_secret("s3cret".as_bytes())
+        .build()
+        .unwrap();
+    let config = ServerConfig {
+        raise_fd_limit: false,
+        worker_threads: 1,
+        ..ServerConfig::default()
+    };
+    let server = hub.serve("127.0.0.1:0", config).expect("server starts");
+    // Opened before the table is full: reading it again needs no descriptor.
+    let mut clock = CpuClock(std::fs::File::open("/proc/self/stat").unwrap());
+    let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
+    rlimit::Resource::NOFILE.set(LOWERED, hard).unwrap();
+    // Every descriptor left taken: the next accept fails with EMFILE.
+    let mut filler = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        filler.push(file);
+    }
+    println!("port {}", server.local_addr().port());
+    let mut stdin = std::io::stdin().lock();
+    let mut line = String::new();
+    stdin.read_line(&mut line).unwrap();
+    let before = clock.now();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = clock.now() - before;
+    drop(filler);
+    println!("accept loop cpu ms {}", used.as_millis());
+    line.clear();
+    stdin.read_line(&mut line).unwrap();
+    drop(server);
+    println!("{PASSED}");
+}
+
+/// This process's CPU time (user and system), read from its `/proc/self/stat`.
+#[cfg(target_os = "linux")]
+struct CpuClock(std::fs::File);
+
+#[cfg(target_os = "linux")]
+impl CpuClock {
+    fn now(&mut self) -> Duration {
+        use std::io::Seek;
+        let mut stat = String::new();
+        self.0.rewind().unwrap();
+        self.0.read_to_string(&mut stat).unwrap();
+        // Fields after the command name (which may hold spaces): field 3 on.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // utime and stime are in USER_HZ ticks, 100 per second on Linux.
+        Duration::from_millis(ticks * 10)
+    }
 }
