@@ -18,5 +18,7 @@ mod recovery;
 mod server_limits;
 mod server_native;
 mod server_socketio;
+mod socketio_connect;
+mod socketio_lifecycle;
 #[cfg(feature = "tls")]
 mod tls;
