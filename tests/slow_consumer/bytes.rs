@@ -4,8 +4,8 @@
 use microcoaster_realtime::SlowConsumerReason;
 use serde_json::json;
 
-use crate::support::{SioWs, builder, config, run, send_sentinel, serve, token};
-use crate::{after_the_close, alone};
+use crate::support::{builder, config, run, send_sentinel, serve};
+use crate::{after_the_close, alone, slow_and_fast};
 
 /// 32 KiB frames to a client that does not read, with a sentinel to a reading client
 /// after every 16: the stalled one is closed by the byte bound (2 MiB by default, long
@@ -18,10 +18,7 @@ fn a_client_that_stops_reading_is_closed_by_the_byte_bound() {
     let _alone = alone();
     let server = serve(builder().build().unwrap(), config());
     run(async {
-        let mut slow =
-            SioWs::login(server.addr, "slow", &token("slow", "user", None), "modules").await;
-        let mut fast =
-            SioWs::login(server.addr, "fast", &token("fast", "user", None), "modules").await;
+        let (mut slow, mut fast) = slow_and_fast(&server).await;
         let chunk = "x".repeat(32 * 1024);
         let mut sent = 0u64;
         while server.hub.metrics().slow_consumer_closes.bytes == 0 {

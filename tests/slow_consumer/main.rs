@@ -51,6 +51,17 @@ async fn log_in_many(
     clients
 }
 
+/// The two clients of a slow-consumer close test, both users on `modules`: `slow`,
+/// which stops reading, and `fast`, which keeps reading and must keep being served.
+async fn slow_and_fast(server: &Server) -> (SioWs, SioWs) {
+    let slow = support::token("slow", "user", None);
+    let fast = support::token("fast", "user", None);
+    (
+        SioWs::login(server.addr, "slow", &slow, "modules").await,
+        SioWs::login(server.addr, "fast", &fast, "modules").await,
+    )
+}
+
 /// Reads `bulk:data` events until the connection ends: each must carry `n` = 0, 1, …
 /// in order (an allow-list: anything else fails). Returns how many arrived and how the
 /// connection ended (`None`: dropped without a close frame).

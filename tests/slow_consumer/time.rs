@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::support::{
     SioWs, builder, config, emit_until_writer_stalls, eventually, run, send_sentinel, serve, token,
 };
-use crate::{after_the_close, alone};
+use crate::{after_the_close, alone, slow_and_fast};
 
 /// A client that stops reading while little reaches it never fills its queue: the
 /// time bound closes it (counted as `stalled`, not as an overflow), drops it without a
@@ -26,10 +26,7 @@ fn a_client_that_stops_reading_is_closed_by_the_time_bound() {
         },
     );
     run(async {
-        let mut slow =
-            SioWs::login(server.addr, "slow", &token("slow", "user", None), "modules").await;
-        let mut fast =
-            SioWs::login(server.addr, "fast", &token("fast", "user", None), "modules").await;
+        let (mut slow, mut fast) = slow_and_fast(&server).await;
         // Paced 32 KiB frames until the writer stops taking them: the socket buffers
         // are full, the queue holds one frame, far below its byte bound.
         let sent = emit_until_writer_stalls(&server.hub, "slow").await;
