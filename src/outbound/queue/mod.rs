@@ -223,12 +223,8 @@ impl OutboundQueue {
             return Pushed::Closed;
         }
         let len = state.frames.len();
-        // An in-process queue's room counts frames (the bound never leaves the hot
-        // line); a transport's counts bytes, and its frame bound is read beside the
-        // waker its push reads anyway.
-        let full = state.external_waker && len >= self.capacity as usize;
+        let external = state.external_waker;
         let cost = Self::cost(state, frame);
-        let room_reason = Self::room_reason(state);
         let conflation_key = if state.parked {
             None
         } else {
@@ -239,22 +235,21 @@ impl OutboundQueue {
             if let Some(&index) = slots.get(key) {
                 let refund = Self::cost(state, &state.frames[index]);
                 let Some(room) = (state.room + refund).checked_sub(cost) else {
-                    return self.overflow(guard, room_reason);
+                    return self.overflow(guard, room_reason(external));
                 };
                 state.room = room;
                 state.frames[index] = Arc::clone(frame);
                 return Pushed::Conflated;
             }
-            if let Some(reason) = past_bound(state.room, full, cost, room_reason) {
-                return self.overflow(guard, reason);
+            if self.past_bound(external, len, state.room, cost) {
+                return self.overflow_at(guard, len);
             }
             slots.insert(key.clone(), len);
-        } else if let Some(reason) = past_bound(state.room, full, cost, room_reason) {
-            return self.overflow(guard, reason);
+        } else if self.past_bound(external, len, state.room, cost) {
+            return self.overflow_at(guard, len);
         }
         state.room -= cost;
         state.frames.push(Arc::clone(frame));
-        let external = state.external_waker;
         drop(guard);
         if len == 0 {
             self.wake(external);
@@ -262,23 +257,38 @@ impl OutboundQueue {
         Pushed::Queued
     }
 
+    /// Whether a frame of `cost` crosses a bound of a queue holding `len` frames and
+    /// `room` to spare: the room (bytes for a transport's queue, frames for an
+    /// in-process one, whose bound thus never leaves the hot line), or the frame bound
+    /// of a transport's queue (a secondary safety, read beside the waker its push reads
+    /// anyway). The reason is worked out only once a bound is crossed
+    /// ([`Self::overflow_at`]), off the path of every other push.
+    #[inline]
+    fn past_bound(&self, external: bool, len: usize, room: u32, cost: u32) -> bool {
+        cost > room || (external && len >= self.capacity as usize)
+    }
+
+    /// Closes the queue as a slow consumer for the bound a push crossed with `len`
+    /// frames queued (see [`Self::past_bound`]).
+    #[cold]
+    fn overflow_at(&self, state: MutexGuard<'_, State>, len: usize) -> Pushed {
+        let external = state.external_waker;
+        let reason = if external && len >= self.capacity as usize {
+            SlowConsumerReason::Frames
+        } else {
+            room_reason(external)
+        };
+        self.overflow(state, reason)
+    }
+
     /// What `frame` takes of `state.room`: one frame in an in-process queue, its bytes
     /// in a transport's.
+    #[inline]
     fn cost(state: &State, frame: &OutboundEvent) -> u32 {
         if state.external_waker {
             frame_cost(frame, state.format)
         } else {
             1
-        }
-    }
-
-    /// What running out of `State::room` means: bytes for a transport's queue, frames
-    /// for an in-process one.
-    fn room_reason(state: &State) -> SlowConsumerReason {
-        if state.external_waker {
-            SlowConsumerReason::Bytes
-        } else {
-            SlowConsumerReason::Frames
         }
     }
 
@@ -337,20 +347,13 @@ impl OutboundQueue {
     }
 }
 
-/// Which bound a frame of `cost` would cross, if any: the frame bound of a transport's
-/// queue (`full`, a secondary safety), or the `room` left (`room_reason` says in what).
-fn past_bound(
-    room: u32,
-    full: bool,
-    cost: u32,
-    room_reason: SlowConsumerReason,
-) -> Option<SlowConsumerReason> {
-    if full {
-        Some(SlowConsumerReason::Frames)
-    } else if cost > room {
-        Some(room_reason)
+/// What running out of `State::room` means: bytes for a transport's queue
+/// (`external`), frames for an in-process one.
+fn room_reason(external: bool) -> SlowConsumerReason {
+    if external {
+        SlowConsumerReason::Bytes
     } else {
-        None
+        SlowConsumerReason::Frames
     }
 }
 
