@@ -134,6 +134,7 @@ fn child_process_entry() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
         return;
     };
+    #[cfg(target_os = "linux")]
     if mode == "emfile" {
         return out_of_descriptors_child();
     }
@@ -179,7 +180,9 @@ fn out_of_descriptors_child() {
     // Opened before the table is full: reading it again needs no descriptor.
     let mut clock = CpuClock(std::fs::File::open("/proc/self/stat").unwrap());
     let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
-    rlimit::Resource::NOFILE.set(LOWERED, hard).unwrap();
+    rlimit::Resource::NOFILE
+        .set(LOWERED.min(hard), hard)
+        .unwrap();
     // Every descriptor left taken: the next accept fails with EMFILE.
     let mut filler = Vec::new();
     while let Ok(file) = std::fs::File::open("/dev/null") {
