@@ -26,18 +26,23 @@ const LOWERED: u64 = 128;
 /// Printed by a child whose checks passed (libtest exits 0 for an unknown test name too).
 const PASSED: &str = "fd-limit child passed";
 
-/// Runs `mode` in a child process and asserts it passed its checks.
-fn run_child(mode: &str) {
-    let output = Command::new(std::env::current_exe().unwrap())
+/// This test binary, to run only `child_process_entry` in `mode`.
+fn child(mode: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([
             "--exact",
             "fd_limit::child_process_entry",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_ENV, mode)
-        .output()
-        .unwrap();
+        .env(CHILD_ENV, mode);
+    command
+}
+
+/// Runs `mode` in a child process and asserts it passed its checks.
+fn run_child(mode: &str) {
+    let output = child(mode).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -64,20 +69,13 @@ fn with_raise_fd_limit_off_the_soft_limit_stays() {
 #[cfg(target_os = "linux")]
 #[test]
 fn out_of_descriptors_the_accept_loop_waits_and_then_serves_again() {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "fd_limit::child_process_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "emfile")
+    let mut process = child("emfile")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut to_child = child.stdin.take().unwrap();
-    let mut from_child = BufReader::new(child.stdout.take().unwrap());
+    let mut to_child = process.stdin.take().unwrap();
+    let mut from_child = BufReader::new(process.stdout.take().unwrap());
     let port = read_until(&mut from_child, "port ");
     let mut client = TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
     client
@@ -94,7 +92,7 @@ fn out_of_descriptors_the_accept_loop_waits_and_then_serves_again() {
     writeln!(to_child, "answered").unwrap();
     let mut rest = String::new();
     from_child.read_to_string(&mut rest).unwrap();
-    let status = child.wait().unwrap();
+    let status = process.wait().unwrap();
     assert!(
         status.success() && rest.contains(PASSED),
         "child failed ({status}):\n{rest}"
