@@ -21,6 +21,9 @@
 //!   the timing every few thousand emits, so what is timed is the hot path (change
 //!   decision, audit row enqueued), not a queue that overflows and drops.
 //!
+//! Each benchmark sets up its hub and connections when it first runs, so a filtered run
+//! (`scripts/bench fanout/admin_broadcast/1000`) pays only for what it measures.
+//!
 //! Run with `scripts/bench` (e.g. `scripts/bench --warm-up-time 1 --measurement-time 3`);
 //! `FANOUT_DRAIN_EVERY=64 scripts/bench fanout/` models readers that lag behind.
 
@@ -128,15 +131,19 @@ fn admin_broadcast(c: &mut Criterion) {
     let mut group = c.benchmark_group("fanout/admin_broadcast");
     let details = json!({"target": "42", "reason": "bench"});
     for n in SIZES {
-        let hub = new_hub();
-        let mut admins = connect_many(&hub, "admin", "admin", "admin", n);
+        let mut setup = None;
         if n >= 10_000 {
             group.sample_size(10);
         }
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            let (hub, admins) = setup.get_or_insert_with(|| {
+                let hub = new_hub();
+                let admins = connect_many(&hub, "admin", "admin", "admin", n);
+                (hub, admins)
+            });
             b.iter_custom(|iters| {
-                time_emits(iters, &mut admins, n, |_| {
+                time_emits(iters, admins, n, |_| {
                     hub.emit_admin_action("1", "user_promoted", &details)
                         .expect("admin action")
                 })
@@ -150,18 +157,22 @@ fn one_user(c: &mut Criterion) {
     let mut group = c.benchmark_group("fanout/one_user");
     let data = json!({"lap": 1, "seconds": 42.5});
     for n in SIZES {
-        let hub = new_hub();
-        let _others = connect_many(&hub, "user", "user", "modules", n);
-        let mut target = connect_many(&hub, "target", "user", "modules", 1);
-        // A second tab of the target user, in the same session.
-        let mut tab = hub.connect_in_process();
-        tab.authenticate(json!({"sessionId": "target-s0", "page": "dashboard"}))
-            .expect("second tab");
-        drain(&mut tab);
-        target.push(tab);
-        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+        let mut setup = None;
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            let (hub, _others, target) = setup.get_or_insert_with(|| {
+                let hub = new_hub();
+                let others = connect_many(&hub, "user", "user", "modules", n);
+                let mut target = connect_many(&hub, "target", "user", "modules", 1);
+                // A second tab of the target user, in the same session.
+                let mut tab = hub.connect_in_process();
+                tab.authenticate(json!({"sessionId": "target-s0", "page": "dashboard"}))
+                    .expect("second tab");
+                drain(&mut tab);
+                target.push(tab);
+                (hub, others, target)
+            });
             b.iter_custom(|iters| {
-                time_emits(iters, &mut target, 2, |_| {
+                time_emits(iters, target, 2, |_| {
                     hub.emit_to_user("target0", "coaster:lap", &data)
                         .expect("emit to user")
                 })
@@ -174,13 +185,17 @@ fn one_user(c: &mut Criterion) {
 fn store(c: &mut Criterion) {
     let mut group = c.benchmark_group("store");
 
-    let hub = new_hub();
-    let info = json!({"userId": "owner", "name": "Station", "type": "Station"});
-    hub.emit_module_online("MC-1", &info).expect("first online");
-    // The owner is connected: an unchanged emit must still send nothing.
-    let _owner = connect_many(&hub, "owner", "user", "modules", 1);
     let unchanged_info = json!({"userId": "owner"});
+    let mut setup = None;
     group.bench_function("unchanged", |b| {
+        let (hub, _owner) = setup.get_or_insert_with(|| {
+            let hub = new_hub();
+            let info = json!({"userId": "owner", "name": "Station", "type": "Station"});
+            hub.emit_module_online("MC-1", &info).expect("first online");
+            // The owner is connected: an unchanged emit must still send nothing.
+            let owner = connect_many(&hub, "owner", "user", "modules", 1);
+            (hub, owner)
+        });
         b.iter(|| {
             let outcome = hub
                 .emit_module_online(black_box("MC-1"), black_box(&unchanged_info))
@@ -190,12 +205,16 @@ fn store(c: &mut Criterion) {
         });
     });
 
-    let hub = new_hub();
-    hub.emit_module_online("MC-2", &json!({"userId": "nobody"}))
-        .expect("module");
     let values: [Value; 2] = [json!({"speed": 3}), json!({"speed": 4})];
     let mut next = 0usize;
+    let mut setup = None;
     group.bench_function("changed_no_subscribers", |b| {
+        let hub = setup.get_or_insert_with(|| {
+            let hub = new_hub();
+            hub.emit_module_online("MC-2", &json!({"userId": "nobody"}))
+                .expect("module");
+            hub
+        });
         b.iter(|| {
             next ^= 1;
             let outcome = hub
@@ -210,12 +229,16 @@ fn store(c: &mut Criterion) {
 
 fn registry(c: &mut Criterion) {
     let mut group = c.benchmark_group("registry");
-    let hub = new_hub();
-    let _others = connect_many(&hub, "user", "user", "modules", 10_000);
-    hub.emit_user_logged_in(&json!({"userId": "churn", "role": "user"}), "churn-s")
-        .expect("login");
     let payload = json!({"sessionId": "churn-s", "page": "modules"});
+    let mut setup = None;
     group.bench_function("auth_churn", |b| {
+        let (hub, _others) = setup.get_or_insert_with(|| {
+            let hub = new_hub();
+            let others = connect_many(&hub, "user", "user", "modules", 10_000);
+            hub.emit_user_logged_in(&json!({"userId": "churn", "role": "user"}), "churn-s")
+                .expect("login");
+            (hub, others)
+        });
         b.iter(|| {
             let connection = hub.connect_in_process();
             let reply = connection
@@ -262,37 +285,70 @@ fn time_chunked(iters: u64, hub: &Hub, mut emit: impl FnMut() -> EmitOutcome) ->
     elapsed
 }
 
-fn persistence(c: &mut Criterion) {
-    let mut group = c.benchmark_group("persistence");
-    let info = json!({"userId": "owner", "name": "Station", "type": "Station"});
-    let unchanged_info = json!({"userId": "owner"});
-    let details = json!({"target": "42", "reason": "bench"});
-    for mode in ["off", "batched"] {
+/// The hub of one `persistence/{mode}` pair of benchmarks: made by the first of them
+/// that runs (a filtered run makes none), shut down and its files removed at the end.
+struct ModeHub {
+    hub: Hub,
+    dir: Option<std::path::PathBuf>,
+    admins: Option<Vec<InProcessConnection>>,
+}
+
+impl ModeHub {
+    fn new(mode: &str) -> Self {
         let (hub, dir) = if mode == "off" {
             (new_hub(), None)
         } else {
             let (hub, dir) = persisted_hub("unchanged");
             (hub, Some(dir))
         };
+        let info = json!({"userId": "owner", "name": "Station", "type": "Station"});
         hub.emit_module_online("MC-1", &info).expect("first online");
+        Self {
+            hub,
+            dir,
+            admins: None,
+        }
+    }
+
+    fn close(self) {
+        drop(self.admins);
+        self.hub.shutdown(Duration::from_secs(5));
+        drop(self.hub);
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn persistence(c: &mut Criterion) {
+    let mut group = c.benchmark_group("persistence");
+    let unchanged_info = json!({"userId": "owner"});
+    let details = json!({"target": "42", "reason": "bench"});
+    for mode in ["off", "batched"] {
+        let mut setup: Option<ModeHub> = None;
         group.bench_function(format!("{mode}/unchanged"), |b| {
+            let hub = &setup.get_or_insert_with(|| ModeHub::new(mode)).hub;
             b.iter_custom(|iters| {
-                time_chunked(iters, &hub, || {
+                time_chunked(iters, hub, || {
                     hub.emit_module_online(black_box("MC-1"), black_box(&unchanged_info))
                         .expect("online")
                 })
             });
         });
-        let mut admins = connect_many(&hub, "admin", "admin", "admin", 10_000);
-        // The 10,000 logins' rows are committed before timing starts, so the first
-        // samples do not pay for them.
-        if let Some(db) = hub.persistence() {
-            db.flush().expect("flush");
-        }
         group.sample_size(10);
         group.bench_function(format!("{mode}/admin_broadcast_10000"), |b| {
+            let ModeHub { hub, admins, .. } = setup.get_or_insert_with(|| ModeHub::new(mode));
+            let admins = admins.get_or_insert_with(|| {
+                let admins = connect_many(hub, "admin", "admin", "admin", 10_000);
+                // The 10,000 logins' rows are committed before timing starts, so the
+                // first samples do not pay for them.
+                if let Some(db) = hub.persistence() {
+                    db.flush().expect("flush");
+                }
+                admins
+            });
             b.iter_custom(|iters| {
-                let elapsed = time_emits(iters, &mut admins, 10_000, |_| {
+                let elapsed = time_emits(iters, admins, 10_000, |_| {
                     hub.emit_admin_action("1", "user_promoted", &details)
                         .expect("admin action")
                 });
@@ -303,11 +359,8 @@ fn persistence(c: &mut Criterion) {
             });
         });
         group.sample_size(100);
-        drop(admins);
-        hub.shutdown(Duration::from_secs(5));
-        drop(hub);
-        if let Some(dir) = dir {
-            let _ = std::fs::remove_dir_all(dir);
+        if let Some(setup) = setup {
+            setup.close();
         }
     }
     group.finish();
