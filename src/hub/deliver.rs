@@ -36,33 +36,24 @@ impl Hub {
         self.record_event(&event, offset);
         let offset = (offset, self.history_mark());
         let (frame, audience) = queued_form(event, offset, &inner.metrics);
-        let mut reached = 0usize;
-        let mut conflated = 0u64;
-        let mut overflowed: Vec<(ConnectionId, SlowConsumerReason)> = Vec::new();
-        let mut hosted: Vec<ConnectionId> = Vec::new();
+        let mut tally = Tally::default();
         let has_host = inner.host.is_some();
-        inner
-            .registry
-            .for_each_recipient(&audience, route, |queue| {
-                if has_host && queue.is_host() {
-                    if queue.closed().is_none() {
-                        hosted.push(queue.id());
-                    }
-                    return;
-                }
-                match queue.push(&frame) {
-                    Pushed::Queued => reached += 1,
-                    Pushed::Conflated => {
-                        reached += 1;
-                        conflated += 1;
-                    }
-                    Pushed::Overflowed(reason) => overflowed.push((queue.id(), reason)),
-                    Pushed::Closed => {}
-                }
-            });
+        inner.registry.for_each_recipient(
+            &audience,
+            route,
+            // Inlined into the registry's loops: no call per recipient.
+            #[inline(always)]
+            |queue| tally.push(queue, &frame, has_host),
+        );
         if inner.shared {
             self.keep_for_takeovers(&frame, &audience, route);
         }
+        let Tally {
+            mut reached,
+            conflated,
+            overflowed,
+            hosted,
+        } = tally;
         if let (false, Some(sink)) = (hosted.is_empty(), &inner.host) {
             reached += hosted.len();
             guarded(&inner.metrics, "host_sink", || sink.frame(&hosted, &frame));
@@ -218,6 +209,40 @@ impl Hub {
             outcome: AuditOutcome::Accepted,
             detail: Value::Null,
         });
+    }
+}
+
+/// What one publish did to its recipients' queues, counted as it goes.
+#[derive(Default)]
+struct Tally {
+    reached: usize,
+    conflated: u64,
+    overflowed: Vec<(ConnectionId, SlowConsumerReason)>,
+    /// Host-owned sockets (`transport::host`), handed the frame in one call at the end.
+    hosted: Vec<ConnectionId>,
+}
+
+impl Tally {
+    /// Pushes `frame` to one recipient's queue (or notes a host-owned socket). Inlined,
+    /// with the queue's push, into the registry's loop over recipients: a broadcast
+    /// makes no call of its own per recipient.
+    #[inline(always)]
+    fn push(&mut self, queue: &OutboundQueue, frame: &Arc<OutboundEvent>, has_host: bool) {
+        if has_host && queue.is_host() {
+            if queue.closed().is_none() {
+                self.hosted.push(queue.id());
+            }
+            return;
+        }
+        match queue.push(frame) {
+            Pushed::Queued => self.reached += 1,
+            Pushed::Conflated => {
+                self.reached += 1;
+                self.conflated += 1;
+            }
+            Pushed::Overflowed(reason) => self.overflowed.push((queue.id(), reason)),
+            Pushed::Closed => {}
+        }
     }
 }
 

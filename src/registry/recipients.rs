@@ -58,7 +58,13 @@ impl Registry {
                     }
                 }
             }
-            Audience::Admins => self.visit_admins(&inner, route, |_, queue| deliver(queue)),
+            Audience::Admins => self.visit_admins(
+                &inner,
+                route,
+                // So that a `deliver` inlined by its caller stays in the loop.
+                #[inline(always)]
+                |_, queue| deliver(queue),
+            ),
             Audience::Everyone => {
                 if route.user_pages.is_all() {
                     for member in inner.everyone.values() {

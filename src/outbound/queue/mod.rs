@@ -216,38 +216,74 @@ impl OutboundQueue {
         }
     }
 
+    /// Queues `frame`, or says why not. Inlined into the broadcast loop: a frame
+    /// without a conflation key (every event but telemetry) takes the short path here,
+    /// with no call of its own per recipient; telemetry goes through
+    /// [`Self::push_keyed`].
+    #[inline(always)]
     pub(crate) fn push(&self, frame: &Arc<OutboundEvent>) -> Pushed {
         let mut guard = self.state.lock();
         let state = &mut *guard;
         if state.closed.is_some() {
             return Pushed::Closed;
         }
+        if let Some(key) = frame.conflation_key()
+            && !state.parked
+        {
+            return self.push_keyed(guard, frame, key);
+        }
         let len = state.frames.len();
         let external = state.external_waker;
         let cost = Self::cost(state, frame);
-        let conflation_key = if state.parked {
-            None
-        } else {
-            frame.conflation_key()
-        };
-        if let Some(key) = conflation_key {
-            let slots = state.telemetry_slots.get_or_insert_with(Box::default);
-            if let Some(&index) = slots.get(key) {
-                let refund = Self::cost(state, &state.frames[index]);
-                let Some(room) = (state.room + refund).checked_sub(cost) else {
-                    return self.overflow(guard, room_reason(external));
-                };
-                state.room = room;
-                state.frames[index] = Arc::clone(frame);
-                return Pushed::Conflated;
-            }
-            if self.past_bound(external, len, state.room, cost) {
-                return self.overflow_at(guard, len);
-            }
-            slots.insert(key.clone(), len);
-        } else if self.past_bound(external, len, state.room, cost) {
+        if self.past_bound(external, len, state.room, cost) {
             return self.overflow_at(guard, len);
         }
+        self.append(guard, frame, cost)
+    }
+
+    /// The push of a frame with a conflation key to a queue that conflates: it
+    /// replaces the queued frame of the same module in place, or is appended and
+    /// remembered.
+    #[inline(never)]
+    fn push_keyed(
+        &self,
+        mut guard: MutexGuard<'_, State>,
+        frame: &Arc<OutboundEvent>,
+        key: &ModuleId,
+    ) -> Pushed {
+        let state = &mut *guard;
+        let len = state.frames.len();
+        let external = state.external_waker;
+        let cost = Self::cost(state, frame);
+        let slots = state.telemetry_slots.get_or_insert_with(Box::default);
+        if let Some(&index) = slots.get(key) {
+            let refund = Self::cost(state, &state.frames[index]);
+            let Some(room) = (state.room + refund).checked_sub(cost) else {
+                return self.overflow(guard, room_reason(external));
+            };
+            state.room = room;
+            state.frames[index] = Arc::clone(frame);
+            return Pushed::Conflated;
+        }
+        if self.past_bound(external, len, state.room, cost) {
+            return self.overflow_at(guard, len);
+        }
+        slots.insert(key.clone(), len);
+        self.append(guard, frame, cost)
+    }
+
+    /// Appends `frame`, which the caller checked fits, and wakes the reader if the
+    /// queue was empty.
+    #[inline(always)]
+    fn append(
+        &self,
+        mut guard: MutexGuard<'_, State>,
+        frame: &Arc<OutboundEvent>,
+        cost: u32,
+    ) -> Pushed {
+        let state = &mut *guard;
+        let len = state.frames.len();
+        let external = state.external_waker;
         state.room -= cost;
         state.frames.push(Arc::clone(frame));
         drop(guard);
