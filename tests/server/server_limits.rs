@@ -122,6 +122,31 @@ fn unauthenticated_connections_are_closed_at_the_deadline() {
     });
 }
 
+/// The connect deadline (`connect_timeout`) runs on the session's one timer task beside
+/// the heartbeat and the auth deadline: a Socket.IO session that never joins a
+/// namespace is closed at it, over websocket (1008) and polling, without counting as an
+/// authentication timeout, while a joined session is served on.
+#[test]
+fn sessions_that_join_no_namespace_are_closed_at_the_connect_deadline() {
+    let cfg = ServerConfig {
+        connect_timeout: Duration::from_millis(700),
+        auth_deadline: Duration::from_secs(60),
+        ..config()
+    };
+    let server = serve(builder().build().unwrap(), cfg);
+    run(async {
+        let mut sio =
+            SioWs::login(server.addr, "sio-ok", &token("u1", "user", None), "modules").await;
+        let mut idle_ws = SioWs::open(server.addr, "sio-no-namespace").await;
+        let mut idle_polling = SioPolling::open(server.addr, "polling-no-namespace").await;
+        let (ws_close, ()) = tokio::join!(idle_ws.closed(), idle_polling.gone());
+        assert_eq!(ws_close, Some(1008));
+        assert_eq!(server.hub.metrics().auth_timeouts, 0);
+        send_sentinel(&server.hub, "u1", 1);
+        sio.sentinel(1).await;
+    });
+}
+
 #[test]
 fn handshakes_past_max_connections_get_503() {
     let cfg = ServerConfig {

@@ -29,6 +29,7 @@ mod websocket;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -123,7 +124,7 @@ fn find(shared: &Shared, sid: &str, service: &Service) -> Option<Arc<Session>> {
         .sessions
         .get(sid)
         .filter(|session| session.service.same(service))?;
-    if session.pong_overdue(std::time::Instant::now()) {
+    if session.pong_overdue(Instant::now()) {
         shared.hub.count_ping_timeout();
         session.end(Ending::PingTimeout);
         release_if_polling(shared, &session);
@@ -174,24 +175,19 @@ fn open_session(
     let context = http::handshake_context(request, remote, query);
     let session = Session::new(shared, context, carrier, service, remote.ip());
     shared.sessions.insert(&session);
-    tokio::spawn(timers::heartbeat(
+    let opened = Instant::now();
+    let socket_io = matches!(session.service, Service::SocketIo);
+    let deadlines = timers::Deadlines {
+        connect: socket_io.then(|| opened + shared.config.connect_timeout),
+        auth: (socket_io && session.carries_hub).then(|| opened + shared.config.auth_deadline),
+    };
+    tokio::spawn(timers::run(
         Arc::clone(shared),
         Arc::downgrade(&session),
+        deadlines,
     ));
-    match &session.service {
-        Service::SocketIo => {
-            tokio::spawn(timers::connect_deadline(
-                Arc::clone(shared),
-                Arc::downgrade(&session),
-            ));
-            if session.carries_hub {
-                tokio::spawn(timers::auth_deadline(
-                    Arc::clone(shared),
-                    Arc::downgrade(&session),
-                ));
-            }
-        }
-        Service::Engine(handler) => handler.on_open(&EngineSocket::new(&session)),
+    if let Service::Engine(handler) = &session.service {
+        handler.on_open(&EngineSocket::new(&session));
     }
     Ok(session)
 }
