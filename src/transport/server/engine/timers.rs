@@ -8,8 +8,9 @@
 //! Owns ending a session that stopped answering or never authenticated. It must not
 //! write to the client itself: the ping goes through the session's control queue, and
 //! the carrier (a poll or the websocket task) sends it. Guarded by
-//! `tests/server/socketio_lifecycle.rs` (heartbeats, the connect and auth deadlines)
-//! and `tests/clients` (the official clients' heartbeat).
+//! `tests/server/socketio_lifecycle.rs` (heartbeats), `tests/server/server_limits.rs`
+//! (the connect and auth deadlines) and `tests/clients` (the official clients'
+//! heartbeat).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
