@@ -189,12 +189,14 @@ pub trait Broker: Send + Sync {
     /// the ones that differ; when any did, the state keys in `clear` are deleted in the
     /// same step (a removed module's status and telemetry).
     fn claim(&self, key: &str, fields: &[ClaimField<'_>], clear: &[String]) -> Claim;
-    /// Sends an event decided on this node to every other node.
-    fn publish(&self, envelope: &Envelope);
+    /// Sends an event decided on this node to every other node. Called under the emit
+    /// lock, in the node's order; the envelope is handed over whole so that a broker can
+    /// encode it off that lock (the Redis broker encodes on its publisher thread).
+    fn publish(&self, envelope: Envelope);
     /// [`Broker::publish`] that also appends `recorded` (the events this node delivered
     /// for the call, with their offsets) to the shared event history, when
     /// [`Broker::keep_history`] turned it on; the default publishes only.
-    fn publish_recorded(&self, envelope: &Envelope, recorded: Vec<Recorded>) {
+    fn publish_recorded(&self, envelope: Envelope, recorded: Vec<Recorded>) {
         let _ = recorded;
         self.publish(envelope);
     }
@@ -311,7 +313,7 @@ impl Broker for InMemory {
     fn claim(&self, _key: &str, _fields: &[ClaimField<'_>], _clear: &[String]) -> Claim {
         Claim::Local
     }
-    fn publish(&self, _envelope: &Envelope) {}
+    fn publish(&self, _envelope: Envelope) {}
     fn start(&self, _node: std::sync::Arc<dyn Node>) {}
     fn cluster(&self) -> Option<Vec<Value>> {
         None

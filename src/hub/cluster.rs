@@ -179,8 +179,8 @@ impl Hub {
             history: None,
         };
         match self.take_recorded() {
-            Some(recorded) => self.inner.broker.publish_recorded(&envelope, recorded),
-            None => self.inner.broker.publish(&envelope),
+            Some(recorded) => self.inner.broker.publish_recorded(envelope, recorded),
+            None => self.inner.broker.publish(envelope),
         }
     }
 

@@ -168,7 +168,7 @@ impl Hub {
                 hub.publish(event);
             }
             if !forward.is_empty() {
-                hub.inner.broker.publish(&Envelope {
+                hub.inner.broker.publish(Envelope {
                     origin: hub.inner.broker.origin().to_owned(),
                     message: Message::Alerts(forward),
                     claim: None,

@@ -2,8 +2,9 @@
 //! on one Redis connection. Claims from concurrent emitters are grouped (the first
 //! waiting emitter leads: it sends every queued claim as one call of the claim script,
 //! hands each answer back, and sends what queued meanwhile the same way, a few batches
-//! at most before it frees the lead); publications are queued in the node's order and a thread sends whatever
-//! is queued as one pipeline of `PUBLISH`es. Must not decide anything: the Lua script
+//! at most before it frees the lead); publications are queued in the node's order as
+//! built, and a thread encodes and sends whatever is queued as one pipeline of
+//! `PUBLISH`es. Must not decide anything: the Lua script
 //! decides, claim after claim in the order the batch carries (submission order, so two
 //! claims of one key are decided in the order they were made).
 //!

@@ -43,13 +43,12 @@ return position
 "#;
 
 /// One queued publication: a message, or a message and the events to append to the
-/// history with it.
+/// history with it. Messages are queued as built and encoded by the publisher thread
+/// (`batch.rs`), off the emit lock they were queued under.
 pub(super) enum Publication {
-    Plain(Vec<u8>),
+    Plain(Box<Envelope>),
     Recorded {
-        message: Vec<u8>,
-        origin: String,
-        claim: Option<(String, u64)>,
+        envelope: Box<Envelope>,
         recorded: Vec<Recorded>,
     },
     /// A pid's identity record written (`Some`) or removed.
@@ -188,19 +187,14 @@ impl Shared {
                     }
                 }
             }
-            (Publication::Plain(bytes), _)
-            | (Publication::Recorded { message: bytes, .. }, None) => {
-                pipe.cmd("PUBLISH").arg(&self.channel).arg(bytes).ignore();
+            (Publication::Plain(envelope), _) | (Publication::Recorded { envelope, .. }, None) => {
+                pipe.cmd("PUBLISH")
+                    .arg(&self.channel)
+                    .arg(envelope.encode())
+                    .ignore();
             }
-            (
-                Publication::Recorded {
-                    message,
-                    origin,
-                    claim,
-                    recorded,
-                },
-                Some(settings),
-            ) => {
+            (Publication::Recorded { envelope, recorded }, Some(settings)) => {
+                let Envelope { origin, claim, .. } = &**envelope;
                 let window = u64::try_from(settings.window.as_millis())
                     .unwrap_or(u64::MAX)
                     .max(1);
@@ -214,7 +208,7 @@ impl Shared {
                 }
                 command
                     .arg(&self.channel)
-                    .arg(message)
+                    .arg(envelope.encode())
                     .arg(window)
                     .arg(settings.max_len);
                 for (index, step) in recorded.iter().enumerate() {
@@ -235,16 +229,12 @@ impl Shared {
     }
 
     /// Queues a publication with the events to append to the history.
-    pub(super) fn queue_recorded(&self, envelope: &Envelope, recorded: Vec<Recorded>) {
+    pub(super) fn queue_recorded(&self, envelope: Envelope, recorded: Vec<Recorded>) {
+        let envelope = Box::new(envelope);
         let publication = if recorded.is_empty() {
-            Publication::Plain(envelope.encode())
+            Publication::Plain(envelope)
         } else {
-            Publication::Recorded {
-                message: envelope.encode(),
-                origin: envelope.origin.clone(),
-                claim: envelope.claim.clone(),
-                recorded,
-            }
+            Publication::Recorded { envelope, recorded }
         };
         self.queue_publication(publication);
     }

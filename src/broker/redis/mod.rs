@@ -267,12 +267,12 @@ impl Broker for RedisBroker {
         self.shared.claim(key, fields, clear)
     }
 
-    fn publish(&self, envelope: &Envelope) {
+    fn publish(&self, envelope: Envelope) {
         let shared = &*self.shared;
-        shared.queue_publication(Publication::Plain(envelope.encode()));
+        shared.queue_publication(Publication::Plain(Box::new(envelope)));
     }
 
-    fn publish_recorded(&self, envelope: &Envelope, recorded: Vec<Recorded>) {
+    fn publish_recorded(&self, envelope: Envelope, recorded: Vec<Recorded>) {
         self.shared.queue_recorded(envelope, recorded);
     }
 
