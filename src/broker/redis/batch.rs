@@ -1,20 +1,22 @@
 //! Batched claims and pipelined publications: how one node keeps many emits in flight
-//! on one Redis connection. Claims from concurrent emitters are grouped (the first
-//! waiting emitter leads: it sends every queued claim as one call of the claim script,
-//! hands each answer back, and sends what queued meanwhile the same way, a few batches
-//! at most before it frees the lead); publications are queued in the node's order as
-//! built, and a thread encodes and sends whatever is queued as one pipeline of
-//! `PUBLISH`es. Must not decide anything: the Lua script
-//! decides, claim after claim in the order the batch carries (submission order, so two
-//! claims of one key are decided in the order they were made).
+//! on few Redis connections. Claims from concurrent emitters are grouped: an emitter
+//! that finds one of the [`LANES`] claim connections free leads on it (it sends every
+//! queued claim that may leave as one call of the claim script, hands each answer back
+//! and frees the lane, waking the oldest waiting emitter to take it); a claim waits
+//! while another claim of one of its keys is in flight on the other lane. So a batch
+//! can leave while another is in flight, and two claims of one key are still decided
+//! in the order they were made. Publications are queued in the node's order as built;
+//! a thread encodes and sends whatever is queued as one pipeline of `PUBLISH`es. Must
+//! not decide anything: the Lua script decides, claim after claim in the order the
+//! batch carries.
 //!
 //! Guarded by `tests/cluster/claims_redis.rs` (one script call per batch, counted by
 //! Redis; every changed emit published once, an unchanged one never),
 //! `tests/cluster/config_redis.rs`
 //! (`concurrent_claims_of_one_key_are_decided_in_order_and_delivered_last_value_wins`:
 //! batches happen, and every node ends on Redis's value), `tests/cluster/broker_redis.rs`
-//! (`racing_identical_emits_on_two_nodes_give_one_event`) and `benches/broker.rs`
-//! (`redis/changed_8_threads`).
+//! (`racing_identical_emits_on_two_nodes_give_one_event`), this file's test of which
+//! claims may leave, and `benches/broker.rs` (`redis/changed_8_threads`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use redis::{Connection, RedisResult};
+use std::hash::BuildHasher;
 
 use super::history::Publication;
 use super::{Shared, open};
@@ -37,7 +40,7 @@ pub(super) struct Request {
 enum Turn {
     /// Waiting for a leader to send it.
     Queued,
-    /// Asked to lead if no emitter does (the lead fell free with claims queued).
+    /// Asked to lead if no emitter does (a lane fell free with claims queued).
     Woken,
     /// Decided (`None`: Redis unreachable).
     Answered(Option<Vec<String>>),
@@ -47,6 +50,9 @@ enum Turn {
 /// wakes each of its emitters once and no other.
 struct Slot {
     request: Request,
+    /// The hashes of the request's keys: a claim waits while another claim of one of
+    /// its keys is in flight on the other lane (a collision only makes it wait).
+    hashes: Vec<u64>,
     turn: Mutex<Turn>,
     ready: Condvar,
 }
@@ -62,11 +68,66 @@ impl Slot {
     }
 }
 
-/// The claims waiting for a leader, and whether one is sending batches now.
+/// A connection claims are sent on, with the count of reconnections it was opened
+/// after (one opened before an outage may lead to a master that died in a failover).
 #[derive(Default)]
+pub(super) struct Lane {
+    connection: Option<Connection>,
+    opened_after: u64,
+}
+
+/// The claims waiting for a leader, the lanes no leader holds, and the key hashes of
+/// the claims in flight.
 pub(super) struct Claims {
     queue: Vec<Arc<Slot>>,
-    leading: bool,
+    free: Vec<usize>,
+    in_flight: Vec<u64>,
+}
+
+impl Default for Claims {
+    fn default() -> Self {
+        Self {
+            queue: Vec::new(),
+            free: (0..LANES).collect(),
+            in_flight: Vec::new(),
+        }
+    }
+}
+
+impl Claims {
+    /// Takes the queued claims that may be sent now, in submission order: all of them
+    /// unless one touches a key in flight, which stays queued with every later claim of
+    /// its keys (so two claims of one key are decided in the order they were made).
+    fn take_sendable(&mut self) -> Vec<Arc<Slot>> {
+        let queue = std::mem::take(&mut self.queue);
+        let mut batch = Vec::with_capacity(queue.len());
+        for slot in queue {
+            let held = slot.hashes.iter().any(|hash| {
+                self.in_flight.contains(hash)
+                    || self.queue.iter().any(|other| other.hashes.contains(hash))
+            });
+            if held {
+                self.queue.push(slot);
+            } else {
+                batch.push(slot);
+            }
+        }
+        for slot in &batch {
+            self.in_flight.extend_from_slice(&slot.hashes);
+        }
+        batch
+    }
+
+    /// The claims of `batch` are answered: their keys are no longer in flight.
+    fn landed(&mut self, batch: &[Arc<Slot>]) {
+        for slot in batch {
+            for hash in &slot.hashes {
+                if let Some(at) = self.in_flight.iter().position(|h| h == hash) {
+                    self.in_flight.swap_remove(at);
+                }
+            }
+        }
+    }
 }
 
 /// Publications queued beyond this are dropped and counted (a Redis too slow to keep
@@ -74,24 +135,41 @@ pub(super) struct Claims {
 pub(super) const PUBLISH_QUEUE: usize = 65_536;
 /// Most publications per pipeline.
 const PUBLISH_BATCH: usize = 512;
-/// Most batches one emitter sends before it hands the lead on. A leader that keeps
-/// sending what queued meanwhile saves the next batch a thread wake-up (on two busy
-/// cores, the wait for a woken thread to run was a round trip's worth); the bound
-/// keeps its own emit from waiting long behind others'.
-const LEAD_BATCHES: usize = 4;
+/// Connections claims are sent on: a batch can leave while another is in flight, so a
+/// claim waits for its own round trip and not also for the rest of another's.
+pub(super) const LANES: usize = 2;
+/// Most batches one emitter sends before it hands its lane on: its own emit waits for
+/// each, so one.
+const LEAD_BATCHES: usize = 1;
 
 impl Shared {
     /// Decides `request` in a batch with the claims other emitters queued meanwhile;
     /// `None` if Redis is unreachable.
     pub(super) fn claim_batched(&self, request: Request) -> Option<Vec<String>> {
+        let hashes = request.keys.iter().map(|key| hash_key(key)).collect();
         let slot = Arc::new(Slot {
             request,
+            hashes,
             turn: Mutex::new(Turn::Queued),
             ready: Condvar::new(),
         });
         let mut claims = self.claims.lock();
         claims.queue.push(Arc::clone(&slot));
-        while claims.leading {
+        loop {
+            if let Some(lane) = claims.free.pop() {
+                let batch = claims.take_sendable();
+                if batch.is_empty() {
+                    claims.free.push(lane);
+                } else {
+                    drop(claims);
+                    self.lead(lane, batch);
+                    if let Turn::Answered(answer) = slot.take() {
+                        return answer;
+                    }
+                    claims = self.claims.lock();
+                    continue;
+                }
+            }
             drop(claims);
             let mut turn = slot.turn.lock();
             loop {
@@ -104,71 +182,89 @@ impl Shared {
             drop(turn);
             claims = self.claims.lock();
         }
-        claims.leading = true;
-        drop(claims);
-        self.lead();
-        match slot.take() {
-            Turn::Answered(answer) => answer,
-            // Unreachable: a leader's first batch holds its own claim (no batch is in
-            // flight while the lead is free).
-            Turn::Queued | Turn::Woken => None,
-        }
     }
 
-    /// Sends what is queued, batch after batch while claims keep coming (at most
-    /// [`LEAD_BATCHES`]), then frees the lead, waking the oldest queued claim's emitter
-    /// to take it unless an arriving emitter does first.
-    fn lead(&self) {
-        for _ in 0..LEAD_BATCHES {
-            let batch = {
-                let mut claims = self.claims.lock();
-                if claims.queue.is_empty() {
-                    claims.leading = false;
-                    return;
-                }
-                std::mem::take(&mut claims.queue)
-            };
-            let mut answers = self.run_batch(&batch).map(Vec::into_iter);
+    /// Sends `batch` on `lane`, then what may be sent of what queued meanwhile (at most
+    /// [`LEAD_BATCHES`] in all), then frees the lane, waking the oldest queued claim's
+    /// emitter to take it unless an arriving emitter does first.
+    fn lead(&self, lane: usize, mut batch: Vec<Arc<Slot>>) {
+        for sent in 1..=LEAD_BATCHES {
+            let mut answers = self.run_batch(lane, &batch).map(Vec::into_iter);
+            self.claims.lock().landed(&batch);
             for slot in &batch {
                 slot.set(Turn::Answered(answers.as_mut().and_then(Iterator::next)));
             }
+            if sent == LEAD_BATCHES {
+                break;
+            }
+            batch = self.claims.lock().take_sendable();
+            if batch.is_empty() {
+                break;
+            }
         }
         let mut claims = self.claims.lock();
-        claims.leading = false;
+        claims.free.push(lane);
         if let Some(oldest) = claims.queue.first() {
             oldest.set(Turn::Woken);
         }
     }
 
-    /// Sends `batch` as one call of the claim script; one answer per claim, in order,
-    /// or `None` if Redis is unreachable.
-    fn run_batch(&self, batch: &[Arc<Slot>]) -> Option<Vec<Vec<String>>> {
-        let hash = self.script.get_hash().to_owned();
+    /// Sends `batch` as one call of the claim script on `lane`; one answer per claim,
+    /// in order, or `None` if Redis is unreachable.
+    fn run_batch(&self, lane: usize, batch: &[Arc<Slot>]) -> Option<Vec<Vec<String>>> {
+        if self.down.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut lane = self.lanes[lane].lock();
+        let reconnects = self.reconnects.load(Ordering::SeqCst);
+        if lane.opened_after != reconnects {
+            lane.connection = None;
+        }
+        if lane.connection.is_none() {
+            lane.opened_after = reconnects;
+            match open(&self.client).and_then(|mut c| {
+                self.script.load(&mut c)?;
+                Ok(c)
+            }) {
+                Ok(connection) => lane.connection = Some(connection),
+                Err(error) => {
+                    self.mark_down("claim connection", &error);
+                    return None;
+                }
+            }
+        }
+        let connection = lane.connection.as_mut()?;
+        let hash = self.script.get_hash();
         let keys = 1 + batch.iter().map(|s| s.request.keys.len()).sum::<usize>();
         let seq = self.key("seq");
-        let answers = self.with_command("claim", |c| {
-            let run = |c: &mut Connection| -> RedisResult<Vec<Vec<String>>> {
-                let mut command = redis::cmd("EVALSHA");
-                command.arg(&hash).arg(keys).arg(&seq);
-                for slot in batch {
-                    command.arg(&slot.request.keys);
-                }
-                for slot in batch {
-                    command.arg(&slot.request.args);
-                }
-                command.query(c)
-            };
-            match run(c) {
-                Err(error)
-                    if error.kind()
-                        == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                {
-                    self.script.load(c)?;
-                    run(c)
-                }
-                other => other,
+        let run = |c: &mut Connection| -> RedisResult<Vec<Vec<String>>> {
+            let mut command = redis::cmd("EVALSHA");
+            command.arg(hash).arg(keys).arg(&seq);
+            for slot in batch {
+                command.arg(&slot.request.keys);
             }
-        })?;
+            for slot in batch {
+                command.arg(&slot.request.args);
+            }
+            command.query(c)
+        };
+        let answers = match run(connection) {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.script.load(connection).and_then(|_| run(connection))
+            }
+            other => other,
+        };
+        let answers = match answers {
+            Ok(answers) => answers,
+            Err(error) => {
+                lane.connection = None;
+                drop(lane);
+                self.mark_down("claim", &error);
+                return None;
+            }
+        };
         let sent = u64::try_from(batch.len()).unwrap_or(u64::MAX);
         self.claims_sent.fetch_add(sent, Ordering::Relaxed);
         self.claim_round_trips.fetch_add(1, Ordering::Relaxed);
@@ -230,5 +326,62 @@ impl Shared {
                 self.publish_failures.fetch_add(lost, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// The hash a claim's key is held by while in flight.
+fn hash_key(key: &str) -> u64 {
+    foldhash::fast::FixedState::with_seed(0).hash_one(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(keys: &[&str]) -> Arc<Slot> {
+        Arc::new(Slot {
+            request: Request {
+                keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+                args: Vec::new(),
+            },
+            hashes: keys.iter().map(|k| hash_key(k)).collect(),
+            turn: Mutex::new(Turn::Queued),
+            ready: Condvar::new(),
+        })
+    }
+
+    fn keys(slots: &[Arc<Slot>]) -> Vec<&str> {
+        slots.iter().map(|s| s.request.keys[0].as_str()).collect()
+    }
+
+    #[test]
+    fn a_claim_of_a_key_in_flight_waits_with_every_later_claim_of_that_key() {
+        let mut claims = Claims {
+            queue: vec![slot(&["a"]), slot(&["b"])],
+            ..Claims::default()
+        };
+        let first = claims.take_sendable();
+        assert_eq!(keys(&first), ["a", "b"], "nothing in flight: all leave");
+        // "a" is in flight: its next claims wait, in their order; others leave.
+        claims.queue = vec![slot(&["a"]), slot(&["c"]), slot(&["a"]), slot(&["d", "c2"])];
+        let second = claims.take_sendable();
+        assert_eq!(keys(&second), ["c", "d"]);
+        assert_eq!(keys(&claims.queue), ["a", "a"]);
+        // A claim that clears a key in flight waits too, and so does a later one of
+        // its own key.
+        claims.queue.extend([slot(&["e", "c"]), slot(&["e"])]);
+        assert!(claims.take_sendable().is_empty());
+        assert_eq!(keys(&claims.queue), ["a", "a", "e", "e"]);
+        claims.landed(&first);
+        claims.landed(&second);
+        assert!(
+            claims.in_flight.is_empty(),
+            "landed claims leave no key behind"
+        );
+        // Nothing in flight: they all leave in one batch, which the script decides in
+        // its order.
+        let third = claims.take_sendable();
+        assert_eq!(keys(&third), ["a", "a", "e", "e"]);
+        assert!(claims.queue.is_empty());
     }
 }

@@ -1,5 +1,7 @@
 //! The Redis broker: one Lua compare-and-set per change-detecting emit (the claims of
-//! concurrent emits decided by one script call), one `PUBLISH` per changed emit, a subscriber thread that hands other nodes' messages to the hub,
+//! concurrent emits decided by one script call, on one of two claim connections), one
+//! `PUBLISH` per changed emit, a subscriber thread that hands other nodes' messages to
+//! the hub,
 //! and a heartbeat thread that publishes this node's report with an expiry and watches
 //! Redis's health. Must not block an emit longer than its command timeout, and must not
 //! touch connections or the store (the hub does that, `hub/cluster.rs`).
@@ -70,10 +72,13 @@ struct Shared {
     history_script: Script,
     /// The event history's settings, `None` while it is off.
     history: Mutex<Option<HistorySettings>>,
-    /// The command connection (claims, heartbeats, the cluster view); `None` while down.
+    /// The command connection (heartbeats, recovery, history reads, the cluster view);
+    /// `None` while down.
     command: Mutex<Option<Connection>>,
     /// Claims waiting to be sent in one batch (`batch.rs`).
     claims: Mutex<batch::Claims>,
+    /// The connections claims are sent on (`batch.rs`), opened on first use.
+    lanes: [Mutex<batch::Lane>; batch::LANES],
     /// Publications in this node's order, for the publisher thread.
     publications: (
         crossbeam_channel::Sender<Publication>,
@@ -205,6 +210,7 @@ impl RedisBroker {
                 history: Mutex::new(None),
                 command: Mutex::new(Some(connection)),
                 claims: Mutex::default(),
+                lanes: Default::default(),
                 publications: crossbeam_channel::bounded(batch::PUBLISH_QUEUE),
                 down: AtomicBool::new(false),
                 pending: Mutex::default(),
