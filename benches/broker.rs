@@ -7,10 +7,12 @@
 //! - `broker/{in_memory,redis}/changed`: telemetry alternating between two values (one
 //!   Lua compare-and-set and one `PUBLISH` with Redis).
 //! - `broker/{in_memory,redis}/unchanged`: the same telemetry again (one compare-and-set).
-//! - `broker/{in_memory,redis}/changed_8_threads`: eight threads each changing its own
-//!   module's telemetry (per element: one changed emit; the Redis claims of concurrent
-//!   emits go to Redis as one call of the claim script per batch, the publications in
-//!   pipelines; prints the claims and round trips).
+//! - `broker/{in_memory,redis}/changed_{8,32}_threads`: 8 or 32 threads each changing
+//!   its own module's telemetry (per element: one changed emit; the Redis claims of
+//!   concurrent emits go to Redis as one call of the claim script per batch, the
+//!   publications in pipelines; prints the claims and round trips). Each emitter waits
+//!   for its claim's answer, so the rate grows with the emitters in flight: 32 stands
+//!   for a node serving many modules' requests at once.
 //! - `broker/redis/cross_node_delivery`: an emit on one hub until a connection of another
 //!   hub on the same Redis has its frame (claim, publish, subscriber, mirror, fan-out).
 //! - `broker/redis_history/*`: the same three Redis cases with the event history on
@@ -122,10 +124,12 @@ fn emit_path(c: &mut Criterion) {
             });
         });
     }
-    for name in VARIANTS {
-        let hub = variant(name, &redis, &prefix());
-        concurrent_changed(&mut group, name, &hub);
-        report(name, &hub);
+    for threads in THREADS {
+        for name in VARIANTS {
+            let hub = variant(name, &redis, &prefix());
+            concurrent_changed(&mut group, name, &hub, threads);
+            report(name, &hub);
+        }
     }
     for name in ["redis", "redis_history"] {
         let prefix = prefix();
@@ -171,29 +175,31 @@ fn cross_node_delivery(
     report(name, a);
 }
 
-const THREADS: u64 = 8;
+/// The emitter counts of `changed_<n>_threads`.
+const THREADS: [u64; 2] = [8, 32];
 static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// `THREADS` emitters, each flipping its own module's telemetry; one element is one
+/// `threads` emitters, each flipping its own module's telemetry; one element is one
 /// changed emit, so criterion's time per element is the node's changed-emit rate.
 fn concurrent_changed(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     hub: &Hub,
+    threads: u64,
 ) {
-    for t in 0..THREADS {
+    for t in 0..threads {
         hub.emit_module_added(&json!({"id": format!("c{t}"), "userId": "u1"}))
             .expect("added");
     }
     group.throughput(criterion::Throughput::Elements(1));
-    group.bench_function(format!("{name}/changed_{THREADS}_threads"), |b| {
+    group.bench_function(format!("{name}/changed_{threads}_threads"), |b| {
         b.iter_custom(|iters| {
             // A fresh value per call, so no emit repeats the previous call's last one.
             let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let per_thread = iters.div_ceil(THREADS);
+            let per_thread = iters.div_ceil(threads);
             let start = std::time::Instant::now();
             std::thread::scope(|scope| {
-                for t in 0..THREADS {
+                for t in 0..threads {
                     let hub = hub.clone();
                     scope.spawn(move || {
                         let module = format!("c{t}");
@@ -208,7 +214,7 @@ fn concurrent_changed(
             });
             start
                 .elapsed()
-                .mul_f64(iters as f64 / (per_thread * THREADS) as f64)
+                .mul_f64(iters as f64 / (per_thread * threads) as f64)
         });
     });
 }
