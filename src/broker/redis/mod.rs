@@ -1,5 +1,5 @@
 //! The Redis broker: one Lua compare-and-set per change-detecting emit (the claims of
-//! concurrent emits decided by one script call, on one of two claim connections), one
+//! concurrent emits decided by one script call, on one of four claim connections), one
 //! `PUBLISH` per changed emit, a subscriber thread that hands other nodes' messages to
 //! the hub,
 //! and a heartbeat thread that publishes this node's report with an expiry and watches
