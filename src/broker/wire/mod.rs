@@ -11,7 +11,8 @@
 //! (`broker::wire::tests::every_step_survives_encoding`,
 //! `another_version_is_refused_by_name`, `malformed_messages_are_typed_errors`).
 
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 
 mod history;
 pub use history::HistoryEntry;
@@ -74,17 +75,30 @@ const RECOVERY_REQUEST: &str = "recovery_request";
 const RECOVERY_ANSWER: &str = "recovery_answer";
 const ALERTS: &str = "alerts";
 
-fn audience_json(audience: &Audience) -> Value {
-    match audience {
-        Audience::User {
-            user,
-            except_session,
-        } => json!({"kind": "user", "user": user, "exceptSession": except_session}),
-        Audience::Session { user, session } => {
-            json!({"kind": "session", "user": user, "session": session})
+/// An audience as the wire carries it: `{"kind": …}` and the kind's fields.
+struct AudienceOut<'a>(&'a Audience);
+
+impl Serialize for AudienceOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match self.0 {
+            Audience::User {
+                user,
+                except_session,
+            } => {
+                map.serialize_entry("kind", "user")?;
+                map.serialize_entry("user", user)?;
+                map.serialize_entry("exceptSession", except_session)?;
+            }
+            Audience::Session { user, session } => {
+                map.serialize_entry("kind", "session")?;
+                map.serialize_entry("user", user)?;
+                map.serialize_entry("session", session)?;
+            }
+            Audience::Admins => map.serialize_entry("kind", "admins")?,
+            Audience::Everyone => map.serialize_entry("kind", "everyone")?,
         }
-        Audience::Admins => json!({"kind": "admins"}),
-        Audience::Everyone => json!({"kind": "everyone"}),
+        map.end()
     }
 }
 
@@ -128,22 +142,61 @@ fn audience_from(value: &Value) -> Result<Audience, WireError> {
     })
 }
 
-fn event_json(event: &Event) -> Value {
-    json!({
-        "name": &*event.name,
-        "payload": event.payload,
-        "audience": audience_json(&event.audience),
-        "conflation": event.conflation_key,
-    })
+/// An event as the wire carries it (its binary attachments stay on the deciding node).
+struct EventOut<'a>(&'a Event);
+
+impl Serialize for EventOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let event = self.0;
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("name", &*event.name)?;
+        map.serialize_entry("payload", &event.payload)?;
+        map.serialize_entry("audience", &AudienceOut(&event.audience))?;
+        map.serialize_entry("conflation", &event.conflation_key)?;
+        map.end()
+    }
 }
 
-pub(crate) fn step_json(step: &Step) -> Value {
-    match step {
-        Step::Event(event) => json!({"event": event_json(event)}),
-        Step::EndSession { user, session } => {
-            json!({"endSession": {"user": user, "session": session}})
+/// A step as the wire carries it: `{"event": …}` or `{"endSession": {user, session}}`.
+struct StepOut<'a>(&'a Step);
+
+impl Serialize for StepOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Ended<'a> {
+            user: &'a UserId,
+            session: &'a SessionId,
         }
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self.0 {
+            Step::Event(event) => map.serialize_entry("event", &EventOut(event))?,
+            Step::EndSession { user, session } => {
+                map.serialize_entry("endSession", &Ended { user, session })?;
+            }
+        }
+        map.end()
     }
+}
+
+/// Steps, or events, serialized one by one without an intermediate collection.
+struct Steps<'a>(&'a [Step]);
+struct Events<'a>(&'a [Event]);
+
+impl Serialize for Steps<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(StepOut))
+    }
+}
+
+impl Serialize for Events<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(EventOut))
+    }
+}
+
+/// The JSON value of a step, as stored in the event history (`history.rs`).
+pub(crate) fn step_json(step: &Step) -> Value {
+    serde_json::to_value(StepOut(step)).unwrap_or(Value::Null)
 }
 
 fn event_from(value: &Value) -> Result<Event, WireError> {
@@ -182,27 +235,7 @@ pub(crate) fn step_from(value: &Value) -> Result<Step, WireError> {
 impl Envelope {
     /// The JSON bytes published.
     pub fn encode(&self) -> Vec<u8> {
-        let claim = self
-            .claim
-            .as_ref()
-            .map(|(key, seq)| json!({"key": key, "seq": seq}));
-        let mut map = Map::new();
-        map.insert("v".into(), json!(WIRE_VERSION));
-        map.insert("origin".into(), json!(self.origin));
-        map.insert("claim".into(), claim.unwrap_or(Value::Null));
-        let (kind, body) = match &self.message {
-            Message::Emit { call, steps } => {
-                let steps: Vec<Value> = steps.iter().map(step_json).collect();
-                map.insert("steps".into(), Value::Array(steps));
-                (EMIT, serde_json::to_value(call).unwrap_or(Value::Null))
-            }
-            Message::RecoveryRequest(args) => (RECOVERY_REQUEST, args.clone()),
-            Message::RecoveryAnswer(args) => (RECOVERY_ANSWER, args.clone()),
-            Message::Alerts(events) => (ALERTS, events.iter().map(event_json).collect()),
-        };
-        map.insert("kind".into(), json!(kind));
-        map.insert("body".into(), body);
-        serde_json::to_vec(&map).unwrap_or_default()
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     /// Whether `bytes` is a message node `origin` published and does not read back
@@ -280,6 +313,49 @@ impl Envelope {
             claim,
             history: map.get(HISTORY_FIELD).and_then(Value::as_u64),
         })
+    }
+}
+
+/// The message as published: `v`, `origin`, `claim` (`{key, seq}` or null), `kind`,
+/// `body` and, for an emit, `steps`; written straight from the envelope (no JSON value
+/// built first: the publisher encodes every changed emit).
+impl Serialize for Envelope {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct ClaimOut<'a> {
+            key: &'a str,
+            seq: u64,
+        }
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("v", &WIRE_VERSION)?;
+        map.serialize_entry("origin", &self.origin)?;
+        map.serialize_entry(
+            "claim",
+            &self
+                .claim
+                .as_ref()
+                .map(|(key, seq)| ClaimOut { key, seq: *seq }),
+        )?;
+        match &self.message {
+            Message::Emit { call, steps } => {
+                map.serialize_entry("steps", &Steps(steps))?;
+                map.serialize_entry("kind", EMIT)?;
+                map.serialize_entry("body", call)?;
+            }
+            Message::RecoveryRequest(args) => {
+                map.serialize_entry("kind", RECOVERY_REQUEST)?;
+                map.serialize_entry("body", args)?;
+            }
+            Message::RecoveryAnswer(args) => {
+                map.serialize_entry("kind", RECOVERY_ANSWER)?;
+                map.serialize_entry("body", args)?;
+            }
+            Message::Alerts(events) => {
+                map.serialize_entry("kind", ALERTS)?;
+                map.serialize_entry("body", &Events(events))?;
+            }
+        }
+        map.end()
     }
 }
 

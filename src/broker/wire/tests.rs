@@ -23,7 +23,8 @@ fn one_step_of_each_kind() -> Vec<Step> {
         json!({"moduleId": "m1", "telemetry": {"speed": 3}}),
         Audience::User {
             user: UserId::new("u1").unwrap(),
-            except_session: None,
+            // Set, so a field the decoder would not find fails the comparison.
+            except_session: Some(SessionId::new("s2").unwrap()),
         },
     );
     telemetry.conflation_key = Some(ModuleId::new("m1").unwrap());
