@@ -312,9 +312,7 @@ impl Shared {
             }
             let sent = connection.as_mut().is_some_and(|c| {
                 let mut pipe = redis::pipe();
-                for publication in &batch {
-                    self.pipe_publication(&mut pipe, publication);
-                }
+                self.pipe_publications(&mut pipe, &batch);
                 pipe.query::<()>(c).is_ok()
             });
             for publication in &batch {

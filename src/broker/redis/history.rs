@@ -1,8 +1,9 @@
 //! The cluster's event history on Redis: every recorded event of a changed call is
 //! appended, in the same Lua script that publishes the call, to a Stream (one per user,
 //! one for admins, one for everyone), under one history position taken from a counter,
-//! and the published message carries that position. One script does all three, so the
-//! channel's order and the history's positions agree: a node that applied the message
+//! and the published message carries that position; one call of the script does this
+//! for a run of up to [`HISTORY_RUN`] messages of a pipeline, in order. One script does
+//! all three, so the channel's order and the history's positions agree: a node that applied the message
 //! at position `p` has applied every message below `p` too. Each stream keeps the
 //! recovery window (by entry time, `MINID ~`) and at most about `max_len` entries
 //! (`MAXLEN ~`), and expires a window after its last append. Every key shares the broker's
@@ -21,26 +22,43 @@ use super::Shared;
 use crate::broker::wire::{HistoryEntry, entry_from, entry_json, stream_of};
 use crate::broker::{Envelope, Recorded};
 
-/// Takes the next history position (`KEYS[1]`), appends `ARGV[5..]` to the streams
-/// `KEYS[2..]` (trimmed to the window `ARGV[3]` ms by time and to about `ARGV[4]`
-/// entries, expiring a window after this append), then publishes `ARGV[2]` (a JSON
-/// object) on channel `ARGV[1]` with the position as its first field `hseq`.
+/// Appends and publishes a run of messages, in order, in one call (the call itself costs
+/// Redis more than the appends; see `claim.rs`). `ARGV[1..3]` are the channel, the
+/// window in ms and the length bound; then, per message, the number of its streams, the
+/// message (a JSON object) and one entry per stream, whose keys follow `KEYS[1]` (the
+/// position counter) in the same order. Each message takes the next history position,
+/// is appended to its streams (trimmed to the window by time and to about the bound,
+/// expiring a window after the append) and is published with the position as its
+/// first field `hseq`. Returns the last position.
 const HISTORY_SCRIPT: &str = r#"
-local position = string.format('%d', redis.call('INCR', KEYS[1]))
 local now = redis.call('TIME')
-local oldest = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3]))
+local oldest = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2]))
 local trimmed = {}
-for i = 2, #KEYS do
-  redis.call('XADD', KEYS[i], 'MINID', '~', oldest, '*', 'p', position, 'e', ARGV[i + 3])
-  if not trimmed[KEYS[i]] then
-    trimmed[KEYS[i]] = true
-    redis.call('XTRIM', KEYS[i], 'MAXLEN', '~', ARGV[4])
-    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+local position = '0'
+local k = 2
+local a = 4
+while a <= #ARGV do
+  local streams = tonumber(ARGV[a])
+  position = string.format('%d', redis.call('INCR', KEYS[1]))
+  for i = 1, streams do
+    local key = KEYS[k]
+    redis.call('XADD', key, 'MINID', '~', oldest, '*', 'p', position, 'e', ARGV[a + 1 + i])
+    if not trimmed[key] then
+      trimmed[key] = true
+      redis.call('XTRIM', key, 'MAXLEN', '~', ARGV[3])
+      redis.call('PEXPIRE', key, ARGV[2])
+    end
+    k = k + 1
   end
+  redis.call('PUBLISH', ARGV[1], '{"hseq":' .. position .. ',' .. string.sub(ARGV[a + 1], 2))
+  a = a + 2 + streams
 end
-redis.call('PUBLISH', ARGV[1], '{"hseq":' .. position .. ',' .. string.sub(ARGV[2], 2))
 return position
 "#;
+
+/// Most messages per call of the history script: Redis runs a script to its end before
+/// anything else, so a long run is split rather than making other clients wait.
+const HISTORY_RUN: usize = 64;
 
 /// One queued publication: a message, or a message and the events to append to the
 /// history with it. Messages are queued as built and encoded by the publisher thread
@@ -168,55 +186,89 @@ impl Shared {
         }
     }
 
-    /// Adds `publication` to `pipe`: a `PUBLISH`, or the history script.
-    pub(super) fn pipe_publication(&self, pipe: &mut redis::Pipeline, publication: &Publication) {
+    /// Adds `batch` to `pipe` in its order: a `PUBLISH` per plain message, the identity
+    /// writes, and one call of the history script per run of recorded messages.
+    pub(super) fn pipe_publications(&self, pipe: &mut redis::Pipeline, batch: &[Publication]) {
         let settings = *self.history.lock();
-        match (publication, settings) {
-            (Publication::Flushed(_), _) => {}
-            (Publication::Identity { pid, record }, _) => {
-                let key = self.pids_key(&self.node_id);
-                match record {
-                    Some(record) => {
-                        pipe.cmd("HSET").arg(&key).arg(pid).arg(record).ignore();
-                        if let Some(ttl) = self.pids_ttl() {
-                            pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
+        let mut run: Vec<(&Envelope, &[Recorded])> = Vec::new();
+        for publication in batch {
+            match (publication, settings) {
+                (Publication::Recorded { envelope, recorded }, Some(_)) => {
+                    run.push((envelope, recorded));
+                    if run.len() == HISTORY_RUN {
+                        self.pipe_recorded(pipe, &std::mem::take(&mut run), settings);
+                    }
+                    continue;
+                }
+                _ => self.pipe_recorded(pipe, &std::mem::take(&mut run), settings),
+            }
+            match publication {
+                Publication::Flushed(_) => {}
+                Publication::Identity { pid, record } => {
+                    let key = self.pids_key(&self.node_id);
+                    match record {
+                        Some(record) => {
+                            pipe.cmd("HSET").arg(&key).arg(pid).arg(record).ignore();
+                            if let Some(ttl) = self.pids_ttl() {
+                                pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
+                            }
+                        }
+                        None => {
+                            pipe.cmd("HDEL").arg(&key).arg(pid).ignore();
                         }
                     }
-                    None => {
-                        pipe.cmd("HDEL").arg(&key).arg(pid).ignore();
-                    }
                 }
-            }
-            (Publication::Plain(envelope), _) | (Publication::Recorded { envelope, .. }, None) => {
-                pipe.cmd("PUBLISH")
-                    .arg(&self.channel)
-                    .arg(envelope.encode())
-                    .ignore();
-            }
-            (Publication::Recorded { envelope, recorded }, Some(settings)) => {
-                let Envelope { origin, claim, .. } = &**envelope;
-                let window = u64::try_from(settings.window.as_millis())
-                    .unwrap_or(u64::MAX)
-                    .max(1);
-                let command = pipe
-                    .cmd("EVALSHA")
-                    .arg(self.history_script.get_hash())
-                    .arg(1 + recorded.len())
-                    .arg(self.history_key("seq"));
-                for step in recorded {
-                    command.arg(self.history_key(&stream_of(&step.step)));
+                Publication::Plain(envelope) | Publication::Recorded { envelope, .. } => {
+                    pipe.cmd("PUBLISH")
+                        .arg(&self.channel)
+                        .arg(envelope.encode())
+                        .ignore();
                 }
-                command
-                    .arg(&self.channel)
-                    .arg(envelope.encode())
-                    .arg(window)
-                    .arg(settings.max_len);
-                for (index, step) in recorded.iter().enumerate() {
-                    command.arg(entry_json(origin, claim.as_ref(), index, step));
-                }
-                command.ignore();
             }
         }
+        self.pipe_recorded(pipe, &run, settings);
+    }
+
+    /// Adds one call of the history script for `run` (nothing when it is empty).
+    fn pipe_recorded(
+        &self,
+        pipe: &mut redis::Pipeline,
+        run: &[(&Envelope, &[Recorded])],
+        settings: Option<HistorySettings>,
+    ) {
+        let Some(settings) = settings.filter(|_| !run.is_empty()) else {
+            return;
+        };
+        let window = u64::try_from(settings.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let streams = run
+            .iter()
+            .map(|(_, recorded)| recorded.len())
+            .sum::<usize>();
+        let command = pipe
+            .cmd("EVALSHA")
+            .arg(self.history_script.get_hash())
+            .arg(1 + streams)
+            .arg(self.history_key("seq"));
+        for (_, recorded) in run {
+            for step in *recorded {
+                command.arg(self.history_key(&stream_of(&step.step)));
+            }
+        }
+        command.arg(&self.channel).arg(window).arg(settings.max_len);
+        for (envelope, recorded) in run {
+            command.arg(recorded.len()).arg(envelope.encode());
+            for (index, step) in recorded.iter().enumerate() {
+                command.arg(entry_json(
+                    &envelope.origin,
+                    envelope.claim.as_ref(),
+                    index,
+                    step,
+                ));
+            }
+        }
+        command.ignore();
     }
 
     /// Loads the history script on a new publisher connection (a restarted Redis has
