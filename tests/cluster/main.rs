@@ -14,3 +14,4 @@ mod monitor_redis;
 mod nodes;
 mod redis_server;
 mod sentinel_redis;
+mod seq_floor_redis;

@@ -3,7 +3,9 @@
 //! reports this node with an expiry and doubles as the health probe, and the recovery
 //! that writes the remembered state back before shared decisions resume (reconnecting
 //! through `target.rs`, so after a Sentinel or Cluster failover it reaches the new
-//! master). Must not deliver anything.
+//! master). Must not deliver anything. Guarded by `tests/cluster/seq_floor_redis.rs`
+//! (the sequence counter raised back after Redis restarts empty) and the failover
+//! suites (`tests/cluster/sentinel_redis.rs`, `tests/cluster/cluster_mode_redis.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
