@@ -249,8 +249,19 @@ impl Hub {
             .monitor
             .as_ref()
             .and_then(|monitor| monitor.figures.lock().clone());
+        // The node-scoped alerts it has raised, for a node that joins later.
+        let alerts: Vec<Value> = self
+            .inner
+            .monitor
+            .as_ref()
+            .map_or_else(Vec::new, |monitor| {
+                let mut alerts = monitor.book.lock().active();
+                alerts.retain(|alert| alert["scope"] == "node");
+                alerts
+            });
         json!({
             "stats": figures,
+            "alerts": alerts,
             "connections": {
                 "total": counts.unauthenticated + counts.users + counts.admins + counts.devices,
                 "unauthenticated": counts.unauthenticated,

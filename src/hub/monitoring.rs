@@ -38,6 +38,8 @@ struct Ticker {
     custom: Vec<Alert>,
     /// The live nodes of the cluster at the last stats tick (`None` when not read).
     live: Option<std::collections::BTreeSet<String>>,
+    /// The raised alerts of live nodes this node did not know yet, from their reports.
+    seed: Option<Vec<(String, Vec<Value>)>>,
 }
 
 impl Hub {
@@ -56,6 +58,7 @@ impl Hub {
                 next_stats: Instant::now(),
                 custom: Vec::new(),
                 live: None,
+                seed: None,
             };
             loop {
                 match stopped.recv_timeout(window) {
@@ -152,6 +155,7 @@ impl Hub {
             .collect();
         events.extend(alerts);
         let live = ticker.live.take();
+        let seed = ticker.seed.take();
         if events.is_empty() && forward.is_empty() && live.is_none() {
             return;
         }
@@ -160,6 +164,16 @@ impl Hub {
         // executor.
         self.originate(move |hub| {
             let Ok(guard) = hub.lock() else { return };
+            if let (Some(seed), Some(monitor)) = (seed, &hub.inner.monitor) {
+                let seeded = monitor.remote.lock().seed(seed);
+                for (node, alerts) in seeded {
+                    hub.set_remote_origin(Some(&node));
+                    for alert in alerts {
+                        hub.publish(alert);
+                    }
+                    hub.set_remote_origin(None);
+                }
+            }
             if let (Some(live), Some(monitor)) = (live, &hub.inner.monitor) {
                 let departed = monitor.remote.lock().departed(&live);
                 events.extend(departed);
@@ -208,6 +222,26 @@ impl Hub {
                     .map(|nodes| nodes.keys().cloned().collect())
                     .unwrap_or_default()
             });
+            // A node seen live for the first time: its raised alerts from its report
+            // (one more read of the reports, only then).
+            let me = self.inner.broker.origin();
+            if let Some(live) = &ticker.live
+                && monitor.remote.lock().has_unknown(live, me)
+            {
+                ticker.seed = self.inner.broker.cluster().map(|reports| {
+                    reports
+                        .into_iter()
+                        .filter_map(|mut report| {
+                            let node = report["node"].as_str()?.to_owned();
+                            let alerts = match report["alerts"].take() {
+                                Value::Array(alerts) => alerts,
+                                _ => Vec::new(),
+                            };
+                            (node != me && live.contains(&node)).then_some((node, alerts))
+                        })
+                        .collect()
+                });
+            }
             ticker.custom = monitor
                 .config
                 .alerts

@@ -14,12 +14,16 @@
 //!   every node for its own admins and never forwarded, so nobody gets them twice;
 //! - each node's stats figures ride on its heartbeat report (one `SET` a second that
 //!   exists anyway), so a node that dies drops out of the totals when its heartbeat
-//!   expires (3 s), and its alerts are then cleared on every other node.
+//!   expires (3 s), and its alerts are then cleared on every other node;
+//! - so do its raised node-scoped alerts: a node that joins later (or did not hear a
+//!   node before) takes them from that node's report the first time it sees the node
+//!   live, and from then on follows the node's messages. A clear heard before that
+//!   first read wins over the report, which may be a second older.
 //!
 //! This module must not talk to the broker nor decide who receives the events it
 //! builds. Guarded by `tests/cluster/monitor_redis.rs`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
@@ -31,6 +35,10 @@ use crate::event::{Audience, Event, now_ms};
 #[derive(Default)]
 pub(crate) struct RemoteAlerts {
     by_node: HashMap<String, IndexMap<String, Value>>,
+    /// The nodes whose raised alerts were taken from their report ([`Self::seed`]).
+    known: BTreeSet<String>,
+    /// Alerts cleared by nodes not known yet: their report may still list them.
+    cleared_early: HashMap<String, HashSet<String>>,
 }
 
 impl RemoteAlerts {
@@ -40,16 +48,65 @@ impl RemoteAlerts {
             let Some(id) = event.payload.get("id").and_then(Value::as_str) else {
                 continue;
             };
+            let early = (!self.known.contains(node))
+                .then(|| self.cleared_early.entry(node.to_owned()).or_default());
             if &*event.name == ADMIN_ALERT {
                 self.by_node
                     .entry(node.to_owned())
                     .or_default()
                     .insert(id.to_owned(), event.payload.clone());
-            } else if let Some(alerts) = self.by_node.get_mut(node) {
-                alerts.shift_remove(id);
+                if let Some(early) = early {
+                    early.remove(id);
+                }
+            } else {
+                if let Some(alerts) = self.by_node.get_mut(node) {
+                    alerts.shift_remove(id);
+                }
+                if let Some(early) = early {
+                    early.insert(id.to_owned());
+                }
             }
         }
         self.by_node.retain(|_, alerts| !alerts.is_empty());
+        self.cleared_early.retain(|_, ids| !ids.is_empty());
+    }
+
+    /// Whether a node of `live` other than `me` has not had its alerts taken from its
+    /// report yet.
+    pub(crate) fn has_unknown(&self, live: &BTreeSet<String>, me: &str) -> bool {
+        live.iter()
+            .any(|node| node != me && !self.known.contains(node))
+    }
+
+    /// Takes the raised alerts each not yet known node listed in its report (`reports`:
+    /// node and its alerts' payloads) and returns, per node, an `admin:alert` for each
+    /// one this node did not have, for its own admins. Alerts such a node was heard
+    /// clearing since are left out.
+    pub(crate) fn seed(&mut self, reports: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Event>)> {
+        let mut seeded = Vec::new();
+        for (node, alerts) in reports {
+            if !self.known.insert(node.clone()) {
+                continue;
+            }
+            let cleared = self.cleared_early.remove(&node).unwrap_or_default();
+            let held = self.by_node.entry(node.clone()).or_default();
+            let mut events = Vec::new();
+            for payload in alerts {
+                let Some(id) = payload.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                if cleared.contains(id) || held.contains_key(id) {
+                    continue;
+                }
+                held.insert(id.to_owned(), payload.clone());
+                events.push(Event::new(ADMIN_ALERT, payload, Audience::Admins));
+            }
+            if !events.is_empty() {
+                seeded.push((node, events));
+            }
+        }
+        self.by_node.retain(|_, alerts| !alerts.is_empty());
+        seeded
     }
 
     /// Forgets the nodes not in `live` and returns an `admin:alert:cleared` (with
@@ -57,6 +114,8 @@ impl RemoteAlerts {
     pub(crate) fn departed(&mut self, live: &BTreeSet<String>) -> Vec<Event> {
         let now = now_ms();
         let mut events = Vec::new();
+        self.known.retain(|node| live.contains(node));
+        self.cleared_early.retain(|node, _| live.contains(node));
         self.by_node.retain(|node, alerts| {
             if live.contains(node) {
                 return true;
@@ -76,9 +135,11 @@ impl RemoteAlerts {
         events
     }
 
-    /// Whether any other node has an alert raised.
+    /// Whether nothing is held about other nodes' alerts: none raised, and no clear
+    /// waiting for its node's report (so the cluster view is read until there is none,
+    /// and those are dropped with the node or once it is known).
     pub(crate) fn is_empty(&self) -> bool {
-        self.by_node.is_empty()
+        self.by_node.is_empty() && self.cleared_early.is_empty()
     }
 
     /// The raised alerts of other nodes, as `admin:alert` payloads.
@@ -174,7 +235,39 @@ mod tests {
             Audience::Admins,
         );
         remote.apply("c", &[clear]);
+        assert_eq!(remote.active().count(), 0);
+        // c was never read from its report: the clear waits for it.
+        assert!(!remote.is_empty());
+        assert!(remote.seed(vec![("c".into(), Vec::new())]).is_empty());
         assert!(remote.is_empty());
+    }
+
+    #[test]
+    fn a_report_seeds_alerts_once_and_never_those_cleared_since() {
+        let mut remote = RemoteAlerts::default();
+        let live: BTreeSet<String> = ["a".to_owned(), "b".to_owned()].into();
+        assert!(remote.has_unknown(&live, "a"));
+        // Heard from b before its report was read: one raise, one clear.
+        remote.apply("b", &[raised("x@b")]);
+        let clear = Event::new(ADMIN_ALERT_CLEARED, json!({"id": "y@b"}), Audience::Admins);
+        remote.apply("b", &[clear]);
+        // The report, older than the clear, still lists y; x is held already.
+        let report = ["x@b", "y@b", "z@b"].map(|id| raised(id).payload).to_vec();
+        let seeded = remote.seed(vec![("b".into(), report.clone())]);
+        assert_eq!(seeded.len(), 1);
+        let (node, events) = &seeded[0];
+        assert_eq!(node, "b");
+        let ids: Vec<&Value> = events.iter().map(|e| &e.payload["id"]).collect();
+        assert_eq!(ids, [&json!("z@b")], "only what this node did not know");
+        assert!(events.iter().all(|e| &*e.name == ADMIN_ALERT));
+        let held: Vec<&Value> = remote.active().map(|a| &a["id"]).collect();
+        assert_eq!(held, [&json!("x@b"), &json!("z@b")]);
+        assert!(!remote.has_unknown(&live, "a"), "b is known now");
+        assert!(remote.seed(vec![("b".into(), report)]).is_empty(), "once");
+        // A node that leaves and comes back is read again.
+        let only_a: BTreeSet<String> = ["a".to_owned()].into();
+        assert_eq!(remote.departed(&only_a).len(), 2);
+        assert!(remote.has_unknown(&live, "a"));
     }
 
     #[test]

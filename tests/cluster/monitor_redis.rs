@@ -271,3 +271,48 @@ fn a_departed_nodes_alerts_are_cleared_on_the_others() {
     assert!(a.alerts().is_empty(), "{:?}", a.alerts());
     assert!(alerts_of(&frames, "admin:alert", "auth_failures").is_empty());
 }
+
+/// A node that joins after another raised a node-scoped alert takes it from that node's
+/// heartbeat report: its admin gets the `admin:alert` once (named with the raising
+/// node), `Hub::alerts` lists it, and a user gets none of it.
+#[test]
+fn a_node_that_joins_later_shows_the_alerts_raised_before_it() {
+    const ID: &str = "auth_failures:10.9.8.7@node-b";
+    let redis = start_redis();
+    let b = monitored(&redis, "node-b");
+    fail_auth(&b);
+    // Redis offers no event for a report being rewritten: polled, bounded.
+    let mut c = redis::Client::open(redis.url.as_str())
+        .and_then(|client| client.get_connection())
+        .expect("a test connection");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let report: Option<String> = redis::cmd("GET")
+            .arg("{mcrt:}node:node-b")
+            .query(&mut c)
+            .expect("GET");
+        if report.is_some_and(|report| report.contains(ID)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B's report never listed {ID}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let late = monitored(&redis, "node-c");
+    let mut admin = connect(&late, "root", "admin", "s1", "admin");
+    let mut user = connect(&late, "u1", "user", "s2", "modules");
+    let mut frames = frames_until(&mut admin, |name, payload| {
+        name == "admin:alert" && payload["id"] == ID
+    });
+    frames.extend(through_marker(&mut admin, &late, "marker-late"));
+    let raised = alerts_of(&frames, "admin:alert", "auth_failures");
+    assert_eq!(raised.len(), 1, "raised once: {raised:?}");
+    assert_eq!(raised[0]["node"], "node-b");
+    let listed: Vec<Value> = late
+        .alerts()
+        .into_iter()
+        .map(|alert| alert["id"].clone())
+        .collect();
+    assert!(listed.contains(&json!(ID)), "{listed:?}");
+    assert!(names_before_sentinel(&late, &mut user, "u1").is_empty());
+}
