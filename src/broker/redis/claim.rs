@@ -57,7 +57,8 @@ end
 return results
 ";
 
-/// The claim script, to load on each new command connection.
+/// The claim script, loaded on each new claim connection (`batch.rs`) and, to check that
+/// Redis takes scripts, on the command connection at connect and after an outage.
 pub(super) fn script() -> Script {
     Script::new(SCRIPT)
 }
