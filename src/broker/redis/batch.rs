@@ -140,9 +140,6 @@ const PUBLISH_BATCH: usize = 512;
 /// lanes mean smaller batches (each costs Redis a script call); 2, 4 and 8 were within
 /// this machine's noise of each other with 32 emitters, and 4 was ahead of 2 with 8.
 pub(super) const LANES: usize = 4;
-/// Most batches one emitter sends before it hands its lane on: its own emit waits for
-/// each, so one.
-const LEAD_BATCHES: usize = 1;
 
 impl Shared {
     /// Decides `request` in a batch with the claims other emitters queued meanwhile;
@@ -186,23 +183,15 @@ impl Shared {
         }
     }
 
-    /// Sends `batch` on `lane`, then what may be sent of what queued meanwhile (at most
-    /// [`LEAD_BATCHES`] in all), then frees the lane, waking the oldest queued claim's
-    /// emitter to take it unless an arriving emitter does first.
-    fn lead(&self, lane: usize, mut batch: Vec<Arc<Slot>>) {
-        for sent in 1..=LEAD_BATCHES {
-            let mut answers = self.run_batch(lane, &batch).map(Vec::into_iter);
-            self.claims.lock().landed(&batch);
-            for slot in &batch {
-                slot.set(Turn::Answered(answers.as_mut().and_then(Iterator::next)));
-            }
-            if sent == LEAD_BATCHES {
-                break;
-            }
-            batch = self.claims.lock().take_sendable();
-            if batch.is_empty() {
-                break;
-            }
+    /// Sends `batch` on `lane` and hands each answer back, then frees the lane, waking
+    /// the oldest queued claim's emitter to take it unless an arriving emitter does
+    /// first. One batch only: the leader's own emit waits for it, and what queued
+    /// meanwhile can leave on another lane.
+    fn lead(&self, lane: usize, batch: Vec<Arc<Slot>>) {
+        let mut answers = self.run_batch(lane, &batch).map(Vec::into_iter);
+        self.claims.lock().landed(&batch);
+        for slot in &batch {
+            slot.set(Turn::Answered(answers.as_mut().and_then(Iterator::next)));
         }
         let mut claims = self.claims.lock();
         claims.free.push(lane);
