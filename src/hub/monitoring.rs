@@ -94,12 +94,18 @@ impl Hub {
         };
         let Ok(guard) = self.lock() else { return };
         monitor.remote.lock().apply(node, &events);
+        self.deliver_remote_alerts(node, events);
+        drop(guard);
+    }
+
+    /// Delivers alerts `node` raised or cleared to this node's admins, the monitor told
+    /// they are that node's (under the emit lock).
+    fn deliver_remote_alerts(&self, node: &str, events: Vec<Event>) {
         self.set_remote_origin(Some(node));
         for event in events {
             self.publish(event);
         }
         self.set_remote_origin(None);
-        drop(guard);
     }
 
     /// Tells the monitor the serving transport's connection limit (for the
@@ -167,11 +173,7 @@ impl Hub {
             if let (Some(seed), Some(monitor)) = (seed, &hub.inner.monitor) {
                 let seeded = monitor.remote.lock().seed(seed);
                 for (node, alerts) in seeded {
-                    hub.set_remote_origin(Some(&node));
-                    for alert in alerts {
-                        hub.publish(alert);
-                    }
-                    hub.set_remote_origin(None);
+                    hub.deliver_remote_alerts(&node, alerts);
                 }
             }
             if let (Some(live), Some(monitor)) = (live, &hub.inner.monitor) {
